@@ -1,0 +1,141 @@
+//! `hearth run`: wiring of store, outbox, Discord client and graceful shutdown.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tracing::{error, info, warn};
+
+use crate::config::Config;
+use crate::discord::{client, sink::DiscordSink, Data};
+use crate::domain::delivery::RetryPolicy;
+use crate::error::exit;
+use crate::outbox::{self, Outbox};
+
+/// Runs the bot until SIGTERM/Ctrl-C (exit 0) or a fatal error (exit 1).
+pub async fn run(config: Config) -> i32 {
+    match run_inner(config).await {
+        Ok(code) => code,
+        Err(err) => {
+            error!(error = %format!("{err:#}"), "hearth stopped");
+            eprintln!("error: {err:#}");
+            exit::RUNTIME
+        }
+    }
+}
+
+async fn run_inner(config: Config) -> anyhow::Result<i32> {
+    let Some(token) = config.token().map(str::to_owned) else {
+        eprintln!(
+            "error: no bot token.\n  fix: set HEARTH_DISCORD_TOKEN, or `token` under [discord] in {}",
+            config.source.as_ref().map_or("hearth.toml".into(), |p| p.display().to_string())
+        );
+        return Ok(exit::USAGE);
+    };
+    let config = Arc::new(config);
+    let pool = crate::db::open(&config.database.url).await?;
+
+    let http = client::http(&config, &token);
+    client::check_reachable(&http, &config).await?;
+
+    let outbox = Outbox::new(pool.clone());
+    let data = Data {
+        pool: pool.clone(),
+        config: config.clone(),
+        outbox: outbox.clone(),
+    };
+    let (fatal_tx, mut fatal_rx) = mpsc::unbounded_channel();
+    let mut client = client::build(http, &config, data, fatal_tx).await?;
+    let shard_manager = client.shard_manager.clone();
+
+    let shutdown = CancellationToken::new();
+    let policy = RetryPolicy {
+        max_attempts: config.outbox.max_attempts,
+        initial_backoff_ms: config.outbox.initial_backoff_ms,
+        max_backoff_ms: config.outbox.max_backoff_ms,
+    };
+    let worker = tokio::spawn(outbox::run_worker(
+        outbox,
+        Arc::new(DiscordSink {
+            http: client::shared_http(&client),
+        }),
+        policy,
+        shutdown.clone(),
+        Duration::from_secs(10),
+    ));
+    let mut gateway = tokio::spawn(async move { client.start().await });
+
+    let code = tokio::select! {
+        () = shutdown_signal() => {
+            info!("shutting down: finishing pending posts");
+            exit::OK
+        }
+        Some(reason) = fatal_rx.recv() => {
+            error!(%reason, "cannot start: framework setup failed");
+            eprintln!("error: framework setup failed: {reason}");
+            exit::RUNTIME
+        }
+        result = &mut gateway => {
+            let reason = match result {
+                Ok(Ok(())) => "the gateway connection ended".to_owned(),
+                Ok(Err(err)) => format!("gateway error: {err}"),
+                Err(err) => format!("gateway task failed: {err}"),
+            };
+            error!(%reason, "stopping");
+            eprintln!("error: {reason}");
+            exit::RUNTIME
+        }
+    };
+
+    shutdown.cancel();
+    if tokio::time::timeout(Duration::from_secs(15), worker)
+        .await
+        .is_err()
+    {
+        warn!("outbox did not stop in time");
+    }
+    shard_manager.shutdown_all().await;
+    gateway.abort();
+    pool.close().await;
+    info!(exit.code = code, "hearth stopped");
+    Ok(code)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+}
+
+/// `hearth migrate`.
+pub async fn migrate(config: &Config) -> anyhow::Result<()> {
+    let pool = crate::db::connect(&config.database.url).await?;
+    let applied = crate::db::migrate(&pool)
+        .await
+        .context("migrating the database")?;
+    println!(
+        "database {}: {applied} migration(s) applied, schema up to date",
+        config.database.url
+    );
+    pool.close().await;
+    Ok(())
+}

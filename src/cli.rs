@@ -1,0 +1,100 @@
+//! The command line (product §1). Exit codes: 0 ok, 1 runtime failure, 2 bad usage or config.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{self, ProcessEnv};
+use crate::error::exit;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "hearth",
+    version,
+    about = "A self-hosted Discord bot for community managers"
+)]
+pub struct Cli {
+    /// Config file (default: hearth.toml, or HEARTH_CONFIG)
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Start the bot (token from HEARTH_DISCORD_TOKEN or the config)
+    Run,
+    /// Run the bot offline against the built-in Discord emulator with a scripted community
+    Demo {
+        /// Where to write the transcript, database and bot log (default: a temporary folder)
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
+    /// Validate the config file and print the effective settings
+    Check,
+    /// Apply database migrations
+    Migrate,
+}
+
+/// Parses the command line, runs the command, returns the exit code.
+pub fn main() -> i32 {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return exit::RUNTIME;
+        }
+    };
+    runtime.block_on(dispatch(cli))
+}
+
+async fn dispatch(cli: Cli) -> i32 {
+    if let Command::Demo { out } = cli.command {
+        return crate::demo::run(out).await;
+    }
+    let config = match config::load(cli.config.as_deref(), &ProcessEnv) {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return exit::USAGE;
+        }
+    };
+    crate::telemetry::init(&config.log);
+    match cli.command {
+        Command::Run => crate::app::run(config).await,
+        Command::Check => check(&config),
+        Command::Migrate => match crate::app::migrate(&config).await {
+            Ok(()) => exit::OK,
+            Err(err) => {
+                eprintln!("error: {err:#}");
+                exit::RUNTIME
+            }
+        },
+        Command::Demo { .. } => unreachable!("handled above"),
+    }
+}
+
+fn check(config: &config::Config) -> i32 {
+    let file = config
+        .source
+        .as_ref()
+        .map_or_else(|| "hearth.toml".to_owned(), |p| p.display().to_string());
+    println!("{file}: OK");
+    println!("  api: {}", config.discord.api_base_url);
+    println!(
+        "  token: {}",
+        if config.token().is_some() {
+            "set"
+        } else {
+            "missing (set HEARTH_DISCORD_TOKEN before `hearth run`)"
+        }
+    );
+    println!("  database: {}", config.database.url);
+    println!("  guild sections: {}", config.guilds.len());
+    exit::OK
+}

@@ -1,0 +1,542 @@
+//! Configuration: one TOML file plus `HEARTH_*` environment overrides.
+//!
+//! Loading is pure (`load_from_str`) so tests can check every error message; `load` adds the file
+//! system and the environment. Every error names the file, the key, the line when there is one, and
+//! the fix.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use serde::Deserialize;
+
+use crate::domain::settings::ChannelPurpose;
+
+/// Discord's public API origin; the default for `[discord] api_base_url`.
+pub const DISCORD_ORIGIN: &str = "https://discord.com";
+
+/// The whole configuration, as read from the TOML file and the environment.
+#[derive(Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub discord: DiscordConfig,
+    pub database: DatabaseConfig,
+    pub log: LogConfig,
+    pub outbox: OutboxConfig,
+    pub defaults: GuildDefaults,
+    /// Per-guild defaults keyed by guild id; slash commands override them in the database.
+    pub guilds: BTreeMap<String, GuildDefaults>,
+    #[serde(skip)]
+    pub source: Option<PathBuf>,
+}
+
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DiscordConfig {
+    pub token: Option<String>,
+    pub application_id: Option<u64>,
+    pub api_base_url: String,
+    /// `global` registers slash commands once for every guild; `guilds` registers them per guild
+    /// (instant updates while developing).
+    pub register_commands: CommandRegistration,
+}
+
+impl Default for DiscordConfig {
+    fn default() -> Self {
+        Self {
+            token: None,
+            application_id: None,
+            api_base_url: DISCORD_ORIGIN.to_owned(),
+            register_commands: CommandRegistration::Global,
+        }
+    }
+}
+
+// The token must never reach a log line, so `Debug` is written by hand.
+impl fmt::Debug for DiscordConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DiscordConfig")
+            .field("token", &self.token.as_ref().map(|_| "***"))
+            .field("application_id", &self.application_id)
+            .field("api_base_url", &self.api_base_url)
+            .field("register_commands", &self.register_commands)
+            .finish()
+    }
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("discord", &self.discord)
+            .field("database", &self.database)
+            .field("log", &self.log)
+            .field("outbox", &self.outbox)
+            .field("defaults", &self.defaults)
+            .field("guilds", &self.guilds)
+            .finish()
+    }
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum CommandRegistration {
+    Global,
+    Guilds,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    pub url: String,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            url: "sqlite://hearth.db".to_owned(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    pub filter: String,
+    pub format: LogFormat,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            filter: "info,hearth=debug,serenity=warn,poise=warn".to_owned(),
+            format: LogFormat::Pretty,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+/// Delivery of the bot's own posts (welcomes, prompts, reports).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OutboxConfig {
+    /// Attempts before a post is given up (with its reason logged).
+    pub max_attempts: u32,
+    /// First retry delay in milliseconds; doubles on each attempt, capped at `max_backoff_ms`.
+    pub initial_backoff_ms: u64,
+    pub max_backoff_ms: u64,
+}
+
+impl Default for OutboxConfig {
+    fn default() -> Self {
+        Self {
+            max_attempts: 8,
+            initial_backoff_ms: 500,
+            max_backoff_ms: 5 * 60 * 1000,
+        }
+    }
+}
+
+/// Settings a guild starts with before a manager changes them with `/config`.
+#[derive(Clone, Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct GuildDefaults {
+    pub timezone: Option<String>,
+    pub manager_role: Option<u64>,
+    /// Channel ids by purpose (welcome, intros, spotlight, feedback, ama, reports, prompts,
+    /// applications).
+    pub channels: BTreeMap<String, u64>,
+}
+
+/// A configuration problem, precise enough to fix without reading the code.
+#[derive(Debug, thiserror::Error)]
+pub struct ConfigError {
+    pub file: String,
+    pub line: Option<usize>,
+    pub key: String,
+    pub problem: String,
+    pub fix: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            Some(line) => write!(f, "{}:{line}: ", self.file)?,
+            None => write!(f, "{}: ", self.file)?,
+        }
+        if !self.key.is_empty() {
+            write!(f, "key `{}`: ", self.key)?;
+        }
+        write!(f, "{}", self.problem)?;
+        if !self.fix.is_empty() {
+            write!(f, "\n  fix: {}", self.fix)?;
+        }
+        Ok(())
+    }
+}
+
+/// The environment as a lookup, so tests can inject one.
+pub trait Env {
+    fn var(&self, name: &str) -> Option<String>;
+}
+
+/// The process environment.
+pub struct ProcessEnv;
+
+impl Env for ProcessEnv {
+    fn var(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok().filter(|v| !v.is_empty())
+    }
+}
+
+impl Env for BTreeMap<&str, &str> {
+    fn var(&self, name: &str) -> Option<String> {
+        self.get(name).map(|v| (*v).to_owned())
+    }
+}
+
+/// Where the config is read from: `--config`, else `HEARTH_CONFIG`, else `hearth.toml`.
+pub fn resolve_path(flag: Option<&Path>, env: &dyn Env) -> (PathBuf, bool) {
+    match (flag, env.var("HEARTH_CONFIG")) {
+        (Some(path), _) => (path.to_owned(), true),
+        (None, Some(path)) => (PathBuf::from(path), true),
+        (None, None) => (PathBuf::from("hearth.toml"), false),
+    }
+}
+
+/// Reads and validates the configuration. A missing default `hearth.toml` is not an error (all
+/// keys have defaults); a missing file that was named explicitly is.
+pub fn load(flag: Option<&Path>, env: &dyn Env) -> Result<Config, ConfigError> {
+    let (path, explicit) = resolve_path(flag, env);
+    let file = path.display().to_string();
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound && !explicit => String::new(),
+        Err(err) => {
+            return Err(ConfigError {
+                file,
+                line: None,
+                key: String::new(),
+                problem: format!("cannot read the config file: {err}"),
+                fix: "pass an existing file with --config PATH (see config.example.toml)".into(),
+            })
+        }
+    };
+    let mut config = load_from_str(&text, &file, env)?;
+    config.source = Some(path);
+    Ok(config)
+}
+
+/// Parses, applies environment overrides and validates. Pure apart from `env`.
+pub fn load_from_str(text: &str, file: &str, env: &dyn Env) -> Result<Config, ConfigError> {
+    let mut config: Config = toml::from_str(text).map_err(|err| {
+        let line = err.span().map(|span| line_of(text, span.start));
+        ConfigError {
+            file: file.to_owned(),
+            line,
+            key: String::new(),
+            problem: err.message().trim().to_owned(),
+            fix: "compare with config.example.toml, which documents every key".into(),
+        }
+    })?;
+    if let Some(token) = env.var("HEARTH_DISCORD_TOKEN") {
+        config.discord.token = Some(token);
+    }
+    if let Some(url) = env.var("HEARTH_DATABASE_URL") {
+        config.database.url = url;
+    }
+    if let Some(filter) = env.var("HEARTH_LOG") {
+        config.log.filter = filter;
+    }
+    config
+        .validate()
+        .map_err(|(key, problem, fix)| ConfigError {
+            file: file.to_owned(),
+            line: line_of_key(text, &key),
+            key,
+            problem,
+            fix,
+        })?;
+    Ok(config)
+}
+
+type Invalid = (String, String, String);
+
+fn invalid(key: impl Into<String>, problem: impl Into<String>, fix: impl Into<String>) -> Invalid {
+    (key.into(), problem.into(), fix.into())
+}
+
+impl Config {
+    fn validate(&self) -> Result<(), Invalid> {
+        validate_origin(&self.discord.api_base_url).map_err(|problem| {
+            invalid(
+                "discord.api_base_url",
+                problem,
+                "use a bare origin such as http://127.0.0.1:3000, or remove the key to use Discord",
+            )
+        })?;
+        if self.discord.application_id == Some(0) {
+            return Err(invalid(
+                "discord.application_id",
+                "0 is not an application id",
+                "copy the Application ID from the Discord developer portal, or remove the key (READY provides it)",
+            ));
+        }
+        if let Some(token) = &self.discord.token {
+            if token.trim() != token || token.contains(char::is_whitespace) {
+                return Err(invalid(
+                    "discord.token",
+                    "the token contains whitespace",
+                    "paste the bot token exactly as the developer portal shows it",
+                ));
+            }
+        }
+        if !self.database.url.starts_with("sqlite:") {
+            return Err(invalid(
+                "database.url",
+                format!("unsupported database URL scheme in `{}`", self.database.url),
+                "use sqlite://PATH (for example sqlite://hearth.db); PostgreSQL is planned",
+            ));
+        }
+        tracing_subscriber::EnvFilter::try_new(&self.log.filter).map_err(|err| {
+            invalid(
+                "log.filter",
+                format!("invalid log filter `{}`: {err}", self.log.filter),
+                "use a tracing filter such as \"info,hearth=debug\"",
+            )
+        })?;
+        if self.outbox.max_attempts == 0 {
+            return Err(invalid(
+                "outbox.max_attempts",
+                "must be at least 1",
+                "set max_attempts = 8",
+            ));
+        }
+        if self.outbox.initial_backoff_ms > self.outbox.max_backoff_ms {
+            return Err(invalid(
+                "outbox.initial_backoff_ms",
+                "is larger than outbox.max_backoff_ms",
+                "make initial_backoff_ms smaller than max_backoff_ms",
+            ));
+        }
+        validate_guild_defaults("defaults", &self.defaults)?;
+        for (id, guild) in &self.guilds {
+            let key = format!("guilds.{id}");
+            if id.parse::<u64>().map_or(true, |id| id == 0) {
+                return Err(invalid(
+                    key,
+                    format!("`{id}` is not a guild id"),
+                    "use the numeric server id (Developer Mode → right-click the server → Copy Server ID)",
+                ));
+            }
+            validate_guild_defaults(&key, guild)?;
+        }
+        Ok(())
+    }
+
+    /// The bot token, if configured; `hearth run` refuses to start without one.
+    pub fn token(&self) -> Option<&str> {
+        self.discord.token.as_deref()
+    }
+
+    /// Whether the bot talks to Discord itself or to an emulator/proxy.
+    pub fn uses_custom_api(&self) -> bool {
+        self.discord.api_base_url.trim_end_matches('/') != DISCORD_ORIGIN
+    }
+
+    /// Defaults for one guild: its own section, falling back to `[defaults]`.
+    pub fn guild_defaults(&self, guild_id: u64) -> GuildDefaults {
+        let own = self.guilds.get(&guild_id.to_string());
+        let timezone = own
+            .and_then(|g| g.timezone.clone())
+            .or_else(|| self.defaults.timezone.clone());
+        let manager_role = own
+            .and_then(|g| g.manager_role)
+            .or(self.defaults.manager_role);
+        let mut channels = self.defaults.channels.clone();
+        if let Some(own) = own {
+            channels.extend(own.channels.clone());
+        }
+        GuildDefaults {
+            timezone,
+            manager_role,
+            channels,
+        }
+    }
+}
+
+fn validate_guild_defaults(prefix: &str, guild: &GuildDefaults) -> Result<(), Invalid> {
+    if let Some(tz) = &guild.timezone {
+        if chrono_tz::Tz::from_str(tz).is_err() {
+            return Err(invalid(
+                format!("{prefix}.timezone"),
+                format!("`{tz}` is not an IANA time zone"),
+                "use a name such as \"Europe/Berlin\" or \"America/New_York\"",
+            ));
+        }
+    }
+    if guild.manager_role == Some(0) {
+        return Err(invalid(
+            format!("{prefix}.manager_role"),
+            "0 is not a role id",
+            "copy the role id (Developer Mode → right-click the role → Copy Role ID)",
+        ));
+    }
+    for (purpose, channel) in &guild.channels {
+        if ChannelPurpose::from_str(purpose).is_err() {
+            return Err(invalid(
+                format!("{prefix}.channels.{purpose}"),
+                format!("unknown channel purpose `{purpose}`"),
+                format!("use one of: {}", ChannelPurpose::names().join(", ")),
+            ));
+        }
+        if *channel == 0 {
+            return Err(invalid(
+                format!("{prefix}.channels.{purpose}"),
+                "0 is not a channel id",
+                "copy the channel id (Developer Mode → right-click the channel → Copy Channel ID)",
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn validate_origin(url: &str) -> Result<(), String> {
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+        .ok_or_else(|| format!("`{url}` does not start with http:// or https://"))?;
+    let host = rest.trim_end_matches('/');
+    if host.is_empty() {
+        return Err(format!("`{url}` has no host"));
+    }
+    if host.contains('/') || host.contains('?') {
+        return Err(format!("`{url}` has a path; Hearth adds /api/v10 itself"));
+    }
+    Ok(())
+}
+
+fn line_of(text: &str, byte: usize) -> usize {
+    text[..byte.min(text.len())].matches('\n').count() + 1
+}
+
+/// The line where a dotted key is written, when the file has it (env overrides have no line).
+fn line_of_key(text: &str, dotted: &str) -> Option<usize> {
+    let doc = toml_edit::ImDocument::parse(text).ok()?;
+    let mut table: &dyn toml_edit::TableLike = doc.as_table();
+    let mut parts = dotted.split('.').peekable();
+    while let Some(part) = parts.next() {
+        let (key, item) = table.get_key_value(part)?;
+        if parts.peek().is_none() {
+            return key.span().map(|span| line_of(text, span.start));
+        }
+        table = item.as_table_like()?;
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn no_env() -> BTreeMap<&'static str, &'static str> {
+        BTreeMap::new()
+    }
+
+    #[test]
+    fn empty_file_gives_defaults() {
+        let config = load_from_str("", "hearth.toml", &no_env()).unwrap();
+        assert_eq!(config.database.url, "sqlite://hearth.db");
+        assert_eq!(config.discord.api_base_url, DISCORD_ORIGIN);
+        assert!(!config.uses_custom_api());
+    }
+
+    #[test]
+    fn env_overrides_file() {
+        let env = BTreeMap::from([
+            ("HEARTH_DISCORD_TOKEN", "from-env"),
+            ("HEARTH_DATABASE_URL", "sqlite://other.db"),
+        ]);
+        let config = load_from_str("[discord]\ntoken = \"from-file\"\n", "h.toml", &env).unwrap();
+        assert_eq!(config.token(), Some("from-env"));
+        assert_eq!(config.database.url, "sqlite://other.db");
+    }
+
+    #[test]
+    fn token_is_redacted_in_debug() {
+        let config = load_from_str(
+            "[discord]\ntoken = \"super-secret-token\"\n",
+            "h.toml",
+            &no_env(),
+        )
+        .unwrap();
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("super-secret-token"), "{shown}");
+        assert!(shown.contains("***"));
+    }
+
+    #[test]
+    fn bad_timezone_names_file_key_line_and_fix() {
+        let text = "[discord]\ntoken = \"t\"\n\n[defaults]\ntimezone = \"Mars/Olympus\"\n";
+        let err = load_from_str(text, "conf/hearth.toml", &no_env()).unwrap_err();
+        assert_eq!(err.key, "defaults.timezone");
+        assert_eq!(err.line, Some(5));
+        let shown = err.to_string();
+        assert!(
+            shown.starts_with("conf/hearth.toml:5: key `defaults.timezone`"),
+            "{shown}"
+        );
+        assert!(shown.contains("Europe/Berlin"), "{shown}");
+    }
+
+    #[test]
+    fn unknown_key_is_rejected_with_its_line() {
+        let err = load_from_str("[discord]\ntokn = \"x\"\n", "h.toml", &no_env()).unwrap_err();
+        assert_eq!(err.line, Some(2));
+        assert!(err.problem.contains("tokn"), "{}", err.problem);
+    }
+
+    #[test]
+    fn api_base_url_must_be_an_origin() {
+        let err = load_from_str(
+            "[discord]\napi_base_url = \"http://127.0.0.1:3000/api/v10\"\n",
+            "h.toml",
+            &no_env(),
+        )
+        .unwrap_err();
+        assert_eq!(err.key, "discord.api_base_url");
+        assert_eq!(err.line, Some(2));
+        assert!(load_from_str(
+            "[discord]\napi_base_url = \"http://127.0.0.1:3000\"\n",
+            "h.toml",
+            &no_env()
+        )
+        .unwrap()
+        .uses_custom_api());
+    }
+
+    #[test]
+    fn unknown_channel_purpose_lists_the_valid_ones() {
+        let text = "[guilds.42.channels]\nwelcom = 5\n";
+        let err = load_from_str(text, "h.toml", &no_env()).unwrap_err();
+        assert_eq!(err.key, "guilds.42.channels.welcom");
+        assert!(err.fix.contains("welcome"));
+    }
+
+    #[test]
+    fn guild_defaults_fall_back_to_global_defaults() {
+        let text = "[defaults]\ntimezone = \"Europe/Berlin\"\n[defaults.channels]\nwelcome = 7\n\n[guilds.42]\nmanager_role = 9\n[guilds.42.channels]\nintros = 8\n";
+        let config = load_from_str(text, "h.toml", &no_env()).unwrap();
+        let guild = config.guild_defaults(42);
+        assert_eq!(guild.timezone.as_deref(), Some("Europe/Berlin"));
+        assert_eq!(guild.manager_role, Some(9));
+        assert_eq!(guild.channels.get("welcome"), Some(&7));
+        assert_eq!(guild.channels.get("intros"), Some(&8));
+    }
+}

@@ -1,0 +1,134 @@
+//! Guilds and their settings.
+
+use std::str::FromStr;
+
+use sqlx::SqliteExecutor;
+
+use super::{from_sql_id, to_sql_id};
+use crate::domain::settings::{ChannelPurpose, StoredSettings};
+
+/// Records that the bot is in a guild; returns true the first time it is ever seen.
+pub async fn upsert_seen(pool: &super::Pool, guild_id: u64, now: i64) -> sqlx::Result<bool> {
+    let mut tx = pool.begin().await?;
+    let inserted = sqlx::query(
+        "INSERT INTO guilds (guild_id, first_seen_at) VALUES ($1, $2) ON CONFLICT (guild_id) DO NOTHING",
+    )
+    .bind(to_sql_id(guild_id))
+    .bind(now)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected()
+        == 1;
+    sqlx::query("UPDATE guilds SET left_at = NULL WHERE guild_id = $1")
+        .bind(to_sql_id(guild_id))
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(inserted)
+}
+
+/// Ensures the guild row exists (settings rows reference it).
+async fn ensure(db: impl SqliteExecutor<'_>, guild_id: u64, now: i64) -> sqlx::Result<()> {
+    sqlx::query("INSERT INTO guilds (guild_id, first_seen_at) VALUES ($1, $2) ON CONFLICT (guild_id) DO NOTHING")
+        .bind(to_sql_id(guild_id))
+        .bind(now)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// Records that the bot was removed from a guild (its data is purged after a grace period).
+pub async fn mark_left(db: impl SqliteExecutor<'_>, guild_id: u64, now: i64) -> sqlx::Result<()> {
+    sqlx::query("UPDATE guilds SET left_at = $2 WHERE guild_id = $1")
+        .bind(to_sql_id(guild_id))
+        .bind(now)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// Reads a guild's stored settings (empty when never configured).
+pub async fn settings(pool: &super::Pool, guild_id: u64) -> sqlx::Result<StoredSettings> {
+    let row: Option<(Option<String>, Option<i64>)> =
+        sqlx::query_as("SELECT timezone, manager_role_id FROM guilds WHERE guild_id = $1")
+            .bind(to_sql_id(guild_id))
+            .fetch_optional(pool)
+            .await?;
+    let (timezone, manager_role) = row.unwrap_or_default();
+    let rows: Vec<(String, i64)> =
+        sqlx::query_as("SELECT purpose, channel_id FROM guild_channels WHERE guild_id = $1")
+            .bind(to_sql_id(guild_id))
+            .fetch_all(pool)
+            .await?;
+    let channels = rows
+        .into_iter()
+        // A purpose renamed in a later version is ignored rather than failing every read.
+        .filter_map(|(purpose, channel)| {
+            Some((
+                ChannelPurpose::from_str(&purpose).ok()?,
+                from_sql_id(channel),
+            ))
+        })
+        .collect();
+    Ok(StoredSettings {
+        timezone,
+        manager_role: manager_role.map(from_sql_id),
+        channels,
+    })
+}
+
+/// Sets the guild's IANA time zone.
+pub async fn set_timezone(
+    pool: &super::Pool,
+    guild_id: u64,
+    timezone: &str,
+    now: i64,
+) -> sqlx::Result<()> {
+    let mut tx = pool.begin().await?;
+    ensure(&mut *tx, guild_id, now).await?;
+    sqlx::query("UPDATE guilds SET timezone = $2 WHERE guild_id = $1")
+        .bind(to_sql_id(guild_id))
+        .bind(timezone)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await
+}
+
+/// Sets (or clears, with `None`) the manager role.
+pub async fn set_manager_role(
+    pool: &super::Pool,
+    guild_id: u64,
+    role: Option<u64>,
+    now: i64,
+) -> sqlx::Result<()> {
+    let mut tx = pool.begin().await?;
+    ensure(&mut *tx, guild_id, now).await?;
+    sqlx::query("UPDATE guilds SET manager_role_id = $2 WHERE guild_id = $1")
+        .bind(to_sql_id(guild_id))
+        .bind(role.map(to_sql_id))
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await
+}
+
+/// Assigns the channel used for a purpose.
+pub async fn set_channel(
+    pool: &super::Pool,
+    guild_id: u64,
+    purpose: ChannelPurpose,
+    channel_id: u64,
+    now: i64,
+) -> sqlx::Result<()> {
+    let mut tx = pool.begin().await?;
+    ensure(&mut *tx, guild_id, now).await?;
+    sqlx::query(
+        "INSERT INTO guild_channels (guild_id, purpose, channel_id) VALUES ($1, $2, $3)
+         ON CONFLICT (guild_id, purpose) DO UPDATE SET channel_id = excluded.channel_id",
+    )
+    .bind(to_sql_id(guild_id))
+    .bind(purpose.name())
+    .bind(to_sql_id(channel_id))
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await
+}

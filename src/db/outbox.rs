@@ -1,0 +1,158 @@
+//! The outbox table: posts written before they are sent.
+
+use sqlx::{FromRow, SqliteExecutor};
+
+use super::{from_sql_id, to_sql_id, Pool};
+
+/// A post to make, as queued by a feature.
+#[derive(Clone, Debug)]
+pub struct NewPost {
+    pub guild_id: u64,
+    pub channel_id: u64,
+    /// What produced it (`greeting`, `welcome`, `prompt`, ...), for logs and `/config doctor`.
+    pub kind: String,
+    /// Identifies the event the post is for, so that queuing it twice queues it once.
+    pub dedup_key: String,
+    /// The create-message body (JSON) without `nonce`.
+    pub body: serde_json::Value,
+}
+
+/// A queued post that is due or pending.
+#[derive(Clone, Debug, FromRow)]
+pub struct QueuedPost {
+    pub id: i64,
+    pub guild_id: i64,
+    pub channel_id: i64,
+    pub kind: String,
+    pub nonce: String,
+    pub body: String,
+    pub attempts: i64,
+}
+
+impl QueuedPost {
+    pub fn channel(&self) -> u64 {
+        from_sql_id(self.channel_id)
+    }
+    pub fn guild(&self) -> u64 {
+        from_sql_id(self.guild_id)
+    }
+}
+
+/// Queues a post; returns its id, or `None` when a post with the same dedup key already exists.
+pub async fn enqueue(
+    db: impl SqliteExecutor<'_>,
+    post: &NewPost,
+    nonce: &str,
+    now_ms: i64,
+) -> sqlx::Result<Option<i64>> {
+    sqlx::query_scalar(
+        "INSERT INTO outbox (guild_id, channel_id, kind, dedup_key, nonce, body, next_attempt_ms, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+         ON CONFLICT (dedup_key) DO NOTHING
+         RETURNING id",
+    )
+    .bind(to_sql_id(post.guild_id))
+    .bind(to_sql_id(post.channel_id))
+    .bind(&post.kind)
+    .bind(&post.dedup_key)
+    .bind(nonce)
+    .bind(post.body.to_string())
+    .bind(now_ms)
+    .bind(now_ms / 1000)
+    .fetch_optional(db)
+    .await
+}
+
+/// Pending posts due at `now_ms`, oldest first.
+pub async fn due(pool: &Pool, now_ms: i64, limit: i64) -> sqlx::Result<Vec<QueuedPost>> {
+    sqlx::query_as(
+        "SELECT id, guild_id, channel_id, kind, nonce, body, attempts FROM outbox
+         WHERE status = 'pending' AND next_attempt_ms <= $1
+         ORDER BY next_attempt_ms, id LIMIT $2",
+    )
+    .bind(now_ms)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}
+
+/// When the earliest pending post is due (unix ms), if any.
+pub async fn next_due_ms(pool: &Pool) -> sqlx::Result<Option<i64>> {
+    sqlx::query_scalar("SELECT MIN(next_attempt_ms) FROM outbox WHERE status = 'pending'")
+        .fetch_one(pool)
+        .await
+}
+
+/// Number of posts not yet delivered nor given up.
+pub async fn pending_count(pool: &Pool) -> sqlx::Result<i64> {
+    sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE status = 'pending'")
+        .fetch_one(pool)
+        .await
+}
+
+/// Records a successful delivery.
+pub async fn mark_delivered(pool: &Pool, id: i64, message_id: u64, now: i64) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE outbox SET status = 'delivered', attempts = attempts + 1, message_id = $2,
+         finished_at = $3, last_error = NULL WHERE id = $1",
+    )
+    .bind(id)
+    .bind(to_sql_id(message_id))
+    .bind(now)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Records a failed attempt that will be retried at `at_ms`.
+pub async fn mark_retry(pool: &Pool, id: i64, at_ms: i64, error: &str) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE outbox SET attempts = attempts + 1, next_attempt_ms = $2, last_error = $3 WHERE id = $1",
+    )
+    .bind(id)
+    .bind(at_ms)
+    .bind(error)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Records that a post was given up, with the reason.
+pub async fn mark_failed(pool: &Pool, id: i64, reason: &str, now: i64) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = $2, finished_at = $3
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(reason)
+    .bind(now)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// A post's delivery state, for tests and `/config doctor`.
+#[derive(Clone, Debug, FromRow, PartialEq, Eq)]
+pub struct PostState {
+    pub kind: String,
+    pub status: String,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+}
+
+/// Posts given up in a guild since `since` (unix seconds), newest first.
+pub async fn recent_failures(
+    pool: &Pool,
+    guild_id: u64,
+    since: i64,
+) -> sqlx::Result<Vec<PostState>> {
+    sqlx::query_as(
+        "SELECT kind, status, attempts, last_error FROM outbox
+         WHERE guild_id = $1 AND status = 'failed' AND finished_at >= $2
+         ORDER BY finished_at DESC LIMIT 10",
+    )
+    .bind(to_sql_id(guild_id))
+    .bind(since)
+    .fetch_all(pool)
+    .await
+}

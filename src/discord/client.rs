@@ -1,0 +1,119 @@
+//! Building the serenity client and the poise framework.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use tokio::sync::mpsc;
+use tracing::info;
+
+use super::serenity::{self, HttpBuilder};
+use super::{commands, errors, events, render, Data, Error};
+use crate::config::{CommandRegistration, Config};
+
+/// The HTTP client: Discord's API, or an emulator/proxy at `[discord] api_base_url`.
+pub fn http(config: &Config, token: &str) -> serenity::Http {
+    let mut builder = HttpBuilder::new(token);
+    if config.uses_custom_api() {
+        // serenity ignores the proxy while its ratelimiter is on (the ratelimiter builds its own
+        // requests), so a custom API means the bot's own retry logic handles 429s.
+        builder = builder
+            .proxy(config.discord.api_base_url.trim_end_matches('/'))
+            .ratelimiter_disabled(true);
+    }
+    if let Some(id) = config.discord.application_id {
+        builder = builder.application_id(serenity::ApplicationId::new(id));
+    }
+    builder.build()
+}
+
+/// Refuses to start when the configured API cannot be reached: serenity would otherwise fall
+/// back to Discord's real gateway and retry forever.
+pub async fn check_reachable(http: &serenity::Http, config: &Config) -> anyhow::Result<()> {
+    let base = &config.discord.api_base_url;
+    let gateway = tokio::time::timeout(Duration::from_secs(15), http.get_gateway())
+        .await
+        .map_err(|_| anyhow::anyhow!("no answer from {base} within 15 s"))
+        .and_then(|r| r.map_err(anyhow::Error::from))
+        .with_context(|| format!("cannot reach the Discord API at {base}; check [discord] api_base_url and the network"))?;
+    info!(gateway.url = %gateway.url, "Discord API reachable");
+    http.get_current_user().await.map_err(|err| match err {
+        serenity::Error::Http(serenity::HttpError::UnsuccessfulRequest(ref r)) if r.status_code.as_u16() == 401 => {
+            anyhow::anyhow!("Discord refused the bot token (401); set a valid token in HEARTH_DISCORD_TOKEN or [discord] token")
+        }
+        other => anyhow::Error::from(other).context("reading the bot's own user"),
+    })?;
+    Ok(())
+}
+
+/// Builds the client. A setup failure (e.g. command registration refused) is sent on `fatal`
+/// so the process exits instead of hanging: poise holds every event until setup succeeds.
+pub async fn build(
+    http: serenity::Http,
+    config: &Config,
+    data: Data,
+    fatal: mpsc::UnboundedSender<String>,
+) -> anyhow::Result<serenity::Client> {
+    let registration = config.discord.register_commands;
+    let framework = poise::Framework::<Data, Error>::builder()
+        .options(poise::FrameworkOptions {
+            commands: commands::all(),
+            on_error: |err| Box::pin(errors::on_error(err)),
+            event_handler: |framework, event| Box::pin(events::handle(framework, event)),
+            allowed_mentions: Some(render::no_mentions()),
+            initialize_owners: false,
+            ..Default::default()
+        })
+        .setup(move |ctx, ready, framework| {
+            Box::pin(async move {
+                match register(ctx, ready, &framework.options().commands, registration).await {
+                    Ok(count) => {
+                        info!(
+                            commands = count,
+                            guilds = ready.guilds.len(),
+                            "hearth ready: commands registered"
+                        );
+                        Ok(data)
+                    }
+                    Err(err) => {
+                        let message = format!("{err:#}");
+                        let _ = fatal.send(message);
+                        Err(err)
+                    }
+                }
+            })
+        })
+        .build();
+    serenity::ClientBuilder::new_with_http(http, super::intents())
+        .framework(framework)
+        .await
+        .context("building the Discord client")
+}
+
+async fn register(
+    ctx: &serenity::Context,
+    ready: &serenity::Ready,
+    commands: &[poise::Command<Data, Error>],
+    registration: CommandRegistration,
+) -> anyhow::Result<usize> {
+    match registration {
+        CommandRegistration::Global => {
+            poise::builtins::register_globally(ctx, commands)
+                .await
+                .context("registering slash commands globally")?;
+        }
+        CommandRegistration::Guilds => {
+            for guild in &ready.guilds {
+                poise::builtins::register_in_guild(ctx, commands, guild.id)
+                    .await
+                    .with_context(|| format!("registering slash commands in guild {}", guild.id))?;
+            }
+        }
+    }
+    Ok(commands.len())
+}
+
+/// Keeps `Arc<Http>` for background tasks (the outbox sink).
+pub fn shared_http(client: &serenity::Client) -> Arc<serenity::Http> {
+    client.http.clone()
+}

@@ -1,0 +1,54 @@
+//! The Discord layer: the only module that imports poise/serenity. Commands and event handlers
+//! are thin adapters over `db` and `domain`; rendering to embeds lives in `render`.
+
+pub mod checks;
+pub mod client;
+pub mod commands;
+pub mod errors;
+pub mod events;
+pub mod render;
+pub mod sink;
+
+use std::sync::Arc;
+
+pub use poise::serenity_prelude as serenity;
+
+use crate::config::Config;
+use crate::db::Pool;
+use crate::domain::settings::GuildSettings;
+use crate::outbox::Outbox;
+
+/// State shared by every command and event handler.
+pub struct Data {
+    pub pool: Pool,
+    pub config: Arc<Config>,
+    pub outbox: Outbox,
+}
+
+impl Data {
+    /// A guild's effective settings: database over config defaults.
+    pub async fn settings(&self, guild_id: u64) -> anyhow::Result<GuildSettings> {
+        let stored = crate::db::guilds::settings(&self.pool, guild_id).await?;
+        Ok(GuildSettings::resolve(
+            guild_id,
+            &stored,
+            &self.config.guild_defaults(guild_id),
+        ))
+    }
+}
+
+pub type Error = anyhow::Error;
+pub type Context<'a> = poise::Context<'a, Data, Error>;
+pub type Command = poise::Command<Data, Error>;
+
+/// Gateway intents: everything the features need and never MESSAGE_CONTENT (Hearth stores no
+/// message content, so it does not ask for it).
+pub fn intents() -> serenity::GatewayIntents {
+    use serenity::GatewayIntents as I;
+    I::GUILDS
+        | I::GUILD_MEMBERS
+        | I::GUILD_MESSAGES
+        | I::GUILD_MESSAGE_REACTIONS
+        | I::GUILD_VOICE_STATES
+        | I::GUILD_SCHEDULED_EVENTS
+}

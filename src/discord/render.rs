@@ -1,0 +1,123 @@
+//! Domain values to Discord messages and embeds; Discord's size limits live here.
+
+use serde_json::{json, Value};
+
+use super::serenity::{CreateAllowedMentions, CreateEmbed};
+use crate::domain::doctor::Finding;
+use crate::domain::settings::{ChannelPurpose, GuildSettings};
+
+/// Discord's limit for a message's `content`.
+pub const MESSAGE_LIMIT: usize = 2000;
+/// Discord's limit for an embed description.
+pub const EMBED_DESCRIPTION_LIMIT: usize = 4096;
+/// Hearth's accent colour (a warm ember).
+pub const COLOUR: u32 = 0x00E8_6A33;
+
+/// Cuts `text` to at most `limit` characters, marking the cut with an ellipsis.
+pub fn truncate(text: &str, limit: usize) -> String {
+    if text.chars().count() <= limit {
+        return text.to_owned();
+    }
+    let mut cut: String = text.chars().take(limit.saturating_sub(1)).collect();
+    cut.push('…');
+    cut
+}
+
+/// `allowed_mentions` for a post of the bot's own: only the listed members can be pinged, never
+/// @everyone, @here or roles, whatever the text contains.
+pub fn allowed_mentions(users: &[u64]) -> Value {
+    json!({
+        "parse": [],
+        "users": users.iter().map(u64::to_string).collect::<Vec<_>>(),
+        "replied_user": false,
+    })
+}
+
+/// The framework-wide default for replies: nobody is pinged.
+pub fn no_mentions() -> CreateAllowedMentions {
+    CreateAllowedMentions::new()
+        .everyone(false)
+        .all_roles(false)
+        .all_users(false)
+        .replied_user(false)
+}
+
+/// A plain text post of the bot's own, as a create-message body for the outbox.
+pub fn text_post(content: &str, mention_users: &[u64]) -> Value {
+    json!({
+        "content": truncate(content, MESSAGE_LIMIT),
+        "allowed_mentions": allowed_mentions(mention_users),
+    })
+}
+
+/// `/config show`.
+pub fn settings_embed(settings: &GuildSettings) -> CreateEmbed {
+    let channels = ChannelPurpose::ALL
+        .iter()
+        .map(|purpose| match settings.channel(*purpose) {
+            Some(id) => format!("**{purpose}**: <#{id}>"),
+            None => format!("**{purpose}**: not set"),
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let manager = settings.manager_role.map_or_else(
+        || "Manage Server only".to_owned(),
+        |r| format!("<@&{r}> and Manage Server"),
+    );
+    CreateEmbed::new()
+        .title("Hearth settings")
+        .colour(COLOUR)
+        .field("Time zone", settings.timezone.name(), true)
+        .field("Managers", manager, true)
+        .field("Channels", channels, false)
+}
+
+/// `/config doctor`.
+pub fn doctor_embed(findings: &[Finding], failures: &[String]) -> CreateEmbed {
+    let problems = findings.iter().filter(|f| !f.ok).count();
+    let mut lines: Vec<String> = findings
+        .iter()
+        .map(|f| {
+            if f.ok {
+                format!("✅ **{}**: {}", f.purpose, f.problem)
+            } else {
+                format!("⚠️ **{}**: {}\n  ↳ fix: {}", f.purpose, f.problem, f.fix)
+            }
+        })
+        .collect();
+    if !failures.is_empty() {
+        lines.push(String::from("\n**Posts given up in the last 7 days**"));
+        lines.extend(failures.iter().map(|f| format!("❌ {f}")));
+    }
+    let title = if problems == 0 && failures.is_empty() {
+        "Hearth doctor: everything works".to_owned()
+    } else {
+        format!("Hearth doctor: {problems} problem(s) found")
+    };
+    CreateEmbed::new()
+        .title(title)
+        .colour(COLOUR)
+        .description(truncate(&lines.join("\n"), EMBED_DESCRIPTION_LIMIT))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn truncate_respects_the_limit_in_characters() {
+        assert_eq!(truncate("hello", 10), "hello");
+        let long = "é".repeat(2500);
+        let cut = truncate(&long, MESSAGE_LIMIT);
+        assert_eq!(cut.chars().count(), MESSAGE_LIMIT);
+        assert!(cut.ends_with('…'));
+    }
+
+    #[test]
+    fn posts_never_allow_everyone_or_roles() {
+        let body = text_post("@everyone hi <@&5> <@7>", &[7]);
+        assert_eq!(body["allowed_mentions"]["parse"], json!([]));
+        assert_eq!(body["allowed_mentions"]["users"], json!(["7"]));
+        assert!(body["allowed_mentions"].get("roles").is_none());
+    }
+}

@@ -1,0 +1,245 @@
+//! `/config doctor`: which Discord permissions each feature needs, and what breaks without them.
+//! Permissions are Discord's bit flags as plain `u64`, so this stays free of serenity.
+
+use crate::domain::settings::ChannelPurpose;
+
+/// Discord permission bits used by Hearth.
+pub mod perm {
+    pub const MANAGE_ROLES: u64 = 1 << 28;
+    pub const VIEW_CHANNEL: u64 = 1 << 10;
+    pub const SEND_MESSAGES: u64 = 1 << 11;
+    pub const EMBED_LINKS: u64 = 1 << 14;
+    pub const ATTACH_FILES: u64 = 1 << 15;
+    pub const READ_MESSAGE_HISTORY: u64 = 1 << 16;
+    pub const MANAGE_EVENTS: u64 = 1 << 33;
+    pub const MANAGE_THREADS: u64 = 1 << 34;
+    pub const CREATE_PUBLIC_THREADS: u64 = 1 << 35;
+    pub const SEND_MESSAGES_IN_THREADS: u64 = 1 << 38;
+    pub const SEND_POLLS: u64 = 1 << 49;
+    pub const ADMINISTRATOR: u64 = 1 << 3;
+    pub const MANAGE_GUILD: u64 = 1 << 5;
+
+    /// Names as Discord's client shows them.
+    pub const NAMES: [(u64, &str); 11] = [
+        (VIEW_CHANNEL, "View Channel"),
+        (SEND_MESSAGES, "Send Messages"),
+        (EMBED_LINKS, "Embed Links"),
+        (ATTACH_FILES, "Attach Files"),
+        (READ_MESSAGE_HISTORY, "Read Message History"),
+        (CREATE_PUBLIC_THREADS, "Create Public Threads"),
+        (SEND_MESSAGES_IN_THREADS, "Send Messages in Threads"),
+        (MANAGE_THREADS, "Manage Threads"),
+        (SEND_POLLS, "Create Polls"),
+        (MANAGE_ROLES, "Manage Roles"),
+        (MANAGE_EVENTS, "Manage Events"),
+    ];
+}
+
+/// Everything the bot needs to be fully functional; the invite URL in the README uses it.
+pub const ALL_REQUIRED: u64 = perm::VIEW_CHANNEL
+    | perm::SEND_MESSAGES
+    | perm::EMBED_LINKS
+    | perm::ATTACH_FILES
+    | perm::READ_MESSAGE_HISTORY
+    | perm::CREATE_PUBLIC_THREADS
+    | perm::SEND_MESSAGES_IN_THREADS
+    | perm::MANAGE_THREADS
+    | perm::SEND_POLLS
+    | perm::MANAGE_ROLES
+    | perm::MANAGE_EVENTS;
+
+/// Permissions needed in the channel configured for a purpose.
+pub fn channel_permissions(purpose: ChannelPurpose) -> u64 {
+    use perm::*;
+    let base = VIEW_CHANNEL | SEND_MESSAGES | EMBED_LINKS | READ_MESSAGE_HISTORY;
+    base | match purpose {
+        ChannelPurpose::Welcome | ChannelPurpose::Spotlight => 0,
+        ChannelPurpose::Intros | ChannelPurpose::Ama | ChannelPurpose::Applications => {
+            CREATE_PUBLIC_THREADS | SEND_MESSAGES_IN_THREADS
+        }
+        ChannelPurpose::Feedback => {
+            CREATE_PUBLIC_THREADS | SEND_MESSAGES_IN_THREADS | MANAGE_THREADS
+        }
+        ChannelPurpose::Prompts => CREATE_PUBLIC_THREADS | SEND_MESSAGES_IN_THREADS | SEND_POLLS,
+        ChannelPurpose::Reports => ATTACH_FILES,
+    }
+}
+
+/// Server-wide permissions needed by a purpose's feature.
+pub fn guild_permissions(purpose: ChannelPurpose) -> u64 {
+    match purpose {
+        ChannelPurpose::Applications => perm::MANAGE_ROLES,
+        ChannelPurpose::Ama => perm::MANAGE_EVENTS,
+        _ => 0,
+    }
+}
+
+/// Names of the permissions in `bits`, in Discord's order.
+pub fn permission_names(bits: u64) -> Vec<&'static str> {
+    perm::NAMES
+        .iter()
+        .filter(|(bit, _)| bits & bit != 0)
+        .map(|(_, name)| *name)
+        .collect()
+}
+
+/// What the doctor knows about the channel configured for one purpose.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ChannelState {
+    NotConfigured,
+    /// Configured, but the channel is gone or the bot cannot see it at all.
+    Missing {
+        channel_id: u64,
+    },
+    Present {
+        channel_id: u64,
+        /// The bot's effective permissions in the channel.
+        bot_permissions: u64,
+    },
+}
+
+/// One line of the doctor's report.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Finding {
+    pub purpose: ChannelPurpose,
+    pub ok: bool,
+    pub problem: String,
+    pub fix: String,
+}
+
+/// Diagnoses every purpose. `guild_bot_permissions` are the bot's server-wide permissions.
+pub fn diagnose(
+    channels: &[(ChannelPurpose, ChannelState)],
+    guild_bot_permissions: u64,
+) -> Vec<Finding> {
+    channels
+        .iter()
+        .map(|(purpose, state)| diagnose_one(*purpose, state, guild_bot_permissions))
+        .collect()
+}
+
+fn diagnose_one(purpose: ChannelPurpose, state: &ChannelState, guild_perms: u64) -> Finding {
+    let finding = |ok: bool, problem: String, fix: String| Finding {
+        purpose,
+        ok,
+        problem,
+        fix,
+    };
+    match *state {
+        ChannelState::NotConfigured => finding(
+            false,
+            format!("no {purpose} channel: {} are off", purpose.feature()),
+            format!("/config channel purpose:{purpose} channel:#…"),
+        ),
+        ChannelState::Missing { channel_id } => finding(
+            false,
+            format!(
+                "the {purpose} channel <#{channel_id}> no longer exists or is hidden from the bot: {} fail",
+                purpose.feature()
+            ),
+            format!("choose another with /config channel purpose:{purpose}, or give the bot View Channel there"),
+        ),
+        ChannelState::Present {
+            channel_id,
+            bot_permissions,
+        } => {
+            if bot_permissions & perm::ADMINISTRATOR != 0 {
+                return finding(true, format!("<#{channel_id}>: all permissions"), String::new());
+            }
+            let missing_here = channel_permissions(purpose) & !bot_permissions;
+            let missing_server = guild_permissions(purpose) & !guild_perms;
+            if missing_here == 0 && missing_server == 0 {
+                return finding(true, format!("<#{channel_id}>: ready"), String::new());
+            }
+            let mut problems = Vec::new();
+            let mut fixes = Vec::new();
+            if missing_here != 0 {
+                let names = permission_names(missing_here).join(", ");
+                problems.push(format!("missing {names} in <#{channel_id}>"));
+                fixes.push(format!("allow {names} for the Hearth role in <#{channel_id}> (channel settings → Permissions)"));
+            }
+            if missing_server != 0 {
+                let names = permission_names(missing_server).join(", ");
+                problems.push(format!("missing the server permission {names}"));
+                fixes.push(format!("give the Hearth role {names} in Server Settings → Roles"));
+            }
+            finding(
+                false,
+                format!("{}: {} cannot work", problems.join("; "), purpose.feature()),
+                fixes.join("; "),
+            )
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_channel_with_every_permission_is_ready() {
+        let findings = diagnose(
+            &[(
+                ChannelPurpose::Welcome,
+                ChannelState::Present {
+                    channel_id: 7,
+                    bot_permissions: ALL_REQUIRED,
+                },
+            )],
+            ALL_REQUIRED,
+        );
+        assert!(findings[0].ok, "{findings:?}");
+    }
+
+    #[test]
+    fn missing_send_messages_names_the_channel_the_feature_and_the_fix() {
+        let findings = diagnose(
+            &[(
+                ChannelPurpose::Welcome,
+                ChannelState::Present {
+                    channel_id: 7,
+                    bot_permissions: perm::VIEW_CHANNEL | perm::READ_MESSAGE_HISTORY,
+                },
+            )],
+            0,
+        );
+        let f = &findings[0];
+        assert!(!f.ok);
+        assert!(f.problem.contains("Send Messages"), "{}", f.problem);
+        assert!(f.problem.contains("Embed Links"), "{}", f.problem);
+        assert!(f.problem.contains("<#7>"));
+        assert!(f.problem.contains("welcome posts"));
+        assert!(f.fix.contains("Hearth role"));
+    }
+
+    #[test]
+    fn server_permissions_are_checked_per_feature() {
+        let findings = diagnose(
+            &[(
+                ChannelPurpose::Applications,
+                ChannelState::Present {
+                    channel_id: 9,
+                    bot_permissions: ALL_REQUIRED,
+                },
+            )],
+            ALL_REQUIRED & !perm::MANAGE_ROLES,
+        );
+        assert!(findings[0].problem.contains("Manage Roles"));
+    }
+
+    #[test]
+    fn unconfigured_and_missing_channels_are_reported() {
+        let findings = diagnose(
+            &[
+                (ChannelPurpose::Reports, ChannelState::NotConfigured),
+                (
+                    ChannelPurpose::Intros,
+                    ChannelState::Missing { channel_id: 3 },
+                ),
+            ],
+            0,
+        );
+        assert!(findings[0].fix.contains("/config channel"));
+        assert!(findings[1].problem.contains("no longer exists"));
+    }
+}

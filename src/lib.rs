@@ -1,0 +1,15 @@
+//! Hearth: a self-hosted Discord bot that does the daily work of a community manager.
+//!
+//! Dependencies point one way: `discord` → `outbox` → `db` → `domain`.
+
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod demo;
+pub mod discord;
+pub mod domain;
+pub mod error;
+pub mod harness;
+pub mod outbox;
+pub mod telemetry;
