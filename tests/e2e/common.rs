@@ -1,0 +1,123 @@
+//! A small world for scenarios: an emulator with one guild, a few channels and members, and
+//! helpers to start the real bot against it.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use discord_emulator::{Emulator, InteractionHandle};
+use hearth::harness::{self, BotProcess};
+use serde_json::{json, Value};
+
+/// Permissions of the bot's managed role in the test guild: everything Hearth asks for.
+pub const BOT_PERMISSIONS: u64 = hearth::domain::doctor::ALL_REQUIRED;
+/// Manage Server.
+pub const MANAGE_GUILD: u64 = 1 << 5;
+/// What an ordinary member may do (view, send, read history, react).
+pub const MEMBER_PERMISSIONS: u64 = (1 << 10) | (1 << 11) | (1 << 16) | (1 << 6);
+
+pub const WAIT: Duration = Duration::from_secs(20);
+
+pub struct World {
+    pub emu: Emulator,
+    pub guild: u64,
+    pub general: u64,
+    pub welcome: u64,
+    pub reports: u64,
+    /// A member with Manage Server.
+    pub manager: u64,
+    /// An ordinary member.
+    pub member: u64,
+    pub dir: tempfile::TempDir,
+}
+
+impl World {
+    pub async fn new() -> Self {
+        let emu = Emulator::start().await.expect("emulator starts");
+        let guild = emu.add_guild("Hearth Test Guild", BOT_PERMISSIONS);
+        let general = emu.add_channel(guild, "general", 0);
+        emu.set_system_channel(guild, Some(general));
+        let welcome = emu.add_channel(guild, "welcome", 0);
+        let reports = emu.add_channel(guild, "reports", 0);
+        let everyone = guild;
+        emu.set_role_permissions(guild, everyone, MEMBER_PERMISSIONS);
+        let staff = emu.add_role(guild, "Staff", MANAGE_GUILD);
+        let manager = emu.add_user("maria", false);
+        emu.add_member(guild, manager, &[staff]);
+        let member = emu.add_user("mo", false);
+        emu.add_member(guild, member, &[]);
+        Self {
+            emu,
+            guild,
+            general,
+            welcome,
+            reports,
+            manager,
+            member,
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
+    pub fn exe() -> PathBuf {
+        PathBuf::from(env!("CARGO_BIN_EXE_hearth"))
+    }
+
+    /// Writes the bot's config (with `extra` TOML appended) and starts it, without waiting.
+    pub fn spawn_bot(&self, extra: &str) -> BotProcess {
+        let config = harness::write_config(self.dir.path(), &self.emu.base_url(), extra).expect("config written");
+        BotProcess::spawn(&Self::exe(), self.dir.path(), &config).expect("hearth starts")
+    }
+
+    /// Starts the bot and waits until its commands are registered (`starts`-th start in this dir).
+    pub async fn start_bot(&self, starts: usize) -> BotProcess {
+        let mut bot = self.spawn_bot("");
+        bot.wait_ready(starts).await.expect("hearth becomes ready");
+        bot
+    }
+
+    pub fn slash(&self, user: u64, command: &str, sub: &str, options: Value) -> InteractionHandle {
+        self.emu.slash_command(
+            self.guild,
+            self.general,
+            user,
+            command,
+            json!([{ "type": 1, "name": sub, "options": options }]),
+        )
+    }
+
+    /// Runs a subcommand and returns the interaction callback's `data`.
+    pub async fn run(&self, user: u64, command: &str, sub: &str, options: Value) -> Value {
+        let handle = self.slash(user, command, sub, options);
+        let response = handle.response(WAIT).await.expect("interaction answered");
+        response.body["data"].clone()
+    }
+}
+
+/// The visible text of a reply: content plus embed titles, descriptions and fields.
+pub fn text_of(data: &Value) -> String {
+    let mut text = data["content"].as_str().unwrap_or_default().to_owned();
+    for embed in data["embeds"].as_array().into_iter().flatten() {
+        for key in ["title", "description"] {
+            if let Some(s) = embed[key].as_str() {
+                text.push('\n');
+                text.push_str(s);
+            }
+        }
+        for field in embed["fields"].as_array().into_iter().flatten() {
+            text.push_str(&format!("\n{}: {}", field["name"].as_str().unwrap_or_default(), field["value"].as_str().unwrap_or_default()));
+        }
+    }
+    text
+}
+
+/// Ephemeral replies carry flag 64.
+pub fn is_ephemeral(data: &Value) -> bool {
+    data["flags"].as_u64().unwrap_or(0) & 64 != 0
+}
+
+/// The index poise gives a `ChannelPurpose` choice.
+pub fn purpose_choice(name: &str) -> u64 {
+    hearth::domain::settings::ChannelPurpose::ALL
+        .iter()
+        .position(|p| p.name() == name)
+        .expect("known purpose") as u64
+}

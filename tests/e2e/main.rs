@@ -1,0 +1,5 @@
+//! End-to-end scenarios: the real `hearth` binary against the project's Discord emulator.
+//! One test binary (modules below) keeps linking time down.
+
+mod common;
+mod foundation;
