@@ -1,5 +1,346 @@
-//! `hearth demo` (written against the emulator API).
+//! `hearth demo`: the real bot (this same binary, as a child process running `hearth run`)
+//! against the built-in Discord emulator, playing a short scripted community. Needs no token and
+//! no network; prints a transcript of what the bot did and writes it to `--out`.
 
-pub async fn run(_out: Option<std::path::PathBuf>) -> i32 {
-    0
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use discord_emulator::Emulator;
+use serde_json::{json, Value};
+
+use crate::domain::doctor::{perm, ALL_REQUIRED};
+use crate::domain::settings::ChannelPurpose;
+use crate::error::exit;
+use crate::harness::{self, visible_text, BotProcess};
+
+const WAIT: Duration = Duration::from_secs(30);
+
+/// Runs the demo; returns the exit code.
+pub async fn run(out: Option<PathBuf>) -> i32 {
+    let temp;
+    let out = match out {
+        Some(dir) => dir,
+        None => match tempfile_dir() {
+            Ok(dir) => {
+                temp = dir;
+                temp.clone()
+            }
+            Err(err) => {
+                eprintln!("error: cannot create a temporary folder: {err}");
+                return exit::RUNTIME;
+            }
+        },
+    };
+    match play(&out).await {
+        Ok(()) => exit::OK,
+        Err(err) => {
+            eprintln!("\ndemo failed: {err:#}");
+            eprintln!("the bot's log is in {}", out.join("hearth.log").display());
+            exit::RUNTIME
+        }
+    }
+}
+
+fn tempfile_dir() -> std::io::Result<PathBuf> {
+    let dir = std::env::temp_dir().join(format!("hearth-demo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
+
+/// The scripted community and what has been printed about it.
+struct Demo {
+    emu: Emulator,
+    started: Instant,
+    names: BTreeMap<u64, String>,
+    transcript: String,
+    guild: u64,
+    general: u64,
+    /// Bot posts already shown.
+    shown_posts: usize,
+}
+
+impl Demo {
+    fn say(&mut self, line: &str) {
+        println!("{line}");
+        self.transcript.push_str(line);
+        self.transcript.push('\n');
+    }
+
+    fn stamp(&self) -> String {
+        format!("[{:>5.1}s]", self.started.elapsed().as_secs_f64())
+    }
+
+    fn name(&self, id: u64) -> String {
+        self.names
+            .get(&id)
+            .cloned()
+            .unwrap_or_else(|| id.to_string())
+    }
+
+    /// Replaces `<#id>`, `<@id>` and `<@&id>` with readable names.
+    fn readable(&self, text: &str) -> String {
+        let mut out = text.to_owned();
+        for (id, name) in &self.names {
+            out = out
+                .replace(&format!("<#{id}>"), &format!("#{name}"))
+                .replace(&format!("<@&{id}>"), &format!("@{name}"))
+                .replace(&format!("<@{id}>"), &format!("@{name}"));
+        }
+        out
+    }
+
+    fn indent(&self, text: &str) -> String {
+        self.readable(text)
+            .lines()
+            .map(|l| format!("          │ {l}"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// A member runs a slash command; prints the command and the bot's reply.
+    async fn command(
+        &mut self,
+        user: u64,
+        command: &str,
+        sub: &str,
+        options: Value,
+        shown: &str,
+    ) -> anyhow::Result<Value> {
+        let line = format!(
+            "{} {} › /{command} {sub}{shown}",
+            self.stamp(),
+            self.name(user)
+        );
+        self.say(&line);
+        let handle = self.emu.slash_command(
+            self.guild,
+            self.general,
+            user,
+            command,
+            json!([{ "type": 1, "name": sub, "options": options }]),
+        );
+        let reply = handle
+            .response(WAIT)
+            .await
+            .context("waiting for the bot's reply")?;
+        let data = reply.body["data"].clone();
+        let who = if harness::is_ephemeral(&data) {
+            format!("Hearth (only {} sees this)", self.name(user))
+        } else {
+            "Hearth".to_owned()
+        };
+        let text = self.indent(&visible_text(&data));
+        self.say(&format!("          {who}:\n{text}"));
+        Ok(data)
+    }
+
+    /// Prints the bot's own posts (through the outbox) made since the last call.
+    fn show_new_posts(&mut self) {
+        let posts: Vec<_> = self
+            .emu
+            .requests()
+            .into_iter()
+            .filter(|r| {
+                r.method == "POST"
+                    && r.path.starts_with("/channels/")
+                    && r.path.ends_with("/messages")
+                    && r.status == 200
+            })
+            .collect();
+        for post in posts.iter().skip(self.shown_posts) {
+            let channel: u64 = post
+                .path
+                .split('/')
+                .nth(2)
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(0);
+            let line = format!(
+                "{} Hearth → #{}:\n{}",
+                self.stamp(),
+                self.name(channel),
+                self.indent(&visible_text(&post.body))
+            );
+            self.say(&line);
+        }
+        self.shown_posts = posts.len();
+    }
+}
+
+async fn play(out: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    let db = out.join("hearth.db");
+    for stale in ["hearth.db", "hearth.db-wal", "hearth.db-shm", "hearth.log"] {
+        let _ = std::fs::remove_file(out.join(stale));
+    }
+    let emu = Emulator::start()
+        .await
+        .context("starting the Discord emulator")?;
+    let mut names = BTreeMap::new();
+    let guild = emu.add_guild("Emberfall Makers", ALL_REQUIRED);
+    names.insert(guild, "Emberfall Makers".to_owned());
+    let mut channel = |name: &str, kind: u8| {
+        let id = emu.add_channel(guild, name, kind);
+        names.insert(id, name.to_owned());
+        id
+    };
+    let general = channel("general", 0);
+    let welcome = channel("welcome", 0);
+    let intros = channel("introductions", 0);
+    let reports = channel("team-reports", 0);
+    emu.set_system_channel(guild, Some(general));
+    emu.set_role_permissions(
+        guild,
+        guild,
+        perm::VIEW_CHANNEL | perm::SEND_MESSAGES | perm::READ_MESSAGE_HISTORY,
+    );
+    // The bot may read #team-reports but not post there: the doctor will catch it.
+    emu.set_channel_overwrite(reports, emu.bot_role(guild), 0, 0, perm::SEND_MESSAGES);
+    let team = emu.add_role(guild, "Community Team", 0);
+    names.insert(team, "Community Team".to_owned());
+    let mut user = |name: &str, roles: &[u64]| {
+        let id = emu.add_user(name, false);
+        emu.add_member(guild, id, roles);
+        names.insert(id, name.to_owned());
+        id
+    };
+    let owner_role = emu.add_role(guild, "Admins", perm::MANAGE_GUILD);
+    let maria = user("maria", &[owner_role]);
+    let sam = user("sam", &[]);
+
+    let mut demo = Demo {
+        emu: emu.clone(),
+        started: Instant::now(),
+        names,
+        transcript: String::new(),
+        guild,
+        general,
+        shown_posts: 0,
+    };
+    demo.say(
+        "Hearth demo: the real bot against the built-in Discord emulator (no token, no network)",
+    );
+    demo.say(&format!("Discord emulator on {}; server \"Emberfall Makers\" with #general, #welcome, #introductions, #team-reports", emu.base_url()));
+    demo.say(&format!("Files: {}", out.display()));
+    demo.say("");
+
+    let exe = std::env::current_exe().context("finding the hearth executable")?;
+    let config = harness::write_config(out, &emu.base_url(), "")?;
+    let mut bot = BotProcess::spawn(&exe, out, &config)?;
+    bot.wait_ready(1).await?;
+    let ready = demo.stamp();
+    demo.say(&format!(
+        "{ready} hearth run: connected to the gateway and registered its slash commands"
+    ));
+    emu.wait_for_request(
+        |r| {
+            r.method == "POST"
+                && r.path == format!("/channels/{general}/messages")
+                && r.status == 200
+        },
+        WAIT,
+    )
+    .await
+    .context("waiting for the greeting")?;
+    demo.show_new_posts();
+
+    demo.say("\n— A manager sets the server up —");
+    demo.command(
+        maria,
+        "config",
+        "timezone",
+        json!([{"type": 3, "name": "name", "value": "Europe/Berlin"}]),
+        " name:Europe/Berlin",
+    )
+    .await?;
+    for (purpose, channel) in [
+        (ChannelPurpose::Welcome, welcome),
+        (ChannelPurpose::Intros, intros),
+        (ChannelPurpose::Reports, reports),
+    ] {
+        let index = ChannelPurpose::ALL
+            .iter()
+            .position(|p| *p == purpose)
+            .unwrap_or(0);
+        let shown = format!(" purpose:{purpose} channel:#{}", demo.name(channel));
+        demo.command(
+            maria,
+            "config",
+            "channel",
+            json!([{"type": 4, "name": "purpose", "value": index}, {"type": 7, "name": "channel", "value": channel.to_string()}]),
+            &shown,
+        )
+        .await?;
+    }
+    demo.command(
+        maria,
+        "config",
+        "manager-role",
+        json!([{"type": 8, "name": "role", "value": team.to_string()}]),
+        " role:@Community Team",
+    )
+    .await?;
+    demo.command(maria, "config", "show", json!([]), "").await?;
+    demo.command(maria, "config", "doctor", json!([]), "")
+        .await?;
+
+    demo.say("\n— A member tries a manager command —");
+    demo.command(
+        sam,
+        "config",
+        "timezone",
+        json!([{"type": 3, "name": "name", "value": "Asia/Tokyo"}]),
+        " name:Asia/Tokyo",
+    )
+    .await?;
+
+    demo.say("\n— Members join and talk —");
+    for name in ["noor", "li", "jules"] {
+        let id = demo.emu.add_user(name, false);
+        demo.names.insert(id, name.to_owned());
+        demo.emu.member_join(guild, id, false);
+        demo.emu.user_message(general, id, "hello everyone!", None);
+        let line = format!("{} {name} joined and said hello in #general", demo.stamp());
+        demo.say(&line);
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    demo.show_new_posts();
+
+    demo.say("\n— Stopping —");
+    let code = bot.terminate().await?;
+    let line = format!(
+        "{} hearth stopped gracefully (exit {code}); pending posts flushed",
+        demo.stamp()
+    );
+    demo.say(&line);
+    let violations = emu.violations();
+    let requests = emu.requests().len();
+    demo.say(&format!(
+        "Spec check: {requests} REST requests from the bot, {} violation(s) of Discord's OpenAPI spec",
+        violations.len()
+    ));
+    for v in &violations {
+        demo.say(&format!("  ✗ {v}"));
+    }
+    let mut file = String::from("# Hearth demo transcript\n\n```text\n");
+    let _ = write!(
+        file,
+        "{}```\n\nDatabase: {}\n",
+        demo.transcript,
+        db.display()
+    );
+    std::fs::write(out.join("transcript.md"), file)?;
+    println!(
+        "\nTranscript written to {}",
+        out.join("transcript.md").display()
+    );
+    emu.shutdown().await;
+    anyhow::ensure!(code == 0, "the bot exited with {code}");
+    anyhow::ensure!(
+        violations.is_empty(),
+        "the bot sent requests that violate Discord's spec"
+    );
+    Ok(())
 }

@@ -75,17 +75,28 @@ impl BotProcess {
     }
 
     /// Waits until the log has `needle` at least `count` times; fails early if the bot exits.
-    pub async fn wait_for_log(&mut self, needle: &str, count: usize, timeout: Duration) -> anyhow::Result<()> {
+    pub async fn wait_for_log(
+        &mut self,
+        needle: &str,
+        count: usize,
+        timeout: Duration,
+    ) -> anyhow::Result<()> {
         let deadline = Instant::now() + timeout;
         loop {
             if self.log().matches(needle).count() >= count {
                 return Ok(());
             }
             if let Some(status) = self.child.try_wait()? {
-                bail!("hearth exited ({status}) before logging `{needle}`; log:\n{}", self.log());
+                bail!(
+                    "hearth exited ({status}) before logging `{needle}`; log:\n{}",
+                    self.log()
+                );
             }
             if Instant::now() > deadline {
-                bail!("hearth did not log `{needle}` within {timeout:?}; log:\n{}", self.log());
+                bail!(
+                    "hearth did not log `{needle}` within {timeout:?}; log:\n{}",
+                    self.log()
+                );
             }
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
@@ -93,7 +104,8 @@ impl BotProcess {
 
     /// Waits for the `count`-th readiness line (1 for the first start in `dir`).
     pub async fn wait_ready(&mut self, count: usize) -> anyhow::Result<()> {
-        self.wait_for_log(READY_LINE, count, Duration::from_secs(60)).await
+        self.wait_for_log(READY_LINE, count, Duration::from_secs(60))
+            .await
     }
 
     /// Asks for a graceful shutdown (SIGTERM) and returns the exit code.
@@ -115,9 +127,43 @@ impl BotProcess {
     pub async fn wait_exit(&mut self, timeout: Duration) -> anyhow::Result<i32> {
         let status = tokio::time::timeout(timeout, self.child.wait())
             .await
-            .with_context(|| format!("hearth still running after {timeout:?}; log:\n{}", self.log()))??;
+            .with_context(|| {
+                format!(
+                    "hearth still running after {timeout:?}; log:\n{}",
+                    self.log()
+                )
+            })??;
         let code = status.code().unwrap_or(-1);
         self.exit_code = Some(code);
         Ok(code)
     }
+}
+
+/// The visible text of a message or interaction reply body: content plus embed titles,
+/// descriptions and fields, as a member would read it.
+pub fn visible_text(data: &serde_json::Value) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    if let Some(content) = data["content"].as_str().filter(|c| !c.is_empty()) {
+        parts.push(content.to_owned());
+    }
+    for embed in data["embeds"].as_array().into_iter().flatten() {
+        for key in ["title", "description"] {
+            if let Some(text) = embed[key].as_str() {
+                parts.push(text.to_owned());
+            }
+        }
+        for field in embed["fields"].as_array().into_iter().flatten() {
+            parts.push(format!(
+                "{}: {}",
+                field["name"].as_str().unwrap_or_default(),
+                field["value"].as_str().unwrap_or_default()
+            ));
+        }
+    }
+    parts.join("\n")
+}
+
+/// Whether an interaction reply is ephemeral (flag 64).
+pub fn is_ephemeral(data: &serde_json::Value) -> bool {
+    data["flags"].as_u64().unwrap_or(0) & 64 != 0
 }

@@ -1,33 +1,71 @@
 //! Reliable delivery of the bot's own posts.
 //!
-//! Features call [`Outbox::enqueue`]; the post is written to the store first and then sent by the
-//! worker, which retries with backoff on 429/5xx/network errors, gives up with a logged reason on
-//! 403/404, and survives restarts: pending posts are resumed, and the per-post nonce (sent with
-//! `enforce_nonce`) makes Discord return the first message if a crash came between sending and
-//! recording, so nothing is posted twice.
+//! Features call [`Outbox::enqueue`]; the post is written to the store first and then performed
+//! by the worker, which retries with backoff on 429/5xx/network errors, gives up with a logged
+//! reason on 403/404, and survives restarts: pending posts are resumed. Every message carries a
+//! nonce (sent with `enforce_nonce`), so if a crash comes between Discord accepting a message and
+//! the outbox recording it, the retry returns the first message instead of posting a second.
+//! Multi-step actions (intro threads, DMs) are built from steps that are each idempotent.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use rand::distributions::{Alphanumeric, DistString};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
-use crate::db::{self, outbox::NewPost, Pool};
+use crate::db::{self, outbox::NewPost, outbox::QueuedPost, Pool};
 use crate::domain::clock::{unix_now, unix_now_ms};
 use crate::domain::delivery::{decide, Attempt, Decision, RetryPolicy};
 
-/// Where posts go: Discord in production, a recorder in tests.
+/// Returns early from a multi-step action unless the step was delivered; evaluates to its id.
+macro_rules! step {
+    ($attempt:expr) => {
+        match $attempt {
+            Attempt::Delivered { message_id } => message_id,
+            other => return other,
+        }
+    };
+}
+
+/// What a queued post does.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum Action {
+    /// Create a message (`body` is a create-message JSON body without nonce).
+    Message { body: Value },
+    /// Open the member's intro thread in the post's channel (or reopen the one they had) and
+    /// post `prompt` in it. `forum` channels get a forum post instead of a thread.
+    IntroThread {
+        user_id: u64,
+        name: String,
+        forum: bool,
+        prompt: Value,
+    },
+    /// A direct message; when the member does not accept DMs (Discord 50007) it goes to their
+    /// intro thread instead, if they have one.
+    DirectMessage { user_id: u64, body: Value },
+}
+
+/// Discord operations the outbox needs: Discord in production, a recorder in tests.
 #[async_trait::async_trait]
 pub trait Sink: Send + Sync {
-    /// Creates a message in `channel_id` with `body` (a create-message JSON body) and `nonce`.
-    async fn create_message(
-        &self,
-        channel_id: u64,
-        body: &serde_json::Value,
-        nonce: &str,
-    ) -> Attempt;
+    /// Creates a message; `Delivered` carries the message id.
+    async fn create_message(&self, channel_id: u64, body: &Value) -> Attempt;
+    /// Starts a public thread on a message; `Delivered` carries the thread id. A thread that
+    /// already exists on that message counts as delivered (its id is the message id).
+    async fn start_thread(&self, channel_id: u64, message_id: u64, name: &str) -> Attempt;
+    /// Creates a forum post; `Delivered` carries the thread id.
+    async fn create_forum_post(&self, forum_id: u64, name: &str, body: &Value) -> Attempt;
+    /// Unarchives a thread.
+    async fn reopen_thread(&self, thread_id: u64) -> Attempt;
+    /// Adds a member to a thread.
+    async fn add_thread_member(&self, thread_id: u64, user_id: u64) -> Attempt;
+    /// Opens (or finds) the DM channel with a user; `Delivered` carries the channel id.
+    async fn open_dm(&self, user_id: u64) -> Attempt;
 }
 
 /// Handle to queue posts; cheap to clone.
@@ -57,11 +95,36 @@ impl Outbox {
         }
         Ok(id)
     }
+
+    /// Queues a plain message.
+    pub async fn message(
+        &self,
+        guild_id: u64,
+        channel_id: u64,
+        kind: &str,
+        dedup_key: String,
+        body: Value,
+    ) -> anyhow::Result<Option<i64>> {
+        self.enqueue(NewPost {
+            guild_id,
+            channel_id,
+            kind: kind.to_owned(),
+            dedup_key,
+            body: action_json(&Action::Message { body }),
+            not_before_ms: None,
+        })
+        .await
+    }
 }
 
-/// Discord accepts nonces of up to 25 characters.
+/// An action as stored in the outbox.
+pub fn action_json(action: &Action) -> Value {
+    serde_json::to_value(action).unwrap_or(Value::Null)
+}
+
+/// Discord accepts nonces of up to 25 characters; the last one is the step letter.
 fn new_nonce() -> String {
-    Alphanumeric.sample_string(&mut rand::thread_rng(), 25)
+    Alphanumeric.sample_string(&mut rand::thread_rng(), 24)
 }
 
 /// Sends due posts until cancelled; on cancellation, makes one last pass over what is due (bounded
@@ -77,8 +140,13 @@ pub async fn run_worker(
     if resumed > 0 {
         info!(posts = resumed, "resuming pending posts from the outbox");
     }
+    let worker = Worker {
+        pool: outbox.pool.clone(),
+        sink,
+        policy,
+    };
     loop {
-        if let Err(err) = deliver_due(&outbox.pool, sink.as_ref(), &policy).await {
+        if let Err(err) = worker.deliver_due().await {
             warn!(error = %format!("{err:#}"), "outbox pass failed; retrying shortly");
         }
         let wait = match db::outbox::next_due_ms(&outbox.pool).await {
@@ -92,12 +160,7 @@ pub async fn run_worker(
             () = tokio::time::sleep(wait.min(Duration::from_secs(60))) => {}
         }
     }
-    match tokio::time::timeout(
-        flush_timeout,
-        deliver_due(&outbox.pool, sink.as_ref(), &policy),
-    )
-    .await
-    {
+    match tokio::time::timeout(flush_timeout, worker.deliver_due()).await {
         Ok(Ok(())) => {}
         Ok(Err(err)) => warn!(error = %format!("{err:#}"), "final outbox flush failed"),
         Err(_) => warn!("final outbox flush timed out; pending posts resume at next start"),
@@ -106,37 +169,172 @@ pub async fn run_worker(
     info!(pending = left, "outbox stopped");
 }
 
-/// One pass: sends every post that is due now.
-async fn deliver_due(pool: &Pool, sink: &dyn Sink, policy: &RetryPolicy) -> anyhow::Result<()> {
-    loop {
-        let batch = db::outbox::due(pool, unix_now_ms(), 50).await?;
-        if batch.is_empty() {
-            return Ok(());
-        }
-        for post in batch {
-            let mut body: serde_json::Value = serde_json::from_str(&post.body)?;
-            if let Some(map) = body.as_object_mut() {
-                map.insert("nonce".into(), post.nonce.clone().into());
-                map.insert("enforce_nonce".into(), true.into());
+struct Worker {
+    pool: Pool,
+    sink: Arc<dyn Sink>,
+    policy: RetryPolicy,
+}
+
+impl Worker {
+    /// One pass: performs every post that is due now.
+    async fn deliver_due(&self) -> anyhow::Result<()> {
+        loop {
+            let batch = db::outbox::due(&self.pool, unix_now_ms(), 50).await?;
+            if batch.is_empty() {
+                return Ok(());
             }
-            let attempt = sink
-                .create_message(post.channel(), &body, &post.nonce)
-                .await;
-            let attempts = u32::try_from(post.attempts + 1).unwrap_or(u32::MAX);
-            match decide(&attempt, attempts, policy, unix_now_ms()) {
-                Decision::Delivered { message_id } => {
-                    db::outbox::mark_delivered(pool, post.id, message_id, unix_now()).await?;
-                    info!(outbox.id = post.id, post.kind = %post.kind, guild.id = post.guild(), channel.id = post.channel(), message.id = message_id, attempts, "post delivered");
-                }
-                Decision::RetryAt { at_ms, reason } => {
-                    db::outbox::mark_retry(pool, post.id, at_ms, &reason).await?;
-                    warn!(outbox.id = post.id, post.kind = %post.kind, attempts, retry_in_ms = at_ms - unix_now_ms(), %reason, "post not delivered; will retry");
-                }
-                Decision::GiveUp { reason } => {
-                    db::outbox::mark_failed(pool, post.id, &reason, unix_now()).await?;
-                    warn!(outbox.id = post.id, post.kind = %post.kind, guild.id = post.guild(), channel.id = post.channel(), attempts, %reason, "post given up");
-                }
+            for post in batch {
+                self.deliver(&post).await?;
             }
         }
     }
+
+    async fn deliver(&self, post: &QueuedPost) -> anyhow::Result<()> {
+        let attempt = match serde_json::from_str::<Action>(&post.body) {
+            Ok(action) => self.perform(post, &action).await,
+            Err(err) => Attempt::Rejected {
+                status: 400,
+                code: None,
+                message: format!("unreadable outbox entry: {err}"),
+                retry_after_secs: None,
+            },
+        };
+        let attempts = u32::try_from(post.attempts + 1).unwrap_or(u32::MAX);
+        let pool = &self.pool;
+        match decide(&attempt, attempts, &self.policy, unix_now_ms()) {
+            Decision::Delivered { message_id } => {
+                db::outbox::mark_delivered(pool, post.id, message_id, unix_now()).await?;
+                info!(outbox.id = post.id, post.kind = %post.kind, guild.id = post.guild(), channel.id = post.channel(), message.id = message_id, attempts, "post delivered");
+            }
+            Decision::RetryAt { at_ms, reason } => {
+                db::outbox::mark_retry(pool, post.id, at_ms, &reason).await?;
+                warn!(outbox.id = post.id, post.kind = %post.kind, attempts, retry_in_ms = at_ms - unix_now_ms(), %reason, "post not delivered; will retry");
+            }
+            Decision::GiveUp { reason } => {
+                db::outbox::mark_failed(pool, post.id, &reason, unix_now()).await?;
+                warn!(outbox.id = post.id, post.kind = %post.kind, guild.id = post.guild(), channel.id = post.channel(), attempts, %reason, "post given up");
+            }
+        }
+        Ok(())
+    }
+
+    async fn perform(&self, post: &QueuedPost, action: &Action) -> Attempt {
+        let sink = self.sink.as_ref();
+        match action {
+            Action::Message { body } => {
+                sink.create_message(post.channel(), &with_nonce(body, &post.nonce, 'm'))
+                    .await
+            }
+            Action::IntroThread {
+                user_id,
+                name,
+                forum,
+                prompt,
+            } => {
+                self.intro_thread(post, *user_id, name, *forum, prompt)
+                    .await
+            }
+            Action::DirectMessage { user_id, body } => {
+                self.direct_message(post, *user_id, body).await
+            }
+        }
+    }
+
+    /// Each step is idempotent: the thread is recorded as soon as it exists, the prompt carries
+    /// a nonce, and a thread started on a message exists at most once.
+    async fn intro_thread(
+        &self,
+        post: &QueuedPost,
+        user_id: u64,
+        name: &str,
+        forum: bool,
+        prompt: &Value,
+    ) -> Attempt {
+        let sink = self.sink.as_ref();
+        let guild_id = post.guild();
+        let existing = match db::welcome::intro_thread(&self.pool, guild_id, user_id).await {
+            Ok(existing) => existing,
+            Err(err) => return Attempt::Network(format!("database: {err}")),
+        };
+        if let Some(thread) = existing {
+            match sink.reopen_thread(thread).await {
+                Attempt::Delivered { .. } => {
+                    step!(sink.add_thread_member(thread, user_id).await);
+                    let welcome_back = with_nonce(prompt, &post.nonce, 'r');
+                    return match sink.create_message(thread, &welcome_back).await {
+                        Attempt::Delivered { .. } => Attempt::Delivered { message_id: thread },
+                        other => other,
+                    };
+                }
+                // The old thread was deleted: open a new one below.
+                Attempt::Rejected { status: 404, .. } => {}
+                other => return other,
+            }
+        }
+        let thread = if forum {
+            step!(
+                sink.create_forum_post(post.channel(), name, &with_nonce(prompt, &post.nonce, 'f'))
+                    .await
+            )
+        } else {
+            let starter = step!(
+                sink.create_message(post.channel(), &with_nonce(prompt, &post.nonce, 's'))
+                    .await
+            );
+            step!(sink.start_thread(post.channel(), starter, name).await)
+        };
+        if let Err(err) = db::welcome::set_intro_thread(&self.pool, guild_id, user_id, thread).await
+        {
+            return Attempt::Network(format!("database: {err}"));
+        }
+        step!(sink.add_thread_member(thread, user_id).await);
+        Attempt::Delivered { message_id: thread }
+    }
+
+    async fn direct_message(&self, post: &QueuedPost, user_id: u64, body: &Value) -> Attempt {
+        let sink = self.sink.as_ref();
+        let dm = step!(sink.open_dm(user_id).await);
+        match sink
+            .create_message(dm, &with_nonce(body, &post.nonce, 'd'))
+            .await
+        {
+            Attempt::Rejected {
+                code: Some(50007), ..
+            } => {
+                let thread = db::welcome::intro_thread(&self.pool, post.guild(), user_id)
+                    .await
+                    .ok()
+                    .flatten();
+                let Some(thread) = thread else {
+                    return Attempt::Rejected {
+                        status: 403,
+                        code: Some(50007),
+                        message:
+                            "the member does not accept DMs and has no intro thread to fall back to"
+                                .into(),
+                        retry_after_secs: None,
+                    };
+                };
+                info!(
+                    guild.id = post.guild(),
+                    user.id = user_id,
+                    thread.id = thread,
+                    "DMs closed; welcome DM posted in the intro thread instead"
+                );
+                sink.create_message(thread, &with_nonce(body, &post.nonce, 't'))
+                    .await
+            }
+            other => other,
+        }
+    }
+}
+
+/// A message body with the post's nonce for one step.
+fn with_nonce(body: &Value, nonce: &str, step: char) -> Value {
+    let mut body = body.clone();
+    if let Some(map) = body.as_object_mut() {
+        map.insert("nonce".into(), json!(format!("{nonce}{step}")));
+        map.insert("enforce_nonce".into(), json!(true));
+    }
+    body
 }

@@ -22,9 +22,15 @@ fn example_config_is_valid_with_every_example_uncommented() {
         .map(|line| {
             let body = line.strip_prefix("# ").unwrap_or(line);
             // Only commented key = value lines and table headers are examples.
-            let is_key = body.split_once(" = ").is_some_and(|(k, _)| !k.contains(' '));
+            let is_key = body
+                .split_once(" = ")
+                .is_some_and(|(k, _)| !k.contains(' '));
             let is_table = body.starts_with("[guilds.");
-            if line.starts_with("# ") && (is_key || is_table) { body.to_owned() } else { line.to_owned() }
+            if line.starts_with("# ") && (is_key || is_table) {
+                body.to_owned()
+            } else {
+                line.to_owned()
+            }
         })
         .collect::<Vec<_>>()
         .join("\n");

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use hearth::db::{self, outbox::NewPost};
 use hearth::domain::delivery::{Attempt, RetryPolicy};
-use hearth::outbox::{run_worker, Outbox, Sink};
+use hearth::outbox::{action_json, run_worker, Action, Outbox, Sink};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
@@ -18,7 +18,7 @@ struct ScriptedSink {
 
 #[async_trait::async_trait]
 impl Sink for ScriptedSink {
-    async fn create_message(&self, channel_id: u64, body: &serde_json::Value, _nonce: &str) -> Attempt {
+    async fn create_message(&self, channel_id: u64, body: &serde_json::Value) -> Attempt {
         self.calls.lock().unwrap().push((channel_id, body.clone()));
         let mut script = self.script.lock().unwrap();
         if script.is_empty() {
@@ -26,6 +26,25 @@ impl Sink for ScriptedSink {
         } else {
             script.remove(0)
         }
+    }
+    async fn start_thread(&self, _: u64, message_id: u64, _: &str) -> Attempt {
+        Attempt::Delivered { message_id }
+    }
+    async fn create_forum_post(&self, _: u64, _: &str, _: &serde_json::Value) -> Attempt {
+        Attempt::Delivered { message_id: 1 }
+    }
+    async fn reopen_thread(&self, thread_id: u64) -> Attempt {
+        Attempt::Delivered {
+            message_id: thread_id,
+        }
+    }
+    async fn add_thread_member(&self, thread_id: u64, _: u64) -> Attempt {
+        Attempt::Delivered {
+            message_id: thread_id,
+        }
+    }
+    async fn open_dm(&self, _: u64) -> Attempt {
+        Attempt::Delivered { message_id: 5 }
     }
 }
 
@@ -41,23 +60,39 @@ fn post(key: &str) -> NewPost {
         channel_id: 2,
         kind: "test".into(),
         dedup_key: key.into(),
-        body: json!({"content": "hello", "allowed_mentions": {"parse": []}}),
+        body: action_json(&Action::Message {
+            body: json!({"content": "hello", "allowed_mentions": {"parse": []}}),
+        }),
+        not_before_ms: None,
     }
 }
 
 fn server_error() -> Attempt {
-    Attempt::Rejected { status: 500, code: None, message: "boom".into(), retry_after_secs: None }
+    Attempt::Rejected {
+        status: 500,
+        code: None,
+        message: "boom".into(),
+        retry_after_secs: None,
+    }
 }
 
 async fn store() -> (tempfile::TempDir, db::Pool) {
     let dir = tempfile::tempdir().unwrap();
-    let pool = db::open(&format!("sqlite://{}/t.db", dir.path().display())).await.unwrap();
+    let pool = db::open(&format!("sqlite://{}/t.db", dir.path().display()))
+        .await
+        .unwrap();
     (dir, pool)
 }
 
 async fn run_until_idle(pool: &db::Pool, sink: Arc<ScriptedSink>) {
     let shutdown = CancellationToken::new();
-    let worker = tokio::spawn(run_worker(Outbox::new(pool.clone()), sink, FAST, shutdown.clone(), Duration::from_secs(5)));
+    let worker = tokio::spawn(run_worker(
+        Outbox::new(pool.clone()),
+        sink,
+        FAST,
+        shutdown.clone(),
+        Duration::from_secs(5),
+    ));
     for _ in 0..200 {
         if db::outbox::pending_count(pool).await.unwrap() == 0 {
             break;
@@ -73,14 +108,26 @@ async fn retries_server_errors_and_delivers_once_with_one_nonce() {
     let (_dir, pool) = store().await;
     let outbox = Outbox::new(pool.clone());
     assert!(outbox.enqueue(post("a")).await.unwrap().is_some());
-    assert!(outbox.enqueue(post("a")).await.unwrap().is_none(), "same dedup key queues once");
-    let sink = Arc::new(ScriptedSink { script: Mutex::new(vec![server_error(), server_error()]), ..Default::default() });
+    assert!(
+        outbox.enqueue(post("a")).await.unwrap().is_none(),
+        "same dedup key queues once"
+    );
+    let sink = Arc::new(ScriptedSink {
+        script: Mutex::new(vec![server_error(), server_error()]),
+        ..Default::default()
+    });
     run_until_idle(&pool, sink.clone()).await;
     let calls = sink.calls.lock().unwrap();
     assert_eq!(calls.len(), 3);
     let nonce = &calls[0].1["nonce"];
-    assert_eq!(nonce.as_str().unwrap().len(), 25);
-    assert!(calls.iter().all(|(_, body)| &body["nonce"] == nonce && body["enforce_nonce"] == json!(true)));
+    assert_eq!(
+        nonce.as_str().unwrap().len(),
+        25,
+        "Discord allows 25 characters"
+    );
+    assert!(calls
+        .iter()
+        .all(|(_, body)| &body["nonce"] == nonce && body["enforce_nonce"] == json!(true)));
     assert_eq!(db::outbox::pending_count(&pool).await.unwrap(), 0);
 }
 
@@ -88,13 +135,25 @@ async fn retries_server_errors_and_delivers_once_with_one_nonce() {
 async fn forbidden_gives_up_with_the_reason_recorded() {
     let (_dir, pool) = store().await;
     Outbox::new(pool.clone()).enqueue(post("b")).await.unwrap();
-    let forbidden = Attempt::Rejected { status: 403, code: Some(50013), message: "Missing Permissions".into(), retry_after_secs: None };
-    let sink = Arc::new(ScriptedSink { script: Mutex::new(vec![forbidden]), ..Default::default() });
+    let forbidden = Attempt::Rejected {
+        status: 403,
+        code: Some(50013),
+        message: "Missing Permissions".into(),
+        retry_after_secs: None,
+    };
+    let sink = Arc::new(ScriptedSink {
+        script: Mutex::new(vec![forbidden]),
+        ..Default::default()
+    });
     run_until_idle(&pool, sink.clone()).await;
     assert_eq!(sink.calls.lock().unwrap().len(), 1, "403 is not retried");
     let failures = db::outbox::recent_failures(&pool, 1, 0).await.unwrap();
     assert_eq!(failures.len(), 1);
-    assert!(failures[0].last_error.as_deref().unwrap().contains("Send Messages"));
+    assert!(failures[0]
+        .last_error
+        .as_deref()
+        .unwrap()
+        .contains("Send Messages"));
 }
 
 #[tokio::test]
@@ -102,9 +161,18 @@ async fn pending_posts_survive_a_restart() {
     let (_dir, pool) = store().await;
     Outbox::new(pool.clone()).enqueue(post("c")).await.unwrap();
     // First "process": every attempt fails, then it stops.
-    let failing = Arc::new(ScriptedSink { script: Mutex::new(vec![server_error(); 100]), ..Default::default() });
+    let failing = Arc::new(ScriptedSink {
+        script: Mutex::new(vec![server_error(); 100]),
+        ..Default::default()
+    });
     let shutdown = CancellationToken::new();
-    let worker = tokio::spawn(run_worker(Outbox::new(pool.clone()), failing.clone(), FAST, shutdown.clone(), Duration::from_millis(1)));
+    let worker = tokio::spawn(run_worker(
+        Outbox::new(pool.clone()),
+        failing.clone(),
+        FAST,
+        shutdown.clone(),
+        Duration::from_millis(1),
+    ));
     tokio::time::sleep(Duration::from_millis(30)).await;
     shutdown.cancel();
     worker.await.unwrap();

@@ -28,7 +28,11 @@ pub async fn upsert_seen(pool: &super::Pool, guild_id: u64, now: i64) -> sqlx::R
 }
 
 /// Ensures the guild row exists (settings rows reference it).
-async fn ensure(db: impl SqliteExecutor<'_>, guild_id: u64, now: i64) -> sqlx::Result<()> {
+pub(crate) async fn ensure(
+    db: impl SqliteExecutor<'_>,
+    guild_id: u64,
+    now: i64,
+) -> sqlx::Result<()> {
     sqlx::query("INSERT INTO guilds (guild_id, first_seen_at) VALUES ($1, $2) ON CONFLICT (guild_id) DO NOTHING")
         .bind(to_sql_id(guild_id))
         .bind(now)

@@ -5,6 +5,7 @@
 
 pub mod guilds;
 pub mod outbox;
+pub mod welcome;
 
 use std::str::FromStr;
 use std::time::Duration;

@@ -8,13 +8,16 @@ use super::{from_sql_id, to_sql_id, Pool};
 #[derive(Clone, Debug)]
 pub struct NewPost {
     pub guild_id: u64,
+    /// The channel it goes to (the parent channel for threads, 0 for direct messages).
     pub channel_id: u64,
     /// What produced it (`greeting`, `welcome`, `prompt`, ...), for logs and `/config doctor`.
     pub kind: String,
     /// Identifies the event the post is for, so that queuing it twice queues it once.
     pub dedup_key: String,
-    /// The create-message body (JSON) without `nonce`.
+    /// What to do, as JSON (see `outbox::Action`).
     pub body: serde_json::Value,
+    /// Not before this unix time in ms (throttling); `None` means now.
+    pub not_before_ms: Option<i64>,
 }
 
 /// A queued post that is due or pending.
@@ -57,7 +60,7 @@ pub async fn enqueue(
     .bind(&post.dedup_key)
     .bind(nonce)
     .bind(post.body.to_string())
-    .bind(now_ms)
+    .bind(post.not_before_ms.unwrap_or(now_ms).max(now_ms))
     .bind(now_ms / 1000)
     .fetch_optional(db)
     .await
@@ -129,6 +132,15 @@ pub async fn mark_failed(pool: &Pool, id: i64, reason: &str, now: i64) -> sqlx::
     .execute(pool)
     .await?;
     Ok(())
+}
+
+/// When the last queued post of a kind in a guild is due, for spacing out bursts.
+pub async fn last_due_ms(pool: &Pool, guild_id: u64, kind: &str) -> sqlx::Result<Option<i64>> {
+    sqlx::query_scalar("SELECT MAX(next_attempt_ms) FROM outbox WHERE guild_id = $1 AND kind = $2 AND status = 'pending'")
+        .bind(to_sql_id(guild_id))
+        .bind(kind)
+        .fetch_one(pool)
+        .await
 }
 
 /// A post's delivery state, for tests and `/config doctor`.

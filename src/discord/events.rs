@@ -4,7 +4,7 @@ use tracing::{debug, info};
 
 use super::serenity::{self, FullEvent};
 use super::{render, Data, Error};
-use crate::db::{self, outbox::NewPost};
+use crate::db;
 use crate::domain::clock::unix_now;
 
 pub async fn handle(
@@ -45,13 +45,13 @@ async fn guild_available(data: &Data, guild: &serenity::Guild) -> Result<(), Err
         guild.name
     );
     data.outbox
-        .enqueue(NewPost {
+        .message(
             guild_id,
-            channel_id: channel.get(),
-            kind: "greeting".into(),
-            dedup_key: format!("greeting:{guild_id}"),
-            body: render::text_post(&text, &[]),
-        })
+            channel.get(),
+            "greeting",
+            format!("greeting:{guild_id}"),
+            render::text_post(&text, &[]),
+        )
         .await?;
     Ok(())
 }

@@ -177,6 +177,15 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_readme_invite_url_asks_for_exactly_what_hearth_needs() {
+        let readme = include_str!("../../README.md");
+        assert!(
+            readme.contains(&format!("permissions={ALL_REQUIRED}")),
+            "update the README's invite URL to permissions={ALL_REQUIRED}"
+        );
+    }
+
+    #[test]
     fn a_channel_with_every_permission_is_ready() {
         let findings = diagnose(
             &[(

@@ -4,4 +4,6 @@
 pub mod clock;
 pub mod delivery;
 pub mod doctor;
+pub mod raid;
 pub mod settings;
+pub mod template;

@@ -63,7 +63,8 @@ impl World {
 
     /// Writes the bot's config (with `extra` TOML appended) and starts it, without waiting.
     pub fn spawn_bot(&self, extra: &str) -> BotProcess {
-        let config = harness::write_config(self.dir.path(), &self.emu.base_url(), extra).expect("config written");
+        let config = harness::write_config(self.dir.path(), &self.emu.base_url(), extra)
+            .expect("config written");
         BotProcess::spawn(&Self::exe(), self.dir.path(), &config).expect("hearth starts")
     }
 
@@ -92,27 +93,7 @@ impl World {
     }
 }
 
-/// The visible text of a reply: content plus embed titles, descriptions and fields.
-pub fn text_of(data: &Value) -> String {
-    let mut text = data["content"].as_str().unwrap_or_default().to_owned();
-    for embed in data["embeds"].as_array().into_iter().flatten() {
-        for key in ["title", "description"] {
-            if let Some(s) = embed[key].as_str() {
-                text.push('\n');
-                text.push_str(s);
-            }
-        }
-        for field in embed["fields"].as_array().into_iter().flatten() {
-            text.push_str(&format!("\n{}: {}", field["name"].as_str().unwrap_or_default(), field["value"].as_str().unwrap_or_default()));
-        }
-    }
-    text
-}
-
-/// Ephemeral replies carry flag 64.
-pub fn is_ephemeral(data: &Value) -> bool {
-    data["flags"].as_u64().unwrap_or(0) & 64 != 0
-}
+pub use hearth::harness::{is_ephemeral, visible_text as text_of};
 
 /// The index poise gives a `ChannelPurpose` choice.
 pub fn purpose_choice(name: &str) -> u64 {

@@ -1,0 +1,311 @@
+//! Welcome settings, templates, members and join events.
+
+use sqlx::{FromRow, SqliteExecutor};
+
+use super::{from_sql_id, to_sql_id, Pool};
+
+/// The welcome switches of a guild.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, FromRow)]
+pub struct WelcomeSettings {
+    pub enabled: bool,
+    pub dm: bool,
+    pub intro_thread: bool,
+    pub burst_started_at: Option<i64>,
+    pub burst_until: Option<i64>,
+}
+
+impl Default for WelcomeSettings {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            dm: false,
+            intro_thread: true,
+            burst_started_at: None,
+            burst_until: None,
+        }
+    }
+}
+
+/// Reads the welcome switches (defaults when the guild was never configured).
+pub async fn settings(db: impl SqliteExecutor<'_>, guild_id: u64) -> sqlx::Result<WelcomeSettings> {
+    let row: Option<WelcomeSettings> = sqlx::query_as(
+        "SELECT welcome_enabled AS enabled, welcome_dm AS dm, welcome_intro_thread AS intro_thread,
+                burst_started_at, burst_until
+         FROM guilds WHERE guild_id = $1",
+    )
+    .bind(to_sql_id(guild_id))
+    .fetch_optional(db)
+    .await?;
+    Ok(row.unwrap_or_default())
+}
+
+/// Sets the welcome switches (the guild row must exist: see `guilds::ensure`).
+pub async fn set_switches(
+    pool: &Pool,
+    guild_id: u64,
+    enabled: bool,
+    dm: bool,
+    intro_thread: bool,
+    now: i64,
+) -> sqlx::Result<()> {
+    let mut tx = pool.begin().await?;
+    super::guilds::ensure(&mut *tx, guild_id, now).await?;
+    sqlx::query("UPDATE guilds SET welcome_enabled = $2, welcome_dm = $3, welcome_intro_thread = $4 WHERE guild_id = $1")
+        .bind(to_sql_id(guild_id))
+        .bind(enabled)
+        .bind(dm)
+        .bind(intro_thread)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await
+}
+
+/// Records the raid guard's current burst.
+pub async fn set_burst(
+    db: impl SqliteExecutor<'_>,
+    guild_id: u64,
+    started_at: i64,
+    until: i64,
+) -> sqlx::Result<()> {
+    sqlx::query("UPDATE guilds SET burst_started_at = $2, burst_until = $3 WHERE guild_id = $1")
+        .bind(to_sql_id(guild_id))
+        .bind(started_at)
+        .bind(until)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// A saved welcome template.
+#[derive(Clone, Debug, FromRow, PartialEq, Eq)]
+pub struct StoredTemplate {
+    pub id: i64,
+    pub body: String,
+    pub created_by: i64,
+}
+
+pub async fn templates(
+    db: impl SqliteExecutor<'_>,
+    guild_id: u64,
+) -> sqlx::Result<Vec<StoredTemplate>> {
+    sqlx::query_as(
+        "SELECT id, body, created_by FROM welcome_templates WHERE guild_id = $1 ORDER BY id",
+    )
+    .bind(to_sql_id(guild_id))
+    .fetch_all(db)
+    .await
+}
+
+pub async fn add_template(
+    pool: &Pool,
+    guild_id: u64,
+    body: &str,
+    author: u64,
+    now: i64,
+) -> sqlx::Result<i64> {
+    let mut tx = pool.begin().await?;
+    super::guilds::ensure(&mut *tx, guild_id, now).await?;
+    let id = sqlx::query_scalar(
+        "INSERT INTO welcome_templates (guild_id, body, created_by, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+    )
+    .bind(to_sql_id(guild_id))
+    .bind(body)
+    .bind(to_sql_id(author))
+    .bind(now)
+    .fetch_one(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+/// Removes a template; false when the guild has no template with that id.
+pub async fn remove_template(
+    db: impl SqliteExecutor<'_>,
+    guild_id: u64,
+    id: i64,
+) -> sqlx::Result<bool> {
+    let done = sqlx::query("DELETE FROM welcome_templates WHERE guild_id = $1 AND id = $2")
+        .bind(to_sql_id(guild_id))
+        .bind(id)
+        .execute(db)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Records a join event; returns false when it was already recorded (a replayed event).
+pub async fn record_join(
+    pool: &Pool,
+    guild_id: u64,
+    user_id: u64,
+    joined_at: i64,
+    pending: bool,
+) -> sqlx::Result<bool> {
+    let mut tx = pool.begin().await?;
+    let inserted = sqlx::query(
+        "INSERT INTO member_joins (guild_id, user_id, joined_at, pending) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (guild_id, user_id, joined_at) DO NOTHING",
+    )
+    .bind(to_sql_id(guild_id))
+    .bind(to_sql_id(user_id))
+    .bind(joined_at)
+    .bind(pending)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected()
+        == 1;
+    sqlx::query(
+        "INSERT INTO members (guild_id, user_id, first_joined_at, last_joined_at) VALUES ($1, $2, $3, $3)
+         ON CONFLICT (guild_id, user_id) DO UPDATE SET
+           first_joined_at = MIN(COALESCE(members.first_joined_at, excluded.first_joined_at), excluded.first_joined_at),
+           last_joined_at = MAX(COALESCE(members.last_joined_at, 0), excluded.last_joined_at),
+           left_at = NULL",
+    )
+    .bind(to_sql_id(guild_id))
+    .bind(to_sql_id(user_id))
+    .bind(joined_at)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(inserted)
+}
+
+/// A member's most recent join, if recorded.
+#[derive(Clone, Copy, Debug, FromRow, PartialEq, Eq)]
+pub struct JoinRow {
+    pub joined_at: i64,
+    pub pending: bool,
+    pub welcomed: bool,
+}
+
+pub async fn latest_join(
+    db: impl SqliteExecutor<'_>,
+    guild_id: u64,
+    user_id: u64,
+) -> sqlx::Result<Option<JoinRow>> {
+    sqlx::query_as(
+        "SELECT joined_at, pending, welcomed FROM member_joins WHERE guild_id = $1 AND user_id = $2
+         ORDER BY joined_at DESC LIMIT 1",
+    )
+    .bind(to_sql_id(guild_id))
+    .bind(to_sql_id(user_id))
+    .fetch_optional(db)
+    .await
+}
+
+/// Marks a join as past screening / welcomed.
+pub async fn mark_join(
+    db: impl SqliteExecutor<'_>,
+    guild_id: u64,
+    user_id: u64,
+    joined_at: i64,
+    pending: bool,
+    welcomed: bool,
+) -> sqlx::Result<()> {
+    sqlx::query("UPDATE member_joins SET pending = $4, welcomed = $5 WHERE guild_id = $1 AND user_id = $2 AND joined_at = $3")
+        .bind(to_sql_id(guild_id))
+        .bind(to_sql_id(user_id))
+        .bind(joined_at)
+        .bind(pending)
+        .bind(welcomed)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// Joins in `(since, until]`, for the raid guard.
+pub async fn joins_between(
+    db: impl SqliteExecutor<'_>,
+    guild_id: u64,
+    since: i64,
+    until: i64,
+) -> sqlx::Result<u32> {
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM member_joins WHERE guild_id = $1 AND joined_at > $2 AND joined_at <= $3")
+        .bind(to_sql_id(guild_id))
+        .bind(since)
+        .bind(until)
+        .fetch_one(db)
+        .await?;
+    Ok(u32::try_from(n).unwrap_or(u32::MAX))
+}
+
+/// Records that a member left.
+pub async fn record_leave(
+    db: impl SqliteExecutor<'_>,
+    guild_id: u64,
+    user_id: u64,
+    now: i64,
+) -> sqlx::Result<()> {
+    sqlx::query("UPDATE members SET left_at = $3 WHERE guild_id = $1 AND user_id = $2")
+        .bind(to_sql_id(guild_id))
+        .bind(to_sql_id(user_id))
+        .bind(now)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// Records a member's first message time (activation, §6); later messages change nothing.
+pub async fn record_first_message(
+    db: impl SqliteExecutor<'_>,
+    guild_id: u64,
+    user_id: u64,
+    at: i64,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO members (guild_id, user_id, first_message_at) VALUES ($1, $2, $3)
+         ON CONFLICT (guild_id, user_id) DO UPDATE SET first_message_at = COALESCE(members.first_message_at, excluded.first_message_at)",
+    )
+    .bind(to_sql_id(guild_id))
+    .bind(to_sql_id(user_id))
+    .bind(at)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Activation data of one member: (first join, first message).
+pub async fn activation(
+    db: impl SqliteExecutor<'_>,
+    guild_id: u64,
+    user_id: u64,
+) -> sqlx::Result<Option<(Option<i64>, Option<i64>)>> {
+    sqlx::query_as("SELECT first_joined_at, first_message_at FROM members WHERE guild_id = $1 AND user_id = $2")
+        .bind(to_sql_id(guild_id))
+        .bind(to_sql_id(user_id))
+        .fetch_optional(db)
+        .await
+}
+
+/// The member's intro thread, kept for life.
+pub async fn intro_thread(
+    db: impl SqliteExecutor<'_>,
+    guild_id: u64,
+    user_id: u64,
+) -> sqlx::Result<Option<u64>> {
+    let id: Option<Option<i64>> = sqlx::query_scalar(
+        "SELECT intro_thread_id FROM members WHERE guild_id = $1 AND user_id = $2",
+    )
+    .bind(to_sql_id(guild_id))
+    .bind(to_sql_id(user_id))
+    .fetch_optional(db)
+    .await?;
+    Ok(id.flatten().map(from_sql_id))
+}
+
+pub async fn set_intro_thread(
+    db: impl SqliteExecutor<'_>,
+    guild_id: u64,
+    user_id: u64,
+    thread_id: u64,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO members (guild_id, user_id, intro_thread_id) VALUES ($1, $2, $3)
+         ON CONFLICT (guild_id, user_id) DO UPDATE SET intro_thread_id = excluded.intro_thread_id",
+    )
+    .bind(to_sql_id(guild_id))
+    .bind(to_sql_id(user_id))
+    .bind(to_sql_id(thread_id))
+    .execute(db)
+    .await?;
+    Ok(())
+}
