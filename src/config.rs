@@ -24,6 +24,7 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub log: LogConfig,
     pub outbox: OutboxConfig,
+    pub welcome: WelcomeConfig,
     pub defaults: GuildDefaults,
     /// Per-guild defaults keyed by guild id; slash commands override them in the database.
     pub guilds: BTreeMap<String, GuildDefaults>,
@@ -72,6 +73,7 @@ impl fmt::Debug for Config {
             .field("database", &self.database)
             .field("log", &self.log)
             .field("outbox", &self.outbox)
+            .field("welcome", &self.welcome)
             .field("defaults", &self.defaults)
             .field("guilds", &self.guilds)
             .finish()
@@ -139,6 +141,28 @@ impl Default for OutboxConfig {
             max_attempts: 8,
             initial_backoff_ms: 500,
             max_backoff_ms: 5 * 60 * 1000,
+        }
+    }
+}
+
+/// Welcoming (product §3).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WelcomeConfig {
+    /// Raid guard: more joins than this within `raid_window_secs` turns per-member welcomes
+    /// into one summary post.
+    pub raid_joins: u32,
+    pub raid_window_secs: i64,
+    /// During a burst, intro threads are created this far apart.
+    pub burst_thread_spacing_ms: u64,
+}
+
+impl Default for WelcomeConfig {
+    fn default() -> Self {
+        Self {
+            raid_joins: 10,
+            raid_window_secs: 60,
+            burst_thread_spacing_ms: 1000,
         }
     }
 }
@@ -323,6 +347,20 @@ impl Config {
                 "outbox.initial_backoff_ms",
                 "is larger than outbox.max_backoff_ms",
                 "make initial_backoff_ms smaller than max_backoff_ms",
+            ));
+        }
+        if self.welcome.raid_joins == 0 {
+            return Err(invalid(
+                "welcome.raid_joins",
+                "must be at least 1",
+                "set raid_joins = 10 (joins per window before the raid guard steps in)",
+            ));
+        }
+        if self.welcome.raid_window_secs <= 0 {
+            return Err(invalid(
+                "welcome.raid_window_secs",
+                "must be a positive number of seconds",
+                "set raid_window_secs = 60",
             ));
         }
         validate_guild_defaults("defaults", &self.defaults)?;

@@ -13,3 +13,4 @@ pub mod error;
 pub mod harness;
 pub mod outbox;
 pub mod telemetry;
+pub mod welcome;

@@ -6,6 +6,8 @@ use super::serenity::{self, FullEvent};
 use super::{render, Data, Error};
 use crate::db;
 use crate::domain::clock::unix_now;
+use crate::domain::settings::{ChannelPurpose, GuildSettings};
+use crate::welcome::{GuildFacts, Newcomer, Welcomer};
 
 pub async fn handle(
     framework: poise::FrameworkContext<'_, Data, Error>,
@@ -14,6 +16,39 @@ pub async fn handle(
     let data = framework.user_data;
     match event {
         FullEvent::GuildCreate { guild, .. } => guild_available(data, guild).await?,
+        FullEvent::GuildMemberAddition { new_member } => {
+            let (newcomer, settings, facts) = welcome_inputs(framework, new_member).await?;
+            welcomer(data)
+                .member_joined(&newcomer, &settings, &facts, unix_now())
+                .await?;
+        }
+        FullEvent::GuildMemberUpdate {
+            new: Some(member), ..
+        } => {
+            let (newcomer, settings, facts) = welcome_inputs(framework, member).await?;
+            welcomer(data)
+                .member_updated(&newcomer, &settings, &facts, unix_now())
+                .await?;
+        }
+        FullEvent::GuildMemberRemoval { guild_id, user, .. } => {
+            db::welcome::record_leave(&data.pool, guild_id.get(), user.id.get(), unix_now())
+                .await?;
+        }
+        FullEvent::Message { new_message } => {
+            if let (Some(guild_id), false) = (
+                new_message.guild_id,
+                new_message.author.bot || new_message.webhook_id.is_some(),
+            ) {
+                let at = new_message.timestamp.unix_timestamp();
+                db::welcome::record_first_message(
+                    &data.pool,
+                    guild_id.get(),
+                    new_message.author.id.get(),
+                    at,
+                )
+                .await?;
+            }
+        }
         FullEvent::GuildDelete { incomplete, .. } if !incomplete.unavailable => {
             db::guilds::mark_left(&data.pool, incomplete.id.get(), unix_now()).await?;
             info!(guild.id = incomplete.id.get(), "removed from guild");
@@ -21,6 +56,52 @@ pub async fn handle(
         _ => {}
     }
     Ok(())
+}
+
+fn welcomer(data: &Data) -> Welcomer<'_> {
+    Welcomer {
+        pool: &data.pool,
+        outbox: &data.outbox,
+        config: &data.config.welcome,
+    }
+}
+
+/// The plain facts the welcome flow needs, read from the event and the gateway cache.
+async fn welcome_inputs(
+    framework: poise::FrameworkContext<'_, Data, Error>,
+    member: &serenity::Member,
+) -> Result<(Newcomer, GuildSettings, GuildFacts), Error> {
+    let guild_id = member.guild_id.get();
+    let settings = framework.user_data.settings(guild_id).await?;
+    let intros = settings.channel(ChannelPurpose::Intros);
+    let facts = {
+        let cache = &framework.serenity_context.cache;
+        match cache.guild(member.guild_id) {
+            Some(guild) => GuildFacts {
+                name: guild.name.clone(),
+                member_count: guild.member_count,
+                rules_channel: guild.rules_channel_id.map(|c| c.get()),
+                intros_is_forum: intros
+                    .and_then(|id| guild.channels.get(&serenity::ChannelId::new(id)))
+                    .is_some_and(|c| c.kind == serenity::ChannelType::Forum),
+            },
+            None => GuildFacts {
+                name: String::from("the server"),
+                member_count: 0,
+                rules_channel: None,
+                intros_is_forum: false,
+            },
+        }
+    };
+    let newcomer = Newcomer {
+        guild_id,
+        user_id: member.user.id.get(),
+        username: member.display_name().to_owned(),
+        is_bot: member.user.bot,
+        pending: member.pending,
+        joined_at: member.joined_at.map_or(0, |t| t.unix_timestamp()),
+    };
+    Ok((newcomer, settings, facts))
 }
 
 /// A guild became available: record it, and greet it the first time the bot ever sees it.

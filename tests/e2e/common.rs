@@ -23,6 +23,7 @@ pub struct World {
     pub general: u64,
     pub welcome: u64,
     pub reports: u64,
+    pub intros: u64,
     /// A member with Manage Server.
     pub manager: u64,
     /// An ordinary member.
@@ -38,6 +39,7 @@ impl World {
         emu.set_system_channel(guild, Some(general));
         let welcome = emu.add_channel(guild, "welcome", 0);
         let reports = emu.add_channel(guild, "reports", 0);
+        let intros = emu.add_channel(guild, "introductions", 0);
         let everyone = guild;
         emu.set_role_permissions(guild, everyone, MEMBER_PERMISSIONS);
         let staff = emu.add_role(guild, "Staff", MANAGE_GUILD);
@@ -51,6 +53,7 @@ impl World {
             general,
             welcome,
             reports,
+            intros,
             manager,
             member,
             dir: tempfile::tempdir().expect("temp dir"),
@@ -70,7 +73,12 @@ impl World {
 
     /// Starts the bot and waits until its commands are registered (`starts`-th start in this dir).
     pub async fn start_bot(&self, starts: usize) -> BotProcess {
-        let mut bot = self.spawn_bot("");
+        self.start_bot_with(starts, "").await
+    }
+
+    /// Like `start_bot`, with extra config TOML.
+    pub async fn start_bot_with(&self, starts: usize, extra: &str) -> BotProcess {
+        let mut bot = self.spawn_bot(extra);
         bot.wait_ready(starts).await.expect("hearth becomes ready");
         bot
     }
@@ -101,4 +109,38 @@ pub fn purpose_choice(name: &str) -> u64 {
         .iter()
         .position(|p| p.name() == name)
         .expect("known purpose") as u64
+}
+
+/// POSTs of messages into a channel that Discord accepted.
+pub fn posts_in(
+    emu: &discord_emulator::Emulator,
+    channel: u64,
+) -> Vec<discord_emulator::RecordedRequest> {
+    let path = format!("/channels/{channel}/messages");
+    emu.requests()
+        .into_iter()
+        .filter(|r| r.method == "POST" && r.path == path && r.status == 200)
+        .collect()
+}
+
+/// Waits until `channel` has at least `count` accepted posts.
+pub async fn wait_posts(
+    emu: &discord_emulator::Emulator,
+    channel: u64,
+    count: usize,
+) -> Vec<discord_emulator::RecordedRequest> {
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let posts = posts_in(emu, channel);
+        if posts.len() >= count {
+            return posts;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "only {} of {count} posts in channel {channel}: {:#?}",
+            posts.len(),
+            posts.iter().map(|p| &p.body).collect::<Vec<_>>()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }

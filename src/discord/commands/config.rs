@@ -2,6 +2,7 @@
 
 use poise::CreateReply;
 
+use super::guild_id;
 use crate::db;
 use crate::discord::serenity::{self, ChannelId, RoleId};
 use crate::discord::{checks, render, Command, Context, Error};
@@ -199,11 +200,4 @@ fn bot_permissions(
         })
         .collect();
     Ok((states, guild_perms))
-}
-
-fn guild_id(ctx: Context<'_>) -> Result<u64, Error> {
-    Ok(ctx
-        .guild_id()
-        .or_user("This command only works in a server.")?
-        .get())
 }

@@ -1,10 +1,22 @@
 //! Slash commands, one file per area; each exposes `commands()`.
 
 mod config;
+mod welcome;
 
-use super::Command;
+use super::{Command, Context, Error};
+use crate::error::OrUser;
 
 /// Every command Hearth registers.
 pub fn all() -> Vec<Command> {
-    config::commands()
+    let mut all = config::commands();
+    all.extend(welcome::commands());
+    all
+}
+
+/// The guild a guild-only command runs in.
+fn guild_id(ctx: Context<'_>) -> Result<u64, Error> {
+    Ok(ctx
+        .guild_id()
+        .or_user("This command only works in a server.")?
+        .get())
 }

@@ -1,0 +1,347 @@
+//! Welcoming (product §3): what happens when a member joins, passes screening or leaves.
+//! Orchestrates the store, the pure rules in `domain` and the outbox; knows nothing of serenity.
+//!
+//! Every step is safe to repeat: a replayed gateway event or a restart in the middle of a burst
+//! finds the join already recorded and the posts already queued under the same dedup keys.
+
+use rand::seq::SliceRandom;
+use tracing::{debug, info};
+
+use crate::config::WelcomeConfig;
+use crate::db::{self, outbox::NewPost, Pool};
+use crate::domain::raid::{self, JoinMode, RaidPolicy};
+use crate::domain::settings::{ChannelPurpose, GuildSettings};
+use crate::domain::template::{Template, Values};
+use crate::outbox::{action_json, Action, Outbox};
+
+/// The welcome used when a guild has no template of its own.
+pub const DEFAULT_TEMPLATE: &str = "Welcome to {server}, {user}! You are our {member_count_ord} member. Say hello in {intro_channel} and tell us what brings you here.";
+
+/// The prompt posted in a newcomer's intro thread.
+pub const INTRO_PROMPT: &str = "👋 {user}, this thread is yours. Introduce yourself: who you are, what you work on, what you hope to find here. (`/intro` opens a short form.)";
+
+/// Posted in a returning member's old thread.
+pub const WELCOME_BACK: &str = "👋 Welcome back, {user}! Your intro thread is open again.";
+
+/// A member as the gateway reported them.
+#[derive(Clone, Debug)]
+pub struct Newcomer {
+    pub guild_id: u64,
+    pub user_id: u64,
+    pub username: String,
+    pub is_bot: bool,
+    /// Still in membership screening.
+    pub pending: bool,
+    /// Unix seconds, from the member's `joined_at`.
+    pub joined_at: i64,
+}
+
+/// What the guild looks like at the moment of the join.
+#[derive(Clone, Debug)]
+pub struct GuildFacts {
+    pub name: String,
+    pub member_count: u64,
+    pub rules_channel: Option<u64>,
+    /// Whether the intros channel is a forum.
+    pub intros_is_forum: bool,
+}
+
+/// Everything the welcome flow needs.
+pub struct Welcomer<'a> {
+    pub pool: &'a Pool,
+    pub outbox: &'a Outbox,
+    pub config: &'a WelcomeConfig,
+}
+
+impl Welcomer<'_> {
+    /// GUILD_MEMBER_ADD.
+    pub async fn member_joined(
+        &self,
+        member: &Newcomer,
+        settings: &GuildSettings,
+        guild: &GuildFacts,
+        now: i64,
+    ) -> anyhow::Result<()> {
+        if member.is_bot {
+            return Ok(());
+        }
+        let joined_at = if member.joined_at > 0 {
+            member.joined_at
+        } else {
+            now
+        };
+        db::welcome::record_join(
+            self.pool,
+            member.guild_id,
+            member.user_id,
+            joined_at,
+            member.pending,
+        )
+        .await?;
+        let join = db::welcome::latest_join(self.pool, member.guild_id, member.user_id).await?;
+        if join.is_some_and(|j| j.welcomed) {
+            debug!(
+                guild.id = member.guild_id,
+                user.id = member.user_id,
+                "join already welcomed (replayed event)"
+            );
+            return Ok(());
+        }
+        if member.pending {
+            info!(
+                guild.id = member.guild_id,
+                user.id = member.user_id,
+                "member in screening; welcome waits until they pass"
+            );
+            return Ok(());
+        }
+        self.welcome(member, joined_at, settings, guild, now).await
+    }
+
+    /// GUILD_MEMBER_UPDATE: a member who passed screening is welcomed now.
+    pub async fn member_updated(
+        &self,
+        member: &Newcomer,
+        settings: &GuildSettings,
+        guild: &GuildFacts,
+        now: i64,
+    ) -> anyhow::Result<()> {
+        if member.is_bot || member.pending {
+            return Ok(());
+        }
+        let Some(join) =
+            db::welcome::latest_join(self.pool, member.guild_id, member.user_id).await?
+        else {
+            return Ok(());
+        };
+        if !join.pending || join.welcomed {
+            return Ok(());
+        }
+        info!(
+            guild.id = member.guild_id,
+            user.id = member.user_id,
+            "member passed screening"
+        );
+        self.welcome(member, join.joined_at, settings, guild, now)
+            .await
+    }
+
+    async fn welcome(
+        &self,
+        member: &Newcomer,
+        joined_at: i64,
+        settings: &GuildSettings,
+        guild: &GuildFacts,
+        now: i64,
+    ) -> anyhow::Result<()> {
+        let (guild_id, user_id) = (member.guild_id, member.user_id);
+        let switches = db::welcome::settings(self.pool, guild_id).await?;
+        let values = Values {
+            user_id,
+            username: &member.username,
+            server: &guild.name,
+            member_count: guild.member_count,
+            intro_channel: settings.channel(ChannelPurpose::Intros),
+            rules_channel: guild.rules_channel,
+        };
+        let policy = RaidPolicy {
+            max_joins: self.config.raid_joins,
+            window_secs: self.config.raid_window_secs,
+        };
+        let recent =
+            db::welcome::joins_between(self.pool, guild_id, now - policy.window_secs, now).await?;
+        let mode = raid::on_join(policy, recent, switches.burst_until, now);
+        let key = format!("{guild_id}:{user_id}:{joined_at}");
+
+        if let (true, Some(intros)) = (
+            switches.intro_thread,
+            settings.channel(ChannelPurpose::Intros),
+        ) {
+            self.queue_intro_thread(member, intros, guild.intros_is_forum, &values, &key, mode)
+                .await?;
+        }
+
+        let welcome_channel = settings
+            .channel(ChannelPurpose::Welcome)
+            .filter(|_| switches.enabled);
+        match (mode, welcome_channel) {
+            (_, None) => {}
+            (JoinMode::Welcome, Some(channel)) => {
+                let template = self.pick_template(guild_id).await?;
+                let content = template.render(&values);
+                let mentions: &[u64] = if template.mentions_user() {
+                    &[user_id]
+                } else {
+                    &[]
+                };
+                self.outbox
+                    .message(
+                        guild_id,
+                        channel,
+                        "welcome",
+                        format!("welcome:{key}"),
+                        crate::discord::render::text_post(&content, mentions),
+                    )
+                    .await?;
+            }
+            (JoinMode::StartBurst { started_at, until }, Some(channel)) => {
+                db::welcome::set_burst(self.pool, guild_id, started_at, until).await?;
+                info!(
+                    guild.id = guild_id,
+                    joins = recent,
+                    window.secs = policy.window_secs,
+                    "raid guard: burst of joins; one summary instead of per-member welcomes"
+                );
+                let text = burst_summary(
+                    recent,
+                    &guild.name,
+                    settings.channel(ChannelPurpose::Intros),
+                );
+                self.outbox
+                    .message(
+                        guild_id,
+                        channel,
+                        "welcome-summary",
+                        format!("burst:{guild_id}:{started_at}"),
+                        crate::discord::render::text_post(&text, &[]),
+                    )
+                    .await?;
+            }
+            (JoinMode::InBurst { until }, Some(_)) => {
+                let started = switches.burst_started_at.unwrap_or(now);
+                db::welcome::set_burst(self.pool, guild_id, started, until).await?;
+                debug!(
+                    guild.id = guild_id,
+                    user.id = user_id,
+                    "raid guard: covered by the burst summary"
+                );
+            }
+        }
+
+        if switches.dm {
+            let text = Template::parse(DEFAULT_TEMPLATE)
+                .map(|t| t.render(&values))
+                .unwrap_or_default();
+            let body = crate::discord::render::text_post(&text, &[]);
+            self.outbox
+                .enqueue(NewPost {
+                    guild_id,
+                    channel_id: 0,
+                    kind: "welcome-dm".into(),
+                    dedup_key: format!("dm:{key}"),
+                    body: action_json(&Action::DirectMessage { user_id, body }),
+                    // After the intro thread, which is the fallback when DMs are closed.
+                    not_before_ms: Some(crate::domain::clock::unix_now_ms() + 1),
+                })
+                .await?;
+        }
+        db::welcome::mark_join(self.pool, guild_id, user_id, joined_at, false, true).await?;
+        Ok(())
+    }
+
+    async fn queue_intro_thread(
+        &self,
+        member: &Newcomer,
+        intros: u64,
+        forum: bool,
+        values: &Values<'_>,
+        key: &str,
+        mode: JoinMode,
+    ) -> anyhow::Result<()> {
+        let guild_id = member.guild_id;
+        let returning = db::welcome::intro_thread(self.pool, guild_id, member.user_id)
+            .await?
+            .is_some();
+        let prompt_text = if returning {
+            WELCOME_BACK
+        } else {
+            INTRO_PROMPT
+        };
+        let prompt = Template::parse(prompt_text)
+            .map(|t| t.render(values))
+            .unwrap_or_default();
+        // In a burst, threads are spaced out so the bot does not hammer Discord.
+        let not_before_ms = match mode {
+            JoinMode::Welcome => None,
+            _ => {
+                let last = db::outbox::last_due_ms(self.pool, guild_id, "intro-thread")
+                    .await?
+                    .unwrap_or(0);
+                Some(
+                    last.max(crate::domain::clock::unix_now_ms())
+                        + i64::try_from(self.config.burst_thread_spacing_ms).unwrap_or(1000),
+                )
+            }
+        };
+        self.outbox
+            .enqueue(NewPost {
+                guild_id,
+                channel_id: intros,
+                kind: "intro-thread".into(),
+                dedup_key: format!("intro:{key}"),
+                body: action_json(&Action::IntroThread {
+                    user_id: member.user_id,
+                    name: intro_thread_name(&member.username),
+                    forum,
+                    prompt: crate::discord::render::text_post(&prompt, &[member.user_id]),
+                }),
+                not_before_ms,
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// One of the guild's templates at random, or the default.
+    async fn pick_template(&self, guild_id: u64) -> anyhow::Result<Template> {
+        let stored = db::welcome::templates(self.pool, guild_id).await?;
+        let parsed: Vec<Template> = stored
+            .iter()
+            .filter_map(|t| Template::parse(&t.body).ok())
+            .collect();
+        let chosen = parsed.choose(&mut rand::thread_rng()).cloned();
+        Ok(match chosen {
+            Some(t) => t,
+            None => Template::parse(DEFAULT_TEMPLATE)?,
+        })
+    }
+}
+
+/// "Welcome, {username}", within Discord's 100-character thread name limit.
+pub fn intro_thread_name(username: &str) -> String {
+    let name: String = username.chars().take(80).collect();
+    format!("Welcome, {name}")
+}
+
+/// The one post that replaces per-member welcomes during a burst.
+pub fn burst_summary(joins: u32, server: &str, intros: Option<u64>) -> String {
+    let intro = intros.map_or_else(String::new, |c| {
+        format!(" Introduce yourselves in <#{c}>: each of you gets a thread.")
+    });
+    format!(
+        "👋 A wave of {joins} new members just arrived at {server}: welcome, all of you!{intro}"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn built_in_texts_are_valid_templates() {
+        for text in [DEFAULT_TEMPLATE, INTRO_PROMPT, WELCOME_BACK] {
+            Template::parse(text).unwrap();
+        }
+    }
+
+    #[test]
+    fn thread_names_fit_discord() {
+        assert_eq!(intro_thread_name("Noor"), "Welcome, Noor");
+        assert!(intro_thread_name(&"x".repeat(300)).chars().count() <= 100);
+    }
+
+    #[test]
+    fn burst_summary_points_to_intros() {
+        let text = burst_summary(12, "Emberfall", Some(5));
+        assert!(text.contains("12 new members") && text.contains("<#5>"));
+    }
+}
