@@ -39,3 +39,26 @@ CREATE TABLE member_joins (
     PRIMARY KEY (guild_id, user_id, joined_at)
 );
 CREATE INDEX member_joins_time ON member_joins (guild_id, joined_at);
+
+-- Interests from /intro, stored only when the member opts in (for peer introductions, §7).
+CREATE TABLE member_interests (
+    guild_id   INTEGER NOT NULL,
+    user_id    INTEGER NOT NULL,
+    interests  TEXT    NOT NULL,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (guild_id, user_id)
+);
+
+-- Applications (/apply): the decision, not the answers (those live only in the review post).
+ALTER TABLE guilds ADD COLUMN application_role_id INTEGER;
+CREATE TABLE applications (
+    id             INTEGER PRIMARY KEY,
+    guild_id       INTEGER NOT NULL,
+    user_id        INTEGER NOT NULL,
+    status         TEXT    NOT NULL DEFAULT 'pending',
+    decided_by     INTEGER,
+    decline_reason TEXT,
+    created_at     INTEGER NOT NULL,
+    decided_at     INTEGER
+);
+CREATE INDEX applications_guild_user ON applications (guild_id, user_id);

@@ -46,8 +46,13 @@ pub enum Action {
         prompt: Value,
     },
     /// A direct message; when the member does not accept DMs (Discord 50007) it goes to their
-    /// intro thread instead, if they have one.
-    DirectMessage { user_id: u64, body: Value },
+    /// intro thread instead, if they have one and `fallback_to_thread` is set.
+    DirectMessage {
+        user_id: u64,
+        body: Value,
+        #[serde(default)]
+        fallback_to_thread: bool,
+    },
 }
 
 /// Discord operations the outbox needs: Discord in production, a recorder in tests.
@@ -234,8 +239,13 @@ impl Worker {
                 self.intro_thread(post, *user_id, name, *forum, prompt)
                     .await
             }
-            Action::DirectMessage { user_id, body } => {
-                self.direct_message(post, *user_id, body).await
+            Action::DirectMessage {
+                user_id,
+                body,
+                fallback_to_thread,
+            } => {
+                self.direct_message(post, *user_id, body, *fallback_to_thread)
+                    .await
             }
         }
     }
@@ -291,7 +301,13 @@ impl Worker {
         Attempt::Delivered { message_id: thread }
     }
 
-    async fn direct_message(&self, post: &QueuedPost, user_id: u64, body: &Value) -> Attempt {
+    async fn direct_message(
+        &self,
+        post: &QueuedPost,
+        user_id: u64,
+        body: &Value,
+        fallback: bool,
+    ) -> Attempt {
         let sink = self.sink.as_ref();
         let dm = step!(sink.open_dm(user_id).await);
         match sink
@@ -300,7 +316,7 @@ impl Worker {
         {
             Attempt::Rejected {
                 code: Some(50007), ..
-            } => {
+            } if fallback => {
                 let thread = db::welcome::intro_thread(&self.pool, post.guild(), user_id)
                     .await
                     .ok()

@@ -126,6 +126,27 @@ impl Welcomer<'_> {
             .await
     }
 
+    /// An application was approved: welcome the member unless their join was welcomed already.
+    pub async fn member_approved(
+        &self,
+        member: &Newcomer,
+        settings: &GuildSettings,
+        guild: &GuildFacts,
+        now: i64,
+    ) -> anyhow::Result<()> {
+        let join = db::welcome::latest_join(self.pool, member.guild_id, member.user_id).await?;
+        let joined_at = match join {
+            Some(join) if join.welcomed => return Ok(()),
+            Some(join) => join.joined_at,
+            None => {
+                db::welcome::record_join(self.pool, member.guild_id, member.user_id, now, false)
+                    .await?;
+                now
+            }
+        };
+        self.welcome(member, joined_at, settings, guild, now).await
+    }
+
     async fn welcome(
         &self,
         member: &Newcomer,
@@ -229,7 +250,11 @@ impl Welcomer<'_> {
                     channel_id: 0,
                     kind: "welcome-dm".into(),
                     dedup_key: format!("dm:{key}"),
-                    body: action_json(&Action::DirectMessage { user_id, body }),
+                    body: action_json(&Action::DirectMessage {
+                        user_id,
+                        body,
+                        fallback_to_thread: true,
+                    }),
                     // After the intro thread, which is the fallback when DMs are closed.
                     not_before_ms: Some(crate::domain::clock::unix_now_ms() + 1),
                 })

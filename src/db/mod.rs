@@ -3,6 +3,7 @@
 //! SQL is written to stay portable to PostgreSQL: `$n` placeholders, `ON CONFLICT`, `RETURNING`,
 //! INTEGER unix times and snowflakes.
 
+pub mod applications;
 pub mod guilds;
 pub mod outbox;
 pub mod welcome;

@@ -93,11 +93,12 @@ pub async fn pending_count(pool: &Pool) -> sqlx::Result<i64> {
         .await
 }
 
-/// Records a successful delivery.
+/// Records a successful delivery. The body is dropped: it may hold a member's own words (an
+/// `/intro`), and nothing needs it once Discord has the post.
 pub async fn mark_delivered(pool: &Pool, id: i64, message_id: u64, now: i64) -> sqlx::Result<()> {
     sqlx::query(
         "UPDATE outbox SET status = 'delivered', attempts = attempts + 1, message_id = $2,
-         finished_at = $3, last_error = NULL WHERE id = $1",
+         finished_at = $3, last_error = NULL, body = '{}' WHERE id = $1",
     )
     .bind(id)
     .bind(to_sql_id(message_id))

@@ -309,3 +309,50 @@ pub async fn set_intro_thread(
     .await?;
     Ok(())
 }
+
+/// Stores a member's interests (only called with their opt-in) or, with `None`, forgets them.
+pub async fn set_interests(
+    db: impl SqliteExecutor<'_>,
+    guild_id: u64,
+    user_id: u64,
+    interests: Option<&str>,
+    now: i64,
+) -> sqlx::Result<()> {
+    match interests {
+        Some(interests) => {
+            sqlx::query(
+                "INSERT INTO member_interests (guild_id, user_id, interests, updated_at) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (guild_id, user_id) DO UPDATE SET interests = excluded.interests, updated_at = excluded.updated_at",
+            )
+            .bind(to_sql_id(guild_id))
+            .bind(to_sql_id(user_id))
+            .bind(interests)
+            .bind(now)
+            .execute(db)
+            .await?;
+        }
+        None => {
+            sqlx::query("DELETE FROM member_interests WHERE guild_id = $1 AND user_id = $2")
+                .bind(to_sql_id(guild_id))
+                .bind(to_sql_id(user_id))
+                .execute(db)
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+/// A member's stored interests, if they opted in.
+pub async fn interests(
+    db: impl SqliteExecutor<'_>,
+    guild_id: u64,
+    user_id: u64,
+) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar(
+        "SELECT interests FROM member_interests WHERE guild_id = $1 AND user_id = $2",
+    )
+    .bind(to_sql_id(guild_id))
+    .bind(to_sql_id(user_id))
+    .fetch_optional(db)
+    .await
+}

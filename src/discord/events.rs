@@ -3,7 +3,7 @@
 use tracing::{debug, info};
 
 use super::serenity::{self, FullEvent};
-use super::{render, Data, Error};
+use super::{commands, render, Data, Error};
 use crate::db;
 use crate::domain::clock::unix_now;
 use crate::domain::settings::{ChannelPurpose, GuildSettings};
@@ -49,6 +49,18 @@ pub async fn handle(
                 .await?;
             }
         }
+        FullEvent::InteractionCreate { interaction } => {
+            let ctx = framework.serenity_context;
+            match interaction {
+                serenity::Interaction::Component(component) => {
+                    commands::apply::on_button(ctx, data, component).await?;
+                }
+                serenity::Interaction::Modal(modal) => {
+                    commands::apply::on_modal(ctx, data, modal).await?;
+                }
+                _ => {}
+            }
+        }
         FullEvent::GuildDelete { incomplete, .. } if !incomplete.unavailable => {
             db::guilds::mark_left(&data.pool, incomplete.id.get(), unix_now()).await?;
             info!(guild.id = incomplete.id.get(), "removed from guild");
@@ -71,11 +83,19 @@ async fn welcome_inputs(
     framework: poise::FrameworkContext<'_, Data, Error>,
     member: &serenity::Member,
 ) -> Result<(Newcomer, GuildSettings, GuildFacts), Error> {
+    welcome_facts(framework.serenity_context, framework.user_data, member).await
+}
+
+async fn welcome_facts(
+    ctx: &serenity::Context,
+    data: &Data,
+    member: &serenity::Member,
+) -> Result<(Newcomer, GuildSettings, GuildFacts), Error> {
     let guild_id = member.guild_id.get();
-    let settings = framework.user_data.settings(guild_id).await?;
+    let settings = data.settings(guild_id).await?;
     let intros = settings.channel(ChannelPurpose::Intros);
     let facts = {
-        let cache = &framework.serenity_context.cache;
+        let cache = &ctx.cache;
         match cache.guild(member.guild_id) {
             Some(guild) => GuildFacts {
                 name: guild.name.clone(),
@@ -102,6 +122,22 @@ async fn welcome_inputs(
         joined_at: member.joined_at.map_or(0, |t| t.unix_timestamp()),
     };
     Ok((newcomer, settings, facts))
+}
+
+/// Welcomes a member whose application was approved (unless their join was welcomed already).
+pub async fn welcome_approved(
+    ctx: &serenity::Context,
+    data: &Data,
+    guild_id: u64,
+    user_id: u64,
+) -> Result<(), Error> {
+    let member = ctx.http.get_member(guild_id.into(), user_id.into()).await?;
+    let framework_free = welcome_facts(ctx, data, &member).await?;
+    let (newcomer, settings, facts) = framework_free;
+    welcomer(data)
+        .member_approved(&newcomer, &settings, &facts, unix_now())
+        .await?;
+    Ok(())
 }
 
 /// A guild became available: record it, and greet it the first time the bot ever sees it.

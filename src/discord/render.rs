@@ -50,6 +50,45 @@ pub fn text_post(content: &str, mention_users: &[u64]) -> Value {
     })
 }
 
+/// A member's `/intro` answers as a post for their intro thread. The text is the member's own,
+/// so nobody is pinged by it.
+pub fn intro_post(user_id: u64, username: &str, answers: &[(&str, &str)]) -> Value {
+    let fields: Vec<Value> = answers
+        .iter()
+        .map(|(name, value)| json!({ "name": name, "value": truncate(value, 1024), "inline": false }))
+        .collect();
+    json!({
+        "content": format!("<@{user_id}> introduced themselves 👋"),
+        "embeds": [{ "title": truncate(&format!("Meet {username}"), 256), "color": COLOUR, "fields": fields }],
+        "allowed_mentions": allowed_mentions(&[]),
+    })
+}
+
+/// The review post of an application, with Approve/Decline buttons. The answers are the
+/// applicant's own words: nobody is pinged.
+pub fn application_review(
+    id: i64,
+    user_id: u64,
+    username: &str,
+    answers: &[(&str, &str)],
+    approve: &str,
+    decline: &str,
+) -> Value {
+    let fields: Vec<Value> = answers
+        .iter()
+        .map(|(name, value)| json!({ "name": name, "value": truncate(value, 1024), "inline": false }))
+        .collect();
+    json!({
+        "content": format!("📝 Application #{id} from <@{user_id}>"),
+        "embeds": [{ "title": truncate(&format!("{username} would like to join"), 256), "color": COLOUR, "fields": fields }],
+        "components": [{ "type": 1, "components": [
+            { "type": 2, "style": 3, "label": "Approve", "custom_id": format!("{approve}{id}") },
+            { "type": 2, "style": 4, "label": "Decline", "custom_id": format!("{decline}{id}") }
+        ]}],
+        "allowed_mentions": allowed_mentions(&[]),
+    })
+}
+
 /// `/config show`.
 pub fn settings_embed(settings: &GuildSettings) -> CreateEmbed {
     let channels = ChannelPurpose::ALL

@@ -99,3 +99,18 @@ pub fn attempt_from_error(err: serenity::Error) -> Attempt {
         other => Attempt::Network(other.to_string()),
     }
 }
+
+/// A one-line reason for a failed Discord call, fit to show a manager.
+pub fn short_reason(err: &serenity::Error) -> String {
+    match err {
+        serenity::Error::Http(serenity::HttpError::UnsuccessfulRequest(r)) => match r.error.code {
+            50013 => "Discord says I am missing permissions (50013)".to_owned(),
+            code => format!(
+                "Discord answered {} ({code}: {})",
+                r.status_code.as_u16(),
+                r.error.message
+            ),
+        },
+        other => other.to_string(),
+    }
+}

@@ -21,7 +21,14 @@ pub fn commands() -> Vec<Command> {
     guild_only,
     default_member_permissions = "MANAGE_GUILD",
     check = "checks::manager",
-    subcommands("show", "timezone", "channel", "manager_role", "doctor"),
+    subcommands(
+        "show",
+        "timezone",
+        "channel",
+        "manager_role",
+        "application_role",
+        "doctor"
+    ),
     subcommand_required
 )]
 pub async fn config(_: Context<'_>) -> Result<(), Error> {
@@ -143,6 +150,23 @@ async fn manager_role(
     let text = match role {
         Some(role) => format!("Members with <@&{role}> can now run manager commands (as can anyone with Manage Server)."),
         None => "Manager role cleared: only members with Manage Server can run manager commands.".to_owned(),
+    };
+    ctx.say(text).await?;
+    Ok(())
+}
+
+/// Set the role approved applicants get (leave empty to clear)
+#[poise::command(slash_command, ephemeral, rename = "application-role")]
+async fn application_role(
+    ctx: Context<'_>,
+    #[description = "The role granted when an application is approved; omit to clear it"]
+    role: Option<RoleId>,
+) -> Result<(), Error> {
+    let role = role.map(RoleId::get);
+    db::applications::set_role(&ctx.data().pool, guild_id(ctx)?, role, unix_now()).await?;
+    let text = match role {
+        Some(role) => format!("Approved applicants now get <@&{role}>. My role must be above it: `/config doctor` checks."),
+        None => "Approving an application no longer grants a role.".to_owned(),
     };
     ctx.say(text).await?;
     Ok(())

@@ -1,6 +1,8 @@
 //! Slash commands, one file per area; each exposes `commands()`.
 
+pub mod apply;
 mod config;
+mod intro;
 mod welcome;
 
 use super::{Command, Context, Error};
@@ -10,6 +12,8 @@ use crate::error::OrUser;
 pub fn all() -> Vec<Command> {
     let mut all = config::commands();
     all.extend(welcome::commands());
+    all.extend(intro::commands());
+    all.extend(apply::commands());
     all
 }
 
