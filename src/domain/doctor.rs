@@ -172,6 +172,34 @@ fn diagnose_one(purpose: ChannelPurpose, state: &ChannelState, guild_perms: u64)
     }
 }
 
+/// A role Hearth must grant (the application role) has to sit below the bot's highest role.
+pub fn role_grant_finding(
+    purpose: ChannelPurpose,
+    role_id: u64,
+    role_position: Option<u16>,
+    bot_top_position: u16,
+) -> Finding {
+    let (ok, problem, fix) = match role_position {
+        None => (
+            false,
+            format!("the role to grant (id {role_id}) no longer exists: approved applicants get no role"),
+            "set another with /config application-role".to_owned(),
+        ),
+        Some(position) if position >= bot_top_position => (
+            false,
+            format!("<@&{role_id}> is above my highest role, so I cannot grant it to approved applicants"),
+            format!("drag the Hearth role above <@&{role_id}> in Server Settings → Roles"),
+        ),
+        Some(_) => (true, format!("I can grant <@&{role_id}>"), String::new()),
+    };
+    Finding {
+        purpose,
+        ok,
+        problem,
+        fix,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -234,6 +262,15 @@ mod tests {
             ALL_REQUIRED & !perm::MANAGE_ROLES,
         );
         assert!(findings[0].problem.contains("Manage Roles"));
+    }
+
+    #[test]
+    fn roles_above_the_bot_cannot_be_granted() {
+        assert!(!role_grant_finding(ChannelPurpose::Applications, 5, Some(3), 3).ok);
+        assert!(role_grant_finding(ChannelPurpose::Applications, 5, Some(2), 3).ok);
+        assert!(role_grant_finding(ChannelPurpose::Applications, 5, None, 3)
+            .problem
+            .contains("no longer exists"));
     }
 
     #[test]

@@ -447,3 +447,226 @@ async fn join_and_first_message_times_are_recorded() {
     assert!(joined.is_some() && first.is_some());
     assert!(first.unwrap() >= joined.unwrap());
 }
+
+#[tokio::test]
+async fn intro_form_is_posted_in_the_members_thread_and_interests_need_opt_in() {
+    let world = World::new().await;
+    let mut bot = welcoming(&world, "", false).await;
+    let intro = world.emu.slash_command(
+        world.guild,
+        world.general,
+        world.member,
+        "intro",
+        json!([{"type": 5, "name": "share_interests", "value": true}]),
+    );
+    let modal = intro.response(WAIT).await.unwrap();
+    assert_eq!(modal.body["type"], json!(9), "a modal: {}", modal.body);
+    let custom_id = modal.body["data"]["custom_id"].as_str().unwrap().to_owned();
+    let submit = world.emu.modal_submit(
+        world.guild,
+        world.general,
+        world.member,
+        &custom_id,
+        &[
+            ("about", "I build synths"),
+            ("work", ""),
+            ("interests", "audio, rust"),
+            ("hope", "@everyone friends"),
+        ],
+    );
+    submit.response(WAIT).await.unwrap();
+    let thanks = intro.followup(WAIT).await.unwrap();
+    assert!(
+        text_of(&thanks.body).contains("Your interests are saved"),
+        "{}",
+        thanks.body
+    );
+    let created = world
+        .emu
+        .wait_for_request(
+            |r| {
+                r.method == "POST" && r.path.ends_with("/threads") && (200..300).contains(&r.status)
+            },
+            WAIT,
+        )
+        .await
+        .unwrap();
+    let starter = posts_in(&world.emu, world.intros);
+    assert_eq!(starter.len(), 1);
+    let posted = text_of(&starter[0].body);
+    assert!(
+        posted.contains("I build synths") && posted.contains("audio, rust"),
+        "{posted}"
+    );
+    assert_eq!(starter[0].body["allowed_mentions"]["parse"], json!([]));
+    assert!(created.body["name"]
+        .as_str()
+        .unwrap()
+        .starts_with("Welcome, "));
+    bot.terminate().await.unwrap();
+    let pool = hearth::db::open(&format!(
+        "sqlite://{}",
+        world.dir.path().join("hearth.db").display()
+    ))
+    .await
+    .unwrap();
+    assert_eq!(
+        hearth::db::welcome::interests(&pool, world.guild, world.member)
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("audio, rust")
+    );
+    world.emu.assert_no_violations();
+}
+
+/// Submits `/apply` as `user` and returns the review post's message id.
+async fn submit_application(
+    world: &World,
+    user: u64,
+    apps: u64,
+    count: usize,
+) -> (u64, String, String) {
+    let apply = world
+        .emu
+        .slash_command(world.guild, world.general, user, "apply", json!([]));
+    let modal = apply.response(WAIT).await.unwrap();
+    assert_eq!(modal.body["type"], json!(9), "{}", modal.body);
+    let custom_id = modal.body["data"]["custom_id"].as_str().unwrap().to_owned();
+    world
+        .emu
+        .modal_submit(
+            world.guild,
+            world.general,
+            user,
+            &custom_id,
+            &[
+                ("why", "I love this place"),
+                ("found", "a friend"),
+                ("more", ""),
+            ],
+        )
+        .response(WAIT)
+        .await
+        .unwrap();
+    let review = wait_posts(&world.emu, apps, count).await.remove(count - 1);
+    let message_id: u64 = review.response["id"].as_str().unwrap().parse().unwrap();
+    let buttons = &review.body["components"][0]["components"];
+    (
+        message_id,
+        buttons[0]["custom_id"].as_str().unwrap().to_owned(),
+        buttons[1]["custom_id"].as_str().unwrap().to_owned(),
+    )
+}
+
+#[tokio::test]
+async fn applications_are_approved_and_declined_by_managers_only_even_after_a_restart() {
+    let world = World::new().await;
+    let apps = world.emu.add_channel(world.guild, "applications", 0);
+    let role = world.emu.add_role(world.guild, "Members", 0);
+    let mut bot = welcoming(&world, "", false).await;
+    world.run(world.manager, "config", "channel", json!([{"type": 4, "name": "purpose", "value": purpose_choice("applications")}, {"type": 7, "name": "channel", "value": apps.to_string()}])).await;
+    world
+        .run(
+            world.manager,
+            "config",
+            "application-role",
+            json!([{"type": 8, "name": "role", "value": role.to_string()}]),
+        )
+        .await;
+    let applicant = world.emu.add_user("applicant", false);
+    world.emu.add_member(world.guild, applicant, &[]);
+    let (review, approve, _) = submit_application(&world, applicant, apps, 1).await;
+    assert!(text_of(&posts_in(&world.emu, apps)[0].body).contains("I love this place"));
+
+    // A member cannot decide.
+    let refused = world
+        .emu
+        .button_click(world.guild, apps, world.member, review, &approve)
+        .response(WAIT)
+        .await
+        .unwrap();
+    assert!(
+        is_ephemeral(&refused.body["data"]) && text_of(&refused.body["data"]).contains("managers"),
+        "{}",
+        refused.body
+    );
+
+    // The buttons still work after a restart.
+    bot.terminate().await.unwrap();
+    let mut bot = world.start_bot(2).await;
+    let approved = world
+        .emu
+        .button_click(world.guild, apps, world.manager, review, &approve)
+        .response(WAIT)
+        .await
+        .unwrap();
+    assert_eq!(approved.body["type"], json!(7), "{}", approved.body);
+    assert!(text_of(&approved.body["data"]).contains("Approved"));
+    world
+        .emu
+        .wait_for_request(
+            |r| {
+                r.method == "PUT"
+                    && r.path == format!("/guilds/{}/members/{applicant}/roles/{role}", world.guild)
+            },
+            WAIT,
+        )
+        .await
+        .unwrap();
+    let welcome = wait_posts(&world.emu, world.welcome, 1).await;
+    assert!(welcome[0].body["content"]
+        .as_str()
+        .unwrap()
+        .contains(&format!("<@{applicant}>")));
+    // A second click changes nothing.
+    let again = world
+        .emu
+        .button_click(world.guild, apps, world.manager, review, &approve)
+        .response(WAIT)
+        .await
+        .unwrap();
+    assert!(text_of(&again.body["data"]).contains("already approved"));
+
+    // Decline asks for a reason, records it and tells the applicant by DM.
+    let other = world.emu.add_user("other", false);
+    world.emu.add_member(world.guild, other, &[]);
+    let (review, _, decline) = submit_application(&world, other, apps, 2).await;
+    let modal = world
+        .emu
+        .button_click(world.guild, apps, world.manager, review, &decline)
+        .response(WAIT)
+        .await
+        .unwrap();
+    assert_eq!(modal.body["type"], json!(9));
+    let reason_id = modal.body["data"]["custom_id"].as_str().unwrap().to_owned();
+    let done = world
+        .emu
+        .modal_submit(
+            world.guild,
+            apps,
+            world.manager,
+            &reason_id,
+            &[("reason", "We are full right now")],
+        )
+        .response(WAIT)
+        .await
+        .unwrap();
+    assert!(text_of(&done.body["data"]).contains("Declined"));
+    let dm = world
+        .emu
+        .wait_for_request(
+            |r| {
+                r.method == "POST"
+                    && r.body["content"]
+                        .as_str()
+                        .is_some_and(|c| c.contains("We are full right now"))
+            },
+            WAIT,
+        )
+        .await
+        .unwrap();
+    assert_eq!(dm.status, 200);
+    bot.terminate().await.unwrap();
+    world.emu.assert_no_violations();
+}

@@ -178,7 +178,10 @@ async fn doctor(ctx: Context<'_>) -> Result<(), Error> {
     let guild_id = guild_id(ctx)?;
     let settings = ctx.data().settings(guild_id).await?;
     let (states, guild_perms) = bot_permissions(ctx, &settings)?;
-    let findings = doctor::diagnose(&states, guild_perms);
+    let mut findings = doctor::diagnose(&states, guild_perms);
+    if let Some(role) = db::applications::role(&ctx.data().pool, guild_id).await? {
+        findings.push(role_finding(ctx, role)?);
+    }
     for finding in findings.iter().filter(|f| !f.ok) {
         tracing::warn!(guild.id = guild_id, purpose = %finding.purpose, problem = %finding.problem, fix = %finding.fix, "doctor found a problem");
     }
@@ -191,6 +194,33 @@ async fn doctor(ctx: Context<'_>) -> Result<(), Error> {
     ctx.send(CreateReply::default().embed(render::doctor_embed(&findings, &failures)))
         .await?;
     Ok(())
+}
+
+/// Whether the bot can grant `role` (it must be below the bot's highest role).
+fn role_finding(ctx: Context<'_>, role: u64) -> Result<doctor::Finding, Error> {
+    let bot_id = ctx.cache().current_user().id;
+    let guild = ctx.guild().or_user(
+        "I have not received this server's data from Discord yet; try again in a minute.",
+    )?;
+    let top = guild
+        .members
+        .get(&bot_id)
+        .map(|m| {
+            m.roles
+                .iter()
+                .filter_map(|r| guild.roles.get(r))
+                .map(|r| r.position)
+                .max()
+                .unwrap_or(0)
+        })
+        .unwrap_or(0);
+    let position = guild.roles.get(&RoleId::new(role)).map(|r| r.position);
+    Ok(doctor::role_grant_finding(
+        ChannelPurpose::Applications,
+        role,
+        position,
+        top,
+    ))
 }
 
 /// The bot's permissions in each configured channel and server-wide, from the gateway cache.
