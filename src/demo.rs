@@ -137,19 +137,57 @@ impl Demo {
         Ok(data)
     }
 
-    /// Prints the bot's own posts (through the outbox) made since the last call.
-    fn show_new_posts(&mut self) {
-        let posts: Vec<_> = self
-            .emu
+    /// A subcommand inside a group, e.g. `/welcome template add`.
+    async fn command_group(
+        &mut self,
+        user: u64,
+        command: &str,
+        group: &str,
+        sub: &str,
+        options: Value,
+        shown: &str,
+    ) -> anyhow::Result<Value> {
+        self.command(
+            user,
+            command,
+            group,
+            json!([{ "type": 1, "name": sub, "options": options }]),
+            &format!(" {sub}{shown}"),
+        )
+        .await
+    }
+
+    /// The bot's own posts and threads, in order.
+    fn bot_posts(&self) -> Vec<discord_emulator::RecordedRequest> {
+        self.emu
             .requests()
             .into_iter()
             .filter(|r| {
                 r.method == "POST"
                     && r.path.starts_with("/channels/")
-                    && r.path.ends_with("/messages")
-                    && r.status == 200
+                    && (200..300).contains(&r.status)
             })
-            .collect();
+            .filter(|r| r.path.ends_with("/messages") || r.path.ends_with("/threads"))
+            .collect()
+    }
+
+    /// Waits until `more` posts beyond those shown exist, then prints them.
+    async fn wait_for_posts(&mut self, more: usize) -> anyhow::Result<()> {
+        let deadline = Instant::now() + WAIT;
+        while self.bot_posts().len() < self.shown_posts + more {
+            anyhow::ensure!(
+                Instant::now() < deadline,
+                "the bot did not post within {WAIT:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        self.show_new_posts();
+        Ok(())
+    }
+
+    /// Prints the bot's own posts (through the outbox) made since the last call.
+    fn show_new_posts(&mut self) {
+        let posts = self.bot_posts();
         for post in posts.iter().skip(self.shown_posts) {
             let channel: u64 = post
                 .path
@@ -157,12 +195,26 @@ impl Demo {
                 .nth(2)
                 .and_then(|s| s.parse().ok())
                 .unwrap_or(0);
-            let line = format!(
-                "{} Hearth → #{}:\n{}",
-                self.stamp(),
-                self.name(channel),
-                self.indent(&visible_text(&post.body))
-            );
+            let line = if post.path.ends_with("/threads") {
+                let thread: u64 = post.response["id"]
+                    .as_str()
+                    .and_then(|s| s.parse().ok())
+                    .unwrap_or(0);
+                let name = post.body["name"].as_str().unwrap_or_default().to_owned();
+                self.names.insert(thread, name.clone());
+                format!(
+                    "{} Hearth opened the thread \"{name}\" in #{}",
+                    self.stamp(),
+                    self.name(channel)
+                )
+            } else {
+                format!(
+                    "{} Hearth → #{}:\n{}",
+                    self.stamp(),
+                    self.name(channel),
+                    self.indent(&visible_text(&post.body))
+                )
+            };
             self.say(&line);
         }
         self.shown_posts = posts.len();
@@ -296,17 +348,36 @@ async fn play(out: &Path) -> anyhow::Result<()> {
     )
     .await?;
 
-    demo.say("\n— Members join and talk —");
-    for name in ["noor", "li", "jules"] {
+    demo.say("\n— Newcomers join —");
+    for name in ["noor", "li"] {
         let id = demo.emu.add_user(name, false);
         demo.names.insert(id, name.to_owned());
         demo.emu.member_join(guild, id, false);
-        demo.emu.user_message(general, id, "hello everyone!", None);
-        let line = format!("{} {name} joined and said hello in #general", demo.stamp());
+        let line = format!("{} {name} joined the server", demo.stamp());
         demo.say(&line);
+        demo.wait_for_posts(3).await?;
     }
+    let jules = demo.emu.add_user("jules", false);
+    demo.names.insert(jules, "jules".to_owned());
+    demo.emu.member_join(guild, jules, true);
+    let line = format!(
+        "{} jules joined but is still in membership screening",
+        demo.stamp()
+    );
+    demo.say(&line);
     tokio::time::sleep(Duration::from_millis(300)).await;
     demo.show_new_posts();
+    demo.emu.member_update(guild, jules, false);
+    let line = format!("{} jules passed screening", demo.stamp());
+    demo.say(&line);
+    demo.wait_for_posts(3).await?;
+    demo.emu
+        .user_message(general, jules, "hello everyone!", None);
+    let line = format!(
+        "{} jules said hello in #general (Hearth records when, never what)",
+        demo.stamp()
+    );
+    demo.say(&line);
 
     demo.say("\n— Stopping —");
     let code = bot.terminate().await?;
