@@ -5,5 +5,6 @@ pub mod clock;
 pub mod delivery;
 pub mod doctor;
 pub mod raid;
+pub mod schedule;
 pub mod settings;
 pub mod template;
