@@ -12,5 +12,6 @@ pub mod domain;
 pub mod error;
 pub mod harness;
 pub mod outbox;
+pub mod scheduler;
 pub mod telemetry;
 pub mod welcome;

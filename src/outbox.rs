@@ -35,8 +35,13 @@ macro_rules! step {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum Action {
-    /// Create a message (`body` is a create-message JSON body without nonce).
-    Message { body: Value },
+    /// Create a message (`body` is a create-message JSON body without nonce), and start a
+    /// thread on it when `thread` names one.
+    Message {
+        body: Value,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        thread: Option<String>,
+    },
     /// Open the member's intro thread in the post's channel (or reopen the one they had) and
     /// post `prompt` in it. `forum` channels get a forum post instead of a thread.
     IntroThread {
@@ -101,6 +106,11 @@ impl Outbox {
         Ok(id)
     }
 
+    /// Wakes the worker after posts were queued inside a caller's transaction.
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
     /// Queues a plain message.
     pub async fn message(
         &self,
@@ -115,7 +125,7 @@ impl Outbox {
             channel_id,
             kind: kind.to_owned(),
             dedup_key,
-            body: action_json(&Action::Message { body }),
+            body: action_json(&Action::Message { body, thread: None }),
             not_before_ms: None,
         })
         .await
@@ -128,7 +138,7 @@ pub fn action_json(action: &Action) -> Value {
 }
 
 /// Discord accepts nonces of up to 25 characters; the last one is the step letter.
-fn new_nonce() -> String {
+pub fn new_nonce() -> String {
     Alphanumeric.sample_string(&mut rand::thread_rng(), 24)
 }
 
@@ -226,9 +236,22 @@ impl Worker {
     async fn perform(&self, post: &QueuedPost, action: &Action) -> Attempt {
         let sink = self.sink.as_ref();
         match action {
-            Action::Message { body } => {
-                sink.create_message(post.channel(), &with_nonce(body, &post.nonce, 'm'))
-                    .await
+            Action::Message { body, thread } => {
+                let message = step!(
+                    sink.create_message(post.channel(), &with_nonce(body, &post.nonce, 'm'))
+                        .await
+                );
+                match thread {
+                    Some(name) => {
+                        step!(sink.start_thread(post.channel(), message, name).await);
+                        Attempt::Delivered {
+                            message_id: message,
+                        }
+                    }
+                    None => Attempt::Delivered {
+                        message_id: message,
+                    },
+                }
             }
             Action::IntroThread {
                 user_id,

@@ -61,6 +61,7 @@ fn post(key: &str) -> NewPost {
         kind: "test".into(),
         dedup_key: key.into(),
         body: action_json(&Action::Message {
+            thread: None,
             body: json!({"content": "hello", "allowed_mentions": {"parse": []}}),
         }),
         not_before_ms: None,

@@ -4,6 +4,7 @@
 //! INTEGER unix times and snowflakes.
 
 pub mod applications;
+pub mod calendar;
 pub mod guilds;
 pub mod outbox;
 pub mod welcome;

@@ -89,6 +89,19 @@ pub fn application_review(
     })
 }
 
+/// A themed-day prompt. The author is named (prompts are staff-written), not pinged.
+pub fn prompt_post(theme: &str, text: &str, author: u64, poll: Option<&Value>) -> Value {
+    let content = format!("**{theme}**\n{text}\n\n-# Prompt by <@{author}>");
+    let mut body = json!({
+        "content": truncate(&content, MESSAGE_LIMIT),
+        "allowed_mentions": allowed_mentions(&[]),
+    });
+    if let Some(poll) = poll {
+        body["poll"] = poll.clone();
+    }
+    body
+}
+
 /// `/config show`.
 pub fn settings_embed(settings: &GuildSettings) -> CreateEmbed {
     let channels = ChannelPurpose::ALL

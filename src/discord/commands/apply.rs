@@ -79,7 +79,7 @@ pub async fn apply(ctx: poise::ApplicationContext<'_, Data, Error>) -> Result<()
             channel_id: channel,
             kind: "application".into(),
             dedup_key: format!("application:{guild_id}:{id}"),
-            body: action_json(&Action::Message { body }),
+            body: action_json(&Action::Message { body, thread: None }),
             not_before_ms: None,
         })
         .await?;

@@ -1,0 +1,295 @@
+//! The scheduler: jobs in the database (`jobs.next_run_at` is the truth), run when due.
+//!
+//! Running a job never talks to Discord: in one transaction it claims the run (moving
+//! `next_run_at` on, conditional on it still being the run it saw) and queues the post in the
+//! outbox under a key naming the run. A crash before the commit leaves the run due; after it, the
+//! outbox owns delivery. So a run is posted at most once, and the outbox's nonce covers a crash
+//! between Discord accepting the post and the outbox recording it.
+//!
+//! The loop sleeps until the earliest due job, or until woken because a job was added or moved.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, TimeZone, Utc};
+use serde_json::json;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use crate::config::Config;
+use crate::db::{self, calendar::PromptRow, outbox::NewPost, Pool};
+use crate::domain::prompt::pick_from_bank;
+use crate::domain::schedule::{decide_run, CatchUp, RunDecision, Schedule};
+use crate::domain::settings::GuildSettings;
+use crate::outbox::{action_json, Action, Outbox};
+
+/// Job kind of prompts.
+pub const PROMPT: &str = "prompt";
+
+/// Handle to wake the scheduler when jobs change.
+#[derive(Clone, Default)]
+pub struct SchedulerHandle {
+    wake: Arc<Notify>,
+}
+
+impl SchedulerHandle {
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+}
+
+/// What happened to one due run (for logs and tests).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RunReport {
+    pub job_kind: &'static str,
+    pub target_id: i64,
+    pub due: i64,
+    pub posted: bool,
+    pub next: Option<i64>,
+}
+
+/// The schedule of a prompt row.
+pub fn prompt_schedule(row: &PromptRow) -> anyhow::Result<Schedule> {
+    Ok(match row.schedule_kind.as_str() {
+        "cron" => Schedule::cron(row.cron.as_deref().unwrap_or_default())?,
+        _ => Schedule::weekly(
+            row.days.as_deref().unwrap_or_default(),
+            row.time_of_day.as_deref().unwrap_or_default(),
+        )?,
+    })
+}
+
+/// The catch-up policy of a prompt row.
+pub fn prompt_catch_up(row: &PromptRow) -> CatchUp {
+    match row.late_within_secs {
+        None => CatchUp::Skip,
+        Some(secs) => CatchUp::LateWithin(chrono::Duration::seconds(secs)),
+    }
+}
+
+/// A guild's time zone (stored setting over config default).
+pub async fn guild_timezone(
+    pool: &Pool,
+    config: &Config,
+    guild_id: u64,
+) -> anyhow::Result<chrono_tz::Tz> {
+    let stored = db::guilds::settings(pool, guild_id).await?;
+    Ok(GuildSettings::resolve(guild_id, &stored, &config.guild_defaults(guild_id)).timezone)
+}
+
+/// (Re)computes a prompt's next run from `now`; paused prompts have none.
+pub async fn schedule_prompt(
+    pool: &Pool,
+    config: &Config,
+    row: &PromptRow,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Option<DateTime<Utc>>> {
+    let next = if row.paused {
+        None
+    } else {
+        let tz = guild_timezone(pool, config, row.guild()).await?;
+        prompt_schedule(row)?.next_after(now, tz)
+    };
+    db::calendar::upsert_job(
+        pool,
+        row.guild(),
+        PROMPT,
+        row.id,
+        next.map(|t| t.timestamp()),
+    )
+    .await?;
+    Ok(next)
+}
+
+/// Queues a prompt's post now (`/prompts run-now`), outside its schedule.
+pub async fn post_prompt_now(
+    pool: &Pool,
+    outbox: &Outbox,
+    row: &PromptRow,
+    now: DateTime<Utc>,
+    key: &str,
+) -> anyhow::Result<()> {
+    let mut tx = pool.begin().await?;
+    queue_prompt_post(&mut tx, row, now, key).await?;
+    tx.commit().await?;
+    outbox.wake();
+    Ok(())
+}
+
+/// Runs every due job at `now`.
+pub async fn run_due(
+    pool: &Pool,
+    config: &Config,
+    outbox: &Outbox,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Vec<RunReport>> {
+    let mut reports = Vec::new();
+    for job in db::calendar::due_jobs(pool, PROMPT, now.timestamp()).await? {
+        let Some(due) = job.next_run_at else { continue };
+        let guild_id = db::from_sql_id(job.guild_id);
+        let mut tx = pool.begin().await?;
+        let Some(row) = db::calendar::prompt(&mut *tx, guild_id, job.target_id).await? else {
+            db::calendar::advance_job(&mut *tx, job.id, due, None).await?;
+            tx.commit().await?;
+            continue;
+        };
+        let tz = guild_timezone(pool, config, guild_id).await?;
+        let schedule = match prompt_schedule(&row) {
+            Ok(s) => s,
+            Err(err) => {
+                warn!(prompt.id = row.id, error = %err, "prompt has an invalid schedule; it is stopped");
+                db::calendar::advance_job(&mut *tx, job.id, due, None).await?;
+                tx.commit().await?;
+                continue;
+            }
+        };
+        let due_at = Utc.timestamp_opt(due, 0).single().unwrap_or(now);
+        let decision = decide_run(due_at, now, prompt_catch_up(&row));
+        let next = if row.paused {
+            None
+        } else {
+            schedule.next_after(now.max(due_at), tz)
+        };
+        if !db::calendar::advance_job(&mut *tx, job.id, due, next.map(|t| t.timestamp())).await? {
+            continue; // claimed by someone else
+        }
+        let posted = match decision {
+            RunDecision::Post { late_by } if !row.paused => {
+                queue_prompt_post(&mut tx, &row, due_at, &format!("prompt:{}:{due}", row.id))
+                    .await?;
+                if late_by > crate::domain::schedule::ON_TIME {
+                    info!(
+                        prompt.id = row.id,
+                        late_by.secs = late_by.num_seconds(),
+                        "missed run posted late (within the catch-up window)"
+                    );
+                }
+                true
+            }
+            RunDecision::Post { .. } => false,
+            RunDecision::Skip { late_by } => {
+                info!(
+                    prompt.id = row.id,
+                    late_by.secs = late_by.num_seconds(),
+                    "missed run skipped (catch-up policy)"
+                );
+                false
+            }
+        };
+        tx.commit().await?;
+        reports.push(RunReport {
+            job_kind: PROMPT,
+            target_id: row.id,
+            due,
+            posted,
+            next: next.map(|t| t.timestamp()),
+        });
+    }
+    if reports.iter().any(|r| r.posted) {
+        outbox.wake();
+    }
+    Ok(reports)
+}
+
+/// Queues the post of one run of a prompt inside the caller's transaction.
+async fn queue_prompt_post(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    row: &PromptRow,
+    run_at: DateTime<Utc>,
+    key: &str,
+) -> anyhow::Result<()> {
+    let text = match &row.text {
+        Some(text) => text.clone(),
+        None => {
+            let bank = db::calendar::bank(&mut **tx, row.id).await?;
+            let used: Vec<bool> = bank.iter().map(|b| b.used).collect();
+            match pick_from_bank(&used, None, &mut rand::thread_rng()) {
+                Some((i, new_cycle)) => {
+                    let mut now_used: Vec<i64> = if new_cycle {
+                        Vec::new()
+                    } else {
+                        bank.iter().filter(|b| b.used).map(|b| b.id).collect()
+                    };
+                    now_used.push(bank[i].id);
+                    db::calendar::set_bank_used(&mut **tx, row.id, &now_used).await?;
+                    bank[i].text.clone()
+                }
+                None => {
+                    String::from("(This prompt has no text yet: add some with /prompts bank add.)")
+                }
+            }
+        }
+    };
+    let poll = row
+        .poll
+        .as_deref()
+        .and_then(|p| serde_json::from_str::<serde_json::Value>(p).ok());
+    let body = crate::discord::render::prompt_post(&row.theme, &text, row.author(), poll.as_ref());
+    let thread = row
+        .thread
+        .then(|| format!("{} · {}", row.theme, run_at.format("%Y-%m-%d")));
+    let post = NewPost {
+        guild_id: row.guild(),
+        channel_id: row.channel(),
+        kind: "prompt".into(),
+        dedup_key: key.to_owned(),
+        body: action_json(&Action::Message { body, thread }),
+        not_before_ms: None,
+    };
+    db::outbox::enqueue(
+        &mut **tx,
+        &post,
+        &crate::outbox::new_nonce(),
+        crate::domain::clock::unix_now_ms(),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Runs due jobs until cancelled, sleeping until the earliest job or a wake-up.
+pub async fn run(
+    pool: Pool,
+    config: Arc<Config>,
+    outbox: Outbox,
+    handle: SchedulerHandle,
+    shutdown: CancellationToken,
+) {
+    loop {
+        let now = crate::domain::clock::Clock::now(&crate::domain::clock::SystemClock);
+        match run_due(&pool, &config, &outbox, now).await {
+            Ok(reports) => {
+                for r in reports.iter().filter(|r| r.posted) {
+                    info!(
+                        job.kind = r.job_kind,
+                        job.target = r.target_id,
+                        "scheduled post queued"
+                    );
+                }
+            }
+            Err(err) => warn!(error = %format!("{err:#}"), "scheduler pass failed"),
+        }
+        let wait = match db::calendar::next_run(&pool).await {
+            Ok(Some(at)) => {
+                Duration::from_secs(u64::try_from(at - now.timestamp()).unwrap_or(0).max(1))
+            }
+            _ => Duration::from_secs(3600),
+        };
+        tokio::select! {
+            () = shutdown.cancelled() => break,
+            () = handle.wake.notified() => {}
+            () = tokio::time::sleep(wait.min(Duration::from_secs(3600))) => {}
+        }
+    }
+    info!("scheduler stopped");
+}
+
+/// A native Discord poll body.
+pub fn poll_json(question: &str, answers: &[String], hours: u32) -> serde_json::Value {
+    json!({
+        "question": { "text": question },
+        "answers": answers.iter().map(|a| json!({ "poll_media": { "text": a } })).collect::<Vec<_>>(),
+        "duration": hours,
+        "allow_multiselect": false,
+    })
+}

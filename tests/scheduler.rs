@@ -1,0 +1,150 @@
+//! The scheduler with a fixed clock, a real SQLite store and the outbox as the recording sink.
+
+use chrono::{DateTime, Duration, Utc};
+use hearth::config::Config;
+use hearth::db::{self, calendar::NewPrompt};
+use hearth::outbox::Outbox;
+use hearth::scheduler::{run_due, schedule_prompt};
+
+fn at(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+}
+
+async fn setup(late_within_secs: Option<i64>) -> (tempfile::TempDir, db::Pool, Config, i64) {
+    let dir = tempfile::tempdir().unwrap();
+    let pool = db::open(&format!("sqlite://{}/s.db", dir.path().display()))
+        .await
+        .unwrap();
+    db::guilds::set_timezone(&pool, 1, "Europe/Berlin", 0)
+        .await
+        .unwrap();
+    let id = db::calendar::insert_prompt(
+        &pool,
+        &NewPrompt {
+            guild_id: 1,
+            theme: "Monday goals".into(),
+            channel_id: 2,
+            schedule_kind: "weekly".into(),
+            days: Some("mon".into()),
+            time_of_day: Some("09:00".into()),
+            cron: None,
+            late_within_secs,
+            text: Some("What will you do this week?".into()),
+            thread: false,
+            poll: None,
+            author_id: 3,
+            paused: false,
+        },
+        0,
+    )
+    .await
+    .unwrap();
+    (dir, pool, Config::default(), id)
+}
+
+async fn queued(pool: &db::Pool) -> i64 {
+    db::outbox::pending_count(pool).await.unwrap()
+}
+
+#[tokio::test]
+async fn a_due_run_is_posted_once_and_the_next_run_is_stored() {
+    let (_dir, pool, config, id) = setup(Some(3600)).await;
+    let prompt = db::calendar::prompt(&pool, 1, id).await.unwrap().unwrap();
+    // Friday 2026-03-27; the next Monday 09:00 Berlin is after the DST change (07:00 UTC).
+    let next = schedule_prompt(&pool, &config, &prompt, at("2026-03-27T12:00:00Z"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(next, at("2026-03-30T07:00:00Z"));
+    let outbox = Outbox::new(pool.clone());
+    assert!(
+        run_due(&pool, &config, &outbox, at("2026-03-30T06:59:59Z"))
+            .await
+            .unwrap()
+            .is_empty(),
+        "not yet due"
+    );
+    let reports = run_due(&pool, &config, &outbox, at("2026-03-30T07:00:01Z"))
+        .await
+        .unwrap();
+    assert_eq!(reports.len(), 1);
+    assert!(reports[0].posted);
+    assert_eq!(
+        reports[0].next,
+        Some(at("2026-04-06T07:00:00Z").timestamp())
+    );
+    // A second pass (or a second process) finds nothing to do.
+    assert!(run_due(&pool, &config, &outbox, at("2026-03-30T07:00:02Z"))
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(queued(&pool).await, 1);
+}
+
+#[tokio::test]
+async fn a_missed_run_within_the_window_is_posted_once_late() {
+    let (_dir, pool, config, id) = setup(Some(3600)).await;
+    let prompt = db::calendar::prompt(&pool, 1, id).await.unwrap().unwrap();
+    schedule_prompt(&pool, &config, &prompt, at("2026-05-01T00:00:00Z"))
+        .await
+        .unwrap();
+    let outbox = Outbox::new(pool.clone());
+    // Down from 06:00 to 07:40 UTC; the run was due 07:00 UTC (09:00 CEST).
+    let reports = run_due(&pool, &config, &outbox, at("2026-05-04T07:40:00Z"))
+        .await
+        .unwrap();
+    assert!(reports[0].posted);
+    assert_eq!(queued(&pool).await, 1);
+}
+
+#[tokio::test]
+async fn a_run_missed_for_too_long_is_skipped_and_the_schedule_moves_on() {
+    let (_dir, pool, config, id) = setup(Some(3600)).await;
+    let prompt = db::calendar::prompt(&pool, 1, id).await.unwrap().unwrap();
+    schedule_prompt(&pool, &config, &prompt, at("2026-05-01T00:00:00Z"))
+        .await
+        .unwrap();
+    let outbox = Outbox::new(pool.clone());
+    let reports = run_due(&pool, &config, &outbox, at("2026-05-04T12:00:00Z"))
+        .await
+        .unwrap();
+    assert!(!reports[0].posted);
+    assert_eq!(
+        reports[0].next,
+        Some(at("2026-05-11T07:00:00Z").timestamp())
+    );
+    assert_eq!(queued(&pool).await, 0);
+}
+
+#[tokio::test]
+async fn skip_policy_skips_any_missed_run() {
+    let (_dir, pool, config, id) = setup(None).await;
+    let prompt = db::calendar::prompt(&pool, 1, id).await.unwrap().unwrap();
+    schedule_prompt(&pool, &config, &prompt, at("2026-05-01T00:00:00Z"))
+        .await
+        .unwrap();
+    let outbox = Outbox::new(pool.clone());
+    let reports = run_due(&pool, &config, &outbox, at("2026-05-04T07:10:00Z"))
+        .await
+        .unwrap();
+    assert!(!reports[0].posted);
+    assert_eq!(queued(&pool).await, 0);
+}
+
+#[tokio::test]
+async fn weeks_of_downtime_post_at_most_one_run() {
+    let (_dir, pool, config, id) = setup(Some(30 * 24 * 3600)).await;
+    let prompt = db::calendar::prompt(&pool, 1, id).await.unwrap().unwrap();
+    schedule_prompt(&pool, &config, &prompt, at("2026-05-01T00:00:00Z"))
+        .await
+        .unwrap();
+    let outbox = Outbox::new(pool.clone());
+    let now = at("2026-05-01T00:00:00Z") + Duration::days(21);
+    let reports = run_due(&pool, &config, &outbox, now).await.unwrap();
+    assert_eq!(reports.len(), 1);
+    assert_eq!(queued(&pool).await, 1);
+    assert!(run_due(&pool, &config, &outbox, now)
+        .await
+        .unwrap()
+        .is_empty());
+}
