@@ -1,1 +1,838 @@
-pub fn placeholder() {}
+#![recursion_limit = "256"]
+//! A local Discord (REST under `/api/v10` and the gateway) on 127.0.0.1, good enough to run the
+//! real, unmodified Hearth binary. Every REST body is validated against Discord's OpenAPI spec and
+//! every gateway payload against the gateway schemas; violations are collected for the test that
+//! caused them. Tests and `hearth demo` drive it through [`Emulator`].
+
+mod gateway;
+mod rest;
+mod spec;
+mod world;
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+use serde_json::{json, Value};
+use tokio::sync::Notify;
+
+pub use gateway::GatewayStats;
+use world::{Channel, Guild, Member, Overwrite, Role, Snowflakes, User, World};
+
+/// How the emulator behaves.
+#[derive(Clone, Debug)]
+pub struct EmulatorConfig {
+    pub heartbeat_interval_ms: u64,
+    /// Check every emitted gateway payload against its schema (off for benchmarks).
+    pub validate_gateway: bool,
+    pub application_id: u64,
+    pub bot_user_id: u64,
+}
+
+impl Default for EmulatorConfig {
+    fn default() -> Self {
+        Self {
+            heartbeat_interval_ms: 1000,
+            validate_gateway: true,
+            application_id: 1_100_000_000_000_000_001,
+            bot_user_id: 1_100_000_000_000_000_001,
+        }
+    }
+}
+
+/// A REST request the bot made, with the emulator's answer.
+#[derive(Clone, Debug)]
+pub struct RecordedRequest {
+    pub method: String,
+    /// The path after `/api/v10`, without the query.
+    pub path: String,
+    pub query: String,
+    pub operation_id: Option<String>,
+    /// The JSON body, or the `payload_json` part of a multipart body; `Null` when none.
+    pub body: Value,
+    pub files: Vec<(String, usize)>,
+    pub status: u16,
+    pub response: Value,
+    pub seq: u64,
+}
+
+/// An error to answer on matching requests, `times` times.
+#[derive(Clone, Debug)]
+pub struct Fault {
+    pub method: Option<String>,
+    pub path_contains: String,
+    pub status: u16,
+    pub body: Value,
+    pub times: u32,
+    pub retry_after: Option<f64>,
+}
+
+/// An interaction sent to the bot; its answers arrive as REST calls.
+#[derive(Clone)]
+pub struct InteractionHandle {
+    pub id: u64,
+    pub token: String,
+    emu: Emulator,
+}
+
+impl InteractionHandle {
+    /// The interaction callback (`POST /interactions/{id}/{token}/callback`).
+    pub async fn response(&self, timeout: Duration) -> anyhow::Result<RecordedRequest> {
+        let path = format!("/interactions/{}/{}/callback", self.id, self.token);
+        self.emu
+            .wait_for_request(move |r| r.method == "POST" && r.path == path, timeout)
+            .await
+    }
+
+    /// The first follow-up message (`POST /webhooks/{app}/{token}`).
+    pub async fn followup(&self, timeout: Duration) -> anyhow::Result<RecordedRequest> {
+        let path = format!("/webhooks/{}/{}", self.emu.application_id(), self.token);
+        self.emu
+            .wait_for_request(move |r| r.method == "POST" && r.path == path, timeout)
+            .await
+    }
+}
+
+pub(crate) struct Inner {
+    pub cfg: EmulatorConfig,
+    pub addr: SocketAddr,
+    pub spec: spec::Spec,
+    pub ids: Snowflakes,
+    pub world: Mutex<World>,
+    pub requests: Mutex<Vec<RecordedRequest>>,
+    pub changed: Notify,
+    pub violations: Mutex<Vec<String>>,
+    pub faults: Mutex<Vec<Fault>>,
+    pub gateway: gateway::Gateway,
+    pub heartbeat_ack: AtomicBool,
+    pub request_seq: AtomicU64,
+    pub shutdown: Notify,
+}
+
+/// A running emulator; clones share it.
+#[derive(Clone)]
+pub struct Emulator {
+    inner: Arc<Inner>,
+}
+
+impl Emulator {
+    /// Starts on 127.0.0.1 with a free port and the default config.
+    pub async fn start() -> anyhow::Result<Self> {
+        Self::start_with(EmulatorConfig::default()).await
+    }
+
+    pub async fn start_with(cfg: EmulatorConfig) -> anyhow::Result<Self> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let mut world = World::default();
+        world.users.insert(
+            cfg.bot_user_id,
+            User {
+                id: cfg.bot_user_id,
+                username: "Hearth".into(),
+                bot: true,
+            },
+        );
+        let inner = Arc::new(Inner {
+            cfg,
+            addr,
+            spec: spec::Spec::load()?,
+            ids: Snowflakes::new(),
+            world: Mutex::new(world),
+            requests: Mutex::new(Vec::new()),
+            changed: Notify::new(),
+            violations: Mutex::new(Vec::new()),
+            faults: Mutex::new(Vec::new()),
+            gateway: gateway::Gateway::default(),
+            heartbeat_ack: AtomicBool::new(true),
+            request_seq: AtomicU64::new(0),
+            shutdown: Notify::new(),
+        });
+        let app = axum::Router::new()
+            .route("/gateway", axum::routing::get(gateway::upgrade))
+            .fallback(rest::handle)
+            .with_state(inner.clone());
+        let stop = inner.clone();
+        tokio::spawn(async move {
+            let server = axum::serve(listener, app)
+                .with_graceful_shutdown(async move { stop.shutdown.notified().await });
+            if let Err(err) = server.await {
+                tracing::warn!(error = %err, "emulator server stopped");
+            }
+        });
+        Ok(Self { inner })
+    }
+
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.inner.addr)
+    }
+
+    pub fn application_id(&self) -> u64 {
+        self.inner.cfg.application_id
+    }
+
+    pub fn bot_user_id(&self) -> u64 {
+        self.inner.cfg.bot_user_id
+    }
+
+    /// Stops the server and closes every gateway connection.
+    pub async fn shutdown(&self) {
+        self.inner.gateway.drop_all();
+        self.inner.shutdown.notify_waiters();
+    }
+
+    fn id(&self) -> u64 {
+        self.inner.ids.next()
+    }
+
+    // ----- world building -----
+
+    /// A guild with @everyone (id = guild id), an owner, and the bot as a member with a managed
+    /// "Hearth" role holding `bot_permissions`.
+    pub fn add_guild(&self, name: &str, bot_permissions: u64) -> u64 {
+        let guild_id = self.id();
+        let owner = self.add_user(&format!("{name} owner"), false);
+        let bot_role = self.id();
+        let bot = self.bot_user_id();
+        let mut world = self.inner.world.lock();
+        let mut guild = Guild {
+            id: guild_id,
+            name: name.to_owned(),
+            owner_id: owner,
+            joined_at_ms: world::now_ms(),
+            ..Guild::default()
+        };
+        guild.roles.insert(
+            guild_id,
+            Role {
+                id: guild_id,
+                name: "@everyone".into(),
+                permissions: 0,
+                position: 0,
+                managed_by_bot: None,
+            },
+        );
+        guild.roles.insert(
+            bot_role,
+            Role {
+                id: bot_role,
+                name: "Hearth".into(),
+                permissions: bot_permissions,
+                position: 1,
+                managed_by_bot: Some(bot),
+            },
+        );
+        for (user, roles) in [(owner, vec![]), (bot, vec![bot_role])] {
+            guild.members.insert(
+                user,
+                Member {
+                    roles,
+                    joined_at_ms: world::now_ms(),
+                    pending: false,
+                },
+            );
+        }
+        world.guilds.insert(guild_id, guild);
+        guild_id
+    }
+
+    /// The bot's managed role in a guild.
+    pub fn bot_role(&self, guild: u64) -> u64 {
+        let world = self.inner.world.lock();
+        world
+            .guilds
+            .get(&guild)
+            .and_then(|g| {
+                g.roles
+                    .values()
+                    .find(|r| r.managed_by_bot.is_some())
+                    .map(|r| r.id)
+            })
+            .unwrap_or(0)
+    }
+
+    pub fn add_channel(&self, guild: u64, name: &str, kind: u8) -> u64 {
+        let id = self.id();
+        let mut world = self.inner.world.lock();
+        let position = world
+            .guilds
+            .get(&guild)
+            .map_or(0, |g| u16::try_from(g.channels.len()).unwrap_or(0));
+        world.channels.insert(
+            id,
+            Channel {
+                id,
+                guild_id: Some(guild),
+                kind,
+                name: name.to_owned(),
+                position,
+                parent_id: None,
+                overwrites: Vec::new(),
+                owner_id: None,
+                archived: false,
+                thread_members: Vec::new(),
+                recipient: None,
+            },
+        );
+        if let Some(g) = world.guilds.get_mut(&guild) {
+            g.channels.push(id);
+        }
+        id
+    }
+
+    pub fn set_system_channel(&self, guild: u64, channel: Option<u64>) {
+        if let Some(g) = self.inner.world.lock().guilds.get_mut(&guild) {
+            g.system_channel_id = channel;
+        }
+    }
+
+    pub fn set_channel_overwrite(
+        &self,
+        channel: u64,
+        target_id: u64,
+        target_type: u8,
+        allow: u64,
+        deny: u64,
+    ) {
+        if let Some(c) = self.inner.world.lock().channels.get_mut(&channel) {
+            c.overwrites.retain(|o| o.id != target_id);
+            c.overwrites.push(Overwrite {
+                id: target_id,
+                kind: target_type,
+                allow,
+                deny,
+            });
+        }
+    }
+
+    pub fn add_role(&self, guild: u64, name: &str, permissions: u64) -> u64 {
+        let id = self.id();
+        let mut world = self.inner.world.lock();
+        if let Some(g) = world.guilds.get_mut(&guild) {
+            let position = u16::try_from(g.roles.len()).unwrap_or(0);
+            g.roles.insert(
+                id,
+                Role {
+                    id,
+                    name: name.to_owned(),
+                    permissions,
+                    position,
+                    managed_by_bot: None,
+                },
+            );
+        }
+        id
+    }
+
+    pub fn set_role_permissions(&self, guild: u64, role: u64, permissions: u64) {
+        if let Some(r) = self
+            .inner
+            .world
+            .lock()
+            .guilds
+            .get_mut(&guild)
+            .and_then(|g| g.roles.get_mut(&role))
+        {
+            r.permissions = permissions;
+        }
+    }
+
+    pub fn add_user(&self, username: &str, bot: bool) -> u64 {
+        let id = self.id();
+        self.inner.world.lock().users.insert(
+            id,
+            User {
+                id,
+                username: username.to_owned(),
+                bot,
+            },
+        );
+        id
+    }
+
+    pub fn set_dms_closed(&self, user: u64, closed: bool) {
+        let mut world = self.inner.world.lock();
+        if closed {
+            world.dms_closed.insert(user);
+        } else {
+            world.dms_closed.remove(&user);
+        }
+    }
+
+    /// An existing member (no event); calling it again replaces their roles.
+    pub fn add_member(&self, guild: u64, user: u64, roles: &[u64]) {
+        let mut world = self.inner.world.lock();
+        if let Some(g) = world.guilds.get_mut(&guild) {
+            let joined = g
+                .members
+                .get(&user)
+                .map_or_else(world::now_ms, |m| m.joined_at_ms);
+            g.members.insert(
+                user,
+                Member {
+                    roles: roles.to_vec(),
+                    joined_at_ms: joined,
+                    pending: false,
+                },
+            );
+        }
+    }
+
+    // ----- dispatches -----
+
+    /// Sends a dispatch to every session (validated when validation is on).
+    pub fn dispatch(&self, event: &str, d: Value) {
+        gateway::dispatch(&self.inner, event, &d);
+    }
+
+    /// Many dispatches at once (benchmarks).
+    pub fn dispatch_many(&self, frames: impl IntoIterator<Item = (String, Value)>) {
+        for (event, d) in frames {
+            gateway::dispatch(&self.inner, &event, &d);
+        }
+    }
+
+    pub fn member_join(&self, guild: u64, user: u64, pending: bool) {
+        let d = {
+            let mut world = self.inner.world.lock();
+            let Some(g) = world.guilds.get_mut(&guild) else {
+                return;
+            };
+            g.members.insert(
+                user,
+                Member {
+                    roles: Vec::new(),
+                    joined_at_ms: world::now_ms(),
+                    pending,
+                },
+            );
+            let mut d = world.member_json(guild, user, true).unwrap_or_default();
+            d["guild_id"] = json!(guild.to_string());
+            d
+        };
+        self.dispatch("GUILD_MEMBER_ADD", d);
+    }
+
+    pub fn member_update(&self, guild: u64, user: u64, pending: bool) {
+        let d = {
+            let mut world = self.inner.world.lock();
+            let Some(member) = world
+                .guilds
+                .get_mut(&guild)
+                .and_then(|g| g.members.get_mut(&user))
+            else {
+                return;
+            };
+            member.pending = pending;
+            let mut d = world.member_json(guild, user, true).unwrap_or_default();
+            d["guild_id"] = json!(guild.to_string());
+            d
+        };
+        self.dispatch("GUILD_MEMBER_UPDATE", d);
+    }
+
+    pub fn member_leave(&self, guild: u64, user: u64) {
+        let d = {
+            let mut world = self.inner.world.lock();
+            if let Some(g) = world.guilds.get_mut(&guild) {
+                g.members.remove(&user);
+            }
+            json!({ "guild_id": guild.to_string(), "user": world.user_json(user) })
+        };
+        self.dispatch("GUILD_MEMBER_REMOVE", d);
+    }
+
+    /// A member posts a message; returns its id.
+    pub fn user_message(
+        &self,
+        channel: u64,
+        author: u64,
+        content: &str,
+        reply_to: Option<u64>,
+    ) -> u64 {
+        let id = self.id();
+        let d = {
+            let mut world = self.inner.world.lock();
+            let guild = world.channels.get(&channel).and_then(|c| c.guild_id);
+            let mut message =
+                rest::message_json(&world, id, channel, author, content, &Value::Null);
+            if let Some(reply) = reply_to {
+                message["type"] = json!(19);
+                message["message_reference"] = json!({ "type": 0, "message_id": reply.to_string(), "channel_id": channel.to_string(), "guild_id": guild.map(|g| g.to_string()) });
+            }
+            world
+                .messages
+                .entry(channel)
+                .or_default()
+                .push(message.clone());
+            if let Some(guild) = guild {
+                message["guild_id"] = json!(guild.to_string());
+                if let Some(member) = world.member_json(guild, author, false) {
+                    message["member"] = member;
+                }
+            }
+            message
+        };
+        self.dispatch("MESSAGE_CREATE", d);
+        id
+    }
+
+    pub fn reaction_add(&self, channel: u64, message: u64, user: u64, emoji: &str) {
+        let guild = self
+            .inner
+            .world
+            .lock()
+            .channels
+            .get(&channel)
+            .and_then(|c| c.guild_id);
+        let mut d = json!({
+            "user_id": user.to_string(),
+            "channel_id": channel.to_string(),
+            "message_id": message.to_string(),
+            "emoji": { "id": null, "name": emoji },
+            "burst": false,
+            "type": 0,
+        });
+        if let Some(g) = guild {
+            d["guild_id"] = json!(g.to_string());
+        }
+        self.dispatch("MESSAGE_REACTION_ADD", d);
+    }
+
+    pub fn voice_join(&self, guild: u64, channel: u64, user: u64) {
+        let member = self.inner.world.lock().member_json(guild, user, true);
+        let d = json!({
+            "guild_id": guild.to_string(),
+            "channel_id": channel.to_string(),
+            "user_id": user.to_string(),
+            "member": member,
+            "session_id": format!("voice-{user}"),
+            "deaf": false, "mute": false, "self_deaf": false, "self_mute": false,
+            "self_video": false, "suppress": false, "request_to_speak_timestamp": null,
+        });
+        self.dispatch("VOICE_STATE_UPDATE", d);
+    }
+
+    /// A member opens a thread; returns its id.
+    pub fn thread_create_by_user(&self, parent: u64, owner: u64, name: &str) -> u64 {
+        let id = self.id();
+        let d = {
+            let mut world = self.inner.world.lock();
+            let guild = world.channels.get(&parent).and_then(|c| c.guild_id);
+            world.channels.insert(
+                id,
+                Channel {
+                    id,
+                    guild_id: guild,
+                    kind: 11,
+                    name: name.to_owned(),
+                    position: 0,
+                    parent_id: Some(parent),
+                    overwrites: Vec::new(),
+                    owner_id: Some(owner),
+                    archived: false,
+                    thread_members: vec![owner],
+                    recipient: None,
+                },
+            );
+            if let Some(g) = guild.and_then(|g| world.guilds.get_mut(&g)) {
+                g.channels.push(id);
+            }
+            let mut d = world.channel_json(id).unwrap_or_default();
+            d["newly_created"] = json!(true);
+            d
+        };
+        self.dispatch("THREAD_CREATE", d);
+        id
+    }
+
+    // ----- interactions -----
+
+    pub fn slash_command(
+        &self,
+        guild: u64,
+        channel: u64,
+        user: u64,
+        name: &str,
+        options: Value,
+    ) -> InteractionHandle {
+        let data = {
+            let world = self.inner.world.lock();
+            let command_id = rest::command_id(&world, guild, name);
+            let resolved = rest::resolve_options(&world, guild, &options);
+            json!({ "id": command_id.to_string(), "name": name, "type": 1, "options": options, "resolved": resolved, "guild_id": guild.to_string() })
+        };
+        self.interaction(2, guild, channel, user, data, None)
+    }
+
+    pub fn message_command(
+        &self,
+        guild: u64,
+        channel: u64,
+        user: u64,
+        name: &str,
+        target_message: u64,
+    ) -> InteractionHandle {
+        let data = {
+            let world = self.inner.world.lock();
+            let message = world.messages.get(&channel).and_then(|m| {
+                m.iter()
+                    .find(|m| m["id"] == json!(target_message.to_string()))
+                    .cloned()
+            });
+            json!({
+                "id": rest::command_id(&world, guild, name).to_string(), "name": name, "type": 3,
+                "target_id": target_message.to_string(), "guild_id": guild.to_string(),
+                "resolved": { "messages": { target_message.to_string(): message } },
+            })
+        };
+        self.interaction(2, guild, channel, user, data, None)
+    }
+
+    pub fn button_click(
+        &self,
+        guild: u64,
+        channel: u64,
+        user: u64,
+        message: u64,
+        custom_id: &str,
+    ) -> InteractionHandle {
+        let msg = {
+            let world = self.inner.world.lock();
+            world
+                .messages
+                .values()
+                .flat_map(|m| m.iter())
+                .find(|m| m["id"] == json!(message.to_string()))
+                .cloned()
+                .unwrap_or_else(|| {
+                    rest::message_json(
+                        &world,
+                        message,
+                        channel,
+                        self.bot_user_id(),
+                        "",
+                        &Value::Null,
+                    )
+                })
+        };
+        let data = json!({ "custom_id": custom_id, "component_type": 2 });
+        self.interaction(3, guild, channel, user, data, Some(msg))
+    }
+
+    pub fn modal_submit(
+        &self,
+        guild: u64,
+        channel: u64,
+        user: u64,
+        custom_id: &str,
+        fields: &[(&str, &str)],
+    ) -> InteractionHandle {
+        let rows: Vec<Value> = fields
+            .iter()
+            .map(|(id, value)| json!({ "type": 1, "components": [{ "type": 4, "custom_id": id, "value": value }] }))
+            .collect();
+        self.interaction(
+            5,
+            guild,
+            channel,
+            user,
+            json!({ "custom_id": custom_id, "components": rows }),
+            None,
+        )
+    }
+
+    pub fn autocomplete(
+        &self,
+        guild: u64,
+        channel: u64,
+        user: u64,
+        name: &str,
+        options: Value,
+    ) -> InteractionHandle {
+        let data = {
+            let world = self.inner.world.lock();
+            json!({ "id": rest::command_id(&world, guild, name).to_string(), "name": name, "type": 1, "options": options, "guild_id": guild.to_string() })
+        };
+        self.interaction(4, guild, channel, user, data, None)
+    }
+
+    fn interaction(
+        &self,
+        kind: u8,
+        guild: u64,
+        channel: u64,
+        user: u64,
+        data: Value,
+        message: Option<Value>,
+    ) -> InteractionHandle {
+        let id = self.id();
+        let token = format!("itoken-{id}");
+        let d = {
+            let mut world = self.inner.world.lock();
+            world.channels.entry(channel).or_insert_with(|| Channel {
+                id: channel,
+                guild_id: Some(guild),
+                kind: 0,
+                name: "unknown".into(),
+                position: 0,
+                parent_id: None,
+                overwrites: Vec::new(),
+                owner_id: None,
+                archived: false,
+                thread_members: Vec::new(),
+                recipient: None,
+            });
+            let mut member = world.member_json(guild, user, true).unwrap_or_else(|| json!({ "user": world.user_json(user), "roles": [], "joined_at": world::iso(world::now_ms()), "deaf": false, "mute": false, "flags": 0, "pending": false }));
+            member["permissions"] = json!(world.channel_permissions(channel, user).to_string());
+            let mut d = json!({
+                "id": id.to_string(),
+                "application_id": self.application_id().to_string(),
+                "type": kind,
+                "data": data,
+                "guild_id": guild.to_string(),
+                "guild": { "id": guild.to_string(), "locale": "en-US", "features": [] },
+                "channel_id": channel.to_string(),
+                "channel": world.channel_json(channel),
+                "member": member,
+                "token": token,
+                "version": 1,
+                "app_permissions": world.channel_permissions(channel, self.bot_user_id()).to_string(),
+                "locale": "en-US",
+                "guild_locale": "en-US",
+                "entitlements": [],
+                "authorizing_integration_owners": { "0": guild.to_string() },
+                "context": 0,
+                "attachment_size_limit": 26_214_400,
+            });
+            if let Some(message) = message {
+                d["message"] = message;
+            }
+            world.interaction_channels.insert(token.clone(), channel);
+            d
+        };
+        self.dispatch("INTERACTION_CREATE", d);
+        InteractionHandle {
+            id,
+            token,
+            emu: self.clone(),
+        }
+    }
+
+    // ----- observation -----
+
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.inner.requests.lock().clone()
+    }
+
+    /// Waits for a request matching `pred` (already recorded ones count).
+    pub async fn wait_for_request(
+        &self,
+        pred: impl Fn(&RecordedRequest) -> bool,
+        timeout: Duration,
+    ) -> anyhow::Result<RecordedRequest> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let notified = self.inner.changed.notified();
+            if let Some(found) = self.inner.requests.lock().iter().find(|r| pred(r)).cloned() {
+                return Ok(found);
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                let recent: Vec<String> = self
+                    .inner
+                    .requests
+                    .lock()
+                    .iter()
+                    .rev()
+                    .take(15)
+                    .map(|r| format!("{} {} → {}", r.method, r.path, r.status))
+                    .collect();
+                anyhow::bail!(
+                    "no matching request within {timeout:?}; last requests (newest first):\n  {}",
+                    recent.join("\n  ")
+                );
+            }
+            let _ = tokio::time::timeout(left.min(Duration::from_millis(100)), notified).await;
+        }
+    }
+
+    pub fn violations(&self) -> Vec<String> {
+        self.inner.violations.lock().clone()
+    }
+
+    /// Panics listing every spec violation seen so far.
+    pub fn assert_no_violations(&self) {
+        let violations = self.violations();
+        assert!(
+            violations.is_empty(),
+            "{} Discord spec violation(s):\n{}",
+            violations.len(),
+            violations.join("\n")
+        );
+    }
+
+    pub fn messages_in(&self, channel: u64) -> Vec<Value> {
+        self.inner
+            .world
+            .lock()
+            .messages
+            .get(&channel)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    pub fn channel(&self, id: u64) -> Option<Value> {
+        self.inner.world.lock().channel_json(id)
+    }
+
+    pub fn member(&self, guild: u64, user: u64) -> Option<Value> {
+        self.inner.world.lock().member_json(guild, user, true)
+    }
+
+    pub fn gateway_stats(&self) -> GatewayStats {
+        self.inner.gateway.stats()
+    }
+
+    /// Waits until `count` IDENTIFYs were received.
+    pub async fn wait_for_identified(&self, count: u64, timeout: Duration) -> anyhow::Result<()> {
+        let deadline = Instant::now() + timeout;
+        while self.gateway_stats().identifies < count {
+            anyhow::ensure!(
+                Instant::now() < deadline,
+                "only {} IDENTIFY within {timeout:?}",
+                self.gateway_stats().identifies
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        Ok(())
+    }
+
+    // ----- faults -----
+
+    pub fn inject_fault(&self, fault: Fault) {
+        self.inner.faults.lock().push(fault);
+    }
+
+    pub fn clear_faults(&self) {
+        self.inner.faults.lock().clear();
+    }
+
+    /// Closes every gateway connection abruptly (the bot should RESUME).
+    pub fn drop_connections(&self) {
+        self.inner.gateway.drop_all();
+    }
+
+    /// Sends op 7 RECONNECT.
+    pub fn send_reconnect(&self) {
+        self.inner
+            .gateway
+            .send_all(&json!({ "op": 7, "d": null }).to_string());
+    }
+
+    pub fn set_heartbeat_ack(&self, on: bool) {
+        self.inner.heartbeat_ack.store(on, Ordering::SeqCst);
+    }
+}

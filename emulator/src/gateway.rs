@@ -1,0 +1,299 @@
+//! The gateway: HELLO, IDENTIFY → READY + GUILD_CREATE, heartbeats, RESUME with replay,
+//! RECONNECT, invalid sessions, and dispatch to every session.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::State;
+use axum::response::Response;
+use futures_util::{SinkExt, StreamExt};
+use parking_lot::Mutex;
+use serde_json::{json, Value};
+use tokio::sync::mpsc;
+
+use crate::Inner;
+
+/// Dispatches kept per session for RESUME.
+const REPLAY_LIMIT: usize = 1_000_000;
+
+/// Counters for tests.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct GatewayStats {
+    pub identifies: u64,
+    pub resumes: u64,
+    pub live_sessions: u64,
+    pub heartbeats: u64,
+    pub dispatched: u64,
+}
+
+enum Out {
+    Text(String),
+    Close(u16),
+    /// Drop the TCP connection without a close frame.
+    Drop,
+}
+
+struct Session {
+    seq: u64,
+    buffer: VecDeque<(u64, Arc<str>)>,
+    /// The live connection, if any.
+    conn: Option<(u64, mpsc::UnboundedSender<Out>)>,
+}
+
+#[derive(Default)]
+pub struct Gateway {
+    sessions: Mutex<HashMap<String, Session>>,
+    connections: Mutex<HashMap<u64, mpsc::UnboundedSender<Out>>>,
+    next_conn: AtomicU64,
+    identifies: AtomicU64,
+    resumes: AtomicU64,
+    heartbeats: AtomicU64,
+    dispatched: AtomicU64,
+}
+
+impl Gateway {
+    pub fn stats(&self) -> GatewayStats {
+        GatewayStats {
+            identifies: self.identifies.load(Ordering::SeqCst),
+            resumes: self.resumes.load(Ordering::SeqCst),
+            live_sessions: self
+                .sessions
+                .lock()
+                .values()
+                .filter(|s| s.conn.is_some())
+                .count() as u64,
+            heartbeats: self.heartbeats.load(Ordering::SeqCst),
+            dispatched: self.dispatched.load(Ordering::SeqCst),
+        }
+    }
+
+    pub fn drop_all(&self) {
+        for tx in self.connections.lock().values() {
+            let _ = tx.send(Out::Drop);
+        }
+    }
+
+    pub fn send_all(&self, text: &str) {
+        for tx in self.connections.lock().values() {
+            let _ = tx.send(Out::Text(text.to_owned()));
+        }
+    }
+}
+
+pub async fn upgrade(State(inner): State<Arc<Inner>>, ws: WebSocketUpgrade) -> Response {
+    ws.on_upgrade(move |socket| connection(inner, socket))
+}
+
+async fn connection(inner: Arc<Inner>, socket: WebSocket) {
+    let (mut sink, mut stream) = socket.split();
+    let (tx, mut rx) = mpsc::unbounded_channel::<Out>();
+    let conn_id = inner.gateway.next_conn.fetch_add(1, Ordering::SeqCst);
+    inner.gateway.connections.lock().insert(conn_id, tx.clone());
+    let writer = tokio::spawn(async move {
+        while let Some(out) = rx.recv().await {
+            let result = match out {
+                Out::Text(text) => sink.send(Message::Text(text.into())).await,
+                Out::Close(code) => {
+                    let frame = axum::extract::ws::CloseFrame {
+                        code,
+                        reason: "".into(),
+                    };
+                    let _ = sink.send(Message::Close(Some(frame))).await;
+                    break;
+                }
+                Out::Drop => break,
+            };
+            if result.is_err() {
+                break;
+            }
+        }
+    });
+    let hello = json!({ "op": 10, "d": { "heartbeat_interval": inner.cfg.heartbeat_interval_ms }, "s": null, "t": null });
+    check(&inner, "HELLO", &hello);
+    let _ = tx.send(Out::Text(hello.to_string()));
+
+    let mut session_id: Option<String> = None;
+    while let Some(Ok(message)) = stream.next().await {
+        let text = match message {
+            Message::Text(t) => t.to_string(),
+            Message::Binary(b) => String::from_utf8_lossy(&b).into_owned(),
+            Message::Close(_) => break,
+            _ => continue,
+        };
+        let Ok(frame) = serde_json::from_str::<Value>(&text) else {
+            let _ = tx.send(Out::Close(4002));
+            break;
+        };
+        match frame["op"].as_u64() {
+            Some(1) => {
+                inner.gateway.heartbeats.fetch_add(1, Ordering::SeqCst);
+                if inner.heartbeat_ack.load(Ordering::SeqCst) {
+                    let _ = tx.send(Out::Text(json!({ "op": 11, "d": null }).to_string()));
+                }
+            }
+            Some(2) => {
+                let mut lenient = frame.clone();
+                // serenity sends presence.since as an object; Discord tolerates it.
+                if lenient["d"]["presence"]["since"].is_object() {
+                    lenient["d"]["presence"]["since"] = Value::Null;
+                }
+                check(&inner, "IDENTIFY", &lenient);
+                inner.gateway.identifies.fetch_add(1, Ordering::SeqCst);
+                session_id = Some(identify(&inner, conn_id, &tx));
+            }
+            Some(6) => {
+                let d = &frame["d"];
+                let id = d["session_id"].as_str().unwrap_or_default().to_owned();
+                let seq = d["seq"].as_u64().unwrap_or(0);
+                if resume(&inner, &id, seq, conn_id, &tx) {
+                    inner.gateway.resumes.fetch_add(1, Ordering::SeqCst);
+                    session_id = Some(id);
+                } else {
+                    let _ = tx.send(Out::Text(json!({ "op": 9, "d": false }).to_string()));
+                }
+            }
+            _ => {}
+        }
+    }
+    inner.gateway.connections.lock().remove(&conn_id);
+    if let Some(id) = session_id {
+        if let Some(session) = inner.gateway.sessions.lock().get_mut(&id) {
+            if session.conn.as_ref().is_some_and(|(c, _)| *c == conn_id) {
+                session.conn = None;
+            }
+        }
+    }
+    writer.abort();
+}
+
+/// A fresh session: READY, then GUILD_CREATE for every guild. Sessions left behind by earlier
+/// connections that were not resumed are forgotten (a new process never resumes them).
+fn identify(inner: &Arc<Inner>, conn_id: u64, tx: &mpsc::UnboundedSender<Out>) -> String {
+    let session_id = format!("session-{}", inner.ids.next());
+    let (ready, guilds) = {
+        let world = inner.world.lock();
+        let mut user = world.user_json(inner.cfg.bot_user_id);
+        user["verified"] = json!(true);
+        user["mfa_enabled"] = json!(false);
+        let guild_ids: Vec<u64> = world.guilds.keys().copied().collect();
+        let ready = json!({
+            "v": 10,
+            "user": user,
+            "guilds": guild_ids.iter().map(|g| json!({ "id": g.to_string(), "unavailable": true })).collect::<Vec<_>>(),
+            "session_id": session_id,
+            "resume_gateway_url": format!("ws://{}/gateway", inner.addr),
+            "shard": [0, 1],
+            "application": { "id": inner.cfg.application_id.to_string(), "flags": 0, "flags_new": "0" },
+            "private_channels": [],
+            "relationships": [],
+            "presences": [],
+            "guild_join_requests": [],
+            "geo_ordered_rtc_regions": [],
+            "auth_session_id_hash": "",
+        });
+        let guilds: Vec<Value> = guild_ids
+            .iter()
+            .filter_map(|g| world.guild_create_json(*g))
+            .collect();
+        (ready, guilds)
+    };
+    {
+        let mut sessions = inner.gateway.sessions.lock();
+        sessions.retain(|_, s| s.conn.is_some());
+        sessions.insert(
+            session_id.clone(),
+            Session {
+                seq: 0,
+                buffer: VecDeque::new(),
+                conn: Some((conn_id, tx.clone())),
+            },
+        );
+    }
+    send_to(inner, &session_id, "READY", &ready);
+    for guild in guilds {
+        send_to(inner, &session_id, "GUILD_CREATE", &guild);
+    }
+    session_id
+}
+
+fn resume(
+    inner: &Arc<Inner>,
+    id: &str,
+    seq: u64,
+    conn_id: u64,
+    tx: &mpsc::UnboundedSender<Out>,
+) -> bool {
+    let mut sessions = inner.gateway.sessions.lock();
+    let Some(session) = sessions.get_mut(id) else {
+        return false;
+    };
+    session.conn = Some((conn_id, tx.clone()));
+    for (s, text) in session.buffer.iter().filter(|(s, _)| *s > seq) {
+        let _ = s;
+        let _ = tx.send(Out::Text(text.to_string()));
+    }
+    session.seq += 1;
+    let resumed = json!({ "op": 0, "t": "RESUMED", "s": session.seq, "d": {} }).to_string();
+    session
+        .buffer
+        .push_back((session.seq, resumed.clone().into()));
+    let _ = tx.send(Out::Text(resumed));
+    true
+}
+
+fn check(inner: &Inner, name: &str, frame: &Value) {
+    if !inner.cfg.validate_gateway {
+        return;
+    }
+    let problems = inner.spec.check_gateway(name, frame);
+    if !problems.is_empty() {
+        inner
+            .violations
+            .lock()
+            .extend(problems.into_iter().map(|p| format!("gateway {p}")));
+    }
+}
+
+fn frame(seq: u64, name: &str, d: &str) -> String {
+    format!(r#"{{"op":0,"t":"{name}","s":{seq},"d":{d}}}"#)
+}
+
+/// Sends one dispatch to one session.
+fn send_to(inner: &Arc<Inner>, session_id: &str, name: &str, d: &Value) {
+    if inner.cfg.validate_gateway {
+        check(inner, name, &json!({ "op": 0, "t": name, "s": 1, "d": d }));
+    }
+    let d = d.to_string();
+    let mut sessions = inner.gateway.sessions.lock();
+    if let Some(session) = sessions.get_mut(session_id) {
+        push(session, name, &d);
+    }
+    inner.gateway.dispatched.fetch_add(1, Ordering::Relaxed);
+}
+
+fn push(session: &mut Session, name: &str, d: &str) {
+    session.seq += 1;
+    let text: Arc<str> = frame(session.seq, name, d).into();
+    if session.buffer.len() >= REPLAY_LIMIT {
+        session.buffer.pop_front();
+    }
+    session.buffer.push_back((session.seq, text.clone()));
+    if let Some((_, tx)) = &session.conn {
+        let _ = tx.send(Out::Text(text.to_string()));
+    }
+}
+
+/// Sends a dispatch to every session (live ones now, disconnected ones on RESUME).
+pub fn dispatch(inner: &Arc<Inner>, name: &str, d: &Value) {
+    if inner.cfg.validate_gateway {
+        check(inner, name, &json!({ "op": 0, "t": name, "s": 1, "d": d }));
+    }
+    let d = d.to_string();
+    let mut sessions = inner.gateway.sessions.lock();
+    for session in sessions.values_mut() {
+        push(session, name, &d);
+    }
+    inner.gateway.dispatched.fetch_add(1, Ordering::Relaxed);
+}

@@ -1,0 +1,451 @@
+//! The emulated Discord's state, and the JSON shapes Discord (and serenity) use for it.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde_json::{json, Value};
+
+/// Discord's epoch (2015-01-01) in unix milliseconds.
+const DISCORD_EPOCH_MS: u64 = 1_420_070_400_000;
+
+/// Makes real-looking snowflakes: creation time in the high bits, a counter in the low ones.
+pub struct Snowflakes {
+    counter: AtomicU64,
+}
+
+impl Snowflakes {
+    pub fn new() -> Self {
+        Self {
+            counter: AtomicU64::new(0),
+        }
+    }
+
+    pub fn next(&self) -> u64 {
+        let ms = now_ms().saturating_sub(DISCORD_EPOCH_MS);
+        let n = self.counter.fetch_add(1, Ordering::Relaxed) & 0x3F_FFFF;
+        (ms << 22) | n
+    }
+}
+
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(0))
+}
+
+/// ISO 8601 timestamp of a unix time in milliseconds.
+pub fn iso(ms: u64) -> String {
+    let secs = i64::try_from(ms / 1000).unwrap_or(0);
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}000+00:00",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        ms % 1000
+    )
+}
+
+/// Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = u32::try_from(doy - (153 * mp + 2) / 5 + 1).unwrap_or(1);
+    let m = u32::try_from(if mp < 10 { mp + 3 } else { mp - 9 }).unwrap_or(1);
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+/// The creation time (unix ms) of a snowflake.
+pub fn snowflake_ms(id: u64) -> u64 {
+    (id >> 22) + DISCORD_EPOCH_MS
+}
+
+pub mod perm {
+    pub const ADMINISTRATOR: u64 = 1 << 3;
+    pub const VIEW_CHANNEL: u64 = 1 << 10;
+    pub const SEND_MESSAGES: u64 = 1 << 11;
+    pub const SEND_MESSAGES_IN_THREADS: u64 = 1 << 38;
+    pub const ALL: u64 = (1 << 51) - 1;
+}
+
+#[derive(Clone, Debug)]
+pub struct User {
+    pub id: u64,
+    pub username: String,
+    pub bot: bool,
+}
+
+impl User {
+    pub fn json(&self) -> Value {
+        json!({
+            "id": self.id.to_string(),
+            "username": self.username,
+            "discriminator": "0",
+            "global_name": null,
+            "avatar": null,
+            "bot": self.bot,
+            "public_flags": 0,
+            "flags": 0,
+        })
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Role {
+    pub id: u64,
+    pub name: String,
+    pub permissions: u64,
+    pub position: u16,
+    pub managed_by_bot: Option<u64>,
+}
+
+impl Role {
+    pub fn json(&self) -> Value {
+        let mut role = json!({
+            "id": self.id.to_string(),
+            "name": self.name,
+            "color": 0,
+            "colors": { "primary_color": 0, "secondary_color": null, "tertiary_color": null },
+            "hoist": false,
+            "icon": null,
+            "unicode_emoji": null,
+            "position": self.position,
+            "permissions": self.permissions.to_string(),
+            "managed": self.managed_by_bot.is_some(),
+            "mentionable": false,
+            "flags": 0,
+        });
+        if let Some(bot) = self.managed_by_bot {
+            role["tags"] = json!({ "bot_id": bot.to_string() });
+        }
+        role
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Member {
+    pub roles: Vec<u64>,
+    pub joined_at_ms: u64,
+    pub pending: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct Overwrite {
+    pub id: u64,
+    pub kind: u8,
+    pub allow: u64,
+    pub deny: u64,
+}
+
+#[derive(Clone, Debug)]
+pub struct Channel {
+    pub id: u64,
+    pub guild_id: Option<u64>,
+    pub kind: u8,
+    pub name: String,
+    pub position: u16,
+    pub parent_id: Option<u64>,
+    pub overwrites: Vec<Overwrite>,
+    /// Threads: owner, archived flag, members.
+    pub owner_id: Option<u64>,
+    pub archived: bool,
+    pub thread_members: Vec<u64>,
+    /// DMs: the recipient.
+    pub recipient: Option<u64>,
+}
+
+impl Channel {
+    pub fn is_thread(&self) -> bool {
+        matches!(self.kind, 10..=12)
+    }
+}
+
+#[derive(Default)]
+pub struct Guild {
+    pub id: u64,
+    pub name: String,
+    pub owner_id: u64,
+    pub system_channel_id: Option<u64>,
+    pub rules_channel_id: Option<u64>,
+    pub roles: BTreeMap<u64, Role>,
+    pub members: BTreeMap<u64, Member>,
+    pub channels: Vec<u64>,
+    pub joined_at_ms: u64,
+    pub scheduled_events: BTreeMap<u64, Value>,
+}
+
+/// Everything the emulated Discord holds.
+#[derive(Default)]
+pub struct World {
+    pub users: HashMap<u64, User>,
+    pub guilds: BTreeMap<u64, Guild>,
+    pub channels: HashMap<u64, Channel>,
+    pub messages: HashMap<u64, Vec<Value>>,
+    pub dms_closed: HashSet<u64>,
+    pub global_commands: Vec<Value>,
+    pub guild_commands: HashMap<u64, Vec<Value>>,
+    /// (channel, author, nonce) → message id, for `enforce_nonce`.
+    pub nonces: HashMap<(u64, u64, String), u64>,
+    /// Interaction token → the channel its follow-ups go to.
+    pub interaction_channels: HashMap<String, u64>,
+}
+
+impl World {
+    pub fn user_json(&self, id: u64) -> Value {
+        self.users.get(&id).map_or_else(
+            || {
+                User {
+                    id,
+                    username: format!("user{id}"),
+                    bot: false,
+                }
+                .json()
+            },
+            User::json,
+        )
+    }
+
+    /// A member without its user (as in MESSAGE_CREATE), or with it.
+    pub fn member_json(&self, guild_id: u64, user_id: u64, with_user: bool) -> Option<Value> {
+        let member = self.guilds.get(&guild_id)?.members.get(&user_id)?;
+        let mut value = json!({
+            "nick": null,
+            "avatar": null,
+            "banner": null,
+            "roles": member.roles.iter().map(u64::to_string).collect::<Vec<_>>(),
+            "joined_at": iso(member.joined_at_ms),
+            "premium_since": null,
+            "deaf": false,
+            "mute": false,
+            "flags": 0,
+            "pending": member.pending,
+            "communication_disabled_until": null,
+        });
+        if with_user {
+            value["user"] = self.user_json(user_id);
+        }
+        Some(value)
+    }
+
+    pub fn channel_json(&self, id: u64) -> Option<Value> {
+        let c = self.channels.get(&id)?;
+        let mut value = json!({
+            "id": c.id.to_string(),
+            "type": c.kind,
+            "name": c.name,
+            "flags": 0,
+            "last_message_id": self.messages.get(&id).and_then(|m| m.last()).map(|m| m["id"].clone()),
+        });
+        if let Some(guild) = c.guild_id {
+            value["guild_id"] = json!(guild.to_string());
+            value["position"] = json!(c.position);
+            value["nsfw"] = json!(false);
+            value["rate_limit_per_user"] = json!(0);
+            value["parent_id"] = json!(c.parent_id.map(|p| p.to_string()));
+        }
+        if c.is_thread() {
+            value["owner_id"] = json!(c.owner_id.map(|o| o.to_string()));
+            value["message_count"] = json!(self.messages.get(&id).map_or(0, Vec::len));
+            value["member_count"] = json!(c.thread_members.len());
+            value["total_message_sent"] = json!(self.messages.get(&id).map_or(0, Vec::len));
+            value["applied_tags"] = json!([]);
+            value["thread_metadata"] = json!({
+                "archived": c.archived,
+                "auto_archive_duration": 10080,
+                "archive_timestamp": iso(snowflake_ms(c.id)),
+                "locked": false,
+                "create_timestamp": iso(snowflake_ms(c.id)),
+            });
+        } else if c.guild_id.is_some() {
+            value["topic"] = json!(null);
+            value["permission_overwrites"] = json!(c
+                .overwrites
+                .iter()
+                .map(|o| json!({"id": o.id.to_string(), "type": o.kind, "allow": o.allow.to_string(), "deny": o.deny.to_string()}))
+                .collect::<Vec<_>>());
+            if c.kind == 15 {
+                value["available_tags"] = json!([]);
+                value["default_reaction_emoji"] = json!(null);
+                value["default_sort_order"] = json!(null);
+                value["default_forum_layout"] = json!(0);
+                value["default_thread_rate_limit_per_user"] = json!(0);
+            }
+        }
+        if let Some(recipient) = c.recipient {
+            value["recipients"] = json!([self.user_json(recipient)]);
+        }
+        Some(value)
+    }
+
+    pub fn role_json(&self, guild_id: u64) -> Vec<Value> {
+        self.guilds
+            .get(&guild_id)
+            .map(|g| g.roles.values().map(Role::json).collect())
+            .unwrap_or_default()
+    }
+
+    /// The whole guild as GUILD_CREATE carries it.
+    pub fn guild_create_json(&self, guild_id: u64) -> Option<Value> {
+        let g = self.guilds.get(&guild_id)?;
+        let members: Vec<Value> = g
+            .members
+            .keys()
+            .filter_map(|u| self.member_json(guild_id, *u, true))
+            .collect();
+        let (threads, channels): (Vec<u64>, Vec<u64>) = g
+            .channels
+            .iter()
+            .partition(|id| self.channels.get(id).is_some_and(Channel::is_thread));
+        Some(json!({
+            "id": g.id.to_string(),
+            "name": g.name,
+            "icon": null,
+            "icon_hash": null,
+            "splash": null,
+            "discovery_splash": null,
+            "owner_id": g.owner_id.to_string(),
+            "afk_channel_id": null,
+            "afk_timeout": 300,
+            "widget_enabled": false,
+            "widget_channel_id": null,
+            "verification_level": 0,
+            "default_message_notifications": 0,
+            "explicit_content_filter": 0,
+            "roles": self.role_json(guild_id),
+            "emojis": [],
+            "features": [],
+            "mfa_level": 0,
+            "application_id": null,
+            "system_channel_id": g.system_channel_id.map(|c| c.to_string()),
+            "system_channel_flags": 0,
+            "rules_channel_id": g.rules_channel_id.map(|c| c.to_string()),
+            "max_presences": null,
+            "max_members": 500_000,
+            "vanity_url_code": null,
+            "description": null,
+            "banner": null,
+            "premium_tier": 0,
+            "premium_subscription_count": 0,
+            "preferred_locale": "en-US",
+            "public_updates_channel_id": null,
+            "max_video_channel_users": 25,
+            "max_stage_video_channel_users": 50,
+            "nsfw_level": 0,
+            "premium_progress_bar_enabled": false,
+            "safety_alerts_channel_id": null,
+            "stickers": [],
+            "joined_at": iso(g.joined_at_ms),
+            "large": g.members.len() > 250,
+            "unavailable": false,
+            "member_count": g.members.len(),
+            "voice_states": [],
+            "members": members,
+            "channels": channels.iter().filter_map(|c| self.channel_json(*c)).collect::<Vec<_>>(),
+            "threads": threads.iter().filter_map(|c| self.channel_json(*c)).collect::<Vec<_>>(),
+            "presences": [],
+            "stage_instances": [],
+            "guild_scheduled_events": g.scheduled_events.values().cloned().collect::<Vec<_>>(),
+            "soundboard_sounds": [],
+        }))
+    }
+
+    /// A member's permissions in the guild (roles only).
+    pub fn base_permissions(&self, guild_id: u64, user_id: u64) -> u64 {
+        let Some(g) = self.guilds.get(&guild_id) else {
+            return 0;
+        };
+        if g.owner_id == user_id {
+            return perm::ALL;
+        }
+        let everyone = g.roles.get(&guild_id).map_or(0, |r| r.permissions);
+        let roles = g
+            .members
+            .get(&user_id)
+            .map(|m| m.roles.clone())
+            .unwrap_or_default();
+        let perms = roles
+            .iter()
+            .filter_map(|r| g.roles.get(r))
+            .fold(everyone, |acc, r| acc | r.permissions);
+        if perms & perm::ADMINISTRATOR != 0 {
+            perm::ALL
+        } else {
+            perms
+        }
+    }
+
+    /// A member's permissions in a channel, with overwrites, as Discord computes them.
+    pub fn channel_permissions(&self, channel_id: u64, user_id: u64) -> u64 {
+        let Some(channel) = self.channels.get(&channel_id) else {
+            return 0;
+        };
+        let Some(guild_id) = channel.guild_id else {
+            return perm::ALL;
+        };
+        // Threads use their parent's overwrites.
+        let source = match channel.parent_id {
+            Some(parent) if channel.is_thread() => self.channels.get(&parent).unwrap_or(channel),
+            _ => channel,
+        };
+        let base = self.base_permissions(guild_id, user_id);
+        if base == perm::ALL {
+            return base;
+        }
+        let roles = self
+            .guilds
+            .get(&guild_id)
+            .and_then(|g| g.members.get(&user_id))
+            .map(|m| m.roles.clone())
+            .unwrap_or_default();
+        let mut perms = base;
+        if let Some(o) = source.overwrites.iter().find(|o| o.id == guild_id) {
+            perms = (perms & !o.deny) | o.allow;
+        }
+        let (mut allow, mut deny) = (0, 0);
+        for o in source
+            .overwrites
+            .iter()
+            .filter(|o| o.kind == 0 && roles.contains(&o.id))
+        {
+            allow |= o.allow;
+            deny |= o.deny;
+        }
+        perms = (perms & !deny) | allow;
+        if let Some(o) = source
+            .overwrites
+            .iter()
+            .find(|o| o.kind == 1 && o.id == user_id)
+        {
+            perms = (perms & !o.deny) | o.allow;
+        }
+        perms
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn iso_dates() {
+        assert_eq!(iso(0), "1970-01-01T00:00:00.000000+00:00");
+        assert_eq!(iso(1_709_164_800_123), "2024-02-29T00:00:00.123000+00:00");
+    }
+
+    #[test]
+    fn snowflakes_carry_their_time() {
+        let ids = Snowflakes::new();
+        let a = ids.next();
+        let b = ids.next();
+        assert!(b > a);
+        assert!(snowflake_ms(a).abs_diff(now_ms()) < 5_000);
+    }
+}
