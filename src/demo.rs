@@ -328,6 +328,23 @@ async fn play(out: &Path) -> anyhow::Result<()> {
     }
     demo.command(
         maria,
+        "welcome",
+        "setup",
+        json!([{"type": 7, "name": "channel", "value": welcome.to_string()}, {"type": 5, "name": "intro_thread", "value": true}]),
+        " channel:#welcome intro_thread:true",
+    )
+    .await?;
+    demo.command_group(
+        maria,
+        "welcome",
+        "template",
+        "add",
+        json!([{"type": 3, "name": "text", "value": "Welcome aboard, {user}! You are our {member_count_ord} maker. Tell us what you are building in {intro_channel}."}]),
+        " text:Welcome aboard, {user}! …",
+    )
+    .await?;
+    demo.command(
+        maria,
         "config",
         "manager-role",
         json!([{"type": 8, "name": "role", "value": team.to_string()}]),

@@ -25,11 +25,15 @@ pub struct BotProcess {
 pub fn write_config(dir: &Path, api_base_url: &str, extra_toml: &str) -> anyhow::Result<PathBuf> {
     std::fs::create_dir_all(dir)?;
     let db = dir.join("hearth.db");
+    // Fast retries for tests, unless `extra_toml` brings its own [outbox].
+    let outbox = if extra_toml.contains("[outbox]") {
+        ""
+    } else {
+        "[outbox]\ninitial_backoff_ms = 200\nmax_backoff_ms = 2000\n\n"
+    };
     let text = format!(
         "[discord]\ntoken = \"emulator-token\"\napi_base_url = \"{api_base_url}\"\n\n\
-         [database]\nurl = \"sqlite://{}\"\n\n\
-         [log]\nfilter = \"info,hearth=debug,serenity=warn,poise=warn\"\n\n\
-         [outbox]\ninitial_backoff_ms = 200\nmax_backoff_ms = 2000\n\n{extra_toml}",
+         [database]\nurl = \"sqlite://{}\"\n\n{outbox}{extra_toml}",
         db.display()
     );
     let path = dir.join("hearth.toml");

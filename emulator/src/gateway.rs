@@ -115,7 +115,15 @@ async fn connection(inner: Arc<Inner>, socket: WebSocket) {
     let _ = tx.send(Out::Text(hello.to_string()));
 
     let mut session_id: Option<String> = None;
-    while let Some(Ok(message)) = stream.next().await {
+    let mut writer = writer;
+    loop {
+        // When the writer stops (a drop, a close, a dead socket), the reader half is dropped too,
+        // which closes the TCP connection.
+        let message = tokio::select! {
+            message = stream.next() => message,
+            _ = &mut writer => break,
+        };
+        let Some(Ok(message)) = message else { break };
         let text = match message {
             Message::Text(t) => t.to_string(),
             Message::Binary(b) => String::from_utf8_lossy(&b).into_owned(),

@@ -43,6 +43,28 @@ const GATEWAY_SCHEMAS: [(&str, &str); 9] = [
     ),
 ];
 
+/// Where the OpenAPI spec and Discord's documentation disagree, the documentation wins
+/// (`shared/discord-api/README.md`). Each correction names the documented behaviour.
+fn apply_documented_corrections(doc: &mut Value) {
+    let schemas = &mut doc["components"]["schemas"];
+    // Docs: `default_member_permissions` is a "?string" (a permission bit set serialized as a
+    // string, as every client library sends it); the spec says integer.
+    for request in [
+        "ApplicationCommandCreateRequest",
+        "ApplicationCommandUpdateRequest",
+        "ApplicationCommandPatchRequestPartial",
+    ] {
+        schemas[request]["properties"]["default_member_permissions"] =
+            json!({ "type": ["string", "null"], "pattern": "^[0-9]+$" });
+    }
+    // Docs: a bot's message content is at most 2000 characters (4000 is for Nitro users).
+    for request in ["MessageCreateRequest", "MessageEditRequestPartial"] {
+        if schemas[request]["properties"]["content"].is_object() {
+            schemas[request]["properties"]["content"]["maxLength"] = json!(2000);
+        }
+    }
+}
+
 /// One operation of the spec.
 #[derive(Clone, Debug)]
 pub struct Route {
@@ -70,7 +92,8 @@ pub struct Spec {
 
 impl Spec {
     pub fn load() -> anyhow::Result<Self> {
-        let doc: Value = serde_json::from_str(OPENAPI)?;
+        let mut doc: Value = serde_json::from_str(OPENAPI)?;
+        apply_documented_corrections(&mut doc);
         let mut routes = Vec::new();
         for (path, item) in doc["paths"].as_object().into_iter().flatten() {
             for method in ["get", "post", "put", "patch", "delete"] {
