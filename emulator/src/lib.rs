@@ -220,7 +220,8 @@ impl Emulator {
                 id: bot_role,
                 name: "Hearth".into(),
                 permissions: bot_permissions,
-                position: 1,
+                // Discord places a bot's managed role high when it joins.
+                position: 100,
                 managed_by_bot: Some(bot),
             },
         );

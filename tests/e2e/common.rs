@@ -144,3 +144,9 @@ pub async fn wait_posts(
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// A person needs a moment between seeing a modal and submitting it; the bot starts listening for
+/// the submission only after Discord confirmed the modal, so tests wait like a person would.
+pub async fn human_pause() {
+    tokio::time::sleep(Duration::from_millis(300)).await;
+}

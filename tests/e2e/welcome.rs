@@ -168,7 +168,7 @@ async fn closed_dms_fall_back_to_the_intro_thread() {
         .unwrap()
         .parse::<u64>()
         .unwrap();
-    let posts = wait_posts(&world.emu, thread_id, 2).await;
+    let posts = wait_posts(&world.emu, thread_id, 1).await;
     assert!(
         posts
             .iter()
@@ -462,6 +462,7 @@ async fn intro_form_is_posted_in_the_members_thread_and_interests_need_opt_in() 
     let modal = intro.response(WAIT).await.unwrap();
     assert_eq!(modal.body["type"], json!(9), "a modal: {}", modal.body);
     let custom_id = modal.body["data"]["custom_id"].as_str().unwrap().to_owned();
+    human_pause().await;
     let submit = world.emu.modal_submit(
         world.guild,
         world.general,
@@ -533,6 +534,7 @@ async fn submit_application(
     let modal = apply.response(WAIT).await.unwrap();
     assert_eq!(modal.body["type"], json!(9), "{}", modal.body);
     let custom_id = modal.body["data"]["custom_id"].as_str().unwrap().to_owned();
+    human_pause().await;
     world
         .emu
         .modal_submit(
@@ -640,6 +642,7 @@ async fn applications_are_approved_and_declined_by_managers_only_even_after_a_re
         .unwrap();
     assert_eq!(modal.body["type"], json!(9));
     let reason_id = modal.body["data"]["custom_id"].as_str().unwrap().to_owned();
+    human_pause().await;
     let done = world
         .emu
         .modal_submit(

@@ -145,7 +145,7 @@ pub async fn on_button(
             .components(vec![CreateActionRow::InputText(
                 CreateInputText::new(
                     InputTextStyle::Paragraph,
-                    "Reason (sent to the applicant if their DMs are open)",
+                    "Reason (sent to the applicant by DM)",
                     "reason",
                 )
                 .max_length(1000),
