@@ -118,7 +118,7 @@ async fn retries_server_errors_and_delivers_once_with_one_nonce() {
         ..Default::default()
     });
     run_until_idle(&pool, sink.clone()).await;
-    let calls = sink.calls.lock().unwrap();
+    let calls = sink.calls.lock().unwrap().clone();
     assert_eq!(calls.len(), 3);
     let nonce = &calls[0].1["nonce"];
     assert_eq!(

@@ -2,5 +2,6 @@
 //! One test binary (modules below) keeps linking time down.
 
 mod common;
+mod demo;
 mod foundation;
 mod welcome;
