@@ -41,10 +41,12 @@ async fn run_inner(config: Config) -> anyhow::Result<i32> {
     client::check_reachable(&http, &config).await?;
 
     let outbox = Outbox::new(pool.clone());
+    let scheduler = crate::scheduler::SchedulerHandle::default();
     let data = Data {
         pool: pool.clone(),
         config: config.clone(),
         outbox: outbox.clone(),
+        scheduler: scheduler.clone(),
     };
     let (fatal_tx, mut fatal_rx) = mpsc::unbounded_channel();
     let mut client = client::build(http, &config, data, fatal_tx).await?;
@@ -56,6 +58,13 @@ async fn run_inner(config: Config) -> anyhow::Result<i32> {
         initial_backoff_ms: config.outbox.initial_backoff_ms,
         max_backoff_ms: config.outbox.max_backoff_ms,
     };
+    let scheduler_task = tokio::spawn(crate::scheduler::run(
+        pool.clone(),
+        config.clone(),
+        outbox.clone(),
+        scheduler,
+        shutdown.clone(),
+    ));
     let worker = tokio::spawn(outbox::run_worker(
         outbox,
         Arc::new(DiscordSink {
@@ -90,6 +99,8 @@ async fn run_inner(config: Config) -> anyhow::Result<i32> {
     };
 
     shutdown.cancel();
+    // The scheduler stops first so that whatever it queued is in the outbox's final flush.
+    let _ = tokio::time::timeout(Duration::from_secs(5), scheduler_task).await;
     if tokio::time::timeout(Duration::from_secs(15), worker)
         .await
         .is_err()

@@ -204,7 +204,8 @@ async fn queue_prompt_post(
         None => {
             let bank = db::calendar::bank(&mut **tx, row.id).await?;
             let used: Vec<bool> = bank.iter().map(|b| b.used).collect();
-            match pick_from_bank(&used, None, &mut rand::thread_rng()) {
+            let pick = pick_from_bank(&used, None, &mut rand::thread_rng());
+            match pick {
                 Some((i, new_cycle)) => {
                     let mut now_used: Vec<i64> = if new_cycle {
                         Vec::new()

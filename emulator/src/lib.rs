@@ -52,7 +52,8 @@ pub struct RecordedRequest {
     pub operation_id: Option<String>,
     /// The JSON body, or the `payload_json` part of a multipart body; `Null` when none.
     pub body: Value,
-    pub files: Vec<(String, usize)>,
+    /// Uploaded files: name and content.
+    pub files: Vec<(String, Vec<u8>)>,
     pub status: u16,
     pub response: Value,
     pub seq: u64,

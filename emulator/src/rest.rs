@@ -111,7 +111,7 @@ pub async fn handle(State(inner): State<Arc<Inner>>, request: Request) -> Respon
     http
 }
 
-async fn read_multipart(request: Request) -> (Value, Vec<(String, usize)>) {
+async fn read_multipart(request: Request) -> (Value, Vec<(String, Vec<u8>)>) {
     let mut body = Value::Null;
     let mut files = Vec::new();
     let Ok(mut multipart) = Multipart::from_request(request, &()).await else {
@@ -124,7 +124,7 @@ async fn read_multipart(request: Request) -> (Value, Vec<(String, usize)>) {
         if name == "payload_json" {
             body = serde_json::from_slice(&bytes).unwrap_or(Value::String("<invalid JSON>".into()));
         } else {
-            files.push((filename.unwrap_or(name), bytes.len()));
+            files.push((filename.unwrap_or(name), bytes.to_vec()));
         }
     }
     (body, files)

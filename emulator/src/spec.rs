@@ -57,6 +57,11 @@ fn apply_documented_corrections(doc: &mut Value) {
         schemas[request]["properties"]["default_member_permissions"] =
             json!({ "type": ["string", "null"], "pattern": "^[0-9]+$" });
     }
+    // Docs ("Uploading Files"): a new upload's attachment `id` is the file's index, written as
+    // an integer in Discord's own examples (`"id": 0`); the spec allows only snowflake strings.
+    schemas["MessageAttachmentRequest"]["properties"]["id"] = json!({
+        "anyOf": [{ "$ref": "#/components/schemas/SnowflakeType" }, { "type": "integer", "minimum": 0 }]
+    });
     // Docs: a bot's message content is at most 2000 characters (4000 is for Nitro users).
     for request in ["MessageCreateRequest", "MessageEditRequestPartial"] {
         if schemas[request]["properties"]["content"].is_object() {

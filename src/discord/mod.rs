@@ -23,6 +23,7 @@ pub struct Data {
     pub pool: Pool,
     pub config: Arc<Config>,
     pub outbox: Outbox,
+    pub scheduler: crate::scheduler::SchedulerHandle,
 }
 
 impl Data {

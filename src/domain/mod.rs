@@ -4,6 +4,7 @@
 pub mod clock;
 pub mod delivery;
 pub mod doctor;
+pub mod ical;
 pub mod prompt;
 pub mod raid;
 pub mod schedule;

@@ -3,6 +3,7 @@
 pub mod apply;
 mod config;
 mod intro;
+mod prompts;
 mod welcome;
 
 use super::{Command, Context, Error};
@@ -14,6 +15,7 @@ pub fn all() -> Vec<Command> {
     all.extend(welcome::commands());
     all.extend(intro::commands());
     all.extend(apply::commands());
+    all.extend(prompts::commands());
     all
 }
 

@@ -1,0 +1,516 @@
+//! `/prompts` and `/calendar`: the content calendar (product §4).
+
+use chrono::{Duration, Utc};
+use poise::serenity_prelude::{ChannelId, CreateAttachment};
+use poise::CreateReply;
+
+use super::guild_id;
+use crate::db::{self, calendar::NewPrompt};
+use crate::discord::{checks, render, Command, Context, Error};
+use crate::domain::clock::{unix_now, Clock, SystemClock};
+use crate::domain::ical::{self, CalendarEvent};
+use crate::domain::prompt::CLASSIC_WEEK;
+use crate::domain::schedule::{parse_catch_up, CatchUp, Schedule};
+use crate::error::{OrUser, UserError};
+use crate::scheduler::{self, prompt_schedule, PROMPT};
+
+pub fn commands() -> Vec<Command> {
+    vec![prompts(), calendar()]
+}
+
+/// Themed-day prompts posted on a schedule
+#[poise::command(
+    slash_command,
+    guild_only,
+    default_member_permissions = "MANAGE_GUILD",
+    check = "checks::manager",
+    subcommands(
+        "add", "list", "remove", "pause", "resume", "run_now", "bank", "preset"
+    ),
+    subcommand_required
+)]
+pub async fn prompts(_: Context<'_>) -> Result<(), Error> {
+    Ok(())
+}
+
+/// Schedule a prompt: weekdays + time, or a cron expression, in the server's time zone
+#[poise::command(slash_command, ephemeral)]
+#[allow(clippy::too_many_arguments)]
+async fn add(
+    ctx: Context<'_>,
+    #[description = "Theme, e.g. Tool-Tip Tuesday"] theme: String,
+    #[description = "Where to post"]
+    #[channel_types("Text", "News")]
+    channel: ChannelId,
+    #[description = "Weekdays: mon,tue… or daily/weekdays/weekends"] days: Option<String>,
+    #[description = "Local time HH:MM (server time zone)"] time: Option<String>,
+    #[description = "Or a 5-field cron, e.g. 0 9 * * MON"] cron: Option<String>,
+    #[description = "The text (leave empty to use a rotating bank: /prompts bank add)"]
+    text: Option<String>,
+    #[description = "Open a thread on each post"] thread: Option<bool>,
+    #[description = "Native poll question"] poll_question: Option<String>,
+    #[description = "Poll answers separated by |, up to 10"] poll_answers: Option<String>,
+    #[description = "Poll duration in hours (default 24)"] poll_hours: Option<u32>,
+    #[description = "Missed runs after downtime: skip, or how late is still fine (default 1h)"]
+    catch_up: Option<String>,
+) -> Result<(), Error> {
+    let guild_id = guild_id(ctx)?;
+    let schedule = match (cron.as_deref(), days.as_deref(), time.as_deref()) {
+        (Some(cron), None, None) => Schedule::cron(cron),
+        (None, Some(days), Some(time)) => Schedule::weekly(days, time),
+        _ => return Err(UserError("Give either `days` and `time` (e.g. days:mon time:09:00) or `cron` (e.g. 0 9 * * MON).".into()).into()),
+    }
+    .map_err(|e| UserError(format!("That schedule cannot be saved: {e}.")))?;
+    let late_within_secs = match parse_catch_up(catch_up.as_deref().unwrap_or("1h"))
+        .map_err(|e| UserError(format!("catch_up: {e}")))?
+    {
+        CatchUp::Skip => None,
+        CatchUp::LateWithin(d) => Some(d.num_seconds()),
+    };
+    let poll = poll_json(poll_question, poll_answers, poll_hours)?;
+    let (kind, days, time, cron) = match &schedule {
+        Schedule::Weekly { .. } => ("weekly", days, time, None),
+        Schedule::Cron { expression, .. } => ("cron", None, None, Some(expression.clone())),
+    };
+    let row = NewPrompt {
+        guild_id,
+        theme: theme.clone(),
+        channel_id: channel.get(),
+        schedule_kind: kind.into(),
+        days,
+        time_of_day: time,
+        cron,
+        late_within_secs,
+        text,
+        thread: thread.unwrap_or(false),
+        poll: poll.map(|p| p.to_string()),
+        author_id: ctx.author().id.get(),
+        paused: false,
+    };
+    let id = db::calendar::insert_prompt(&ctx.data().pool, &row, unix_now()).await?;
+    let next = reschedule(ctx, guild_id, id).await?;
+    ctx.say(format!(
+        "Prompt #{id} **{theme}** in <#{}>: {schedule}. {}",
+        channel.get(),
+        next_text(next)
+    ))
+    .await?;
+    Ok(())
+}
+
+fn poll_json(
+    question: Option<String>,
+    answers: Option<String>,
+    hours: Option<u32>,
+) -> Result<Option<serde_json::Value>, Error> {
+    let Some(question) = question else {
+        return match answers {
+            Some(_) => Err(UserError("poll_answers needs a poll_question.".into()).into()),
+            None => Ok(None),
+        };
+    };
+    let answers: Vec<String> = answers
+        .unwrap_or_default()
+        .split('|')
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
+        .map(str::to_owned)
+        .collect();
+    if !(1..=10).contains(&answers.len()) {
+        return Err(UserError(format!(
+            "poll_answers: a poll needs 1 to 10 answers separated by |, got {}.",
+            answers.len()
+        ))
+        .into());
+    }
+    if question.chars().count() > 300 || answers.iter().any(|a| a.chars().count() > 55) {
+        return Err(UserError(
+            "poll: the question may have 300 characters and each answer 55.".into(),
+        )
+        .into());
+    }
+    let hours = hours.unwrap_or(24);
+    if !(1..=768).contains(&hours) {
+        return Err(UserError("poll_hours: between 1 and 768 (32 days).".into()).into());
+    }
+    Ok(Some(scheduler::poll_json(&question, &answers, hours)))
+}
+
+/// Recomputes a prompt's next run and wakes the scheduler.
+async fn reschedule(
+    ctx: Context<'_>,
+    guild_id: u64,
+    id: i64,
+) -> Result<Option<chrono::DateTime<Utc>>, Error> {
+    let row = db::calendar::prompt(&ctx.data().pool, guild_id, id)
+        .await?
+        .or_user(format!(
+            "There is no prompt #{id}; `/prompts list` shows them."
+        ))?;
+    let next = scheduler::schedule_prompt(
+        &ctx.data().pool,
+        &ctx.data().config,
+        &row,
+        SystemClock.now(),
+    )
+    .await?;
+    ctx.data().scheduler.wake();
+    Ok(next)
+}
+
+fn next_text(next: Option<chrono::DateTime<Utc>>) -> String {
+    match next {
+        Some(t) => format!("Next post <t:{0}:F> (<t:{0}:R>).", t.timestamp()),
+        None => "Paused: `/prompts resume` starts it.".to_owned(),
+    }
+}
+
+/// List the prompts and when each posts next
+#[poise::command(slash_command, ephemeral)]
+async fn list(ctx: Context<'_>) -> Result<(), Error> {
+    let guild_id = guild_id(ctx)?;
+    let rows = db::calendar::prompts(&ctx.data().pool, guild_id).await?;
+    if rows.is_empty() {
+        ctx.say("No prompts yet: `/prompts add`, or `/prompts preset` for the classic week.")
+            .await?;
+        return Ok(());
+    }
+    let mut lines = Vec::new();
+    for row in &rows {
+        let schedule =
+            prompt_schedule(row).map_or_else(|e| format!("invalid ({e})"), |s| s.to_string());
+        let next = db::calendar::job(&ctx.data().pool, PROMPT, row.id)
+            .await?
+            .and_then(|j| j.next_run_at);
+        let when = match (row.paused, next) {
+            (true, _) => "⏸ paused".to_owned(),
+            (false, Some(t)) => format!("next <t:{t}:R>"),
+            (false, None) => "not scheduled".to_owned(),
+        };
+        let source = match &row.text {
+            Some(_) => "fixed text".to_owned(),
+            None => format!(
+                "bank of {}",
+                db::calendar::bank(&ctx.data().pool, row.id).await?.len()
+            ),
+        };
+        lines.push(format!(
+            "**#{}** {} in <#{}>: {schedule}; {source}; {when}",
+            row.id,
+            row.theme,
+            row.channel()
+        ));
+    }
+    ctx.say(render::truncate(&lines.join("\n"), render::MESSAGE_LIMIT))
+        .await?;
+    Ok(())
+}
+
+/// Delete a prompt
+#[poise::command(slash_command, ephemeral)]
+async fn remove(ctx: Context<'_>, #[description = "Prompt number"] id: i64) -> Result<(), Error> {
+    if !db::calendar::remove_prompt(&ctx.data().pool, guild_id(ctx)?, id).await? {
+        return Err(UserError(format!(
+            "There is no prompt #{id}; `/prompts list` shows them."
+        ))
+        .into());
+    }
+    ctx.data().scheduler.wake();
+    ctx.say(format!("Prompt #{id} deleted.")).await?;
+    Ok(())
+}
+
+/// Pause a prompt (it keeps its settings)
+#[poise::command(slash_command, ephemeral)]
+async fn pause(ctx: Context<'_>, #[description = "Prompt number"] id: i64) -> Result<(), Error> {
+    set_paused(ctx, id, true).await
+}
+
+/// Resume a paused prompt
+#[poise::command(slash_command, ephemeral)]
+async fn resume(ctx: Context<'_>, #[description = "Prompt number"] id: i64) -> Result<(), Error> {
+    set_paused(ctx, id, false).await
+}
+
+async fn set_paused(ctx: Context<'_>, id: i64, paused: bool) -> Result<(), Error> {
+    let guild_id = guild_id(ctx)?;
+    if !db::calendar::set_paused(&ctx.data().pool, guild_id, id, paused).await? {
+        return Err(UserError(format!(
+            "There is no prompt #{id}; `/prompts list` shows them."
+        ))
+        .into());
+    }
+    let next = reschedule(ctx, guild_id, id).await?;
+    let state = if paused { "paused" } else { "resumed" };
+    ctx.say(format!("Prompt #{id} {state}. {}", next_text(next)))
+        .await?;
+    Ok(())
+}
+
+/// Post a prompt now, outside its schedule
+#[poise::command(slash_command, ephemeral, rename = "run-now")]
+async fn run_now(ctx: Context<'_>, #[description = "Prompt number"] id: i64) -> Result<(), Error> {
+    let guild_id = guild_id(ctx)?;
+    let row = db::calendar::prompt(&ctx.data().pool, guild_id, id)
+        .await?
+        .or_user(format!(
+            "There is no prompt #{id}; `/prompts list` shows them."
+        ))?;
+    let key = format!("prompt-now:{id}:{}", ctx.id());
+    scheduler::post_prompt_now(
+        &ctx.data().pool,
+        &ctx.data().outbox,
+        &row,
+        SystemClock.now(),
+        &key,
+    )
+    .await?;
+    ctx.say(format!(
+        "Posting **{}** in <#{}> now.",
+        row.theme,
+        row.channel()
+    ))
+    .await?;
+    Ok(())
+}
+
+/// The rotating bank of texts of a prompt (no repeats until every text was used)
+#[poise::command(
+    slash_command,
+    subcommands("bank_add", "bank_list", "bank_remove"),
+    subcommand_required
+)]
+async fn bank(_: Context<'_>) -> Result<(), Error> {
+    Ok(())
+}
+
+async fn own_prompt(ctx: Context<'_>, id: i64) -> Result<db::calendar::PromptRow, Error> {
+    Ok(db::calendar::prompt(&ctx.data().pool, guild_id(ctx)?, id)
+        .await?
+        .or_user(format!(
+            "There is no prompt #{id}; `/prompts list` shows them."
+        ))?)
+}
+
+/// Add a text to a prompt's bank
+#[poise::command(slash_command, ephemeral, rename = "add")]
+async fn bank_add(
+    ctx: Context<'_>,
+    #[description = "Prompt number"] prompt: i64,
+    #[description = "The text"] text: String,
+) -> Result<(), Error> {
+    let row = own_prompt(ctx, prompt).await?;
+    if text.chars().count() > 1800 {
+        return Err(UserError(
+            "text: at most 1800 characters, so the post fits Discord's 2000.".into(),
+        )
+        .into());
+    }
+    let id = db::calendar::add_bank_text(&ctx.data().pool, row.id, &text).await?;
+    let note = if row.text.is_some() {
+        " (this prompt has a fixed text, which wins; remove and re-add it without text to rotate)"
+    } else {
+        ""
+    };
+    ctx.say(format!("Text #{id} added to **{}**{note}.", row.theme))
+        .await?;
+    Ok(())
+}
+
+/// List a prompt's bank
+#[poise::command(slash_command, ephemeral, rename = "list")]
+async fn bank_list(
+    ctx: Context<'_>,
+    #[description = "Prompt number"] prompt: i64,
+) -> Result<(), Error> {
+    let row = own_prompt(ctx, prompt).await?;
+    let texts = db::calendar::bank(&ctx.data().pool, row.id).await?;
+    let text = if texts.is_empty() {
+        format!("**{}** has no bank texts yet.", row.theme)
+    } else {
+        texts
+            .iter()
+            .map(|t| {
+                format!(
+                    "**#{}**{} {}",
+                    t.id,
+                    if t.used { " (used this cycle)" } else { "" },
+                    t.text
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    ctx.say(render::truncate(&text, render::MESSAGE_LIMIT))
+        .await?;
+    Ok(())
+}
+
+/// Remove a text from a prompt's bank
+#[poise::command(slash_command, ephemeral, rename = "remove")]
+async fn bank_remove(
+    ctx: Context<'_>,
+    #[description = "Prompt number"] prompt: i64,
+    #[description = "Text number"] text: i64,
+) -> Result<(), Error> {
+    let row = own_prompt(ctx, prompt).await?;
+    if !db::calendar::remove_bank_text(&ctx.data().pool, row.id, text).await? {
+        return Err(UserError(format!("Prompt #{prompt} has no text #{text}.")).into());
+    }
+    ctx.say(format!("Text #{text} removed.")).await?;
+    Ok(())
+}
+
+/// Install the classic week (Monday goals … Friday wins), paused, to edit and resume
+#[poise::command(slash_command, ephemeral)]
+async fn preset(
+    ctx: Context<'_>,
+    #[description = "Where the prompts post"]
+    #[channel_types("Text", "News")]
+    channel: ChannelId,
+) -> Result<(), Error> {
+    let guild_id = guild_id(ctx)?;
+    let mut lines = Vec::new();
+    for p in CLASSIC_WEEK {
+        let poll = p.poll.map(|(q, answers)| {
+            scheduler::poll_json(
+                q,
+                &answers.iter().map(|a| (*a).to_owned()).collect::<Vec<_>>(),
+                24,
+            )
+            .to_string()
+        });
+        let row = NewPrompt {
+            guild_id,
+            theme: p.theme.into(),
+            channel_id: channel.get(),
+            schedule_kind: "weekly".into(),
+            days: Some(p.days.into()),
+            time_of_day: Some(p.time.into()),
+            cron: None,
+            late_within_secs: Some(3600),
+            text: Some(p.text.into()),
+            thread: p.thread,
+            poll,
+            author_id: ctx.author().id.get(),
+            paused: true,
+        };
+        let id = db::calendar::insert_prompt(&ctx.data().pool, &row, unix_now()).await?;
+        reschedule(ctx, guild_id, id).await?;
+        lines.push(format!("#{id} {} ({} {})", p.theme, p.days, p.time));
+    }
+    ctx.say(format!("Installed the classic week in <#{}>, paused:\n{}\nEdit with `/prompts bank`, start each with `/prompts resume`.", channel.get(), lines.join("\n")))
+        .await?;
+    Ok(())
+}
+
+/// How `/calendar` answers.
+#[derive(Debug, Clone, Copy, poise::ChoiceParameter)]
+enum CalendarFormat {
+    #[name = "list"]
+    List,
+    #[name = "ical"]
+    Ical,
+}
+
+/// Everything scheduled, in the server's time zone (format:ical gives an .ics file)
+#[poise::command(slash_command, guild_only, ephemeral)]
+pub async fn calendar(
+    ctx: Context<'_>,
+    #[description = "How many days ahead (default 14)"] days: Option<u32>,
+    #[description = "list (default) or ical for your calendar app"] format: Option<CalendarFormat>,
+) -> Result<(), Error> {
+    // Discord does not allow a command with both options and subcommands, so the .ics export
+    // (`/calendar ical` in the product contract) is `/calendar format:ical`.
+    if matches!(format, Some(CalendarFormat::Ical)) {
+        return calendar_ical(ctx).await;
+    }
+    let guild_id = guild_id(ctx)?;
+    let days = i64::from(days.unwrap_or(14).clamp(1, 90));
+    let tz = scheduler::guild_timezone(&ctx.data().pool, &ctx.data().config, guild_id).await?;
+    let now = SystemClock.now();
+    let until = now + Duration::days(days);
+    let mut items = Vec::new();
+    for row in db::calendar::prompts(&ctx.data().pool, guild_id)
+        .await?
+        .iter()
+        .filter(|r| !r.paused)
+    {
+        let Ok(schedule) = prompt_schedule(row) else {
+            continue;
+        };
+        let mut at = now;
+        while let Some(next) = schedule.next_after(at, tz).filter(|t| *t <= until) {
+            items.push((next, format!("{} in <#{}>", row.theme, row.channel())));
+            at = next;
+        }
+    }
+    items.sort();
+    let text = if items.is_empty() {
+        format!("Nothing scheduled in the next {days} days.")
+    } else {
+        let lines: Vec<String> = items
+            .iter()
+            .map(|(t, what)| {
+                format!(
+                    "{} · <t:{}:F> · {what}",
+                    t.with_timezone(&tz).format("%a %d %b %H:%M"),
+                    t.timestamp()
+                )
+            })
+            .collect();
+        format!(
+            "**Next {days} days** (server time {}; Discord shows each in your own time):\n{}",
+            tz.name(),
+            lines.join("\n")
+        )
+    };
+    ctx.say(render::truncate(&text, render::MESSAGE_LIMIT))
+        .await?;
+    Ok(())
+}
+
+/// The calendar as an .ics file (RFC 5545) for calendar apps.
+async fn calendar_ical(ctx: Context<'_>) -> Result<(), Error> {
+    let guild_id = guild_id(ctx)?;
+    let tz = scheduler::guild_timezone(&ctx.data().pool, &ctx.data().config, guild_id).await?;
+    let now = SystemClock.now();
+    let mut events = Vec::new();
+    for row in db::calendar::prompts(&ctx.data().pool, guild_id)
+        .await?
+        .iter()
+        .filter(|r| !r.paused)
+    {
+        let Ok(schedule) = prompt_schedule(row) else {
+            continue;
+        };
+        let Some(start) = schedule.next_after(now, tz) else {
+            continue;
+        };
+        events.push(CalendarEvent {
+            uid: format!("prompt-{}-{guild_id}@hearth", row.id),
+            summary: row.theme.clone(),
+            description: format!("Themed-day prompt in #{}", row.channel()),
+            start,
+            duration_minutes: 30,
+            rrule: schedule.rrule(),
+        });
+    }
+    let name = ctx
+        .guild()
+        .map_or_else(|| "Community".to_owned(), |g| g.name.clone());
+    let text = ical::calendar(&format!("{name} calendar"), tz, &events, now);
+    ctx.send(
+        CreateReply::default()
+            .content(format!(
+                "{} scheduled item(s). Import the file into your calendar app.",
+                events.len()
+            ))
+            .attachment(CreateAttachment::bytes(
+                text.into_bytes(),
+                "hearth-calendar.ics",
+            )),
+    )
+    .await?;
+    Ok(())
+}
