@@ -80,9 +80,9 @@ impl Demo {
             .unwrap_or_else(|| id.to_string())
     }
 
-    /// Replaces `<#id>`, `<@id>` and `<@&id>` with readable names.
+    /// Replaces `<#id>`, `<@id>`, `<@&id>` and `<t:unix:style>` with what Discord would show.
     fn readable(&self, text: &str) -> String {
-        let mut out = text.to_owned();
+        let mut out = discord_timestamps(text);
         for (id, name) in &self.names {
             out = out
                 .replace(&format!("<#{id}>"), &format!("#{name}"))
@@ -134,6 +134,30 @@ impl Demo {
         };
         let text = self.indent(&visible_text(&data));
         self.say(&format!("          {who}:\n{text}"));
+        Ok(data)
+    }
+
+    /// A top-level command with options, e.g. `/calendar`.
+    async fn command_top(
+        &mut self,
+        user: u64,
+        command: &str,
+        options: Value,
+        shown: &str,
+    ) -> anyhow::Result<Value> {
+        let line = format!("{} {} › /{command}{shown}", self.stamp(), self.name(user));
+        self.say(&line);
+        let reply = self
+            .emu
+            .slash_command(self.guild, self.general, user, command, options)
+            .response(WAIT)
+            .await?;
+        let data = reply.body["data"].clone();
+        let text = self.indent(&visible_text(&data));
+        self.say(&format!(
+            "          Hearth (only {} sees this):\n{text}",
+            self.name(user)
+        ));
         Ok(data)
     }
 
@@ -396,6 +420,39 @@ async fn play(out: &Path) -> anyhow::Result<()> {
     );
     demo.say(&line);
 
+    demo.say("\n— The content calendar —");
+    let added = demo
+        .command(
+            maria,
+            "prompts",
+            "add",
+            json!([
+                {"type": 3, "name": "theme", "value": "Tool-Tip Tuesday"},
+                {"type": 7, "name": "channel", "value": general.to_string()},
+                {"type": 3, "name": "days", "value": "tue"},
+                {"type": 3, "name": "time", "value": "10:00"},
+                {"type": 3, "name": "text", "value": "Share a tool, shortcut or trick that saves you time."},
+                {"type": 5, "name": "thread", "value": true}
+            ]),
+            " theme:Tool-Tip Tuesday channel:#general days:tue time:10:00 thread:true",
+        )
+        .await?;
+    let prompt_id: i64 = visible_text(&added)
+        .strip_prefix("Prompt #")
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|id| id.parse().ok())
+        .unwrap_or(1);
+    demo.command(
+        maria,
+        "prompts",
+        "run-now",
+        json!([{"type": 4, "name": "id", "value": prompt_id}]),
+        &format!(" id:{prompt_id}"),
+    )
+    .await?;
+    demo.wait_for_posts(2).await?;
+    demo.command_top(sam, "calendar", json!([]), "").await?;
+
     demo.say("\n— Stopping —");
     let code = bot.terminate().await?;
     let line = format!(
@@ -431,4 +488,26 @@ async fn play(out: &Path) -> anyhow::Result<()> {
         "the bot sent requests that violate Discord's spec"
     );
     Ok(())
+}
+
+/// `<t:1795510800:F>` → `2026-11-24 09:00 UTC`, as a reader's client would render it.
+fn discord_timestamps(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("<t:") {
+        out.push_str(&rest[..start]);
+        let tail = &rest[start + 3..];
+        let Some(end) = tail.find('>') else { break };
+        let unix = tail[..end]
+            .split(':')
+            .next()
+            .and_then(|n| n.parse::<i64>().ok());
+        match unix.and_then(|n| chrono::DateTime::from_timestamp(n, 0)) {
+            Some(t) => out.push_str(&t.format("%Y-%m-%d %H:%M UTC").to_string()),
+            None => out.push_str(&rest[start..start + 3 + end + 1]),
+        }
+        rest = &tail[end + 1..];
+    }
+    out.push_str(rest);
+    out
 }

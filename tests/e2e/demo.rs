@@ -23,6 +23,7 @@ fn demo_plays_the_scripted_community_and_exits_0() {
         "Only community managers can use `/config timezone`",
         "Welcome aboard, @noor!",
         "opened the thread \"Welcome, jules\"",
+        "Prompt by @maria",
         "0 violation(s) of Discord's OpenAPI spec",
     ] {
         assert!(
