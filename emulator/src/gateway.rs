@@ -45,6 +45,7 @@ struct Session {
 #[derive(Default)]
 pub struct Gateway {
     sessions: Mutex<HashMap<String, Session>>,
+    last_identify: Mutex<Option<Value>>,
     connections: Mutex<HashMap<u64, mpsc::UnboundedSender<Out>>>,
     next_conn: AtomicU64,
     identifies: AtomicU64,
@@ -67,6 +68,11 @@ impl Gateway {
             heartbeats: self.heartbeats.load(Ordering::SeqCst),
             dispatched: self.dispatched.load(Ordering::SeqCst),
         }
+    }
+
+    /// The `d` of the last IDENTIFY (token, intents, properties).
+    pub fn last_identify(&self) -> Option<Value> {
+        self.last_identify.lock().clone()
     }
 
     pub fn drop_all(&self) {
@@ -148,6 +154,7 @@ async fn connection(inner: Arc<Inner>, socket: WebSocket) {
                     lenient["d"]["presence"]["since"] = Value::Null;
                 }
                 check(&inner, "IDENTIFY", &lenient);
+                *inner.gateway.last_identify.lock() = Some(frame["d"].clone());
                 inner.gateway.identifies.fetch_add(1, Ordering::SeqCst);
                 session_id = Some(identify(&inner, conn_id, &tx));
             }

@@ -794,6 +794,11 @@ impl Emulator {
         self.inner.world.lock().member_json(guild, user, true)
     }
 
+    /// The `d` of the last IDENTIFY the bot sent (intents, shard, properties).
+    pub fn last_identify(&self) -> Option<Value> {
+        self.inner.gateway.last_identify()
+    }
+
     pub fn gateway_stats(&self) -> GatewayStats {
         self.inner.gateway.stats()
     }

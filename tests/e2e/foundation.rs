@@ -38,7 +38,18 @@ async fn connects_and_registers_commands() {
     );
     let stats = world.emu.gateway_stats();
     assert_eq!(stats.identifies, 1);
-    // Intents: never MESSAGE_CONTENT (1 << 15).
+    // Intents: what the features need, never MESSAGE_CONTENT (1 << 15).
+    let intents = world.emu.last_identify().unwrap()["intents"]
+        .as_u64()
+        .unwrap();
+    assert_eq!(intents & (1 << 15), 0, "no Message Content intent");
+    for needed in [0, 1, 7, 9, 10, 16] {
+        assert_ne!(
+            intents & (1 << needed),
+            0,
+            "intent bit {needed} missing from {intents:#b}"
+        );
+    }
     assert_eq!(
         bot.terminate().await.unwrap(),
         0,

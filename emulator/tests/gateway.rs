@@ -1,0 +1,148 @@
+//! The gateway with a raw websocket client: handshake, heartbeats, RESUME replay, and the
+//! dispatch rate (printed, not asserted: these machines are shared).
+
+use std::time::{Duration, Instant};
+
+use discord_emulator::{Emulator, EmulatorConfig};
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use tokio_tungstenite::tungstenite::Message;
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn connect(emu: &Emulator) -> Socket {
+    let url = format!("{}/gateway", emu.base_url().replace("http://", "ws://"));
+    tokio_tungstenite::connect_async(url).await.unwrap().0
+}
+
+async fn next(ws: &mut Socket) -> Value {
+    loop {
+        let message = tokio::time::timeout(Duration::from_secs(5), ws.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        if let Message::Text(text) = message {
+            return serde_json::from_str(&text).unwrap();
+        }
+    }
+}
+
+async fn send(ws: &mut Socket, value: Value) {
+    ws.send(Message::Text(value.to_string().into()))
+        .await
+        .unwrap();
+}
+
+async fn identify(ws: &mut Socket) -> Value {
+    send(
+        ws,
+        json!({"op": 2, "d": {"token": "t", "intents": 1, "properties": {"os": "linux", "browser": "x", "device": "x"}}}),
+    )
+    .await;
+    next(ws).await
+}
+
+#[tokio::test]
+async fn handshake_heartbeat_and_resume_with_replay() {
+    let emu = Emulator::start().await.unwrap();
+    let guild = emu.add_guild("G", 0);
+    let channel = emu.add_channel(guild, "general", 0);
+    let user = emu.add_user("u", false);
+    emu.add_member(guild, user, &[]);
+
+    let mut ws = connect(&emu).await;
+    assert_eq!(next(&mut ws).await["op"], 10, "HELLO first");
+    let ready = identify(&mut ws).await;
+    assert_eq!(ready["t"], "READY");
+    assert_eq!(
+        ready["d"]["application"]["id"],
+        emu.application_id().to_string()
+    );
+    let guild_create = next(&mut ws).await;
+    assert_eq!(guild_create["t"], "GUILD_CREATE");
+    assert_eq!(guild_create["d"]["members"].as_array().unwrap().len(), 3);
+    send(&mut ws, json!({"op": 1, "d": 2})).await;
+    assert_eq!(next(&mut ws).await["op"], 11, "heartbeat ACK");
+
+    // Drop the client; what is dispatched meanwhile is replayed on RESUME.
+    let session = ready["d"]["session_id"].as_str().unwrap().to_owned();
+    drop(ws);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    emu.user_message(channel, user, "while you were away", None);
+    let mut ws = connect(&emu).await;
+    next(&mut ws).await;
+    send(
+        &mut ws,
+        json!({"op": 6, "d": {"token": "t", "session_id": session, "seq": 2}}),
+    )
+    .await;
+    let replayed = next(&mut ws).await;
+    assert_eq!(replayed["t"], "MESSAGE_CREATE");
+    assert_eq!(replayed["s"], 3);
+    assert_eq!(next(&mut ws).await["t"], "RESUMED");
+
+    // An unknown session gets op 9 (invalid session, not resumable).
+    let mut other = connect(&emu).await;
+    next(&mut other).await;
+    send(
+        &mut other,
+        json!({"op": 6, "d": {"token": "t", "session_id": "nope", "seq": 1}}),
+    )
+    .await;
+    assert_eq!(next(&mut other).await, json!({"op": 9, "d": false}));
+    emu.assert_no_violations();
+}
+
+#[tokio::test]
+async fn heartbeats_go_unanswered_when_acks_are_off() {
+    let emu = Emulator::start().await.unwrap();
+    let mut ws = connect(&emu).await;
+    next(&mut ws).await;
+    identify(&mut ws).await;
+    emu.set_heartbeat_ack(false);
+    send(&mut ws, json!({"op": 1, "d": 1})).await;
+    let quiet = tokio::time::timeout(Duration::from_millis(300), ws.next()).await;
+    assert!(quiet.is_err(), "no ACK: {quiet:?}");
+    emu.set_heartbeat_ack(true);
+    send(&mut ws, json!({"op": 1, "d": 1})).await;
+    assert_eq!(next(&mut ws).await["op"], 11);
+}
+
+#[tokio::test]
+async fn dispatch_rate_with_validation_off() {
+    let emu = Emulator::start_with(EmulatorConfig {
+        validate_gateway: false,
+        ..EmulatorConfig::default()
+    })
+    .await
+    .unwrap();
+    let guild = emu.add_guild("G", 0);
+    let channel = emu.add_channel(guild, "general", 0);
+    let mut ws = connect(&emu).await;
+    next(&mut ws).await;
+    identify(&mut ws).await;
+    next(&mut ws).await;
+    let n: usize = std::env::var("EMULATOR_BENCH_EVENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(50_000);
+    let frame = json!({"id": "1", "channel_id": channel.to_string(), "guild_id": guild.to_string(), "content": "", "author": {"id": "2", "username": "u"}});
+    let started = Instant::now();
+    let reader = tokio::spawn(async move {
+        let mut seen = 0;
+        while seen < n {
+            if let Some(Ok(Message::Text(_))) = ws.next().await {
+                seen += 1;
+            }
+        }
+    });
+    emu.dispatch_many((0..n).map(|_| ("MESSAGE_CREATE".to_owned(), frame.clone())));
+    reader.await.unwrap();
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "emulator: {n} dispatches delivered over the websocket in {secs:.3} s = {:.0} dispatches/s",
+        n as f64 / secs
+    );
+}
