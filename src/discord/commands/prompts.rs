@@ -88,7 +88,7 @@ async fn add(
         paused: false,
     };
     let id = db::calendar::insert_prompt(&ctx.data().pool, &row, unix_now()).await?;
-    let next = reschedule(ctx, guild_id, id).await?;
+    let next = reschedule(ctx, id).await?;
     ctx.say(format!(
         "Prompt #{id} **{theme}** in <#{}>: {schedule}. {}",
         channel.get(),
@@ -137,16 +137,8 @@ fn poll_json(
 }
 
 /// Recomputes a prompt's next run and wakes the scheduler.
-async fn reschedule(
-    ctx: Context<'_>,
-    guild_id: u64,
-    id: i64,
-) -> Result<Option<chrono::DateTime<Utc>>, Error> {
-    let row = db::calendar::prompt(&ctx.data().pool, guild_id, id)
-        .await?
-        .or_user(format!(
-            "There is no prompt #{id}; `/prompts list` shows them."
-        ))?;
+async fn reschedule(ctx: Context<'_>, id: i64) -> Result<Option<chrono::DateTime<Utc>>, Error> {
+    let row = own_prompt(ctx, id).await?;
     let next = scheduler::schedule_prompt(
         &ctx.data().pool,
         &ctx.data().config,
@@ -240,7 +232,7 @@ async fn set_paused(ctx: Context<'_>, id: i64, paused: bool) -> Result<(), Error
         ))
         .into());
     }
-    let next = reschedule(ctx, guild_id, id).await?;
+    let next = reschedule(ctx, id).await?;
     let state = if paused { "paused" } else { "resumed" };
     ctx.say(format!("Prompt #{id} {state}. {}", next_text(next)))
         .await?;
@@ -250,12 +242,7 @@ async fn set_paused(ctx: Context<'_>, id: i64, paused: bool) -> Result<(), Error
 /// Post a prompt now, outside its schedule
 #[poise::command(slash_command, ephemeral, rename = "run-now")]
 async fn run_now(ctx: Context<'_>, #[description = "Prompt number"] id: i64) -> Result<(), Error> {
-    let guild_id = guild_id(ctx)?;
-    let row = db::calendar::prompt(&ctx.data().pool, guild_id, id)
-        .await?
-        .or_user(format!(
-            "There is no prompt #{id}; `/prompts list` shows them."
-        ))?;
+    let row = own_prompt(ctx, id).await?;
     let key = format!("prompt-now:{id}:{}", ctx.id());
     scheduler::post_prompt_now(
         &ctx.data().pool,
@@ -285,11 +272,11 @@ async fn bank(_: Context<'_>) -> Result<(), Error> {
 }
 
 async fn own_prompt(ctx: Context<'_>, id: i64) -> Result<db::calendar::PromptRow, Error> {
-    Ok(db::calendar::prompt(&ctx.data().pool, guild_id(ctx)?, id)
+    db::calendar::prompt(&ctx.data().pool, guild_id(ctx)?, id)
         .await?
         .or_user(format!(
             "There is no prompt #{id}; `/prompts list` shows them."
-        ))?)
+        ))
 }
 
 /// Add a text to a prompt's bank
@@ -396,7 +383,7 @@ async fn preset(
             paused: true,
         };
         let id = db::calendar::insert_prompt(&ctx.data().pool, &row, unix_now()).await?;
-        reschedule(ctx, guild_id, id).await?;
+        reschedule(ctx, id).await?;
         lines.push(format!("#{id} {} ({} {})", p.theme, p.days, p.time));
     }
     ctx.say(format!("Installed the classic week in <#{}>, paused:\n{}\nEdit with `/prompts bank`, start each with `/prompts resume`.", channel.get(), lines.join("\n")))
