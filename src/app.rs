@@ -42,11 +42,13 @@ async fn run_inner(config: Config) -> anyhow::Result<i32> {
 
     let outbox = Outbox::new(pool.clone());
     let scheduler = crate::scheduler::SchedulerHandle::default();
+    let (tracker, activity_writer) = crate::ingest::Tracker::start(pool.clone()).await?;
     let data = Data {
         pool: pool.clone(),
         config: config.clone(),
         outbox: outbox.clone(),
         scheduler: scheduler.clone(),
+        tracker,
     };
     let (fatal_tx, mut fatal_rx) = mpsc::unbounded_channel();
     let mut client = client::build(http, &config, data, fatal_tx).await?;
@@ -109,6 +111,15 @@ async fn run_inner(config: Config) -> anyhow::Result<i32> {
     }
     shard_manager.shutdown_all().await;
     gateway.abort();
+    // The framework (and with it the last activity `Tracker`) is gone once the gateway task
+    // ends; the writer then flushes what it holds and stops.
+    let _ = gateway.await;
+    if tokio::time::timeout(Duration::from_secs(10), activity_writer)
+        .await
+        .is_err()
+    {
+        warn!("activity writer did not finish flushing in time");
+    }
     pool.close().await;
     info!(exit.code = code, "hearth stopped");
     Ok(code)

@@ -35,6 +35,36 @@ pub enum Command {
     Check,
     /// Apply database migrations
     Migrate,
+    /// Community analytics from the database (no Discord needed)
+    Report {
+        /// The server (guild) id
+        #[arg(long)]
+        guild: u64,
+        /// First day, YYYY-MM-DD (default: 29 days before --to)
+        #[arg(long)]
+        from: Option<chrono::NaiveDate>,
+        /// Last day, YYYY-MM-DD (default: today in the server's time zone)
+        #[arg(long)]
+        to: Option<chrono::NaiveDate>,
+        #[arg(long, value_enum, default_value = "table")]
+        format: ReportFormat,
+        /// Retention cohorts by calendar month or ISO week
+        #[arg(long, value_enum, default_value = "month")]
+        cohorts: Cohorts,
+    },
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ReportFormat {
+    Table,
+    Json,
+    Csv,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum Cohorts {
+    Month,
+    Week,
 }
 
 /// Parses the command line, runs the command, returns the exit code.
@@ -75,6 +105,19 @@ async fn dispatch(cli: Cli) -> i32 {
                 exit::RUNTIME
             }
         },
+        Command::Report {
+            guild,
+            from,
+            to,
+            format,
+            cohorts,
+        } => match report(&config, guild, from, to, format, cohorts).await {
+            Ok(()) => exit::OK,
+            Err(err) => {
+                eprintln!("error: {err:#}");
+                exit::RUNTIME
+            }
+        },
         Command::Demo { .. } => unreachable!("handled above"),
     }
 }
@@ -97,4 +140,32 @@ fn check(config: &config::Config) -> i32 {
     println!("  database: {}", config.database.url);
     println!("  guild sections: {}", config.guilds.len());
     exit::OK
+}
+
+async fn report(
+    config: &config::Config,
+    guild: u64,
+    from: Option<chrono::NaiveDate>,
+    to: Option<chrono::NaiveDate>,
+    format: ReportFormat,
+    cohorts: Cohorts,
+) -> anyhow::Result<()> {
+    use crate::domain::clock::{Clock, SystemClock};
+    let pool = crate::db::open(&config.database.url).await?;
+    let tz = crate::scheduler::guild_timezone(&pool, config, guild).await?;
+    let to = to.unwrap_or_else(|| SystemClock.now().with_timezone(&tz).date_naive());
+    let from = from.unwrap_or(to - chrono::Duration::days(29));
+    anyhow::ensure!(from <= to, "--from {from} is after --to {to}");
+    let period = match cohorts {
+        Cohorts::Month => crate::domain::analytics::CohortPeriod::Month,
+        Cohorts::Week => crate::domain::analytics::CohortPeriod::IsoWeek,
+    };
+    let report = crate::stats::report(&pool, guild, tz, from, to, period).await?;
+    match format {
+        ReportFormat::Json => println!("{}", serde_json::to_string(&report)?),
+        ReportFormat::Table => print!("{}", crate::stats::render_table(&report)),
+        ReportFormat::Csv => print!("{}", crate::stats::render_csv(&report)),
+    }
+    pool.close().await;
+    Ok(())
 }

@@ -3,6 +3,7 @@
 //! SQL is written to stay portable to PostgreSQL: `$n` placeholders, `ON CONFLICT`, `RETURNING`,
 //! INTEGER unix times and snowflakes.
 
+pub mod activity;
 pub mod applications;
 pub mod calendar;
 pub mod guilds;

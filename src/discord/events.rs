@@ -4,7 +4,10 @@ use tracing::{debug, info};
 
 use super::serenity::{self, FullEvent};
 use super::{commands, render, Data, Error};
-use crate::db;
+use crate::db::{
+    self,
+    activity::{Kind, Record},
+};
 use crate::domain::clock::unix_now;
 use crate::domain::settings::{ChannelPurpose, GuildSettings};
 use crate::welcome::{GuildFacts, Newcomer, Welcomer};
@@ -34,19 +37,59 @@ pub async fn handle(
             db::welcome::record_leave(&data.pool, guild_id.get(), user.id.get(), unix_now())
                 .await?;
         }
-        FullEvent::Message { new_message } => {
-            if let (Some(guild_id), false) = (
-                new_message.guild_id,
-                new_message.author.bot || new_message.webhook_id.is_some(),
-            ) {
-                let at = new_message.timestamp.unix_timestamp();
-                db::welcome::record_first_message(
-                    &data.pool,
-                    guild_id.get(),
-                    new_message.author.id.get(),
+        FullEvent::Message { new_message } => message(framework, new_message).await?,
+        FullEvent::ThreadCreate { thread } => {
+            if let (Some(owner), Some(parent)) = (thread.owner_id, thread.parent_id) {
+                let by_bot = owner == framework.serenity_context.cache.current_user().id;
+                if !by_bot {
+                    data.tracker.record(Record {
+                        guild_id: thread.guild_id.get(),
+                        user_id: owner.get(),
+                        at: unix_now(),
+                        kind: Kind::ThreadCreated,
+                        channel_id: parent.get(),
+                        target_id: thread.id.get(),
+                        reply_to: None,
+                        in_thread: false,
+                    });
+                }
+            }
+        }
+        FullEvent::ReactionAdd { add_reaction } => {
+            let by_bot = add_reaction.member.as_ref().is_some_and(|m| m.user.bot);
+            if let (Some(guild_id), Some(user_id), false) =
+                (add_reaction.guild_id, add_reaction.user_id, by_bot)
+            {
+                data.tracker.record(Record {
+                    guild_id: guild_id.get(),
+                    user_id: user_id.get(),
+                    at: unix_now(),
+                    kind: Kind::Reaction,
+                    channel_id: add_reaction.channel_id.get(),
+                    target_id: add_reaction.message_id.get(),
+                    reply_to: None,
+                    in_thread: false,
+                });
+            }
+        }
+        FullEvent::VoiceStateUpdate { old, new } => {
+            let joined =
+                new.channel_id.is_some() && old.as_ref().is_none_or(|o| o.channel_id.is_none());
+            let by_bot = new.member.as_ref().is_some_and(|m| m.user.bot);
+            if let (true, false, Some(guild_id), Some(channel)) =
+                (joined, by_bot, new.guild_id, new.channel_id)
+            {
+                let at = unix_now();
+                data.tracker.record(Record {
+                    guild_id: guild_id.get(),
+                    user_id: new.user_id.get(),
                     at,
-                )
-                .await?;
+                    kind: Kind::VoiceJoin,
+                    channel_id: channel.get(),
+                    target_id: u64::try_from(at).unwrap_or(0),
+                    reply_to: None,
+                    in_thread: false,
+                });
             }
         }
         FullEvent::InteractionCreate { interaction } => {
@@ -67,6 +110,46 @@ pub async fn handle(
         }
         _ => {}
     }
+    Ok(())
+}
+
+/// A member's message: activity (never its content) and the first-message time (activation).
+async fn message(
+    framework: poise::FrameworkContext<'_, Data, Error>,
+    message: &serenity::Message,
+) -> Result<(), Error> {
+    let data = framework.user_data;
+    let Some(guild_id) = message.guild_id else {
+        return Ok(());
+    };
+    if message.author.bot || message.webhook_id.is_some() {
+        return Ok(());
+    }
+    let (guild, user) = (guild_id.get(), message.author.id.get());
+    if data.tracker.is_opted_out(guild, user) {
+        return Ok(());
+    }
+    let at = message.timestamp.unix_timestamp();
+    let in_thread = framework
+        .serenity_context
+        .cache
+        .guild(guild_id)
+        .is_some_and(|g| g.threads.iter().any(|t| t.id == message.channel_id));
+    data.tracker.record(Record {
+        guild_id: guild,
+        user_id: user,
+        at,
+        kind: Kind::Message,
+        channel_id: message.channel_id.get(),
+        target_id: message.id.get(),
+        reply_to: message
+            .message_reference
+            .as_ref()
+            .and_then(|r| r.message_id)
+            .map(|m| m.get()),
+        in_thread,
+    });
+    db::welcome::record_first_message(&data.pool, guild, user, at).await?;
     Ok(())
 }
 

@@ -24,6 +24,7 @@ pub struct Data {
     pub config: Arc<Config>,
     pub outbox: Outbox,
     pub scheduler: crate::scheduler::SchedulerHandle,
+    pub tracker: crate::ingest::Tracker,
 }
 
 impl Data {

@@ -102,6 +102,63 @@ pub fn prompt_post(theme: &str, text: &str, author: u64, poll: Option<&Value>) -
     body
 }
 
+/// `/stats overview`: the latest day's active members and the period's totals.
+pub fn overview_embed(report: &crate::domain::analytics::Report) -> CreateEmbed {
+    let last = report.daily.last();
+    let (dau, wau, mau) = last.map_or((0, 0, 0), |d| (d.dau, d.wau, d.mau));
+    let stickiness = if mau == 0 {
+        "n/a".to_owned()
+    } else {
+        format!("{:.0}%", 100.0 * dau as f64 / mau as f64)
+    };
+    let messages: usize = report.daily.iter().map(|d| d.messages).sum();
+    let joins: usize = report.daily.iter().map(|d| d.joins).sum();
+    let leaves: usize = report.daily.iter().map(|d| d.leaves).sum();
+    let activation = match report.activation.rate {
+        Some(rate) => format!(
+            "{:.0}% ({} of {})",
+            rate * 100.0,
+            report.activation.activated,
+            report.activation.joined
+        ),
+        None => "n/a (no one joined at least 7 days ago)".to_owned(),
+    };
+    let trend: Vec<String> = report
+        .daily
+        .iter()
+        .rev()
+        .take(7)
+        .rev()
+        .map(|d| format!("{} {}", d.date.format("%a"), d.dau))
+        .collect();
+    CreateEmbed::new()
+        .title(format!(
+            "Community health · {} to {}",
+            report.from, report.to
+        ))
+        .colour(COLOUR)
+        .field("DAU", dau.to_string(), true)
+        .field("WAU", wau.to_string(), true)
+        .field("MAU", mau.to_string(), true)
+        .field("Stickiness (DAU/MAU)", stickiness, true)
+        .field("Messages", messages.to_string(), true)
+        .field(
+            "New members",
+            format!("{joins} joined · {leaves} left"),
+            true,
+        )
+        .field(
+            "Activation (first message within 7 days)",
+            activation,
+            false,
+        )
+        .field("Daily active, last 7 days", trend.join(" · "), false)
+        .footer(poise::serenity_prelude::CreateEmbedFooter::new(format!(
+            "Days in {}. Hearth counts activity, never message content.",
+            report.timezone
+        )))
+}
+
 /// `/config show`.
 pub fn settings_embed(settings: &GuildSettings) -> CreateEmbed {
     let channels = ChannelPurpose::ALL

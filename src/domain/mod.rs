@@ -1,6 +1,7 @@
 //! Pure domain logic: no I/O, no Discord, no database. Everything here takes `now` as a parameter
 //! and is unit-tested next to its code.
 
+pub mod analytics;
 pub mod clock;
 pub mod delivery;
 pub mod doctor;

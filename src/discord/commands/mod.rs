@@ -4,6 +4,7 @@ pub mod apply;
 mod config;
 mod intro;
 mod prompts;
+mod stats;
 mod welcome;
 
 use super::{Command, Context, Error};
@@ -16,6 +17,7 @@ pub fn all() -> Vec<Command> {
     all.extend(intro::commands());
     all.extend(apply::commands());
     all.extend(prompts::commands());
+    all.extend(stats::commands());
     all
 }
 

@@ -1,0 +1,201 @@
+//! Activity records (IDs, times, channels, reply links; never content) and what the metrics read.
+
+use std::collections::HashMap;
+
+use sqlx::{QueryBuilder, Sqlite, SqliteExecutor};
+
+use super::{from_sql_id, to_sql_id, Pool};
+
+/// What kind of activity a record is (product §6).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Message = 1,
+    ThreadCreated = 2,
+    Reaction = 3,
+    VoiceJoin = 4,
+}
+
+/// One activity record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Record {
+    pub guild_id: u64,
+    pub user_id: u64,
+    /// Unix seconds.
+    pub at: i64,
+    pub kind: Kind,
+    pub channel_id: u64,
+    /// The message, thread, or reacted-to message; unique per kind and member.
+    pub target_id: u64,
+    pub reply_to: Option<u64>,
+    pub in_thread: bool,
+}
+
+/// Inserts records in one statement; duplicates (replays, re-imports) are ignored.
+pub async fn insert(db: impl SqliteExecutor<'_>, records: &[Record]) -> sqlx::Result<u64> {
+    if records.is_empty() {
+        return Ok(0);
+    }
+    let mut builder: QueryBuilder<'_, Sqlite> =
+        QueryBuilder::new("INSERT INTO activity (guild_id, user_id, at, kind, channel_id, target_id, reply_to, in_thread) ");
+    builder.push_values(records, |mut row, r| {
+        row.push_bind(to_sql_id(r.guild_id))
+            .push_bind(to_sql_id(r.user_id))
+            .push_bind(r.at)
+            .push_bind(r.kind as i64)
+            .push_bind(to_sql_id(r.channel_id))
+            .push_bind(to_sql_id(r.target_id))
+            .push_bind(r.reply_to.map(to_sql_id))
+            .push_bind(r.in_thread);
+    });
+    builder.push(" ON CONFLICT (guild_id, kind, target_id, user_id) DO NOTHING");
+    Ok(builder.build().execute(db).await?.rows_affected())
+}
+
+/// SQLite allows at most 32766 bound values; 8 per record.
+pub const MAX_BATCH: usize = 4000;
+
+/// Distinct (member, 15-minute slot) pairs with activity in `[since, until)`: enough to place
+/// every record on a calendar day in any time zone (offsets are multiples of 15 minutes).
+pub async fn active_slots(
+    pool: &Pool,
+    guild_id: u64,
+    since: i64,
+    until: i64,
+) -> sqlx::Result<Vec<(u64, i64)>> {
+    let rows: Vec<(i64, i64)> = sqlx::query_as(
+        "SELECT DISTINCT user_id, at / 900 FROM activity WHERE guild_id = $1 AND at >= $2 AND at < $3",
+    )
+    .bind(to_sql_id(guild_id))
+    .bind(since)
+    .bind(until)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(u, slot)| (from_sql_id(u), slot * 900))
+        .collect())
+}
+
+/// Message counts per 15-minute slot in `[since, until)`.
+pub async fn message_slots(
+    pool: &Pool,
+    guild_id: u64,
+    since: i64,
+    until: i64,
+) -> sqlx::Result<Vec<(i64, i64)>> {
+    let rows: Vec<(i64, i64)> = sqlx::query_as(
+        "SELECT at / 900, COUNT(*) FROM activity WHERE guild_id = $1 AND kind = 1 AND at >= $2 AND at < $3 GROUP BY at / 900",
+    )
+    .bind(to_sql_id(guild_id))
+    .bind(since)
+    .bind(until)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().map(|(slot, n)| (slot * 900, n)).collect())
+}
+
+/// Activity count per member in `[since, until)`.
+pub async fn counts(
+    pool: &Pool,
+    guild_id: u64,
+    since: i64,
+    until: i64,
+) -> sqlx::Result<HashMap<u64, u64>> {
+    let rows: Vec<(i64, i64)> =
+        sqlx::query_as("SELECT user_id, COUNT(*) FROM activity WHERE guild_id = $1 AND at >= $2 AND at < $3 GROUP BY user_id")
+            .bind(to_sql_id(guild_id))
+            .bind(since)
+            .bind(until)
+            .fetch_all(pool)
+            .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(u, n)| (from_sql_id(u), u64::try_from(n).unwrap_or(0)))
+        .collect())
+}
+
+/// Join events up to `until`: recorded joins, plus first activity for members whose join is
+/// unknown (imported history).
+pub async fn joins(pool: &Pool, guild_id: u64, until: i64) -> sqlx::Result<Vec<(u64, i64)>> {
+    let rows: Vec<(i64, i64)> = sqlx::query_as(
+        "SELECT user_id, joined_at FROM member_joins WHERE guild_id = $1 AND joined_at < $2
+         UNION ALL
+         SELECT a.user_id, MIN(a.at) FROM activity a
+         WHERE a.guild_id = $1 AND a.at < $2
+           AND NOT EXISTS (SELECT 1 FROM member_joins j WHERE j.guild_id = a.guild_id AND j.user_id = a.user_id)
+         GROUP BY a.user_id",
+    )
+    .bind(to_sql_id(guild_id))
+    .bind(until)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().map(|(u, t)| (from_sql_id(u), t)).collect())
+}
+
+/// Leave times in `[since, until)`.
+pub async fn leaves(pool: &Pool, guild_id: u64, since: i64, until: i64) -> sqlx::Result<Vec<i64>> {
+    sqlx::query_scalar(
+        "SELECT left_at FROM members WHERE guild_id = $1 AND left_at >= $2 AND left_at < $3",
+    )
+    .bind(to_sql_id(guild_id))
+    .bind(since)
+    .bind(until)
+    .fetch_all(pool)
+    .await
+}
+
+/// First message time per member (recorded live, or the earliest imported message).
+pub async fn first_messages(pool: &Pool, guild_id: u64) -> sqlx::Result<HashMap<u64, i64>> {
+    let rows: Vec<(i64, i64)> = sqlx::query_as(
+        "SELECT user_id, MIN(first) FROM (
+            SELECT user_id, first_message_at AS first FROM members WHERE guild_id = $1 AND first_message_at IS NOT NULL
+            UNION ALL
+            SELECT user_id, MIN(at) FROM activity WHERE guild_id = $1 AND kind = 1 GROUP BY user_id
+         ) GROUP BY user_id",
+    )
+    .bind(to_sql_id(guild_id))
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().map(|(u, t)| (from_sql_id(u), t)).collect())
+}
+
+/// Members who opted out of tracking, across guilds.
+pub async fn optouts(pool: &Pool) -> sqlx::Result<Vec<(u64, u64)>> {
+    let rows: Vec<(i64, i64)> = sqlx::query_as("SELECT guild_id, user_id FROM tracking_optouts")
+        .fetch_all(pool)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(g, u)| (from_sql_id(g), from_sql_id(u)))
+        .collect())
+}
+
+pub async fn set_optout(
+    pool: &Pool,
+    guild_id: u64,
+    user_id: u64,
+    out: bool,
+    now: i64,
+) -> sqlx::Result<()> {
+    let query = if out {
+        "INSERT INTO tracking_optouts (guild_id, user_id, since) VALUES ($1, $2, $3) ON CONFLICT (guild_id, user_id) DO NOTHING"
+    } else {
+        "DELETE FROM tracking_optouts WHERE guild_id = $1 AND user_id = $2 AND $3 >= 0"
+    };
+    sqlx::query(query)
+        .bind(to_sql_id(guild_id))
+        .bind(to_sql_id(user_id))
+        .bind(now)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// Number of activity records of a member (tests, `/privacy export`).
+pub async fn count_for(pool: &Pool, guild_id: u64, user_id: u64) -> sqlx::Result<i64> {
+    sqlx::query_scalar("SELECT COUNT(*) FROM activity WHERE guild_id = $1 AND user_id = $2")
+        .bind(to_sql_id(guild_id))
+        .bind(to_sql_id(user_id))
+        .fetch_one(pool)
+        .await
+}

@@ -1,0 +1,488 @@
+//! Community health metrics, exactly as product.md §6 defines them. Pure: the store hands over
+//! activity as (member, instant) pairs and join/leave/first-message instants; days are calendar
+//! days in the guild's time zone.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
+use chrono_tz::Tz;
+use serde::Serialize;
+
+/// Everything the metrics are computed from.
+#[derive(Clone, Debug, Default)]
+pub struct Inputs {
+    /// (member, when) for every activity record from `from - 29 days` on.
+    pub activity: Vec<(u64, DateTime<Utc>)>,
+    /// Message instants (non-bot, not opted out) in the range.
+    pub messages: Vec<DateTime<Utc>>,
+    /// Join events (member, when); for imported history without joins, first activity.
+    pub joins: Vec<(u64, DateTime<Utc>)>,
+    pub leaves: Vec<DateTime<Utc>>,
+    /// First message instant per member.
+    pub first_messages: HashMap<u64, DateTime<Utc>>,
+    /// Activity count per member within the range.
+    pub activity_counts: HashMap<u64, u64>,
+}
+
+/// One day of the report.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Daily {
+    pub date: NaiveDate,
+    pub dau: usize,
+    pub wau: usize,
+    pub mau: usize,
+    pub messages: usize,
+    pub joins: usize,
+    pub leaves: usize,
+}
+
+/// Retention of one join cohort.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Cohort {
+    pub cohort: String,
+    pub size: usize,
+    pub d30: Option<f64>,
+    pub d90: Option<f64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Activation {
+    pub joined: usize,
+    pub activated: usize,
+    pub rate: Option<f64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Contributor {
+    pub user_id: String,
+    pub activity: u64,
+}
+
+/// The report of `hearth report --format json` (product §6, exact schema).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Report {
+    pub guild_id: String,
+    pub timezone: String,
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub daily: Vec<Daily>,
+    pub retention: Vec<Cohort>,
+    pub activation: Activation,
+    pub top_contributors: Vec<Contributor>,
+}
+
+/// How cohorts are grouped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CohortPeriod {
+    Month,
+    IsoWeek,
+}
+
+fn day(t: DateTime<Utc>, tz: Tz) -> NaiveDate {
+    t.with_timezone(&tz).date_naive()
+}
+
+/// Computes the report for `from..=to` (inclusive days in `tz`).
+pub fn report(
+    guild_id: u64,
+    tz: Tz,
+    from: NaiveDate,
+    to: NaiveDate,
+    inputs: &Inputs,
+    period: CohortPeriod,
+) -> Report {
+    let mut active: BTreeMap<NaiveDate, HashSet<u64>> = BTreeMap::new();
+    for (user, at) in &inputs.activity {
+        active.entry(day(*at, tz)).or_default().insert(*user);
+    }
+    let count_by_day = |instants: &mut dyn Iterator<Item = DateTime<Utc>>| {
+        let mut counts: HashMap<NaiveDate, usize> = HashMap::new();
+        for t in instants {
+            *counts.entry(day(t, tz)).or_default() += 1;
+        }
+        counts
+    };
+    let messages = count_by_day(&mut inputs.messages.iter().copied());
+    let joins = count_by_day(&mut inputs.joins.iter().map(|(_, t)| *t));
+    let leaves = count_by_day(&mut inputs.leaves.iter().copied());
+
+    let daily = days(from, to)
+        .map(|d| Daily {
+            date: d,
+            dau: distinct_between(&active, d, d),
+            wau: distinct_between(&active, d - Duration::days(6), d),
+            mau: distinct_between(&active, d - Duration::days(29), d),
+            messages: messages.get(&d).copied().unwrap_or(0),
+            joins: joins.get(&d).copied().unwrap_or(0),
+            leaves: leaves.get(&d).copied().unwrap_or(0),
+        })
+        .collect();
+
+    Report {
+        guild_id: guild_id.to_string(),
+        timezone: tz.name().to_owned(),
+        from,
+        to,
+        daily,
+        retention: retention(&active, &inputs.joins, tz, from, to, period),
+        activation: activation(&inputs.joins, &inputs.first_messages, tz, from, to),
+        top_contributors: top_contributors(&inputs.activity_counts, 10),
+    }
+}
+
+/// Every day from `from` to `to` inclusive.
+pub fn days(from: NaiveDate, to: NaiveDate) -> impl Iterator<Item = NaiveDate> {
+    from.iter_days().take_while(move |d| *d <= to)
+}
+
+fn distinct_between(
+    active: &BTreeMap<NaiveDate, HashSet<u64>>,
+    first: NaiveDate,
+    last: NaiveDate,
+) -> usize {
+    let mut users: HashSet<u64> = HashSet::new();
+    for (_, set) in active.range(first..=last) {
+        users.extend(set.iter().copied());
+    }
+    users.len()
+}
+
+/// The cohort key of a join day: `YYYY-MM` or ISO `YYYY-Www`.
+pub fn cohort_key(d: NaiveDate, period: CohortPeriod) -> String {
+    match period {
+        CohortPeriod::Month => format!("{:04}-{:02}", d.year(), d.month()),
+        CohortPeriod::IsoWeek => {
+            let w = d.iso_week();
+            format!("{:04}-W{:02}", w.year(), w.week())
+        }
+    }
+}
+
+/// The last day of the cohort period containing `d`.
+fn cohort_end(d: NaiveDate, period: CohortPeriod) -> NaiveDate {
+    match period {
+        CohortPeriod::Month => {
+            let (y, m) = if d.month() == 12 {
+                (d.year() + 1, 1)
+            } else {
+                (d.year(), d.month() + 1)
+            };
+            NaiveDate::from_ymd_opt(y, m, 1).map_or(d, |first| first - Duration::days(1))
+        }
+        CohortPeriod::IsoWeek => {
+            d + Duration::days(6 - i64::from(d.weekday().num_days_from_monday()))
+        }
+    }
+}
+
+fn retention(
+    active: &BTreeMap<NaiveDate, HashSet<u64>>,
+    joins: &[(u64, DateTime<Utc>)],
+    tz: Tz,
+    from: NaiveDate,
+    to: NaiveDate,
+    period: CohortPeriod,
+) -> Vec<Cohort> {
+    // A member's cohort is their first join (a rejoin does not start a new life).
+    let mut first_join: HashMap<u64, NaiveDate> = HashMap::new();
+    for (user, at) in joins {
+        let d = day(*at, tz);
+        first_join
+            .entry(*user)
+            .and_modify(|e| *e = (*e).min(d))
+            .or_insert(d);
+    }
+    let mut cohorts: BTreeMap<String, (NaiveDate, Vec<(u64, NaiveDate)>)> = BTreeMap::new();
+    for (user, d) in first_join
+        .into_iter()
+        .filter(|(_, d)| *d >= from && *d <= to)
+    {
+        let entry = cohorts
+            .entry(cohort_key(d, period))
+            .or_insert((cohort_end(d, period), Vec::new()));
+        entry.1.push((user, d));
+    }
+    let share = |members: &[(u64, NaiveDate)],
+                 start: i64,
+                 end: i64,
+                 period_end: NaiveDate|
+     -> Option<f64> {
+        // Null while the window of the cohort's last possible member has not ended by `to`.
+        if period_end + Duration::days(end) > to || members.is_empty() {
+            return None;
+        }
+        let retained = members
+            .iter()
+            .filter(|(user, joined)| {
+                active
+                    .range(*joined + Duration::days(start)..=*joined + Duration::days(end))
+                    .any(|(_, set)| set.contains(user))
+            })
+            .count();
+        Some(retained as f64 / members.len() as f64)
+    };
+    cohorts
+        .into_iter()
+        .map(|(key, (end, members))| Cohort {
+            cohort: key,
+            size: members.len(),
+            d30: share(&members, 30, 59, end),
+            d90: share(&members, 90, 119, end),
+        })
+        .collect()
+}
+
+fn activation(
+    joins: &[(u64, DateTime<Utc>)],
+    first_messages: &HashMap<u64, DateTime<Utc>>,
+    tz: Tz,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Activation {
+    let cutoff = to - Duration::days(7);
+    let joined: BTreeSet<(u64, DateTime<Utc>)> = joins
+        .iter()
+        .filter(|(_, at)| {
+            let d = day(*at, tz);
+            d >= from && d <= cutoff
+        })
+        .copied()
+        .collect();
+    let activated = joined
+        .iter()
+        .filter(|(user, at)| {
+            first_messages
+                .get(user)
+                .is_some_and(|first| *first >= *at && *first - *at <= Duration::days(7))
+        })
+        .count();
+    Activation {
+        joined: joined.len(),
+        activated,
+        rate: (!joined.is_empty()).then(|| activated as f64 / joined.len() as f64),
+    }
+}
+
+fn top_contributors(counts: &HashMap<u64, u64>, n: usize) -> Vec<Contributor> {
+    let mut ranked: Vec<(u64, u64)> = counts.iter().map(|(u, c)| (*u, *c)).collect();
+    ranked.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    ranked
+        .into_iter()
+        .take(n)
+        .map(|(user, activity)| Contributor {
+            user_id: user.to_string(),
+            activity,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+    use chrono_tz::{Europe::Berlin, UTC};
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    fn date(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    #[test]
+    fn dau_wau_mau_by_hand() {
+        // Member 1 active on Jan 1 and Jan 8; member 2 on Jan 8; member 3 on Jan 31.
+        let inputs = Inputs {
+            activity: vec![
+                (1, at("2026-01-01T10:00:00Z")),
+                (1, at("2026-01-08T10:00:00Z")),
+                (2, at("2026-01-08T11:00:00Z")),
+                (3, at("2026-01-31T11:00:00Z")),
+            ],
+            ..Inputs::default()
+        };
+        let r = report(
+            9,
+            UTC,
+            date("2026-01-01"),
+            date("2026-01-31"),
+            &inputs,
+            CohortPeriod::Month,
+        );
+        assert_eq!(r.daily.len(), 31, "every day has a row");
+        let d = |s: &str| r.daily.iter().find(|x| x.date == date(s)).unwrap();
+        assert_eq!(
+            (
+                d("2026-01-01").dau,
+                d("2026-01-01").wau,
+                d("2026-01-01").mau
+            ),
+            (1, 1, 1)
+        );
+        assert_eq!(
+            (d("2026-01-07").dau, d("2026-01-07").wau),
+            (0, 1),
+            "Jan 1 is within d-6..d"
+        );
+        assert_eq!(
+            (d("2026-01-08").dau, d("2026-01-08").wau),
+            (2, 2),
+            "Jan 1 is outside d-6..d, member 1 came back"
+        );
+        assert_eq!(d("2026-01-14").wau, 2);
+        assert_eq!(d("2026-01-15").wau, 0);
+        assert_eq!(d("2026-01-30").mau, 2, "d-29 = Jan 1");
+        assert_eq!(
+            d("2026-01-31").mau,
+            3,
+            "Jan 1 drops out, member 1 still counted from Jan 8"
+        );
+        for day in &r.daily {
+            assert!(day.dau <= day.wau && day.wau <= day.mau);
+        }
+    }
+
+    #[test]
+    fn days_are_calendar_days_in_the_guild_time_zone() {
+        // 23:30 UTC on Mar 1 is 00:30 on Mar 2 in Berlin.
+        let inputs = Inputs {
+            activity: vec![(1, at("2026-03-01T23:30:00Z"))],
+            messages: vec![at("2026-03-01T23:30:00Z")],
+            ..Inputs::default()
+        };
+        let berlin = report(
+            9,
+            Berlin,
+            date("2026-03-01"),
+            date("2026-03-02"),
+            &inputs,
+            CohortPeriod::Month,
+        );
+        assert_eq!((berlin.daily[0].dau, berlin.daily[1].dau), (0, 1));
+        assert_eq!((berlin.daily[0].messages, berlin.daily[1].messages), (0, 1));
+        let utc = report(
+            9,
+            UTC,
+            date("2026-03-01"),
+            date("2026-03-02"),
+            &inputs,
+            CohortPeriod::Month,
+        );
+        assert_eq!((utc.daily[0].dau, utc.daily[1].dau), (1, 0));
+    }
+
+    #[test]
+    fn retention_windows_and_unelapsed_cohorts() {
+        // January cohort: members 1 and 2 join Jan 10; member 1 is active on day 30 (Feb 9),
+        // member 2 on day 29 (Feb 8, outside the window) and day 95 (Apr 15).
+        let joins = vec![
+            (1, at("2026-01-10T12:00:00Z")),
+            (2, at("2026-01-10T12:00:00Z")),
+            (3, at("2026-03-05T12:00:00Z")),
+        ];
+        let activity = vec![
+            (1, at("2026-02-09T12:00:00Z")),
+            (2, at("2026-02-08T12:00:00Z")),
+            (2, at("2026-04-15T12:00:00Z")),
+        ];
+        let inputs = Inputs {
+            activity,
+            joins,
+            ..Inputs::default()
+        };
+        let r = report(
+            9,
+            UTC,
+            date("2026-01-01"),
+            date("2026-06-30"),
+            &inputs,
+            CohortPeriod::Month,
+        );
+        let jan = &r.retention[0];
+        assert_eq!((jan.cohort.as_str(), jan.size), ("2026-01", 2));
+        assert_eq!(jan.d30, Some(0.5));
+        assert_eq!(jan.d90, Some(0.5));
+        // March cohort: its 90-day window (Mar 31 + 119 days) ends after Jun 30.
+        let mar = &r.retention[1];
+        assert_eq!(mar.cohort, "2026-03");
+        assert_eq!(mar.d30, Some(0.0));
+        assert_eq!(mar.d90, None);
+        let weekly = report(
+            9,
+            UTC,
+            date("2026-01-01"),
+            date("2026-06-30"),
+            &inputs,
+            CohortPeriod::IsoWeek,
+        );
+        assert_eq!(weekly.retention[0].cohort, "2026-W02");
+    }
+
+    #[test]
+    fn activation_counts_joins_at_least_seven_days_before_the_end() {
+        let joins = vec![
+            (1, at("2026-05-01T10:00:00Z")),
+            (2, at("2026-05-02T10:00:00Z")),
+            (3, at("2026-05-28T10:00:00Z")),
+        ];
+        let first_messages = HashMap::from([
+            (1, at("2026-05-03T10:00:00Z")),
+            (2, at("2026-05-12T10:00:00Z")),
+            (3, at("2026-05-28T11:00:00Z")),
+        ]);
+        let inputs = Inputs {
+            joins,
+            first_messages,
+            ..Inputs::default()
+        };
+        let r = report(
+            9,
+            UTC,
+            date("2026-05-01"),
+            date("2026-05-31"),
+            &inputs,
+            CohortPeriod::Month,
+        );
+        assert_eq!(
+            r.activation,
+            Activation {
+                joined: 2,
+                activated: 1,
+                rate: Some(0.5)
+            }
+        );
+        assert_eq!(r.daily[0].joins, 1);
+    }
+
+    #[test]
+    fn top_contributors_rank_by_activity_then_id() {
+        let counts = HashMap::from([(5, 3), (4, 3), (9, 10)]);
+        let top = top_contributors(&counts, 2);
+        assert_eq!(
+            top.iter().map(|c| c.user_id.as_str()).collect::<Vec<_>>(),
+            ["9", "4"]
+        );
+    }
+
+    #[test]
+    fn json_shape_matches_the_contract() {
+        let r = report(
+            42,
+            UTC,
+            date("2026-01-01"),
+            date("2026-01-01"),
+            &Inputs::default(),
+            CohortPeriod::Month,
+        );
+        let v = serde_json::to_value(&r).unwrap();
+        assert_eq!(v["guild_id"], "42");
+        assert_eq!(v["from"], "2026-01-01");
+        assert_eq!(v["daily"][0]["date"], "2026-01-01");
+        for key in ["dau", "wau", "mau", "messages", "joins", "leaves"] {
+            assert!(v["daily"][0][key].is_number(), "{key}");
+        }
+        assert!(v["activation"]["rate"].is_null());
+        let _ = Utc.timestamp_opt(0, 0);
+    }
+}

@@ -1,0 +1,110 @@
+//! Activity tracking: gateway handlers hand records to a batched writer so the gateway loop
+//! never waits on the disk. A batch is written in one transaction when it reaches
+//! `BATCH_SIZE` records or `BATCH_WINDOW` after its first record; a clean shutdown flushes
+//! everything, so a SIGKILL loses at most one window of records.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::RwLock;
+use tokio::sync::mpsc;
+use tracing::{debug, warn};
+
+use crate::db::{self, activity::Record, Pool};
+
+/// Most records in one transaction.
+pub const BATCH_SIZE: usize = 2000;
+/// Longest a record waits before it is written.
+pub const BATCH_WINDOW: Duration = Duration::from_millis(250);
+
+/// Handle to record activity; cheap to clone.
+#[derive(Clone)]
+pub struct Tracker {
+    tx: mpsc::UnboundedSender<Record>,
+    optouts: Arc<RwLock<HashSet<(u64, u64)>>>,
+}
+
+impl Tracker {
+    /// Starts the writer; it stops (after flushing) when every `Tracker` is dropped.
+    pub async fn start(pool: Pool) -> anyhow::Result<(Self, tokio::task::JoinHandle<()>)> {
+        let optouts: HashSet<(u64, u64)> =
+            db::activity::optouts(&pool).await?.into_iter().collect();
+        let (tx, rx) = mpsc::unbounded_channel();
+        let writer = tokio::spawn(write_batches(pool, rx));
+        Ok((
+            Self {
+                tx,
+                optouts: Arc::new(RwLock::new(optouts)),
+            },
+            writer,
+        ))
+    }
+
+    /// Records activity unless the member opted out.
+    pub fn record(&self, record: Record) {
+        if self
+            .optouts
+            .read()
+            .contains(&(record.guild_id, record.user_id))
+        {
+            return;
+        }
+        if self.tx.send(record).is_err() {
+            warn!("activity writer stopped; record dropped");
+        }
+    }
+
+    /// Whether a member opted out of tracking.
+    pub fn is_opted_out(&self, guild_id: u64, user_id: u64) -> bool {
+        self.optouts.read().contains(&(guild_id, user_id))
+    }
+
+    /// Applies an opt-out or opt-in from now on.
+    pub fn set_opted_out(&self, guild_id: u64, user_id: u64, out: bool) {
+        let mut set = self.optouts.write();
+        if out {
+            set.insert((guild_id, user_id));
+        } else {
+            set.remove(&(guild_id, user_id));
+        }
+    }
+}
+
+async fn write_batches(pool: Pool, mut rx: mpsc::UnboundedReceiver<Record>) {
+    let mut batch = Vec::with_capacity(BATCH_SIZE);
+    while let Some(first) = rx.recv().await {
+        batch.push(first);
+        let deadline = tokio::time::Instant::now() + BATCH_WINDOW;
+        while batch.len() < BATCH_SIZE {
+            match tokio::time::timeout_at(deadline, rx.recv()).await {
+                Ok(Some(record)) => batch.push(record),
+                Ok(None) | Err(_) => break,
+            }
+        }
+        flush(&pool, &mut batch).await;
+    }
+    flush(&pool, &mut batch).await;
+    debug!("activity writer stopped");
+}
+
+async fn flush(pool: &Pool, batch: &mut Vec<Record>) {
+    if batch.is_empty() {
+        return;
+    }
+    let result = async {
+        let mut tx = pool.begin().await?;
+        for chunk in batch.chunks(db::activity::MAX_BATCH) {
+            db::activity::insert(&mut *tx, chunk).await?;
+        }
+        tx.commit().await
+    }
+    .await;
+    match result {
+        Ok(()) => debug!(records = batch.len(), "activity batch written"),
+        Err(err) => {
+            warn!(records = batch.len(), error = %err, "activity batch could not be written")
+        }
+    }
+    batch.clear();
+}

@@ -1,0 +1,170 @@
+//! Activity tracking and the first analytics views (issue 5, partial).
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::common::*;
+
+fn hearth_report(world: &World, format: &str) -> String {
+    let out = std::process::Command::new(World::exe())
+        .args([
+            "report",
+            "--guild",
+            &world.guild.to_string(),
+            "--format",
+            format,
+            "--config",
+        ])
+        .arg(world.dir.path().join("hearth.toml"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[tokio::test]
+async fn activity_is_tracked_without_content_and_shows_in_stats_and_reports() {
+    let world = World::new().await;
+    let mut bot = world.start_bot(1).await;
+    let ana = world.emu.add_user("ana", false);
+    world.emu.add_member(world.guild, ana, &[]);
+    let first = world
+        .emu
+        .user_message(world.general, ana, "secret plans", None);
+    world
+        .emu
+        .user_message(world.general, world.member, "a reply", Some(first));
+    world
+        .emu
+        .reaction_add(world.general, first, world.member, "🔥");
+    let voice = world.emu.add_channel(world.guild, "voice", 2);
+    world.emu.voice_join(world.guild, voice, ana);
+    world
+        .emu
+        .thread_create_by_user(world.general, world.member, "a question");
+    let robot = world.emu.add_user("robot", true);
+    world.emu.add_member(world.guild, robot, &[]);
+    world.emu.user_message(world.general, robot, "beep", None);
+
+    // Wait until the batched writer has stored the messages (its window is 250 ms).
+    let mut shown = String::new();
+    for _ in 0..40 {
+        shown = text_of(
+            &world
+                .run(world.manager, "stats", "overview", json!([]))
+                .await,
+        );
+        if shown.contains("DAU: 2") && shown.contains("Messages: 2") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        shown.contains("DAU: 2") && shown.contains("Messages: 2"),
+        "{shown}"
+    );
+
+    // A clean stop flushes; the report needs no Discord.
+    world.emu.user_message(world.general, ana, "one more", None);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(bot.terminate().await.unwrap(), 0);
+    let report: Value = serde_json::from_str(&hearth_report(&world, "json")).unwrap();
+    let today = report["daily"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(today["dau"], 2, "{report}");
+    assert_eq!(today["messages"], 3, "bots are not counted: {report}");
+    assert_eq!(
+        report["daily"].as_array().unwrap().len(),
+        30,
+        "a row for every day"
+    );
+    assert_eq!(report["guild_id"], world.guild.to_string());
+    // ana: two messages and a voice join; mo: a reply, a reaction and a thread.
+    let top: Vec<(String, u64)> = report["top_contributors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["user_id"].as_str().unwrap().to_owned(),
+                c["activity"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(top.len(), 2, "{top:?}");
+    assert!(
+        top.contains(&(ana.to_string(), 3)) && top.contains(&(world.member.to_string(), 3)),
+        "{top:?}"
+    );
+    assert!(hearth_report(&world, "table").contains("DAU"));
+    assert!(hearth_report(&world, "csv").starts_with("date,dau,wau,mau,messages,joins,leaves\n"));
+
+    // Nothing of what members wrote is in the database.
+    let db = std::fs::read(world.dir.path().join("hearth.db")).unwrap();
+    let wal = std::fs::read(world.dir.path().join("hearth.db-wal")).unwrap_or_default();
+    for haystack in [&db, &wal] {
+        assert!(
+            !haystack.windows(12).any(|w| w == b"secret plans"),
+            "message content stored"
+        );
+    }
+    world.emu.assert_no_violations();
+}
+
+#[tokio::test]
+async fn opted_out_members_are_not_counted() {
+    let world = World::new().await;
+    let mut bot = world.start_bot(1).await;
+    let reply = world
+        .run(world.member, "privacy", "optout", json!([]))
+        .await;
+    assert!(
+        is_ephemeral(&reply) && text_of(&reply).contains("no longer records"),
+        "{reply}"
+    );
+    world
+        .emu
+        .user_message(world.general, world.member, "hi", None);
+    world
+        .emu
+        .user_message(world.general, world.manager, "hello", None);
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    bot.terminate().await.unwrap();
+    let pool = hearth::db::open(&format!(
+        "sqlite://{}",
+        world.dir.path().join("hearth.db").display()
+    ))
+    .await
+    .unwrap();
+    assert_eq!(
+        hearth::db::activity::count_for(&pool, world.guild, world.member)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        hearth::db::activity::count_for(&pool, world.guild, world.manager)
+            .await
+            .unwrap(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn members_cannot_see_stats() {
+    let world = World::new().await;
+    let mut bot = world.start_bot(1).await;
+    let reply = world
+        .run(world.member, "stats", "overview", json!([]))
+        .await;
+    assert!(
+        is_ephemeral(&reply) && text_of(&reply).contains("Manage Server"),
+        "{reply}"
+    );
+    bot.terminate().await.unwrap();
+}
