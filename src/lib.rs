@@ -3,6 +3,7 @@
 //! Dependencies point one way: `discord` → `outbox` → `db` → `domain`.
 
 pub mod app;
+pub mod charts;
 pub mod cli;
 pub mod config;
 pub mod db;

@@ -69,6 +69,21 @@ async fn activity_is_tracked_without_content_and_shows_in_stats_and_reports() {
         shown.contains("DAU: 2") && shown.contains("Messages: 2"),
         "{shown}"
     );
+    let with_chart = world
+        .slash(world.manager, "stats", "overview", json!([]))
+        .response(WAIT)
+        .await
+        .unwrap();
+    let (name, png) = with_chart.files.first().cloned().expect("a chart");
+    assert_eq!(name, "activity.png");
+    assert_eq!(&png[1..4], b"PNG");
+    assert_eq!(
+        with_chart.body["data"]["embeds"][0]["image"]["url"],
+        "attachment://activity.png"
+    );
+    if let Ok(dir) = std::env::var("HEARTH_TEST_ARTIFACTS") {
+        std::fs::write(std::path::Path::new(&dir).join("activity.png"), &png).unwrap();
+    }
 
     // A clean stop flushes; the report needs no Discord.
     world.emu.user_message(world.general, ana, "one more", None);

@@ -47,8 +47,12 @@ async fn overview(
         CohortPeriod::Month,
     )
     .await?;
-    ctx.send(CreateReply::default().embed(render::overview_embed(&report)))
-        .await?;
+    let png = crate::charts::activity_png(&report)?;
+    let embed = render::overview_embed(&report).image("attachment://activity.png");
+    ctx.send(CreateReply::default().embed(embed).attachment(
+        poise::serenity_prelude::CreateAttachment::bytes(png, "activity.png"),
+    ))
+    .await?;
     Ok(())
 }
 
