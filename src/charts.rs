@@ -7,6 +7,13 @@ use plotters::prelude::*;
 
 use crate::domain::analytics::Report;
 
+/// A line of the chart: its name, colour and value per day.
+type Series = (
+    &'static str,
+    RGBColor,
+    fn(&crate::domain::analytics::Daily) -> usize,
+);
+
 const FONT: &[u8] = include_bytes!("../assets/fonts/DejaVuSans.ttf");
 const WIDTH: u32 = 900;
 const HEIGHT: u32 = 420;
@@ -51,11 +58,7 @@ pub fn activity_png(report: &Report) -> anyhow::Result<Vec<u8>> {
             .light_line_style(RGBColor(235, 235, 235))
             .draw()
             .map_err(|e| anyhow::anyhow!("{e}"))?;
-        let series: [(
-            &str,
-            RGBColor,
-            fn(&crate::domain::analytics::Daily) -> usize,
-        ); 3] = [
+        let series: [Series; 3] = [
             ("MAU", RGBColor(232, 106, 51), |d| d.mau),
             ("WAU", RGBColor(56, 120, 200), |d| d.wau),
             ("DAU", RGBColor(60, 160, 90), |d| d.dau),
