@@ -159,6 +159,39 @@ pub fn overview_embed(report: &crate::domain::analytics::Report) -> CreateEmbed 
         )))
 }
 
+/// `/stats retention`: one line per cohort.
+pub fn retention_embed(report: &crate::domain::analytics::Report) -> CreateEmbed {
+    let pct = |x: Option<f64>| x.map_or_else(|| "–".to_owned(), |v| format!("{:.0}%", v * 100.0));
+    let lines: Vec<String> = report
+        .retention
+        .iter()
+        .map(|c| {
+            format!(
+                "`{}` {} joined · 30-day {} · 90-day {}",
+                c.cohort,
+                c.size,
+                pct(c.d30),
+                pct(c.d90)
+            )
+        })
+        .collect();
+    let body = if lines.is_empty() {
+        "No joins recorded in this period yet.".to_owned()
+    } else {
+        lines.join("\n")
+    };
+    CreateEmbed::new()
+        .title(format!(
+            "Retention by join cohort · {} to {}",
+            report.from, report.to
+        ))
+        .colour(COLOUR)
+        .description(truncate(
+            &format!("{body}\n\n– : the window has not ended yet."),
+            EMBED_DESCRIPTION_LIMIT,
+        ))
+}
+
 /// `/config show`.
 pub fn settings_embed(settings: &GuildSettings) -> CreateEmbed {
     let channels = ChannelPurpose::ALL

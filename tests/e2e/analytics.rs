@@ -183,3 +183,54 @@ async fn members_cannot_see_stats() {
     );
     bot.terminate().await.unwrap();
 }
+
+#[tokio::test]
+async fn top_retention_and_csv_export() {
+    let world = World::new().await;
+    let mut bot = world.start_bot(1).await;
+    let newcomer = world.emu.add_user("newcomer", false);
+    world.emu.member_join(world.guild, newcomer, false);
+    for _ in 0..3 {
+        world.emu.user_message(world.general, newcomer, "hi", None);
+    }
+    world
+        .emu
+        .user_message(world.general, world.member, "hey", None);
+    let mut top = String::new();
+    for _ in 0..40 {
+        top = text_of(&world.run(world.manager, "stats", "top", json!([])).await);
+        if top.contains(&format!("1. <@{newcomer}>: 3")) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        top.contains(&format!("1. <@{newcomer}>: 3"))
+            && top.contains(&format!("2. <@{}>: 1", world.member)),
+        "{top}"
+    );
+    let retention = text_of(
+        &world
+            .run(world.manager, "stats", "retention", json!([]))
+            .await,
+    );
+    assert!(
+        retention.contains("2 joined · 30-day – · 90-day –"),
+        "the newcomer, and mo whose first activity counts as the join: {retention}"
+    );
+    let export = world
+        .slash(world.manager, "stats", "export", json!([]))
+        .response(WAIT)
+        .await
+        .unwrap();
+    let (name, csv) = export.files.first().cloned().expect("a CSV file");
+    assert!(name.ends_with(".csv"));
+    let csv = String::from_utf8(csv).unwrap();
+    assert!(
+        csv.starts_with("date,dau,wau,mau,messages,joins,leaves\n"),
+        "{csv}"
+    );
+    assert!(csv.contains(&format!("{newcomer},3")), "{csv}");
+    bot.terminate().await.unwrap();
+    world.emu.assert_no_violations();
+}

@@ -19,7 +19,7 @@ pub fn commands() -> Vec<Command> {
     guild_only,
     default_member_permissions = "MANAGE_GUILD",
     check = "checks::manager",
-    subcommands("overview"),
+    subcommands("overview", "retention", "top", "export"),
     subcommand_required
 )]
 pub async fn stats(_: Context<'_>) -> Result<(), Error> {
@@ -32,18 +32,9 @@ async fn overview(
     ctx: Context<'_>,
     #[description = "How many days (default 30)"] days: Option<u32>,
 ) -> Result<(), Error> {
-    let guild_id = guild_id(ctx)?;
-    let days = i64::from(days.unwrap_or(30).clamp(1, 365));
-    let tz =
-        crate::scheduler::guild_timezone(&ctx.data().pool, &ctx.data().config, guild_id).await?;
-    let to = SystemClock.now().with_timezone(&tz).date_naive();
-    let from = to - Duration::days(days - 1);
-    let report = crate::stats::report(
-        &ctx.data().pool,
-        guild_id,
-        tz,
-        from,
-        to,
+    let report = period_report(
+        ctx,
+        i64::from(days.unwrap_or(30).clamp(1, 365)),
         CohortPeriod::Month,
     )
     .await?;
@@ -54,6 +45,102 @@ async fn overview(
     ))
     .await?;
     Ok(())
+}
+
+/// Retention of join cohorts: share active 30-59 and 90-119 days after joining
+#[poise::command(slash_command, ephemeral)]
+async fn retention(
+    ctx: Context<'_>,
+    #[description = "Cohorts by month (default) or week"] by: Option<CohortChoice>,
+) -> Result<(), Error> {
+    let period = match by {
+        Some(CohortChoice::Week) => CohortPeriod::IsoWeek,
+        _ => CohortPeriod::Month,
+    };
+    let report = period_report(ctx, 365, period).await?;
+    ctx.send(CreateReply::default().embed(render::retention_embed(&report)))
+        .await?;
+    Ok(())
+}
+
+/// Cohort grouping.
+#[derive(Debug, Clone, Copy, poise::ChoiceParameter)]
+enum CohortChoice {
+    #[name = "month"]
+    Month,
+    #[name = "week"]
+    Week,
+}
+
+/// The most active members (managers only; opted-out members never appear)
+#[poise::command(slash_command, ephemeral)]
+async fn top(
+    ctx: Context<'_>,
+    #[description = "How many days (default 30)"] days: Option<u32>,
+) -> Result<(), Error> {
+    let report = period_report(
+        ctx,
+        i64::from(days.unwrap_or(30).clamp(1, 365)),
+        CohortPeriod::Month,
+    )
+    .await?;
+    let lines: Vec<String> = report
+        .top_contributors
+        .iter()
+        .enumerate()
+        .map(|(i, c)| format!("{}. <@{}>: {} activities", i + 1, c.user_id, c.activity))
+        .collect();
+    let text = if lines.is_empty() {
+        "No activity recorded in this period yet.".to_owned()
+    } else {
+        lines.join("\n")
+    };
+    ctx.say(format!(
+        "**Top contributors, {} to {}**\n{text}",
+        report.from, report.to
+    ))
+    .await?;
+    Ok(())
+}
+
+/// The statistics as a CSV file (daily numbers, cohorts, activation, top contributors)
+#[poise::command(slash_command, ephemeral)]
+async fn export(
+    ctx: Context<'_>,
+    #[description = "How many days (default 30)"] days: Option<u32>,
+) -> Result<(), Error> {
+    let report = period_report(
+        ctx,
+        i64::from(days.unwrap_or(30).clamp(1, 3650)),
+        CohortPeriod::Month,
+    )
+    .await?;
+    let csv = crate::stats::render_csv(&report);
+    let name = format!("hearth-stats-{}-{}.csv", report.from, report.to);
+    ctx.send(
+        CreateReply::default()
+            .content(format!("Statistics from {} to {}.", report.from, report.to))
+            .attachment(poise::serenity_prelude::CreateAttachment::bytes(
+                csv.into_bytes(),
+                name,
+            )),
+    )
+    .await?;
+    Ok(())
+}
+
+/// The report for the last `days` days (today included) in the guild's time zone.
+async fn period_report(
+    ctx: Context<'_>,
+    days: i64,
+    period: CohortPeriod,
+) -> Result<crate::domain::analytics::Report, Error> {
+    let guild_id = guild_id(ctx)?;
+    let tz =
+        crate::scheduler::guild_timezone(&ctx.data().pool, &ctx.data().config, guild_id).await?;
+    let to = SystemClock.now().with_timezone(&tz).date_naive();
+    let from = to - Duration::days(days - 1);
+    crate::stats::report(&ctx.data().pool, guild_id, tz, from, to, period).await
 }
 
 /// Your data in Hearth
