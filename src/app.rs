@@ -67,6 +67,11 @@ async fn run_inner(config: Config) -> anyhow::Result<i32> {
         scheduler,
         shutdown.clone(),
     ));
+    tokio::spawn(purge_left_guilds(
+        pool.clone(),
+        config.privacy.purge_after_days,
+        shutdown.clone(),
+    ));
     let worker = tokio::spawn(outbox::run_worker(
         outbox,
         Arc::new(DiscordSink {
@@ -123,6 +128,26 @@ async fn run_inner(config: Config) -> anyhow::Result<i32> {
     pool.close().await;
     info!(exit.code = code, "hearth stopped");
     Ok(code)
+}
+
+/// Deletes the data of servers the bot left more than `days` ago, at start and then hourly.
+async fn purge_left_guilds(pool: crate::db::Pool, days: u32, shutdown: CancellationToken) {
+    loop {
+        let cutoff = crate::domain::clock::unix_now() - i64::from(days) * 86_400;
+        match crate::db::privacy::purge_left_guilds(&pool, cutoff).await {
+            Ok(guilds) if !guilds.is_empty() => {
+                info!(guilds = ?guilds, "purged the data of servers left more than {days} days ago")
+            }
+            Ok(_) => {}
+            Err(err) => {
+                warn!(error = %err, "purging servers the bot left failed; retrying in an hour")
+            }
+        }
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(Duration::from_secs(3600)) => {}
+        }
+    }
 }
 
 async fn shutdown_signal() {

@@ -52,6 +52,30 @@ pub enum Command {
         #[arg(long, value_enum, default_value = "month")]
         cohorts: Cohorts,
     },
+    /// A member's data: export it, or forget it (product §8)
+    Privacy {
+        #[command(subcommand)]
+        action: PrivacyAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PrivacyAction {
+    /// Delete a member's records (anonymised, so totals stay right)
+    Forget {
+        #[arg(long)]
+        user: u64,
+        /// Only in this server (default: every server)
+        #[arg(long)]
+        guild: Option<u64>,
+    },
+    /// Print everything stored about a member as JSON
+    Export {
+        #[arg(long)]
+        user: u64,
+        #[arg(long)]
+        guild: Option<u64>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -118,6 +142,13 @@ async fn dispatch(cli: Cli) -> i32 {
                 exit::RUNTIME
             }
         },
+        Command::Privacy { action } => match privacy(&config, action).await {
+            Ok(()) => exit::OK,
+            Err(err) => {
+                eprintln!("error: {err:#}");
+                exit::RUNTIME
+            }
+        },
         Command::Demo { .. } => unreachable!("handled above"),
     }
 }
@@ -165,6 +196,23 @@ async fn report(
         ReportFormat::Json => println!("{}", serde_json::to_string(&report)?),
         ReportFormat::Table => print!("{}", crate::stats::render_table(&report)),
         ReportFormat::Csv => print!("{}", crate::stats::render_csv(&report)),
+    }
+    pool.close().await;
+    Ok(())
+}
+
+async fn privacy(config: &config::Config, action: PrivacyAction) -> anyhow::Result<()> {
+    let pool = crate::db::open(&config.database.url).await?;
+    match action {
+        PrivacyAction::Export { user, guild } => {
+            let data = crate::db::privacy::export(&pool, guild, user).await?;
+            println!("{}", serde_json::to_string_pretty(&data)?);
+        }
+        PrivacyAction::Forget { user, guild } => {
+            let anonymous = crate::db::privacy::anonymous_id();
+            let moved = crate::db::privacy::forget(&pool, guild, user, anonymous).await?;
+            println!("forgot member {user}: {moved} activity record(s) anonymised; interests and intro-thread links deleted");
+        }
     }
     pool.close().await;
     Ok(())

@@ -25,6 +25,7 @@ pub struct Config {
     pub log: LogConfig,
     pub outbox: OutboxConfig,
     pub welcome: WelcomeConfig,
+    pub privacy: PrivacyConfig,
     pub defaults: GuildDefaults,
     /// Per-guild defaults keyed by guild id; slash commands override them in the database.
     pub guilds: BTreeMap<String, GuildDefaults>,
@@ -74,6 +75,7 @@ impl fmt::Debug for Config {
             .field("log", &self.log)
             .field("outbox", &self.outbox)
             .field("welcome", &self.welcome)
+            .field("privacy", &self.privacy)
             .field("defaults", &self.defaults)
             .field("guilds", &self.guilds)
             .finish()
@@ -163,6 +165,22 @@ impl Default for WelcomeConfig {
             raid_joins: 10,
             raid_window_secs: 60,
             burst_thread_spacing_ms: 1000,
+        }
+    }
+}
+
+/// Data retention (product §8).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PrivacyConfig {
+    /// Days after the bot leaves a server before all of that server's data is deleted.
+    pub purge_after_days: u32,
+}
+
+impl Default for PrivacyConfig {
+    fn default() -> Self {
+        Self {
+            purge_after_days: 30,
         }
     }
 }

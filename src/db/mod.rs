@@ -8,6 +8,7 @@ pub mod applications;
 pub mod calendar;
 pub mod guilds;
 pub mod outbox;
+pub mod privacy;
 pub mod welcome;
 
 use std::str::FromStr;

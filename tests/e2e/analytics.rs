@@ -234,3 +234,75 @@ async fn top_retention_and_csv_export() {
     bot.terminate().await.unwrap();
     world.emu.assert_no_violations();
 }
+
+#[tokio::test]
+async fn members_export_and_forget_their_data_and_totals_stay_right() {
+    let world = World::new().await;
+    let mut bot = world.start_bot(1).await;
+    world
+        .emu
+        .user_message(world.general, world.member, "one", None);
+    world
+        .emu
+        .user_message(world.general, world.manager, "two", None);
+    let deadline = std::time::Instant::now() + WAIT;
+    let mut export = Value::Null;
+    while std::time::Instant::now() < deadline {
+        let reply = world
+            .slash(world.member, "privacy", "export", json!([]))
+            .response(WAIT)
+            .await
+            .unwrap();
+        let (_, file) = reply.files.first().cloned().expect("a JSON file");
+        export = serde_json::from_slice(&file).unwrap();
+        if export["activity"].as_array().is_some_and(|a| a.len() == 1) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(export["activity"][0]["kind"], "message", "{export}");
+    assert_eq!(export["user_id"], world.member.to_string());
+    let before: Value = {
+        bot.terminate().await.unwrap();
+        serde_json::from_str(&hearth_report(&world, "json")).unwrap()
+    };
+    let mut bot = world.start_bot(2).await;
+    let refused = world
+        .run(
+            world.member,
+            "privacy",
+            "forget",
+            json!([{"type": 5, "name": "confirm", "value": false}]),
+        )
+        .await;
+    assert!(text_of(&refused).contains("Nothing was deleted"));
+    let done = world
+        .run(
+            world.member,
+            "privacy",
+            "forget",
+            json!([{"type": 5, "name": "confirm", "value": true}]),
+        )
+        .await;
+    assert!(text_of(&done).contains("1 activity record"), "{done}");
+    bot.terminate().await.unwrap();
+    let after: Value = serde_json::from_str(&hearth_report(&world, "json")).unwrap();
+    assert_eq!(before["daily"], after["daily"], "aggregates are unchanged");
+    let pool = hearth::db::open(&format!(
+        "sqlite://{}",
+        world.dir.path().join("hearth.db").display()
+    ))
+    .await
+    .unwrap();
+    assert_eq!(
+        hearth::db::activity::count_for(&pool, world.guild, world.member)
+            .await
+            .unwrap(),
+        0
+    );
+    assert!(after["top_contributors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|c| c["user_id"] != world.member.to_string()));
+}

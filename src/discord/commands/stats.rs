@@ -147,7 +147,7 @@ async fn period_report(
 #[poise::command(
     slash_command,
     guild_only,
-    subcommands("optout", "optin"),
+    subcommands("optout", "optin", "export_mine", "forget"),
     subcommand_required
 )]
 pub async fn privacy(_: Context<'_>) -> Result<(), Error> {
@@ -177,5 +177,52 @@ async fn set_optout(ctx: Context<'_>, out: bool) -> Result<(), Error> {
         "Done: your activity counts again in this server's statistics."
     };
     ctx.say(text).await?;
+    Ok(())
+}
+
+/// Everything Hearth stores about you here, as a JSON file only you see
+#[poise::command(slash_command, ephemeral, rename = "export")]
+async fn export_mine(ctx: Context<'_>) -> Result<(), Error> {
+    let data = db::privacy::export(
+        &ctx.data().pool,
+        Some(guild_id(ctx)?),
+        ctx.author().id.get(),
+    )
+    .await?;
+    let file = serde_json::to_vec_pretty(&data)?;
+    ctx.send(
+        CreateReply::default()
+            .content("Here is everything Hearth stores about you in this server.")
+            .attachment(poise::serenity_prelude::CreateAttachment::bytes(
+                file,
+                "my-hearth-data.json",
+            )),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Delete your records here (totals stay right: your past activity counts anonymously)
+#[poise::command(slash_command, ephemeral)]
+async fn forget(
+    ctx: Context<'_>,
+    #[description = "Set to true to confirm: this cannot be undone"] confirm: bool,
+) -> Result<(), Error> {
+    if !confirm {
+        ctx.say("Nothing was deleted. Run `/privacy forget confirm:true` to delete your records.")
+            .await?;
+        return Ok(());
+    }
+    let moved = db::privacy::forget(
+        &ctx.data().pool,
+        Some(guild_id(ctx)?),
+        ctx.author().id.get(),
+        db::privacy::anonymous_id(),
+    )
+    .await?;
+    ctx.say(format!(
+        "Done: {moved} activity record(s) no longer point to you, and your interests and intro-thread link are deleted. Use `/privacy optout` to stop future tracking."
+    ))
+    .await?;
     Ok(())
 }

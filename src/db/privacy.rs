@@ -1,0 +1,155 @@
+//! A member's data: export, and forgetting by anonymisation (aggregates stay right: every
+//! record keeps counting, under an id that no longer points to the person).
+
+use serde_json::{json, Value};
+use sqlx::Row;
+
+use super::{to_sql_id, Pool};
+
+/// A fresh id for a forgotten member: the top bit is set, which no Discord snowflake has.
+pub fn anonymous_id() -> u64 {
+    rand::random::<u64>() | (1 << 63)
+}
+
+/// Everything stored about a member in a guild (or in every guild with `None`).
+pub async fn export(pool: &Pool, guild_id: Option<u64>, user_id: u64) -> sqlx::Result<Value> {
+    let guild = guild_id.map(to_sql_id);
+    let user = to_sql_id(user_id);
+    let activity = sqlx::query(
+        "SELECT guild_id, at, kind, channel_id, target_id, reply_to, in_thread FROM activity
+         WHERE user_id = $1 AND ($2 IS NULL OR guild_id = $2) ORDER BY at",
+    )
+    .bind(user)
+    .bind(guild)
+    .fetch_all(pool)
+    .await?
+    .iter()
+    .map(|r| {
+        json!({
+            "guild_id": r.get::<i64, _>(0).to_string(),
+            "at": r.get::<i64, _>(1),
+            "kind": match r.get::<i64, _>(2) { 1 => "message", 2 => "thread", 3 => "reaction", _ => "voice" },
+            "channel_id": r.get::<i64, _>(3).to_string(),
+            "target_id": r.get::<i64, _>(4).to_string(),
+            "reply_to": r.get::<Option<i64>, _>(5).map(|x| x.to_string()),
+            "in_thread": r.get::<bool, _>(6),
+        })
+    })
+    .collect::<Vec<_>>();
+    let member = sqlx::query(
+        "SELECT guild_id, first_joined_at, last_joined_at, left_at, first_message_at, intro_thread_id FROM members
+         WHERE user_id = $1 AND ($2 IS NULL OR guild_id = $2)",
+    )
+    .bind(user)
+    .bind(guild)
+    .fetch_all(pool)
+    .await?
+    .iter()
+    .map(|r| {
+        json!({
+            "guild_id": r.get::<i64, _>(0).to_string(),
+            "first_joined_at": r.get::<Option<i64>, _>(1),
+            "last_joined_at": r.get::<Option<i64>, _>(2),
+            "left_at": r.get::<Option<i64>, _>(3),
+            "first_message_at": r.get::<Option<i64>, _>(4),
+            "intro_thread_id": r.get::<Option<i64>, _>(5).map(|x| x.to_string()),
+        })
+    })
+    .collect::<Vec<_>>();
+    let interests: Vec<(i64, String)> =
+        sqlx::query_as("SELECT guild_id, interests FROM member_interests WHERE user_id = $1 AND ($2 IS NULL OR guild_id = $2)")
+            .bind(user)
+            .bind(guild)
+            .fetch_all(pool)
+            .await?;
+    let joins: Vec<(i64, i64)> =
+        sqlx::query_as("SELECT guild_id, joined_at FROM member_joins WHERE user_id = $1 AND ($2 IS NULL OR guild_id = $2)")
+            .bind(user)
+            .bind(guild)
+            .fetch_all(pool)
+            .await?;
+    let optouts: Vec<(i64, i64)> =
+        sqlx::query_as("SELECT guild_id, since FROM tracking_optouts WHERE user_id = $1 AND ($2 IS NULL OR guild_id = $2)")
+            .bind(user)
+            .bind(guild)
+            .fetch_all(pool)
+            .await?;
+    Ok(json!({
+        "user_id": user_id.to_string(),
+        "note": "Hearth stores ids, times, channels and counts; never the content of your messages.",
+        "memberships": member,
+        "joins": joins.iter().map(|(g, t)| json!({"guild_id": g.to_string(), "joined_at": t})).collect::<Vec<_>>(),
+        "activity": activity,
+        "interests": interests.iter().map(|(g, i)| json!({"guild_id": g.to_string(), "interests": i})).collect::<Vec<_>>(),
+        "tracking_opt_outs": optouts.iter().map(|(g, t)| json!({"guild_id": g.to_string(), "since": t})).collect::<Vec<_>>(),
+    }))
+}
+
+/// Forgets a member: their records move to `anonymous_id` (so totals, DAU and retention stay
+/// right), and what only describes them (interests, intro thread, opt-out row) is deleted.
+/// Returns how many activity records were anonymised.
+pub async fn forget(
+    pool: &Pool,
+    guild_id: Option<u64>,
+    user_id: u64,
+    anonymous_id: u64,
+) -> sqlx::Result<u64> {
+    let guild = guild_id.map(to_sql_id);
+    let (user, anon) = (to_sql_id(user_id), to_sql_id(anonymous_id));
+    let mut tx = pool.begin().await?;
+    let moved = sqlx::query(
+        "UPDATE activity SET user_id = $3 WHERE user_id = $1 AND ($2 IS NULL OR guild_id = $2)",
+    )
+    .bind(user)
+    .bind(guild)
+    .bind(anon)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    for statement in [
+        "UPDATE member_joins SET user_id = $3 WHERE user_id = $1 AND ($2 IS NULL OR guild_id = $2)",
+        "UPDATE members SET user_id = $3, intro_thread_id = NULL WHERE user_id = $1 AND ($2 IS NULL OR guild_id = $2)",
+        "UPDATE applications SET user_id = $3, decline_reason = NULL WHERE user_id = $1 AND ($2 IS NULL OR guild_id = $2)",
+        "DELETE FROM member_interests WHERE user_id = $1 AND ($2 IS NULL OR guild_id = $2) AND $3 = $3",
+        "DELETE FROM tracking_optouts WHERE user_id = $1 AND ($2 IS NULL OR guild_id = $2) AND $3 = $3",
+    ] {
+        sqlx::query(statement).bind(user).bind(guild).bind(anon).execute(&mut *tx).await?;
+    }
+    tx.commit().await?;
+    Ok(moved)
+}
+
+/// Deletes everything of guilds the bot left before `cutoff` (unix seconds); returns them.
+pub async fn purge_left_guilds(pool: &Pool, cutoff: i64) -> sqlx::Result<Vec<i64>> {
+    let guilds: Vec<i64> = sqlx::query_scalar(
+        "SELECT guild_id FROM guilds WHERE left_at IS NOT NULL AND left_at < $1",
+    )
+    .bind(cutoff)
+    .fetch_all(pool)
+    .await?;
+    for guild in &guilds {
+        let mut tx = pool.begin().await?;
+        for table in [
+            "activity",
+            "member_joins",
+            "members",
+            "member_interests",
+            "tracking_optouts",
+            "applications",
+            "welcome_templates",
+            "jobs",
+            "prompts",
+            "outbox",
+            "guild_channels",
+            "guilds",
+        ] {
+            // Table names come from the list above, never from input.
+            sqlx::query(&format!("DELETE FROM {table} WHERE guild_id = $1"))
+                .bind(guild)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+    }
+    Ok(guilds)
+}
