@@ -304,5 +304,5 @@ async fn members_export_and_forget_their_data_and_totals_stay_right() {
         .as_array()
         .unwrap()
         .iter()
-        .all(|c| c["user_id"] != world.member.to_string()));
+        .all(|c| c["user_id"].as_str() != Some(world.member.to_string().as_str())));
 }
