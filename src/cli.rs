@@ -52,6 +52,14 @@ pub enum Command {
         #[arg(long, value_enum, default_value = "month")]
         cohorts: Cohorts,
     },
+    /// Backfill activity from DiscordChatExporter exports (JSON or CSV, files or folders)
+    Import {
+        /// The server (guild) id the exports belong to
+        #[arg(long)]
+        guild: u64,
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<PathBuf>,
+    },
     /// A member's data: export it, or forget it (product §8)
     Privacy {
         #[command(subcommand)]
@@ -142,6 +150,7 @@ async fn dispatch(cli: Cli) -> i32 {
                 exit::RUNTIME
             }
         },
+        Command::Import { guild, paths } => import(&config, guild, &paths).await,
         Command::Privacy { action } => match privacy(&config, action).await {
             Ok(()) => exit::OK,
             Err(err) => {
@@ -216,4 +225,50 @@ async fn privacy(config: &config::Config, action: PrivacyAction) -> anyhow::Resu
     }
     pool.close().await;
     Ok(())
+}
+
+async fn import(config: &config::Config, guild: u64, paths: &[PathBuf]) -> i32 {
+    let files = match crate::import::collect_files(paths) {
+        Ok(files) => files,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return exit::USAGE;
+        }
+    };
+    let result = async {
+        let pool = crate::db::open(&config.database.url).await?;
+        let total = files.len();
+        let summary = crate::import::import(&pool, guild, &files, |done, s| {
+            if total > 1 {
+                eprint!("\rimporting: {done}/{total} files, {} messages", s.messages);
+            }
+        })
+        .await?;
+        if total > 1 {
+            eprintln!();
+        }
+        pool.close().await;
+        anyhow::Ok(summary)
+    }
+    .await;
+    match result {
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            exit::RUNTIME
+        }
+        Ok(summary) => {
+            println!(
+                "imported {} file(s): {} messages read, {} new activity records, {} bot messages skipped (message content is never stored)",
+                summary.files, summary.messages, summary.added, summary.skipped_bots
+            );
+            for failure in &summary.failures {
+                eprintln!("error: {failure}");
+            }
+            if summary.failures.is_empty() {
+                exit::OK
+            } else {
+                exit::RUNTIME
+            }
+        }
+    }
 }

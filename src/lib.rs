@@ -12,6 +12,7 @@ pub mod discord;
 pub mod domain;
 pub mod error;
 pub mod harness;
+pub mod import;
 pub mod ingest;
 pub mod outbox;
 pub mod scheduler;

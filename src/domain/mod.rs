@@ -6,6 +6,7 @@ pub mod clock;
 pub mod delivery;
 pub mod doctor;
 pub mod ical;
+pub mod import;
 pub mod prompt;
 pub mod raid;
 pub mod schedule;
