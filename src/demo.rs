@@ -453,6 +453,44 @@ async fn play(out: &Path) -> anyhow::Result<()> {
     demo.wait_for_posts(2).await?;
     demo.command_top(sam, "calendar", json!([]), "").await?;
 
+    demo.say("\n— Community health —");
+    for (name, text) in [("noor", "what are you all building?"), ("li", "a synth!")] {
+        let id = demo
+            .names
+            .iter()
+            .find(|(_, n)| n.as_str() == name)
+            .map(|(id, _)| *id)
+            .unwrap_or(0);
+        demo.emu.user_message(general, id, text, None);
+        let line = format!("{} {name} posted in #general", demo.stamp());
+        demo.say(&line);
+    }
+    // The activity writer stores in batches (at most 250 ms apart).
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let line = format!("{} maria › /stats overview", demo.stamp());
+    demo.say(&line);
+    let overview = demo.emu.slash_command(
+        guild,
+        general,
+        maria,
+        "stats",
+        json!([{"type": 1, "name": "overview", "options": []}]),
+    );
+    let reply = overview
+        .response(WAIT)
+        .await
+        .context("waiting for /stats overview")?;
+    let text = demo.indent(&visible_text(&reply.body["data"]));
+    demo.say(&format!("          Hearth (only maria sees this):\n{text}"));
+    if let Some((name, png)) = reply.files.first() {
+        std::fs::write(out.join(name), png)?;
+        demo.say(&format!(
+            "          │ [chart attached: {name}, {} bytes, saved to {}]",
+            png.len(),
+            out.join(name).display()
+        ));
+    }
+
     demo.say("\n— Stopping —");
     let code = bot.terminate().await?;
     let line = format!(

@@ -24,6 +24,8 @@ fn demo_plays_the_scripted_community_and_exits_0() {
         "Welcome aboard, @noor!",
         "opened the thread \"Welcome, jules\"",
         "Prompt by @maria",
+        "DAU: 3",
+        "chart attached: activity.png",
         "0 violation(s) of Discord's OpenAPI spec",
     ] {
         assert!(
