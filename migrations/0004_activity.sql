@@ -17,6 +17,7 @@ CREATE TABLE activity (
 );
 CREATE INDEX activity_guild_time ON activity (guild_id, at);
 CREATE INDEX activity_guild_user ON activity (guild_id, user_id, at);
+CREATE INDEX activity_reply_to ON activity (guild_id, reply_to);
 
 -- Members who asked not to be tracked (§8).
 CREATE TABLE tracking_optouts (

@@ -55,6 +55,13 @@ pub async fn report(
             .collect(),
         activity_counts: db::activity::counts(pool, guild_id, range_start, until).await?,
     };
+    // Opted-out members stay in the totals but never appear on a leaderboard.
+    let mut inputs = inputs;
+    for (g, user) in db::activity::optouts(pool).await? {
+        if g == guild_id {
+            inputs.activity_counts.remove(&user);
+        }
+    }
     Ok(analytics::report(guild_id, tz, from, to, &inputs, period))
 }
 
@@ -132,4 +139,52 @@ pub fn render_csv(r: &Report) -> String {
         out.push_str(&format!("{},{}\n", c.user_id, c.activity));
     }
     out
+}
+
+/// Conversation health for `from..=to`; `managers` are excluded from member-initiated threads.
+pub async fn conversations(
+    pool: &Pool,
+    guild_id: u64,
+    tz: Tz,
+    from: NaiveDate,
+    to: NaiveDate,
+    managers: &std::collections::HashSet<u64>,
+) -> anyhow::Result<analytics::Conversations> {
+    let (since, until) = (start_of(from, tz), start_of(to + Duration::days(1), tz));
+    let (replies, top) = db::activity::reply_counts(pool, guild_id, since, until).await?;
+    let starters = db::activity::thread_starters(pool, guild_id, since, until).await?;
+    let delays = db::activity::first_reply_delays(pool, guild_id, since, until).await?;
+    Ok(analytics::conversations(
+        replies, top, &starters, managers, &delays,
+    ))
+}
+
+/// Members whose messages draw the most replies and reactions per message (at least
+/// `min_messages` messages in the period), excluding opted-out members.
+pub async fn quiet_experts(
+    pool: &Pool,
+    guild_id: u64,
+    tz: Tz,
+    from: NaiveDate,
+    to: NaiveDate,
+    min_messages: u64,
+) -> anyhow::Result<Vec<analytics::QuietExpert>> {
+    let (since, until) = (start_of(from, tz), start_of(to + Duration::days(1), tz));
+    let optouts: std::collections::HashSet<u64> = db::activity::optouts(pool)
+        .await?
+        .into_iter()
+        .filter(|(g, _)| *g == guild_id)
+        .map(|(_, u)| u)
+        .collect();
+    let candidates = db::activity::response_counts(pool, guild_id, since, until)
+        .await?
+        .into_iter()
+        .filter(|(u, _, _)| !optouts.contains(u))
+        .map(|(user_id, messages, responses)| analytics::QuietExpert {
+            user_id,
+            messages,
+            responses,
+        })
+        .collect();
+    Ok(analytics::quiet_experts(candidates, min_messages, 10))
 }

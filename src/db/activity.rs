@@ -199,3 +199,100 @@ pub async fn count_for(pool: &Pool, guild_id: u64, user_id: u64) -> sqlx::Result
         .fetch_one(pool)
         .await
 }
+
+/// (replies, top-level messages) in `[since, until)`: replies are message replies and messages
+/// inside threads.
+pub async fn reply_counts(
+    pool: &Pool,
+    guild_id: u64,
+    since: i64,
+    until: i64,
+) -> sqlx::Result<(u64, u64)> {
+    let (replies, top): (Option<i64>, Option<i64>) = sqlx::query_as(
+        "SELECT SUM(CASE WHEN reply_to IS NOT NULL OR in_thread = 1 THEN 1 ELSE 0 END),
+                SUM(CASE WHEN reply_to IS NULL AND in_thread = 0 THEN 1 ELSE 0 END)
+         FROM activity WHERE guild_id = $1 AND kind = 1 AND at >= $2 AND at < $3",
+    )
+    .bind(to_sql_id(guild_id))
+    .bind(since)
+    .bind(until)
+    .fetch_one(pool)
+    .await?;
+    let n = |x: Option<i64>| u64::try_from(x.unwrap_or(0)).unwrap_or(0);
+    Ok((n(replies), n(top)))
+}
+
+/// Who started each thread or forum post in `[since, until)`.
+pub async fn thread_starters(
+    pool: &Pool,
+    guild_id: u64,
+    since: i64,
+    until: i64,
+) -> sqlx::Result<Vec<u64>> {
+    let rows: Vec<i64> = sqlx::query_scalar(
+        "SELECT user_id FROM activity WHERE guild_id = $1 AND kind = 2 AND at >= $2 AND at < $3",
+    )
+    .bind(to_sql_id(guild_id))
+    .bind(since)
+    .bind(until)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().map(from_sql_id).collect())
+}
+
+/// For members who joined in `[since, until)`: seconds from their first message to its first
+/// reply by someone else (`None` when unanswered). Members who never posted are left out.
+pub async fn first_reply_delays(
+    pool: &Pool,
+    guild_id: u64,
+    since: i64,
+    until: i64,
+) -> sqlx::Result<Vec<Option<i64>>> {
+    sqlx::query_scalar(
+        "WITH newcomers AS (
+             SELECT user_id, MIN(joined_at) AS joined FROM member_joins WHERE guild_id = $1 GROUP BY user_id
+             HAVING MIN(joined_at) >= $2 AND MIN(joined_at) < $3
+         ),
+         firsts AS (
+             SELECT a.user_id, a.target_id, a.at FROM activity a JOIN newcomers n ON n.user_id = a.user_id
+             WHERE a.guild_id = $1 AND a.kind = 1
+               AND a.at = (SELECT MIN(b.at) FROM activity b WHERE b.guild_id = $1 AND b.kind = 1 AND b.user_id = a.user_id)
+         )
+         SELECT (SELECT MIN(r.at) FROM activity r
+                 WHERE r.guild_id = $1 AND r.kind = 1 AND r.reply_to = f.target_id AND r.user_id <> f.user_id) - f.at
+         FROM firsts f",
+    )
+    .bind(to_sql_id(guild_id))
+    .bind(since)
+    .bind(until)
+    .fetch_all(pool)
+    .await
+}
+
+/// Per member with messages in `[since, until)`: (member, messages, replies and reactions from
+/// others to those messages).
+pub async fn response_counts(
+    pool: &Pool,
+    guild_id: u64,
+    since: i64,
+    until: i64,
+) -> sqlx::Result<Vec<(u64, u64, u64)>> {
+    let rows: Vec<(i64, i64, i64)> = sqlx::query_as(
+        "SELECT m.user_id, COUNT(DISTINCT m.target_id), COUNT(r.id)
+         FROM activity m
+         LEFT JOIN activity r ON r.guild_id = m.guild_id AND r.user_id <> m.user_id
+              AND ((r.kind = 1 AND r.reply_to = m.target_id) OR (r.kind = 3 AND r.target_id = m.target_id))
+         WHERE m.guild_id = $1 AND m.kind = 1 AND m.at >= $2 AND m.at < $3
+         GROUP BY m.user_id",
+    )
+    .bind(to_sql_id(guild_id))
+    .bind(since)
+    .bind(until)
+    .fetch_all(pool)
+    .await?;
+    let n = |x: i64| u64::try_from(x).unwrap_or(0);
+    Ok(rows
+        .into_iter()
+        .map(|(u, m, r)| (from_sql_id(u), n(m), n(r)))
+        .collect())
+}

@@ -103,7 +103,10 @@ pub fn prompt_post(theme: &str, text: &str, author: u64, poll: Option<&Value>) -
 }
 
 /// `/stats overview`: the latest day's active members and the period's totals.
-pub fn overview_embed(report: &crate::domain::analytics::Report) -> CreateEmbed {
+pub fn overview_embed(
+    report: &crate::domain::analytics::Report,
+    talk: &crate::domain::analytics::Conversations,
+) -> CreateEmbed {
     let last = report.daily.last();
     let (dau, wau, mau) = last.map_or((0, 0, 0), |d| (d.dau, d.wau, d.mau));
     let stickiness = if mau == 0 {
@@ -152,6 +155,30 @@ pub fn overview_embed(report: &crate::domain::analytics::Report) -> CreateEmbed 
             activation,
             false,
         )
+        .field(
+            "Replies per post",
+            talk.replies_per_post
+                .map_or_else(|| "n/a".to_owned(), |r| format!("{r:.2}")),
+            true,
+        )
+        .field(
+            "Member-started threads",
+            talk.member_initiated
+                .map_or_else(|| "n/a".to_owned(), |r| format!("{:.0}%", r * 100.0)),
+            true,
+        )
+        .field(
+            "Newcomers' first reply (median)",
+            match talk.median_first_reply_secs {
+                Some(secs) => format!(
+                    "{} · {} unanswered",
+                    human_duration(secs),
+                    talk.unanswered_newcomers
+                ),
+                None => format!("n/a · {} unanswered", talk.unanswered_newcomers),
+            },
+            true,
+        )
         .field("Daily active, last 7 days", trend.join(" · "), false)
         .footer(poise::serenity_prelude::CreateEmbedFooter::new(format!(
             "Days in {}. Hearth counts activity, never message content.",
@@ -190,6 +217,16 @@ pub fn retention_embed(report: &crate::domain::analytics::Report) -> CreateEmbed
             &format!("{body}\n\n– : the window has not ended yet."),
             EMBED_DESCRIPTION_LIMIT,
         ))
+}
+
+/// 95 → "1 min 35 s", 7300 → "2 h 1 min".
+pub fn human_duration(secs: i64) -> String {
+    match secs {
+        s if s < 60 => format!("{s} s"),
+        s if s < 3600 => format!("{} min {} s", s / 60, s % 60),
+        s if s < 86_400 => format!("{} h {} min", s / 3600, s % 3600 / 60),
+        s => format!("{} d {} h", s / 86_400, s % 86_400 / 3600),
+    }
 }
 
 /// `/config show`.

@@ -276,6 +276,83 @@ fn top_contributors(counts: &HashMap<u64, u64>, n: usize) -> Vec<Contributor> {
         .collect()
 }
 
+/// How conversations go (product §6): replies per post, who starts threads, how fast
+/// newcomers hear back.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Conversations {
+    /// Replies (message replies and thread messages) per top-level message.
+    pub replies_per_post: Option<f64>,
+    /// Share of threads and forum posts started by non-managers.
+    pub member_initiated: Option<f64>,
+    /// Median seconds from a newcomer's first message to its first reply.
+    pub median_first_reply_secs: Option<i64>,
+    /// Newcomers whose first message got no reply (yet).
+    pub unanswered_newcomers: usize,
+}
+
+/// Computes [`Conversations`] from counts and per-newcomer reply delays (`None`: no reply).
+pub fn conversations(
+    replies: u64,
+    top_level: u64,
+    thread_starters: &[u64],
+    managers: &HashSet<u64>,
+    first_reply_delays: &[Option<i64>],
+) -> Conversations {
+    let by_members = thread_starters
+        .iter()
+        .filter(|u| !managers.contains(u))
+        .count();
+    let mut delays: Vec<i64> = first_reply_delays.iter().flatten().copied().collect();
+    delays.sort_unstable();
+    let median = match delays.len() {
+        0 => None,
+        n if n % 2 == 1 => Some(delays[n / 2]),
+        n => Some((delays[n / 2 - 1] + delays[n / 2]) / 2),
+    };
+    Conversations {
+        replies_per_post: (top_level > 0).then(|| replies as f64 / top_level as f64),
+        member_initiated: (!thread_starters.is_empty())
+            .then(|| by_members as f64 / thread_starters.len() as f64),
+        median_first_reply_secs: median,
+        unanswered_newcomers: first_reply_delays.iter().filter(|d| d.is_none()).count(),
+    }
+}
+
+/// A member whose messages draw many replies and reactions (manager-only view).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct QuietExpert {
+    pub user_id: u64,
+    pub messages: u64,
+    pub responses: u64,
+}
+
+impl QuietExpert {
+    pub fn per_message(&self) -> f64 {
+        if self.messages == 0 {
+            0.0
+        } else {
+            self.responses as f64 / self.messages as f64
+        }
+    }
+}
+
+/// Ranks members with at least `min_messages` by responses per message.
+pub fn quiet_experts(
+    mut candidates: Vec<QuietExpert>,
+    min_messages: u64,
+    n: usize,
+) -> Vec<QuietExpert> {
+    candidates.retain(|c| c.messages >= min_messages && c.responses > 0);
+    candidates.sort_by(|a, b| {
+        b.per_message()
+            .total_cmp(&a.per_message())
+            .then(b.messages.cmp(&a.messages))
+            .then(a.user_id.cmp(&b.user_id))
+    });
+    candidates.truncate(n);
+    candidates
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -463,6 +540,46 @@ mod tests {
             top.iter().map(|c| c.user_id.as_str()).collect::<Vec<_>>(),
             ["9", "4"]
         );
+    }
+
+    #[test]
+    fn conversation_metrics_by_hand() {
+        let managers = HashSet::from([1]);
+        let c = conversations(
+            6,
+            4,
+            &[1, 2, 3, 3],
+            &managers,
+            &[Some(60), Some(300), Some(120), None],
+        );
+        assert_eq!(c.replies_per_post, Some(1.5));
+        assert_eq!(c.member_initiated, Some(0.75));
+        assert_eq!(c.median_first_reply_secs, Some(120));
+        assert_eq!(c.unanswered_newcomers, 1);
+        let even = conversations(0, 0, &[], &managers, &[Some(10), Some(20)]);
+        assert_eq!(
+            (
+                even.replies_per_post,
+                even.member_initiated,
+                even.median_first_reply_secs
+            ),
+            (None, None, Some(15))
+        );
+    }
+
+    #[test]
+    fn quiet_experts_need_enough_messages_and_rank_by_responses_per_message() {
+        let e = |user_id, messages, responses| QuietExpert {
+            user_id,
+            messages,
+            responses,
+        };
+        let ranked = quiet_experts(
+            vec![e(1, 100, 120), e(2, 5, 20), e(3, 2, 50), e(4, 10, 0)],
+            5,
+            10,
+        );
+        assert_eq!(ranked.iter().map(|q| q.user_id).collect::<Vec<_>>(), [2, 1]);
     }
 
     #[test]

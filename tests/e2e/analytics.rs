@@ -306,3 +306,73 @@ async fn members_export_and_forget_their_data_and_totals_stay_right() {
         .iter()
         .all(|c| c["user_id"].as_str() != Some(world.member.to_string().as_str())));
 }
+
+#[tokio::test]
+async fn conversation_health_and_quiet_experts() {
+    let world = World::new().await;
+    let mut bot = world.start_bot(1).await;
+    let newcomer = world.emu.add_user("newcomer", false);
+    world.emu.member_join(world.guild, newcomer, false);
+    let question = world
+        .emu
+        .user_message(world.general, newcomer, "how do I start?", None);
+    world
+        .emu
+        .user_message(world.general, world.member, "like this", Some(question));
+    world
+        .emu
+        .reaction_add(world.general, question, world.manager, "👍");
+    world
+        .emu
+        .thread_create_by_user(world.general, world.member, "member thread");
+    world
+        .emu
+        .thread_create_by_user(world.general, world.manager, "staff thread");
+    let mut shown = String::new();
+    for _ in 0..40 {
+        shown = text_of(
+            &world
+                .run(world.manager, "stats", "overview", json!([]))
+                .await,
+        );
+        if shown.contains("Replies per post: 1.00") && shown.contains("Member-started threads: 50%")
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        shown.contains("Replies per post: 1.00"),
+        "one reply to one top-level message: {shown}"
+    );
+    assert!(
+        shown.contains("Member-started threads: 50%"),
+        "the manager's thread does not count: {shown}"
+    );
+    assert!(shown.contains("0 unanswered"), "{shown}");
+    let experts = text_of(
+        &world
+            .run(
+                world.manager,
+                "stats",
+                "quiet-experts",
+                json!([{"type": 4, "name": "min_messages", "value": 1}]),
+            )
+            .await,
+    );
+    assert!(
+        experts.contains(&format!(
+            "1. <@{newcomer}>: 2.0 replies and reactions per message"
+        )),
+        "{experts}"
+    );
+    let refused = world
+        .run(world.member, "stats", "quiet-experts", json!([]))
+        .await;
+    assert!(
+        text_of(&refused).contains("Manage Server"),
+        "manager-only: {refused}"
+    );
+    bot.terminate().await.unwrap();
+    world.emu.assert_no_violations();
+}

@@ -19,7 +19,7 @@ pub fn commands() -> Vec<Command> {
     guild_only,
     default_member_permissions = "MANAGE_GUILD",
     check = "checks::manager",
-    subcommands("overview", "retention", "top", "export"),
+    subcommands("overview", "retention", "top", "quiet_experts", "export"),
     subcommand_required
 )]
 pub async fn stats(_: Context<'_>) -> Result<(), Error> {
@@ -38,8 +38,21 @@ async fn overview(
         CohortPeriod::Month,
     )
     .await?;
+    let guild_id = guild_id(ctx)?;
+    let tz =
+        crate::scheduler::guild_timezone(&ctx.data().pool, &ctx.data().config, guild_id).await?;
+    let managers = managers(ctx, guild_id).await?;
+    let talk = crate::stats::conversations(
+        &ctx.data().pool,
+        guild_id,
+        tz,
+        report.from,
+        report.to,
+        &managers,
+    )
+    .await?;
     let png = crate::charts::activity_png(&report)?;
-    let embed = render::overview_embed(&report).image("attachment://activity.png");
+    let embed = render::overview_embed(&report, &talk).image("attachment://activity.png");
     ctx.send(CreateReply::default().embed(embed).attachment(
         poise::serenity_prelude::CreateAttachment::bytes(png, "activity.png"),
     ))
@@ -101,6 +114,73 @@ async fn top(
     ))
     .await?;
     Ok(())
+}
+
+/// Members whose messages draw the most replies and reactions (managers only, never public)
+#[poise::command(slash_command, ephemeral, rename = "quiet-experts")]
+async fn quiet_experts(
+    ctx: Context<'_>,
+    #[description = "How many days (default 30)"] days: Option<u32>,
+    #[description = "Least messages to be considered (default 5)"] min_messages: Option<u32>,
+) -> Result<(), Error> {
+    let guild_id = guild_id(ctx)?;
+    let tz =
+        crate::scheduler::guild_timezone(&ctx.data().pool, &ctx.data().config, guild_id).await?;
+    let to = SystemClock.now().with_timezone(&tz).date_naive();
+    let from = to - Duration::days(i64::from(days.unwrap_or(30).clamp(1, 365)) - 1);
+    let experts = crate::stats::quiet_experts(
+        &ctx.data().pool,
+        guild_id,
+        tz,
+        from,
+        to,
+        u64::from(min_messages.unwrap_or(5)),
+    )
+    .await?;
+    let lines: Vec<String> = experts
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            format!(
+                "{}. <@{}>: {:.1} replies and reactions per message ({} messages)",
+                i + 1,
+                e.user_id,
+                e.per_message(),
+                e.messages
+            )
+        })
+        .collect();
+    let text = if lines.is_empty() {
+        "Nobody qualifies yet: quiet experts need enough messages that draw replies or reactions."
+            .to_owned()
+    } else {
+        lines.join("\n")
+    };
+    ctx.say(format!(
+        "**Quiet experts, {from} to {to}** (only managers see this)\n{text}"
+    ))
+    .await?;
+    Ok(())
+}
+
+/// Members who count as managers: Manage Server, Administrator or the manager role.
+async fn managers(
+    ctx: Context<'_>,
+    guild_id: u64,
+) -> Result<std::collections::HashSet<u64>, Error> {
+    let settings = ctx.data().settings(guild_id).await?;
+    let Some(guild) = ctx.guild() else {
+        return Ok(std::collections::HashSet::new());
+    };
+    Ok(guild
+        .members
+        .values()
+        .filter(|m| {
+            let roles: Vec<u64> = m.roles.iter().map(|r| r.get()).collect();
+            settings.is_manager(guild.member_permissions(m).bits(), &roles)
+        })
+        .map(|m| m.user.id.get())
+        .collect())
 }
 
 /// The statistics as a CSV file (daily numbers, cohorts, activation, top contributors)
