@@ -26,3 +26,6 @@ CREATE TABLE tracking_optouts (
     since    INTEGER NOT NULL,
     PRIMARY KEY (guild_id, user_id)
 );
+
+-- The server's name, for reports written outside Discord's context (the monthly report).
+ALTER TABLE guilds ADD COLUMN name TEXT;

@@ -186,8 +186,80 @@ pub async fn run_due(
             next: next.map(|t| t.timestamp()),
         });
     }
+    reports.extend(run_due_monthly_reports(pool, config, now).await?);
     if reports.iter().any(|r| r.posted) {
         outbox.wake();
+    }
+    Ok(reports)
+}
+
+/// When the monthly report runs: the 1st of each month, 09:00 server time.
+pub fn monthly_schedule() -> Schedule {
+    Schedule::cron("0 9 1 * *").unwrap_or(Schedule::Weekly {
+        days: Vec::new(),
+        time: chrono::NaiveTime::MIN,
+    })
+}
+
+/// Makes sure a guild has its monthly-report job.
+pub async fn ensure_monthly_report(
+    pool: &Pool,
+    config: &Config,
+    guild_id: u64,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    let tz = guild_timezone(pool, config, guild_id).await?;
+    let next = monthly_schedule()
+        .next_after(now, tz)
+        .map(|t| t.timestamp());
+    let target = i64::try_from(guild_id).unwrap_or(i64::MAX);
+    db::calendar::insert_job_if_missing(pool, guild_id, crate::monthly::JOB, target, next).await?;
+    Ok(())
+}
+
+/// Monthly reports due at `now`: the month that just ended, once (missed by more than a day:
+/// skipped, the next month's is scheduled).
+async fn run_due_monthly_reports(
+    pool: &Pool,
+    config: &Config,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Vec<RunReport>> {
+    let mut reports = Vec::new();
+    for job in db::calendar::due_jobs(pool, crate::monthly::JOB, now.timestamp()).await? {
+        let Some(due) = job.next_run_at else { continue };
+        let guild_id = db::from_sql_id(job.guild_id);
+        let tz = guild_timezone(pool, config, guild_id).await?;
+        let due_at = Utc.timestamp_opt(due, 0).single().unwrap_or(now);
+        let next = monthly_schedule().next_after(now.max(due_at), tz);
+        if !db::calendar::advance_job(pool, job.id, due, next.map(|t| t.timestamp())).await? {
+            continue;
+        }
+        let decision = decide_run(due_at, now, CatchUp::LateWithin(chrono::Duration::days(1)));
+        let ended = due_at.with_timezone(&tz).date_naive() - chrono::Duration::days(1);
+        let posted = match decision {
+            RunDecision::Post { .. } => {
+                let name = db::guilds::name(pool, guild_id)
+                    .await?
+                    .unwrap_or_else(|| "the community".to_owned());
+                let key = format!("monthly-report:{guild_id}:{}", ended.format("%Y-%m"));
+                crate::monthly::queue(pool, config, guild_id, ended, &key, &name).await?
+            }
+            RunDecision::Skip { late_by } => {
+                info!(
+                    guild.id = guild_id,
+                    late_by.secs = late_by.num_seconds(),
+                    "monthly report missed by more than a day; skipped"
+                );
+                false
+            }
+        };
+        reports.push(RunReport {
+            job_kind: crate::monthly::JOB,
+            target_id: job.target_id,
+            due,
+            posted,
+            next: next.map(|t| t.timestamp()),
+        });
     }
     Ok(reports)
 }

@@ -148,3 +148,48 @@ async fn weeks_of_downtime_post_at_most_one_run() {
         .unwrap()
         .is_empty());
 }
+
+#[tokio::test]
+async fn the_monthly_report_runs_on_the_first_at_nine_local_once() {
+    let (_dir, pool, config, _) = setup(None).await;
+    db::guilds::set_channel(
+        &pool,
+        1,
+        hearth::domain::settings::ChannelPurpose::Reports,
+        77,
+        0,
+    )
+    .await
+    .unwrap();
+    hearth::scheduler::ensure_monthly_report(&pool, &config, 1, at("2026-03-15T12:00:00Z"))
+        .await
+        .unwrap();
+    let job = db::calendar::job(&pool, hearth::monthly::JOB, 1)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        job.next_run_at,
+        Some(at("2026-04-01T07:00:00Z").timestamp()),
+        "09:00 CEST"
+    );
+    let outbox = Outbox::new(pool.clone());
+    let reports = run_due(&pool, &config, &outbox, at("2026-04-01T07:00:30Z"))
+        .await
+        .unwrap();
+    let monthly: Vec<_> = reports
+        .iter()
+        .filter(|r| r.job_kind == hearth::monthly::JOB)
+        .collect();
+    assert_eq!(monthly.len(), 1);
+    assert!(monthly[0].posted);
+    assert_eq!(
+        monthly[0].next,
+        Some(at("2026-05-01T07:00:00Z").timestamp())
+    );
+    assert_eq!(queued(&pool).await, 1, "the March report");
+    assert!(run_due(&pool, &config, &outbox, at("2026-04-01T07:01:00Z"))
+        .await
+        .unwrap()
+        .is_empty());
+}

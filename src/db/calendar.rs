@@ -291,3 +291,21 @@ pub async fn guild_jobs(
     .fetch_all(db)
     .await
 }
+
+/// Creates a job unless the target already has one.
+pub async fn insert_job_if_missing(
+    db: impl SqliteExecutor<'_>,
+    guild_id: u64,
+    kind: &str,
+    target_id: i64,
+    next_run_at: Option<i64>,
+) -> sqlx::Result<()> {
+    sqlx::query("INSERT INTO jobs (guild_id, kind, target_id, next_run_at) VALUES ($1, $2, $3, $4) ON CONFLICT (kind, target_id) DO NOTHING")
+        .bind(to_sql_id(guild_id))
+        .bind(kind)
+        .bind(target_id)
+        .bind(next_run_at)
+        .execute(db)
+        .await?;
+    Ok(())
+}

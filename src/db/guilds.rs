@@ -136,3 +136,23 @@ pub async fn set_channel(
     .await?;
     tx.commit().await
 }
+
+/// Remembers the server's name (shown in reports).
+pub async fn set_name(db: impl SqliteExecutor<'_>, guild_id: u64, name: &str) -> sqlx::Result<()> {
+    sqlx::query("UPDATE guilds SET name = $2 WHERE guild_id = $1")
+        .bind(to_sql_id(guild_id))
+        .bind(name)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// The server's name, if known.
+pub async fn name(db: impl SqliteExecutor<'_>, guild_id: u64) -> sqlx::Result<Option<String>> {
+    let name: Option<Option<String>> =
+        sqlx::query_scalar("SELECT name FROM guilds WHERE guild_id = $1")
+            .bind(to_sql_id(guild_id))
+            .fetch_optional(db)
+            .await?;
+    Ok(name.flatten())
+}

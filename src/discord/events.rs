@@ -227,6 +227,14 @@ pub async fn welcome_approved(
 async fn guild_available(data: &Data, guild: &serenity::Guild) -> Result<(), Error> {
     let guild_id = guild.id.get();
     let first_time = db::guilds::upsert_seen(&data.pool, guild_id, unix_now()).await?;
+    db::guilds::set_name(&data.pool, guild_id, &guild.name).await?;
+    crate::scheduler::ensure_monthly_report(
+        &data.pool,
+        &data.config,
+        guild_id,
+        crate::domain::clock::Clock::now(&crate::domain::clock::SystemClock),
+    )
+    .await?;
     debug!(guild.id = guild_id, first_time, "guild available");
     if !first_time {
         return Ok(());

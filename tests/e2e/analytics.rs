@@ -376,3 +376,46 @@ async fn conversation_health_and_quiet_experts() {
     bot.terminate().await.unwrap();
     world.emu.assert_no_violations();
 }
+
+#[tokio::test]
+async fn the_monthly_report_is_posted_to_the_reports_channel() {
+    let world = World::new().await;
+    let mut bot = world.start_bot(1).await;
+    let refused = world
+        .run(world.manager, "report", "monthly", json!([]))
+        .await;
+    assert!(
+        text_of(&refused).contains("no reports channel"),
+        "{refused}"
+    );
+    world
+        .run(
+            world.manager,
+            "config",
+            "channel",
+            json!([
+                {"type": 4, "name": "purpose", "value": purpose_choice("reports")},
+                {"type": 7, "name": "channel", "value": world.reports.to_string()}
+            ]),
+        )
+        .await;
+    world
+        .emu
+        .user_message(world.general, world.member, "hello", None);
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let reply = world
+        .run(world.manager, "report", "monthly", json!([]))
+        .await;
+    assert!(text_of(&reply).contains("on its way"), "{reply}");
+    let post = wait_posts(&world.emu, world.reports, 1).await.remove(0);
+    let text = text_of(&post.body);
+    assert!(
+        text.contains("Monthly community report")
+            && text.contains("Daily active (avg)")
+            && text.contains("Messages: 1"),
+        "{text}"
+    );
+    assert_eq!(post.body["allowed_mentions"]["parse"], json!([]));
+    bot.terminate().await.unwrap();
+    world.emu.assert_no_violations();
+}

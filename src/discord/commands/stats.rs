@@ -10,7 +10,64 @@ use crate::domain::analytics::CohortPeriod;
 use crate::domain::clock::{unix_now, Clock, SystemClock};
 
 pub fn commands() -> Vec<Command> {
-    vec![stats(), privacy()]
+    vec![stats(), privacy(), report()]
+}
+
+/// Leadership reports
+#[poise::command(
+    slash_command,
+    guild_only,
+    default_member_permissions = "MANAGE_GUILD",
+    check = "checks::manager",
+    subcommands("monthly"),
+    subcommand_required
+)]
+pub async fn report(_: Context<'_>) -> Result<(), Error> {
+    Ok(())
+}
+
+/// Post the monthly report (this month so far, or YYYY-MM) to the reports channel
+#[poise::command(slash_command, ephemeral)]
+async fn monthly(
+    ctx: Context<'_>,
+    #[description = "Month as YYYY-MM (default: the current month)"] month: Option<String>,
+) -> Result<(), Error> {
+    let guild_id = guild_id(ctx)?;
+    let tz =
+        crate::scheduler::guild_timezone(&ctx.data().pool, &ctx.data().config, guild_id).await?;
+    let day = match month.as_deref() {
+        None => SystemClock.now().with_timezone(&tz).date_naive(),
+        Some(text) => chrono::NaiveDate::parse_from_str(&format!("{}-01", text.trim()), "%Y-%m-%d")
+            .map_err(|_| {
+                crate::error::UserError(format!("month: `{text}` is not a month like 2026-03."))
+            })?,
+    };
+    let name = ctx
+        .guild()
+        .map_or_else(|| "the community".to_owned(), |g| g.name.clone());
+    let key = format!("monthly-report-now:{guild_id}:{}", ctx.id());
+    if !crate::monthly::queue(
+        &ctx.data().pool,
+        &ctx.data().config,
+        guild_id,
+        day,
+        &key,
+        &name,
+    )
+    .await?
+    {
+        return Err(crate::error::UserError(
+            "There is no reports channel: `/config channel purpose:reports` sets one.".into(),
+        )
+        .into());
+    }
+    ctx.data().outbox.wake();
+    ctx.say(format!(
+        "The report for {} is on its way to the reports channel.",
+        day.format("%B %Y")
+    ))
+    .await?;
+    Ok(())
 }
 
 /// Community health: active members, retention, activation
