@@ -432,6 +432,15 @@ pub async fn calendar(
             at = next;
         }
     }
+    // The monthly leadership report, when it has somewhere to go.
+    let settings = ctx.data().settings(guild_id).await?;
+    if let Some(reports) = settings.channel(crate::domain::settings::ChannelPurpose::Reports) {
+        let mut at = now;
+        while let Some(next) = scheduler::monthly_schedule().next_after(at, tz).filter(|t| *t <= until) {
+            items.push((next, format!("Monthly community report in <#{reports}>")));
+            at = next;
+        }
+    }
     items.sort();
     let text = if items.is_empty() {
         format!("Nothing scheduled in the next {days} days.")
