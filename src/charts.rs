@@ -87,6 +87,58 @@ pub fn activity_png(report: &Report) -> anyhow::Result<Vec<u8>> {
     encode_png(&pixels, WIDTH, HEIGHT)
 }
 
+/// Retention by cohort as a heatmap: one row per cohort, columns 30-day and 90-day, darker is
+/// better; cells whose window has not ended are grey.
+pub fn retention_png(report: &Report) -> anyhow::Result<Vec<u8>> {
+    register_font();
+    let rows = report.retention.len().max(1);
+    let height = u32::try_from(80 + rows * 34).unwrap_or(HEIGHT).min(2000);
+    let width = 560u32;
+    let mut pixels = vec![255u8; (width * height * 3) as usize];
+    {
+        let root = BitMapBackend::with_buffer(&mut pixels, (width, height)).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let text = |size| ("sans-serif", size).into_font();
+        root.draw(&Text::new("Retention by join cohort", (16, 12), text(20)))
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        for (col, label) in ["30-day", "90-day"].iter().enumerate() {
+            let x = 200 + i32::try_from(col).unwrap_or(0) * 170;
+            root.draw(&Text::new(*label, (x + 50, 48), text(15)))
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+        }
+        for (row, cohort) in report.retention.iter().enumerate() {
+            let y = 72 + i32::try_from(row).unwrap_or(0) * 34;
+            root.draw(&Text::new(
+                format!("{} ({})", cohort.cohort, cohort.size),
+                (16, y + 8),
+                text(15),
+            ))
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+            for (col, share) in [cohort.d30, cohort.d90].iter().enumerate() {
+                let x = 200 + i32::try_from(col).unwrap_or(0) * 170;
+                let (fill, label) = match share {
+                    Some(v) => {
+                        // From pale to Hearth's ember as retention goes from 0 to 100%.
+                        let t = v.clamp(0.0, 1.0);
+                        let mix = |from: f64, to: f64| (from + (to - from) * t).round() as u8;
+                        (
+                            RGBColor(mix(253.0, 232.0), mix(236.0, 106.0), mix(224.0, 51.0)),
+                            format!("{:.0}%", v * 100.0),
+                        )
+                    }
+                    None => (RGBColor(225, 225, 225), "–".to_owned()),
+                };
+                root.draw(&Rectangle::new([(x, y), (x + 160, y + 30)], fill.filled()))
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+                root.draw(&Text::new(label, (x + 62, y + 8), text(15)))
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+            }
+        }
+        root.present().map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
+    encode_png(&pixels, width, height)
+}
+
 fn encode_png(rgb: &[u8], width: u32, height: u32) -> anyhow::Result<Vec<u8>> {
     let mut out = Vec::new();
     {
@@ -103,6 +155,30 @@ fn encode_png(rgb: &[u8], width: u32, height: u32) -> anyhow::Result<Vec<u8>> {
 mod tests {
     use super::*;
     use crate::domain::analytics::{self, CohortPeriod, Inputs};
+
+    #[test]
+    fn draws_a_retention_heatmap() {
+        let from = chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();
+        let mut report = analytics::report(
+            1,
+            chrono_tz::UTC,
+            from,
+            from,
+            &Inputs::default(),
+            CohortPeriod::Month,
+        );
+        report.retention = vec![analytics::Cohort {
+            cohort: "2026-01".into(),
+            size: 10,
+            d30: Some(0.4),
+            d90: None,
+        }];
+        let png = retention_png(&report).unwrap();
+        assert_eq!(&png[1..4], b"PNG");
+        if let Ok(dir) = std::env::var("HEARTH_TEST_ARTIFACTS") {
+            std::fs::write(std::path::Path::new(&dir).join("retention.png"), &png).unwrap();
+        }
+    }
 
     #[test]
     fn draws_a_png() {

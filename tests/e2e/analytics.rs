@@ -218,6 +218,15 @@ async fn top_retention_and_csv_export() {
         retention.contains("2 joined · 30-day – · 90-day –"),
         "the newcomer, and mo whose first activity counts as the join: {retention}"
     );
+    let heatmap = world
+        .slash(world.manager, "stats", "retention", json!([]))
+        .response(WAIT)
+        .await
+        .unwrap();
+    assert_eq!(
+        heatmap.files.first().map(|(name, _)| name.as_str()),
+        Some("retention.png")
+    );
     let export = world
         .slash(world.manager, "stats", "export", json!([]))
         .response(WAIT)

@@ -436,7 +436,10 @@ pub async fn calendar(
     let settings = ctx.data().settings(guild_id).await?;
     if let Some(reports) = settings.channel(crate::domain::settings::ChannelPurpose::Reports) {
         let mut at = now;
-        while let Some(next) = scheduler::monthly_schedule().next_after(at, tz).filter(|t| *t <= until) {
+        while let Some(next) = scheduler::monthly_schedule()
+            .next_after(at, tz)
+            .filter(|t| *t <= until)
+        {
             items.push((next, format!("Monthly community report in <#{reports}>")));
             at = next;
         }

@@ -128,8 +128,16 @@ async fn retention(
         _ => CohortPeriod::Month,
     };
     let report = period_report(ctx, 365, period).await?;
-    ctx.send(CreateReply::default().embed(render::retention_embed(&report)))
-        .await?;
+    let png = crate::charts::retention_png(&report)?;
+    ctx.send(
+        CreateReply::default()
+            .embed(render::retention_embed(&report).image("attachment://retention.png"))
+            .attachment(poise::serenity_prelude::CreateAttachment::bytes(
+                png,
+                "retention.png",
+            )),
+    )
+    .await?;
     Ok(())
 }
 
