@@ -9,6 +9,7 @@ pub mod calendar;
 pub mod guilds;
 pub mod outbox;
 pub mod privacy;
+pub mod recognition;
 pub mod welcome;
 
 use std::str::FromStr;

@@ -229,6 +229,37 @@ pub fn human_duration(secs: i64) -> String {
     }
 }
 
+/// A spotlight: the member is mentioned (and pinged: it is their moment), nobody else.
+pub fn spotlight_post(
+    user_id: u64,
+    name: &str,
+    avatar_url: &str,
+    story: &str,
+    joined_at: Option<i64>,
+    intro_thread: Option<u64>,
+) -> Value {
+    let mut fields = Vec::new();
+    if let Some(joined) = joined_at {
+        fields.push(
+            json!({ "name": "Member since", "value": format!("<t:{joined}:D>"), "inline": true }),
+        );
+    }
+    if let Some(thread) = intro_thread {
+        fields.push(json!({ "name": "Say hi", "value": format!("<#{thread}>"), "inline": true }));
+    }
+    json!({
+        "content": format!("🌟 This month's community spotlight: <@{user_id}>!"),
+        "embeds": [{
+            "title": truncate(&format!("Spotlight: {name}"), 256),
+            "description": truncate(story, EMBED_DESCRIPTION_LIMIT),
+            "color": COLOUR,
+            "thumbnail": { "url": avatar_url },
+            "fields": fields,
+        }],
+        "allowed_mentions": allowed_mentions(&[user_id]),
+    })
+}
+
 /// `/config show`.
 pub fn settings_embed(settings: &GuildSettings) -> CreateEmbed {
     let channels = ChannelPurpose::ALL

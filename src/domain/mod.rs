@@ -9,6 +9,7 @@ pub mod ical;
 pub mod import;
 pub mod prompt;
 pub mod raid;
+pub mod recognition;
 pub mod schedule;
 pub mod settings;
 pub mod template;

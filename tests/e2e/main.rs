@@ -6,4 +6,5 @@ mod calendar;
 mod common;
 mod demo;
 mod foundation;
+mod recognition;
 mod welcome;

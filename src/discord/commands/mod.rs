@@ -4,6 +4,7 @@ pub mod apply;
 mod config;
 mod intro;
 mod prompts;
+mod spotlight;
 mod stats;
 mod welcome;
 
@@ -18,6 +19,7 @@ pub fn all() -> Vec<Command> {
     all.extend(apply::commands());
     all.extend(prompts::commands());
     all.extend(stats::commands());
+    all.extend(spotlight::commands());
     all
 }
 

@@ -1,0 +1,81 @@
+//! Nominations and spotlights.
+
+use sqlx::SqliteExecutor;
+
+use super::{from_sql_id, to_sql_id};
+
+pub async fn nominate(
+    db: impl SqliteExecutor<'_>,
+    guild_id: u64,
+    nominee: u64,
+    nominator: u64,
+    reason: &str,
+    now: i64,
+) -> sqlx::Result<i64> {
+    sqlx::query_scalar(
+        "INSERT INTO nominations (guild_id, nominee_id, nominator_id, reason, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+    )
+    .bind(to_sql_id(guild_id))
+    .bind(to_sql_id(nominee))
+    .bind(to_sql_id(nominator))
+    .bind(reason)
+    .bind(now)
+    .fetch_one(db)
+    .await
+}
+
+/// Nominations since `since`: (nominee, count, latest reason).
+pub async fn nominations_since(
+    db: impl SqliteExecutor<'_>,
+    guild_id: u64,
+    since: i64,
+) -> sqlx::Result<Vec<(u64, u64, String)>> {
+    let rows: Vec<(i64, i64, String)> = sqlx::query_as(
+        "SELECT nominee_id, COUNT(*), (SELECT reason FROM nominations n2 WHERE n2.guild_id = n.guild_id AND n2.nominee_id = n.nominee_id ORDER BY created_at DESC, id DESC LIMIT 1)
+         FROM nominations n WHERE guild_id = $1 AND created_at >= $2 GROUP BY nominee_id",
+    )
+    .bind(to_sql_id(guild_id))
+    .bind(since)
+    .fetch_all(db)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(u, n, r)| (from_sql_id(u), u64::try_from(n).unwrap_or(0), r))
+        .collect())
+}
+
+pub async fn record_spotlight(
+    db: impl SqliteExecutor<'_>,
+    guild_id: u64,
+    member: u64,
+    by: u64,
+    now: i64,
+) -> sqlx::Result<()> {
+    sqlx::query("INSERT INTO spotlights (guild_id, member_id, posted_by, posted_at) VALUES ($1, $2, $3, $4)")
+        .bind(to_sql_id(guild_id))
+        .bind(to_sql_id(member))
+        .bind(to_sql_id(by))
+        .bind(now)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// Spotlights, newest first: (member, posted by, when).
+pub async fn spotlights(
+    db: impl SqliteExecutor<'_>,
+    guild_id: u64,
+    since: i64,
+) -> sqlx::Result<Vec<(u64, u64, i64)>> {
+    let rows: Vec<(i64, i64, i64)> = sqlx::query_as(
+        "SELECT member_id, posted_by, posted_at FROM spotlights WHERE guild_id = $1 AND posted_at >= $2 ORDER BY posted_at DESC, id DESC",
+    )
+    .bind(to_sql_id(guild_id))
+    .bind(since)
+    .fetch_all(db)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(m, b, t)| (from_sql_id(m), from_sql_id(b), t))
+        .collect())
+}
