@@ -26,6 +26,7 @@ pub struct Config {
     pub outbox: OutboxConfig,
     pub welcome: WelcomeConfig,
     pub privacy: PrivacyConfig,
+    pub feedback: FeedbackConfig,
     pub defaults: GuildDefaults,
     /// Per-guild defaults keyed by guild id; slash commands override them in the database.
     pub guilds: BTreeMap<String, GuildDefaults>,
@@ -76,6 +77,7 @@ impl fmt::Debug for Config {
             .field("outbox", &self.outbox)
             .field("welcome", &self.welcome)
             .field("privacy", &self.privacy)
+            .field("feedback", &self.feedback)
             .field("defaults", &self.defaults)
             .field("guilds", &self.guilds)
             .finish()
@@ -166,6 +168,20 @@ impl Default for WelcomeConfig {
             raid_window_secs: 60,
             burst_thread_spacing_ms: 1000,
         }
+    }
+}
+
+/// The feedback loop (product §5).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FeedbackConfig {
+    /// Days an item may wait for a first answer before `/feedback report` lists it as late.
+    pub sla_days: u32,
+}
+
+impl Default for FeedbackConfig {
+    fn default() -> Self {
+        Self { sla_days: 7 }
     }
 }
 

@@ -50,6 +50,13 @@ pub enum Action {
         forum: bool,
         prompt: Value,
     },
+    /// A thread for a topic (a forum post in a forum channel), opened with `body`; delivered
+    /// with the thread's id.
+    Thread {
+        name: String,
+        forum: bool,
+        body: Value,
+    },
     /// A direct message; when the member does not accept DMs (Discord 50007) it goes to their
     /// intro thread instead, if they have one and `fallback_to_thread` is set.
     DirectMessage {
@@ -261,6 +268,22 @@ impl Worker {
             } => {
                 self.intro_thread(post, *user_id, name, *forum, prompt)
                     .await
+            }
+            Action::Thread { name, forum, body } => {
+                if *forum {
+                    sink.create_forum_post(
+                        post.channel(),
+                        name,
+                        &with_nonce(body, &post.nonce, 'f'),
+                    )
+                    .await
+                } else {
+                    let starter = step!(
+                        sink.create_message(post.channel(), &with_nonce(body, &post.nonce, 's'))
+                            .await
+                    );
+                    sink.start_thread(post.channel(), starter, name).await
+                }
             }
             Action::DirectMessage {
                 user_id,

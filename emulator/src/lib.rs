@@ -284,6 +284,16 @@ impl Emulator {
         id
     }
 
+    /// Deletes a channel or thread, as a moderator would (no event).
+    pub fn delete_channel(&self, channel: u64) {
+        let mut world = self.inner.world.lock();
+        world.channels.remove(&channel);
+        world.messages.remove(&channel);
+        for guild in world.guilds.values_mut() {
+            guild.channels.retain(|c| *c != channel);
+        }
+    }
+
     pub fn set_system_channel(&self, guild: u64, channel: Option<u64>) {
         if let Some(g) = self.inner.world.lock().guilds.get_mut(&guild) {
             g.system_channel_id = channel;

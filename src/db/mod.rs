@@ -6,6 +6,7 @@
 pub mod activity;
 pub mod applications;
 pub mod calendar;
+pub mod feedback;
 pub mod guilds;
 pub mod outbox;
 pub mod privacy;

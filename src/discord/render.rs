@@ -260,6 +260,78 @@ pub fn spotlight_post(
     })
 }
 
+/// The post that opens a feedback item. The details are the member's words: nobody is pinged.
+pub fn feedback_item(
+    submitter: u64,
+    category: &str,
+    details: &str,
+    tagged_by: Option<u64>,
+) -> Value {
+    let by = tagged_by.map_or_else(String::new, |m| format!(" (tagged by <@{m}>)"));
+    json!({
+        "content": format!("💬 Feedback from <@{submitter}>{by} · **{category}**"),
+        "embeds": [{ "description": truncate(details, EMBED_DESCRIPTION_LIMIT), "color": COLOUR }],
+        "allowed_mentions": allowed_mentions(&[]),
+    })
+}
+
+/// The public follow-up of a status change; the submitter is told by a mention.
+pub fn feedback_follow_up(
+    id: i64,
+    title: &str,
+    submitter: u64,
+    status: crate::domain::feedback::Status,
+    note: Option<&str>,
+) -> Value {
+    let note = note.map_or_else(String::new, |n| format!("\n> {}", n.replace('\n', "\n> ")));
+    text_post(
+        &format!(
+            "<@{submitter}>: feedback #{id} “{title}” {} (**{status}**).{note}",
+            status.follow_up()
+        ),
+        &[submitter],
+    )
+}
+
+/// `/feedback report`.
+pub fn feedback_report_embed(
+    r: &crate::domain::feedback::FeedbackReport,
+    days: u32,
+    sla_days: u32,
+) -> CreateEmbed {
+    let statuses = crate::domain::feedback::Status::ALL
+        .iter()
+        .map(|s| format!("{s}: {}", r.per_status.get(s).copied().unwrap_or(0)))
+        .collect::<Vec<_>>()
+        .join(" · ");
+    let themes = if r.top_categories.is_empty() {
+        "none".to_owned()
+    } else {
+        r.top_categories
+            .iter()
+            .take(5)
+            .map(|(c, n)| format!("{c} ({n})"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    CreateEmbed::new()
+        .title(format!("Feedback, last {days} days"))
+        .colour(COLOUR)
+        .field("By status", statuses, false)
+        .field("Top themes", themes, false)
+        .field(
+            "Median time to acknowledge",
+            r.median_ack_secs
+                .map_or_else(|| "n/a".to_owned(), human_duration),
+            true,
+        )
+        .field(
+            format!("Waiting past the {sla_days}-day SLA"),
+            r.past_sla.to_string(),
+            true,
+        )
+}
+
 /// `/config show`.
 pub fn settings_embed(settings: &GuildSettings) -> CreateEmbed {
     let channels = ChannelPurpose::ALL

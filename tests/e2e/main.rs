@@ -5,6 +5,7 @@ mod analytics;
 mod calendar;
 mod common;
 mod demo;
+mod feedback;
 mod foundation;
 mod recognition;
 mod welcome;

@@ -2,6 +2,7 @@
 
 pub mod apply;
 mod config;
+mod feedback;
 mod intro;
 mod prompts;
 mod spotlight;
@@ -20,6 +21,7 @@ pub fn all() -> Vec<Command> {
     all.extend(prompts::commands());
     all.extend(stats::commands());
     all.extend(spotlight::commands());
+    all.extend(feedback::commands());
     all
 }
 
