@@ -4,6 +4,7 @@
 //! INTEGER unix times and snowflakes.
 
 pub mod activity;
+pub mod ama;
 pub mod applications;
 pub mod calendar;
 pub mod feedback;

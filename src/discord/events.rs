@@ -96,10 +96,14 @@ pub async fn handle(
             let ctx = framework.serenity_context;
             match interaction {
                 serenity::Interaction::Component(component) => {
-                    commands::apply::on_button(ctx, data, component).await?;
+                    if !commands::apply::on_button(ctx, data, component).await? {
+                        commands::ama::on_button(ctx, data, component).await?;
+                    }
                 }
                 serenity::Interaction::Modal(modal) => {
-                    commands::apply::on_modal(ctx, data, modal).await?;
+                    if !commands::apply::on_modal(ctx, data, modal).await? {
+                        commands::ama::on_modal(ctx, data, modal).await?;
+                    }
                 }
                 _ => {}
             }

@@ -332,6 +332,75 @@ pub fn feedback_report_embed(
         )
 }
 
+fn ask_button(custom_id: &str, label: &str, style: u8) -> Value {
+    json!([{ "type": 1, "components": [{ "type": 2, "style": style, "label": label, "custom_id": custom_id }] }])
+}
+
+/// The AMA's question post, with its "Ask a question" button.
+pub fn ama_post(
+    id: i64,
+    title: &str,
+    host: u64,
+    start: i64,
+    description: Option<&str>,
+    ask_id: &str,
+) -> Value {
+    json!({
+        "content": format!("🎤 **AMA #{id}: {title}** with <@{host}>, <t:{start}:F> (<t:{start}:R>)"),
+        "embeds": [{ "description": truncate(&format!("{}\n\nAsk your question below, anonymously if you like; upvote the ones you want answered.", description.unwrap_or_default()), EMBED_DESCRIPTION_LIMIT), "color": COLOUR }],
+        "components": ask_button(ask_id, "Ask a question", 1),
+        "allowed_mentions": allowed_mentions(&[]),
+    })
+}
+
+/// A member's question with its upvote button; anonymous questions name nobody.
+pub fn ama_question(id: i64, text: &str, author: Option<u64>, vote_id: &str) -> Value {
+    let who = author.map_or_else(|| "a member (anonymous)".to_owned(), |a| format!("<@{a}>"));
+    json!({
+        "content": truncate(&format!("**Q{id}** from {who}:\n> {}", text.replace('\n', "\n> ")), MESSAGE_LIMIT),
+        "components": ask_button(vote_id, "▲ Upvote", 2),
+        "allowed_mentions": allowed_mentions(&[]),
+    })
+}
+
+/// A question answered: the question, and the host's written answer if there is one.
+pub fn ama_answer(question: &str, author: Option<u64>, answer: Option<&str>, host: u64) -> Value {
+    let who = author.map_or_else(|| "a member".to_owned(), |a| format!("<@{a}>"));
+    let answer = answer.map_or_else(|| "answered live".to_owned(), |a| format!("<@{host}>: {a}"));
+    text_post(
+        &format!(
+            "✅ {who} asked:\n> {}\n{answer}",
+            question.replace('\n', "\n> ")
+        ),
+        &[],
+    )
+}
+
+/// The recap of a closed AMA.
+pub fn ama_recap(title: &str, host: u64, questions: &[crate::db::ama::Question]) -> Value {
+    let answered: Vec<String> = questions
+        .iter()
+        .filter(|q| q.answered_at.is_some())
+        .map(|q| {
+            format!(
+                "**Q:** {}\n**A:** {}",
+                truncate(&q.text, 300),
+                q.answer
+                    .as_deref()
+                    .map_or("answered live".to_owned(), |a| truncate(a, 600))
+            )
+        })
+        .collect();
+    let unanswered = questions.iter().filter(|q| q.answered_at.is_none()).count();
+    let participants: std::collections::BTreeSet<i64> =
+        questions.iter().map(|q| q.author_id).collect();
+    json!({
+        "content": format!("📝 Recap of the AMA **{title}** with <@{host}>: {} answered, {unanswered} unanswered, {} participant(s). Thank you all!", answered.len(), participants.len()),
+        "embeds": [{ "title": truncate(&format!("AMA: {title}"), 256), "description": truncate(&if answered.is_empty() { "No questions were answered.".to_owned() } else { answered.join("\n\n") }, EMBED_DESCRIPTION_LIMIT), "color": COLOUR }],
+        "allowed_mentions": allowed_mentions(&[]),
+    })
+}
+
 /// `/config show`.
 pub fn settings_embed(settings: &GuildSettings) -> CreateEmbed {
     let channels = ChannelPurpose::ALL

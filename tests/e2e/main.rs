@@ -1,6 +1,7 @@
 //! End-to-end scenarios: the real `hearth` binary against the project's Discord emulator.
 //! One test binary (modules below) keeps linking time down.
 
+mod ama;
 mod analytics;
 mod calendar;
 mod common;

@@ -1,5 +1,6 @@
 //! Slash commands, one file per area; each exposes `commands()`.
 
+pub mod ama;
 pub mod apply;
 mod config;
 mod feedback;
@@ -22,6 +23,7 @@ pub fn all() -> Vec<Command> {
     all.extend(stats::commands());
     all.extend(spotlight::commands());
     all.extend(feedback::commands());
+    all.extend(ama::commands());
     all
 }
 

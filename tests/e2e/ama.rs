@@ -1,0 +1,193 @@
+//! AMAs (issue 6, part): event, questions (anonymous to members), toggling upvotes, queue,
+//! answers and the recap that ends the event.
+
+use serde_json::json;
+
+use crate::common::*;
+
+#[tokio::test]
+async fn an_ama_from_creation_to_recap() {
+    let world = World::new().await;
+    let channel = world.emu.add_channel(world.guild, "ama", 0);
+    let mut bot = world.start_bot(1).await;
+    world
+        .run(
+            world.manager,
+            "config",
+            "channel",
+            json!([
+                {"type": 4, "name": "purpose", "value": purpose_choice("ama")},
+                {"type": 7, "name": "channel", "value": channel.to_string()}
+            ]),
+        )
+        .await;
+    let host = world.emu.add_user("host", false);
+    world.emu.add_member(world.guild, host, &[]);
+    let start = (chrono::Utc::now() + chrono::Duration::days(2))
+        .format("%Y-%m-%d 18:00")
+        .to_string();
+    let created = world
+        .run(
+            world.manager,
+            "ama",
+            "create",
+            json!([
+                {"type": 3, "name": "title", "value": "Building synths"},
+                {"type": 6, "name": "host", "value": host.to_string()},
+                {"type": 3, "name": "start", "value": start}
+            ]),
+        )
+        .await;
+    assert!(
+        text_of(&created).contains("The Discord event is created"),
+        "{created}"
+    );
+    let event = world
+        .emu
+        .wait_for_request(
+            |r| r.method == "POST" && r.path.ends_with("/scheduled-events"),
+            WAIT,
+        )
+        .await
+        .unwrap();
+    assert_eq!(event.body["name"], "AMA: Building synths");
+    let post = wait_posts(&world.emu, channel, 1).await.remove(0);
+    let post_id: u64 = post.response["id"].as_str().unwrap().parse().unwrap();
+    let ask = post.body["components"][0]["components"][0]["custom_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // An anonymous question from a member.
+    let modal = world
+        .emu
+        .button_click(world.guild, channel, world.member, post_id, &ask)
+        .response(WAIT)
+        .await
+        .unwrap();
+    assert_eq!(modal.body["type"], json!(9));
+    let modal_id = modal.body["data"]["custom_id"].as_str().unwrap().to_owned();
+    let thanks = world
+        .emu
+        .modal_submit(
+            world.guild,
+            channel,
+            world.member,
+            &modal_id,
+            &[("question", "How did you start?"), ("anonymous", "yes")],
+        )
+        .response(WAIT)
+        .await
+        .unwrap();
+    assert!(text_of(&thanks.body["data"]).contains("Members will not see who asked"));
+    let question = wait_posts(&world.emu, channel, 2).await.remove(1);
+    let shown = question.body["content"].as_str().unwrap();
+    assert!(
+        shown.contains("a member (anonymous)") && !shown.contains(&world.member.to_string()),
+        "anonymous to members: {shown}"
+    );
+    let vote = question.body["components"][0]["components"][0]["custom_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let question_id: u64 = question.response["id"].as_str().unwrap().parse().unwrap();
+
+    // Votes toggle: one per member.
+    let click = |user| {
+        world
+            .emu
+            .button_click(world.guild, channel, user, question_id, &vote)
+    };
+    assert!(
+        text_of(&click(world.manager).response(WAIT).await.unwrap().body["data"])
+            .contains("1 vote")
+    );
+    assert!(
+        text_of(&click(world.manager).response(WAIT).await.unwrap().body["data"])
+            .contains("Vote removed (Q1 has 0 vote")
+    );
+    click(world.manager).response(WAIT).await.unwrap();
+    assert!(text_of(&click(host).response(WAIT).await.unwrap().body["data"]).contains("2 vote"));
+
+    // The host sees the queue without the anonymous author; a manager sees who asked.
+    let host_view = text_of(
+        &world
+            .run(
+                host,
+                "ama",
+                "queue",
+                json!([{"type": 4, "name": "id", "value": 1}]),
+            )
+            .await,
+    );
+    assert!(
+        host_view.contains("2 vote(s) · anonymous")
+            && !host_view.contains(&world.member.to_string()),
+        "{host_view}"
+    );
+    let manager_view = text_of(
+        &world
+            .run(
+                world.manager,
+                "ama",
+                "queue",
+                json!([{"type": 4, "name": "id", "value": 1}]),
+            )
+            .await,
+    );
+    assert!(
+        manager_view.contains(&format!(
+            "anonymous (<@{}>, only managers see this)",
+            world.member
+        )),
+        "{manager_view}"
+    );
+    let refused = text_of(
+        &world
+            .run(
+                world.member,
+                "ama",
+                "queue",
+                json!([{"type": 4, "name": "id", "value": 1}]),
+            )
+            .await,
+    );
+    assert!(refused.contains("Only the host"), "{refused}");
+
+    world.run(host, "ama", "answer", json!([{"type": 4, "name": "question", "value": 1}, {"type": 3, "name": "answer", "value": "With a kit!"}])).await;
+    let answered = wait_posts(&world.emu, channel, 3).await.remove(2);
+    assert!(
+        text_of(&answered.body).contains("With a kit!")
+            && !text_of(&answered.body).contains(&world.member.to_string())
+    );
+
+    let closed = world
+        .run(
+            world.manager,
+            "ama",
+            "close",
+            json!([{"type": 4, "name": "id", "value": 1}]),
+        )
+        .await;
+    assert!(text_of(&closed).contains("closed"), "{closed}");
+    let recap = wait_posts(&world.emu, channel, 4).await.remove(3);
+    assert!(
+        text_of(&recap.body).contains("1 answered, 0 unanswered, 1 participant(s)"),
+        "{}",
+        text_of(&recap.body)
+    );
+    world
+        .emu
+        .wait_for_request(
+            |r| {
+                r.method == "PATCH"
+                    && r.path.contains("/scheduled-events/")
+                    && r.body["status"] == json!(4)
+            },
+            WAIT,
+        )
+        .await
+        .unwrap();
+    bot.terminate().await.unwrap();
+    world.emu.assert_no_violations();
+}
