@@ -95,15 +95,14 @@ pub async fn handle(
         FullEvent::InteractionCreate { interaction } => {
             let ctx = framework.serenity_context;
             match interaction {
+                // Each feature answers the custom ids it owns and says whether it did.
                 serenity::Interaction::Component(component) => {
-                    if !commands::apply::on_button(ctx, data, component).await? {
-                        commands::ama::on_button(ctx, data, component).await?;
-                    }
+                    let _handled = commands::apply::on_button(ctx, data, component).await?
+                        || commands::ama::on_button(ctx, data, component).await?;
                 }
                 serenity::Interaction::Modal(modal) => {
-                    if !commands::apply::on_modal(ctx, data, modal).await? {
-                        commands::ama::on_modal(ctx, data, modal).await?;
-                    }
+                    let _handled = commands::apply::on_modal(ctx, data, modal).await?
+                        || commands::ama::on_modal(ctx, data, modal).await?;
                 }
                 _ => {}
             }
