@@ -266,6 +266,8 @@ async fn play(out: &Path) -> anyhow::Result<()> {
     let welcome = channel("welcome", 0);
     let intros = channel("introductions", 0);
     let reports = channel("team-reports", 0);
+    let feedback = channel("feedback", 0);
+    let ama = channel("ama", 0);
     emu.set_system_channel(guild, Some(general));
     emu.set_role_permissions(
         guild,
@@ -452,6 +454,149 @@ async fn play(out: &Path) -> anyhow::Result<()> {
     .await?;
     demo.wait_for_posts(2).await?;
     demo.command_top(sam, "calendar", json!([]), "").await?;
+
+    demo.say("\n— Closing the feedback loop —");
+    for (purpose, id) in [
+        (ChannelPurpose::Feedback, feedback),
+        (ChannelPurpose::Ama, ama),
+    ] {
+        let index = ChannelPurpose::ALL
+            .iter()
+            .position(|p| *p == purpose)
+            .unwrap_or(0);
+        let shown = format!(" purpose:{purpose} channel:#{}", demo.name(id));
+        demo.command(maria, "config", "channel", json!([{"type": 4, "name": "purpose", "value": index}, {"type": 7, "name": "channel", "value": id.to_string()}]), &shown)
+            .await?;
+    }
+    let line = format!(
+        "{} sam › /feedback submit category:idea  (form: “Weekly show-and-tell”)",
+        demo.stamp()
+    );
+    demo.say(&line);
+    let submit = demo.emu.slash_command(guild, general, sam, "feedback", json!([{"type": 1, "name": "submit", "options": [{"type": 4, "name": "category", "value": 0}]}]));
+    let form = submit.response(WAIT).await?;
+    let form_id = form.body["data"]["custom_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    tokio::time::sleep(Duration::from_millis(300)).await; // a person fills the form in
+    demo.emu.modal_submit(
+        guild,
+        general,
+        sam,
+        &form_id,
+        &[
+            ("title", "Weekly show-and-tell"),
+            ("details", "A Friday thread where we share what we built."),
+        ],
+    );
+    demo.wait_for_posts(2).await?;
+    demo.command(
+        maria,
+        "feedback",
+        "status",
+        json!([{"type": 4, "name": "id", "value": 1}, {"type": 4, "name": "status", "value": 3}, {"type": 3, "name": "note", "value": "Starting this Friday!"}]),
+        " id:1 status:shipped note:Starting this Friday!",
+    )
+    .await?;
+    demo.wait_for_posts(1).await?;
+
+    demo.say("\n— A small AMA —");
+    let noor = demo
+        .names
+        .iter()
+        .find(|(_, n)| n.as_str() == "noor")
+        .map(|(id, _)| *id)
+        .unwrap_or(0);
+    let start = (chrono::Utc::now() + chrono::Duration::days(1))
+        .format("%Y-%m-%d 18:00")
+        .to_string();
+    demo.command(
+        maria,
+        "ama",
+        "create",
+        json!([{"type": 3, "name": "title", "value": "Synths from scratch"}, {"type": 6, "name": "host", "value": noor.to_string()}, {"type": 3, "name": "start", "value": start}]),
+        &format!(" title:Synths from scratch host:@noor start:{start}"),
+    )
+    .await?;
+    demo.wait_for_posts(1).await?;
+    let ama_post = demo
+        .bot_posts()
+        .into_iter()
+        .rev()
+        .find(|p| p.path == format!("/channels/{ama}/messages"));
+    if let Some(post) = ama_post {
+        let post_id: u64 = post.response["id"]
+            .as_str()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let ask = post.body["components"][0]["components"][0]["custom_id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        let line = format!(
+            "{} sam clicks “Ask a question” and asks anonymously",
+            demo.stamp()
+        );
+        demo.say(&line);
+        let modal = demo
+            .emu
+            .button_click(guild, ama, sam, post_id, &ask)
+            .response(WAIT)
+            .await?;
+        let modal_id = modal.body["data"]["custom_id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        demo.emu
+            .modal_submit(
+                guild,
+                ama,
+                sam,
+                &modal_id,
+                &[
+                    ("question", "What was your first synth?"),
+                    ("anonymous", "yes"),
+                ],
+            )
+            .response(WAIT)
+            .await?;
+        demo.wait_for_posts(1).await?;
+        let question = demo.bot_posts().last().cloned();
+        if let Some(q) = question {
+            let q_id: u64 = q.response["id"]
+                .as_str()
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(0);
+            let vote = q.body["components"][0]["components"][0]["custom_id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            let voted = demo
+                .emu
+                .button_click(guild, ama, maria, q_id, &vote)
+                .response(WAIT)
+                .await?;
+            let line = format!(
+                "{} maria upvotes → {}",
+                demo.stamp(),
+                visible_text(&voted.body["data"])
+            );
+            demo.say(&line);
+        }
+        demo.command(noor, "ama", "answer", json!([{"type": 4, "name": "question", "value": 1}, {"type": 3, "name": "answer", "value": "A kit from a magazine, soldered at 14."}]), " question:1 answer:…")
+            .await?;
+        demo.wait_for_posts(1).await?;
+        demo.command(
+            maria,
+            "ama",
+            "close",
+            json!([{"type": 4, "name": "id", "value": 1}]),
+            " id:1",
+        )
+        .await?;
+        demo.wait_for_posts(1).await?;
+    }
 
     demo.say("\n— Community health —");
     for (name, text) in [("noor", "what are you all building?"), ("li", "a synth!")] {

@@ -347,7 +347,7 @@ pub fn ama_post(
 ) -> Value {
     json!({
         "content": format!("🎤 **AMA #{id}: {title}** with <@{host}>, <t:{start}:F> (<t:{start}:R>)"),
-        "embeds": [{ "description": truncate(&format!("{}\n\nAsk your question below, anonymously if you like; upvote the ones you want answered.", description.unwrap_or_default()), EMBED_DESCRIPTION_LIMIT), "color": COLOUR }],
+        "embeds": [{ "description": truncate(&format!("{}Ask your question below, anonymously if you like; upvote the ones you want answered.", description.map(|d| format!("{d}\n\n")).unwrap_or_default()), EMBED_DESCRIPTION_LIMIT), "color": COLOUR }],
         "components": ask_button(ask_id, "Ask a question", 1),
         "allowed_mentions": allowed_mentions(&[]),
     })
