@@ -4,6 +4,7 @@
 pub mod checks;
 pub mod client;
 pub mod commands;
+pub mod components;
 pub mod errors;
 pub mod events;
 pub mod render;

@@ -13,6 +13,7 @@ use serde_json::json;
 
 use super::guild_id;
 use crate::db::{self, outbox::NewPost};
+use crate::discord::components::{ephemeral, id_after, modal_value};
 use crate::discord::{checks, render, Command, Context, Data, Error};
 use crate::domain::clock::unix_now;
 use crate::domain::settings::ChannelPurpose;
@@ -324,15 +325,12 @@ pub async fn on_button(
     let Some(guild_id) = interaction.guild_id.map(|g| g.get()) else {
         return Ok(false);
     };
-    if let Some(id) = custom_id
-        .strip_prefix(ASK)
-        .and_then(|i| i.parse::<i64>().ok())
-    {
+    if let Some(id) = id_after(custom_id, ASK) {
         let open = db::ama::get(&data.pool, guild_id, id)
             .await?
             .is_some_and(|a| a.status == "open");
         if !open {
-            reply(ctx, interaction, "This AMA is closed.").await?;
+            ephemeral(ctx, interaction, "This AMA is closed.").await?;
             return Ok(true);
         }
         let modal = CreateModal::new(format!("{QUESTION}{id}"), "Ask a question").components(vec![
@@ -352,10 +350,7 @@ pub async fn on_button(
             .await?;
         return Ok(true);
     }
-    if let Some(question) = custom_id
-        .strip_prefix(VOTE)
-        .and_then(|i| i.parse::<i64>().ok())
-    {
+    if let Some(question) = id_after(custom_id, VOTE) {
         let (voted, total) =
             db::ama::toggle_vote(&data.pool, question, interaction.user.id.get()).await?;
         let text = if voted {
@@ -363,7 +358,7 @@ pub async fn on_button(
         } else {
             format!("Vote removed (Q{question} has {total} vote(s)).")
         };
-        reply(ctx, interaction, &text).await?;
+        ephemeral(ctx, interaction, &text).await?;
         return Ok(true);
     }
     Ok(false)
@@ -375,12 +370,7 @@ pub async fn on_modal(
     data: &Data,
     interaction: &ModalInteraction,
 ) -> Result<bool, Error> {
-    let Some(id) = interaction
-        .data
-        .custom_id
-        .strip_prefix(QUESTION)
-        .and_then(|i| i.parse::<i64>().ok())
-    else {
+    let Some(id) = id_after(&interaction.data.custom_id, QUESTION) else {
         return Ok(false);
     };
     let Some(guild_id) = interaction.guild_id.map(|g| g.get()) else {
@@ -392,21 +382,8 @@ pub async fn on_modal(
     else {
         return Ok(true);
     };
-    let value = |field: &str| {
-        interaction
-            .data
-            .components
-            .iter()
-            .flat_map(|row| row.components.iter())
-            .find_map(|c| match c {
-                serenity::ActionRowComponent::InputText(input) if input.custom_id == field => {
-                    input.value.clone()
-                }
-                _ => None,
-            })
-    };
-    let text = value("question").unwrap_or_default();
-    let anonymous = value("anonymous").is_some_and(|v| {
+    let text = modal_value(interaction, "question").unwrap_or_default();
+    let anonymous = modal_value(interaction, "anonymous").is_some_and(|v| {
         v.trim().eq_ignore_ascii_case("yes") || v.trim().eq_ignore_ascii_case("y")
     });
     let author = interaction.user.id.get();
@@ -446,19 +423,4 @@ pub async fn on_modal(
         .create_response(ctx, CreateInteractionResponse::Message(message))
         .await?;
     Ok(true)
-}
-
-async fn reply(
-    ctx: &serenity::Context,
-    interaction: &ComponentInteraction,
-    text: &str,
-) -> Result<(), Error> {
-    let message = CreateInteractionResponseMessage::new()
-        .content(text)
-        .ephemeral(true)
-        .allowed_mentions(render::no_mentions());
-    interaction
-        .create_response(ctx, CreateInteractionResponse::Message(message))
-        .await?;
-    Ok(())
 }

@@ -12,6 +12,7 @@ use tracing::{info, warn};
 
 use super::guild_id;
 use crate::db;
+use crate::discord::components::{ephemeral, id_after, modal_value};
 use crate::discord::{render, Command, Context, Data, Error};
 use crate::domain::clock::unix_now;
 use crate::domain::settings::ChannelPurpose;
@@ -218,12 +219,7 @@ pub async fn on_modal(
     data: &Data,
     interaction: &ModalInteraction,
 ) -> Result<bool, Error> {
-    let Some(id) = interaction
-        .data
-        .custom_id
-        .strip_prefix(DECLINE_REASON)
-        .and_then(|id| id.parse::<i64>().ok())
-    else {
+    let Some(id) = id_after(&interaction.data.custom_id, DECLINE_REASON) else {
         return Ok(false);
     };
     let Some(guild_id) = interaction.guild_id.map(|g| g.get()) else {
@@ -302,33 +298,4 @@ async fn is_manager(
     };
     let roles: Vec<u64> = member.roles.iter().map(|r| r.get()).collect();
     Ok(settings.is_manager(member.permissions.map_or(0, |p| p.bits()), &roles))
-}
-
-async fn ephemeral(
-    ctx: &serenity::Context,
-    interaction: &ComponentInteraction,
-    text: &str,
-) -> Result<(), Error> {
-    let message = CreateInteractionResponseMessage::new()
-        .content(text)
-        .ephemeral(true)
-        .allowed_mentions(render::no_mentions());
-    interaction
-        .create_response(ctx, CreateInteractionResponse::Message(message))
-        .await?;
-    Ok(())
-}
-
-fn modal_value(interaction: &ModalInteraction, field: &str) -> Option<String> {
-    interaction
-        .data
-        .components
-        .iter()
-        .flat_map(|row| row.components.iter())
-        .find_map(|c| match c {
-            serenity::ActionRowComponent::InputText(input) if input.custom_id == field => {
-                input.value.clone()
-            }
-            _ => None,
-        })
 }

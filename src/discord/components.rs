@@ -1,0 +1,43 @@
+//! Helpers for buttons and modals handled outside poise (persistent custom ids).
+
+use super::serenity::{
+    self, ComponentInteraction, CreateInteractionResponse, CreateInteractionResponseMessage,
+    ModalInteraction,
+};
+use super::{render, Error};
+
+/// The number after `prefix` in a custom id such as `hearth:ama:vote:12`.
+pub fn id_after(custom_id: &str, prefix: &str) -> Option<i64> {
+    custom_id.strip_prefix(prefix)?.parse().ok()
+}
+
+/// The value a member typed in a modal's text field.
+pub fn modal_value(interaction: &ModalInteraction, field: &str) -> Option<String> {
+    interaction
+        .data
+        .components
+        .iter()
+        .flat_map(|row| row.components.iter())
+        .find_map(|c| match c {
+            serenity::ActionRowComponent::InputText(input) if input.custom_id == field => {
+                input.value.clone()
+            }
+            _ => None,
+        })
+}
+
+/// Answers a button click with a message only the clicker sees.
+pub async fn ephemeral(
+    ctx: &serenity::Context,
+    interaction: &ComponentInteraction,
+    text: &str,
+) -> Result<(), Error> {
+    let message = CreateInteractionResponseMessage::new()
+        .content(text)
+        .ephemeral(true)
+        .allowed_mentions(render::no_mentions());
+    interaction
+        .create_response(ctx, CreateInteractionResponse::Message(message))
+        .await?;
+    Ok(())
+}
