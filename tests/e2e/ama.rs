@@ -51,6 +51,25 @@ async fn an_ama_from_creation_to_recap() {
         .await
         .unwrap();
     assert_eq!(event.body["name"], "AMA: Building synths");
+    let calendar = text_of(
+        &world
+            .emu
+            .slash_command(
+                world.guild,
+                world.general,
+                world.member,
+                "calendar",
+                json!([]),
+            )
+            .response(WAIT)
+            .await
+            .unwrap()
+            .body["data"],
+    );
+    assert!(
+        calendar.contains("AMA: Building synths"),
+        "AMAs appear in /calendar: {calendar}"
+    );
     let post = wait_posts(&world.emu, channel, 1).await.remove(0);
     let post_id: u64 = post.response["id"].as_str().unwrap().parse().unwrap();
     let ask = post.body["components"][0]["components"][0]["custom_id"]

@@ -432,6 +432,25 @@ pub async fn calendar(
             at = next;
         }
     }
+    for ama in db::ama::list(&ctx.data().pool, guild_id)
+        .await?
+        .iter()
+        .filter(|a| a.status == "open")
+    {
+        if let Some(start) =
+            chrono::DateTime::from_timestamp(ama.start_at, 0).filter(|t| *t >= now && *t <= until)
+        {
+            items.push((
+                start,
+                format!(
+                    "AMA: {} with <@{}> in <#{}>",
+                    ama.title,
+                    db::from_sql_id(ama.host_id),
+                    db::from_sql_id(ama.channel_id)
+                ),
+            ));
+        }
+    }
     // The monthly leadership report, when it has somewhere to go.
     let settings = ctx.data().settings(guild_id).await?;
     if let Some(reports) = settings.channel(crate::domain::settings::ChannelPurpose::Reports) {
