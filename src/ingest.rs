@@ -23,6 +23,9 @@ pub const BATCH_WINDOW: Duration = Duration::from_millis(250);
 pub struct Tracker {
     tx: mpsc::UnboundedSender<Record>,
     optouts: Arc<RwLock<HashSet<(u64, u64)>>>,
+    /// Members whose first message is already recorded in this process, so the message handler
+    /// writes it once per member instead of once per message.
+    first_messages: Arc<parking_lot::Mutex<HashSet<(u64, u64)>>>,
 }
 
 impl Tracker {
@@ -36,6 +39,7 @@ impl Tracker {
             Self {
                 tx,
                 optouts: Arc::new(RwLock::new(optouts)),
+                first_messages: Arc::default(),
             },
             writer,
         ))
@@ -53,6 +57,12 @@ impl Tracker {
         if self.tx.send(record).is_err() {
             warn!("activity writer stopped; record dropped");
         }
+    }
+
+    /// True the first time this process sees a message of the member (the store keeps the
+    /// earliest time anyway; this only spares the writes).
+    pub fn first_message_unseen(&self, guild_id: u64, user_id: u64) -> bool {
+        self.first_messages.lock().insert((guild_id, user_id))
     }
 
     /// Whether a member opted out of tracking.

@@ -296,3 +296,19 @@ pub async fn response_counts(
         .map(|(u, m, r)| (from_sql_id(u), n(m), n(r)))
         .collect())
 }
+
+/// All activity records (the benchmark's loss check).
+pub async fn total(pool: &Pool) -> sqlx::Result<i64> {
+    sqlx::query_scalar("SELECT COUNT(*) FROM activity")
+        .fetch_one(pool)
+        .await
+}
+
+/// Distinct (guild, kind, target) records (the benchmark's duplicate check).
+pub async fn distinct_targets(pool: &Pool) -> sqlx::Result<i64> {
+    sqlx::query_scalar(
+        "SELECT COUNT(*) FROM (SELECT DISTINCT guild_id, kind, target_id FROM activity)",
+    )
+    .fetch_one(pool)
+    .await
+}

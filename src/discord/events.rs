@@ -152,7 +152,9 @@ async fn message(
             .map(|m| m.get()),
         in_thread,
     });
-    db::welcome::record_first_message(&data.pool, guild, user, at).await?;
+    if data.tracker.first_message_unseen(guild, user) {
+        db::welcome::record_first_message(&data.pool, guild, user, at).await?;
+    }
     Ok(())
 }
 
