@@ -5,7 +5,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
 use axum::response::Response;
 use futures_util::{SinkExt, StreamExt};
@@ -15,8 +15,8 @@ use tokio::sync::mpsc;
 
 use crate::Inner;
 
-/// Dispatches kept per session for RESUME.
-const REPLAY_LIMIT: usize = 1_000_000;
+/// Dispatches taken under the sessions lock at a time by the bulk path.
+const BULK_CHUNK: usize = 4096;
 
 /// Counters for tests.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -29,7 +29,7 @@ pub struct GatewayStats {
 }
 
 enum Out {
-    Text(String),
+    Text(Utf8Bytes),
     Close(u16),
     /// Drop the TCP connection without a close frame.
     Drop,
@@ -37,7 +37,7 @@ enum Out {
 
 struct Session {
     seq: u64,
-    buffer: VecDeque<(u64, Arc<str>)>,
+    buffer: VecDeque<(u64, Utf8Bytes)>,
     /// The live connection, if any.
     conn: Option<(u64, mpsc::UnboundedSender<Out>)>,
 }
@@ -75,16 +75,31 @@ impl Gateway {
         self.last_identify.lock().clone()
     }
 
+    /// Drops every connection without a close frame.
     pub fn drop_all(&self) {
         for tx in self.connections.lock().values() {
             let _ = tx.send(Out::Drop);
         }
     }
 
-    pub fn send_all(&self, text: &str) {
+    /// Closes every connection with a close frame carrying `code`.
+    pub fn close_all(&self, code: u16) {
         for tx in self.connections.lock().values() {
-            let _ = tx.send(Out::Text(text.to_owned()));
+            let _ = tx.send(Out::Close(code));
         }
+    }
+
+    /// Sends a raw frame on every connection (identified or not).
+    pub fn send_all(&self, text: &str) {
+        let text = Utf8Bytes::from(text);
+        for tx in self.connections.lock().values() {
+            let _ = tx.send(Out::Text(text.clone()));
+        }
+    }
+
+    /// Whether any session exists (live, or waiting to be resumed).
+    pub fn has_sessions(&self) -> bool {
+        !self.sessions.lock().is_empty()
     }
 }
 
@@ -98,27 +113,37 @@ async fn connection(inner: Arc<Inner>, socket: WebSocket) {
     let conn_id = inner.gateway.next_conn.fetch_add(1, Ordering::SeqCst);
     inner.gateway.connections.lock().insert(conn_id, tx.clone());
     let writer = tokio::spawn(async move {
+        // Frames are fed without flushing while more are queued, then flushed once: one syscall
+        // for a burst of dispatches instead of one per frame.
         while let Some(out) = rx.recv().await {
-            let result = match out {
-                Out::Text(text) => sink.send(Message::Text(text.into())).await,
-                Out::Close(code) => {
-                    let frame = axum::extract::ws::CloseFrame {
-                        code,
-                        reason: "".into(),
-                    };
-                    let _ = sink.send(Message::Close(Some(frame))).await;
-                    break;
+            let mut next = Some(out);
+            while let Some(out) = next.take() {
+                match out {
+                    Out::Text(text) => {
+                        if sink.feed(Message::Text(text)).await.is_err() {
+                            return;
+                        }
+                    }
+                    Out::Close(code) => {
+                        let frame = axum::extract::ws::CloseFrame {
+                            code,
+                            reason: "".into(),
+                        };
+                        let _ = sink.send(Message::Close(Some(frame))).await;
+                        return;
+                    }
+                    Out::Drop => return,
                 }
-                Out::Drop => break,
-            };
-            if result.is_err() {
-                break;
+                next = rx.try_recv().ok();
+            }
+            if sink.flush().await.is_err() {
+                return;
             }
         }
     });
     let hello = json!({ "op": 10, "d": { "heartbeat_interval": inner.cfg.heartbeat_interval_ms }, "s": null, "t": null });
     check(&inner, "HELLO", &hello);
-    let _ = tx.send(Out::Text(hello.to_string()));
+    let _ = tx.send(Out::Text(hello.to_string().into()));
 
     let mut session_id: Option<String> = None;
     let mut writer = writer;
@@ -144,7 +169,7 @@ async fn connection(inner: Arc<Inner>, socket: WebSocket) {
             Some(1) => {
                 inner.gateway.heartbeats.fetch_add(1, Ordering::SeqCst);
                 if inner.heartbeat_ack.load(Ordering::SeqCst) {
-                    let _ = tx.send(Out::Text(json!({ "op": 11, "d": null }).to_string()));
+                    let _ = tx.send(Out::Text(Utf8Bytes::from_static(r#"{"op":11,"d":null}"#)));
                 }
             }
             Some(2) => {
@@ -166,7 +191,7 @@ async fn connection(inner: Arc<Inner>, socket: WebSocket) {
                     inner.gateway.resumes.fetch_add(1, Ordering::SeqCst);
                     session_id = Some(id);
                 } else {
-                    let _ = tx.send(Out::Text(json!({ "op": 9, "d": false }).to_string()));
+                    let _ = tx.send(Out::Text(Utf8Bytes::from_static(r#"{"op":9,"d":false}"#)));
                 }
             }
             _ => {}
@@ -245,15 +270,14 @@ fn resume(
         return false;
     };
     session.conn = Some((conn_id, tx.clone()));
-    for (s, text) in session.buffer.iter().filter(|(s, _)| *s > seq) {
-        let _ = s;
-        let _ = tx.send(Out::Text(text.to_string()));
+    for (_, text) in session.buffer.iter().filter(|(s, _)| *s > seq) {
+        let _ = tx.send(Out::Text(text.clone()));
     }
     session.seq += 1;
-    let resumed = json!({ "op": 0, "t": "RESUMED", "s": session.seq, "d": {} }).to_string();
-    session
-        .buffer
-        .push_back((session.seq, resumed.clone().into()));
+    let resumed: Utf8Bytes = json!({ "op": 0, "t": "RESUMED", "s": session.seq, "d": {} })
+        .to_string()
+        .into();
+    session.buffer.push_back((session.seq, resumed.clone()));
     let _ = tx.send(Out::Text(resumed));
     true
 }
@@ -281,22 +305,25 @@ fn send_to(inner: &Arc<Inner>, session_id: &str, name: &str, d: &Value) {
         check(inner, name, &json!({ "op": 0, "t": name, "s": 1, "d": d }));
     }
     let d = d.to_string();
+    let limit = inner.cfg.replay_buffer;
     let mut sessions = inner.gateway.sessions.lock();
     if let Some(session) = sessions.get_mut(session_id) {
-        push(session, name, &d);
+        push(session, name, &d, limit);
     }
     inner.gateway.dispatched.fetch_add(1, Ordering::Relaxed);
 }
 
-fn push(session: &mut Session, name: &str, d: &str) {
+fn push(session: &mut Session, name: &str, d: &str, limit: usize) {
     session.seq += 1;
-    let text: Arc<str> = frame(session.seq, name, d).into();
-    if session.buffer.len() >= REPLAY_LIMIT {
-        session.buffer.pop_front();
+    let text: Utf8Bytes = frame(session.seq, name, d).into();
+    if limit > 0 {
+        while session.buffer.len() >= limit {
+            session.buffer.pop_front();
+        }
+        session.buffer.push_back((session.seq, text.clone()));
     }
-    session.buffer.push_back((session.seq, text.clone()));
     if let Some((_, tx)) = &session.conn {
-        let _ = tx.send(Out::Text(text.to_string()));
+        let _ = tx.send(Out::Text(text));
     }
 }
 
@@ -306,9 +333,38 @@ pub fn dispatch(inner: &Arc<Inner>, name: &str, d: &Value) {
         check(inner, name, &json!({ "op": 0, "t": name, "s": 1, "d": d }));
     }
     let d = d.to_string();
+    let limit = inner.cfg.replay_buffer;
     let mut sessions = inner.gateway.sessions.lock();
     for session in sessions.values_mut() {
-        push(session, name, &d);
+        push(session, name, &d, limit);
     }
     inner.gateway.dispatched.fetch_add(1, Ordering::Relaxed);
+}
+
+/// The bulk path: each payload serialized once, the sessions lock taken once per chunk.
+pub fn dispatch_many(inner: &Arc<Inner>, frames: impl IntoIterator<Item = (String, Value)>) {
+    let limit = inner.cfg.replay_buffer;
+    let mut frames = frames.into_iter().peekable();
+    let mut chunk: Vec<(String, String)> = Vec::with_capacity(BULK_CHUNK);
+    while frames.peek().is_some() {
+        chunk.clear();
+        for (name, d) in frames.by_ref().take(BULK_CHUNK) {
+            if inner.cfg.validate_gateway {
+                check(inner, &name, &json!({ "op": 0, "t": name, "s": 1, "d": d }));
+            }
+            let d = d.to_string();
+            chunk.push((name, d));
+        }
+        let mut sessions = inner.gateway.sessions.lock();
+        for session in sessions.values_mut() {
+            for (name, d) in &chunk {
+                push(session, name, d, limit);
+            }
+        }
+        drop(sessions);
+        inner
+            .gateway
+            .dispatched
+            .fetch_add(chunk.len() as u64, Ordering::Relaxed);
+    }
 }

@@ -29,6 +29,8 @@ pub struct EmulatorConfig {
     pub validate_gateway: bool,
     pub application_id: u64,
     pub bot_user_id: u64,
+    /// Dispatches kept per session for RESUME (the oldest are forgotten first; 0 keeps none).
+    pub replay_buffer: usize,
 }
 
 impl Default for EmulatorConfig {
@@ -38,6 +40,7 @@ impl Default for EmulatorConfig {
             validate_gateway: true,
             application_id: 1_100_000_000_000_000_001,
             bot_user_id: 1_100_000_000_000_000_001,
+            replay_buffer: 100_000,
         }
     }
 }
@@ -109,13 +112,33 @@ pub(crate) struct Inner {
     pub gateway: gateway::Gateway,
     pub heartbeat_ack: AtomicBool,
     pub request_seq: AtomicU64,
-    pub shutdown: Notify,
+    pub shutdown: tokio::sync::watch::Sender<bool>,
+    /// `DISCORD_EMULATOR_TRACE` set: every request is printed to stderr.
+    pub trace: bool,
 }
 
-/// A running emulator; clones share it.
+impl Inner {
+    fn stop(&self) {
+        self.gateway.drop_all();
+        self.shutdown.send_replace(true);
+    }
+}
+
+/// Stops the server when the last [`Emulator`] handle goes away.
+struct Lifetime(Arc<Inner>);
+
+impl Drop for Lifetime {
+    fn drop(&mut self) {
+        self.0.stop();
+    }
+}
+
+/// A running emulator; clones share it. Dropping the last clone (or [`Emulator::shutdown`])
+/// stops the server and closes every gateway connection.
 #[derive(Clone)]
 pub struct Emulator {
     inner: Arc<Inner>,
+    _lifetime: Arc<Lifetime>,
 }
 
 impl Emulator {
@@ -149,21 +172,26 @@ impl Emulator {
             gateway: gateway::Gateway::default(),
             heartbeat_ack: AtomicBool::new(true),
             request_seq: AtomicU64::new(0),
-            shutdown: Notify::new(),
+            shutdown: tokio::sync::watch::channel(false).0,
+            trace: std::env::var_os("DISCORD_EMULATOR_TRACE").is_some(),
         });
         let app = axum::Router::new()
             .route("/gateway", axum::routing::get(gateway::upgrade))
             .fallback(rest::handle)
             .with_state(inner.clone());
-        let stop = inner.clone();
+        let mut stop = inner.shutdown.subscribe();
         tokio::spawn(async move {
-            let server = axum::serve(listener, app)
-                .with_graceful_shutdown(async move { stop.shutdown.notified().await });
+            let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+                let _ = stop.wait_for(|stopped| *stopped).await;
+            });
             if let Err(err) = server.await {
                 tracing::warn!(error = %err, "emulator server stopped");
             }
         });
-        Ok(Self { inner })
+        Ok(Self {
+            _lifetime: Arc::new(Lifetime(inner.clone())),
+            inner,
+        })
     }
 
     pub fn base_url(&self) -> String {
@@ -180,8 +208,13 @@ impl Emulator {
 
     /// Stops the server and closes every gateway connection.
     pub async fn shutdown(&self) {
-        self.inner.gateway.drop_all();
-        self.inner.shutdown.notify_waiters();
+        self.inner.stop();
+        tokio::task::yield_now().await;
+    }
+
+    /// Whether a gateway session exists: world changes are then dispatched like Discord would.
+    fn live(&self) -> bool {
+        self.inner.gateway.has_sessions()
     }
 
     fn id(&self) -> u64 {
@@ -237,6 +270,11 @@ impl Emulator {
             );
         }
         world.guilds.insert(guild_id, guild);
+        let created = world.guild_create_json(guild_id);
+        drop(world);
+        if let (true, Some(created)) = (self.live(), created) {
+            self.dispatch("GUILD_CREATE", created);
+        }
         guild_id
     }
 
@@ -276,12 +314,48 @@ impl Emulator {
                 archived: false,
                 thread_members: Vec::new(),
                 recipient: None,
+                ..Channel::default()
             },
         );
         if let Some(g) = world.guilds.get_mut(&guild) {
             g.channels.push(id);
         }
+        let created = world.channel_json(id);
+        drop(world);
+        if let (true, Some(created)) = (self.live(), created) {
+            self.dispatch("CHANNEL_CREATE", created);
+        }
         id
+    }
+
+    /// Gives a forum channel its tags; returns their ids in order.
+    pub fn set_forum_tags(&self, channel: u64, names: &[&str]) -> Vec<u64> {
+        let ids: Vec<u64> = names.iter().map(|_| self.id()).collect();
+        let updated = {
+            let mut world = self.inner.world.lock();
+            let Some(c) = world.channels.get_mut(&channel) else {
+                return Vec::new();
+            };
+            c.available_tags = ids
+                .iter()
+                .zip(names)
+                .map(|(id, name)| (*id, (*name).to_owned()))
+                .collect();
+            world.channel_json(channel)
+        };
+        self.dispatch_channel_update(updated);
+        ids
+    }
+
+    fn dispatch_channel_update(&self, channel: Option<Value>) {
+        if let (true, Some(channel)) = (self.live(), channel) {
+            let event = if channel.get("thread_metadata").is_some() {
+                "THREAD_UPDATE"
+            } else {
+                "CHANNEL_UPDATE"
+            };
+            self.dispatch(event, channel);
+        }
     }
 
     /// Deletes a channel or thread, as a moderator would (no event).
@@ -295,8 +369,15 @@ impl Emulator {
     }
 
     pub fn set_system_channel(&self, guild: u64, channel: Option<u64>) {
-        if let Some(g) = self.inner.world.lock().guilds.get_mut(&guild) {
-            g.system_channel_id = channel;
+        let updated = {
+            let mut world = self.inner.world.lock();
+            if let Some(g) = world.guilds.get_mut(&guild) {
+                g.system_channel_id = channel;
+            }
+            world.guild_json(guild)
+        };
+        if let (true, Some(updated)) = (self.live(), updated) {
+            self.dispatch("GUILD_UPDATE", updated);
         }
     }
 
@@ -308,15 +389,20 @@ impl Emulator {
         allow: u64,
         deny: u64,
     ) {
-        if let Some(c) = self.inner.world.lock().channels.get_mut(&channel) {
-            c.overwrites.retain(|o| o.id != target_id);
-            c.overwrites.push(Overwrite {
-                id: target_id,
-                kind: target_type,
-                allow,
-                deny,
-            });
-        }
+        let updated = {
+            let mut world = self.inner.world.lock();
+            if let Some(c) = world.channels.get_mut(&channel) {
+                c.overwrites.retain(|o| o.id != target_id);
+                c.overwrites.push(Overwrite {
+                    id: target_id,
+                    kind: target_type,
+                    allow,
+                    deny,
+                });
+            }
+            world.channel_json(channel)
+        };
+        self.dispatch_channel_update(updated);
     }
 
     pub fn add_role(&self, guild: u64, name: &str, permissions: u64) -> u64 {
@@ -335,19 +421,38 @@ impl Emulator {
                 },
             );
         }
+        let role = world
+            .guilds
+            .get(&guild)
+            .and_then(|g| g.roles.get(&id))
+            .map(Role::json);
+        drop(world);
+        if let (true, Some(role)) = (self.live(), role) {
+            self.dispatch(
+                "GUILD_ROLE_CREATE",
+                json!({ "guild_id": guild.to_string(), "role": role }),
+            );
+        }
         id
     }
 
     pub fn set_role_permissions(&self, guild: u64, role: u64, permissions: u64) {
-        if let Some(r) = self
-            .inner
-            .world
-            .lock()
-            .guilds
-            .get_mut(&guild)
-            .and_then(|g| g.roles.get_mut(&role))
-        {
-            r.permissions = permissions;
+        let updated = {
+            let mut world = self.inner.world.lock();
+            world
+                .guilds
+                .get_mut(&guild)
+                .and_then(|g| g.roles.get_mut(&role))
+                .map(|r| {
+                    r.permissions = permissions;
+                    r.json()
+                })
+        };
+        if let (true, Some(role)) = (self.live(), updated) {
+            self.dispatch(
+                "GUILD_ROLE_UPDATE",
+                json!({ "guild_id": guild.to_string(), "role": role }),
+            );
         }
     }
 
@@ -401,9 +506,7 @@ impl Emulator {
 
     /// Many dispatches at once (benchmarks).
     pub fn dispatch_many(&self, frames: impl IntoIterator<Item = (String, Value)>) {
-        for (event, d) in frames {
-            gateway::dispatch(&self.inner, &event, &d);
-        }
+        gateway::dispatch_many(&self.inner, frames);
     }
 
     pub fn member_join(&self, guild: u64, user: u64, pending: bool) {
@@ -492,29 +595,40 @@ impl Emulator {
     }
 
     pub fn reaction_add(&self, channel: u64, message: u64, user: u64, emoji: &str) {
-        let guild = self
-            .inner
-            .world
-            .lock()
-            .channels
-            .get(&channel)
-            .and_then(|c| c.guild_id);
-        let mut d = json!({
-            "user_id": user.to_string(),
-            "channel_id": channel.to_string(),
-            "message_id": message.to_string(),
-            "emoji": { "id": null, "name": emoji },
-            "burst": false,
-            "type": 0,
-        });
-        if let Some(g) = guild {
-            d["guild_id"] = json!(g.to_string());
-        }
+        let d = {
+            let mut world = self.inner.world.lock();
+            let guild = world.channels.get(&channel).and_then(|c| c.guild_id);
+            let author = world.add_reaction(channel, message, emoji, user == self.bot_user_id());
+            let mut d = json!({
+                "user_id": user.to_string(),
+                "channel_id": channel.to_string(),
+                "message_id": message.to_string(),
+                "emoji": { "id": null, "name": emoji },
+                "burst": false,
+                "type": 0,
+            });
+            if let Some(author) = author {
+                d["message_author_id"] = json!(author.to_string());
+            }
+            if let Some(g) = guild {
+                d["guild_id"] = json!(g.to_string());
+                if let Some(member) = world.member_json(g, user, true) {
+                    d["member"] = member;
+                }
+            }
+            d
+        };
         self.dispatch("MESSAGE_REACTION_ADD", d);
     }
 
     pub fn voice_join(&self, guild: u64, channel: u64, user: u64) {
-        let member = self.inner.world.lock().member_json(guild, user, true);
+        let member = {
+            let mut world = self.inner.world.lock();
+            if let Some(g) = world.guilds.get_mut(&guild) {
+                g.voice_states.insert(user, channel);
+            }
+            world.member_json(guild, user, true)
+        };
         let d = json!({
             "guild_id": guild.to_string(),
             "channel_id": channel.to_string(),
@@ -547,6 +661,7 @@ impl Emulator {
                     archived: false,
                     thread_members: vec![owner],
                     recipient: None,
+                    ..Channel::default()
                 },
             );
             if let Some(g) = guild.and_then(|g| world.guilds.get_mut(&g)) {
@@ -612,23 +727,29 @@ impl Emulator {
         custom_id: &str,
     ) -> InteractionHandle {
         let msg = {
-            let world = self.inner.world.lock();
-            world
+            let mut world = self.inner.world.lock();
+            let wanted = message.to_string();
+            let found = world
                 .messages
                 .values()
                 .flat_map(|m| m.iter())
-                .find(|m| m["id"] == json!(message.to_string()))
-                .cloned()
-                .unwrap_or_else(|| {
-                    rest::message_json(
-                        &world,
-                        message,
-                        channel,
-                        self.bot_user_id(),
-                        "",
-                        &Value::Null,
-                    )
-                })
+                .find(|m| m["id"] == wanted.as_str())
+                .or_else(|| world.ephemeral.get(&message))
+                .cloned();
+            found.unwrap_or_else(|| {
+                // A message the emulator never saw (an ephemeral one from an earlier run):
+                // remember it so the bot can update it.
+                let made = rest::message_json(
+                    &world,
+                    message,
+                    channel,
+                    self.bot_user_id(),
+                    "",
+                    &Value::Null,
+                );
+                world.ephemeral.insert(message, made.clone());
+                made
+            })
         };
         let data = json!({ "custom_id": custom_id, "component_type": 2 });
         self.interaction(3, guild, channel, user, data, Some(msg))
@@ -696,6 +817,7 @@ impl Emulator {
                 archived: false,
                 thread_members: Vec::new(),
                 recipient: None,
+                ..Channel::default()
             });
             let mut member = world.member_json(guild, user, true).unwrap_or_else(|| json!({ "user": world.user_json(user), "roles": [], "joined_at": world::iso(world::now_ms()), "deaf": false, "mute": false, "flags": 0, "pending": false }));
             member["permissions"] = json!(world.channel_permissions(channel, user).to_string());
@@ -722,7 +844,21 @@ impl Emulator {
             if let Some(message) = message {
                 d["message"] = message;
             }
-            world.interaction_channels.insert(token.clone(), channel);
+            let reply_type = match (kind, data["type"].as_u64()) {
+                (2, Some(1)) | (4, _) => 20,
+                (2, _) => 23,
+                _ => 0,
+            };
+            let on_message = d["message"]["id"].as_str().and_then(|m| m.parse().ok());
+            world.interactions.insert(
+                token.clone(),
+                world::Interaction {
+                    channel,
+                    reply_type,
+                    message: on_message,
+                    ..world::Interaction::default()
+                },
+            );
             d
         };
         self.dispatch("INTERACTION_CREATE", d);
@@ -840,6 +976,12 @@ impl Emulator {
     /// Closes every gateway connection abruptly (the bot should RESUME).
     pub fn drop_connections(&self) {
         self.inner.gateway.drop_all();
+    }
+
+    /// Closes every gateway connection with a close frame carrying `code` (4000 and the like
+    /// are resumable; 4004, 4010, 4011, 4013 and 4014 are fatal for the client).
+    pub fn close_connections(&self, code: u16) {
+        self.inner.gateway.close_all(code);
     }
 
     /// Sends op 7 RECONNECT.

@@ -70,9 +70,20 @@ pub fn snowflake_ms(id: u64) -> u64 {
 
 pub mod perm {
     pub const ADMINISTRATOR: u64 = 1 << 3;
+    pub const MANAGE_CHANNELS: u64 = 1 << 4;
+    pub const ADD_REACTIONS: u64 = 1 << 6;
     pub const VIEW_CHANNEL: u64 = 1 << 10;
     pub const SEND_MESSAGES: u64 = 1 << 11;
+    pub const MANAGE_MESSAGES: u64 = 1 << 13;
+    pub const ATTACH_FILES: u64 = 1 << 15;
+    pub const READ_MESSAGE_HISTORY: u64 = 1 << 16;
+    pub const MANAGE_ROLES: u64 = 1 << 28;
+    pub const MANAGE_EVENTS: u64 = 1 << 33;
+    pub const MANAGE_THREADS: u64 = 1 << 34;
+    pub const CREATE_PUBLIC_THREADS: u64 = 1 << 35;
+    pub const CREATE_PRIVATE_THREADS: u64 = 1 << 36;
     pub const SEND_MESSAGES_IN_THREADS: u64 = 1 << 38;
+    pub const CREATE_EVENTS: u64 = 1 << 44;
     pub const ALL: u64 = (1 << 51) - 1;
 }
 
@@ -145,7 +156,7 @@ pub struct Overwrite {
     pub deny: u64,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct Channel {
     pub id: u64,
     pub guild_id: Option<u64>,
@@ -160,6 +171,12 @@ pub struct Channel {
     pub thread_members: Vec<u64>,
     /// DMs: the recipient.
     pub recipient: Option<u64>,
+    pub locked: bool,
+    pub topic: Option<String>,
+    /// Forums: (tag id, name).
+    pub available_tags: Vec<(u64, String)>,
+    /// Forum posts: the tags applied.
+    pub applied_tags: Vec<u64>,
 }
 
 impl Channel {
@@ -180,6 +197,21 @@ pub struct Guild {
     pub channels: Vec<u64>,
     pub joined_at_ms: u64,
     pub scheduled_events: BTreeMap<u64, Value>,
+    /// Who is in which voice channel.
+    pub voice_states: BTreeMap<u64, u64>,
+}
+
+/// What the emulator remembers of an interaction it sent, to answer its callback and webhooks.
+#[derive(Clone, Debug, Default)]
+pub struct Interaction {
+    pub channel: u64,
+    /// The message type of the replies (20 slash command, 23 context menu, 0 otherwise).
+    pub reply_type: u8,
+    /// The message a component sat on.
+    pub message: Option<u64>,
+    /// The original response, once there is one.
+    pub original: Option<u64>,
+    pub responded: bool,
 }
 
 /// Everything the emulated Discord holds.
@@ -192,10 +224,12 @@ pub struct World {
     pub dms_closed: HashSet<u64>,
     pub global_commands: Vec<Value>,
     pub guild_commands: HashMap<u64, Vec<Value>>,
-    /// (channel, author, nonce) → message id, for `enforce_nonce`.
-    pub nonces: HashMap<(u64, u64, String), u64>,
-    /// Interaction token → the channel its follow-ups go to.
-    pub interaction_channels: HashMap<String, u64>,
+    /// (channel, author, nonce) → (message id, when), for `enforce_nonce`.
+    pub nonces: HashMap<(u64, u64, String), (u64, u64)>,
+    /// Interaction token → what its callback and follow-ups need.
+    pub interactions: HashMap<String, Interaction>,
+    /// Ephemeral messages (seen by one user, not in the channel), by id.
+    pub ephemeral: HashMap<u64, Value>,
 }
 
 impl World {
@@ -235,6 +269,86 @@ impl World {
         Some(value)
     }
 
+    /// A stored message (channel messages first, then ephemeral ones).
+    pub fn message(&self, channel: u64, id: u64) -> Option<&Value> {
+        let wanted = id.to_string();
+        self.messages
+            .get(&channel)
+            .and_then(|m| m.iter().find(|m| m["id"] == wanted.as_str()))
+            .or_else(|| self.ephemeral.get(&id))
+    }
+
+    pub fn message_mut(&mut self, channel: u64, id: u64) -> Option<&mut Value> {
+        let wanted = id.to_string();
+        let in_channel = self
+            .messages
+            .get(&channel)
+            .is_some_and(|m| m.iter().any(|m| m["id"] == wanted.as_str()));
+        if in_channel {
+            self.messages
+                .get_mut(&channel)
+                .and_then(|m| m.iter_mut().find(|m| m["id"] == wanted.as_str()))
+        } else {
+            self.ephemeral.get_mut(&id)
+        }
+    }
+
+    /// Counts a reaction on a stored message; returns the message's author.
+    pub fn add_reaction(
+        &mut self,
+        channel: u64,
+        message: u64,
+        emoji: &str,
+        me: bool,
+    ) -> Option<u64> {
+        let message = self.message_mut(channel, message)?;
+        let author = message["author"]["id"]
+            .as_str()
+            .and_then(|a| a.parse().ok());
+        if !message["reactions"].is_array() {
+            message["reactions"] = json!([]);
+        }
+        let reactions = message["reactions"].as_array_mut()?;
+        match reactions.iter_mut().find(|r| r["emoji"]["name"] == emoji) {
+            Some(r) => {
+                let count = r["count"].as_u64().unwrap_or(0) + 1;
+                r["count"] = json!(count);
+                r["count_details"]["normal"] = json!(count);
+                if me {
+                    r["me"] = json!(true);
+                }
+            }
+            None => reactions.push(json!({
+                "count": 1,
+                "count_details": { "burst": 0, "normal": 1 },
+                "me": me,
+                "me_burst": false,
+                "burst_colors": [],
+                "emoji": { "id": null, "name": emoji },
+            })),
+        }
+        author
+    }
+
+    /// Takes one reaction off a stored message.
+    pub fn remove_reaction(&mut self, channel: u64, message: u64, emoji: &str, me: bool) {
+        let Some(reactions) = self
+            .message_mut(channel, message)
+            .and_then(|m| m["reactions"].as_array_mut())
+        else {
+            return;
+        };
+        if let Some(r) = reactions.iter_mut().find(|r| r["emoji"]["name"] == emoji) {
+            let count = r["count"].as_u64().unwrap_or(1).saturating_sub(1);
+            r["count"] = json!(count);
+            r["count_details"]["normal"] = json!(count);
+            if me {
+                r["me"] = json!(false);
+            }
+        }
+        reactions.retain(|r| r["count"].as_u64().unwrap_or(0) > 0);
+    }
+
     pub fn channel_json(&self, id: u64) -> Option<Value> {
         let c = self.channels.get(&id)?;
         let mut value = json!({
@@ -256,31 +370,48 @@ impl World {
             value["message_count"] = json!(self.messages.get(&id).map_or(0, Vec::len));
             value["member_count"] = json!(c.thread_members.len());
             value["total_message_sent"] = json!(self.messages.get(&id).map_or(0, Vec::len));
-            value["applied_tags"] = json!([]);
+            value["applied_tags"] = json!(c
+                .applied_tags
+                .iter()
+                .map(u64::to_string)
+                .collect::<Vec<_>>());
             value["thread_metadata"] = json!({
                 "archived": c.archived,
                 "auto_archive_duration": 10080,
                 "archive_timestamp": iso(snowflake_ms(c.id)),
-                "locked": false,
+                "locked": c.locked,
                 "create_timestamp": iso(snowflake_ms(c.id)),
             });
+            if c.kind == 12 {
+                value["thread_metadata"]["invitable"] = json!(true);
+            }
         } else if c.guild_id.is_some() {
-            value["topic"] = json!(null);
+            value["topic"] = json!(c.topic);
             value["permission_overwrites"] = json!(c
                 .overwrites
                 .iter()
                 .map(|o| json!({"id": o.id.to_string(), "type": o.kind, "allow": o.allow.to_string(), "deny": o.deny.to_string()}))
                 .collect::<Vec<_>>());
             if c.kind == 15 {
-                value["available_tags"] = json!([]);
+                value["available_tags"] = json!(c
+                    .available_tags
+                    .iter()
+                    .map(|(id, name)| json!({ "id": id.to_string(), "name": name, "moderated": false, "emoji_id": null, "emoji_name": null }))
+                    .collect::<Vec<_>>());
                 value["default_reaction_emoji"] = json!(null);
                 value["default_sort_order"] = json!(null);
                 value["default_forum_layout"] = json!(0);
                 value["default_thread_rate_limit_per_user"] = json!(0);
             }
         }
+        if matches!(c.kind, 2 | 13) {
+            value["bitrate"] = json!(64_000);
+            value["user_limit"] = json!(0);
+            value["rtc_region"] = json!(null);
+        }
         if let Some(recipient) = c.recipient {
             value["recipients"] = json!([self.user_json(recipient)]);
+            value.as_object_mut().map(|v| v.remove("name"));
         }
         Some(value)
     }
@@ -346,7 +477,11 @@ impl World {
             "large": g.members.len() > 250,
             "unavailable": false,
             "member_count": g.members.len(),
-            "voice_states": [],
+            "voice_states": g.voice_states.iter().map(|(user, channel)| json!({
+                "user_id": user.to_string(), "channel_id": channel.to_string(), "guild_id": g.id.to_string(),
+                "session_id": format!("voice-{user}"), "deaf": false, "mute": false, "self_deaf": false,
+                "self_mute": false, "self_video": false, "suppress": false, "request_to_speak_timestamp": null,
+            })).collect::<Vec<_>>(),
             "members": members,
             "channels": channels.iter().filter_map(|c| self.channel_json(*c)).collect::<Vec<_>>(),
             "threads": threads.iter().filter_map(|c| self.channel_json(*c)).collect::<Vec<_>>(),
@@ -355,6 +490,30 @@ impl World {
             "guild_scheduled_events": g.scheduled_events.values().cloned().collect::<Vec<_>>(),
             "soundboard_sounds": [],
         }))
+    }
+
+    /// The guild as `GET /guilds/{id}` and GUILD_UPDATE carry it (no members, channels...).
+    pub fn guild_json(&self, guild_id: u64) -> Option<Value> {
+        let mut guild = self.guild_create_json(guild_id)?;
+        if let Some(map) = guild.as_object_mut() {
+            for key in [
+                "members",
+                "channels",
+                "threads",
+                "presences",
+                "voice_states",
+                "joined_at",
+                "large",
+                "member_count",
+                "unavailable",
+                "stage_instances",
+                "guild_scheduled_events",
+                "soundboard_sounds",
+            ] {
+                map.remove(key);
+            }
+        }
+        Some(guild)
     }
 
     /// A member's permissions in the guild (roles only).

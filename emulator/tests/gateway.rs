@@ -146,3 +146,157 @@ async fn dispatch_rate_with_validation_off() {
         n as f64 / secs
     );
 }
+
+#[tokio::test]
+async fn every_generated_dispatch_passes_its_schema() {
+    let emu = Emulator::start().await.unwrap();
+    let guild = emu.add_guild("G", 1 << 10 | 1 << 11);
+    let channel = emu.add_channel(guild, "general", 0);
+    let voice = emu.add_channel(guild, "Lounge", 2);
+    let user = emu.add_user("u", false);
+    let mut ws = connect(&emu).await;
+    next(&mut ws).await;
+    // serenity's IDENTIFY: presence.since as an object, compress true.
+    send(
+        &mut ws,
+        json!({"op": 2, "d": {"token": "Bot t", "intents": 53608447, "compress": true, "large_threshold": 250,
+            "shard": [0, 1], "properties": {"os": "linux", "browser": "serenity", "device": "serenity"},
+            "presence": {"since": {"secs_since_epoch": 1, "nanos_since_epoch": 0}, "activities": [], "status": "online", "afk": false}}}),
+    )
+    .await;
+    assert_eq!(next(&mut ws).await["t"], "READY");
+    assert_eq!(next(&mut ws).await["t"], "GUILD_CREATE");
+    emu.member_join(guild, user, true);
+    emu.member_update(guild, user, false);
+    let first = emu.user_message(channel, user, "hello <@1>", None);
+    emu.user_message(channel, user, "a reply", Some(first));
+    emu.reaction_add(channel, first, user, "👍");
+    emu.voice_join(guild, voice, user);
+    emu.thread_create_by_user(channel, user, "a thread");
+    emu.slash_command(guild, channel, user, "config", json!([]));
+    emu.member_leave(guild, user);
+    let mut seen = Vec::new();
+    while seen.len() < 9 {
+        let frame = next(&mut ws).await;
+        seen.push(frame["t"].as_str().unwrap_or_default().to_owned());
+    }
+    assert_eq!(
+        seen,
+        [
+            "GUILD_MEMBER_ADD",
+            "GUILD_MEMBER_UPDATE",
+            "MESSAGE_CREATE",
+            "MESSAGE_CREATE",
+            "MESSAGE_REACTION_ADD",
+            "VOICE_STATE_UPDATE",
+            "THREAD_CREATE",
+            "INTERACTION_CREATE",
+            "GUILD_MEMBER_REMOVE"
+        ]
+    );
+    assert_eq!(emu.last_identify().unwrap()["intents"], 53608447);
+    emu.assert_no_violations();
+
+    // A payload that does not fit its schema is a violation.
+    emu.dispatch("MESSAGE_CREATE", json!({"id": 5, "content": "no author"}));
+    let violations = emu.violations();
+    assert!(!violations.is_empty());
+    assert!(
+        violations.iter().all(|v| v.contains("MESSAGE_CREATE")),
+        "{violations:?}"
+    );
+}
+
+#[tokio::test]
+async fn world_changes_after_identify_are_dispatched() {
+    let emu = Emulator::start().await.unwrap();
+    let guild = emu.add_guild("G", 0);
+    let mut ws = connect(&emu).await;
+    next(&mut ws).await;
+    identify(&mut ws).await;
+    next(&mut ws).await;
+    let channel = emu.add_channel(guild, "new", 0);
+    let created = next(&mut ws).await;
+    assert_eq!(created["t"], "CHANNEL_CREATE");
+    assert_eq!(created["d"]["id"], channel.to_string());
+    emu.add_role(guild, "Mods", 0);
+    assert_eq!(next(&mut ws).await["t"], "GUILD_ROLE_CREATE");
+    emu.set_channel_overwrite(channel, guild, 0, 0, 1 << 10);
+    let updated = next(&mut ws).await;
+    assert_eq!(updated["t"], "CHANNEL_UPDATE");
+    assert_eq!(updated["d"]["permission_overwrites"][0]["deny"], "1024");
+    emu.assert_no_violations();
+}
+
+#[tokio::test]
+async fn every_identified_session_gets_dispatches_and_faults_reach_them_all() {
+    let emu = Emulator::start().await.unwrap();
+    let guild = emu.add_guild("G", 0);
+    let channel = emu.add_channel(guild, "general", 0);
+    let mut a = connect(&emu).await;
+    next(&mut a).await;
+    identify(&mut a).await;
+    next(&mut a).await;
+    let mut b = connect(&emu).await;
+    next(&mut b).await;
+    identify(&mut b).await;
+    next(&mut b).await;
+    emu.wait_for_identified(2, Duration::from_secs(1))
+        .await
+        .unwrap();
+    assert_eq!(emu.gateway_stats().live_sessions, 2);
+    emu.dispatch(
+        "TYPING_START",
+        json!({"channel_id": channel.to_string(), "user_id": "1", "timestamp": 1}),
+    );
+    assert_eq!(next(&mut a).await["t"], "TYPING_START");
+    assert_eq!(next(&mut b).await["t"], "TYPING_START");
+
+    emu.send_reconnect();
+    assert_eq!(next(&mut a).await["op"], 7);
+    assert_eq!(next(&mut b).await["op"], 7);
+
+    emu.close_connections(4000);
+    for ws in [&mut a, &mut b] {
+        let closed = tokio::time::timeout(Duration::from_secs(2), ws.next())
+            .await
+            .unwrap();
+        match closed {
+            Some(Ok(Message::Close(Some(frame)))) => assert_eq!(u16::from(frame.code), 4000),
+            other => panic!("expected a close frame, got {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_dropped_connection_ends_without_a_close_frame_and_the_last_handle_stops_the_server() {
+    let emu = Emulator::start().await.unwrap();
+    let mut ws = connect(&emu).await;
+    next(&mut ws).await;
+    identify(&mut ws).await;
+    emu.drop_connections();
+    let end = tokio::time::timeout(Duration::from_secs(2), ws.next())
+        .await
+        .unwrap();
+    assert!(
+        !matches!(end, Some(Ok(Message::Close(Some(_))))),
+        "no close frame on a drop: {end:?}"
+    );
+    let base = emu.base_url();
+    let handle = emu.clone();
+    drop(emu);
+    assert!(
+        tokio::net::TcpStream::connect(base.trim_start_matches("http://"))
+            .await
+            .is_ok(),
+        "a clone keeps it running"
+    );
+    drop(handle);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(
+        tokio::net::TcpStream::connect(base.trim_start_matches("http://"))
+            .await
+            .is_err(),
+        "stopped"
+    );
+}

@@ -57,10 +57,16 @@ async fn run_now_posts_the_prompt_naming_its_author_with_a_thread() {
     .response(WAIT)
     .await
     .unwrap();
+    // The start-up greeting shares the channel and may land before or after the prompt.
     let post = wait_posts(&world.emu, world.general, 2)
         .await
-        .pop()
-        .unwrap();
+        .into_iter()
+        .find(|p| {
+            p.body["content"]
+                .as_str()
+                .is_some_and(|c| c.contains("Tool-Tip Tuesday"))
+        })
+        .expect("the prompt was posted");
     let content = post.body["content"].as_str().unwrap();
     assert!(
         content.contains("**Tool-Tip Tuesday**")
@@ -172,6 +178,9 @@ async fn a_run_missed_during_downtime_follows_its_catch_up_policy() {
     miss_run(&world, skip, 20).await;
     let mut bot = world.start_bot(2).await;
     let posts = wait_posts(&world.emu, world.general, 2).await; // greeting + the late run
+    bot.wait_for_log("missed run skipped", 1, WAIT)
+        .await
+        .unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     bot.terminate().await.unwrap();
     let texts: Vec<String> = posts_in(&world.emu, world.general)
