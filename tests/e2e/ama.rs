@@ -10,17 +10,7 @@ async fn an_ama_from_creation_to_recap() {
     let world = World::new().await;
     let channel = world.emu.add_channel(world.guild, "ama", 0);
     let mut bot = world.start_bot(1).await;
-    world
-        .run(
-            world.manager,
-            "config",
-            "channel",
-            json!([
-                {"type": 4, "name": "purpose", "value": purpose_choice("ama")},
-                {"type": 7, "name": "channel", "value": channel.to_string()}
-            ]),
-        )
-        .await;
+    world.set_channel("ama", channel).await;
     let host = world.emu.add_user("host", false);
     world.emu.add_member(world.guild, host, &[]);
     let start = (chrono::Utc::now() + chrono::Duration::days(2))

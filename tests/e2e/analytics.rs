@@ -397,17 +397,7 @@ async fn the_monthly_report_is_posted_to_the_reports_channel() {
         text_of(&refused).contains("no reports channel"),
         "{refused}"
     );
-    world
-        .run(
-            world.manager,
-            "config",
-            "channel",
-            json!([
-                {"type": 4, "name": "purpose", "value": purpose_choice("reports")},
-                {"type": 7, "name": "channel", "value": world.reports.to_string()}
-            ]),
-        )
-        .await;
+    world.set_channel("reports", world.reports).await;
     world
         .emu
         .user_message(world.general, world.member, "hello", None);

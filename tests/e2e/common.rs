@@ -93,6 +93,25 @@ impl World {
         )
     }
 
+    /// A manager assigns the channel used for a purpose (`/config channel`).
+    pub async fn set_channel(&self, purpose: &str, channel: u64) {
+        let reply = self
+            .run(
+                self.manager,
+                "config",
+                "channel",
+                json!([
+                    {"type": 4, "name": "purpose", "value": purpose_choice(purpose)},
+                    {"type": 7, "name": "channel", "value": channel.to_string()}
+                ]),
+            )
+            .await;
+        assert!(
+            text_of(&reply).contains(&format!("<#{channel}>")),
+            "{reply}"
+        );
+    }
+
     /// Runs a subcommand and returns the interaction callback's `data`.
     pub async fn run(&self, user: u64, command: &str, sub: &str, options: Value) -> Value {
         let handle = self.slash(user, command, sub, options);

@@ -10,17 +10,7 @@ async fn feedback_is_submitted_followed_up_and_reported() {
     let world = World::new().await;
     let channel = world.emu.add_channel(world.guild, "feedback", 0);
     let mut bot = world.start_bot(1).await;
-    world
-        .run(
-            world.manager,
-            "config",
-            "channel",
-            json!([
-                {"type": 4, "name": "purpose", "value": purpose_choice("feedback")},
-                {"type": 7, "name": "channel", "value": channel.to_string()}
-            ]),
-        )
-        .await;
+    world.set_channel("feedback", channel).await;
 
     let submit = world.slash(
         world.member,

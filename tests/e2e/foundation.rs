@@ -74,21 +74,8 @@ async fn config_survives_restart_and_sigkill() {
         .await;
     assert!(is_ephemeral(&reply));
     assert!(text_of(&reply).contains("Europe/Berlin"), "{reply}");
-    let reply = world
-        .run(
-            world.manager,
-            "config",
-            "channel",
-            json!([
-                {"type": 4, "name": "purpose", "value": purpose_choice("welcome")},
-                {"type": 7, "name": "channel", "value": world.welcome.to_string()}
-            ]),
-        )
-        .await;
-    assert!(
-        text_of(&reply).contains(&format!("<#{}>", world.welcome)),
-        "{reply}"
-    );
+    // set_channel checks that the reply names the channel.
+    world.set_channel("welcome", world.welcome).await;
     assert_eq!(bot.terminate().await.unwrap(), 0);
 
     // Restart: settings are read back from the database.
@@ -191,17 +178,7 @@ async fn doctor_reports_missing_permissions_per_channel() {
         .emu
         .set_channel_overwrite(world.reports, bot_role, 0, 0, 1 << 11);
     let mut bot = world.start_bot(1).await;
-    world
-        .run(
-            world.manager,
-            "config",
-            "channel",
-            json!([
-                {"type": 4, "name": "purpose", "value": purpose_choice("reports")},
-                {"type": 7, "name": "channel", "value": world.reports.to_string()}
-            ]),
-        )
-        .await;
+    world.set_channel("reports", world.reports).await;
     let report = text_of(
         &world
             .run(world.manager, "config", "doctor", json!([]))

@@ -59,17 +59,7 @@ async fn nominate_suggest_post_and_history() {
         "{suggested}"
     );
 
-    world
-        .run(
-            world.manager,
-            "config",
-            "channel",
-            json!([
-                {"type": 4, "name": "purpose", "value": purpose_choice("spotlight")},
-                {"type": 7, "name": "channel", "value": spotlight_channel.to_string()}
-            ]),
-        )
-        .await;
+    world.set_channel("spotlight", spotlight_channel).await;
     let posted = world.run(world.manager, "spotlight", "post", json!([
         {"type": 6, "name": "member", "value": helper.to_string()},
         {"type": 3, "name": "story", "value": "Helper has answered 200 questions this month."}

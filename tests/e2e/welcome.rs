@@ -12,17 +12,7 @@ use crate::common::*;
 /// Starts the bot with welcomes on in #welcome and intro threads in #introductions.
 async fn welcoming(world: &World, extra: &str, dm: bool) -> BotProcess {
     let bot = world.start_bot_with(1, extra).await;
-    world
-        .run(
-            world.manager,
-            "config",
-            "channel",
-            json!([
-                {"type": 4, "name": "purpose", "value": purpose_choice("intros")},
-                {"type": 7, "name": "channel", "value": world.intros.to_string()}
-            ]),
-        )
-        .await;
+    world.set_channel("intros", world.intros).await;
     let reply = world
         .run(
             world.manager,
@@ -567,7 +557,7 @@ async fn applications_are_approved_and_declined_by_managers_only_even_after_a_re
     let apps = world.emu.add_channel(world.guild, "applications", 0);
     let role = world.emu.add_role(world.guild, "Members", 0);
     let mut bot = welcoming(&world, "", false).await;
-    world.run(world.manager, "config", "channel", json!([{"type": 4, "name": "purpose", "value": purpose_choice("applications")}, {"type": 7, "name": "channel", "value": apps.to_string()}])).await;
+    world.set_channel("applications", apps).await;
     world
         .run(
             world.manager,
