@@ -67,11 +67,7 @@ async fn run_inner(config: Config) -> anyhow::Result<i32> {
         scheduler,
         shutdown.clone(),
     ));
-    tokio::spawn(purge_left_guilds(
-        pool.clone(),
-        config.privacy.purge_after_days,
-        shutdown.clone(),
-    ));
+    tokio::spawn(housekeeping(pool.clone(), config.clone(), shutdown.clone()));
     let worker = tokio::spawn(outbox::run_worker(
         outbox,
         Arc::new(DiscordSink {
@@ -130,8 +126,10 @@ async fn run_inner(config: Config) -> anyhow::Result<i32> {
     Ok(code)
 }
 
-/// Deletes the data of servers the bot left more than `days` ago, at start and then hourly.
-async fn purge_left_guilds(pool: crate::db::Pool, days: u32, shutdown: CancellationToken) {
+/// Every 15 minutes: deletes the data of servers the bot left more than the grace period ago,
+/// and materialises finished days so that reports do not have to.
+async fn housekeeping(pool: crate::db::Pool, config: Arc<Config>, shutdown: CancellationToken) {
+    let days = config.privacy.purge_after_days;
     loop {
         let cutoff = crate::domain::clock::unix_now() - i64::from(days) * 86_400;
         match crate::db::privacy::purge_left_guilds(&pool, cutoff).await {
@@ -139,15 +137,24 @@ async fn purge_left_guilds(pool: crate::db::Pool, days: u32, shutdown: Cancellat
                 info!(guilds = ?guilds, "purged the data of servers left more than {days} days ago")
             }
             Ok(_) => {}
-            Err(err) => {
-                warn!(error = %err, "purging servers the bot left failed; retrying in an hour")
-            }
+            Err(err) => warn!(error = %err, "purging servers the bot left failed; retrying later"),
+        }
+        if let Err(err) = materialise_finished_days(&pool, &config).await {
+            warn!(error = %err, "materialising finished days failed; retrying later");
         }
         tokio::select! {
             () = shutdown.cancelled() => return,
-            () = tokio::time::sleep(Duration::from_secs(3600)) => {}
+            () = tokio::time::sleep(Duration::from_secs(900)) => {}
         }
     }
+}
+
+async fn materialise_finished_days(pool: &crate::db::Pool, config: &Config) -> anyhow::Result<()> {
+    for guild_id in crate::db::guilds::present(pool).await? {
+        let tz = crate::scheduler::guild_timezone(pool, config, guild_id).await?;
+        crate::rollup::refresh(pool, guild_id, tz, chrono::Utc::now()).await?;
+    }
+    Ok(())
 }
 
 async fn shutdown_signal() {

@@ -67,6 +67,7 @@ pub async fn import(
         .map(|(_, u)| u)
         .collect();
     let mut summary = Summary::default();
+    let mut earliest: Option<i64> = None;
     for (n, file) in files.iter().enumerate() {
         summary.files += 1;
         match read(file) {
@@ -111,6 +112,9 @@ pub async fn import(
                     .collect();
                 summary.skipped_bots += parsed.messages.iter().filter(|m| m.is_bot).count();
                 summary.messages += records.len();
+                if let Some(first) = records.iter().map(|r| r.at).min() {
+                    earliest = Some(earliest.map_or(first, |e| e.min(first)));
+                }
                 let mut tx = pool.begin().await?;
                 for chunk in records.chunks(db::activity::MAX_BATCH) {
                     summary.added += db::activity::insert(&mut *tx, chunk).await?;
@@ -119,6 +123,9 @@ pub async fn import(
             }
         }
         progress(n + 1, &summary);
+    }
+    if let Some(earliest) = earliest {
+        crate::rollup::rewind(pool, guild_id, earliest).await?;
     }
     Ok(summary)
 }

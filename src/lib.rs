@@ -16,6 +16,7 @@ pub mod import;
 pub mod ingest;
 pub mod monthly;
 pub mod outbox;
+pub mod rollup;
 pub mod scheduler;
 pub mod stats;
 pub mod telemetry;

@@ -56,6 +56,9 @@ pub enum Action {
         name: String,
         forum: bool,
         body: Value,
+        /// Forum tags of the post (forum channels only).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        tags: Vec<u64>,
     },
     /// A direct message; when the member does not accept DMs (Discord 50007) it goes to their
     /// intro thread instead, if they have one and `fallback_to_thread` is set.
@@ -76,7 +79,13 @@ pub trait Sink: Send + Sync {
     /// already exists on that message counts as delivered (its id is the message id).
     async fn start_thread(&self, channel_id: u64, message_id: u64, name: &str) -> Attempt;
     /// Creates a forum post; `Delivered` carries the thread id.
-    async fn create_forum_post(&self, forum_id: u64, name: &str, body: &Value) -> Attempt;
+    async fn create_forum_post(
+        &self,
+        forum_id: u64,
+        name: &str,
+        tags: &[u64],
+        body: &Value,
+    ) -> Attempt;
     /// Unarchives a thread.
     async fn reopen_thread(&self, thread_id: u64) -> Attempt;
     /// Adds a member to a thread.
@@ -269,11 +278,17 @@ impl Worker {
                 self.intro_thread(post, *user_id, name, *forum, prompt)
                     .await
             }
-            Action::Thread { name, forum, body } => {
+            Action::Thread {
+                name,
+                forum,
+                body,
+                tags,
+            } => {
                 if *forum {
                     sink.create_forum_post(
                         post.channel(),
                         name,
+                        tags,
                         &with_nonce(body, &post.nonce, 'f'),
                     )
                     .await
@@ -329,8 +344,13 @@ impl Worker {
         }
         let thread = if forum {
             step!(
-                sink.create_forum_post(post.channel(), name, &with_nonce(prompt, &post.nonce, 'f'))
-                    .await
+                sink.create_forum_post(
+                    post.channel(),
+                    name,
+                    &[],
+                    &with_nonce(prompt, &post.nonce, 'f')
+                )
+                .await
             )
         } else {
             let starter = step!(

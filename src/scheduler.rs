@@ -21,7 +21,7 @@ use crate::config::Config;
 use crate::db::{self, calendar::PromptRow, outbox::NewPost, Pool};
 use crate::domain::prompt::pick_from_bank;
 use crate::domain::schedule::{decide_run, CatchUp, RunDecision, Schedule};
-use crate::domain::settings::GuildSettings;
+use crate::domain::settings::{ChannelPurpose, GuildSettings};
 use crate::outbox::{action_json, Action, Outbox};
 
 /// Job kind of prompts.
@@ -187,6 +187,7 @@ pub async fn run_due(
         });
     }
     reports.extend(run_due_monthly_reports(pool, config, now).await?);
+    reports.extend(run_due_sla_reminders(pool, config, now).await?);
     if reports.iter().any(|r| r.posted) {
         outbox.wake();
     }
@@ -259,6 +260,88 @@ async fn run_due_monthly_reports(
             due,
             posted,
             next: next.map(|t| t.timestamp()),
+        });
+    }
+    Ok(reports)
+}
+
+/// Job kind of a feedback item's SLA check (target = item id), due when the SLA runs out.
+pub const FEEDBACK_SLA: &str = "feedback-sla";
+
+/// Schedules the SLA check of a new feedback item.
+pub async fn schedule_sla_check(
+    pool: &Pool,
+    config: &Config,
+    guild_id: u64,
+    item_id: i64,
+    created_at: i64,
+) -> anyhow::Result<()> {
+    let due = created_at + i64::from(config.feedback.sla_days) * 86_400;
+    db::calendar::insert_job_if_missing(pool, guild_id, FEEDBACK_SLA, item_id, Some(due)).await?;
+    Ok(())
+}
+
+/// Items whose SLA ran out while still unanswered: one reminder each to the managers (the
+/// reports channel, else the feedback channel). Runs once per item, late or not.
+async fn run_due_sla_reminders(
+    pool: &Pool,
+    config: &Config,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Vec<RunReport>> {
+    let mut reports = Vec::new();
+    for job in db::calendar::due_jobs(pool, FEEDBACK_SLA, now.timestamp()).await? {
+        let Some(due) = job.next_run_at else { continue };
+        let guild_id = db::from_sql_id(job.guild_id);
+        if !db::calendar::advance_job(pool, job.id, due, None).await? {
+            continue;
+        }
+        let mut posted = false;
+        let item = db::feedback::get(pool, guild_id, job.target_id).await?;
+        if let Some(item) = item.filter(|i| i.status == "new") {
+            let stored = db::guilds::settings(pool, guild_id).await?;
+            let settings =
+                GuildSettings::resolve(guild_id, &stored, &config.guild_defaults(guild_id));
+            let channel = settings
+                .channel(ChannelPurpose::Reports)
+                .or(settings.channel(ChannelPurpose::Feedback));
+            let thread = match item.outbox_id {
+                Some(outbox) => db::feedback::thread_of(pool, outbox).await?,
+                None => None,
+            };
+            if let Some(channel) = channel {
+                let body = crate::discord::render::feedback_sla_reminder(
+                    item.id,
+                    &item.title,
+                    thread,
+                    config.feedback.sla_days,
+                );
+                let key = format!("feedback-sla:{guild_id}:{}", item.id);
+                let new_post = NewPost {
+                    guild_id,
+                    channel_id: channel,
+                    kind: "feedback-sla".into(),
+                    dedup_key: key,
+                    body: action_json(&Action::Message { body, thread: None }),
+                    not_before_ms: None,
+                };
+                posted = db::outbox::enqueue(
+                    pool,
+                    &new_post,
+                    &crate::outbox::new_nonce(),
+                    crate::domain::clock::unix_now_ms(),
+                )
+                .await?
+                .is_some();
+            } else {
+                warn!(guild.id = guild_id, feedback.id = item.id, "feedback past its SLA, but no reports or feedback channel to remind managers in");
+            }
+        }
+        reports.push(RunReport {
+            job_kind: FEEDBACK_SLA,
+            target_id: job.target_id,
+            due,
+            posted,
+            next: None,
         });
     }
     Ok(reports)

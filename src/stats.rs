@@ -3,19 +3,20 @@
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
 
+use std::collections::{HashMap, HashSet};
+
 use crate::db::{self, Pool};
-use crate::domain::analytics::{self, CohortPeriod, Inputs, Report};
+use crate::domain::analytics::{
+    self, date_of, day_number, CohortPeriod, DayFigures, Inputs, Report,
+};
+use crate::rollup::{self, start_of};
 
 fn instant(secs: i64) -> DateTime<Utc> {
     Utc.timestamp_opt(secs, 0).single().unwrap_or_default()
 }
 
-/// The first instant of a local day.
-fn start_of(day: NaiveDate, tz: Tz) -> i64 {
-    crate::domain::schedule::resolve(day.and_hms_opt(0, 0, 0).unwrap_or_default(), tz).timestamp()
-}
-
-/// The report for `from..=to` (local days in `tz`).
+/// The report for `from..=to` (local days in `tz`). Finished days are read materialised (see
+/// `rollup`); the days after them (today) from the raw records.
 pub async fn report(
     pool: &Pool,
     guild_id: u64,
@@ -24,44 +25,135 @@ pub async fn report(
     to: NaiveDate,
     period: CohortPeriod,
 ) -> anyhow::Result<Report> {
-    // MAU on `from` looks back 29 days; retention looks up to `to`.
-    let since = start_of(from - Duration::days(29), tz);
-    let range_start = start_of(from, tz);
-    let until = start_of(to + Duration::days(1), tz);
-    let activity = db::activity::active_slots(pool, guild_id, since, until).await?;
-    let messages = db::activity::message_slots(pool, guild_id, range_start, until).await?;
-    let inputs = Inputs {
-        activity: activity.into_iter().map(|(u, t)| (u, instant(t))).collect(),
-        messages: messages
+    let first_live = rollup::refresh(pool, guild_id, tz, Utc::now()).await?;
+    let last_done = day_number(first_live) - 1;
+    let (range_start, until) = (start_of(from, tz), start_of(to + Duration::days(1), tz));
+    let live_start = start_of(first_live, tz).max(range_start);
+    let mut inputs = Inputs::default();
+
+    for day in db::rollup::guild_days(pool, guild_id, day_number(from), day_number(to)).await? {
+        let n = |x: i64| usize::try_from(x).unwrap_or(0);
+        inputs.finished.insert(
+            date_of(day.day),
+            DayFigures {
+                dau: n(day.dau),
+                wau: n(day.wau),
+                mau: n(day.mau),
+                messages: n(day.messages),
+            },
+        );
+    }
+    // Retention windows of the period's cohorts, on materialised days.
+    inputs.active_days.extend(
+        db::rollup::cohort_active_days(
+            pool,
+            guild_id,
+            day_number(from) + 30,
+            day_number(to).min(last_done),
+            range_start,
+            until,
+        )
+        .await?
+        .into_iter()
+        .map(|(u, d)| (u, date_of(d))),
+    );
+    let mut top = HashMap::new();
+    if first_live <= to {
+        // Days not materialised: raw records, with the materialised WAU/MAU lookback.
+        let lookback = day_number(first_live.max(from)) - 29;
+        inputs.active_days.extend(
+            db::rollup::active_days(pool, guild_id, lookback, last_done)
+                .await?
+                .into_iter()
+                .map(|(u, d)| (u, date_of(d))),
+        );
+        let slots_from = start_of(first_live, tz).min(live_start);
+        inputs.activity = db::activity::active_slots(pool, guild_id, slots_from, until)
+            .await?
+            .into_iter()
+            .map(|(u, t)| (u, instant(t)))
+            .collect();
+        inputs.messages = db::activity::message_slots(pool, guild_id, live_start, until)
+            .await?
             .into_iter()
             .flat_map(|(slot, n)| {
                 std::iter::repeat_n(instant(slot), usize::try_from(n).unwrap_or(0))
             })
-            .collect(),
-        joins: db::activity::joins(pool, guild_id, until)
-            .await?
-            .into_iter()
-            .map(|(u, t)| (u, instant(t)))
-            .collect(),
-        leaves: db::activity::leaves(pool, guild_id, range_start, until)
-            .await?
-            .into_iter()
-            .map(instant)
-            .collect(),
-        first_messages: db::activity::first_messages(pool, guild_id)
-            .await?
-            .into_iter()
-            .map(|(u, t)| (u, instant(t)))
-            .collect(),
-        activity_counts: db::activity::counts(pool, guild_id, range_start, until).await?,
-    };
+            .collect();
+        top = db::activity::counts(pool, guild_id, live_start, until).await?;
+    }
+
+    // Top contributors: materialised totals plus live counts. The materialised top list is
+    // long enough that opted-out members and live gains cannot push anyone above it.
+    let optouts: HashSet<u64> = db::activity::optouts(pool)
+        .await?
+        .into_iter()
+        .filter(|(g, _)| *g == guild_id)
+        .map(|(_, u)| u)
+        .collect();
+    let shown = 10;
+    let last_counted = day_number(to).min(last_done);
+    let mut finished = db::rollup::top_activity(
+        pool,
+        guild_id,
+        day_number(from),
+        last_counted,
+        (shown + optouts.len()) as i64,
+    )
+    .await?;
+    if !top.is_empty() {
+        finished.extend(
+            db::rollup::activity_of_recent(
+                pool,
+                guild_id,
+                day_number(from),
+                last_counted,
+                live_start,
+                until,
+            )
+            .await?,
+        );
+    }
+    for (user, n) in finished {
+        *top.entry(user).or_default() += n;
+    }
     // Opted-out members stay in the totals but never appear on a leaderboard.
-    let mut inputs = inputs;
-    for (g, user) in db::activity::optouts(pool).await? {
-        if g == guild_id {
-            inputs.activity_counts.remove(&user);
+    top.retain(|user, _| !optouts.contains(user));
+    inputs.activity_counts = top;
+
+    // Joins: the join history of members who joined in the period (so first joins are right),
+    // and first activity where no join is known (imported history), materialised or live.
+    let known = db::activity::newcomers(pool, guild_id, range_start, until).await?;
+    let live = db::activity::live_firsts(pool, guild_id, start_of(first_live, tz), until).await?;
+    inputs.joins = known
+        .joins
+        .iter()
+        .chain(&known.first_active)
+        .map(|(u, t)| (*u, instant(*t)))
+        .collect();
+    let mut first_messages = known.first_messages;
+    for first in live {
+        if !first.established && first.first_active >= range_start {
+            inputs
+                .joins
+                .push((first.user_id, instant(first.first_active)));
+        }
+        if let Some(at) = first.first_message {
+            first_messages
+                .entry(first.user_id)
+                .and_modify(|t| *t = (*t).min(at))
+                .or_insert(at);
         }
     }
+    inputs.first_messages = first_messages
+        .into_iter()
+        .map(|(u, t)| (u, instant(t)))
+        .collect();
+    inputs.leaves = db::activity::leaves(pool, guild_id, range_start, until)
+        .await?
+        .into_iter()
+        .map(instant)
+        .collect();
     Ok(analytics::report(guild_id, tz, from, to, &inputs, period))
 }
 
@@ -151,8 +243,26 @@ pub async fn conversations(
     managers: &std::collections::HashSet<u64>,
 ) -> anyhow::Result<analytics::Conversations> {
     let (since, until) = (start_of(from, tz), start_of(to + Duration::days(1), tz));
-    let (replies, top) = db::activity::reply_counts(pool, guild_id, since, until).await?;
-    let starters = db::activity::thread_starters(pool, guild_id, since, until).await?;
+    let first_live = rollup::refresh(pool, guild_id, tz, Utc::now()).await?;
+    let (mut replies, mut top, per_member) = db::rollup::conversation_counts(
+        pool,
+        guild_id,
+        day_number(from),
+        day_number(to).min(day_number(first_live) - 1),
+    )
+    .await?;
+    let mut starters: Vec<u64> = per_member
+        .into_iter()
+        .flat_map(|(user, n)| std::iter::repeat_n(user, usize::try_from(n).unwrap_or(0)))
+        .collect();
+    let live_since = since.max(start_of(first_live, tz));
+    if live_since < until {
+        let (live_replies, live_top) =
+            db::activity::reply_counts(pool, guild_id, live_since, until).await?;
+        replies += live_replies;
+        top += live_top;
+        starters.extend(db::activity::thread_starters(pool, guild_id, live_since, until).await?);
+    }
     let delays = db::activity::first_reply_delays(pool, guild_id, since, until).await?;
     Ok(analytics::conversations(
         replies, top, &starters, managers, &delays,

@@ -6,7 +6,19 @@ fn the_benchmark_runs_and_hearth_loses_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("bench.json");
     let run = std::process::Command::new(env!("CARGO_BIN_EXE_hearth-bench"))
-        .args(["--events", "3000", "--members", "50", "--out"])
+        .args([
+            "--events",
+            "3000",
+            "--members",
+            "50",
+            "--guild-members",
+            "300",
+            "--store-members",
+            "200",
+            "--records",
+            "20000",
+            "--out",
+        ])
         .arg(&out)
         .output()
         .unwrap();
@@ -22,4 +34,11 @@ fn the_benchmark_runs_and_hearth_loses_nothing() {
     assert_eq!(report["ingest"]["duplicates"], 0, "{report}");
     assert!(report["ingest"]["bare_events_per_sec"].as_f64().unwrap() > 0.0);
     assert!(String::from_utf8_lossy(&run.stdout).contains("ingest, events/s"));
+    assert!(
+        report["reports"]["stats_overview_ms"]["p95"]
+            .as_f64()
+            .unwrap()
+            > 0.0
+    );
+    assert!(report["reports"]["year_report_ms"]["p50"].as_f64().unwrap() > 0.0);
 }

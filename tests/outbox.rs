@@ -30,7 +30,13 @@ impl Sink for ScriptedSink {
     async fn start_thread(&self, _: u64, message_id: u64, _: &str) -> Attempt {
         Attempt::Delivered { message_id }
     }
-    async fn create_forum_post(&self, _: u64, _: &str, _: &serde_json::Value) -> Attempt {
+    async fn create_forum_post(
+        &self,
+        _: u64,
+        _: &str,
+        _: &[u64],
+        _: &serde_json::Value,
+    ) -> Attempt {
         Attempt::Delivered { message_id: 1 }
     }
     async fn reopen_thread(&self, thread_id: u64) -> Attempt {

@@ -1096,6 +1096,16 @@ fn update_channel(call: &Call<'_>) -> Answer {
         if let Some(tags) = body["applied_tags"].as_array() {
             channel.applied_tags = tags.iter().filter_map(parse_id).collect();
         }
+        // A forum's tags: existing ones keep their id, new ones (no id) get one.
+        if let Some(tags) = body["available_tags"].as_array() {
+            channel.available_tags = tags
+                .iter()
+                .map(|t| {
+                    let id = parse_id(&t["id"]).unwrap_or_else(|| inner.ids.next());
+                    (id, t["name"].as_str().unwrap_or_default().to_owned())
+                })
+                .collect();
+        }
         world.channel_json(channel_id).unwrap_or_default()
     };
     let name = if updated.get("thread_metadata").is_some() {

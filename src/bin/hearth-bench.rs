@@ -23,6 +23,9 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 struct Args {
     events: u64,
     members: u64,
+    guild_members: u64,
+    store_members: u64,
+    records: u64,
     out: PathBuf,
 }
 
@@ -30,6 +33,9 @@ fn args() -> anyhow::Result<Args> {
     let mut args = Args {
         events: 500_000,
         members: 2_000,
+        guild_members: 100_000,
+        store_members: 100_000,
+        records: 20_000_000,
         out: PathBuf::from("bench.json"),
     };
     let mut it = std::env::args().skip(1);
@@ -38,8 +44,14 @@ fn args() -> anyhow::Result<Args> {
         match flag.as_str() {
             "--events" => args.events = value.parse()?,
             "--members" => args.members = value.parse()?,
+            "--guild-members" => args.guild_members = value.parse()?,
+            "--store-members" => args.store_members = value.parse()?,
+            "--records" => args.records = value.parse()?,
             "--out" => args.out = PathBuf::from(value),
-            other => bail!("unknown flag {other}; use --events N --members M --out FILE"),
+            other => bail!(
+                "unknown flag {other}; use --events N --members M --guild-members G \
+                 --records R --store-members S --out FILE"
+            ),
         }
     }
     Ok(args)
@@ -47,12 +59,19 @@ fn args() -> anyhow::Result<Args> {
 
 /// Peak resident memory of a process in KiB (Linux).
 fn peak_rss_kib(pid: u32) -> Option<u64> {
+    proc_status_kib(pid, "VmHWM:")
+}
+
+fn proc_status_kib(pid: u32, field: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .find_map(|l| l.strip_prefix(field))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
+
+/// How long a bot gets to take in GUILD_CREATE after it is ready, before memory is read.
+const GUILD_CREATE_SETTLE: Duration = Duration::from_secs(3);
 
 /// The replay: `events` messages from `members` members in one channel, with snowflake ids.
 fn frames(
@@ -94,14 +113,16 @@ async fn main() -> anyhow::Result<()> {
     .await?;
     let guild = emu.add_guild("Bench", hearth::domain::doctor::ALL_REQUIRED);
     let channel = emu.add_channel(guild, "general", 0);
-    let users: Vec<u64> = (0..args.members.max(1))
+    let everyone: Vec<u64> = (0..args.guild_members.max(args.members).max(1))
         .map(|i| emu.add_user(&format!("member{i}"), false))
         .collect();
-    for user in &users {
+    for user in &everyone {
         emu.add_member(guild, *user, &[]);
     }
+    let users = &everyone[..usize::try_from(args.members.max(1)).unwrap_or(1)];
     eprintln!(
-        "replaying {} messages from {} members",
+        "guild of {} members; replaying {} messages from {} of them",
+        everyone.len(),
         args.events,
         users.len()
     );
@@ -119,7 +140,9 @@ async fn main() -> anyhow::Result<()> {
     let mut lines = BufReader::new(bare.stdout.take().context("no stdout")?).lines();
     while lines.next_line().await?.as_deref() != Some("ready") {}
     let bare_startup = bare_started.elapsed();
-    let batch = frames(guild, channel, &users, args.events, 1 << 40);
+    tokio::time::sleep(GUILD_CREATE_SETTLE).await;
+    let bare_guild_rss = bare.id().and_then(peak_rss_kib);
+    let batch = frames(guild, channel, users, args.events, 1 << 40);
     let started = Instant::now();
     emu.dispatch_many(batch);
     loop {
@@ -141,7 +164,9 @@ async fn main() -> anyhow::Result<()> {
     let hearth_exe = exe_dir.join("hearth");
     let mut bot = BotProcess::spawn(&hearth_exe, dir.path(), &config)?;
     bot.wait_ready(1).await?;
-    let batch = frames(guild, channel, &users, args.events, 1 << 41);
+    tokio::time::sleep(GUILD_CREATE_SETTLE).await;
+    let hearth_guild_rss = bot.pid().and_then(peak_rss_kib);
+    let batch = frames(guild, channel, users, args.events, 1 << 41);
     let started = Instant::now();
     emu.dispatch_many(batch);
     let pool = hearth::db::connect(&pool_url).await?;
@@ -183,6 +208,7 @@ async fn main() -> anyhow::Result<()> {
         },
         "startup_ms": { "bare": bare_startup.as_millis(), "hearth_warm_db": hearth_startup.as_millis() },
         "peak_rss_kib": { "bare": bare_rss, "hearth": hearth_rss },
+        "guild_create_peak_rss_kib": { "guild_members": everyone.len(), "bare": bare_guild_rss, "hearth": hearth_guild_rss },
     });
     println!(
         "{:<34} {:>14} {:>14} {:>8}",
@@ -201,11 +227,18 @@ async fn main() -> anyhow::Result<()> {
         bare_startup.as_millis(),
         hearth_startup.as_millis()
     );
+    let mib = |k: Option<u64>| k.map_or("?".into(), |k| format!("{:.1}", k as f64 / 1024.0));
+    println!(
+        "{:<34} {:>14} {:>14}",
+        format!("peak RSS after GUILD_CREATE ({}), MiB", everyone.len()),
+        mib(bare_guild_rss),
+        mib(hearth_guild_rss)
+    );
     println!(
         "{:<34} {:>14} {:>14}",
         "peak RSS, MiB",
-        bare_rss.map_or("?".into(), |k| format!("{:.1}", k as f64 / 1024.0)),
-        hearth_rss.map_or("?".into(), |k| format!("{:.1}", k as f64 / 1024.0))
+        mib(bare_rss),
+        mib(hearth_rss)
     );
     println!(
         "hearth store: {stored_after_stop} of {} events stored, {} lost, {} duplicates",
@@ -213,8 +246,202 @@ async fn main() -> anyhow::Result<()> {
         args.events as i64 - stored_after_stop,
         stored_after_stop - distinct
     );
+    let mut report = report;
+    report["reports"] = report_latency(&args, &exe_dir).await?;
     std::fs::write(&args.out, serde_json::to_string_pretty(&report)?)?;
     eprintln!("wrote {}", args.out.display());
+    Ok(())
+}
+
+/// Report latency on a generated year of history: `hearth report --format json` for the whole
+/// year (the first run materialises every finished day, later runs read them), and
+/// `/stats overview` through the emulator, interaction to callback.
+async fn report_latency(
+    args: &Args,
+    exe_dir: &std::path::Path,
+) -> anyhow::Result<serde_json::Value> {
+    let emu = Emulator::start_with(EmulatorConfig {
+        validate_gateway: false,
+        ..EmulatorConfig::default()
+    })
+    .await?;
+    let guild = emu.add_guild("Store", hearth::domain::doctor::ALL_REQUIRED);
+    let channel = emu.add_channel(guild, "general", 0);
+    let admin = emu.add_role(guild, "Admins", 1 << 3);
+    let manager = emu.add_user("manager", false);
+    emu.add_member(guild, manager, &[admin]);
+
+    let dir =
+        Scratch(std::env::temp_dir().join(format!("hearth-bench-store-{}", std::process::id())));
+    std::fs::create_dir_all(dir.path())?;
+    let config = harness::write_config(dir.path(), &emu.base_url(), "")?;
+    let pool = hearth::db::open(&format!(
+        "sqlite://{}",
+        dir.path().join("hearth.db").display()
+    ))
+    .await?;
+    let generated = Instant::now();
+    generate_store(&pool, guild, args.store_members, args.records).await?;
+    let generate_secs = generated.elapsed().as_secs_f64();
+    pool.close().await;
+    eprintln!(
+        "generated {} records of {} members over a year in {generate_secs:.0} s",
+        args.records, args.store_members
+    );
+
+    let hearth_exe = exe_dir.join("hearth");
+    let today = chrono::Utc::now().date_naive();
+    let from = (today - chrono::Duration::days(364)).to_string();
+    let report_once = || {
+        let started = Instant::now();
+        let out = std::process::Command::new(&hearth_exe)
+            .args(["report", "--config"])
+            .arg(&config)
+            .args([
+                "--guild",
+                &guild.to_string(),
+                "--from",
+                &from,
+                "--to",
+                &today.to_string(),
+                "--format",
+                "json",
+            ])
+            .output();
+        (started.elapsed(), out)
+    };
+    let (first, out) = report_once();
+    let out = out?;
+    if !out.status.success() {
+        bail!(
+            "hearth report failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let mut warm: Vec<Duration> = (0..5).map(|_| report_once().0).collect();
+    warm.sort();
+
+    let mut bot = BotProcess::spawn(&hearth_exe, dir.path(), &config)?;
+    bot.wait_ready(1).await?;
+    let mut overview = Vec::new();
+    for i in 0..40 {
+        let started = Instant::now();
+        let handle = emu.slash_command(
+            guild,
+            channel,
+            manager,
+            "stats",
+            json!([{ "type": 1, "name": "overview", "options": [] }]),
+        );
+        let response = handle.response(Duration::from_secs(60)).await?;
+        // The first few warm the process (connections, statement cache); they are not counted.
+        if i >= 5 {
+            overview.push(started.elapsed());
+        }
+        if response.status != 204 && response.status != 200 {
+            bail!("/stats overview answered {}", response.status);
+        }
+    }
+    bot.terminate().await?;
+    overview.sort();
+    let ms = |d: Duration| (d.as_secs_f64() * 10_000.0).round() / 10.0;
+    let pct = |v: &[Duration], p: f64| v[((v.len() as f64 - 1.0) * p).round() as usize];
+    println!("{:<34} {:>14} {:>14}", "", "p50, ms", "p95, ms");
+    println!(
+        "{:<34} {:>14.1} {:>14.1}",
+        "/stats overview (35 calls)",
+        ms(pct(&overview, 0.5)),
+        ms(pct(&overview, 0.95))
+    );
+    println!(
+        "{:<34} {:>14.1} {:>14.1}",
+        "hearth report, a year (5 runs)",
+        ms(pct(&warm, 0.5)),
+        ms(pct(&warm, 0.95))
+    );
+    println!(
+        "first year report (materialises {} days): {:.1} s; store generated in {generate_secs:.0} s",
+        365,
+        first.as_secs_f64()
+    );
+    Ok(json!({
+        "store": { "members": args.store_members, "records": args.records, "generate_secs": generate_secs.round() },
+        "stats_overview_ms": { "p50": ms(pct(&overview, 0.5)), "p95": ms(pct(&overview, 0.95)), "calls": overview.len() },
+        "year_report_ms": { "p50": ms(pct(&warm, 0.5)), "max": ms(pct(&warm, 1.0)), "first_run_materialising": ms(first) },
+    }))
+}
+
+/// A year of synthetic history shaped like real communities: members join through the year,
+/// activity per member is heavily skewed (a few members write most of it), a quarter of
+/// messages are replies.
+async fn generate_store(
+    pool: &hearth::db::Pool,
+    guild: u64,
+    members: u64,
+    records: u64,
+) -> anyhow::Result<()> {
+    use hearth::db::activity::{Kind, Record};
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand::rngs::StdRng::seed_from_u64(2026);
+    let now = chrono::Utc::now().timestamp();
+    let year = 365 * 86_400;
+    let members = members.max(1);
+    let joined: Vec<i64> = (0..members).map(|_| now - rng.gen_range(0..year)).collect();
+    // Zipf-like weights: the member of rank r gets 1 / (r + 1).
+    let mut cumulative = Vec::with_capacity(joined.len());
+    let mut total = 0.0;
+    for rank in 0..members {
+        total += 1.0 / (rank as f64 + 1.0);
+        cumulative.push(total);
+    }
+    let user_id = |i: usize| 10_000_000 + i as u64;
+    for (i, at) in joined.iter().enumerate() {
+        hearth::db::welcome::record_join(pool, guild, user_id(i), *at, false).await?;
+    }
+    let mut target = 1u64 << 42;
+    let mut written = 0u64;
+    while written < records {
+        let mut tx = pool.begin().await?;
+        for _ in 0..50 {
+            let n = (records - written).min(hearth::db::activity::MAX_BATCH as u64);
+            if n == 0 {
+                break;
+            }
+            let batch: Vec<Record> = (0..n)
+                .map(|_| {
+                    let pick = rng.gen_range(0.0..total);
+                    let i = cumulative
+                        .partition_point(|c| *c < pick)
+                        .min(joined.len() - 1);
+                    let at = rng.gen_range(joined[i]..=now);
+                    target += 1;
+                    let kind = match rng.gen_range(0..20) {
+                        0..=1 => Kind::Reaction,
+                        2 => Kind::ThreadCreated,
+                        3 => Kind::VoiceJoin,
+                        _ => Kind::Message,
+                    };
+                    Record {
+                        guild_id: guild,
+                        user_id: user_id(i),
+                        at,
+                        kind,
+                        channel_id: 1 + target % 20,
+                        target_id: target,
+                        reply_to: (kind == Kind::Message && rng.gen_bool(0.25))
+                            .then(|| target - rng.gen_range(1..50)),
+                        in_thread: rng.gen_bool(0.1),
+                    }
+                })
+                .collect();
+            hearth::db::activity::insert(&mut *tx, &batch).await?;
+            written += n;
+        }
+        tx.commit().await?;
+        if written % 1_000_000 < 200_000 {
+            eprintln!("  {written} records");
+        }
+    }
     Ok(())
 }
 

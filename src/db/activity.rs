@@ -114,22 +114,102 @@ pub async fn counts(
         .collect())
 }
 
-/// Join events up to `until`: recorded joins, plus first activity for members whose join is
-/// unknown (imported history).
-pub async fn joins(pool: &Pool, guild_id: u64, until: i64) -> sqlx::Result<Vec<(u64, i64)>> {
-    let rows: Vec<(i64, i64)> = sqlx::query_as(
-        "SELECT user_id, joined_at FROM member_joins WHERE guild_id = $1 AND joined_at < $2
-         UNION ALL
-         SELECT a.user_id, MIN(a.at) FROM activity a
-         WHERE a.guild_id = $1 AND a.at < $2
-           AND NOT EXISTS (SELECT 1 FROM member_joins j WHERE j.guild_id = a.guild_id AND j.user_id = a.user_id)
-         GROUP BY a.user_id",
+/// What a report needs about the members who joined in `[since, until)`.
+#[derive(Debug, Default)]
+pub struct Newcomers {
+    /// Every join event before `until` of members with a join event in the period.
+    pub joins: Vec<(u64, i64)>,
+    /// Members with no known join whose (materialised) first activity is in the period.
+    pub first_active: Vec<(u64, i64)>,
+    /// First message of each of them, where recorded.
+    pub first_messages: HashMap<u64, i64>,
+}
+
+pub async fn newcomers(
+    pool: &Pool,
+    guild_id: u64,
+    since: i64,
+    until: i64,
+) -> sqlx::Result<Newcomers> {
+    let pairs = |rows: Vec<(i64, i64)>| -> Vec<(u64, i64)> {
+        rows.into_iter().map(|(u, t)| (from_sql_id(u), t)).collect()
+    };
+    let guild = to_sql_id(guild_id);
+    let joins: Vec<(i64, i64)> = sqlx::query_as(
+        "SELECT user_id, joined_at FROM member_joins WHERE guild_id = $1 AND joined_at < $3
+           AND user_id IN (SELECT user_id FROM member_joins WHERE guild_id = $1 AND joined_at >= $2 AND joined_at < $3)",
     )
-    .bind(to_sql_id(guild_id))
+    .bind(guild)
+    .bind(since)
     .bind(until)
     .fetch_all(pool)
     .await?;
-    Ok(rows.into_iter().map(|(u, t)| (from_sql_id(u), t)).collect())
+    let first_active: Vec<(i64, i64)> = sqlx::query_as(
+        "SELECT user_id, first_active_at FROM members
+         WHERE guild_id = $1 AND first_active_at >= $2 AND first_active_at < $3 AND first_joined_at IS NULL",
+    )
+    .bind(guild)
+    .bind(since)
+    .bind(until)
+    .fetch_all(pool)
+    .await?;
+    let first_messages: Vec<(i64, i64)> = sqlx::query_as(
+        "SELECT user_id, first_message_at FROM members
+         WHERE guild_id = $1 AND first_message_at IS NOT NULL AND user_id IN (
+             SELECT user_id FROM member_joins WHERE guild_id = $1 AND joined_at >= $2 AND joined_at < $3
+             UNION
+             SELECT user_id FROM members WHERE guild_id = $1 AND first_active_at >= $2 AND first_active_at < $3)",
+    )
+    .bind(guild)
+    .bind(since)
+    .bind(until)
+    .fetch_all(pool)
+    .await?;
+    Ok(Newcomers {
+        joins: pairs(joins),
+        first_active: pairs(first_active),
+        first_messages: pairs(first_messages).into_iter().collect(),
+    })
+}
+
+/// A member's first activity and first message among records not materialised yet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LiveFirst {
+    pub user_id: u64,
+    pub first_active: i64,
+    pub first_message: Option<i64>,
+    /// A join or earlier materialised activity is known, so this is not their first activity.
+    pub established: bool,
+}
+
+/// [`LiveFirst`] of every member active in `[since, until)`.
+pub async fn live_firsts(
+    pool: &Pool,
+    guild_id: u64,
+    since: i64,
+    until: i64,
+) -> sqlx::Result<Vec<LiveFirst>> {
+    let rows: Vec<(i64, i64, Option<i64>, i64)> = sqlx::query_as(
+        "SELECT a.user_id, MIN(a.at), MIN(CASE WHEN a.kind = 1 THEN a.at END),
+                MAX(CASE WHEN m.first_joined_at IS NOT NULL OR m.first_active_at < $2 THEN 1 ELSE 0 END)
+         FROM activity a LEFT JOIN members m ON m.guild_id = a.guild_id AND m.user_id = a.user_id
+         WHERE a.guild_id = $1 AND a.at >= $2 AND a.at < $3
+         GROUP BY a.user_id",
+    )
+    .bind(to_sql_id(guild_id))
+    .bind(since)
+    .bind(until)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(u, first_active, first_message, established)| LiveFirst {
+            user_id: from_sql_id(u),
+            first_active,
+            first_message,
+            established: established == 1,
+        })
+        .collect())
 }
 
 /// Leave times in `[since, until)`.
@@ -142,21 +222,6 @@ pub async fn leaves(pool: &Pool, guild_id: u64, since: i64, until: i64) -> sqlx:
     .bind(until)
     .fetch_all(pool)
     .await
-}
-
-/// First message time per member (recorded live, or the earliest imported message).
-pub async fn first_messages(pool: &Pool, guild_id: u64) -> sqlx::Result<HashMap<u64, i64>> {
-    let rows: Vec<(i64, i64)> = sqlx::query_as(
-        "SELECT user_id, MIN(first) FROM (
-            SELECT user_id, first_message_at AS first FROM members WHERE guild_id = $1 AND first_message_at IS NOT NULL
-            UNION ALL
-            SELECT user_id, MIN(at) FROM activity WHERE guild_id = $1 AND kind = 1 GROUP BY user_id
-         ) GROUP BY user_id",
-    )
-    .bind(to_sql_id(guild_id))
-    .fetch_all(pool)
-    .await?;
-    Ok(rows.into_iter().map(|(u, t)| (from_sql_id(u), t)).collect())
 }
 
 /// Members who opted out of tracking, across guilds.
@@ -250,13 +315,13 @@ pub async fn first_reply_delays(
 ) -> sqlx::Result<Vec<Option<i64>>> {
     sqlx::query_scalar(
         "WITH newcomers AS (
-             SELECT user_id, MIN(joined_at) AS joined FROM member_joins WHERE guild_id = $1 GROUP BY user_id
-             HAVING MIN(joined_at) >= $2 AND MIN(joined_at) < $3
+             SELECT m.user_id, m.first_message_at FROM members m
+             WHERE m.guild_id = $1 AND m.first_joined_at >= $2 AND m.first_joined_at < $3
+               AND m.first_message_at IS NOT NULL
          ),
          firsts AS (
-             SELECT a.user_id, a.target_id, a.at FROM activity a JOIN newcomers n ON n.user_id = a.user_id
-             WHERE a.guild_id = $1 AND a.kind = 1
-               AND a.at = (SELECT MIN(b.at) FROM activity b WHERE b.guild_id = $1 AND b.kind = 1 AND b.user_id = a.user_id)
+             SELECT a.user_id, a.target_id, a.at FROM newcomers n
+             JOIN activity a ON a.guild_id = $1 AND a.user_id = n.user_id AND a.at = n.first_message_at AND a.kind = 1
          )
          SELECT (SELECT MIN(r.at) FROM activity r
                  WHERE r.guild_id = $1 AND r.kind = 1 AND r.reply_to = f.target_id AND r.user_id <> f.user_id) - f.at

@@ -15,6 +15,7 @@ pub struct Item {
     pub outbox_id: Option<i64>,
     pub created_at: i64,
     pub acknowledged_at: Option<i64>,
+    pub notify_dm: bool,
 }
 
 impl Item {
@@ -24,7 +25,7 @@ impl Item {
 }
 
 const COLUMNS: &str =
-    "id, guild_id, submitter_id, title, category, status, outbox_id, created_at, acknowledged_at";
+    "id, guild_id, submitter_id, title, category, status, outbox_id, created_at, acknowledged_at, notify_dm";
 
 #[allow(clippy::too_many_arguments)]
 pub async fn create(
@@ -49,6 +50,16 @@ pub async fn create(
     .bind(now)
     .fetch_one(db)
     .await
+}
+
+/// The submitter wants status changes by DM too.
+pub async fn set_notify_dm(db: impl SqliteExecutor<'_>, id: i64, on: bool) -> sqlx::Result<()> {
+    sqlx::query("UPDATE feedback_items SET notify_dm = $2 WHERE id = $1")
+        .bind(id)
+        .bind(on)
+        .execute(db)
+        .await?;
+    Ok(())
 }
 
 pub async fn set_outbox(db: impl SqliteExecutor<'_>, id: i64, outbox_id: i64) -> sqlx::Result<()> {

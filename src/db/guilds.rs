@@ -51,6 +51,14 @@ pub async fn mark_left(db: impl SqliteExecutor<'_>, guild_id: u64, now: i64) -> 
     Ok(())
 }
 
+/// Guilds the bot is in.
+pub async fn present(pool: &super::Pool) -> sqlx::Result<Vec<u64>> {
+    let rows: Vec<i64> = sqlx::query_scalar("SELECT guild_id FROM guilds WHERE left_at IS NULL")
+        .fetch_all(pool)
+        .await?;
+    Ok(rows.into_iter().map(super::from_sql_id).collect())
+}
+
 /// Reads a guild's stored settings (empty when never configured).
 pub async fn settings(pool: &super::Pool, guild_id: u64) -> sqlx::Result<StoredSettings> {
     let row: Option<(Option<String>, Option<i64>)> =

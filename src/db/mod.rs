@@ -12,6 +12,7 @@ pub mod guilds;
 pub mod outbox;
 pub mod privacy;
 pub mod recognition;
+pub mod rollup;
 pub mod welcome;
 
 use std::str::FromStr;

@@ -108,6 +108,7 @@ pub async fn forget(
     .rows_affected();
     for statement in [
         "UPDATE member_joins SET user_id = $3 WHERE user_id = $1 AND ($2 IS NULL OR guild_id = $2)",
+        "UPDATE member_days SET user_id = $3 WHERE user_id = $1 AND ($2 IS NULL OR guild_id = $2)",
         "UPDATE members SET user_id = $3, intro_thread_id = NULL WHERE user_id = $1 AND ($2 IS NULL OR guild_id = $2)",
         "UPDATE applications SET user_id = $3, decline_reason = NULL WHERE user_id = $1 AND ($2 IS NULL OR guild_id = $2)",
         "DELETE FROM member_interests WHERE user_id = $1 AND ($2 IS NULL OR guild_id = $2) AND $3 = $3",
@@ -131,6 +132,9 @@ pub async fn purge_left_guilds(pool: &Pool, cutoff: i64) -> sqlx::Result<Vec<i64
         let mut tx = pool.begin().await?;
         for table in [
             "activity",
+            "member_days",
+            "guild_days",
+            "rollups",
             "member_joins",
             "members",
             "member_interests",

@@ -293,6 +293,35 @@ pub fn feedback_follow_up(
     )
 }
 
+/// The DM to a submitter who asked for one: the same news as the thread's follow-up.
+pub fn feedback_dm(
+    id: i64,
+    title: &str,
+    status: crate::domain::feedback::Status,
+    note: Option<&str>,
+) -> Value {
+    let note = note.map_or_else(String::new, |n| format!("\n> {}", n.replace('\n', "\n> ")));
+    text_post(
+        &format!(
+            "Your feedback #{id} “{title}” {} (**{status}**).{note}",
+            status.follow_up()
+        ),
+        &[],
+    )
+}
+
+/// The reminder to managers when an item is still unanswered after the SLA.
+pub fn feedback_sla_reminder(id: i64, title: &str, thread: Option<u64>, sla_days: u32) -> Value {
+    let place = thread.map_or_else(String::new, |t| format!(" in <#{t}>"));
+    text_post(
+        &format!(
+            "⏰ Feedback #{id} “{title}”{place} has had no answer for {sla_days} days (the SLA). \
+             `/feedback status id:{id}` acknowledges it."
+        ),
+        &[],
+    )
+}
+
 /// `/feedback report`.
 pub fn feedback_report_embed(
     r: &crate::domain::feedback::FeedbackReport,

@@ -45,8 +45,17 @@ impl Sink for DiscordSink {
         }
     }
 
-    async fn create_forum_post(&self, forum_id: u64, name: &str, body: &Value) -> Attempt {
-        let body = json!({ "name": name, "auto_archive_duration": 10080, "message": body });
+    async fn create_forum_post(
+        &self,
+        forum_id: u64,
+        name: &str,
+        tags: &[u64],
+        body: &Value,
+    ) -> Attempt {
+        let mut body = json!({ "name": name, "auto_archive_duration": 10080, "message": body });
+        if !tags.is_empty() {
+            body["applied_tags"] = json!(tags.iter().map(u64::to_string).collect::<Vec<_>>());
+        }
         let result = self
             .http
             .create_forum_post(ChannelId::new(forum_id), &body, None)

@@ -8,12 +8,19 @@ use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
 
-/// Everything the metrics are computed from.
+/// Everything the metrics are computed from. Finished days come materialised (`finished`,
+/// `active_days`); days not materialised yet (today) come as raw instants (`activity`,
+/// `messages`). Either way the definitions are the ones below.
 #[derive(Clone, Debug, Default)]
 pub struct Inputs {
-    /// (member, when) for every activity record from `from - 29 days` on.
+    /// (member, when) for activity not materialised yet, from `from - 29 days` on.
     pub activity: Vec<(u64, DateTime<Utc>)>,
-    /// Message instants (non-bot, not opted out) in the range.
+    /// (member, local day) from materialised days: the WAU/MAU lookback of the days that are not
+    /// materialised, and the retention windows of the report's cohorts.
+    pub active_days: Vec<(u64, NaiveDate)>,
+    /// Materialised figures of finished days; they are used as they are.
+    pub finished: HashMap<NaiveDate, DayFigures>,
+    /// Message instants (non-bot, not opted out) not materialised yet, in the range.
     pub messages: Vec<DateTime<Utc>>,
     /// Join events (member, when); for imported history without joins, first activity.
     pub joins: Vec<(u64, DateTime<Utc>)>,
@@ -22,6 +29,27 @@ pub struct Inputs {
     pub first_messages: HashMap<u64, DateTime<Utc>>,
     /// Activity count per member within the range.
     pub activity_counts: HashMap<u64, u64>,
+}
+
+/// Active members and messages of one finished day, as materialised.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DayFigures {
+    pub dau: usize,
+    pub wau: usize,
+    pub mau: usize,
+    pub messages: usize,
+}
+
+/// Active members per local day.
+pub type ActiveByDay = BTreeMap<NaiveDate, HashSet<u64>>;
+
+/// DAU, WAU and MAU of `d` (§6) from the active members of `d - 29..=d`.
+pub fn window_counts(active: &ActiveByDay, d: NaiveDate) -> (usize, usize, usize) {
+    (
+        distinct_between(active, d, d),
+        distinct_between(active, d - Duration::days(6), d),
+        distinct_between(active, d - Duration::days(29), d),
+    )
 }
 
 /// One day of the report.
@@ -91,9 +119,12 @@ pub fn report(
     inputs: &Inputs,
     period: CohortPeriod,
 ) -> Report {
-    let mut active: BTreeMap<NaiveDate, HashSet<u64>> = BTreeMap::new();
+    let mut active = ActiveByDay::new();
     for (user, at) in &inputs.activity {
         active.entry(day(*at, tz)).or_default().insert(*user);
+    }
+    for (user, d) in &inputs.active_days {
+        active.entry(*d).or_default().insert(*user);
     }
     let count_by_day = |instants: &mut dyn Iterator<Item = DateTime<Utc>>| {
         let mut counts: HashMap<NaiveDate, usize> = HashMap::new();
@@ -107,14 +138,25 @@ pub fn report(
     let leaves = count_by_day(&mut inputs.leaves.iter().copied());
 
     let daily = days(from, to)
-        .map(|d| Daily {
-            date: d,
-            dau: distinct_between(&active, d, d),
-            wau: distinct_between(&active, d - Duration::days(6), d),
-            mau: distinct_between(&active, d - Duration::days(29), d),
-            messages: messages.get(&d).copied().unwrap_or(0),
-            joins: joins.get(&d).copied().unwrap_or(0),
-            leaves: leaves.get(&d).copied().unwrap_or(0),
+        .map(|d| {
+            let figures = inputs.finished.get(&d).copied().unwrap_or_else(|| {
+                let (dau, wau, mau) = window_counts(&active, d);
+                DayFigures {
+                    dau,
+                    wau,
+                    mau,
+                    messages: messages.get(&d).copied().unwrap_or(0),
+                }
+            });
+            Daily {
+                date: d,
+                dau: figures.dau,
+                wau: figures.wau,
+                mau: figures.mau,
+                messages: figures.messages,
+                joins: joins.get(&d).copied().unwrap_or(0),
+                leaves: leaves.get(&d).copied().unwrap_or(0),
+            }
         })
         .collect();
 
@@ -130,16 +172,22 @@ pub fn report(
     }
 }
 
+/// A date as a day number (days since 1970-01-01), the form materialised days are stored in.
+pub fn day_number(d: NaiveDate) -> i64 {
+    (d - NaiveDate::default()).num_days()
+}
+
+/// The inverse of [`day_number`].
+pub fn date_of(day_number: i64) -> NaiveDate {
+    NaiveDate::default() + Duration::days(day_number)
+}
+
 /// Every day from `from` to `to` inclusive.
 pub fn days(from: NaiveDate, to: NaiveDate) -> impl Iterator<Item = NaiveDate> {
     from.iter_days().take_while(move |d| *d <= to)
 }
 
-fn distinct_between(
-    active: &BTreeMap<NaiveDate, HashSet<u64>>,
-    first: NaiveDate,
-    last: NaiveDate,
-) -> usize {
+fn distinct_between(active: &ActiveByDay, first: NaiveDate, last: NaiveDate) -> usize {
     let mut users: HashSet<u64> = HashSet::new();
     for (_, set) in active.range(first..=last) {
         users.extend(set.iter().copied());
@@ -176,7 +224,7 @@ fn cohort_end(d: NaiveDate, period: CohortPeriod) -> NaiveDate {
 }
 
 fn retention(
-    active: &BTreeMap<NaiveDate, HashSet<u64>>,
+    active: &ActiveByDay,
     joins: &[(u64, DateTime<Utc>)],
     tz: Tz,
     from: NaiveDate,

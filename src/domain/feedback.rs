@@ -126,8 +126,64 @@ pub fn report(items: &[ItemFacts], now: i64, sla_secs: i64) -> FeedbackReport {
     }
 }
 
+/// Discord allows at most this many tags on a forum.
+pub const FORUM_TAG_LIMIT: usize = 20;
+
+/// The forum tags an item carries: its category, and its status once it has left `new`.
+pub fn wanted_tags(category: &str, status: Status) -> Vec<String> {
+    let mut tags = vec![category.to_owned()];
+    if status != Status::New {
+        tags.push(status.name().to_owned());
+    }
+    tags
+}
+
+/// How an item's tags are reached on a forum with `available` tags (id, name): the names to
+/// create first (as many as the forum still has room for) and, once created, the ids to apply.
+/// Names match without regard to case, so a manager's "Bug" tag serves the `bug` category.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TagPlan {
+    pub create: Vec<String>,
+    pub apply: Vec<u64>,
+}
+
+pub fn tag_plan(available: &[(u64, String)], wanted: &[String]) -> TagPlan {
+    let find = |name: &str| {
+        available
+            .iter()
+            .find(|(_, n)| n.eq_ignore_ascii_case(name))
+            .map(|(id, _)| *id)
+    };
+    let room = FORUM_TAG_LIMIT.saturating_sub(available.len());
+    TagPlan {
+        create: wanted
+            .iter()
+            .filter(|w| find(w).is_none())
+            .take(room)
+            .cloned()
+            .collect(),
+        apply: wanted.iter().filter_map(|w| find(w)).collect(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn tags_are_matched_by_name_and_created_when_missing() {
+        let available = vec![(1, "Bug".to_owned()), (2, "planned".to_owned())];
+        let plan = tag_plan(&available, &wanted_tags("bug", Status::Shipped));
+        assert_eq!(plan.create, vec!["shipped".to_owned()]);
+        assert_eq!(plan.apply, vec![1]);
+        let plan = tag_plan(&available, &wanted_tags("bug", Status::Planned));
+        assert!(plan.create.is_empty());
+        assert_eq!(plan.apply, vec![1, 2]);
+        assert_eq!(wanted_tags("idea", Status::New), vec!["idea".to_owned()]);
+        let full: Vec<(u64, String)> = (0..20).map(|i| (i, format!("t{i}"))).collect();
+        assert!(tag_plan(&full, &wanted_tags("idea", Status::New))
+            .create
+            .is_empty());
+    }
+
     use super::*;
 
     #[test]

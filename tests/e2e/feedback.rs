@@ -124,3 +124,167 @@ async fn feedback_is_submitted_followed_up_and_reported() {
     bot.terminate().await.unwrap();
     world.emu.assert_no_violations();
 }
+
+/// Submits feedback #`n` through the modal; returns the forum post (thread) id.
+async fn submit_in_forum(world: &World, category: u64, title: &str, dm: bool) -> u64 {
+    let submit = world.slash(
+        world.member,
+        "feedback",
+        "submit",
+        json!([{"type": 4, "name": "category", "value": category}, {"type": 5, "name": "dm_updates", "value": dm}]),
+    );
+    let modal = submit.response(WAIT).await.unwrap();
+    human_pause().await;
+    let custom_id = modal.body["data"]["custom_id"].as_str().unwrap().to_owned();
+    world
+        .emu
+        .modal_submit(
+            world.guild,
+            world.general,
+            world.member,
+            &custom_id,
+            &[("title", title), ("details", "details")],
+        )
+        .response(WAIT)
+        .await
+        .unwrap();
+    let name = title.to_owned();
+    let post = world
+        .emu
+        .wait_for_request(
+            move |r| {
+                r.method == "POST"
+                    && r.path.ends_with("/threads")
+                    && (200..300).contains(&r.status)
+                    && r.body["name"].as_str().is_some_and(|n| n.ends_with(&name))
+            },
+            WAIT,
+        )
+        .await
+        .unwrap();
+    post.response["id"].as_str().unwrap().parse().unwrap()
+}
+
+fn tag_names(world: &World, forum: u64, thread: u64) -> Vec<String> {
+    let available = world.emu.channel(forum).unwrap()["available_tags"].clone();
+    let mut names: Vec<String> = world.emu.channel(thread).unwrap()["applied_tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|id| {
+            available
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|t| t["id"] == *id)
+                .map(|t| t["name"].as_str().unwrap().to_owned())
+                .unwrap_or_default()
+        })
+        .collect();
+    names.sort();
+    names
+}
+
+#[tokio::test]
+async fn forum_items_carry_category_and_status_tags_and_opted_in_submitters_get_a_dm() {
+    let world = World::new().await;
+    let forum = world.emu.add_channel(world.guild, "feedback", 15);
+    world.emu.set_forum_tags(forum, &["Idea", "acknowledged"]);
+    let mut bot = world.start_bot(1).await;
+    world.set_channel("feedback", forum).await;
+
+    let post = submit_in_forum(&world, 0, "Dark mode", true).await;
+    assert_eq!(
+        tag_names(&world, forum, post),
+        vec!["Idea"],
+        "the category's tag, matched without case"
+    );
+
+    let status = |value: u64| json!([{"type": 4, "name": "id", "value": 1}, {"type": 4, "name": "status", "value": value}]);
+    let ack = world
+        .run(world.manager, "feedback", "status", status(0))
+        .await;
+    assert!(text_of(&ack).contains("now **acknowledged**"), "{ack}");
+    assert_eq!(tag_names(&world, forum, post), vec!["Idea", "acknowledged"]);
+    // The submitter opted in: the news also comes by DM.
+    world
+        .emu
+        .wait_for_request(
+            |r| {
+                r.method == "POST"
+                    && r.path.starts_with("/channels/")
+                    && r.body["content"]
+                        .as_str()
+                        .is_some_and(|c| c.starts_with("Your feedback #1"))
+            },
+            WAIT,
+        )
+        .await
+        .unwrap();
+
+    // No "planned" tag and no Manage Channels: the status changes, the tags that exist stay.
+    let planned = world
+        .run(world.manager, "feedback", "status", status(1))
+        .await;
+    assert!(text_of(&planned).contains("now **planned**"), "{planned}");
+    assert_eq!(tag_names(&world, forum, post), vec!["Idea"]);
+    // With Manage Channels the missing tag is created and applied.
+    let bot_role = world.emu.bot_role(world.guild);
+    world
+        .emu
+        .set_channel_overwrite(forum, bot_role, 0, 1 << 4, 0);
+    world
+        .run(world.manager, "feedback", "status", status(3))
+        .await;
+    assert_eq!(tag_names(&world, forum, post), vec!["Idea", "shipped"]);
+
+    // A submitter who did not opt in gets no DM.
+    submit_in_forum(&world, 1, "Crash on start", false).await;
+    world.run(world.manager, "feedback", "status", json!([{"type": 4, "name": "id", "value": 2}, {"type": 4, "name": "status", "value": 0}])).await;
+    human_pause().await;
+    let dms: Vec<bool> = world
+        .emu
+        .requests()
+        .into_iter()
+        .filter_map(|r| {
+            r.body["content"]
+                .as_str()
+                .and_then(|c| c.strip_prefix("Your feedback #"))
+                .map(|rest| rest.starts_with('1'))
+        })
+        .collect();
+    assert_eq!(
+        dms.len(),
+        3,
+        "one DM per change, to the opted-in submitter only"
+    );
+    assert!(dms.iter().all(|about_1| *about_1), "no DM about #2");
+    bot.terminate().await.unwrap();
+    world.emu.assert_no_violations();
+}
+
+#[tokio::test]
+async fn an_item_unanswered_past_the_sla_reminds_managers_once() {
+    let world = World::new().await;
+    let forum = world.emu.add_channel(world.guild, "feedback", 15);
+    // An SLA of zero days: the check is due as soon as the item exists.
+    let mut bot = world.start_bot_with(1, "[feedback]\nsla_days = 0\n").await;
+    world.set_channel("feedback", forum).await;
+    world.set_channel("reports", world.reports).await;
+    submit_in_forum(&world, 0, "Faster search", false).await;
+    let reminder = wait_posts(&world.emu, world.reports, 1).await.remove(0);
+    let text = text_of(&reminder.body);
+    assert!(
+        text.contains("Feedback #1") && text.contains("no answer"),
+        "{text}"
+    );
+    assert_eq!(reminder.body["allowed_mentions"]["parse"], json!([]));
+
+    // A restart does not remind twice.
+    bot.terminate().await.unwrap();
+    let mut bot = world.start_bot_with(2, "[feedback]\nsla_days = 0\n").await;
+    human_pause().await;
+    assert_eq!(posts_in(&world.emu, world.reports).len(), 1);
+    bot.terminate().await.unwrap();
+    world.emu.assert_no_violations();
+}

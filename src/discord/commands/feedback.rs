@@ -12,6 +12,8 @@ use crate::domain::feedback::{self, ItemFacts, Status};
 use crate::domain::settings::ChannelPurpose;
 use crate::error::{OrUser, UserError};
 use crate::outbox::{action_json, Action};
+use serde_json::json;
+use tracing::warn;
 
 pub fn commands() -> Vec<Command> {
     vec![feedback(), tag_as_feedback()]
@@ -87,6 +89,8 @@ pub async fn feedback(_: Context<'_>) -> Result<(), Error> {
 async fn submit(
     ctx: poise::ApplicationContext<'_, Data, Error>,
     #[description = "What it is about"] category: Category,
+    #[description = "Also tell me by DM when its status changes (default: only in its thread)"]
+    dm_updates: Option<bool>,
 ) -> Result<(), Error> {
     let pctx = Context::Application(ctx);
     let guild_id = guild_id(pctx)?;
@@ -99,6 +103,7 @@ async fn submit(
     let body = render::feedback_item(user_id, category, &form.details, None);
     let id = open_item(
         ctx.data(),
+        ctx.http(),
         guild_id,
         channel,
         forum,
@@ -109,6 +114,9 @@ async fn submit(
         body,
     )
     .await?;
+    if dm_updates == Some(true) {
+        db::feedback::set_notify_dm(&ctx.data().pool, id, true).await?;
+    }
     pctx.send(poise::CreateReply::default().content(format!("Thanks! Feedback #{id} is posted in <#{channel}>; the team will answer in its thread.")).ephemeral(true))
         .await?;
     Ok(())
@@ -140,6 +148,7 @@ async fn tag_as_feedback(ctx: Context<'_>, message: serenity::Message) -> Result
     );
     let id = open_item(
         ctx.data(),
+        ctx.http(),
         guild_id,
         channel,
         forum,
@@ -174,6 +183,7 @@ async fn feedback_channel(ctx: Context<'_>, guild_id: u64) -> Result<(u64, bool)
 #[allow(clippy::too_many_arguments)]
 async fn open_item(
     data: &Data,
+    http: &serenity::Http,
     guild_id: u64,
     channel: u64,
     forum: bool,
@@ -193,6 +203,11 @@ async fn open_item(
         unix_now(),
     )
     .await?;
+    let tags = if forum {
+        forum_tags(http, channel, category, Status::New).await
+    } else {
+        Vec::new()
+    };
     let outbox_id = data
         .outbox
         .enqueue(NewPost {
@@ -204,6 +219,7 @@ async fn open_item(
                 name: render::truncate(&format!("#{id} {title}"), 100),
                 forum,
                 body,
+                tags,
             }),
             not_before_ms: None,
         })
@@ -211,7 +227,53 @@ async fn open_item(
     if let Some(outbox_id) = outbox_id {
         db::feedback::set_outbox(&data.pool, id, outbox_id).await?;
     }
+    crate::scheduler::schedule_sla_check(&data.pool, &data.config, guild_id, id, unix_now())
+        .await?;
+    data.scheduler.wake();
     Ok(id)
+}
+
+/// Makes sure a forum has an item's tags (creating missing ones when the bot may manage the
+/// forum) and returns the ids to apply. Without the permission, the tags that exist are used and
+/// the refusal is logged: tags are a convenience, the item itself must not be lost.
+async fn forum_tags(http: &serenity::Http, forum: u64, category: &str, status: Status) -> Vec<u64> {
+    let wanted = feedback::wanted_tags(category, status);
+    let forum_id = ChannelId::new(forum);
+    let existing = match http.get_channel(forum_id).await {
+        Ok(serenity::Channel::Guild(c)) => c.available_tags,
+        Ok(_) => return Vec::new(),
+        Err(err) => {
+            warn!(forum, error = %err, "cannot read the feedback forum's tags");
+            return Vec::new();
+        }
+    };
+    let names = |tags: &[serenity::ForumTag]| -> Vec<(u64, String)> {
+        tags.iter().map(|t| (t.id.get(), t.name.clone())).collect()
+    };
+    let plan = feedback::tag_plan(&names(&existing), &wanted);
+    if plan.create.is_empty() {
+        return plan.apply;
+    }
+    let mut tags: Vec<serde_json::Value> = existing
+        .iter()
+        .filter_map(|t| serde_json::to_value(t).ok())
+        .collect();
+    tags.extend(plan.create.iter().map(|name| json!({ "name": name })));
+    match http
+        .edit_channel(
+            forum_id,
+            &json!({ "available_tags": tags }),
+            Some("Hearth feedback tags"),
+        )
+        .await
+    {
+        Ok(forum) => feedback::tag_plan(&names(&forum.available_tags), &wanted).apply,
+        Err(err) => {
+            warn!(forum = forum_id.get(), missing = ?plan.create, error = %err,
+                "cannot create feedback tags on the forum (Manage Channels); using the tags that exist");
+            plan.apply
+        }
+    }
 }
 
 /// Move an item along (acknowledged → planned → in-progress → shipped | declined)
@@ -246,6 +308,30 @@ async fn status(
         None => false,
     };
     let settings = ctx.data().settings(guild_id).await?;
+    let mut tag_note = String::new();
+    if let (Some(t), true, Some(forum)) =
+        (thread, exists, settings.channel(ChannelPurpose::Feedback))
+    {
+        if feedback_channel(ctx, guild_id)
+            .await
+            .is_ok_and(|(_, is_forum)| is_forum)
+        {
+            let tags = forum_tags(ctx.http(), forum, &item.category, status).await;
+            let applied = ctx
+                .http()
+                .edit_thread(
+                    ChannelId::new(t),
+                    &json!({ "applied_tags": tags.iter().map(u64::to_string).collect::<Vec<_>>() }),
+                    Some("Hearth feedback status"),
+                )
+                .await;
+            if let Err(err) = applied {
+                warn!(thread = t, error = %err, "cannot update the feedback post's tags");
+                tag_note = " (its forum tags could not be updated: the bot needs Manage Threads)"
+                    .to_owned();
+            }
+        }
+    }
     let (target, where_) = match (thread, exists, settings.channel(ChannelPurpose::Feedback)) {
         (Some(t), true, _) => (t, format!("in <#{t}>")),
         (_, _, Some(channel)) => (channel, format!("in <#{channel}> (the item's thread is gone, so the follow-up went to the feedback channel)")),
@@ -261,7 +347,25 @@ async fn status(
             text,
         )
         .await?;
-    ctx.say(format!("Feedback #{id} is now **{status}**; the follow-up is posted {where_} and <@{}> is told there.", item.submitter()))
+    if item.notify_dm {
+        // Opted in at submission; one DM per change, through the outbox's DM throttle.
+        ctx.data()
+            .outbox
+            .enqueue(NewPost {
+                guild_id,
+                channel_id: 0,
+                kind: "feedback-dm".into(),
+                dedup_key: format!("feedback-dm:{guild_id}:{id}:{}", ctx.id()),
+                body: action_json(&Action::DirectMessage {
+                    user_id: item.submitter(),
+                    body: render::feedback_dm(id, &item.title, status, note.as_deref()),
+                    fallback_to_thread: false,
+                }),
+                not_before_ms: None,
+            })
+            .await?;
+    }
+    ctx.say(format!("Feedback #{id} is now **{status}**{tag_note}; the follow-up is posted {where_} and <@{}> is told there.", item.submitter()))
         .await?;
     Ok(())
 }

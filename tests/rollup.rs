@@ -1,0 +1,177 @@
+//! Materialised days give exactly the numbers of the definitions: `stats::report` (finished days
+//! materialised, today live) against `analytics::report` computed from every raw record, across a
+//! time zone change and an import of older history.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono_tz::Tz;
+use hearth::db::{
+    self,
+    activity::{Kind, Record},
+};
+use hearth::domain::analytics::{self, CohortPeriod, Inputs};
+use rand::{rngs::StdRng, Rng, SeedableRng};
+
+const GUILD: u64 = 77;
+
+async fn store() -> (tempfile::TempDir, db::Pool) {
+    let dir = tempfile::tempdir().unwrap();
+    let pool = db::open(&format!("sqlite://{}/r.db", dir.path().display()))
+        .await
+        .unwrap();
+    (dir, pool)
+}
+
+fn instant(secs: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp(secs, 0).unwrap()
+}
+
+/// Activity of 40 members over `days` days before now (today included); members 1..=25 have
+/// join events (member 3 joins twice), the others only imported-style history.
+fn history(rng: &mut StdRng, now: i64, days: i64, first_target: u64) -> Vec<Record> {
+    let mut records = Vec::new();
+    let mut target = first_target;
+    for user in 1..=40u64 {
+        let n = rng.gen_range(1..60);
+        for _ in 0..n {
+            target += 1;
+            let at = now - rng.gen_range(0..days * 86_400);
+            let kind = match rng.gen_range(0..10) {
+                0 => Kind::ThreadCreated,
+                1 => Kind::Reaction,
+                2 => Kind::VoiceJoin,
+                _ => Kind::Message,
+            };
+            records.push(Record {
+                guild_id: GUILD,
+                user_id: user,
+                at,
+                kind,
+                channel_id: 5,
+                target_id: target,
+                reply_to: rng.gen_bool(0.3).then_some(target - 1),
+                in_thread: rng.gen_bool(0.2),
+            });
+        }
+    }
+    records
+}
+
+fn joins(records: &[Record]) -> Vec<(u64, i64)> {
+    let mut joins = Vec::new();
+    for user in 1..=25u64 {
+        let first = records
+            .iter()
+            .filter(|r| r.user_id == user)
+            .map(|r| r.at)
+            .min()
+            .unwrap();
+        joins.push((user, first - 3_600));
+        if user == 3 {
+            joins.push((user, first + 86_400 * 5));
+        }
+    }
+    joins
+}
+
+/// The definitions applied to every raw record.
+fn reference(
+    records: &[Record],
+    joins: &[(u64, i64)],
+    tz: Tz,
+    from: NaiveDate,
+    to: NaiveDate,
+    period: CohortPeriod,
+) -> analytics::Report {
+    let start = hearth::rollup::start_of(from, tz);
+    let until = hearth::rollup::start_of(to + Duration::days(1), tz);
+    let mut inputs = Inputs {
+        activity: records.iter().map(|r| (r.user_id, instant(r.at))).collect(),
+        messages: records
+            .iter()
+            .filter(|r| r.kind == Kind::Message && r.at >= start && r.at < until)
+            .map(|r| instant(r.at))
+            .collect(),
+        joins: joins.iter().map(|(u, t)| (*u, instant(*t))).collect(),
+        ..Inputs::default()
+    };
+    let mut first_active: HashMap<u64, i64> = HashMap::new();
+    for r in records {
+        let e = first_active.entry(r.user_id).or_insert(r.at);
+        *e = (*e).min(r.at);
+        if r.kind == Kind::Message {
+            let m = inputs
+                .first_messages
+                .entry(r.user_id)
+                .or_insert(instant(r.at));
+            *m = (*m).min(instant(r.at));
+        }
+        if r.at >= start && r.at < until {
+            *inputs.activity_counts.entry(r.user_id).or_default() += 1;
+        }
+    }
+    for (user, at) in first_active {
+        if !joins.iter().any(|(u, _)| *u == user) {
+            inputs.joins.push((user, instant(at)));
+        }
+    }
+    analytics::report(GUILD, tz, from, to, &inputs, period)
+}
+
+async fn check(
+    pool: &db::Pool,
+    records: &[Record],
+    joins: &[(u64, i64)],
+    tz: Tz,
+    ranges: &[(i64, i64)],
+) {
+    let today = Utc::now().with_timezone(&tz).date_naive();
+    for (back_from, back_to) in ranges {
+        let (from, to) = (
+            today - Duration::days(*back_from),
+            today - Duration::days(*back_to),
+        );
+        for period in [CohortPeriod::Month, CohortPeriod::IsoWeek] {
+            let got = hearth::stats::report(pool, GUILD, tz, from, to, period)
+                .await
+                .unwrap();
+            let want = reference(records, joins, tz, from, to, period);
+            assert_eq!(got, want, "{} {from}..={to} {period:?}", tz.name());
+        }
+    }
+}
+
+#[tokio::test]
+async fn materialised_days_match_the_definitions_on_raw_records() {
+    let (_dir, pool) = store().await;
+    let mut rng = StdRng::seed_from_u64(7);
+    let now = Utc::now().timestamp();
+    let mut records = history(&mut rng, now, 150, 1_000);
+    let joins = joins(&records);
+    db::activity::insert(&pool, &records).await.unwrap();
+    for (user, at) in &joins {
+        db::welcome::record_join(&pool, GUILD, *user, *at, false)
+            .await
+            .unwrap();
+    }
+    let paris: Tz = "Europe/Paris".parse().unwrap();
+    let ranges = [(140, 0), (60, 0), (0, 0), (30, 8), (100, 31)];
+    check(&pool, &records, &joins, paris, &ranges).await;
+    let state = db::rollup::state(&pool, GUILD).await.unwrap().unwrap();
+    assert_eq!(state.timezone, "Europe/Paris");
+
+    // Another zone moves every day boundary: everything is materialised again.
+    let new_york: Tz = "America/New_York".parse().unwrap();
+    check(&pool, &records, &joins, new_york, &ranges).await;
+
+    // Older history arrives (an import): the days it touches are materialised again.
+    let mut older = history(&mut rng, now - 40 * 86_400, 20, 900_000);
+    older.retain(|r| r.user_id > 25);
+    db::activity::insert(&pool, &older).await.unwrap();
+    hearth::rollup::rewind(&pool, GUILD, older.iter().map(|r| r.at).min().unwrap())
+        .await
+        .unwrap();
+    records.extend(older);
+    check(&pool, &records, &joins, new_york, &ranges).await;
+}
