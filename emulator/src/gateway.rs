@@ -110,12 +110,26 @@ pub async fn upgrade(State(inner): State<Arc<Inner>>, ws: WebSocketUpgrade) -> R
 async fn connection(inner: Arc<Inner>, socket: WebSocket) {
     let (mut sink, mut stream) = socket.split();
     let (tx, mut rx) = mpsc::unbounded_channel::<Out>();
+    // Heartbeat ACKs, closes and drops go ahead of queued dispatches. A replay can queue hundreds
+    // of thousands of dispatches at once, which Discord never does; behind them an ACK would
+    // arrive late, and the client would take the connection for a zombie and reconnect.
+    let (control_tx, mut control_rx) = mpsc::unbounded_channel::<Out>();
     let conn_id = inner.gateway.next_conn.fetch_add(1, Ordering::SeqCst);
-    inner.gateway.connections.lock().insert(conn_id, tx.clone());
+    inner
+        .gateway
+        .connections
+        .lock()
+        .insert(conn_id, control_tx.clone());
     let writer = tokio::spawn(async move {
         // Frames are fed without flushing while more are queued, then flushed once: one syscall
         // for a burst of dispatches instead of one per frame.
-        while let Some(out) = rx.recv().await {
+        loop {
+            let first = tokio::select! {
+                biased;
+                out = control_rx.recv() => out,
+                out = rx.recv() => out,
+            };
+            let Some(out) = first else { return };
             let mut next = Some(out);
             while let Some(out) = next.take() {
                 match out {
@@ -134,7 +148,7 @@ async fn connection(inner: Arc<Inner>, socket: WebSocket) {
                     }
                     Out::Drop => return,
                 }
-                next = rx.try_recv().ok();
+                next = control_rx.try_recv().or_else(|_| rx.try_recv()).ok();
             }
             if sink.flush().await.is_err() {
                 return;
@@ -162,14 +176,14 @@ async fn connection(inner: Arc<Inner>, socket: WebSocket) {
             _ => continue,
         };
         let Ok(frame) = serde_json::from_str::<Value>(&text) else {
-            let _ = tx.send(Out::Close(4002));
+            let _ = control_tx.send(Out::Close(4002));
             break;
         };
         match frame["op"].as_u64() {
             Some(1) => {
                 inner.gateway.heartbeats.fetch_add(1, Ordering::SeqCst);
                 if inner.heartbeat_ack.load(Ordering::SeqCst) {
-                    let _ = tx.send(Out::Text(Utf8Bytes::from_static(r#"{"op":11,"d":null}"#)));
+                    let _ = control_tx.send(Out::Text(Utf8Bytes::from_static(r#"{"op":11,"d":null}"#)));
                 }
             }
             Some(2) => {

@@ -70,6 +70,16 @@ fn proc_status_kib(pid: u32, field: &str) -> Option<u64> {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
+/// The emulator as the bench uses it: no schema checks on the hot path, and Discord's real
+/// heartbeat interval (the tests' 1 s would make a client with a long backlog reconnect).
+fn bench_emulator() -> EmulatorConfig {
+    EmulatorConfig {
+        validate_gateway: false,
+        heartbeat_interval_ms: 41_250,
+        ..EmulatorConfig::default()
+    }
+}
+
 /// How long a bot gets to take in GUILD_CREATE after it is ready, before memory is read.
 const GUILD_CREATE_SETTLE: Duration = Duration::from_secs(3);
 
@@ -106,10 +116,7 @@ async fn main() -> anyhow::Result<()> {
         .parent()
         .context("no executable folder")?
         .to_owned();
-    let emu = Emulator::start_with(EmulatorConfig {
-        validate_gateway: false,
-        ..EmulatorConfig::default()
-    })
+    let emu = Emulator::start_with(bench_emulator())
     .await?;
     let guild = emu.add_guild("Bench", hearth::domain::doctor::ALL_REQUIRED);
     let channel = emu.add_channel(guild, "general", 0);
@@ -149,9 +156,13 @@ async fn main() -> anyhow::Result<()> {
         match tokio::time::timeout(Duration::from_secs(600), lines.next_line()).await {
             Ok(Ok(Some(line))) if line.starts_with("count") => break,
             Ok(Ok(Some(_))) => {}
-            _ => bail!("the bare bot did not see every event"),
+            _ => bail!(
+                "the bare bot did not see every event (gateway: {:?})",
+                emu.gateway_stats()
+            ),
         }
     }
+    eprintln!("bare bot done: {:?}", emu.gateway_stats());
     let bare_secs = started.elapsed().as_secs_f64();
     let bare_rss = bare.id().and_then(peak_rss_kib);
     bare.kill().await?;
@@ -260,10 +271,7 @@ async fn report_latency(
     args: &Args,
     exe_dir: &std::path::Path,
 ) -> anyhow::Result<serde_json::Value> {
-    let emu = Emulator::start_with(EmulatorConfig {
-        validate_gateway: false,
-        ..EmulatorConfig::default()
-    })
+    let emu = Emulator::start_with(bench_emulator())
     .await?;
     let guild = emu.add_guild("Store", hearth::domain::doctor::ALL_REQUIRED);
     let channel = emu.add_channel(guild, "general", 0);
