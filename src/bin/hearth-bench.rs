@@ -183,7 +183,7 @@ async fn main() -> anyhow::Result<()> {
     let pool = hearth::db::connect(&pool_url).await?;
     let deadline = Instant::now() + Duration::from_secs(1800);
     let stored = loop {
-        let n: i64 = sqlx_count(&pool).await?;
+        let n = hearth::db::activity::highest_id(&pool).await?;
         if u64::try_from(n).unwrap_or(0) >= args.events || Instant::now() > deadline {
             break n;
         }
