@@ -31,7 +31,7 @@ fn the_benchmark_runs_and_hearth_loses_nothing() {
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
     assert_eq!(report["ingest"]["lost"], 0, "{report}");
-    assert_eq!(report["ingest"]["duplicates"], 0, "{report}");
+    assert_eq!(report["ingest"]["extra"], 0, "{report}");
     assert!(report["ingest"]["bare_events_per_sec"].as_f64().unwrap() > 0.0);
     assert!(String::from_utf8_lossy(&run.stdout).contains("ingest, events/s"));
     assert!(

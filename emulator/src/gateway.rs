@@ -183,7 +183,8 @@ async fn connection(inner: Arc<Inner>, socket: WebSocket) {
             Some(1) => {
                 inner.gateway.heartbeats.fetch_add(1, Ordering::SeqCst);
                 if inner.heartbeat_ack.load(Ordering::SeqCst) {
-                    let _ = control_tx.send(Out::Text(Utf8Bytes::from_static(r#"{"op":11,"d":null}"#)));
+                    let _ =
+                        control_tx.send(Out::Text(Utf8Bytes::from_static(r#"{"op":11,"d":null}"#)));
                 }
             }
             Some(2) => {

@@ -1,5 +1,6 @@
-//! The benchmark's ceiling: a bare poise bot on the same emulator, whose handler only counts
-//! MESSAGE_CREATE events. It prints `count N` once it has seen `BARE_BOT_TARGET` messages.
+//! The benchmark's ceiling: a bare poise bot on the same emulator, whose handler only counts the
+//! replayed events (messages, reactions, joins). It prints `count N` once it has seen
+//! `BARE_BOT_TARGET` of them.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -25,7 +26,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         .build();
     let intents = serenity::GatewayIntents::GUILDS
         | serenity::GatewayIntents::GUILD_MEMBERS
-        | serenity::GatewayIntents::GUILD_MESSAGES;
+        | serenity::GatewayIntents::GUILD_MESSAGES
+        | serenity::GatewayIntents::GUILD_MESSAGE_REACTIONS;
     let data = Arc::new(Data {
         seen: AtomicU64::new(0),
         target,
@@ -37,7 +39,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
                 event_handler: |framework, event| {
                     Box::pin(async move {
                         let data = framework.user_data;
-                        if let serenity::FullEvent::Message { .. } = event {
+                        if let serenity::FullEvent::Message { .. }
+                        | serenity::FullEvent::ReactionAdd { .. }
+                        | serenity::FullEvent::GuildMemberAddition { .. } = event
+                        {
                             let n = data.seen.fetch_add(1, Ordering::Relaxed) + 1;
                             if n == data.target {
                                 println!("count {n}");

@@ -1,15 +1,21 @@
 //! `hearth-bench`: Hearth measured against the bare framework on the same replay, side by side in
 //! one run (issue 7). Prints a table and writes JSON.
 //!
-//! - ingest: N MESSAGE_CREATE events through the emulator into (a) the bare poise bot that only
-//!   counts them (the ceiling) and (b) `hearth run` with tracking on; events/s for both, and a
-//!   check that Hearth's store holds exactly the replayed activity (no loss, no duplicates);
+//! - ingest: a replay of MESSAGE_CREATE events, plus the joins before each member's first
+//!   message and reactions, through the emulator into (a) the bare poise bot that only counts
+//!   events (the ceiling) and (b) `hearth run` with tracking on. The replay is the real
+//!   community in `--data community-activity.csv.gz` when given, else synthetic with the same
+//!   shape. The bots take turns for `--rounds` rounds and the median round counts, so a noisy
+//!   neighbour on the machine hits both. Then a check that Hearth's store holds exactly the
+//!   replayed activity (no loss, no duplicates);
 //! - startup: process start to commands registered, with a warm database;
-//! - memory: peak RSS of each process.
+//! - memory: peak RSS of each process after GUILD_CREATE of a `--guild-members` guild, and
+//!   overall;
+//! - reports: on a generated year of history, `hearth report` and `/stats overview` latency.
 //!
-//! Usage: `hearth-bench [--events N] [--members M] [--out FILE]` (defaults 500000, 2000,
-//! bench.json). Figures depend on the machine; nothing here asserts a timing.
+//! Figures depend on the machine; nothing here asserts a timing.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -17,13 +23,18 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context as _};
 use discord_emulator::{Emulator, EmulatorConfig};
 use hearth::harness::{self, BotProcess};
-use serde_json::json;
+use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
+const USAGE: &str = "hearth-bench [--data community-activity.csv.gz] [--events N] [--members M] \
+[--guild-members G] [--rounds R] [--records R] [--store-members S] [--out FILE]";
+
 struct Args {
+    data: Option<PathBuf>,
     events: u64,
     members: u64,
     guild_members: u64,
+    rounds: usize,
     store_members: u64,
     records: u64,
     out: PathBuf,
@@ -31,27 +42,32 @@ struct Args {
 
 fn args() -> anyhow::Result<Args> {
     let mut args = Args {
+        data: None,
         events: 500_000,
         members: 2_000,
         guild_members: 100_000,
+        rounds: 3,
         store_members: 100_000,
         records: 20_000_000,
         out: PathBuf::from("bench.json"),
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
+        if flag == "--help" || flag == "-h" {
+            println!("{USAGE}");
+            std::process::exit(0);
+        }
         let value = it.next().with_context(|| format!("{flag} needs a value"))?;
         match flag.as_str() {
+            "--data" => args.data = Some(PathBuf::from(value)),
             "--events" => args.events = value.parse()?,
             "--members" => args.members = value.parse()?,
             "--guild-members" => args.guild_members = value.parse()?,
+            "--rounds" => args.rounds = value.parse::<usize>()?.max(1),
             "--store-members" => args.store_members = value.parse()?,
             "--records" => args.records = value.parse()?,
             "--out" => args.out = PathBuf::from(value),
-            other => bail!(
-                "unknown flag {other}; use --events N --members M --guild-members G \
-                 --records R --store-members S --out FILE"
-            ),
+            other => bail!("unknown flag {other}; usage: {USAGE}"),
         }
     }
     Ok(args)
@@ -59,14 +75,10 @@ fn args() -> anyhow::Result<Args> {
 
 /// Peak resident memory of a process in KiB (Linux).
 fn peak_rss_kib(pid: u32) -> Option<u64> {
-    proc_status_kib(pid, "VmHWM:")
-}
-
-fn proc_status_kib(pid: u32, field: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status
         .lines()
-        .find_map(|l| l.strip_prefix(field))
+        .find_map(|l| l.strip_prefix("VmHWM:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
@@ -83,75 +95,238 @@ fn bench_emulator() -> EmulatorConfig {
 /// How long a bot gets to take in GUILD_CREATE after it is ready, before memory is read.
 const GUILD_CREATE_SETTLE: Duration = Duration::from_secs(3);
 
-/// The replay: `events` messages from `members` members in one channel, with snowflake ids.
-fn frames(
-    guild: u64,
+/// One message of the replay, before it becomes gateway frames.
+struct ReplayMessage {
+    at: chrono::DateTime<chrono::Utc>,
+    /// Index into the replay's authors.
+    author: usize,
+    bot: bool,
     channel: u64,
-    users: &[u64],
-    events: u64,
-    first_id: u64,
-) -> Vec<(String, serde_json::Value)> {
-    let now = chrono::Utc::now();
-    (0..events)
-        .map(|i| {
-            let user = users[usize::try_from(i).unwrap_or(0) % users.len()];
-            let id = first_id + i;
-            (
-                "MESSAGE_CREATE".to_owned(),
-                json!({
-                    "id": id.to_string(), "channel_id": channel.to_string(), "guild_id": guild.to_string(),
-                    "author": { "id": user.to_string(), "username": format!("m{user}"), "discriminator": "0", "global_name": null, "avatar": null, "bot": false },
-                    "content": "", "timestamp": now.to_rfc3339(), "edited_timestamp": null, "tts": false, "mention_everyone": false,
-                    "mentions": [], "mention_roles": [], "attachments": [], "embeds": [], "pinned": false, "type": 0, "flags": 0,
-                }),
-            )
-        })
-        .collect()
+    /// Reactions by distinct other authors.
+    reactions: usize,
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let args = args()?;
-    let exe_dir = std::env::current_exe()?
-        .parent()
-        .context("no executable folder")?
-        .to_owned();
-    let emu = Emulator::start_with(bench_emulator())
-    .await?;
-    let guild = emu.add_guild("Bench", hearth::domain::doctor::ALL_REQUIRED);
-    let channel = emu.add_channel(guild, "general", 0);
-    let everyone: Vec<u64> = (0..args.guild_members.max(args.members).max(1))
-        .map(|i| emu.add_user(&format!("member{i}"), false))
-        .collect();
-    for user in &everyone {
-        emu.add_member(guild, *user, &[]);
-    }
-    let users = &everyone[..usize::try_from(args.members.max(1)).unwrap_or(1)];
-    eprintln!(
-        "guild of {} members; replaying {} messages from {} of them",
-        everyone.len(),
-        args.events,
-        users.len()
-    );
+/// What the bots are fed, in order.
+struct Replay {
+    messages: Vec<ReplayMessage>,
+    authors: usize,
+    source: String,
+}
 
-    // (a) the bare bot.
+impl Replay {
+    /// The first `events` messages of the real community export (UTC minute timestamps,
+    /// pseudonymous authors; the two known bots stay bots).
+    fn from_csv(path: &std::path::Path, events: u64) -> anyhow::Result<Self> {
+        let file =
+            std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+        let mut reader = csv::Reader::from_reader(flate2::read::GzDecoder::new(file));
+        let headers = reader.headers()?.clone();
+        let column = |name: &str| {
+            headers
+                .iter()
+                .position(|h| h == name)
+                .with_context(|| format!("{} has no `{name}` column", path.display()))
+        };
+        let (ts, user, bot, channel, reactions) = (
+            column("ts_minute")?,
+            column("user")?,
+            column("is_known_bot")?,
+            column("channel_id")?,
+            column("reaction_total")?,
+        );
+        let mut authors: HashMap<String, usize> = HashMap::new();
+        let mut messages = Vec::new();
+        for row in reader.records() {
+            if messages.len() as u64 >= events {
+                break;
+            }
+            let row = row?;
+            let at = chrono::NaiveDateTime::parse_from_str(&row[ts], "%Y-%m-%dT%H:%M:%S")
+                .with_context(|| format!("bad ts_minute `{}`", &row[ts]))?
+                .and_utc();
+            let next = authors.len();
+            let author = *authors.entry(row[user].to_owned()).or_insert(next);
+            messages.push(ReplayMessage {
+                at,
+                author,
+                bot: &row[bot] == "1",
+                channel: row[channel].parse()?,
+                reactions: row[reactions].parse()?,
+            });
+        }
+        Ok(Self {
+            authors: authors.len(),
+            messages,
+            source: path.display().to_string(),
+        })
+    }
+
+    /// `events` messages shaped like the real export: a quarter from a bridge bot, one in seven
+    /// with reactions, authors skewed (the member of rank r writes ~1/r of the most active).
+    fn synthetic(events: u64, members: u64) -> Self {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        let members = usize::try_from(members.max(2)).unwrap_or(2);
+        let zipf = Zipf::new(members - 1);
+        let now = chrono::Utc::now();
+        let messages = (0..events)
+            .map(|i| {
+                let bot = rng.gen_bool(0.25);
+                ReplayMessage {
+                    at: now - chrono::Duration::seconds((events - i) as i64 / 10),
+                    author: if bot { 0 } else { 1 + zipf.sample(&mut rng) },
+                    bot,
+                    channel: 1 + rng.gen_range(0..20),
+                    reactions: if rng.gen_bool(1.0 / 7.0) {
+                        rng.gen_range(1..4)
+                    } else {
+                        0
+                    },
+                }
+            })
+            .collect();
+        Self {
+            messages,
+            authors: members,
+            source: "synthetic".into(),
+        }
+    }
+
+    /// The gateway frames of one round: each author's GUILD_MEMBER_ADD before their first
+    /// message, then messages and their reactions. Ids are offset per round so every round is
+    /// new activity. Returns the frames and the activity records Hearth should store.
+    fn frames(&self, guild: u64, round: u64) -> (Vec<(String, Value)>, Expected) {
+        let user_id = |author: usize| (round + 1) * 1_000_000_000 + author as u64;
+        let bot_author: Vec<bool> = {
+            let mut bots = vec![false; self.authors];
+            for m in &self.messages {
+                bots[m.author] |= m.bot;
+            }
+            bots
+        };
+        let user = |author: usize| {
+            let id = user_id(author);
+            json!({ "id": id.to_string(), "username": format!("m{id}"), "discriminator": "0",
+                    "global_name": null, "avatar": null, "bot": bot_author[author] })
+        };
+        let mut joined = vec![false; self.authors];
+        let mut frames = Vec::with_capacity(self.messages.len() * 5 / 4);
+        let mut expected = Expected::default();
+        let first_message_id = (round + 1) << 44;
+        for (i, m) in self.messages.iter().enumerate() {
+            if !joined[m.author] {
+                joined[m.author] = true;
+                frames.push((
+                    "GUILD_MEMBER_ADD".to_owned(),
+                    json!({ "guild_id": guild.to_string(), "user": user(m.author), "roles": [],
+                            "joined_at": m.at.to_rfc3339(), "deaf": false, "mute": false,
+                            "flags": 0, "pending": false }),
+                ));
+            }
+            let id = first_message_id + i as u64;
+            frames.push((
+                "MESSAGE_CREATE".to_owned(),
+                json!({
+                    "id": id.to_string(), "channel_id": m.channel.to_string(), "guild_id": guild.to_string(),
+                    "author": user(m.author), "content": "", "timestamp": m.at.to_rfc3339(),
+                    "edited_timestamp": null, "tts": false, "mention_everyone": false, "mentions": [],
+                    "mention_roles": [], "attachments": [], "embeds": [], "pinned": false, "type": 0, "flags": 0,
+                }),
+            ));
+            expected.messages += u64::from(!m.bot);
+            // Reactors: the authors after this one who already joined, one reaction each.
+            let reactors = (1..self.authors)
+                .map(|k| (m.author + k) % self.authors)
+                .filter(|a| joined[*a] && !bot_author[*a])
+                .take(m.reactions);
+            for reactor in reactors {
+                frames.push((
+                    "MESSAGE_REACTION_ADD".to_owned(),
+                    json!({ "user_id": user_id(reactor).to_string(), "channel_id": m.channel.to_string(),
+                            "message_id": id.to_string(), "guild_id": guild.to_string(),
+                            "emoji": { "id": null, "name": "👍" }, "burst": false, "type": 0 }),
+                ));
+                expected.reactions += 1;
+            }
+        }
+        (frames, expected)
+    }
+}
+
+/// Activity records a replay should leave in Hearth's store.
+#[derive(Clone, Copy, Default)]
+struct Expected {
+    messages: u64,
+    reactions: u64,
+}
+
+impl Expected {
+    fn total(self) -> u64 {
+        self.messages + self.reactions
+    }
+}
+
+/// Zipf-like ranks: rank r is drawn with weight 1 / (r + 1).
+struct Zipf {
+    cumulative: Vec<f64>,
+}
+
+impl Zipf {
+    fn new(n: usize) -> Self {
+        let mut total = 0.0;
+        let cumulative = (0..n.max(1))
+            .map(|rank| {
+                total += 1.0 / (rank as f64 + 1.0);
+                total
+            })
+            .collect();
+        Self { cumulative }
+    }
+
+    fn sample(&self, rng: &mut impl rand::Rng) -> usize {
+        let total = *self.cumulative.last().unwrap_or(&1.0);
+        let pick = rng.gen_range(0.0..total);
+        self.cumulative
+            .partition_point(|c| *c < pick)
+            .min(self.cumulative.len() - 1)
+    }
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+/// One bare-bot round: start, (GUILD_CREATE memory), replay, until it counted every event.
+struct Round {
+    startup: Duration,
+    guild_rss: Option<u64>,
+    secs: f64,
+    rss: Option<u64>,
+}
+
+async fn bare_round(
+    emu: &Emulator,
+    exe_dir: &std::path::Path,
+    frames: Vec<(String, Value)>,
+) -> anyhow::Result<Round> {
+    let target = frames.len();
     let mut bare = tokio::process::Command::new(exe_dir.join("bare-bot"))
         .env("BARE_BOT_API", emu.base_url())
-        .env("BARE_BOT_TARGET", args.events.to_string())
+        .env("BARE_BOT_TARGET", target.to_string())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .kill_on_drop(true)
         .spawn()
         .context("starting bare-bot (build it with `cargo build --bins`)")?;
-    let bare_started = Instant::now();
+    let started = Instant::now();
     let mut lines = BufReader::new(bare.stdout.take().context("no stdout")?).lines();
     while lines.next_line().await?.as_deref() != Some("ready") {}
-    let bare_startup = bare_started.elapsed();
+    let startup = started.elapsed();
     tokio::time::sleep(GUILD_CREATE_SETTLE).await;
-    let bare_guild_rss = bare.id().and_then(peak_rss_kib);
-    let batch = frames(guild, channel, users, args.events, 1 << 40);
+    let guild_rss = bare.id().and_then(peak_rss_kib);
     let started = Instant::now();
-    emu.dispatch_many(batch);
+    emu.dispatch_many(frames);
     loop {
         match tokio::time::timeout(Duration::from_secs(600), lines.next_line()).await {
             Ok(Ok(Some(line))) if line.starts_with("count") => break,
@@ -162,101 +337,204 @@ async fn main() -> anyhow::Result<()> {
             ),
         }
     }
-    eprintln!("bare bot done: {:?}", emu.gateway_stats());
-    let bare_secs = started.elapsed().as_secs_f64();
-    let bare_rss = bare.id().and_then(peak_rss_kib);
+    let secs = started.elapsed().as_secs_f64();
+    let rss = bare.id().and_then(peak_rss_kib);
     bare.kill().await?;
+    Ok(Round {
+        startup,
+        guild_rss,
+        secs,
+        rss,
+    })
+}
 
-    // (b) Hearth, tracking on.
+/// One Hearth round: start (warm database after the first), replay, until the store holds
+/// `records` more activity records (or a deadline passes; the loss check reports it).
+async fn hearth_round(
+    emu: &Emulator,
+    dir: &std::path::Path,
+    config: &std::path::Path,
+    pool: &hearth::db::Pool,
+    round: usize,
+    (frames, expected): (Vec<(String, Value)>, Expected),
+) -> anyhow::Result<Round> {
+    let hearth_exe = std::env::current_exe()?.with_file_name("hearth");
+    let before = hearth::db::activity::highest_id(pool).await?;
+    let started = Instant::now();
+    let mut bot = BotProcess::spawn(&hearth_exe, dir, config)?;
+    bot.wait_ready(round + 1).await?;
+    let startup = started.elapsed();
+    tokio::time::sleep(GUILD_CREATE_SETTLE).await;
+    let guild_rss = bot.pid().and_then(peak_rss_kib);
+    let started = Instant::now();
+    emu.dispatch_many(frames);
+    let target = before + i64::try_from(expected.total())?;
+    let deadline = Instant::now() + Duration::from_secs(1800);
+    while hearth::db::activity::highest_id(pool).await? < target && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    let rss = bot.pid().and_then(peak_rss_kib);
+    bot.terminate().await?;
+    Ok(Round {
+        startup,
+        guild_rss,
+        secs,
+        rss,
+    })
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = args()?;
+    let exe_dir = std::env::current_exe()?
+        .parent()
+        .context("no executable folder")?
+        .to_owned();
+    let replay = match &args.data {
+        Some(path) => Replay::from_csv(path, args.events)?,
+        None => Replay::synthetic(args.events, args.members),
+    };
+    let emu = Emulator::start_with(bench_emulator()).await?;
+    let guild = emu.add_guild("Bench", hearth::domain::doctor::ALL_REQUIRED);
+    emu.add_channel(guild, "general", 0);
+    for i in 0..args.guild_members {
+        let user = emu.add_user(&format!("member{i}"), false);
+        emu.add_member(guild, user, &[]);
+    }
+    let (_, expected) = replay.frames(guild, 0);
+    eprintln!(
+        "guild of {} members; replay ({}): {} messages from {} authors, {} records for Hearth \
+         per round; {} rounds",
+        args.guild_members,
+        replay.source,
+        replay.messages.len(),
+        replay.authors,
+        expected.total(),
+        args.rounds
+    );
+
     let dir = Scratch(std::env::temp_dir().join(format!("hearth-bench-{}", std::process::id())));
     std::fs::create_dir_all(dir.path())?;
     let config = harness::write_config(dir.path(), &emu.base_url(), "")?;
-    let pool_url = format!("sqlite://{}", dir.path().join("hearth.db").display());
-    let hearth_exe = exe_dir.join("hearth");
-    let mut bot = BotProcess::spawn(&hearth_exe, dir.path(), &config)?;
-    bot.wait_ready(1).await?;
-    tokio::time::sleep(GUILD_CREATE_SETTLE).await;
-    let hearth_guild_rss = bot.pid().and_then(peak_rss_kib);
-    let batch = frames(guild, channel, users, args.events, 1 << 41);
-    let started = Instant::now();
-    emu.dispatch_many(batch);
-    let pool = hearth::db::connect(&pool_url).await?;
-    let deadline = Instant::now() + Duration::from_secs(1800);
-    let stored = loop {
-        let n = hearth::db::activity::highest_id(&pool).await?;
-        if u64::try_from(n).unwrap_or(0) >= args.events || Instant::now() > deadline {
-            break n;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+    let pool = hearth::db::open(&format!(
+        "sqlite://{}",
+        dir.path().join("hearth.db").display()
+    ))
+    .await?;
+    let (mut bare, mut hearth) = (Vec::new(), Vec::new());
+    let mut events = 0;
+    let mut expected_total = Expected::default();
+    for round in 0..args.rounds {
+        let (frames, expected) = replay.frames(guild, round as u64);
+        events = frames.len();
+        expected_total.messages += expected.messages;
+        expected_total.reactions += expected.reactions;
+        bare.push(bare_round(&emu, &exe_dir, frames).await?);
+        let frames = replay.frames(guild, round as u64);
+        hearth.push(hearth_round(&emu, dir.path(), &config, &pool, round, frames).await?);
+        eprintln!(
+            "round {}: bare {:.2} s, hearth {:.2} s",
+            round + 1,
+            bare[round].secs,
+            hearth[round].secs
+        );
+    }
+    // The unique key (guild, kind, target, member) makes a replayed event count once, so a
+    // count per kind that equals the replay means nothing lost and nothing extra.
+    let by_kind: HashMap<i64, i64> = hearth::db::activity::count_by_kind(&pool)
+        .await?
+        .into_iter()
+        .collect();
+    let kinds = [
+        (hearth::db::activity::Kind::Message, expected_total.messages),
+        (
+            hearth::db::activity::Kind::Reaction,
+            expected_total.reactions,
+        ),
+    ];
+    let (mut lost, mut extra) = (0i64, 0i64);
+    for (kind, want) in kinds {
+        let have = by_kind.get(&(kind as i64)).copied().unwrap_or(0);
+        lost += (i64::try_from(want)? - have).max(0);
+        extra += (have - i64::try_from(want)?).max(0);
+    }
+    let stored: i64 = by_kind.values().sum();
+    let expected_total = expected_total.total();
+
+    let rate = |rounds: &[Round]| {
+        median(
+            &mut rounds
+                .iter()
+                .map(|r| events as f64 / r.secs)
+                .collect::<Vec<_>>(),
+        )
     };
-    let hearth_secs = started.elapsed().as_secs_f64();
-    let hearth_rss = bot.pid().and_then(peak_rss_kib);
-    bot.terminate().await?;
-    let stored_after_stop = sqlx_count(&pool).await?;
-    let distinct = sqlx_distinct(&pool).await?;
-
-    // Startup with a warm database: process start to "commands registered" (setup finished).
-    let restarted = Instant::now();
-    let mut bot = BotProcess::spawn(&hearth_exe, dir.path(), &config)?;
-    bot.wait_ready(2).await?;
-    let hearth_startup = restarted.elapsed();
-    bot.terminate().await?;
-
-    let n = args.events as f64;
-    let (bare_rate, hearth_rate) = (n / bare_secs, n / hearth_secs);
+    let (bare_rate, hearth_rate) = (rate(&bare), rate(&hearth));
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    let bare_startup = median(&mut bare.iter().map(|r| ms(r.startup)).collect::<Vec<_>>());
+    // The first Hearth start creates the database; the warm ones follow.
+    let warm = if hearth.len() > 1 {
+        &hearth[1..]
+    } else {
+        &hearth[..]
+    };
+    let hearth_startup = median(&mut warm.iter().map(|r| ms(r.startup)).collect::<Vec<_>>());
+    let peak = |rounds: &[Round]| rounds.iter().filter_map(|r| r.rss).max();
+    let (bare_guild_rss, hearth_guild_rss) = (bare[0].guild_rss, hearth[0].guild_rss);
     let report = json!({
-        "events": args.events,
-        "members": users.len(),
+        "replay": { "source": replay.source, "messages": replay.messages.len(), "authors": replay.authors,
+                    "events_per_round": events, "rounds": args.rounds },
         "ingest": {
             "bare_events_per_sec": bare_rate.round(),
             "hearth_events_per_sec": hearth_rate.round(),
             "ratio": (hearth_rate / bare_rate * 1000.0).round() / 1000.0,
-            "stored": stored_after_stop,
-            "distinct_messages": distinct,
-            "lost": args.events as i64 - stored_after_stop,
-            "duplicates": stored_after_stop - distinct,
-            "stored_when_timed": stored,
+            "expected": expected_total,
+            "stored": stored,
+            "lost": lost,
+            "extra": extra,
         },
-        "startup_ms": { "bare": bare_startup.as_millis(), "hearth_warm_db": hearth_startup.as_millis() },
-        "peak_rss_kib": { "bare": bare_rss, "hearth": hearth_rss },
-        "guild_create_peak_rss_kib": { "guild_members": everyone.len(), "bare": bare_guild_rss, "hearth": hearth_guild_rss },
+        "startup_ms": { "bare": bare_startup.round(), "hearth_warm_db": hearth_startup.round() },
+        "peak_rss_kib": { "bare": peak(&bare), "hearth": peak(&hearth) },
+        "guild_create_peak_rss_kib": { "guild_members": args.guild_members, "bare": bare_guild_rss, "hearth": hearth_guild_rss },
     });
     println!(
-        "{:<34} {:>14} {:>14} {:>8}",
+        "{:<40} {:>14} {:>14} {:>8}",
         "", "bare poise bot", "hearth", "ratio"
     );
     println!(
-        "{:<34} {:>14.0} {:>14.0} {:>8.3}",
-        "ingest, events/s",
+        "{:<40} {:>14.0} {:>14.0} {:>8.3}",
+        format!("ingest, events/s (median of {})", args.rounds),
         bare_rate,
         hearth_rate,
         hearth_rate / bare_rate
     );
     println!(
-        "{:<34} {:>14} {:>14}",
+        "{:<40} {:>14.0} {:>14.0} {:>8.2}",
         "startup to commands registered, ms",
-        bare_startup.as_millis(),
-        hearth_startup.as_millis()
+        bare_startup,
+        hearth_startup,
+        hearth_startup / bare_startup
     );
-    let mib = |k: Option<u64>| k.map_or("?".into(), |k| format!("{:.1}", k as f64 / 1024.0));
+    let mib = |k: Option<u64>| k.map_or(0.0, |k| k as f64 / 1024.0);
     println!(
-        "{:<34} {:>14} {:>14}",
-        format!("peak RSS after GUILD_CREATE ({}), MiB", everyone.len()),
+        "{:<40} {:>14.1} {:>14.1} {:>8.2}",
+        format!("peak RSS after GUILD_CREATE ({}), MiB", args.guild_members),
         mib(bare_guild_rss),
-        mib(hearth_guild_rss)
+        mib(hearth_guild_rss),
+        mib(hearth_guild_rss) / mib(bare_guild_rss)
     );
     println!(
-        "{:<34} {:>14} {:>14}",
-        "peak RSS, MiB",
-        mib(bare_rss),
-        mib(hearth_rss)
+        "{:<40} {:>14.1} {:>14.1} {:>8.2}",
+        "peak RSS during the replay, MiB",
+        mib(peak(&bare)),
+        mib(peak(&hearth)),
+        mib(peak(&hearth)) / mib(peak(&bare))
     );
     println!(
-        "hearth store: {stored_after_stop} of {} events stored, {} lost, {} duplicates",
-        args.events,
-        args.events as i64 - stored_after_stop,
-        stored_after_stop - distinct
+        "hearth store: {stored} of {expected_total} activity records, {lost} lost, {extra} extra"
     );
+    pool.close().await;
     let mut report = report;
     report["reports"] = report_latency(&args, &exe_dir).await?;
     std::fs::write(&args.out, serde_json::to_string_pretty(&report)?)?;
@@ -271,8 +549,7 @@ async fn report_latency(
     args: &Args,
     exe_dir: &std::path::Path,
 ) -> anyhow::Result<serde_json::Value> {
-    let emu = Emulator::start_with(bench_emulator())
-    .await?;
+    let emu = Emulator::start_with(bench_emulator()).await?;
     let guild = emu.add_guild("Store", hearth::domain::doctor::ALL_REQUIRED);
     let channel = emu.add_channel(guild, "general", 0);
     let admin = emu.add_role(guild, "Admins", 1 << 3);
@@ -381,7 +658,7 @@ async fn report_latency(
 
 /// A year of synthetic history shaped like real communities: members join through the year,
 /// activity per member is heavily skewed (a few members write most of it), a quarter of
-/// messages are replies.
+/// messages are replies. Written day by day in time order, as a live bot writes it.
 async fn generate_store(
     pool: &hearth::db::Pool,
     guild: u64,
@@ -389,76 +666,110 @@ async fn generate_store(
     records: u64,
 ) -> anyhow::Result<()> {
     use hearth::db::activity::{Kind, Record};
+    use rand::seq::SliceRandom;
     use rand::{Rng, SeedableRng};
     let mut rng = rand::rngs::StdRng::seed_from_u64(2026);
-    let now = chrono::Utc::now().timestamp();
-    let year = 365 * 86_400;
-    let members = members.max(1);
-    let joined: Vec<i64> = (0..members).map(|_| now - rng.gen_range(0..year)).collect();
-    // Zipf-like weights: the member of rank r gets 1 / (r + 1).
-    let mut cumulative = Vec::with_capacity(joined.len());
-    let mut total = 0.0;
-    for rank in 0..members {
-        total += 1.0 / (rank as f64 + 1.0);
-        cumulative.push(total);
-    }
+    let day_secs = 86_400;
+    let today = chrono::Utc::now().timestamp() / day_secs * day_secs;
+    let first_day = today - 364 * day_secs;
+    let members = usize::try_from(members.max(1))?;
+    // Members in join order; the Zipf rank is shuffled so early joiners are not all top posters.
+    let mut joined: Vec<i64> = (0..members)
+        .map(|_| first_day + rng.gen_range(0..365 * day_secs))
+        .collect();
+    joined.sort_unstable();
+    let mut weight: Vec<f64> = (0..members).map(|r| 1.0 / (r as f64 + 1.0)).collect();
+    weight.shuffle(&mut rng);
     let user_id = |i: usize| 10_000_000 + i as u64;
     for (i, at) in joined.iter().enumerate() {
         hearth::db::welcome::record_join(pool, guild, user_id(i), *at, false).await?;
     }
+    // A day's share of the records grows with the weight of the members who have joined.
+    let mut cumulative = Vec::with_capacity(members);
+    let mut total = 0.0;
+    for w in &weight {
+        total += w;
+        cumulative.push(total);
+    }
+    let day_weight: Vec<f64> = (0..365)
+        .map(|d| {
+            let end = first_day + (d + 1) * day_secs;
+            let present = joined.partition_point(|j| *j < end);
+            if present == 0 {
+                0.0
+            } else {
+                cumulative[present - 1]
+            }
+        })
+        .collect();
+    let all_days: f64 = day_weight.iter().sum();
     let mut target = 1u64 << 42;
     let mut written = 0u64;
-    while written < records {
-        let mut tx = pool.begin().await?;
-        for _ in 0..50 {
-            let n = (records - written).min(hearth::db::activity::MAX_BATCH as u64);
-            if n == 0 {
-                break;
-            }
-            let batch: Vec<Record> = (0..n)
-                .map(|_| {
-                    let pick = rng.gen_range(0.0..total);
-                    let i = cumulative
-                        .partition_point(|c| *c < pick)
-                        .min(joined.len() - 1);
-                    let at = rng.gen_range(joined[i]..=now);
-                    target += 1;
-                    let kind = match rng.gen_range(0..20) {
-                        0..=1 => Kind::Reaction,
-                        2 => Kind::ThreadCreated,
-                        3 => Kind::VoiceJoin,
-                        _ => Kind::Message,
-                    };
-                    Record {
-                        guild_id: guild,
-                        user_id: user_id(i),
-                        at,
-                        kind,
-                        channel_id: 1 + target % 20,
-                        target_id: target,
-                        reply_to: (kind == Kind::Message && rng.gen_bool(0.25))
-                            .then(|| target - rng.gen_range(1..50)),
-                        in_thread: rng.gen_bool(0.1),
-                    }
-                })
-                .collect();
-            hearth::db::activity::insert(&mut *tx, &batch).await?;
-            written += n;
+    let mut tx = pool.begin().await?;
+    let mut in_tx = 0;
+    for (d, w) in day_weight.iter().enumerate() {
+        let (start, end) = (
+            first_day + d as i64 * day_secs,
+            first_day + (d as i64 + 1) * day_secs,
+        );
+        let present = joined.partition_point(|j| *j < end);
+        let due = if d == 364 {
+            records - written
+        } else {
+            ((records as f64 * w / all_days).round() as u64).min(records - written)
+        };
+        if present == 0 || due == 0 {
+            continue;
         }
-        tx.commit().await?;
-        if written % 1_000_000 < 200_000 {
+        let mut day: Vec<Record> = (0..due)
+            .map(|_| {
+                let pick = rng.gen_range(0.0..cumulative[present - 1]);
+                let i = cumulative[..present]
+                    .partition_point(|c| *c < pick)
+                    .min(present - 1);
+                let at = rng.gen_range(start.max(joined[i])..end);
+                let kind = match rng.gen_range(0..20) {
+                    0..=1 => Kind::Reaction,
+                    2 => Kind::ThreadCreated,
+                    3 => Kind::VoiceJoin,
+                    _ => Kind::Message,
+                };
+                Record {
+                    guild_id: guild,
+                    user_id: user_id(i),
+                    at,
+                    kind,
+                    channel_id: 1 + rng.gen_range(0..20),
+                    target_id: 0,
+                    reply_to: None,
+                    in_thread: rng.gen_bool(0.1),
+                }
+            })
+            .collect();
+        day.sort_unstable_by_key(|r| r.at);
+        for record in &mut day {
+            target += 1;
+            record.target_id = target;
+            if record.kind == Kind::Message && rng.gen_bool(0.25) {
+                record.reply_to = Some(target - rng.gen_range(1..50));
+            }
+        }
+        for chunk in day.chunks(hearth::db::activity::MAX_BATCH) {
+            hearth::db::activity::insert(&mut *tx, chunk).await?;
+            in_tx += chunk.len();
+            if in_tx >= 200_000 {
+                tx.commit().await?;
+                tx = pool.begin().await?;
+                in_tx = 0;
+            }
+        }
+        written += due;
+        if d % 30 == 29 {
             eprintln!("  {written} records");
         }
     }
+    tx.commit().await?;
     Ok(())
-}
-
-async fn sqlx_count(pool: &hearth::db::Pool) -> anyhow::Result<i64> {
-    Ok(hearth::db::activity::total(pool).await?)
-}
-
-async fn sqlx_distinct(pool: &hearth::db::Pool) -> anyhow::Result<i64> {
-    Ok(hearth::db::activity::distinct_targets(pool).await?)
 }
 
 /// A scratch folder removed when the benchmark ends.

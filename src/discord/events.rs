@@ -16,6 +16,24 @@ pub async fn handle(
     framework: poise::FrameworkContext<'_, Data, Error>,
     event: &FullEvent,
 ) -> Result<(), Error> {
+    // Activity events are the hot path (one per message) and are tracked without awaiting; the
+    // rest run in their own boxed future. This keeps the future poise allocates for every event
+    // small (it was 4 KiB, moved and freed per message).
+    match track(framework, event) {
+        Tracked::Done => Ok(()),
+        Tracked::FirstMessage { guild, user, at } => {
+            let pool = &framework.user_data.pool;
+            Box::pin(db::welcome::record_first_message(pool, guild, user, at)).await?;
+            Ok(())
+        }
+        Tracked::NotActivity => Box::pin(feature_event(framework, event)).await,
+    }
+}
+
+async fn feature_event(
+    framework: poise::FrameworkContext<'_, Data, Error>,
+    event: &FullEvent,
+) -> Result<(), Error> {
     let data = framework.user_data;
     match event {
         FullEvent::GuildCreate { guild, .. } => guild_available(data, guild).await?,
@@ -37,7 +55,46 @@ pub async fn handle(
             db::welcome::record_leave(&data.pool, guild_id.get(), user.id.get(), unix_now())
                 .await?;
         }
-        FullEvent::Message { new_message } => message(framework, new_message).await?,
+        FullEvent::InteractionCreate { interaction } => {
+            let ctx = framework.serenity_context;
+            match interaction {
+                // Each feature answers the custom ids it owns and says whether it did.
+                serenity::Interaction::Component(component) => {
+                    let _handled = commands::apply::on_button(ctx, data, component).await?
+                        || commands::ama::on_button(ctx, data, component).await?;
+                }
+                serenity::Interaction::Modal(modal) => {
+                    let _handled = commands::apply::on_modal(ctx, data, modal).await?
+                        || commands::ama::on_modal(ctx, data, modal).await?;
+                }
+                _ => {}
+            }
+        }
+        FullEvent::GuildDelete { incomplete, .. } if !incomplete.unavailable => {
+            db::guilds::mark_left(&data.pool, incomplete.id.get(), unix_now()).await?;
+            info!(guild.id = incomplete.id.get(), "removed from guild");
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+enum Tracked {
+    NotActivity,
+    Done,
+    /// The member's first message seen by this process: its time goes to the store.
+    FirstMessage {
+        guild: u64,
+        user: u64,
+        at: i64,
+    },
+}
+
+/// Records activity (never content) from the events that carry it.
+fn track(framework: poise::FrameworkContext<'_, Data, Error>, event: &FullEvent) -> Tracked {
+    let data = framework.user_data;
+    match event {
+        FullEvent::Message { new_message } => return message(framework, new_message),
         FullEvent::ThreadCreate { thread } => {
             if let (Some(owner), Some(parent)) = (thread.owner_id, thread.parent_id) {
                 let by_bot = owner == framework.serenity_context.cache.current_user().id;
@@ -92,45 +149,26 @@ pub async fn handle(
                 });
             }
         }
-        FullEvent::InteractionCreate { interaction } => {
-            let ctx = framework.serenity_context;
-            match interaction {
-                // Each feature answers the custom ids it owns and says whether it did.
-                serenity::Interaction::Component(component) => {
-                    let _handled = commands::apply::on_button(ctx, data, component).await?
-                        || commands::ama::on_button(ctx, data, component).await?;
-                }
-                serenity::Interaction::Modal(modal) => {
-                    let _handled = commands::apply::on_modal(ctx, data, modal).await?
-                        || commands::ama::on_modal(ctx, data, modal).await?;
-                }
-                _ => {}
-            }
-        }
-        FullEvent::GuildDelete { incomplete, .. } if !incomplete.unavailable => {
-            db::guilds::mark_left(&data.pool, incomplete.id.get(), unix_now()).await?;
-            info!(guild.id = incomplete.id.get(), "removed from guild");
-        }
-        _ => {}
+        _ => return Tracked::NotActivity,
     }
-    Ok(())
+    Tracked::Done
 }
 
 /// A member's message: activity (never its content) and the first-message time (activation).
-async fn message(
+fn message(
     framework: poise::FrameworkContext<'_, Data, Error>,
     message: &serenity::Message,
-) -> Result<(), Error> {
+) -> Tracked {
     let data = framework.user_data;
     let Some(guild_id) = message.guild_id else {
-        return Ok(());
+        return Tracked::Done;
     };
     if message.author.bot || message.webhook_id.is_some() {
-        return Ok(());
+        return Tracked::Done;
     }
     let (guild, user) = (guild_id.get(), message.author.id.get());
     if data.tracker.is_opted_out(guild, user) {
-        return Ok(());
+        return Tracked::Done;
     }
     let at = message.timestamp.unix_timestamp();
     let in_thread = framework
@@ -153,9 +191,10 @@ async fn message(
         in_thread,
     });
     if data.tracker.first_message_unseen(guild, user) {
-        db::welcome::record_first_message(&data.pool, guild, user, at).await?;
+        Tracked::FirstMessage { guild, user, at }
+    } else {
+        Tracked::Done
     }
-    Ok(())
 }
 
 fn welcomer(data: &Data) -> Welcomer<'_> {
