@@ -18,6 +18,7 @@ pub mod monthly;
 pub mod outbox;
 pub mod rollup;
 pub mod scheduler;
+pub mod shoutout;
 pub mod stats;
 pub mod telemetry;
 pub mod welcome;

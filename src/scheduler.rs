@@ -188,6 +188,7 @@ pub async fn run_due(
     }
     reports.extend(run_due_monthly_reports(pool, config, now).await?);
     reports.extend(run_due_sla_reminders(pool, config, now).await?);
+    reports.extend(run_due_shoutouts(pool, config, now).await?);
     if reports.iter().any(|r| r.posted) {
         outbox.wake();
     }
@@ -256,6 +257,80 @@ async fn run_due_monthly_reports(
         };
         reports.push(RunReport {
             job_kind: crate::monthly::JOB,
+            target_id: job.target_id,
+            due,
+            posted,
+            next: next.map(|t| t.timestamp()),
+        });
+    }
+    Ok(reports)
+}
+
+/// Schedules (or, with `None`, stops) a guild's monthly shout-out; returns the next run.
+pub async fn schedule_shoutout(
+    pool: &Pool,
+    config: &Config,
+    guild_id: u64,
+    shoutout: Option<&db::recognition::Shoutout>,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Option<DateTime<Utc>>> {
+    let tz = guild_timezone(pool, config, guild_id).await?;
+    let next = shoutout
+        .and_then(crate::shoutout::schedule)
+        .and_then(|s| s.next_after(now, tz));
+    let target = i64::try_from(guild_id).unwrap_or(i64::MAX);
+    db::calendar::upsert_job(
+        pool,
+        guild_id,
+        crate::shoutout::JOB,
+        target,
+        next.map(|t| t.timestamp()),
+    )
+    .await?;
+    Ok(next)
+}
+
+/// Shout-outs due at `now`: the month before the run, once (missed by more than a day:
+/// skipped, the next month's is scheduled).
+async fn run_due_shoutouts(
+    pool: &Pool,
+    config: &Config,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Vec<RunReport>> {
+    let mut reports = Vec::new();
+    for job in db::calendar::due_jobs(pool, crate::shoutout::JOB, now.timestamp()).await? {
+        let Some(due) = job.next_run_at else { continue };
+        let guild_id = db::from_sql_id(job.guild_id);
+        let tz = guild_timezone(pool, config, guild_id).await?;
+        let due_at = Utc.timestamp_opt(due, 0).single().unwrap_or(now);
+        let shoutout = db::recognition::shoutout(pool, guild_id).await?;
+        let next = shoutout
+            .as_ref()
+            .and_then(crate::shoutout::schedule)
+            .and_then(|s| s.next_after(now.max(due_at), tz));
+        if !db::calendar::advance_job(pool, job.id, due, next.map(|t| t.timestamp())).await? {
+            continue;
+        }
+        let posted = match (
+            shoutout,
+            decide_run(due_at, now, CatchUp::LateWithin(chrono::Duration::days(1))),
+        ) {
+            (None, _) => false,
+            (Some(_), RunDecision::Post { .. }) => {
+                let run_day = due_at.with_timezone(&tz).date_naive();
+                crate::shoutout::queue(pool, config, guild_id, run_day).await?
+            }
+            (Some(_), RunDecision::Skip { late_by }) => {
+                info!(
+                    guild.id = guild_id,
+                    late_by.secs = late_by.num_seconds(),
+                    "monthly shout-out missed by more than a day; skipped"
+                );
+                false
+            }
+        };
+        reports.push(RunReport {
+            job_kind: crate::shoutout::JOB,
             target_id: job.target_id,
             due,
             posted,

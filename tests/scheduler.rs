@@ -193,3 +193,71 @@ async fn the_monthly_report_runs_on_the_first_at_nine_local_once() {
         .unwrap()
         .is_empty());
 }
+
+#[tokio::test]
+async fn the_monthly_shout_out_runs_once_on_its_day_and_a_run_missed_by_days_is_skipped() {
+    use hearth::db::activity::{Kind, Record};
+    use hearth::domain::settings::ChannelPurpose;
+    let (_dir, pool, config, _) = setup(Some(3600)).await;
+    db::guilds::set_channel(&pool, 1, ChannelPurpose::Spotlight, 9, 0)
+        .await
+        .unwrap();
+    let march = at("2026-03-10T12:00:00Z").timestamp();
+    let records: Vec<Record> = (0..3)
+        .map(|i| Record {
+            guild_id: 1,
+            user_id: 100 + i,
+            at: march,
+            kind: Kind::Message,
+            channel_id: 2,
+            target_id: 1000 + i,
+            reply_to: None,
+            in_thread: false,
+        })
+        .collect();
+    db::activity::insert(&pool, &records).await.unwrap();
+    let shoutout = hearth::shoutout::parse(2, "18:00").unwrap();
+    db::recognition::set_shoutout(&pool, 1, &shoutout, 3, 0)
+        .await
+        .unwrap();
+    let next = hearth::scheduler::schedule_shoutout(
+        &pool,
+        &config,
+        1,
+        Some(&shoutout),
+        at("2026-03-20T00:00:00Z"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(next, Some(at("2026-04-02T16:00:00Z")), "18:00 CEST");
+    let outbox = Outbox::new(pool.clone());
+    let shoutouts = |reports: Vec<hearth::scheduler::RunReport>| {
+        reports
+            .into_iter()
+            .filter(|r| r.job_kind == hearth::shoutout::JOB)
+            .collect::<Vec<_>>()
+    };
+    let ran = shoutouts(
+        run_due(&pool, &config, &outbox, at("2026-04-02T16:00:05Z"))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(ran.len(), 1);
+    assert!(ran[0].posted, "March's three members are celebrated");
+    assert_eq!(ran[0].next, Some(at("2026-05-02T16:00:00Z").timestamp()));
+    assert!(shoutouts(
+        run_due(&pool, &config, &outbox, at("2026-04-02T16:01:00Z"))
+            .await
+            .unwrap()
+    )
+    .is_empty());
+    // The bot was down from before 2 May until 5 May: that run is skipped, June's is next.
+    let late = shoutouts(
+        run_due(&pool, &config, &outbox, at("2026-05-05T09:00:00Z"))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(late.len(), 1);
+    assert!(!late[0].posted);
+    assert_eq!(late[0].next, Some(at("2026-06-02T16:00:00Z").timestamp()));
+}

@@ -226,7 +226,11 @@ impl Emulator {
     /// A guild with @everyone (id = guild id), an owner, and the bot as a member with a managed
     /// "Hearth" role holding `bot_permissions`.
     pub fn add_guild(&self, name: &str, bot_permissions: u64) -> u64 {
-        let guild_id = self.id();
+        self.add_guild_with_id(self.id(), name, bot_permissions)
+    }
+
+    /// [`Self::add_guild`] with a chosen id (to match a database prepared earlier).
+    pub fn add_guild_with_id(&self, guild_id: u64, name: &str, bot_permissions: u64) -> u64 {
         let owner = self.add_user(&format!("{name} owner"), false);
         let bot_role = self.id();
         let bot = self.bot_user_id();

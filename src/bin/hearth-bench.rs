@@ -27,7 +27,8 @@ use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 const USAGE: &str = "hearth-bench [--data community-activity.csv.gz] [--events N] [--members M] \
-[--guild-members G] [--rounds R] [--records R] [--store-members S] [--out FILE]";
+[--guild-members G] [--rounds R] [--records R] [--store-members S] [--store FILE] \
+[--only ingest|reports] [--out FILE]";
 
 struct Args {
     data: Option<PathBuf>,
@@ -37,6 +38,9 @@ struct Args {
     rounds: usize,
     store_members: u64,
     records: u64,
+    /// The generated store: reused when the file exists, kept afterwards.
+    store: Option<PathBuf>,
+    only: Option<String>,
     out: PathBuf,
 }
 
@@ -49,6 +53,8 @@ fn args() -> anyhow::Result<Args> {
         rounds: 3,
         store_members: 100_000,
         records: 20_000_000,
+        store: None,
+        only: None,
         out: PathBuf::from("bench.json"),
     };
     let mut it = std::env::args().skip(1);
@@ -66,6 +72,8 @@ fn args() -> anyhow::Result<Args> {
             "--rounds" => args.rounds = value.parse::<usize>()?.max(1),
             "--store-members" => args.store_members = value.parse()?,
             "--records" => args.records = value.parse()?,
+            "--store" => args.store = Some(PathBuf::from(value)),
+            "--only" if value == "ingest" || value == "reports" => args.only = Some(value),
             "--out" => args.out = PathBuf::from(value),
             other => bail!("unknown flag {other}; usage: {USAGE}"),
         }
@@ -391,6 +399,20 @@ async fn main() -> anyhow::Result<()> {
         .parent()
         .context("no executable folder")?
         .to_owned();
+    let mut report = json!({});
+    if args.only.as_deref() != Some("reports") {
+        report = ingest(&args, &exe_dir).await?;
+    }
+    if args.only.as_deref() != Some("ingest") {
+        report["reports"] = report_latency(&args, &exe_dir).await?;
+    }
+    std::fs::write(&args.out, serde_json::to_string_pretty(&report)?)?;
+    eprintln!("wrote {}", args.out.display());
+    Ok(())
+}
+
+/// The ingest, startup and memory phases, the bots taking turns.
+async fn ingest(args: &Args, exe_dir: &std::path::Path) -> anyhow::Result<Value> {
     let replay = match &args.data {
         Some(path) => Replay::from_csv(path, args.events)?,
         None => Replay::synthetic(args.events, args.members),
@@ -430,7 +452,7 @@ async fn main() -> anyhow::Result<()> {
         events = frames.len();
         expected_total.messages += expected.messages;
         expected_total.reactions += expected.reactions;
-        bare.push(bare_round(&emu, &exe_dir, frames).await?);
+        bare.push(bare_round(&emu, exe_dir, frames).await?);
         let frames = replay.frames(guild, round as u64);
         hearth.push(hearth_round(&emu, dir.path(), &config, &pool, round, frames).await?);
         eprintln!(
@@ -535,12 +557,11 @@ async fn main() -> anyhow::Result<()> {
         "hearth store: {stored} of {expected_total} activity records, {lost} lost, {extra} extra"
     );
     pool.close().await;
-    let mut report = report;
-    report["reports"] = report_latency(&args, &exe_dir).await?;
-    std::fs::write(&args.out, serde_json::to_string_pretty(&report)?)?;
-    eprintln!("wrote {}", args.out.display());
-    Ok(())
+    Ok(report)
 }
+
+/// The generated store's guild.
+const STORE_GUILD: u64 = 42_000_000_000_000_000;
 
 /// Report latency on a generated year of history: `hearth report --format json` for the whole
 /// year (the first run materialises every finished day, later runs read them), and
@@ -550,7 +571,8 @@ async fn report_latency(
     exe_dir: &std::path::Path,
 ) -> anyhow::Result<serde_json::Value> {
     let emu = Emulator::start_with(bench_emulator()).await?;
-    let guild = emu.add_guild("Store", hearth::domain::doctor::ALL_REQUIRED);
+    // A fixed id, so a store kept with --store matches the emulator's guild next time.
+    let guild = emu.add_guild_with_id(STORE_GUILD, "Store", hearth::domain::doctor::ALL_REQUIRED);
     let channel = emu.add_channel(guild, "general", 0);
     let admin = emu.add_role(guild, "Admins", 1 << 3);
     let manager = emu.add_user("manager", false);
@@ -559,19 +581,30 @@ async fn report_latency(
     let dir =
         Scratch(std::env::temp_dir().join(format!("hearth-bench-store-{}", std::process::id())));
     std::fs::create_dir_all(dir.path())?;
+    let db_path = args
+        .store
+        .clone()
+        .unwrap_or_else(|| dir.path().join("hearth.db"));
+    let reuse = db_path.exists();
     let config = harness::write_config(dir.path(), &emu.base_url(), "")?;
-    let pool = hearth::db::open(&format!(
-        "sqlite://{}",
-        dir.path().join("hearth.db").display()
-    ))
-    .await?;
+    let config_text = std::fs::read_to_string(&config)?.replace(
+        &format!("sqlite://{}", dir.path().join("hearth.db").display()),
+        &format!("sqlite://{}", db_path.display()),
+    );
+    std::fs::write(&config, config_text)?;
+    let pool = hearth::db::open(&format!("sqlite://{}", db_path.display())).await?;
     let generated = Instant::now();
-    generate_store(&pool, guild, args.store_members, args.records).await?;
+    if reuse {
+        eprintln!("reusing the store {}", db_path.display());
+    } else {
+        generate_store(&pool, guild, args.store_members, args.records).await?;
+    }
     let generate_secs = generated.elapsed().as_secs_f64();
+    let records = hearth::db::activity::total(&pool).await?;
     pool.close().await;
     eprintln!(
-        "generated {} records of {} members over a year in {generate_secs:.0} s",
-        args.records, args.store_members
+        "store: {records} records of {} members over a year, generated in {generate_secs:.0} s",
+        args.store_members
     );
 
     let hearth_exe = exe_dir.join("hearth");
@@ -650,7 +683,7 @@ async fn report_latency(
         first.as_secs_f64()
     );
     Ok(json!({
-        "store": { "members": args.store_members, "records": args.records, "generate_secs": generate_secs.round() },
+        "store": { "members": args.store_members, "records": records, "generate_secs": generate_secs.round() },
         "stats_overview_ms": { "p50": ms(pct(&overview, 0.5)), "p95": ms(pct(&overview, 0.95)), "calls": overview.len() },
         "year_report_ms": { "p50": ms(pct(&warm, 0.5)), "max": ms(pct(&warm, 1.0)), "first_run_materialising": ms(first) },
     }))

@@ -79,3 +79,52 @@ pub async fn spotlights(
         .map(|(m, b, t)| (from_sql_id(m), from_sql_id(b), t))
         .collect())
 }
+
+/// When a guild's monthly shout-out recurs.
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct Shoutout {
+    pub day: i64,
+    pub time_of_day: String,
+}
+
+pub async fn set_shoutout(
+    db: impl SqliteExecutor<'_>,
+    guild_id: u64,
+    shoutout: &Shoutout,
+    author: u64,
+    now: i64,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO shoutouts (guild_id, day, time_of_day, author_id, created_at) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (guild_id) DO UPDATE SET day = excluded.day, time_of_day = excluded.time_of_day,
+           author_id = excluded.author_id",
+    )
+    .bind(to_sql_id(guild_id))
+    .bind(shoutout.day)
+    .bind(&shoutout.time_of_day)
+    .bind(to_sql_id(author))
+    .bind(now)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+pub async fn shoutout(
+    db: impl SqliteExecutor<'_>,
+    guild_id: u64,
+) -> sqlx::Result<Option<Shoutout>> {
+    sqlx::query_as("SELECT day, time_of_day FROM shoutouts WHERE guild_id = $1")
+        .bind(to_sql_id(guild_id))
+        .fetch_optional(db)
+        .await
+}
+
+/// Stops the shout-out; returns whether there was one.
+pub async fn remove_shoutout(db: impl SqliteExecutor<'_>, guild_id: u64) -> sqlx::Result<bool> {
+    Ok(sqlx::query("DELETE FROM shoutouts WHERE guild_id = $1")
+        .bind(to_sql_id(guild_id))
+        .execute(db)
+        .await?
+        .rows_affected()
+        > 0)
+}

@@ -18,6 +18,7 @@ pub mod perm {
     pub const SEND_POLLS: u64 = 1 << 49;
     pub const ADMINISTRATOR: u64 = 1 << 3;
     pub const MANAGE_GUILD: u64 = 1 << 5;
+    pub const MANAGE_CHANNELS: u64 = 1 << 4;
 
     /// Names as Discord's client shows them.
     pub const NAMES: [(u64, &str); 11] = [
@@ -149,6 +150,14 @@ fn diagnose_one(purpose: ChannelPurpose, state: &ChannelState, guild_perms: u64)
             let missing_here = channel_permissions(purpose) & !bot_permissions;
             let missing_server = guild_permissions(purpose) & !guild_perms;
             if missing_here == 0 && missing_server == 0 {
+                // Optional: without it a feedback forum's existing tags are used, none created.
+                if purpose == ChannelPurpose::Feedback && bot_permissions & perm::MANAGE_CHANNELS == 0 {
+                    return finding(
+                        true,
+                        format!("<#{channel_id}>: ready; missing forum tags are not created without Manage Channels (optional)"),
+                        String::new(),
+                    );
+                }
                 return finding(true, format!("<#{channel_id}>: ready"), String::new());
             }
             let mut problems = Vec::new();
@@ -247,6 +256,22 @@ mod tests {
         assert!(f.problem.contains("<#7>"));
         assert!(f.problem.contains("welcome posts"));
         assert!(f.fix.contains("Hearth role"));
+    }
+
+    #[test]
+    fn manage_channels_is_an_optional_hint_for_the_feedback_forum() {
+        let state = |extra: u64| ChannelState::Present {
+            channel_id: 5,
+            bot_permissions: ALL_REQUIRED | extra,
+        };
+        let without = &diagnose(&[(ChannelPurpose::Feedback, state(0))], ALL_REQUIRED)[0];
+        assert!(without.ok, "still ready: {without:?}");
+        assert!(without.problem.contains("Manage Channels (optional)"));
+        let with = &diagnose(
+            &[(ChannelPurpose::Feedback, state(perm::MANAGE_CHANNELS))],
+            ALL_REQUIRED,
+        )[0];
+        assert_eq!(with.problem, "<#5>: ready");
     }
 
     #[test]

@@ -94,3 +94,144 @@ async fn nominate_suggest_post_and_history() {
     bot.terminate().await.unwrap();
     world.emu.assert_no_violations();
 }
+
+/// The monthly shout-out: last month's top 3 (never an opted-out member), pinging only them, on
+/// the calendar while scheduled; bad input is explained.
+#[tokio::test]
+async fn the_monthly_shout_out_celebrates_last_months_top_three() {
+    use hearth::db::activity::{Kind, Record};
+    let world = World::new().await;
+    let spotlight_channel = world.emu.add_channel(world.guild, "spotlight", 0);
+    let people: Vec<u64> = ["ana", "ben", "cy", "dee", "eve"]
+        .iter()
+        .map(|name| {
+            let user = world.emu.add_user(name, false);
+            world.emu.add_member(world.guild, user, &[]);
+            user
+        })
+        .collect();
+    // Last month's activity, in the store before the bot starts: eve is the most active but
+    // opted out; then ana, ben, cy, and dee last.
+    let pool = hearth::db::open(&format!(
+        "sqlite://{}",
+        world.dir.path().join("hearth.db").display()
+    ))
+    .await
+    .unwrap();
+    let today = chrono::Utc::now().date_naive();
+    let last_month = hearth::shoutout::celebrated_month(today).0 + chrono::Duration::days(9);
+    let at = last_month
+        .and_hms_opt(12, 0, 0)
+        .unwrap()
+        .and_utc()
+        .timestamp();
+    let mut records = Vec::new();
+    for (user, count) in people.iter().zip([6, 5, 3, 1, 9]) {
+        for i in 0..count {
+            records.push(Record {
+                guild_id: world.guild,
+                user_id: *user,
+                at: at + i,
+                kind: Kind::Message,
+                channel_id: world.general,
+                target_id: (*user << 8) + u64::try_from(i).unwrap(),
+                reply_to: None,
+                in_thread: false,
+            });
+        }
+    }
+    hearth::db::activity::insert(&pool, &records).await.unwrap();
+    hearth::db::activity::set_optout(&pool, world.guild, people[4], true, 0)
+        .await
+        .unwrap();
+    pool.close().await;
+
+    let _bot = world.start_bot(1).await;
+    world.set_channel("spotlight", spotlight_channel).await;
+    let refused = world
+        .run(
+            world.manager,
+            "spotlight",
+            "shoutout",
+            json!([{"type": 3, "name": "time", "value": "25:00"}]),
+        )
+        .await;
+    assert!(
+        is_ephemeral(&refused) && text_of(&refused).contains("HH:MM"),
+        "{refused}"
+    );
+    let member = world
+        .run(world.member, "spotlight", "shoutout", json!([]))
+        .await;
+    assert!(text_of(&member).contains("Manage Server"), "{member}");
+
+    let scheduled = world
+        .run(
+            world.manager,
+            "spotlight",
+            "shoutout",
+            json!([
+                {"type": 4, "name": "day", "value": 1},
+                {"type": 3, "name": "time", "value": "10:00"},
+                {"type": 5, "name": "now", "value": true}
+            ]),
+        )
+        .await;
+    let reply = text_of(&scheduled);
+    assert!(
+        reply.contains("on day 1 at 10:00") && reply.contains("on its way"),
+        "{scheduled}"
+    );
+    let post = wait_posts(&world.emu, spotlight_channel, 1).await.remove(0);
+    let text = text_of(&post.body);
+    let (ana, ben, cy, dee, eve) = (people[0], people[1], people[2], people[3], people[4]);
+    assert!(
+        text.contains(&format!("🥇 <@{ana}> · 6 contributions")),
+        "{text}"
+    );
+    assert!(text.contains(&format!("🥈 <@{ben}>")), "{text}");
+    assert!(text.contains(&format!("🥉 <@{cy}>")), "{text}");
+    assert!(
+        !text.contains(&dee.to_string()) && !text.contains(&eve.to_string()),
+        "{text}"
+    );
+    assert_eq!(post.body["allowed_mentions"]["parse"], json!([]));
+    assert_eq!(
+        post.body["allowed_mentions"]["users"],
+        json!([ana.to_string(), ben.to_string(), cy.to_string()])
+    );
+
+    let calendar = calendar_text(&world).await;
+    assert!(
+        calendar.contains("top-3 contributors shout-out"),
+        "{calendar}"
+    );
+    let stopped = world
+        .run(
+            world.manager,
+            "spotlight",
+            "shoutout",
+            json!([{"type": 5, "name": "stop", "value": true}]),
+        )
+        .await;
+    assert!(text_of(&stopped).contains("stopped"), "{stopped}");
+    let calendar = calendar_text(&world).await;
+    assert!(!calendar.contains("shout-out"), "{calendar}");
+    world.emu.assert_no_violations();
+}
+
+async fn calendar_text(world: &World) -> String {
+    let response = world
+        .emu
+        .slash_command(
+            world.guild,
+            world.general,
+            world.manager,
+            "calendar",
+            json!([{"type": 4, "name": "days", "value": 40}]),
+        )
+        .response(WAIT)
+        .await
+        .unwrap();
+    text_of(&response.body["data"])
+}

@@ -463,6 +463,22 @@ pub async fn calendar(
             at = next;
         }
     }
+    if let (Some(spotlight), Some(shoutout)) = (
+        settings.channel(crate::domain::settings::ChannelPurpose::Spotlight),
+        db::recognition::shoutout(&ctx.data().pool, guild_id).await?,
+    ) {
+        let mut at = now;
+        while let Some(next) = crate::shoutout::schedule(&shoutout)
+            .and_then(|s| s.next_after(at, tz))
+            .filter(|t| *t <= until)
+        {
+            items.push((
+                next,
+                format!("Monthly top-3 contributors shout-out in <#{spotlight}>"),
+            ));
+            at = next;
+        }
+    }
     items.sort();
     let text = if items.is_empty() {
         format!("Nothing scheduled in the next {days} days.")

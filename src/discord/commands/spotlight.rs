@@ -22,7 +22,7 @@ pub fn commands() -> Vec<Command> {
 #[poise::command(
     slash_command,
     guild_only,
-    subcommands("nominate", "suggest", "post", "history"),
+    subcommands("nominate", "suggest", "post", "history", "shoutout"),
     subcommand_required
 )]
 pub async fn spotlight(_: Context<'_>) -> Result<(), Error> {
@@ -197,5 +197,72 @@ async fn history(ctx: Context<'_>) -> Result<(), Error> {
             .join("\n")
     };
     ctx.say(text).await?;
+    Ok(())
+}
+
+/// Schedule the monthly "top 3 contributors" shout-out in the spotlight channel
+#[poise::command(slash_command, ephemeral, check = "checks::manager")]
+async fn shoutout(
+    ctx: Context<'_>,
+    #[description = "Day of the month, 1-28 (default 1: the month that just ended)"]
+    #[min = 1]
+    #[max = 28]
+    day: Option<u8>,
+    #[description = "Time of day, HH:MM server time (default 10:00)"] time: Option<String>,
+    #[description = "Stop the monthly shout-out"] stop: Option<bool>,
+    #[description = "Also post last month's shout-out now"] now: Option<bool>,
+) -> Result<(), Error> {
+    let guild_id = guild_id(ctx)?;
+    let (pool, config) = (&ctx.data().pool, &ctx.data().config);
+    let clock_now = SystemClock.now();
+    if stop.unwrap_or(false) {
+        let had = db::recognition::remove_shoutout(pool, guild_id).await?;
+        crate::scheduler::schedule_shoutout(pool, config, guild_id, None, clock_now).await?;
+        ctx.say(if had {
+            "The monthly shout-out is stopped."
+        } else {
+            "There was no monthly shout-out scheduled."
+        })
+        .await?;
+        return Ok(());
+    }
+    let wanted = crate::shoutout::parse(day.unwrap_or(1), time.as_deref().unwrap_or("10:00"))
+        .map_err(UserError)?;
+    db::recognition::set_shoutout(pool, guild_id, &wanted, ctx.author().id.get(), unix_now())
+        .await?;
+    let next =
+        crate::scheduler::schedule_shoutout(pool, config, guild_id, Some(&wanted), clock_now)
+            .await?;
+    let settings = ctx.data().settings(guild_id).await?;
+    let mut reply = match next {
+        Some(next) => format!(
+            "The top {} contributors of each month will be celebrated on day {} at {} server time; \
+             next: <t:{}:F>.",
+            crate::shoutout::PLACES,
+            wanted.day,
+            wanted.time_of_day,
+            next.timestamp()
+        ),
+        None => "The shout-out is saved but has no next run.".to_owned(),
+    };
+    match settings.channel(ChannelPurpose::Spotlight) {
+        Some(channel) => reply.push_str(&format!(" It goes to <#{channel}>.")),
+        None => reply.push_str(
+            " There is no spotlight channel yet: `/config channel purpose:spotlight` sets one, \
+             or the shout-out is skipped.",
+        ),
+    }
+    if now.unwrap_or(false) {
+        let tz = settings.timezone;
+        let today = clock_now.with_timezone(&tz).date_naive();
+        let queued = crate::shoutout::queue(pool, config, guild_id, today).await?;
+        ctx.data().outbox.wake();
+        reply.push_str(if queued {
+            " Last month's shout-out is on its way."
+        } else {
+            " Last month's shout-out was not posted: no spotlight channel, or nobody was active."
+        });
+    }
+    ctx.say(reply).await?;
     Ok(())
 }

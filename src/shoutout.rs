@@ -1,0 +1,220 @@
+//! The monthly "top 3 contributors" shout-out (product §5): on a chosen day and time each month,
+//! the spotlight channel celebrates the three most active members of the month before.
+//! Opted-out members are never named. Scheduled per guild with `/spotlight shoutout`.
+
+use chrono::{Duration, NaiveDate, NaiveTime};
+use serde_json::{json, Value};
+use tracing::info;
+
+use crate::config::Config;
+use crate::db::{self, recognition::Shoutout, Pool};
+use crate::discord::render;
+use crate::domain::analytics::{CohortPeriod, Contributor};
+use crate::domain::schedule::{Schedule, ScheduleError};
+use crate::domain::settings::{ChannelPurpose, GuildSettings};
+use crate::monthly::month_bounds;
+use crate::outbox::{action_json, Action};
+
+/// Job kind of the shout-out (one job per guild, target = guild id).
+pub const JOB: &str = "shoutout";
+
+/// How many members are celebrated.
+pub const PLACES: usize = 3;
+
+/// Checks a manager's day and time; days stop at 28 so that every month has the day.
+pub fn parse(day: u8, time: &str) -> Result<Shoutout, String> {
+    if !(1..=28).contains(&day) {
+        return Err(format!(
+            "day {day} is not in 1-28 (every month must have it); 1 celebrates the month that just ended on its first day"
+        ));
+    }
+    let time = NaiveTime::parse_from_str(time.trim(), "%H:%M")
+        .map_err(|_| ScheduleError::Time(time.to_owned()).to_string())?;
+    Ok(Shoutout {
+        day: i64::from(day),
+        time_of_day: time.format("%H:%M").to_string(),
+    })
+}
+
+/// When the shout-out recurs: a monthly cron in server time.
+pub fn schedule(shoutout: &Shoutout) -> Option<Schedule> {
+    let time = NaiveTime::parse_from_str(&shoutout.time_of_day, "%H:%M").ok()?;
+    let expression = format!(
+        "{} {} {} * *",
+        time.format("%-M"),
+        time.format("%-H"),
+        shoutout.day
+    );
+    Schedule::cron(&expression).ok()
+}
+
+/// The month a run on `run_day` (server time) celebrates: the one before.
+pub fn celebrated_month(run_day: NaiveDate) -> (NaiveDate, NaiveDate) {
+    let (first, _) = month_bounds(run_day);
+    month_bounds(first - Duration::days(1))
+}
+
+/// The post: a medal per place, the member's activity count, and pings for exactly those
+/// members (never roles or @everyone). `None` when nobody was active.
+pub fn post(month: NaiveDate, top: &[Contributor]) -> Option<Value> {
+    const MEDALS: [&str; PLACES] = ["🥇", "🥈", "🥉"];
+    let places: Vec<&Contributor> = top.iter().take(PLACES).collect();
+    if places.is_empty() {
+        return None;
+    }
+    let lines: Vec<String> = places
+        .iter()
+        .zip(MEDALS)
+        .map(|(c, medal)| {
+            format!(
+                "{medal} <@{}> · {} contribution{}",
+                c.user_id,
+                c.activity,
+                if c.activity == 1 { "" } else { "s" }
+            )
+        })
+        .collect();
+    let users: Vec<u64> = places
+        .iter()
+        .filter_map(|c| c.user_id.parse().ok())
+        .collect();
+    Some(json!({
+        "content": format!("Thank you for making {} a great month here!", month.format("%B")),
+        "embeds": [{
+            "title": format!("Top contributors of {}", month.format("%B %Y")),
+            "description": lines.join("\n"),
+            "color": render::COLOUR,
+            "footer": { "text": "Messages, replies, reactions, threads and voice joins. Members who opted out of tracking are never listed." },
+        }],
+        "allowed_mentions": render::allowed_mentions(&users),
+    }))
+}
+
+/// Queues the shout-out for the month before `run_day` in the spotlight channel. Returns false
+/// (and logs why) when there is no spotlight channel or nobody to celebrate.
+pub async fn queue(
+    pool: &Pool,
+    config: &Config,
+    guild_id: u64,
+    run_day: NaiveDate,
+) -> anyhow::Result<bool> {
+    let stored = db::guilds::settings(pool, guild_id).await?;
+    let settings = GuildSettings::resolve(guild_id, &stored, &config.guild_defaults(guild_id));
+    let Some(channel) = settings.channel(ChannelPurpose::Spotlight) else {
+        info!(
+            guild.id = guild_id,
+            "no spotlight channel; monthly shout-out not posted"
+        );
+        return Ok(false);
+    };
+    let (from, to) = celebrated_month(run_day);
+    let report = crate::stats::report(
+        pool,
+        guild_id,
+        settings.timezone,
+        from,
+        to,
+        CohortPeriod::Month,
+    )
+    .await?;
+    let Some(body) = post(from, &report.top_contributors) else {
+        info!(
+            guild.id = guild_id,
+            month = %from.format("%Y-%m"),
+            "nobody was active; monthly shout-out not posted"
+        );
+        return Ok(false);
+    };
+    db::outbox::enqueue(
+        pool,
+        &db::outbox::NewPost {
+            guild_id,
+            channel_id: channel,
+            kind: JOB.into(),
+            // One shout-out per month, however often it is run or retried.
+            dedup_key: format!("shoutout:{guild_id}:{}", from.format("%Y-%m")),
+            body: action_json(&Action::Message { body, thread: None }),
+            not_before_ms: None,
+        },
+        &crate::outbox::new_nonce(),
+        crate::domain::clock::unix_now_ms(),
+    )
+    .await?;
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn contributor(id: u64, activity: u64) -> Contributor {
+        Contributor {
+            user_id: id.to_string(),
+            activity,
+        }
+    }
+
+    #[test]
+    fn days_past_28_and_bad_times_are_refused_with_the_fix() {
+        assert!(parse(29, "10:00").unwrap_err().contains("1-28"));
+        assert!(parse(0, "10:00").is_err());
+        assert!(parse(1, "25:00").unwrap_err().contains("HH:MM"));
+        assert_eq!(
+            parse(1, "9:05").unwrap(),
+            Shoutout {
+                day: 1,
+                time_of_day: "09:05".into()
+            }
+        );
+    }
+
+    #[test]
+    fn the_schedule_is_monthly_in_server_time() {
+        let s = schedule(&parse(3, "18:30").unwrap()).unwrap();
+        let tz: chrono_tz::Tz = "Europe/Berlin".parse().unwrap();
+        let after = chrono::DateTime::parse_from_rfc3339("2026-03-04T00:00:00Z")
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        // 3 April 18:30 in Berlin is summer time (UTC+2).
+        assert_eq!(
+            s.next_after(after, tz).unwrap().to_rfc3339(),
+            "2026-04-03T16:30:00+00:00"
+        );
+    }
+
+    #[test]
+    fn a_run_celebrates_the_month_before_even_in_january() {
+        let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        assert_eq!(
+            celebrated_month(d("2027-01-01")),
+            (d("2026-12-01"), d("2026-12-31"))
+        );
+        assert_eq!(
+            celebrated_month(d("2026-03-28")),
+            (d("2026-02-01"), d("2026-02-28"))
+        );
+    }
+
+    #[test]
+    fn the_post_names_three_pings_only_them_and_is_skipped_when_empty() {
+        let month = NaiveDate::from_ymd_opt(2026, 11, 1).unwrap();
+        assert!(post(month, &[]).is_none());
+        let top = [
+            contributor(1, 30),
+            contributor(2, 20),
+            contributor(3, 1),
+            contributor(4, 1),
+        ];
+        let body = post(month, &top).unwrap();
+        let text = body["embeds"][0]["description"].as_str().unwrap();
+        assert!(text.contains("🥇 <@1> · 30 contributions"), "{text}");
+        assert!(text.contains("🥉 <@3> · 1 contribution"), "{text}");
+        assert!(!text.contains("<@4>"));
+        assert_eq!(
+            body["embeds"][0]["title"],
+            "Top contributors of November 2026"
+        );
+        assert_eq!(body["allowed_mentions"]["parse"], json!([]));
+        assert_eq!(body["allowed_mentions"]["users"], json!(["1", "2", "3"]));
+    }
+}
