@@ -59,10 +59,11 @@ pub async fn report(
     );
     let mut top = HashMap::new();
     if first_live <= to {
-        // Days not materialised: raw records, with the materialised WAU/MAU lookback.
+        // Days not materialised: raw records, with the materialised WAU/MAU lookback (each
+        // member's last active day is enough: every live day comes after it).
         let lookback = day_number(first_live.max(from)) - 29;
         inputs.active_days.extend(
-            db::rollup::active_days(pool, guild_id, lookback, last_done)
+            db::rollup::last_active_days(pool, guild_id, lookback, last_done)
                 .await?
                 .into_iter()
                 .map(|(u, d)| (u, date_of(d))),

@@ -55,6 +55,36 @@ fn history(rng: &mut StdRng, now: i64, days: i64, first_target: u64) -> Vec<Reco
             });
         }
     }
+    // Retention window edges: first active at noon UTC (the same date in the zones tested) on
+    // day J, then only on day J + k, just inside or just outside a window.
+    if days > 140 {
+        // 135 days ago: a cohort inside the longest range checked, its windows finished.
+        let day0 = (now / 86_400 - 135) * 86_400 + 43_200;
+        for (user, k) in [
+            (41, 29),
+            (42, 30),
+            (43, 59),
+            (44, 60),
+            (45, 89),
+            (46, 90),
+            (47, 119),
+            (48, 120),
+        ] {
+            for at in [day0, day0 + k * 86_400] {
+                target += 1;
+                records.push(Record {
+                    guild_id: GUILD,
+                    user_id: user,
+                    at,
+                    kind: Kind::Message,
+                    channel_id: 5,
+                    target_id: target,
+                    reply_to: None,
+                    in_thread: false,
+                });
+            }
+        }
+    }
     records
 }
 

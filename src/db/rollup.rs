@@ -86,9 +86,13 @@ pub async fn rewind(pool: &Pool, guild_id: u64, day: i64) -> sqlx::Result<()> {
     Ok(())
 }
 
-/// The earliest activity record of a guild, if any.
+/// The earliest activity record or join of a guild, if any.
 pub async fn earliest_activity(pool: &Pool, guild_id: u64) -> sqlx::Result<Option<i64>> {
-    sqlx::query_scalar("SELECT MIN(at) FROM activity WHERE guild_id = $1")
+    // Joins count too: a member who joined before the first activity needs that day's join day.
+    sqlx::query_scalar(
+        "SELECT MIN(t) FROM (SELECT MIN(at) AS t FROM activity WHERE guild_id = $1
+                             UNION ALL SELECT MIN(first_joined_at) FROM members WHERE guild_id = $1) AS firsts",
+    )
         .bind(to_sql_id(guild_id))
         .fetch_one(pool)
         .await
@@ -138,6 +142,19 @@ pub async fn materialise_day(
                                   COALESCE(excluded.first_message_at, members.first_message_at))",
     )
     .bind(guild)
+    .bind(start)
+    .bind(end)
+    .execute(&mut **tx)
+    .await?;
+    // The cohort instant's day; written as two range conditions so each uses its index.
+    sqlx::query(
+        "UPDATE members SET join_day = $2
+         WHERE guild_id = $1
+           AND ((first_joined_at >= $3 AND first_joined_at < $4)
+                OR (first_joined_at IS NULL AND first_active_at >= $3 AND first_active_at < $4))",
+    )
+    .bind(guild)
+    .bind(day)
     .bind(start)
     .bind(end)
     .execute(&mut **tx)
@@ -220,8 +237,29 @@ pub async fn active_days(
     Ok(rows.into_iter().map(|(u, d)| (from_sql_id(u), d)).collect())
 }
 
-/// (member, day) pairs in `first..=last` of members who first joined (or, with no join known,
-/// were first active) in `[since, until)`: the retention windows of a report's cohorts.
+/// Each member's last materialised active day in `first..=last`: all that WAU and MAU of the
+/// days after `last` need from those days (a window reaching any of them reaches the last).
+pub async fn last_active_days(
+    pool: &Pool,
+    guild_id: u64,
+    first: i64,
+    last: i64,
+) -> sqlx::Result<Vec<(u64, i64)>> {
+    let rows: Vec<(i64, i64)> = sqlx::query_as(
+        "SELECT user_id, MAX(day) FROM member_days WHERE guild_id = $1 AND day >= $2 AND day <= $3
+         GROUP BY user_id",
+    )
+    .bind(to_sql_id(guild_id))
+    .bind(first)
+    .bind(last)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().map(|(u, d)| (from_sql_id(u), d)).collect())
+}
+
+/// For members who first joined (or, with no join known, were first active) in
+/// `[since, until)`: one active day in each retention window (days 30-59 and 90-119 after the
+/// join day) within `first..=last`, which is all retention needs to know.
 pub async fn cohort_active_days(
     pool: &Pool,
     guild_id: u64,
@@ -230,21 +268,41 @@ pub async fn cohort_active_days(
     since: i64,
     until: i64,
 ) -> sqlx::Result<Vec<(u64, i64)>> {
-    let rows: Vec<(i64, i64)> = sqlx::query_as(
-        "SELECT d.user_id, d.day FROM member_days d
-         WHERE d.guild_id = $1 AND d.day >= $2 AND d.day <= $3
-           AND d.user_id IN (SELECT m.user_id FROM members m WHERE m.guild_id = $1
-                             AND COALESCE(m.first_joined_at, m.first_active_at) >= $4
-                             AND COALESCE(m.first_joined_at, m.first_active_at) < $5)",
-    )
-    .bind(to_sql_id(guild_id))
-    .bind(first)
-    .bind(last)
-    .bind(since)
-    .bind(until)
-    .fetch_all(pool)
-    .await?;
-    Ok(rows.into_iter().map(|(u, d)| (from_sql_id(u), d)).collect())
+    // One range per member on (guild, user, day); bounds clamped with CASE so that SQLite does
+    // not prefer the (guild, day) key and scan whole days instead.
+    let window = |from: i64, to: i64| {
+        format!(
+            "(SELECT MIN(d.day) FROM member_days d
+              WHERE d.guild_id = $1 AND d.user_id = m.user_id
+                AND d.day >= CASE WHEN m.join_day + {from} > $2 THEN m.join_day + {from} ELSE $2 END
+                AND d.day <= CASE WHEN m.join_day + {to} < $3 THEN m.join_day + {to} ELSE $3 END)"
+        )
+    };
+    let query = format!(
+        "SELECT m.user_id, {}, {} FROM members m
+         WHERE m.guild_id = $1 AND m.join_day IS NOT NULL
+           AND ((m.first_joined_at >= $4 AND m.first_joined_at < $5)
+                OR (m.first_joined_at IS NULL AND m.first_active_at >= $4 AND m.first_active_at < $5))",
+        window(30, 59),
+        window(90, 119)
+    );
+    let rows: Vec<(i64, Option<i64>, Option<i64>)> = sqlx::query_as(&query)
+        .bind(to_sql_id(guild_id))
+        .bind(first)
+        .bind(last)
+        .bind(since)
+        .bind(until)
+        .fetch_all(pool)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .flat_map(|(u, d30, d90)| {
+            [d30, d90]
+                .into_iter()
+                .flatten()
+                .map(move |d| (from_sql_id(u), d))
+        })
+        .collect())
 }
 
 /// The `limit` members with the most activity over materialised days `first..=last`
