@@ -2,7 +2,6 @@
 //! Every file is imported on its own: a damaged file is reported with its position, its complete
 //! messages before the damage are kept, and the other files still import.
 
-use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use crate::db::{
@@ -60,12 +59,7 @@ pub async fn import(
     files: &[PathBuf],
     mut progress: impl FnMut(usize, &Summary),
 ) -> anyhow::Result<Summary> {
-    let optouts: HashSet<u64> = db::activity::optouts(pool)
-        .await?
-        .into_iter()
-        .filter(|(g, _)| *g == guild_id)
-        .map(|(_, u)| u)
-        .collect();
+    let optouts = db::activity::optouts_in(pool, guild_id).await?;
     let mut summary = Summary::default();
     let mut earliest: Option<i64> = None;
     for (n, file) in files.iter().enumerate() {

@@ -18,10 +18,21 @@ pub const BATCH_SIZE: usize = 20_000;
 /// Longest a record waits before it is written.
 pub const BATCH_WINDOW: Duration = Duration::from_millis(250);
 
+/// What the writer stores.
+enum Entry {
+    Activity(Record),
+    /// A member's first message seen by this process (the store keeps the earliest anyway).
+    FirstMessage {
+        guild_id: u64,
+        user_id: u64,
+        at: i64,
+    },
+}
+
 /// Handle to record activity; cheap to clone.
 #[derive(Clone)]
 pub struct Tracker {
-    tx: mpsc::UnboundedSender<Record>,
+    tx: mpsc::UnboundedSender<Entry>,
     optouts: Arc<RwLock<HashSet<(u64, u64)>>>,
     /// Members whose first message is already recorded in this process, so the message handler
     /// writes it once per member instead of once per message.
@@ -54,15 +65,25 @@ impl Tracker {
         {
             return;
         }
-        if self.tx.send(record).is_err() {
-            warn!("activity writer stopped; record dropped");
+        self.send(Entry::Activity(record));
+    }
+
+    /// Records the time of a member's first message, written with the next batch. Only the
+    /// first one this process sees is sent: the store keeps the earliest time anyway.
+    pub fn first_message(&self, guild_id: u64, user_id: u64, at: i64) {
+        if self.first_messages.lock().insert((guild_id, user_id)) {
+            self.send(Entry::FirstMessage {
+                guild_id,
+                user_id,
+                at,
+            });
         }
     }
 
-    /// True the first time this process sees a message of the member (the store keeps the
-    /// earliest time anyway; this only spares the writes).
-    pub fn first_message_unseen(&self, guild_id: u64, user_id: u64) -> bool {
-        self.first_messages.lock().insert((guild_id, user_id))
+    fn send(&self, entry: Entry) {
+        if self.tx.send(entry).is_err() {
+            warn!("activity writer stopped; record dropped");
+        }
     }
 
     /// Whether a member opted out of tracking.
@@ -81,7 +102,7 @@ impl Tracker {
     }
 }
 
-async fn write_batches(pool: Pool, mut rx: mpsc::UnboundedReceiver<Record>) {
+async fn write_batches(pool: Pool, mut rx: mpsc::UnboundedReceiver<Entry>) {
     let mut batch = Vec::with_capacity(BATCH_SIZE);
     // Wake on the first record, then sleep out the window and take everything queued meanwhile:
     // waking per record would cost a task switch per gateway event.
@@ -98,23 +119,42 @@ async fn write_batches(pool: Pool, mut rx: mpsc::UnboundedReceiver<Record>) {
     debug!("activity writer stopped");
 }
 
-async fn flush(pool: &Pool, batch: &mut Vec<Record>) {
+async fn flush(pool: &Pool, batch: &mut Vec<Entry>) {
     if batch.is_empty() {
         return;
     }
+    let mut records = Vec::with_capacity(batch.len());
+    let mut firsts = Vec::new();
+    for entry in batch.drain(..) {
+        match entry {
+            Entry::Activity(record) => records.push(record),
+            Entry::FirstMessage {
+                guild_id,
+                user_id,
+                at,
+            } => firsts.push((guild_id, user_id, at)),
+        }
+    }
+    // One transaction for the batch: first messages no longer take a write each.
     let result = async {
         let mut tx = pool.begin().await?;
-        for chunk in batch.chunks(db::activity::MAX_BATCH) {
+        for chunk in records.chunks(db::activity::MAX_BATCH) {
             db::activity::insert(&mut *tx, chunk).await?;
+        }
+        for (guild_id, user_id, at) in &firsts {
+            db::welcome::record_first_message(&mut *tx, *guild_id, *user_id, *at).await?;
         }
         tx.commit().await
     }
     .await;
     match result {
-        Ok(()) => debug!(records = batch.len(), "activity batch written"),
+        Ok(()) => debug!(
+            records = records.len(),
+            first_messages = firsts.len(),
+            "activity batch written"
+        ),
         Err(err) => {
-            warn!(records = batch.len(), error = %err, "activity batch could not be written")
+            warn!(records = records.len(), error = %err, "activity batch could not be written")
         }
     }
-    batch.clear();
 }

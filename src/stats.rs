@@ -86,12 +86,7 @@ pub async fn report(
 
     // Top contributors: materialised totals plus live counts. The materialised top list is
     // long enough that opted-out members and live gains cannot push anyone above it.
-    let optouts: HashSet<u64> = db::activity::optouts(pool)
-        .await?
-        .into_iter()
-        .filter(|(g, _)| *g == guild_id)
-        .map(|(_, u)| u)
-        .collect();
+    let optouts = db::activity::optouts_in(pool, guild_id).await?;
     let shown = 10;
     let last_counted = day_number(to).min(last_done);
     let mut finished = db::rollup::top_activity(
@@ -241,7 +236,7 @@ pub async fn conversations(
     tz: Tz,
     from: NaiveDate,
     to: NaiveDate,
-    managers: &std::collections::HashSet<u64>,
+    managers: &HashSet<u64>,
 ) -> anyhow::Result<analytics::Conversations> {
     let (since, until) = (start_of(from, tz), start_of(to + Duration::days(1), tz));
     let first_live = rollup::refresh(pool, guild_id, tz, Utc::now()).await?;
@@ -281,12 +276,7 @@ pub async fn quiet_experts(
     min_messages: u64,
 ) -> anyhow::Result<Vec<analytics::QuietExpert>> {
     let (since, until) = (start_of(from, tz), start_of(to + Duration::days(1), tz));
-    let optouts: std::collections::HashSet<u64> = db::activity::optouts(pool)
-        .await?
-        .into_iter()
-        .filter(|(g, _)| *g == guild_id)
-        .map(|(_, u)| u)
-        .collect();
+    let optouts = db::activity::optouts_in(pool, guild_id).await?;
     let candidates = db::activity::response_counts(pool, guild_id, since, until)
         .await?
         .into_iter()

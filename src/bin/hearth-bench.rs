@@ -158,8 +158,11 @@ impl Replay {
                 at,
                 author,
                 bot: &row[bot] == "1",
-                channel: row[channel].parse()?,
-                reactions: row[reactions].parse()?,
+                // 1,371 rows have no channel id: they stay in the replay, in channel 1.
+                channel: row[channel].parse().unwrap_or(1),
+                reactions: row[reactions]
+                    .parse()
+                    .with_context(|| format!("bad reaction_total `{}`", &row[reactions]))?,
             });
         }
         Ok(Self {
@@ -493,6 +496,13 @@ async fn ingest(args: &Args, exe_dir: &std::path::Path) -> anyhow::Result<Value>
         )
     };
     let (bare_rate, hearth_rate) = (rate(&bare), rate(&hearth));
+    // Each round runs the two bots back to back, so a round's own ratio shares its noise.
+    let round_ratios: Vec<f64> = bare
+        .iter()
+        .zip(&hearth)
+        .map(|(b, h)| (b.secs / h.secs * 1000.0).round() / 1000.0)
+        .collect();
+    let paired = median(&mut round_ratios.clone());
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     let bare_startup = median(&mut bare.iter().map(|r| ms(r.startup)).collect::<Vec<_>>());
     // The first Hearth start creates the database; the warm ones follow.
@@ -511,6 +521,8 @@ async fn ingest(args: &Args, exe_dir: &std::path::Path) -> anyhow::Result<Value>
             "bare_events_per_sec": bare_rate.round(),
             "hearth_events_per_sec": hearth_rate.round(),
             "ratio": (hearth_rate / bare_rate * 1000.0).round() / 1000.0,
+            "round_ratios": round_ratios,
+            "median_round_ratio": (paired * 1000.0).round() / 1000.0,
             "expected": expected_total,
             "stored": stored,
             "lost": lost,
@@ -530,6 +542,10 @@ async fn ingest(args: &Args, exe_dir: &std::path::Path) -> anyhow::Result<Value>
         bare_rate,
         hearth_rate,
         hearth_rate / bare_rate
+    );
+    println!(
+        "{:<40} {:>14} {:>14} {:>8.3}",
+        "  each round's ratio, median", "", "", paired
     );
     println!(
         "{:<40} {:>14.0} {:>14.0} {:>8.2}",

@@ -1,6 +1,6 @@
 //! Activity records (IDs, times, channels, reply links; never content) and what the metrics read.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use sqlx::{QueryBuilder, Sqlite, SqliteExecutor};
 
@@ -222,6 +222,16 @@ pub async fn leaves(pool: &Pool, guild_id: u64, since: i64, until: i64) -> sqlx:
     .bind(until)
     .fetch_all(pool)
     .await
+}
+
+/// Members of one guild who opted out of tracking.
+pub async fn optouts_in(pool: &Pool, guild_id: u64) -> sqlx::Result<HashSet<u64>> {
+    let rows: Vec<i64> =
+        sqlx::query_scalar("SELECT user_id FROM tracking_optouts WHERE guild_id = $1")
+            .bind(to_sql_id(guild_id))
+            .fetch_all(pool)
+            .await?;
+    Ok(rows.into_iter().map(from_sql_id).collect())
 }
 
 /// Members who opted out of tracking, across guilds.

@@ -19,15 +19,10 @@ pub async fn handle(
     // Activity events are the hot path (one per message) and are tracked without awaiting; the
     // rest run in their own boxed future. This keeps the future poise allocates for every event
     // small (it was 4 KiB, moved and freed per message).
-    match track(framework, event) {
-        Tracked::Done => Ok(()),
-        Tracked::FirstMessage { guild, user, at } => {
-            let pool = &framework.user_data.pool;
-            Box::pin(db::welcome::record_first_message(pool, guild, user, at)).await?;
-            Ok(())
-        }
-        Tracked::NotActivity => Box::pin(feature_event(framework, event)).await,
+    if track(framework, event) {
+        return Ok(());
     }
+    Box::pin(feature_event(framework, event)).await
 }
 
 async fn feature_event(
@@ -79,22 +74,11 @@ async fn feature_event(
     Ok(())
 }
 
-enum Tracked {
-    NotActivity,
-    Done,
-    /// The member's first message seen by this process: its time goes to the store.
-    FirstMessage {
-        guild: u64,
-        user: u64,
-        at: i64,
-    },
-}
-
-/// Records activity (never content) from the events that carry it.
-fn track(framework: poise::FrameworkContext<'_, Data, Error>, event: &FullEvent) -> Tracked {
+/// Records activity (never content) from the events that carry it; false for other events.
+fn track(framework: poise::FrameworkContext<'_, Data, Error>, event: &FullEvent) -> bool {
     let data = framework.user_data;
     match event {
-        FullEvent::Message { new_message } => return message(framework, new_message),
+        FullEvent::Message { new_message } => message(framework, new_message),
         FullEvent::ThreadCreate { thread } => {
             if let (Some(owner), Some(parent)) = (thread.owner_id, thread.parent_id) {
                 let by_bot = owner == framework.serenity_context.cache.current_user().id;
@@ -149,26 +133,23 @@ fn track(framework: poise::FrameworkContext<'_, Data, Error>, event: &FullEvent)
                 });
             }
         }
-        _ => return Tracked::NotActivity,
+        _ => return false,
     }
-    Tracked::Done
+    true
 }
 
 /// A member's message: activity (never its content) and the first-message time (activation).
-fn message(
-    framework: poise::FrameworkContext<'_, Data, Error>,
-    message: &serenity::Message,
-) -> Tracked {
+fn message(framework: poise::FrameworkContext<'_, Data, Error>, message: &serenity::Message) {
     let data = framework.user_data;
     let Some(guild_id) = message.guild_id else {
-        return Tracked::Done;
+        return;
     };
     if message.author.bot || message.webhook_id.is_some() {
-        return Tracked::Done;
+        return;
     }
     let (guild, user) = (guild_id.get(), message.author.id.get());
     if data.tracker.is_opted_out(guild, user) {
-        return Tracked::Done;
+        return;
     }
     let at = message.timestamp.unix_timestamp();
     let in_thread = framework
@@ -190,11 +171,7 @@ fn message(
             .map(|m| m.get()),
         in_thread,
     });
-    if data.tracker.first_message_unseen(guild, user) {
-        Tracked::FirstMessage { guild, user, at }
-    } else {
-        Tracked::Done
-    }
+    data.tracker.first_message(guild, user, at);
 }
 
 fn welcomer(data: &Data) -> Welcomer<'_> {

@@ -283,12 +283,8 @@ pub fn feedback_follow_up(
     status: crate::domain::feedback::Status,
     note: Option<&str>,
 ) -> Value {
-    let note = note.map_or_else(String::new, |n| format!("\n> {}", n.replace('\n', "\n> ")));
     text_post(
-        &format!(
-            "<@{submitter}>: feedback #{id} “{title}” {} (**{status}**).{note}",
-            status.follow_up()
-        ),
+        &format!("<@{submitter}>: {}", feedback_news(id, title, status, note)),
         &[submitter],
     )
 }
@@ -300,13 +296,23 @@ pub fn feedback_dm(
     status: crate::domain::feedback::Status,
     note: Option<&str>,
 ) -> Value {
-    let note = note.map_or_else(String::new, |n| format!("\n> {}", n.replace('\n', "\n> ")));
     text_post(
-        &format!(
-            "Your feedback #{id} “{title}” {} (**{status}**).{note}",
-            status.follow_up()
-        ),
+        &format!("Your {}", feedback_news(id, title, status, note)),
         &[],
+    )
+}
+
+/// "feedback #id “title” was … (**status**)." with the manager's note quoted below.
+fn feedback_news(
+    id: i64,
+    title: &str,
+    status: crate::domain::feedback::Status,
+    note: Option<&str>,
+) -> String {
+    let note = note.map_or_else(String::new, |n| format!("\n> {}", n.replace('\n', "\n> ")));
+    format!(
+        "feedback #{id} “{title}” {} (**{status}**).{note}",
+        status.follow_up()
     )
 }
 
