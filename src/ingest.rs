@@ -8,6 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::RwLock;
+use sqlx::pool::PoolConnection;
+use sqlx::{Connection as _, Sqlite};
 use tokio::sync::mpsc;
 use tracing::{debug, warn};
 
@@ -104,6 +106,9 @@ impl Tracker {
 
 async fn write_batches(pool: Pool, mut rx: mpsc::UnboundedReceiver<Entry>) {
     let mut batch = Vec::with_capacity(BATCH_SIZE);
+    // The writer keeps a connection of its own: a burst of joins or commands holding every pooled
+    // connection (each waiting for SQLite's write lock) must not queue the activity writer.
+    let mut own: Option<PoolConnection<Sqlite>> = None;
     // Wake on the first record, then sleep out the window and take everything queued meanwhile:
     // waking per record would cost a task switch per gateway event.
     while rx.recv_many(&mut batch, BATCH_SIZE).await > 0 {
@@ -114,14 +119,25 @@ async fn write_batches(pool: Pool, mut rx: mpsc::UnboundedReceiver<Entry>) {
                 batch.push(record);
             }
         }
-        flush(&pool, &mut batch).await;
+        if own.is_none() {
+            own = pool.acquire().await.ok();
+        }
+        if !flush(own.as_mut(), &pool, &mut batch).await {
+            own = None;
+        }
     }
     debug!("activity writer stopped");
 }
 
-async fn flush(pool: &Pool, batch: &mut Vec<Entry>) {
+/// Writes the batch (dropping it on failure, with a warning); false when it failed, so that a
+/// broken connection is replaced.
+async fn flush(
+    conn: Option<&mut PoolConnection<Sqlite>>,
+    pool: &Pool,
+    batch: &mut Vec<Entry>,
+) -> bool {
     if batch.is_empty() {
-        return;
+        return true;
     }
     let mut records = Vec::with_capacity(batch.len());
     let mut firsts = Vec::new();
@@ -137,7 +153,10 @@ async fn flush(pool: &Pool, batch: &mut Vec<Entry>) {
     }
     // One transaction for the batch: first messages no longer take a write each.
     let result = async {
-        let mut tx = pool.begin().await?;
+        let mut tx = match conn {
+            Some(conn) => conn.begin().await?,
+            None => pool.begin().await?,
+        };
         for chunk in records.chunks(db::activity::MAX_BATCH) {
             db::activity::insert(&mut *tx, chunk).await?;
         }
@@ -148,13 +167,17 @@ async fn flush(pool: &Pool, batch: &mut Vec<Entry>) {
     }
     .await;
     match result {
-        Ok(()) => debug!(
-            records = records.len(),
-            first_messages = firsts.len(),
-            "activity batch written"
-        ),
+        Ok(()) => {
+            debug!(
+                records = records.len(),
+                first_messages = firsts.len(),
+                "activity batch written"
+            );
+            true
+        }
         Err(err) => {
-            warn!(records = records.len(), error = %err, "activity batch could not be written")
+            warn!(records = records.len(), error = %err, "activity batch could not be written");
+            false
         }
     }
 }

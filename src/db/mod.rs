@@ -43,7 +43,8 @@ pub async fn connect(url: &str) -> anyhow::Result<Pool> {
         .foreign_keys(true)
         .busy_timeout(Duration::from_secs(5));
     SqlitePoolOptions::new()
-        .max_connections(4)
+        // One is held by the activity writer (src/ingest.rs); four for everything else.
+        .max_connections(5)
         .connect_with(options)
         .await
         .with_context(|| format!("cannot open the database `{url}`"))
