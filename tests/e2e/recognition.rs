@@ -147,6 +147,20 @@ async fn the_monthly_shout_out_celebrates_last_months_top_three() {
     pool.close().await;
 
     let _bot = world.start_bot(1).await;
+    // No spotlight channel yet: the schedule is kept, the reply says how to fix it, nothing posts.
+    let unplaced = world
+        .run(
+            world.manager,
+            "spotlight",
+            "shoutout",
+            json!([{"type": 5, "name": "now", "value": true}]),
+        )
+        .await;
+    let reply = text_of(&unplaced);
+    assert!(
+        reply.contains("/config channel purpose:spotlight") && reply.contains("was not posted"),
+        "{unplaced}"
+    );
     world.set_channel("spotlight", spotlight_channel).await;
     let refused = world
         .run(
