@@ -1,16 +1,21 @@
-//! Materialises finished days (product §6: reports over years of history stay fast; today is
-//! live). A local day is materialised once it has ended and settled: its members' counts go to
-//! `member_days`, its DAU/WAU/MAU and messages to `guild_days`, each day in one transaction
-//! with the progress mark, so an interrupted run resumes where it stopped. Older history
-//! arriving (an import) rewinds the mark; a time zone change starts over.
+//! Materialised days (product §6: reports over years of history stay fast, today included).
+//! Every record is folded into its member's local day (`member_days`) soon after it is written:
+//! the catch-up reads the records above a live mark, so no report reads raw records. A day that
+//! has ended and settled is finished: its DAU/WAU/MAU and counts go to `guild_days`, each day
+//! in one transaction with the progress mark, so an interrupted run resumes where it stopped.
+//! Older history arriving (an import) or a time zone change rebuilds from raw records.
+
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use chrono_tz::Tz;
 use tokio::sync::Mutex;
 use tracing::info;
 
-use crate::db::{self, rollup::GuildDay, Pool};
-use crate::domain::analytics::{self, date_of, day_number, ActiveByDay};
+use crate::db::activity::Kind;
+use crate::db::rollup::{DayCounts, NewRecord};
+use crate::db::{self, Pool};
+use crate::domain::analytics::{self, date_of, day_number};
 
 /// A day is final this long after it ends: the activity writer holds records for at most a
 /// fraction of a second, and a Discord event can arrive a little after its timestamp.
@@ -34,8 +39,12 @@ pub fn last_final_day(now: DateTime<Utc>, tz: Tz) -> NaiveDate {
     }
 }
 
-/// Materialises every settled day not materialised yet; returns the first day that is not
-/// (from it on, reports read the raw records).
+/// Brings a guild's materialised days up to date and returns the first day that is not
+/// finished (from it on, reports read live member days):
+/// - new records are folded into `member_days` (the catch-up), so live days need no raw reads;
+/// - each settled day gets its final figures;
+/// - after an import of older history or a time zone change, the days concerned are rebuilt
+///   from raw records first.
 pub async fn refresh(
     pool: &Pool,
     guild_id: u64,
@@ -44,8 +53,8 @@ pub async fn refresh(
 ) -> anyhow::Result<NaiveDate> {
     let _only_one = REFRESH.lock().await;
     let last = last_final_day(now, tz);
-    let first = match db::rollup::state(pool, guild_id).await? {
-        Some(state) if state.timezone == tz.name() => date_of(state.done_until),
+    let state = match db::rollup::state(pool, guild_id).await? {
+        Some(state) if state.timezone == tz.name() => state,
         previous => {
             // New, or the time zone changed: every day boundary moved.
             let first = match db::rollup::earliest_activity(pool, guild_id).await? {
@@ -60,58 +69,157 @@ pub async fn refresh(
                 );
             }
             db::rollup::reset(pool, guild_id, tz.name(), day_number(first)).await?;
-            first
+            db::rollup::State {
+                timezone: tz.name().to_owned(),
+                done_until: day_number(first),
+                live_until_id: None,
+            }
         }
     };
-    if first > last {
-        return Ok(first);
-    }
     let started = std::time::Instant::now();
-    // The 29 days before `first`, for WAU/MAU; the window slides as days are added.
-    let mut active = ActiveByDay::new();
-    for (user, d) in db::rollup::active_days(
-        pool,
-        guild_id,
-        day_number(first) - 29,
-        day_number(first) - 1,
-    )
-    .await?
-    {
-        active.entry(date_of(d)).or_default().insert(user);
+    let mut first = date_of(state.done_until);
+    if state.live_until_id.is_none() {
+        rebuild(pool, guild_id, tz, first, last).await?;
+        first = first.max(last + Duration::days(1));
     }
+    catch_up(pool, guild_id, tz).await?;
     for d in analytics::days(first, last) {
         let mut tx = pool.begin().await?;
-        let members = db::rollup::materialise_day(
-            &mut tx,
-            guild_id,
-            day_number(d),
-            start_of(d, tz),
-            start_of(d + Duration::days(1), tz),
-        )
-        .await?;
-        let messages: i64 = members.iter().map(|(_, m)| m).sum();
-        active.insert(d, members.into_iter().map(|(u, _)| u).collect());
-        active.retain(|day, _| *day > d - Duration::days(30));
-        let (dau, wau, mau) = analytics::window_counts(&active, d);
-        let count = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
-        let figures = GuildDay {
-            day: day_number(d),
-            dau: count(dau),
-            wau: count(wau),
-            mau: count(mau),
-            messages,
-        };
-        db::rollup::finish_day(&mut tx, guild_id, tz.name(), figures).await?;
+        let (start, end) = (start_of(d, tz), start_of(d + Duration::days(1), tz));
+        db::rollup::finish_day(&mut tx, guild_id, tz.name(), day_number(d), start, end).await?;
         tx.commit().await?;
     }
-    let days = (last - first).num_days() + 1;
-    info!(
-        guild_id,
-        days,
-        ms = started.elapsed().as_millis() as u64,
-        "days materialised"
-    );
+    if first <= last {
+        let days = (last - first).num_days() + 1;
+        info!(
+            guild_id,
+            days,
+            ms = started.elapsed().as_millis() as u64,
+            "days materialised"
+        );
+    }
     Ok(last + Duration::days(1))
+}
+
+/// Rebuilds `member_days` from raw records, from `first` on: the settled days one transaction
+/// each (an interrupted rebuild starts over from the first day not finished), then the live
+/// days in one transaction under the write lock, which also sets the live mark.
+async fn rebuild(
+    pool: &Pool,
+    guild_id: u64,
+    tz: Tz,
+    first: NaiveDate,
+    last: NaiveDate,
+) -> anyhow::Result<()> {
+    db::rollup::start_rebuild(pool, guild_id, day_number(first)).await?;
+    let bounds = |d: NaiveDate| (start_of(d, tz), start_of(d + Duration::days(1), tz));
+    for d in analytics::days(first, last) {
+        let mut tx = pool.begin().await?;
+        let (start, end) = bounds(d);
+        db::rollup::rebuild_day(&mut tx, guild_id, day_number(d), start, end, i64::MAX).await?;
+        db::rollup::finish_day(&mut tx, guild_id, tz.name(), day_number(d), start, end).await?;
+        tx.commit().await?;
+    }
+    let mut tx = db::rollup::begin_write(pool, guild_id).await?;
+    if db::rollup::state(&mut *tx, guild_id)
+        .await?
+        .is_some_and(|s| s.live_until_id.is_none())
+    {
+        let until_id = db::rollup::highest_id(&mut tx).await?;
+        let latest = db::rollup::latest_activity(&mut *tx, guild_id).await?;
+        let live_last = latest.map_or(last, |at| local_day(at, tz)).max(last);
+        for d in analytics::days(last + Duration::days(1), live_last) {
+            let (start, end) = bounds(d);
+            db::rollup::rebuild_day(&mut tx, guild_id, day_number(d), start, end, until_id).await?;
+        }
+        db::rollup::folded_until(&mut tx, guild_id, until_id).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Folds the records written since the last catch-up into live member days and members'
+/// firsts and totals, in one transaction under the write lock (so that a report in another
+/// process never folds the same records twice).
+async fn catch_up(pool: &Pool, guild_id: u64, tz: Tz) -> anyhow::Result<()> {
+    let mut tx = db::rollup::begin_write(pool, guild_id).await?;
+    let Some(state) = db::rollup::state(&mut *tx, guild_id).await? else {
+        return Ok(());
+    };
+    let Some(mark) = state.live_until_id else {
+        return Ok(());
+    };
+    let records = db::rollup::records_after(&mut tx, guild_id, mark).await?;
+    let Some(highest) = records.iter().map(|r| r.id).max() else {
+        return Ok(());
+    };
+    let folded = fold(&records, tz, state.done_until);
+    for ((user, day), counts) in folded.days {
+        db::rollup::add_to_member_day(&mut tx, guild_id, user, day, counts).await?;
+    }
+    for (user, m) in folded.members {
+        db::rollup::add_to_member(
+            &mut tx,
+            guild_id,
+            user,
+            m.first_active_at,
+            m.first_message_at,
+            m.activity,
+        )
+        .await?;
+    }
+    db::rollup::folded_until(&mut tx, guild_id, highest).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// What new records add to each member.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MemberGains {
+    pub first_active_at: i64,
+    pub first_message_at: Option<i64>,
+    /// Activity on days not finished (finished days are final; their totals do not change).
+    pub activity: i64,
+}
+
+/// New records grouped by member and local day: counts for days from `done_until` on, and each
+/// member's earliest activity and message.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Folded {
+    pub days: BTreeMap<(u64, i64), DayCounts>,
+    pub members: BTreeMap<u64, MemberGains>,
+}
+
+pub fn fold(records: &[NewRecord], tz: Tz, done_until: i64) -> Folded {
+    let mut folded = Folded::default();
+    for r in records {
+        let is_message = r.kind == Kind::Message as i64;
+        let member = folded.members.entry(r.user_id).or_insert(MemberGains {
+            first_active_at: r.at,
+            ..MemberGains::default()
+        });
+        member.first_active_at = member.first_active_at.min(r.at);
+        if is_message {
+            member.first_message_at = Some(member.first_message_at.map_or(r.at, |t| t.min(r.at)));
+        }
+        let day = day_number(local_day(r.at, tz));
+        if day < done_until {
+            continue;
+        }
+        member.activity += 1;
+        let counts = folded.days.entry((r.user_id, day)).or_default();
+        counts.activity += 1;
+        if is_message {
+            counts.messages += 1;
+            if r.is_reply {
+                counts.replies += 1;
+            }
+        }
+        if r.kind == Kind::ThreadCreated as i64 {
+            counts.threads += 1;
+        }
+    }
+    folded
 }
 
 /// Older records arrived (an import): days from the one holding `earliest` on are
@@ -136,6 +244,52 @@ fn local_day(at: i64, tz: Tz) -> NaiveDate {
 mod tests {
     use super::*;
     use chrono::TimeZone;
+
+    #[test]
+    fn new_records_fold_into_local_days_and_finished_days_stay_final() {
+        let tz: Tz = "Europe/Paris".parse().unwrap();
+        let at = |d, h| {
+            tz.with_ymd_and_hms(2026, 3, d, h, 30, 0)
+                .unwrap()
+                .timestamp()
+        };
+        let day = |d| day_number(NaiveDate::from_ymd_opt(2026, 3, d).unwrap());
+        let record = |id, user_id, at, kind: Kind, is_reply| NewRecord {
+            id,
+            user_id,
+            at,
+            kind: kind as i64,
+            is_reply,
+        };
+        let records = [
+            // Day 9 is finished: it only moves member 1's first activity.
+            record(1, 1, at(9, 23), Kind::Reaction, false),
+            // 00:30 in Paris is still the 10th's first hour, though it is the 9th in UTC.
+            record(2, 1, at(10, 0), Kind::Message, true),
+            record(3, 1, at(10, 12), Kind::ThreadCreated, false),
+            record(4, 2, at(11, 8), Kind::Message, false),
+        ];
+        let folded = fold(&records, tz, day(10));
+        assert_eq!(
+            folded.days.get(&(1, day(10))),
+            Some(&DayCounts {
+                activity: 2,
+                messages: 1,
+                replies: 1,
+                threads: 1
+            })
+        );
+        assert_eq!(folded.days.len(), 2);
+        assert_eq!(
+            folded.members.get(&1),
+            Some(&MemberGains {
+                first_active_at: at(9, 23),
+                first_message_at: Some(at(10, 0)),
+                activity: 2,
+            })
+        );
+        assert_eq!(folded.members.get(&2).map(|m| m.activity), Some(1));
+    }
 
     #[test]
     fn a_day_is_final_once_it_has_settled() {

@@ -3,11 +3,11 @@
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
-use crate::db::{self, Pool};
+use crate::db::{self, rollup::GuildDay, Pool};
 use crate::domain::analytics::{
-    self, date_of, day_number, CohortPeriod, DayFigures, Inputs, Report,
+    self, date_of, day_number, CohortPeriod, Counts, DayFigures, JoinDayCounts, Report,
 };
 use crate::rollup::{self, start_of};
 
@@ -15,8 +15,26 @@ fn instant(secs: i64) -> DateTime<Utc> {
     Utc.timestamp_opt(secs, 0).single().unwrap_or_default()
 }
 
-/// The report for `from..=to` (local days in `tz`). Finished days are read materialised (see
-/// `rollup`); the days after them (today) from the raw records.
+/// What a report computes beyond the daily figures, joins and activation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Sections {
+    pub retention: bool,
+    pub top_contributors: bool,
+}
+
+impl Sections {
+    pub const ALL: Self = Self {
+        retention: true,
+        top_contributors: true,
+    };
+    /// What `/stats overview` shows.
+    pub const OVERVIEW: Self = Self {
+        retention: false,
+        top_contributors: false,
+    };
+}
+
+/// The report for `from..=to` (local days in `tz`).
 pub async fn report(
     pool: &Pool,
     guild_id: u64,
@@ -25,132 +43,131 @@ pub async fn report(
     to: NaiveDate,
     period: CohortPeriod,
 ) -> anyhow::Result<Report> {
-    let first_live = rollup::refresh(pool, guild_id, tz, Utc::now()).await?;
-    let last_done = day_number(first_live) - 1;
-    let (range_start, until) = (start_of(from, tz), start_of(to + Duration::days(1), tz));
-    let live_start = start_of(first_live, tz).max(range_start);
-    let mut inputs = Inputs::default();
+    let days = days_of(pool, guild_id, tz, from, to).await?;
+    report_of(pool, guild_id, tz, from, to, period, Sections::ALL, &days).await
+}
 
-    for day in db::rollup::guild_days(pool, guild_id, day_number(from), day_number(to)).await? {
-        let n = |x: i64| usize::try_from(x).unwrap_or(0);
-        inputs.finished.insert(
-            date_of(day.day),
-            DayFigures {
-                dau: n(day.dau),
-                wau: n(day.wau),
-                mau: n(day.mau),
-                messages: n(day.messages),
-            },
-        );
-    }
-    // Retention windows of the period's cohorts, on materialised days.
-    inputs.active_days.extend(
-        db::rollup::cohort_active_days(
-            pool,
-            guild_id,
-            day_number(from) + 30,
-            day_number(to).min(last_done),
-            range_start,
-            until,
-        )
-        .await?
-        .into_iter()
-        .map(|(u, d)| (u, date_of(d))),
-    );
-    let mut top = HashMap::new();
-    if first_live <= to {
-        // Days not materialised: raw records, with the materialised WAU/MAU lookback (each
-        // member's last active day is enough: every live day comes after it).
-        let lookback = day_number(first_live.max(from)) - 29;
-        inputs.active_days.extend(
-            db::rollup::last_active_days(pool, guild_id, lookback, last_done)
-                .await?
-                .into_iter()
-                .map(|(u, d)| (u, date_of(d))),
-        );
-        let slots_from = start_of(first_live, tz).min(live_start);
-        inputs.activity = db::activity::active_slots(pool, guild_id, slots_from, until)
-            .await?
-            .into_iter()
-            .map(|(u, t)| (u, instant(t)))
-            .collect();
-        inputs.messages = db::activity::message_slots(pool, guild_id, live_start, until)
-            .await?
-            .into_iter()
-            .flat_map(|(slot, n)| {
-                std::iter::repeat_n(instant(slot), usize::try_from(n).unwrap_or(0))
-            })
-            .collect();
-        top = db::activity::counts(pool, guild_id, live_start, until).await?;
-    }
-
-    // Top contributors: materialised totals plus live counts. The materialised top list is
-    // long enough that opted-out members and live gains cannot push anyone above it.
-    let optouts = db::activity::optouts_in(pool, guild_id).await?;
-    let shown = 10;
-    let last_counted = day_number(to).min(last_done);
-    let mut finished = db::rollup::top_activity(
+/// `/stats overview`: the report without retention and top contributors, and conversations.
+pub async fn overview(
+    pool: &Pool,
+    guild_id: u64,
+    tz: Tz,
+    from: NaiveDate,
+    to: NaiveDate,
+    managers: &HashSet<u64>,
+) -> anyhow::Result<(Report, analytics::Conversations)> {
+    let days = days_of(pool, guild_id, tz, from, to).await?;
+    let report = report_of(
         pool,
         guild_id,
-        day_number(from),
-        last_counted,
-        (shown + optouts.len()) as i64,
+        tz,
+        from,
+        to,
+        CohortPeriod::Month,
+        Sections::OVERVIEW,
+        &days,
     )
     .await?;
-    if !top.is_empty() {
-        finished.extend(
-            db::rollup::activity_of_recent(
-                pool,
-                guild_id,
-                day_number(from),
-                last_counted,
-                live_start,
-                until,
-            )
-            .await?,
-        );
-    }
-    for (user, n) in finished {
-        *top.entry(user).or_default() += n;
-    }
-    // Opted-out members stay in the totals but never appear on a leaderboard.
-    top.retain(|user, _| !optouts.contains(user));
-    inputs.activity_counts = top;
+    let talk = conversations_of(pool, guild_id, tz, from, to, managers, &days).await?;
+    Ok((report, talk))
+}
 
-    // Joins: the join history of members who joined in the period (so first joins are right),
-    // and first activity where no join is known (imported history), materialised or live.
-    let known = db::activity::newcomers(pool, guild_id, range_start, until).await?;
-    let live = db::activity::live_firsts(pool, guild_id, start_of(first_live, tz), until).await?;
-    inputs.joins = known
-        .joins
-        .iter()
-        .chain(&known.first_active)
-        .map(|(u, t)| (*u, instant(*t)))
-        .collect();
-    let mut first_messages = known.first_messages;
-    for first in live {
-        if !first.established && first.first_active >= range_start {
-            inputs
-                .joins
-                .push((first.user_id, instant(first.first_active)));
-        }
-        if let Some(at) = first.first_message {
-            first_messages
-                .entry(first.user_id)
-                .and_modify(|t| *t = (*t).min(at))
-                .or_insert(at);
-        }
+/// The figures of every day of `from..=to` with activity: finished days as materialised, the
+/// others (today) from live member days.
+async fn days_of(
+    pool: &Pool,
+    guild_id: u64,
+    tz: Tz,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> anyhow::Result<Vec<GuildDay>> {
+    let first_live = day_number(rollup::refresh(pool, guild_id, tz, Utc::now()).await?);
+    let (first, last) = (day_number(from), day_number(to));
+    let mut days = db::rollup::guild_days(pool, guild_id, first, last.min(first_live - 1)).await?;
+    for day in first.max(first_live)..=last {
+        days.push(db::rollup::live_day(pool, guild_id, first_live, day).await?);
     }
-    inputs.first_messages = first_messages
-        .into_iter()
-        .map(|(u, t)| (u, instant(t)))
-        .collect();
-    inputs.leaves = db::activity::leaves(pool, guild_id, range_start, until)
-        .await?
-        .into_iter()
-        .map(instant)
-        .collect();
-    Ok(analytics::report(guild_id, tz, from, to, &inputs, period))
+    Ok(days)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn report_of(
+    pool: &Pool,
+    guild_id: u64,
+    tz: Tz,
+    from: NaiveDate,
+    to: NaiveDate,
+    period: CohortPeriod,
+    sections: Sections,
+    days: &[GuildDay],
+) -> anyhow::Result<Report> {
+    let (since, until) = (start_of(from, tz), start_of(to + Duration::days(1), tz));
+    let instants = |v: Vec<i64>| v.into_iter().map(instant).collect::<Vec<_>>();
+    let n = |x: i64| usize::try_from(x).unwrap_or(0);
+    let mut counts = Counts {
+        days: days
+            .iter()
+            .map(|d| {
+                let figures = DayFigures {
+                    dau: n(d.dau),
+                    wau: n(d.wau),
+                    mau: n(d.mau),
+                    messages: n(d.messages),
+                };
+                (date_of(d.day), figures)
+            })
+            .collect(),
+        joins: instants(db::activity::join_instants(pool, guild_id, since, until).await?),
+        leaves: instants(db::activity::leaves(pool, guild_id, since, until).await?),
+        ..Counts::default()
+    };
+    // Activation counts joins at least 7 days before the end of the range.
+    let cutoff = to - Duration::days(7);
+    if cutoff >= from {
+        let (joined, activated) = db::activity::activation(
+            pool,
+            guild_id,
+            since,
+            start_of(cutoff + Duration::days(1), tz),
+        )
+        .await?;
+        counts.activation = (n(joined), n(activated));
+    }
+    if sections.retention {
+        let (finished, live) = db::rollup::cohorts(pool, guild_id, since, until).await?;
+        counts.join_days = finished
+            .into_iter()
+            .map(|j| JoinDayCounts {
+                day: date_of(j.day),
+                size: n(j.size),
+                retained_30: n(j.retained_30),
+                retained_90: n(j.retained_90),
+            })
+            .chain(live.into_iter().map(|at| JoinDayCounts {
+                day: instant(at).with_timezone(&tz).date_naive(),
+                size: 1,
+                retained_30: 0,
+                retained_90: 0,
+            }))
+            .collect();
+    }
+    if sections.top_contributors {
+        // Opted-out members stay in the totals but never appear on a leaderboard: read enough
+        // members that the top 10 is complete without them.
+        let optouts = db::activity::optouts_in(pool, guild_id).await?;
+        let limit = 10 + optouts.len() as i64;
+        let (first, last) = (day_number(from), day_number(to));
+        let top = if db::rollup::spans_all_days(pool, guild_id, first, last).await? {
+            db::rollup::top_activity_ever(pool, guild_id, limit).await?
+        } else {
+            db::rollup::top_activity(pool, guild_id, first, last, limit).await?
+        };
+        counts.activity_counts = top
+            .into_iter()
+            .filter(|(user, _)| !optouts.contains(user))
+            .collect();
+    }
+    Ok(analytics::assemble(guild_id, tz, from, to, &counts, period))
 }
 
 fn share(x: Option<f64>) -> String {
@@ -238,30 +255,33 @@ pub async fn conversations(
     to: NaiveDate,
     managers: &HashSet<u64>,
 ) -> anyhow::Result<analytics::Conversations> {
+    let days = days_of(pool, guild_id, tz, from, to).await?;
+    conversations_of(pool, guild_id, tz, from, to, managers, &days).await
+}
+
+async fn conversations_of(
+    pool: &Pool,
+    guild_id: u64,
+    tz: Tz,
+    from: NaiveDate,
+    to: NaiveDate,
+    managers: &HashSet<u64>,
+    days: &[GuildDay],
+) -> anyhow::Result<analytics::Conversations> {
+    let sum = |f: fn(&GuildDay) -> i64| u64::try_from(days.iter().map(f).sum::<i64>()).unwrap_or(0);
+    let (replies, messages, threads) =
+        (sum(|d| d.replies), sum(|d| d.messages), sum(|d| d.threads));
+    let managers: Vec<u64> = managers.iter().copied().collect();
+    let by_managers =
+        db::rollup::threads_by(pool, guild_id, &managers, day_number(from), day_number(to)).await?;
     let (since, until) = (start_of(from, tz), start_of(to + Duration::days(1), tz));
-    let first_live = rollup::refresh(pool, guild_id, tz, Utc::now()).await?;
-    let (mut replies, mut top, per_member) = db::rollup::conversation_counts(
-        pool,
-        guild_id,
-        day_number(from),
-        day_number(to).min(day_number(first_live) - 1),
-    )
-    .await?;
-    let mut starters: Vec<u64> = per_member
-        .into_iter()
-        .flat_map(|(user, n)| std::iter::repeat_n(user, usize::try_from(n).unwrap_or(0)))
-        .collect();
-    let live_since = since.max(start_of(first_live, tz));
-    if live_since < until {
-        let (live_replies, live_top) =
-            db::activity::reply_counts(pool, guild_id, live_since, until).await?;
-        replies += live_replies;
-        top += live_top;
-        starters.extend(db::activity::thread_starters(pool, guild_id, live_since, until).await?);
-    }
     let delays = db::activity::first_reply_delays(pool, guild_id, since, until).await?;
     Ok(analytics::conversations(
-        replies, top, &starters, managers, &delays,
+        replies,
+        messages.saturating_sub(replies),
+        threads,
+        by_managers,
+        &delays,
     ))
 }
 

@@ -191,6 +191,32 @@ async fn materialised_days_match_the_definitions_on_raw_records() {
     let state = db::rollup::state(&pool, GUILD).await.unwrap().unwrap();
     assert_eq!(state.timezone, "Europe/Paris");
 
+    // Records written after the days were materialised are folded in by the catch-up: today's
+    // activity in two batches (members already active today, returning after weeks, and new),
+    // each followed by reports.
+    let midnight = hearth::rollup::start_of(Utc::now().with_timezone(&paris).date_naive(), paris);
+    for batch in 0..2u64 {
+        let today: Vec<Record> = (0..30u64)
+            .map(|i| Record {
+                guild_id: GUILD,
+                user_id: [3, 30, 41, 60 + batch][(i % 4) as usize],
+                at: (now - rng.gen_range(0..3_600)).max(midnight),
+                kind: if i % 5 == 0 {
+                    Kind::ThreadCreated
+                } else {
+                    Kind::Message
+                },
+                channel_id: 5,
+                target_id: 500_000 + batch * 100 + i,
+                reply_to: (i % 3 == 0).then_some(1_001),
+                in_thread: false,
+            })
+            .collect();
+        db::activity::insert(&pool, &today).await.unwrap();
+        records.extend(today);
+        check(&pool, &records, &joins, paris, &[(60, 0), (0, 0)]).await;
+    }
+
     // Another zone moves every day boundary: everything is materialised again.
     let new_york: Tz = "America/New_York".parse().unwrap();
     check(&pool, &records, &joins, new_york, &ranges).await;

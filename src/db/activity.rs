@@ -54,46 +54,6 @@ pub async fn insert(db: impl SqliteExecutor<'_>, records: &[Record]) -> sqlx::Re
 /// SQLite allows at most 32766 bound values; 8 per record.
 pub const MAX_BATCH: usize = 4000;
 
-/// Distinct (member, 15-minute slot) pairs with activity in `[since, until)`: enough to place
-/// every record on a calendar day in any time zone (offsets are multiples of 15 minutes).
-pub async fn active_slots(
-    pool: &Pool,
-    guild_id: u64,
-    since: i64,
-    until: i64,
-) -> sqlx::Result<Vec<(u64, i64)>> {
-    let rows: Vec<(i64, i64)> = sqlx::query_as(
-        "SELECT DISTINCT user_id, at / 900 FROM activity WHERE guild_id = $1 AND at >= $2 AND at < $3",
-    )
-    .bind(to_sql_id(guild_id))
-    .bind(since)
-    .bind(until)
-    .fetch_all(pool)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(u, slot)| (from_sql_id(u), slot * 900))
-        .collect())
-}
-
-/// Message counts per 15-minute slot in `[since, until)`.
-pub async fn message_slots(
-    pool: &Pool,
-    guild_id: u64,
-    since: i64,
-    until: i64,
-) -> sqlx::Result<Vec<(i64, i64)>> {
-    let rows: Vec<(i64, i64)> = sqlx::query_as(
-        "SELECT at / 900, COUNT(*) FROM activity WHERE guild_id = $1 AND kind = 1 AND at >= $2 AND at < $3 GROUP BY at / 900",
-    )
-    .bind(to_sql_id(guild_id))
-    .bind(since)
-    .bind(until)
-    .fetch_all(pool)
-    .await?;
-    Ok(rows.into_iter().map(|(slot, n)| (slot * 900, n)).collect())
-}
-
 /// Activity count per member in `[since, until)`.
 pub async fn counts(
     pool: &Pool,
@@ -114,102 +74,51 @@ pub async fn counts(
         .collect())
 }
 
-/// What a report needs about the members who joined in `[since, until)`.
-#[derive(Debug, Default)]
-pub struct Newcomers {
-    /// Every join event before `until` of members with a join event in the period.
-    pub joins: Vec<(u64, i64)>,
-    /// Members with no known join whose (materialised) first activity is in the period.
-    pub first_active: Vec<(u64, i64)>,
-    /// First message of each of them, where recorded.
-    pub first_messages: HashMap<u64, i64>,
-}
-
-pub async fn newcomers(
+/// Join instants in `[since, until)`: join events, and first activity of members with no
+/// known join (imported history).
+pub async fn join_instants(
     pool: &Pool,
     guild_id: u64,
     since: i64,
     until: i64,
-) -> sqlx::Result<Newcomers> {
-    let pairs = |rows: Vec<(i64, i64)>| -> Vec<(u64, i64)> {
-        rows.into_iter().map(|(u, t)| (from_sql_id(u), t)).collect()
-    };
-    let guild = to_sql_id(guild_id);
-    let joins: Vec<(i64, i64)> = sqlx::query_as(
-        "SELECT user_id, joined_at FROM member_joins WHERE guild_id = $1 AND joined_at < $3
-           AND user_id IN (SELECT user_id FROM member_joins WHERE guild_id = $1 AND joined_at >= $2 AND joined_at < $3)",
-    )
-    .bind(guild)
-    .bind(since)
-    .bind(until)
-    .fetch_all(pool)
-    .await?;
-    let first_active: Vec<(i64, i64)> = sqlx::query_as(
-        "SELECT user_id, first_active_at FROM members
+) -> sqlx::Result<Vec<i64>> {
+    sqlx::query_scalar(
+        "SELECT joined_at FROM member_joins WHERE guild_id = $1 AND joined_at >= $2 AND joined_at < $3
+         UNION ALL
+         SELECT first_active_at FROM members
          WHERE guild_id = $1 AND first_active_at >= $2 AND first_active_at < $3 AND first_joined_at IS NULL",
-    )
-    .bind(guild)
-    .bind(since)
-    .bind(until)
-    .fetch_all(pool)
-    .await?;
-    let first_messages: Vec<(i64, i64)> = sqlx::query_as(
-        "SELECT user_id, first_message_at FROM members
-         WHERE guild_id = $1 AND first_message_at IS NOT NULL AND user_id IN (
-             SELECT user_id FROM member_joins WHERE guild_id = $1 AND joined_at >= $2 AND joined_at < $3
-             UNION
-             SELECT user_id FROM members WHERE guild_id = $1 AND first_active_at >= $2 AND first_active_at < $3)",
-    )
-    .bind(guild)
-    .bind(since)
-    .bind(until)
-    .fetch_all(pool)
-    .await?;
-    Ok(Newcomers {
-        joins: pairs(joins),
-        first_active: pairs(first_active),
-        first_messages: pairs(first_messages).into_iter().collect(),
-    })
-}
-
-/// A member's first activity and first message among records not materialised yet.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct LiveFirst {
-    pub user_id: u64,
-    pub first_active: i64,
-    pub first_message: Option<i64>,
-    /// A join or earlier materialised activity is known, so this is not their first activity.
-    pub established: bool,
-}
-
-/// [`LiveFirst`] of every member active in `[since, until)`.
-pub async fn live_firsts(
-    pool: &Pool,
-    guild_id: u64,
-    since: i64,
-    until: i64,
-) -> sqlx::Result<Vec<LiveFirst>> {
-    let rows: Vec<(i64, i64, Option<i64>, i64)> = sqlx::query_as(
-        "SELECT a.user_id, MIN(a.at), MIN(CASE WHEN a.kind = 1 THEN a.at END),
-                MAX(CASE WHEN m.first_joined_at IS NOT NULL OR m.first_active_at < $2 THEN 1 ELSE 0 END)
-         FROM activity a LEFT JOIN members m ON m.guild_id = a.guild_id AND m.user_id = a.user_id
-         WHERE a.guild_id = $1 AND a.at >= $2 AND a.at < $3
-         GROUP BY a.user_id",
     )
     .bind(to_sql_id(guild_id))
     .bind(since)
     .bind(until)
     .fetch_all(pool)
+    .await
+}
+
+/// Activation (product §6) of the joins in `[since, until)` (as [`join_instants`]): how many,
+/// and how many were followed by the member's first message within 7 days.
+pub async fn activation(
+    pool: &Pool,
+    guild_id: u64,
+    since: i64,
+    until: i64,
+) -> sqlx::Result<(i64, i64)> {
+    let (joined, activated): (i64, Option<i64>) = sqlx::query_as(
+        "SELECT COUNT(*), SUM(CASE WHEN m.first_message_at >= j.at AND m.first_message_at <= j.at + 604800
+                                   THEN 1 ELSE 0 END)
+         FROM (SELECT user_id, joined_at AS at FROM member_joins
+               WHERE guild_id = $1 AND joined_at >= $2 AND joined_at < $3
+               UNION ALL
+               SELECT user_id, first_active_at FROM members
+               WHERE guild_id = $1 AND first_active_at >= $2 AND first_active_at < $3 AND first_joined_at IS NULL) AS j
+         LEFT JOIN members m ON m.guild_id = $1 AND m.user_id = j.user_id",
+    )
+    .bind(to_sql_id(guild_id))
+    .bind(since)
+    .bind(until)
+    .fetch_one(pool)
     .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(u, first_active, first_message, established)| LiveFirst {
-            user_id: from_sql_id(u),
-            first_active,
-            first_message,
-            established: established == 1,
-        })
-        .collect())
+    Ok((joined, activated.unwrap_or(0)))
 }
 
 /// Leave times in `[since, until)`.
@@ -273,46 +182,6 @@ pub async fn count_for(pool: &Pool, guild_id: u64, user_id: u64) -> sqlx::Result
         .bind(to_sql_id(user_id))
         .fetch_one(pool)
         .await
-}
-
-/// (replies, top-level messages) in `[since, until)`: replies are message replies and messages
-/// inside threads.
-pub async fn reply_counts(
-    pool: &Pool,
-    guild_id: u64,
-    since: i64,
-    until: i64,
-) -> sqlx::Result<(u64, u64)> {
-    let (replies, top): (Option<i64>, Option<i64>) = sqlx::query_as(
-        "SELECT SUM(CASE WHEN reply_to IS NOT NULL OR in_thread = 1 THEN 1 ELSE 0 END),
-                SUM(CASE WHEN reply_to IS NULL AND in_thread = 0 THEN 1 ELSE 0 END)
-         FROM activity WHERE guild_id = $1 AND kind = 1 AND at >= $2 AND at < $3",
-    )
-    .bind(to_sql_id(guild_id))
-    .bind(since)
-    .bind(until)
-    .fetch_one(pool)
-    .await?;
-    let n = |x: Option<i64>| u64::try_from(x.unwrap_or(0)).unwrap_or(0);
-    Ok((n(replies), n(top)))
-}
-
-/// Who started each thread or forum post in `[since, until)`.
-pub async fn thread_starters(
-    pool: &Pool,
-    guild_id: u64,
-    since: i64,
-    until: i64,
-) -> sqlx::Result<Vec<u64>> {
-    let rows: Vec<i64> = sqlx::query_scalar(
-        "SELECT user_id FROM activity WHERE guild_id = $1 AND kind = 2 AND at >= $2 AND at < $3",
-    )
-    .bind(to_sql_id(guild_id))
-    .bind(since)
-    .bind(until)
-    .fetch_all(pool)
-    .await?;
-    Ok(rows.into_iter().map(from_sql_id).collect())
 }
 
 /// For members who joined in `[since, until)`: seconds from their first message to its first

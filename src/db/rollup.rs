@@ -1,9 +1,8 @@
-//! Materialised finished days (`member_days`, `guild_days`, `rollups`): what reports read
-//! instead of every activity record. Days are day numbers (days since 1970-01-01, local).
+//! Materialised days (`member_days` for every day, `guild_days` for finished ones, `rollups`):
+//! what reports read instead of activity records. Days are day numbers (days since
+//! 1970-01-01, local).
 
-use std::collections::HashMap;
-
-use sqlx::{Sqlite, Transaction};
+use sqlx::{Sqlite, SqliteExecutor, Transaction};
 
 use super::{from_sql_id, to_sql_id, Pool};
 
@@ -11,29 +10,38 @@ use super::{from_sql_id, to_sql_id, Pool};
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct State {
     pub timezone: String,
-    /// The first day that is not materialised.
+    /// The first day that is not finished.
     pub done_until: i64,
+    /// The highest record id folded into `member_days`; `None` while the days from
+    /// `done_until` on must be rebuilt from raw records.
+    pub live_until_id: Option<i64>,
 }
 
-/// One finished day's figures.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// One day's figures: final for a finished day, so far for a live one.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct GuildDay {
     pub day: i64,
     pub dau: i64,
     pub wau: i64,
     pub mau: i64,
     pub messages: i64,
+    /// Message replies and messages inside threads.
+    pub replies: i64,
+    /// Threads and forum posts started.
+    pub threads: i64,
 }
 
-pub async fn state(pool: &Pool, guild_id: u64) -> sqlx::Result<Option<State>> {
-    let row: Option<(String, i64)> =
-        sqlx::query_as("SELECT timezone, done_until FROM rollups WHERE guild_id = $1")
-            .bind(to_sql_id(guild_id))
-            .fetch_optional(pool)
-            .await?;
-    Ok(row.map(|(timezone, done_until)| State {
+pub async fn state(db: impl SqliteExecutor<'_>, guild_id: u64) -> sqlx::Result<Option<State>> {
+    let row: Option<(String, i64, Option<i64>)> = sqlx::query_as(
+        "SELECT timezone, done_until, live_until_id FROM rollups WHERE guild_id = $1",
+    )
+    .bind(to_sql_id(guild_id))
+    .fetch_optional(db)
+    .await?;
+    Ok(row.map(|(timezone, done_until, live_until_id)| State {
         timezone,
         done_until,
+        live_until_id,
     }))
 }
 
@@ -48,6 +56,8 @@ pub async fn reset(
     for statement in [
         "DELETE FROM member_days WHERE guild_id = $1",
         "DELETE FROM guild_days WHERE guild_id = $1",
+        "UPDATE members SET last_done_day = NULL, join_day = NULL, activity_total = 0 WHERE guild_id = $1",
+        "UPDATE rollups SET live_until_id = NULL WHERE guild_id = $1",
     ] {
         sqlx::query(statement)
             .bind(to_sql_id(guild_id))
@@ -76,14 +86,59 @@ async fn set_state(
     Ok(())
 }
 
-/// Moves `done_until` back to `day` (older history arrived); later days are materialised again.
+/// Older history arrived: days from `day` on are materialised again, and the live days are
+/// rebuilt from raw records.
 pub async fn rewind(pool: &Pool, guild_id: u64, day: i64) -> sqlx::Result<()> {
-    sqlx::query("UPDATE rollups SET done_until = $2 WHERE guild_id = $1 AND done_until > $2")
-        .bind(to_sql_id(guild_id))
-        .bind(day)
-        .execute(pool)
-        .await?;
+    sqlx::query(
+        "UPDATE rollups SET done_until = CASE WHEN done_until > $2 THEN $2 ELSE done_until END,
+                            live_until_id = NULL
+         WHERE guild_id = $1",
+    )
+    .bind(to_sql_id(guild_id))
+    .bind(day)
+    .execute(pool)
+    .await?;
     Ok(())
+}
+
+/// Starts a rebuild from `day`: drops the member days from it on (and their activity from the
+/// members' totals) and takes each member's last finished day back to before it.
+pub async fn start_rebuild(pool: &Pool, guild_id: u64, day: i64) -> sqlx::Result<()> {
+    let guild = to_sql_id(guild_id);
+    let mut tx = pool.begin().await?;
+    sqlx::query(
+        "UPDATE members SET activity_total = members.activity_total - dropped.activity
+         FROM (SELECT user_id, SUM(activity) AS activity FROM member_days
+               WHERE guild_id = $1 AND day >= $2 GROUP BY user_id) AS dropped
+         WHERE members.guild_id = $1 AND members.user_id = dropped.user_id",
+    )
+    .bind(guild)
+    .bind(day)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("DELETE FROM member_days WHERE guild_id = $1 AND day >= $2")
+        .bind(guild)
+        .bind(day)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(
+        "UPDATE members SET last_done_day = (SELECT MAX(d.day) FROM member_days d
+                                             WHERE d.guild_id = members.guild_id AND d.user_id = members.user_id)
+         WHERE guild_id = $1 AND last_done_day >= $2",
+    )
+    .bind(guild)
+    .bind(day)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await
+}
+
+/// The highest record id (read under the write lock, it is where a rebuild of the live days
+/// stops and the catch-up starts).
+pub async fn highest_id(tx: &mut Transaction<'_, Sqlite>) -> sqlx::Result<i64> {
+    sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM activity")
+        .fetch_one(&mut **tx)
+        .await
 }
 
 /// The earliest activity record or join of a guild, if any.
@@ -98,52 +153,243 @@ pub async fn earliest_activity(pool: &Pool, guild_id: u64) -> sqlx::Result<Optio
         .await
 }
 
-/// Materialises one day (`[start, end)` in unix seconds) and returns its active members with
-/// their message counts. Replaces what an earlier run wrote for the day; the caller commits
-/// the day's figures and the new `done_until` in the same transaction.
-pub async fn materialise_day(
+/// The latest activity record of a guild, if any (how far live days reach).
+pub async fn latest_activity(
+    db: impl SqliteExecutor<'_>,
+    guild_id: u64,
+) -> sqlx::Result<Option<i64>> {
+    sqlx::query_scalar("SELECT MAX(at) FROM activity WHERE guild_id = $1")
+        .bind(to_sql_id(guild_id))
+        .fetch_one(db)
+        .await
+}
+
+/// Builds one day (`[start, end)` in unix seconds) of `member_days` from the raw records up to
+/// `until_id`, and each active member's first activity and first message.
+pub async fn rebuild_day(
     tx: &mut Transaction<'_, Sqlite>,
     guild_id: u64,
     day: i64,
     start: i64,
     end: i64,
-) -> sqlx::Result<Vec<(u64, i64)>> {
+    until_id: i64,
+) -> sqlx::Result<()> {
     let guild = to_sql_id(guild_id);
+    sqlx::query(
+        "UPDATE members SET activity_total = members.activity_total - d.activity
+         FROM member_days d
+         WHERE d.guild_id = $1 AND d.day = $2 AND members.guild_id = $1 AND members.user_id = d.user_id",
+    )
+    .bind(guild)
+    .bind(day)
+    .execute(&mut **tx)
+    .await?;
     sqlx::query("DELETE FROM member_days WHERE guild_id = $1 AND day = $2")
         .bind(guild)
         .bind(day)
         .execute(&mut **tx)
         .await?;
+    // Days are built in order, so each member's previous active day is already there.
     sqlx::query(
-        "INSERT INTO member_days (guild_id, day, user_id, activity, messages, replies, threads)
-         SELECT guild_id, $2, user_id, COUNT(*),
-                SUM(CASE WHEN kind = 1 THEN 1 ELSE 0 END),
-                SUM(CASE WHEN kind = 1 AND (reply_to IS NOT NULL OR in_thread = 1) THEN 1 ELSE 0 END),
-                SUM(CASE WHEN kind = 2 THEN 1 ELSE 0 END)
-         FROM activity WHERE guild_id = $1 AND at >= $3 AND at < $4
-         GROUP BY guild_id, user_id",
+        "INSERT INTO member_days (guild_id, day, user_id, activity, messages, replies, threads, prev_day)
+         SELECT a.guild_id, $2, a.user_id, COUNT(*),
+                SUM(CASE WHEN a.kind = 1 THEN 1 ELSE 0 END),
+                SUM(CASE WHEN a.kind = 1 AND (a.reply_to IS NOT NULL OR a.in_thread = 1) THEN 1 ELSE 0 END),
+                SUM(CASE WHEN a.kind = 2 THEN 1 ELSE 0 END),
+                (SELECT MAX(p.day) FROM member_days p
+                 WHERE p.guild_id = a.guild_id AND p.user_id = a.user_id AND p.day < $2)
+         FROM activity a WHERE a.guild_id = $1 AND a.at >= $3 AND a.at < $4 AND a.id <= $5
+         GROUP BY a.guild_id, a.user_id",
     )
     .bind(guild)
     .bind(day)
     .bind(start)
     .bind(end)
+    .bind(until_id)
     .execute(&mut **tx)
     .await?;
     // MIN(COALESCE(a, b), COALESCE(b, a)) is the smaller of two times, either of which may be NULL.
     sqlx::query(
-        "INSERT INTO members (guild_id, user_id, first_active_at, first_message_at)
-         SELECT guild_id, user_id, MIN(at), MIN(CASE WHEN kind = 1 THEN at END)
-         FROM activity WHERE guild_id = $1 AND at >= $2 AND at < $3
+        "INSERT INTO members (guild_id, user_id, first_active_at, first_message_at, activity_total)
+         SELECT guild_id, user_id, MIN(at), MIN(CASE WHEN kind = 1 THEN at END), COUNT(*)
+         FROM activity WHERE guild_id = $1 AND at >= $2 AND at < $3 AND id <= $4
          GROUP BY guild_id, user_id
          ON CONFLICT (guild_id, user_id) DO UPDATE SET
            first_active_at = MIN(COALESCE(members.first_active_at, excluded.first_active_at),
                                  COALESCE(excluded.first_active_at, members.first_active_at)),
            first_message_at = MIN(COALESCE(members.first_message_at, excluded.first_message_at),
-                                  COALESCE(excluded.first_message_at, members.first_message_at))",
+                                  COALESCE(excluded.first_message_at, members.first_message_at)),
+           activity_total = members.activity_total + excluded.activity_total",
     )
     .bind(guild)
     .bind(start)
     .bind(end)
+    .bind(until_id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// One record not folded yet (the catch-up's input).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NewRecord {
+    pub id: i64,
+    pub user_id: u64,
+    pub at: i64,
+    pub kind: i64,
+    pub is_reply: bool,
+}
+
+/// A guild's records with an id above `after_id`, in id order.
+pub async fn records_after(
+    tx: &mut Transaction<'_, Sqlite>,
+    guild_id: u64,
+    after_id: i64,
+) -> sqlx::Result<Vec<NewRecord>> {
+    // `+guild_id` keeps SQLite on the id range: the guild's time index would read every record.
+    let rows: Vec<(i64, i64, i64, i64, bool)> = sqlx::query_as(
+        "SELECT id, user_id, at, kind, (reply_to IS NOT NULL OR in_thread = 1) FROM activity
+         WHERE id > $2 AND +guild_id = $1 ORDER BY id",
+    )
+    .bind(to_sql_id(guild_id))
+    .bind(after_id)
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, user, at, kind, is_reply)| NewRecord {
+            id,
+            user_id: from_sql_id(user),
+            at,
+            kind,
+            is_reply,
+        })
+        .collect())
+}
+
+/// Counts to add to one member's day.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DayCounts {
+    pub activity: i64,
+    pub messages: i64,
+    pub replies: i64,
+    pub threads: i64,
+}
+
+/// Adds counts to a member's (live) day; a new day gets the member's previous active day, and
+/// the member's next day gets this one as its previous if it is closer.
+pub async fn add_to_member_day(
+    tx: &mut Transaction<'_, Sqlite>,
+    guild_id: u64,
+    user_id: u64,
+    day: i64,
+    counts: DayCounts,
+) -> sqlx::Result<()> {
+    let (guild, user) = (to_sql_id(guild_id), to_sql_id(user_id));
+    sqlx::query(
+        "INSERT INTO member_days (guild_id, day, user_id, activity, messages, replies, threads, prev_day)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, (SELECT MAX(p.day) FROM member_days p
+                                              WHERE p.guild_id = $1 AND p.user_id = $3 AND p.day < $2))
+         ON CONFLICT (guild_id, day, user_id) DO UPDATE SET
+           activity = member_days.activity + excluded.activity,
+           messages = member_days.messages + excluded.messages,
+           replies = member_days.replies + excluded.replies,
+           threads = member_days.threads + excluded.threads",
+    )
+    .bind(guild)
+    .bind(day)
+    .bind(user)
+    .bind(counts.activity)
+    .bind(counts.messages)
+    .bind(counts.replies)
+    .bind(counts.threads)
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query(
+        "UPDATE member_days SET prev_day = $2
+         WHERE guild_id = $1 AND user_id = $3
+           AND day = (SELECT MIN(n.day) FROM member_days n WHERE n.guild_id = $1 AND n.user_id = $3 AND n.day > $2)
+           AND (prev_day IS NULL OR prev_day < $2)",
+    )
+    .bind(guild)
+    .bind(day)
+    .bind(user)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Folds new records into a member's row: first activity, first message, activity total.
+pub async fn add_to_member(
+    tx: &mut Transaction<'_, Sqlite>,
+    guild_id: u64,
+    user_id: u64,
+    first_active_at: i64,
+    first_message_at: Option<i64>,
+    activity: i64,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO members (guild_id, user_id, first_active_at, first_message_at, activity_total)
+         VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (guild_id, user_id) DO UPDATE SET
+           first_active_at = MIN(COALESCE(members.first_active_at, excluded.first_active_at),
+                                 COALESCE(excluded.first_active_at, members.first_active_at)),
+           first_message_at = MIN(COALESCE(members.first_message_at, excluded.first_message_at),
+                                  COALESCE(excluded.first_message_at, members.first_message_at)),
+           activity_total = members.activity_total + excluded.activity_total",
+    )
+    .bind(to_sql_id(guild_id))
+    .bind(to_sql_id(user_id))
+    .bind(first_active_at)
+    .bind(first_message_at)
+    .bind(activity)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Moves the live mark to `id`: every record up to it is folded into `member_days`.
+pub async fn folded_until(
+    tx: &mut Transaction<'_, Sqlite>,
+    guild_id: u64,
+    id: i64,
+) -> sqlx::Result<()> {
+    sqlx::query("UPDATE rollups SET live_until_id = $2 WHERE guild_id = $1")
+        .bind(to_sql_id(guild_id))
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Takes the write lock first, so that two processes never fold the same records.
+pub async fn begin_write(pool: &Pool, guild_id: u64) -> sqlx::Result<Transaction<'static, Sqlite>> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("UPDATE rollups SET guild_id = guild_id WHERE guild_id = $1")
+        .bind(to_sql_id(guild_id))
+        .execute(&mut *tx)
+        .await?;
+    Ok(tx)
+}
+
+/// Finishes a day whose member days are complete: each active member's last finished day, the
+/// join day of members whose cohort instant falls in `[start, end)`, the day's figures, and
+/// `done_until` past it.
+pub async fn finish_day(
+    tx: &mut Transaction<'_, Sqlite>,
+    guild_id: u64,
+    timezone: &str,
+    day: i64,
+    start: i64,
+    end: i64,
+) -> sqlx::Result<GuildDay> {
+    let guild = to_sql_id(guild_id);
+    sqlx::query(
+        "UPDATE members SET last_done_day = $2
+         WHERE guild_id = $1 AND user_id IN (SELECT user_id FROM member_days WHERE guild_id = $1 AND day = $2)",
+    )
+    .bind(guild)
+    .bind(day)
     .execute(&mut **tx)
     .await?;
     // The cohort instant's day; written as two range conditions so each uses its index.
@@ -159,37 +405,98 @@ pub async fn materialise_day(
     .bind(end)
     .execute(&mut **tx)
     .await?;
-    let rows: Vec<(i64, i64)> = sqlx::query_as(
-        "SELECT user_id, messages FROM member_days WHERE guild_id = $1 AND day = $2",
+    // Every member active on the day has a row (the catch-up and the rebuild both write one),
+    // so after the update WAU and MAU are counts of last finished days.
+    let (dau, messages, replies, threads): (i64, Option<i64>, Option<i64>, Option<i64>) =
+        sqlx::query_as(
+            "SELECT COUNT(*), SUM(messages), SUM(replies), SUM(threads) FROM member_days
+             WHERE guild_id = $1 AND day = $2",
+        )
+        .bind(guild)
+        .bind(day)
+        .fetch_one(&mut **tx)
+        .await?;
+    let (wau, mau): (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT COUNT(*) FROM members WHERE guild_id = $1 AND last_done_day >= $2 - 6),
+                (SELECT COUNT(*) FROM members WHERE guild_id = $1 AND last_done_day >= $2 - 29)",
     )
     .bind(guild)
     .bind(day)
-    .fetch_all(&mut **tx)
+    .fetch_one(&mut **tx)
     .await?;
-    Ok(rows.into_iter().map(|(u, m)| (from_sql_id(u), m)).collect())
-}
-
-/// Stores a finished day's figures and advances `done_until` past it.
-pub async fn finish_day(
-    tx: &mut Transaction<'_, Sqlite>,
-    guild_id: u64,
-    timezone: &str,
-    figures: GuildDay,
-) -> sqlx::Result<()> {
+    let figures = GuildDay {
+        day,
+        dau,
+        wau,
+        mau,
+        messages: messages.unwrap_or(0),
+        replies: replies.unwrap_or(0),
+        threads: threads.unwrap_or(0),
+    };
     sqlx::query(
-        "INSERT INTO guild_days (guild_id, day, dau, wau, mau, messages) VALUES ($1, $2, $3, $4, $5, $6)
+        "INSERT INTO guild_days (guild_id, day, dau, wau, mau, messages, replies, threads)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
          ON CONFLICT (guild_id, day) DO UPDATE SET dau = excluded.dau, wau = excluded.wau,
-           mau = excluded.mau, messages = excluded.messages",
+           mau = excluded.mau, messages = excluded.messages, replies = excluded.replies,
+           threads = excluded.threads",
     )
-    .bind(to_sql_id(guild_id))
-    .bind(figures.day)
+    .bind(guild)
+    .bind(day)
     .bind(figures.dau)
     .bind(figures.wau)
     .bind(figures.mau)
     .bind(figures.messages)
+    .bind(figures.replies)
+    .bind(figures.threads)
     .execute(&mut **tx)
     .await?;
-    set_state(tx, guild_id, timezone, figures.day + 1).await
+    set_state(tx, guild_id, timezone, day + 1).await?;
+    Ok(figures)
+}
+
+/// The figures so far of a day that is not finished (`day >= done_until`). A member counts in
+/// WAU/MAU through their last finished day, or else once, on their first live day in the
+/// window (the one whose previous active day lies before it).
+pub async fn live_day(
+    pool: &Pool,
+    guild_id: u64,
+    done_until: i64,
+    day: i64,
+) -> sqlx::Result<GuildDay> {
+    let guild = to_sql_id(guild_id);
+    let (dau, messages, replies, threads): (i64, Option<i64>, Option<i64>, Option<i64>) =
+        sqlx::query_as(
+            "SELECT COUNT(*), SUM(messages), SUM(replies), SUM(threads) FROM member_days
+             WHERE guild_id = $1 AND day = $2",
+        )
+        .bind(guild)
+        .bind(day)
+        .fetch_one(pool)
+        .await?;
+    let window = |length: i64| {
+        let first = day - length + 1;
+        sqlx::query_scalar::<_, i64>(
+            "SELECT (SELECT COUNT(*) FROM members WHERE guild_id = $1 AND last_done_day >= $2)
+                  + (SELECT COUNT(*) FROM member_days
+                     WHERE guild_id = $1 AND day >= $3 AND day <= $4 AND (prev_day IS NULL OR prev_day < $2))",
+        )
+        .bind(guild)
+        .bind(first)
+        .bind(first.max(done_until))
+        .bind(day)
+        .fetch_one(pool)
+    };
+    let wau = window(7).await?;
+    let mau = window(30).await?;
+    Ok(GuildDay {
+        day,
+        dau,
+        wau,
+        mau,
+        messages: messages.unwrap_or(0),
+        replies: replies.unwrap_or(0),
+        threads: threads.unwrap_or(0),
+    })
 }
 
 /// Figures of the finished days in `first..=last`.
@@ -199,8 +506,10 @@ pub async fn guild_days(
     first: i64,
     last: i64,
 ) -> sqlx::Result<Vec<GuildDay>> {
-    let rows: Vec<(i64, i64, i64, i64, i64)> = sqlx::query_as(
-        "SELECT day, dau, wau, mau, messages FROM guild_days WHERE guild_id = $1 AND day >= $2 AND day <= $3",
+    type Row = (i64, i64, i64, i64, i64, i64, i64);
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT day, dau, wau, mau, messages, replies, threads FROM guild_days
+         WHERE guild_id = $1 AND day >= $2 AND day <= $3",
     )
     .bind(to_sql_id(guild_id))
     .bind(first)
@@ -209,111 +518,130 @@ pub async fn guild_days(
     .await?;
     Ok(rows
         .into_iter()
-        .map(|(day, dau, wau, mau, messages)| GuildDay {
-            day,
-            dau,
-            wau,
-            mau,
-            messages,
-        })
+        .map(
+            |(day, dau, wau, mau, messages, replies, threads)| GuildDay {
+                day,
+                dau,
+                wau,
+                mau,
+                messages,
+                replies,
+                threads,
+            },
+        )
         .collect())
 }
 
-/// (member, day) pairs of materialised days in `first..=last`.
-pub async fn active_days(
-    pool: &Pool,
-    guild_id: u64,
-    first: i64,
-    last: i64,
-) -> sqlx::Result<Vec<(u64, i64)>> {
-    let rows: Vec<(i64, i64)> = sqlx::query_as(
-        "SELECT user_id, day FROM member_days WHERE guild_id = $1 AND day >= $2 AND day <= $3",
-    )
-    .bind(to_sql_id(guild_id))
-    .bind(first)
-    .bind(last)
-    .fetch_all(pool)
-    .await?;
-    Ok(rows.into_iter().map(|(u, d)| (from_sql_id(u), d)).collect())
+/// Retention counts of one join day: members whose cohort day it is, and how many of them were
+/// active in days 30-59 and 90-119 after it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct JoinDay {
+    pub day: i64,
+    pub size: i64,
+    pub retained_30: i64,
+    pub retained_90: i64,
 }
 
-/// Each member's last materialised active day in `first..=last`: all that WAU and MAU of the
-/// days after `last` need from those days (a window reaching any of them reaches the last).
-pub async fn last_active_days(
+/// [`JoinDay`] counts of the members whose cohort instant (first join, or first activity when
+/// no join is known) is in `[since, until)`, for those whose join day is materialised; and the
+/// cohort instants of the others (they joined on a day not finished yet).
+pub async fn cohorts(
     pool: &Pool,
     guild_id: u64,
-    first: i64,
-    last: i64,
-) -> sqlx::Result<Vec<(u64, i64)>> {
-    let rows: Vec<(i64, i64)> = sqlx::query_as(
-        "SELECT user_id, MAX(day) FROM member_days WHERE guild_id = $1 AND day >= $2 AND day <= $3
-         GROUP BY user_id",
-    )
-    .bind(to_sql_id(guild_id))
-    .bind(first)
-    .bind(last)
-    .fetch_all(pool)
-    .await?;
-    Ok(rows.into_iter().map(|(u, d)| (from_sql_id(u), d)).collect())
-}
-
-/// For members who first joined (or, with no join known, were first active) in
-/// `[since, until)`: one active day in each retention window (days 30-59 and 90-119 after the
-/// join day) within `first..=last`, which is all retention needs to know.
-pub async fn cohort_active_days(
-    pool: &Pool,
-    guild_id: u64,
-    first: i64,
-    last: i64,
     since: i64,
     until: i64,
-) -> sqlx::Result<Vec<(u64, i64)>> {
-    // One range per member on (guild, user, day); bounds clamped with CASE so that SQLite does
-    // not prefer the (guild, day) key and scan whole days instead.
+) -> sqlx::Result<(Vec<JoinDay>, Vec<i64>)> {
+    // Each window is one range on (guild, user, day).
     let window = |from: i64, to: i64| {
         format!(
-            "(SELECT MIN(d.day) FROM member_days d
-              WHERE d.guild_id = $1 AND d.user_id = m.user_id
-                AND d.day >= CASE WHEN m.join_day + {from} > $2 THEN m.join_day + {from} ELSE $2 END
-                AND d.day <= CASE WHEN m.join_day + {to} < $3 THEN m.join_day + {to} ELSE $3 END)"
+            "EXISTS (SELECT 1 FROM member_days d
+                     WHERE d.guild_id = $1 AND d.user_id = m.user_id
+                       AND d.day >= m.join_day + {from} AND d.day <= m.join_day + {to})"
         )
     };
+    let cohort = "m.guild_id = $1
+           AND ((m.first_joined_at >= $2 AND m.first_joined_at < $3)
+                OR (m.first_joined_at IS NULL AND m.first_active_at >= $2 AND m.first_active_at < $3))";
     let query = format!(
-        "SELECT m.user_id, {}, {} FROM members m
-         WHERE m.guild_id = $1 AND m.join_day IS NOT NULL
-           AND ((m.first_joined_at >= $4 AND m.first_joined_at < $5)
-                OR (m.first_joined_at IS NULL AND m.first_active_at >= $4 AND m.first_active_at < $5))",
+        "SELECT m.join_day, COUNT(*), SUM(CASE WHEN {} THEN 1 ELSE 0 END), SUM(CASE WHEN {} THEN 1 ELSE 0 END)
+         FROM members m WHERE {cohort} AND m.join_day IS NOT NULL GROUP BY m.join_day",
         window(30, 59),
         window(90, 119)
     );
-    let rows: Vec<(i64, Option<i64>, Option<i64>)> = sqlx::query_as(&query)
+    let rows: Vec<(i64, i64, i64, i64)> = sqlx::query_as(&query)
         .bind(to_sql_id(guild_id))
-        .bind(first)
-        .bind(last)
         .bind(since)
         .bind(until)
         .fetch_all(pool)
         .await?;
-    Ok(rows
-        .into_iter()
-        .flat_map(|(u, d30, d90)| {
-            [d30, d90]
-                .into_iter()
-                .flatten()
-                .map(move |d| (from_sql_id(u), d))
-        })
-        .collect())
+    let live: Vec<i64> = sqlx::query_scalar(&format!(
+        "SELECT COALESCE(m.first_joined_at, m.first_active_at) FROM members m
+         WHERE {cohort} AND m.join_day IS NULL"
+    ))
+    .bind(to_sql_id(guild_id))
+    .bind(since)
+    .bind(until)
+    .fetch_all(pool)
+    .await?;
+    Ok((
+        rows.into_iter()
+            .map(|(day, size, retained_30, retained_90)| JoinDay {
+                day,
+                size,
+                retained_30,
+                retained_90,
+            })
+            .collect(),
+        live,
+    ))
 }
 
-/// The `limit` members with the most activity over materialised days `first..=last`
-/// (ties: lower id first).
+/// Whether member days `first..=last` hold all of a guild's member days.
+pub async fn spans_all_days(
+    pool: &Pool,
+    guild_id: u64,
+    first: i64,
+    last: i64,
+) -> sqlx::Result<bool> {
+    let outside: Option<i64> = sqlx::query_scalar(
+        "SELECT 1 WHERE EXISTS (SELECT 1 FROM member_days WHERE guild_id = $1 AND day < $2)
+                     OR EXISTS (SELECT 1 FROM member_days WHERE guild_id = $1 AND day > $3)",
+    )
+    .bind(to_sql_id(guild_id))
+    .bind(first)
+    .bind(last)
+    .fetch_optional(pool)
+    .await?;
+    Ok(outside.is_none())
+}
+
+/// The `limit` members with the most activity over all member days (ties: lower id first).
+pub async fn top_activity_ever(
+    pool: &Pool,
+    guild_id: u64,
+    limit: i64,
+) -> sqlx::Result<Vec<(u64, u64)>> {
+    let rows: Vec<(i64, i64)> = sqlx::query_as(
+        "SELECT user_id, activity_total FROM members
+         WHERE guild_id = $1 AND activity_total > 0
+         ORDER BY activity_total DESC, user_id LIMIT $2",
+    )
+    .bind(to_sql_id(guild_id))
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    Ok(totals(rows))
+}
+
+/// The `limit` members with the most activity over member days `first..=last` (ties: lower id
+/// first).
 pub async fn top_activity(
     pool: &Pool,
     guild_id: u64,
     first: i64,
     last: i64,
     limit: i64,
-) -> sqlx::Result<HashMap<u64, u64>> {
+) -> sqlx::Result<Vec<(u64, u64)>> {
     let rows: Vec<(i64, i64)> = sqlx::query_as(
         "SELECT user_id, SUM(activity) AS total FROM member_days
          WHERE guild_id = $1 AND day >= $2 AND day <= $3
@@ -328,69 +656,33 @@ pub async fn top_activity(
     Ok(totals(rows))
 }
 
-/// Activity over materialised days `first..=last` of members active in `[since, until)`.
-pub async fn activity_of_recent(
-    pool: &Pool,
-    guild_id: u64,
-    first: i64,
-    last: i64,
-    since: i64,
-    until: i64,
-) -> sqlx::Result<HashMap<u64, u64>> {
-    let rows: Vec<(i64, i64)> = sqlx::query_as(
-        "SELECT user_id, SUM(activity) FROM member_days
-         WHERE guild_id = $1 AND day >= $2 AND day <= $3
-           AND user_id IN (SELECT user_id FROM activity WHERE guild_id = $1 AND at >= $4 AND at < $5)
-         GROUP BY user_id",
-    )
-    .bind(to_sql_id(guild_id))
-    .bind(first)
-    .bind(last)
-    .bind(since)
-    .bind(until)
-    .fetch_all(pool)
-    .await?;
-    Ok(totals(rows))
-}
-
-fn totals(rows: Vec<(i64, i64)>) -> HashMap<u64, u64> {
+fn totals(rows: Vec<(i64, i64)>) -> Vec<(u64, u64)> {
     rows.into_iter()
         .map(|(u, n)| (from_sql_id(u), u64::try_from(n).unwrap_or(0)))
         .collect()
 }
 
-/// (replies, top-level messages, per-member threads started) over materialised days.
-pub async fn conversation_counts(
+/// Threads and forum posts started by `members` over member days `first..=last`.
+pub async fn threads_by(
     pool: &Pool,
     guild_id: u64,
+    members: &[u64],
     first: i64,
     last: i64,
-) -> sqlx::Result<(u64, u64, Vec<(u64, u64)>)> {
-    let (replies, messages): (Option<i64>, Option<i64>) = sqlx::query_as(
-        "SELECT SUM(replies), SUM(messages) FROM member_days WHERE guild_id = $1 AND day >= $2 AND day <= $3",
-    )
-    .bind(to_sql_id(guild_id))
-    .bind(first)
-    .bind(last)
-    .fetch_one(pool)
-    .await?;
-    let starters: Vec<(i64, i64)> = sqlx::query_as(
-        "SELECT user_id, SUM(threads) FROM member_days
-         WHERE guild_id = $1 AND day >= $2 AND day <= $3 AND threads > 0 GROUP BY user_id",
-    )
-    .bind(to_sql_id(guild_id))
-    .bind(first)
-    .bind(last)
-    .fetch_all(pool)
-    .await?;
-    let n = |x: Option<i64>| u64::try_from(x.unwrap_or(0)).unwrap_or(0);
-    let replies = n(replies);
-    Ok((
-        replies,
-        n(messages).saturating_sub(replies),
-        starters
-            .into_iter()
-            .map(|(u, k)| (from_sql_id(u), u64::try_from(k).unwrap_or(0)))
-            .collect(),
-    ))
+) -> sqlx::Result<u64> {
+    let mut total = 0;
+    for member in members {
+        let n: Option<i64> = sqlx::query_scalar(
+            "SELECT SUM(threads) FROM member_days
+             WHERE guild_id = $1 AND user_id = $2 AND day >= $3 AND day <= $4",
+        )
+        .bind(to_sql_id(guild_id))
+        .bind(to_sql_id(*member))
+        .bind(first)
+        .bind(last)
+        .fetch_one(pool)
+        .await?;
+        total += u64::try_from(n.unwrap_or(0)).unwrap_or(0);
+    }
+    Ok(total)
 }

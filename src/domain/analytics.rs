@@ -172,6 +172,116 @@ pub fn report(
     }
 }
 
+/// What the store hands a report: counts, not records. [`assemble`] turns them into the same
+/// [`Report`] as [`report`] computes from every raw record (`tests/rollup.rs` holds the two
+/// equal on a store with materialised, live and rebuilt days).
+#[derive(Clone, Debug, Default)]
+pub struct Counts {
+    /// Figures of the days of the range; a day missing here had no activity.
+    pub days: HashMap<NaiveDate, DayFigures>,
+    /// Join events in the range, and first activity where no join is known.
+    pub joins: Vec<DateTime<Utc>>,
+    pub leaves: Vec<DateTime<Utc>>,
+    /// Retention counts per join day, for members whose first join is in the range.
+    pub join_days: Vec<JoinDayCounts>,
+    /// Joins up to 7 days before the end of the range, and those followed by a first message
+    /// within 7 days.
+    pub activation: (usize, usize),
+    /// Activity per member in the range: at least everyone who can make the top 10.
+    pub activity_counts: HashMap<u64, u64>,
+}
+
+/// Members whose cohort day is `day`, and how many were active in days 30-59 and 90-119 after.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct JoinDayCounts {
+    pub day: NaiveDate,
+    pub size: usize,
+    pub retained_30: usize,
+    pub retained_90: usize,
+}
+
+/// The report for `from..=to` from counts (see [`Counts`]).
+pub fn assemble(
+    guild_id: u64,
+    tz: Tz,
+    from: NaiveDate,
+    to: NaiveDate,
+    counts: &Counts,
+    period: CohortPeriod,
+) -> Report {
+    let by_day = |instants: &[DateTime<Utc>]| {
+        let mut per_day: HashMap<NaiveDate, usize> = HashMap::new();
+        for t in instants {
+            *per_day.entry(day(*t, tz)).or_default() += 1;
+        }
+        per_day
+    };
+    let (joins, leaves) = (by_day(&counts.joins), by_day(&counts.leaves));
+    let daily = days(from, to)
+        .map(|d| {
+            let figures = counts.days.get(&d).copied().unwrap_or_default();
+            Daily {
+                date: d,
+                dau: figures.dau,
+                wau: figures.wau,
+                mau: figures.mau,
+                messages: figures.messages,
+                joins: joins.get(&d).copied().unwrap_or(0),
+                leaves: leaves.get(&d).copied().unwrap_or(0),
+            }
+        })
+        .collect();
+    let (joined, activated) = counts.activation;
+    Report {
+        guild_id: guild_id.to_string(),
+        timezone: tz.name().to_owned(),
+        from,
+        to,
+        daily,
+        retention: retention_of(&counts.join_days, from, to, period),
+        activation: Activation {
+            joined,
+            activated,
+            rate: (joined > 0).then(|| activated as f64 / joined as f64),
+        },
+        top_contributors: top_contributors(&counts.activity_counts, 10),
+    }
+}
+
+/// Retention of the cohorts of `from..=to` from per-join-day counts, with [`retention`]'s rule
+/// for windows that have not ended by `to`.
+fn retention_of(
+    join_days: &[JoinDayCounts],
+    from: NaiveDate,
+    to: NaiveDate,
+    period: CohortPeriod,
+) -> Vec<Cohort> {
+    let mut cohorts: BTreeMap<String, (NaiveDate, usize, usize, usize)> = BTreeMap::new();
+    for j in join_days.iter().filter(|j| j.day >= from && j.day <= to) {
+        let entry = cohorts.entry(cohort_key(j.day, period)).or_insert((
+            cohort_end(j.day, period),
+            0,
+            0,
+            0,
+        ));
+        entry.1 += j.size;
+        entry.2 += j.retained_30;
+        entry.3 += j.retained_90;
+    }
+    let share = |retained: usize, size: usize, end: i64, period_end: NaiveDate| {
+        (period_end + Duration::days(end) <= to && size > 0).then(|| retained as f64 / size as f64)
+    };
+    cohorts
+        .into_iter()
+        .map(|(key, (end, size, r30, r90))| Cohort {
+            cohort: key,
+            size,
+            d30: share(r30, size, 59, end),
+            d90: share(r90, size, 119, end),
+        })
+        .collect()
+}
+
 /// A date as a day number (days since 1970-01-01), the form materialised days are stored in.
 pub fn day_number(d: NaiveDate) -> i64 {
     (d - NaiveDate::default()).num_days()
@@ -342,14 +452,10 @@ pub struct Conversations {
 pub fn conversations(
     replies: u64,
     top_level: u64,
-    thread_starters: &[u64],
-    managers: &HashSet<u64>,
+    threads: u64,
+    threads_by_managers: u64,
     first_reply_delays: &[Option<i64>],
 ) -> Conversations {
-    let by_members = thread_starters
-        .iter()
-        .filter(|u| !managers.contains(u))
-        .count();
     let mut delays: Vec<i64> = first_reply_delays.iter().flatten().copied().collect();
     delays.sort_unstable();
     let median = match delays.len() {
@@ -359,8 +465,8 @@ pub fn conversations(
     };
     Conversations {
         replies_per_post: (top_level > 0).then(|| replies as f64 / top_level as f64),
-        member_initiated: (!thread_starters.is_empty())
-            .then(|| by_members as f64 / thread_starters.len() as f64),
+        member_initiated: (threads > 0)
+            .then(|| threads.saturating_sub(threads_by_managers) as f64 / threads as f64),
         median_first_reply_secs: median,
         unanswered_newcomers: first_reply_delays.iter().filter(|d| d.is_none()).count(),
     }
@@ -591,20 +697,50 @@ mod tests {
     }
 
     #[test]
-    fn conversation_metrics_by_hand() {
-        let managers = HashSet::from([1]);
-        let c = conversations(
-            6,
-            4,
-            &[1, 2, 3, 3],
-            &managers,
-            &[Some(60), Some(300), Some(120), None],
+    fn retention_from_join_day_counts_by_hand() {
+        let j = |d: &str, size, retained_30, retained_90| JoinDayCounts {
+            day: date(d),
+            size,
+            retained_30,
+            retained_90,
+        };
+        let join_days = [
+            j("2025-12-31", 9, 9, 9),
+            j("2026-01-05", 2, 1, 0),
+            j("2026-01-20", 2, 2, 1),
+            j("2026-02-03", 1, 0, 0),
+        ];
+        let got = retention_of(
+            &join_days,
+            date("2026-01-01"),
+            date("2026-05-20"),
+            CohortPeriod::Month,
         );
+        let cohort = |key: &str, size, d30, d90| Cohort {
+            cohort: key.to_owned(),
+            size,
+            d30,
+            d90,
+        };
+        // January's 90-day window ends May 30 (Jan 31 + 119 days): after the range, so null.
+        assert_eq!(
+            got,
+            [
+                cohort("2026-01", 4, Some(0.75), None),
+                cohort("2026-02", 1, Some(0.0), None)
+            ]
+        );
+    }
+
+    #[test]
+    fn conversation_metrics_by_hand() {
+        // 4 threads, 1 of them started by a manager.
+        let c = conversations(6, 4, 4, 1, &[Some(60), Some(300), Some(120), None]);
         assert_eq!(c.replies_per_post, Some(1.5));
         assert_eq!(c.member_initiated, Some(0.75));
         assert_eq!(c.median_first_reply_secs, Some(120));
         assert_eq!(c.unanswered_newcomers, 1);
-        let even = conversations(0, 0, &[], &managers, &[Some(10), Some(20)]);
+        let even = conversations(0, 0, 0, 0, &[Some(10), Some(20)]);
         assert_eq!(
             (
                 even.replies_per_post,

@@ -89,25 +89,14 @@ async fn overview(
     ctx: Context<'_>,
     #[description = "How many days (default 30)"] days: Option<u32>,
 ) -> Result<(), Error> {
-    let report = period_report(
-        ctx,
-        i64::from(days.unwrap_or(30).clamp(1, 365)),
-        CohortPeriod::Month,
-    )
-    .await?;
     let guild_id = guild_id(ctx)?;
     let tz =
         crate::scheduler::guild_timezone(&ctx.data().pool, &ctx.data().config, guild_id).await?;
+    let to = SystemClock.now().with_timezone(&tz).date_naive();
+    let from = to - Duration::days(i64::from(days.unwrap_or(30).clamp(1, 365)) - 1);
     let managers = managers(ctx, guild_id).await?;
-    let talk = crate::stats::conversations(
-        &ctx.data().pool,
-        guild_id,
-        tz,
-        report.from,
-        report.to,
-        &managers,
-    )
-    .await?;
+    let (report, talk) =
+        crate::stats::overview(&ctx.data().pool, guild_id, tz, from, to, &managers).await?;
     let png = crate::charts::activity_png(&report)?;
     let embed = render::overview_embed(&report, &talk).image("attachment://activity.png");
     ctx.send(CreateReply::default().embed(embed).attachment(
