@@ -126,25 +126,30 @@ async fn run_inner(config: Config) -> anyhow::Result<i32> {
     Ok(code)
 }
 
-/// Every 15 minutes: deletes the data of servers the bot left more than the grace period ago,
-/// and materialises finished days so that reports do not have to.
+/// Every minute: folds new activity into the materialised days and finishes the days that have
+/// ended, so that reports have little left to do; every 15 minutes also deletes the data of
+/// servers the bot left more than the grace period ago.
 async fn housekeeping(pool: crate::db::Pool, config: Arc<Config>, shutdown: CancellationToken) {
     let days = config.privacy.purge_after_days;
-    loop {
-        let cutoff = crate::domain::clock::unix_now() - i64::from(days) * 86_400;
-        match crate::db::privacy::purge_left_guilds(&pool, cutoff).await {
-            Ok(guilds) if !guilds.is_empty() => {
-                info!(guilds = ?guilds, "purged the data of servers left more than {days} days ago")
+    for minute in 0u64.. {
+        if minute % 15 == 0 {
+            let cutoff = crate::domain::clock::unix_now() - i64::from(days) * 86_400;
+            match crate::db::privacy::purge_left_guilds(&pool, cutoff).await {
+                Ok(guilds) if !guilds.is_empty() => {
+                    info!(guilds = ?guilds, "purged the data of servers left more than {days} days ago")
+                }
+                Ok(_) => {}
+                Err(err) => {
+                    warn!(error = %err, "purging servers the bot left failed; retrying later")
+                }
             }
-            Ok(_) => {}
-            Err(err) => warn!(error = %err, "purging servers the bot left failed; retrying later"),
         }
         if let Err(err) = materialise_finished_days(&pool, &config).await {
-            warn!(error = %err, "materialising finished days failed; retrying later");
+            warn!(error = %err, "materialising days failed; retrying later");
         }
         tokio::select! {
             () = shutdown.cancelled() => return,
-            () = tokio::time::sleep(Duration::from_secs(900)) => {}
+            () = tokio::time::sleep(Duration::from_secs(60)) => {}
         }
     }
 }

@@ -80,13 +80,18 @@ pub async fn refresh(
     let mut first = date_of(state.done_until);
     if state.live_until_id.is_none() {
         rebuild(pool, guild_id, tz, first, last).await?;
+        info!(
+            guild_id,
+            from = %first,
+            ms = started.elapsed().as_millis() as u64,
+            "days rebuilt from raw records"
+        );
         first = first.max(last + Duration::days(1));
     }
     catch_up(pool, guild_id, tz).await?;
     for d in analytics::days(first, last) {
         let mut tx = pool.begin().await?;
-        let (start, end) = (start_of(d, tz), start_of(d + Duration::days(1), tz));
-        db::rollup::finish_day(&mut tx, guild_id, tz.name(), day_number(d), start, end).await?;
+        finish(&mut tx, guild_id, tz, d).await?;
         tx.commit().await?;
     }
     if first <= last {
@@ -117,7 +122,7 @@ async fn rebuild(
         let mut tx = pool.begin().await?;
         let (start, end) = bounds(d);
         db::rollup::rebuild_day(&mut tx, guild_id, day_number(d), start, end, i64::MAX).await?;
-        db::rollup::finish_day(&mut tx, guild_id, tz.name(), day_number(d), start, end).await?;
+        finish(&mut tx, guild_id, tz, d).await?;
         tx.commit().await?;
     }
     let mut tx = db::rollup::begin_write(pool, guild_id).await?;
@@ -132,9 +137,35 @@ async fn rebuild(
             let (start, end) = bounds(d);
             db::rollup::rebuild_day(&mut tx, guild_id, day_number(d), start, end, until_id).await?;
         }
+        db::rollup::find_first_replies(&mut tx, guild_id, start_of(first, tz)).await?;
         db::rollup::folded_until(&mut tx, guild_id, until_id).await?;
     }
     tx.commit().await?;
+    Ok(())
+}
+
+/// Finishes day `d` (see [`db::rollup::finish_day`]).
+async fn finish(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    guild_id: u64,
+    tz: Tz,
+    d: NaiveDate,
+) -> anyhow::Result<()> {
+    let bounds = |d: NaiveDate| {
+        (
+            day_number(d),
+            start_of(d, tz),
+            start_of(d + Duration::days(1), tz),
+        )
+    };
+    db::rollup::finish_day(
+        tx,
+        guild_id,
+        tz.name(),
+        bounds(d),
+        bounds(d - Duration::days(8)),
+    )
+    .await?;
     Ok(())
 }
 
@@ -167,6 +198,11 @@ async fn catch_up(pool: &Pool, guild_id: u64, tz: Tz) -> anyhow::Result<()> {
             m.activity,
         )
         .await?;
+    }
+    for r in &records {
+        if let (Some(target), true) = (r.reply_to, r.kind == Kind::Message as i64) {
+            db::rollup::note_reply(&mut tx, guild_id, r.user_id, target, r.at).await?;
+        }
     }
     db::rollup::folded_until(&mut tx, guild_id, highest).await?;
     tx.commit().await?;
@@ -260,6 +296,7 @@ mod tests {
             at,
             kind: kind as i64,
             is_reply,
+            reply_to: None,
         };
         let records = [
             // Day 9 is finished: it only moves member 1's first activity.

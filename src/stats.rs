@@ -72,22 +72,32 @@ pub async fn overview(
     Ok((report, talk))
 }
 
-/// The figures of every day of `from..=to` with activity: finished days as materialised, the
-/// others (today) from live member days.
+/// The figures of the days of a range, after a refresh.
+struct Days {
+    /// The first day that is not finished (a day number).
+    first_live: i64,
+    /// Finished days as materialised, the others (today) from live member days.
+    figures: Vec<GuildDay>,
+}
+
 async fn days_of(
     pool: &Pool,
     guild_id: u64,
     tz: Tz,
     from: NaiveDate,
     to: NaiveDate,
-) -> anyhow::Result<Vec<GuildDay>> {
+) -> anyhow::Result<Days> {
     let first_live = day_number(rollup::refresh(pool, guild_id, tz, Utc::now()).await?);
     let (first, last) = (day_number(from), day_number(to));
-    let mut days = db::rollup::guild_days(pool, guild_id, first, last.min(first_live - 1)).await?;
+    let mut figures =
+        db::rollup::guild_days(pool, guild_id, first, last.min(first_live - 1)).await?;
     for day in first.max(first_live)..=last {
-        days.push(db::rollup::live_day(pool, guild_id, first_live, day).await?);
+        figures.push(db::rollup::live_day(pool, guild_id, first_live, day).await?);
     }
-    Ok(days)
+    Ok(Days {
+        first_live,
+        figures,
+    })
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -99,13 +109,14 @@ async fn report_of(
     to: NaiveDate,
     period: CohortPeriod,
     sections: Sections,
-    days: &[GuildDay],
+    days: &Days,
 ) -> anyhow::Result<Report> {
     let (since, until) = (start_of(from, tz), start_of(to + Duration::days(1), tz));
     let instants = |v: Vec<i64>| v.into_iter().map(instant).collect::<Vec<_>>();
     let n = |x: i64| usize::try_from(x).unwrap_or(0);
     let mut counts = Counts {
         days: days
+            .figures
             .iter()
             .map(|d| {
                 let figures = DayFigures {
@@ -117,24 +128,54 @@ async fn report_of(
                 (date_of(d.day), figures)
             })
             .collect(),
-        joins: instants(db::activity::join_instants(pool, guild_id, since, until).await?),
+        joins_by_day: days
+            .figures
+            .iter()
+            .filter(|d| d.day < days.first_live)
+            .map(|d| (date_of(d.day), n(d.joins)))
+            .collect(),
         leaves: instants(db::activity::leaves(pool, guild_id, since, until).await?),
         ..Counts::default()
     };
-    // Activation counts joins at least 7 days before the end of the range.
+    let live_since = since.max(start_of(date_of(days.first_live), tz));
+    if live_since < until {
+        counts.joins =
+            instants(db::activity::join_instants(pool, guild_id, live_since, until).await?);
+    }
+    // Activation counts joins at least 7 days before the end of the range: as materialised for
+    // join days whose 7 days are final (8 days later, see `rollup`), the rest counted now.
     let cutoff = to - Duration::days(7);
     if cutoff >= from {
-        let (joined, activated) = db::activity::activation(
-            pool,
-            guild_id,
-            since,
-            start_of(cutoff + Duration::days(1), tz),
-        )
-        .await?;
+        let final_until = date_of(days.first_live - 9).min(cutoff);
+        let (mut joined, mut activated) = (0, 0);
+        for d in days
+            .figures
+            .iter()
+            .filter(|d| d.day <= day_number(final_until))
+        {
+            let (j, a) = d.activation.unwrap_or_default();
+            joined += j;
+            activated += a;
+        }
+        let counted_since = since.max(start_of(final_until + Duration::days(1), tz));
+        let counted_until = start_of(cutoff + Duration::days(1), tz);
+        if counted_since < counted_until {
+            let (j, a) =
+                db::activity::activation(pool, guild_id, counted_since, counted_until).await?;
+            joined += j;
+            activated += a;
+        }
         counts.activation = (n(joined), n(activated));
     }
     if sections.retention {
-        let (finished, live) = db::rollup::cohorts(pool, guild_id, since, until).await?;
+        let (finished, live) = db::rollup::cohorts(
+            pool,
+            guild_id,
+            (day_number(from), day_number(to)),
+            (since, until),
+            days.first_live,
+        )
+        .await?;
         counts.join_days = finished
             .into_iter()
             .map(|j| JoinDayCounts {
@@ -266,9 +307,11 @@ async fn conversations_of(
     from: NaiveDate,
     to: NaiveDate,
     managers: &HashSet<u64>,
-    days: &[GuildDay],
+    days: &Days,
 ) -> anyhow::Result<analytics::Conversations> {
-    let sum = |f: fn(&GuildDay) -> i64| u64::try_from(days.iter().map(f).sum::<i64>()).unwrap_or(0);
+    let sum = |f: fn(&GuildDay) -> i64| {
+        u64::try_from(days.figures.iter().map(f).sum::<i64>()).unwrap_or(0)
+    };
     let (replies, messages, threads) =
         (sum(|d| d.replies), sum(|d| d.messages), sum(|d| d.threads));
     let managers: Vec<u64> = managers.iter().copied().collect();

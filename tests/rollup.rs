@@ -2,7 +2,7 @@
 //! materialised, today live) against `analytics::report` computed from every raw record, across a
 //! time zone change and an import of older history.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use chrono_tz::Tz;
@@ -149,6 +149,58 @@ fn reference(
     analytics::report(GUILD, tz, from, to, &inputs, period)
 }
 
+/// Conversation health by the definitions, from every raw record; member 2 is a manager.
+fn reference_conversations(
+    records: &[Record],
+    joins: &[(u64, i64)],
+    since: i64,
+    until: i64,
+) -> analytics::Conversations {
+    let in_range: Vec<&Record> = records
+        .iter()
+        .filter(|r| r.at >= since && r.at < until)
+        .collect();
+    let messages = in_range.iter().filter(|r| r.kind == Kind::Message);
+    let replies = messages
+        .clone()
+        .filter(|r| r.reply_to.is_some() || r.in_thread)
+        .count() as u64;
+    let threads = in_range.iter().filter(|r| r.kind == Kind::ThreadCreated);
+    let mut first_joins: HashMap<u64, i64> = HashMap::new();
+    for (user, at) in joins {
+        let e = first_joins.entry(*user).or_insert(*at);
+        *e = (*e).min(*at);
+    }
+    let delays: Vec<Option<i64>> = first_joins
+        .iter()
+        .filter(|(_, at)| **at >= since && **at < until)
+        .filter_map(|(user, _)| {
+            let first = records
+                .iter()
+                .filter(|r| r.user_id == *user && r.kind == Kind::Message)
+                .min_by_key(|r| r.at)?;
+            Some(
+                records
+                    .iter()
+                    .filter(|r| {
+                        r.kind == Kind::Message
+                            && r.reply_to == Some(first.target_id)
+                            && r.user_id != *user
+                    })
+                    .map(|r| r.at - first.at)
+                    .min(),
+            )
+        })
+        .collect();
+    analytics::conversations(
+        replies,
+        messages.count() as u64 - replies,
+        threads.clone().count() as u64,
+        threads.filter(|r| r.user_id == 2).count() as u64,
+        &delays,
+    )
+}
+
 async fn check(
     pool: &db::Pool,
     records: &[Record],
@@ -169,6 +221,19 @@ async fn check(
             let want = reference(records, joins, tz, from, to, period);
             assert_eq!(got, want, "{} {from}..={to} {period:?}", tz.name());
         }
+        let talk = hearth::stats::conversations(pool, GUILD, tz, from, to, &HashSet::from([2]))
+            .await
+            .unwrap();
+        let (since, until) = (
+            hearth::rollup::start_of(from, tz),
+            hearth::rollup::start_of(to + Duration::days(1), tz),
+        );
+        assert_eq!(
+            talk,
+            reference_conversations(records, joins, since, until),
+            "conversations {} {from}..={to}",
+            tz.name()
+        );
     }
 }
 
@@ -196,6 +261,15 @@ async fn materialised_days_match_the_definitions_on_raw_records() {
     // each followed by reports.
     let midnight = hearth::rollup::start_of(Utc::now().with_timezone(&paris).date_naive(), paris);
     for batch in 0..2u64 {
+        // Replies to joined members' first messages (time to first reply).
+        let first_message = |user: u64| {
+            records
+                .iter()
+                .filter(|r| r.user_id == user && r.kind == Kind::Message)
+                .min_by_key(|r| r.at)
+                .map(|r| r.target_id)
+        };
+        let firsts: Vec<Option<u64>> = (1..=25).map(first_message).collect();
         let today: Vec<Record> = (0..30u64)
             .map(|i| Record {
                 guild_id: GUILD,
@@ -208,13 +282,17 @@ async fn materialised_days_match_the_definitions_on_raw_records() {
                 },
                 channel_id: 5,
                 target_id: 500_000 + batch * 100 + i,
-                reply_to: (i % 3 == 0).then_some(1_001),
+                reply_to: if i % 3 == 0 {
+                    firsts[(i % 25) as usize]
+                } else {
+                    None
+                },
                 in_thread: false,
             })
             .collect();
         db::activity::insert(&pool, &today).await.unwrap();
         records.extend(today);
-        check(&pool, &records, &joins, paris, &[(60, 0), (0, 0)]).await;
+        check(&pool, &records, &joins, paris, &[(140, 0), (0, 0)]).await;
     }
 
     // Another zone moves every day boundary: everything is materialised again.

@@ -77,7 +77,7 @@ pub async fn counts(
 /// Join instants in `[since, until)`: join events, and first activity of members with no
 /// known join (imported history).
 pub async fn join_instants(
-    pool: &Pool,
+    db: impl SqliteExecutor<'_>,
     guild_id: u64,
     since: i64,
     until: i64,
@@ -91,14 +91,14 @@ pub async fn join_instants(
     .bind(to_sql_id(guild_id))
     .bind(since)
     .bind(until)
-    .fetch_all(pool)
+    .fetch_all(db)
     .await
 }
 
 /// Activation (product §6) of the joins in `[since, until)` (as [`join_instants`]): how many,
 /// and how many were followed by the member's first message within 7 days.
 pub async fn activation(
-    pool: &Pool,
+    db: impl SqliteExecutor<'_>,
     guild_id: u64,
     since: i64,
     until: i64,
@@ -116,7 +116,7 @@ pub async fn activation(
     .bind(to_sql_id(guild_id))
     .bind(since)
     .bind(until)
-    .fetch_one(pool)
+    .fetch_one(db)
     .await?;
     Ok((joined, activated.unwrap_or(0)))
 }
@@ -185,11 +185,8 @@ pub async fn count_for(pool: &Pool, guild_id: u64, user_id: u64) -> sqlx::Result
 }
 
 /// For members who joined in `[since, until)`: seconds from their first message to its first
-/// reply by someone else (`None` when unanswered). Members who never posted are left out.
-///
-/// The plan matters on a large store: CROSS JOIN keeps newcomers as the outer loop (SQLite
-/// would otherwise walk every message of the guild), each first message is found by its exact
-/// time, and replies through the reply index (a correlated MIN would walk the time index).
+/// reply by someone else (`None` when unanswered), as the rollup keeps them. Members who never
+/// posted are left out.
 pub async fn first_reply_delays(
     pool: &Pool,
     guild_id: u64,
@@ -197,20 +194,9 @@ pub async fn first_reply_delays(
     until: i64,
 ) -> sqlx::Result<Vec<Option<i64>>> {
     sqlx::query_scalar(
-        "WITH newcomers AS (
-             SELECT m.user_id, m.first_message_at FROM members m
-             WHERE m.guild_id = $1 AND m.first_joined_at >= $2 AND m.first_joined_at < $3
-               AND m.first_message_at IS NOT NULL
-         ),
-         firsts AS (
-             SELECT a.user_id, a.target_id, a.at FROM newcomers n
-             CROSS JOIN activity a
-             WHERE a.guild_id = $1 AND a.at = n.first_message_at AND a.user_id = n.user_id AND a.kind = 1
-         )
-         SELECT MIN(r.at) - f.at FROM firsts f
-         LEFT JOIN activity r
-           ON r.guild_id = $1 AND r.reply_to = f.target_id AND r.kind = 1 AND r.user_id <> f.user_id
-         GROUP BY f.target_id",
+        "SELECT first_reply_at - first_message_at FROM members
+         WHERE guild_id = $1 AND first_joined_at >= $2 AND first_joined_at < $3
+           AND first_message_at IS NOT NULL",
     )
     .bind(to_sql_id(guild_id))
     .bind(since)

@@ -29,6 +29,15 @@ pub struct GuildDay {
     pub replies: i64,
     /// Threads and forum posts started.
     pub threads: i64,
+    /// Joins (events, or first activity where no join is known).
+    pub joins: i64,
+    /// Of the day's joins, (how many, how many posted a first message within 7 days): set once
+    /// final, when the day 8 days later is finished.
+    pub activation: Option<(i64, i64)>,
+    /// Members active in the 6 and 29 days up to this one: the next day's WAU and MAU before
+    /// its own activity.
+    pub carry_wau: i64,
+    pub carry_mau: i64,
 }
 
 pub async fn state(db: impl SqliteExecutor<'_>, guild_id: u64) -> sqlx::Result<Option<State>> {
@@ -56,7 +65,9 @@ pub async fn reset(
     for statement in [
         "DELETE FROM member_days WHERE guild_id = $1",
         "DELETE FROM guild_days WHERE guild_id = $1",
-        "UPDATE members SET last_done_day = NULL, join_day = NULL, activity_total = 0 WHERE guild_id = $1",
+        "UPDATE members SET last_done_day = NULL, join_day = NULL, activity_total = 0,
+                            retained_30 = 0, retained_90 = 0
+         WHERE guild_id = $1",
         "UPDATE rollups SET live_until_id = NULL WHERE guild_id = $1",
     ] {
         sqlx::query(statement)
@@ -130,6 +141,28 @@ pub async fn start_rebuild(pool: &Pool, guild_id: u64, day: i64) -> sqlx::Result
     .bind(day)
     .execute(&mut *tx)
     .await?;
+    // Retention windows reaching the rebuilt days: what the days kept say, and the rebuilt days
+    // add theirs as they are finished.
+    let window = |flag: &str, start: i64, end: i64| {
+        format!(
+            "UPDATE members SET {flag} = CASE WHEN EXISTS (
+                 SELECT 1 FROM member_days d
+                 WHERE d.guild_id = members.guild_id AND d.user_id = members.user_id
+                   AND d.day >= members.join_day + {start} AND d.day <= members.join_day + {end})
+               THEN 1 ELSE 0 END
+             WHERE guild_id = $1 AND join_day >= $2 - {end}"
+        )
+    };
+    for statement in [
+        window("retained_30", 30, 59),
+        window("retained_90", 90, 119),
+    ] {
+        sqlx::query(&statement)
+            .bind(guild)
+            .bind(day)
+            .execute(&mut *tx)
+            .await?;
+    }
     tx.commit().await
 }
 
@@ -237,7 +270,10 @@ pub struct NewRecord {
     pub user_id: u64,
     pub at: i64,
     pub kind: i64,
+    /// A message reply or a message inside a thread.
     pub is_reply: bool,
+    /// The message replied to.
+    pub reply_to: Option<i64>,
 }
 
 /// A guild's records with an id above `after_id`, in id order.
@@ -247,8 +283,8 @@ pub async fn records_after(
     after_id: i64,
 ) -> sqlx::Result<Vec<NewRecord>> {
     // `+guild_id` keeps SQLite on the id range: the guild's time index would read every record.
-    let rows: Vec<(i64, i64, i64, i64, bool)> = sqlx::query_as(
-        "SELECT id, user_id, at, kind, (reply_to IS NOT NULL OR in_thread = 1) FROM activity
+    let rows: Vec<(i64, i64, i64, i64, bool, Option<i64>)> = sqlx::query_as(
+        "SELECT id, user_id, at, kind, (reply_to IS NOT NULL OR in_thread = 1), reply_to FROM activity
          WHERE id > $2 AND +guild_id = $1 ORDER BY id",
     )
     .bind(to_sql_id(guild_id))
@@ -257,12 +293,13 @@ pub async fn records_after(
     .await?;
     Ok(rows
         .into_iter()
-        .map(|(id, user, at, kind, is_reply)| NewRecord {
+        .map(|(id, user, at, kind, is_reply, reply_to)| NewRecord {
             id,
             user_id: from_sql_id(user),
             at,
             kind,
             is_reply,
+            reply_to,
         })
         .collect())
 }
@@ -362,6 +399,54 @@ pub async fn folded_until(
     Ok(())
 }
 
+/// A reply by `user_id` at `at` to message `target_id`: if that message is its author's first,
+/// the author's first reply is the earlier of this one and the one known.
+pub async fn note_reply(
+    tx: &mut Transaction<'_, Sqlite>,
+    guild_id: u64,
+    user_id: u64,
+    target_id: i64,
+    at: i64,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE members SET first_reply_at = CASE WHEN first_reply_at < $4 THEN first_reply_at ELSE $4 END
+         FROM activity m
+         WHERE m.guild_id = $1 AND m.kind = 1 AND m.target_id = $3 AND m.user_id <> $2
+           AND members.guild_id = $1 AND members.user_id = m.user_id AND members.first_message_at = m.at",
+    )
+    .bind(to_sql_id(guild_id))
+    .bind(to_sql_id(user_id))
+    .bind(target_id)
+    .bind(at)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Finds again the first reply to the first message of members whose first message is at or
+/// after `since` (a rebuild: older history may have brought earlier messages or replies).
+pub async fn find_first_replies(
+    tx: &mut Transaction<'_, Sqlite>,
+    guild_id: u64,
+    since: i64,
+) -> sqlx::Result<()> {
+    // CROSS JOIN: the first message by its exact time on the time index, then its replies on
+    // the reply index.
+    sqlx::query(
+        "UPDATE members SET first_reply_at = (
+             SELECT MIN(r.at) FROM activity f CROSS JOIN activity r
+             WHERE f.guild_id = $1 AND f.at = members.first_message_at AND f.user_id = members.user_id
+               AND f.kind = 1 AND r.guild_id = $1 AND r.reply_to = f.target_id AND r.kind = 1
+               AND r.user_id <> members.user_id)
+         WHERE guild_id = $1 AND first_message_at >= $2",
+    )
+    .bind(to_sql_id(guild_id))
+    .bind(since)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 /// Takes the write lock first, so that two processes never fold the same records.
 pub async fn begin_write(pool: &Pool, guild_id: u64) -> sqlx::Result<Transaction<'static, Sqlite>> {
     let mut tx = pool.begin().await?;
@@ -372,29 +457,34 @@ pub async fn begin_write(pool: &Pool, guild_id: u64) -> sqlx::Result<Transaction
     Ok(tx)
 }
 
-/// Finishes a day whose member days are complete: each active member's last finished day, the
-/// join day of members whose cohort instant falls in `[start, end)`, the day's figures, and
-/// `done_until` past it.
+/// Finishes a day (`day` from `start` to `end`) whose member days are complete: each active
+/// member's last finished day and retention windows, the join day of members whose cohort
+/// instant falls in the day, the day's figures, the activation of the joins of `activation_day`
+/// (8 days before), and `done_until` past it.
 pub async fn finish_day(
     tx: &mut Transaction<'_, Sqlite>,
     guild_id: u64,
     timezone: &str,
-    day: i64,
-    start: i64,
-    end: i64,
+    (day, start, end): (i64, i64, i64),
+    activation_day: (i64, i64, i64),
 ) -> sqlx::Result<GuildDay> {
     let guild = to_sql_id(guild_id);
     sqlx::query(
-        "UPDATE members SET last_done_day = $2
+        "UPDATE members SET last_done_day = $2,
+           retained_30 = CASE WHEN $2 - join_day BETWEEN 30 AND 59 THEN 1 ELSE retained_30 END,
+           retained_90 = CASE WHEN $2 - join_day BETWEEN 90 AND 119 THEN 1 ELSE retained_90 END
          WHERE guild_id = $1 AND user_id IN (SELECT user_id FROM member_days WHERE guild_id = $1 AND day = $2)",
     )
     .bind(guild)
     .bind(day)
     .execute(&mut **tx)
     .await?;
-    // The cohort instant's day; written as two range conditions so each uses its index.
+    // The cohort instant's day (a member first active before their first join moves to the
+    // join's day, and their windows start over); two range conditions, each on its index.
     sqlx::query(
-        "UPDATE members SET join_day = $2
+        "UPDATE members SET join_day = $2,
+           retained_30 = CASE WHEN join_day = $2 THEN retained_30 ELSE 0 END,
+           retained_90 = CASE WHEN join_day = $2 THEN retained_90 ELSE 0 END
          WHERE guild_id = $1
            AND ((first_joined_at >= $3 AND first_joined_at < $4)
                 OR (first_joined_at IS NULL AND first_active_at >= $3 AND first_active_at < $4))",
@@ -416,14 +506,19 @@ pub async fn finish_day(
         .bind(day)
         .fetch_one(&mut **tx)
         .await?;
-    let (wau, mau): (i64, i64) = sqlx::query_as(
+    let (wau, mau, carry_wau, carry_mau): (i64, i64, i64, i64) = sqlx::query_as(
         "SELECT (SELECT COUNT(*) FROM members WHERE guild_id = $1 AND last_done_day >= $2 - 6),
-                (SELECT COUNT(*) FROM members WHERE guild_id = $1 AND last_done_day >= $2 - 29)",
+                (SELECT COUNT(*) FROM members WHERE guild_id = $1 AND last_done_day >= $2 - 29),
+                (SELECT COUNT(*) FROM members WHERE guild_id = $1 AND last_done_day >= $2 - 5),
+                (SELECT COUNT(*) FROM members WHERE guild_id = $1 AND last_done_day >= $2 - 28)",
     )
     .bind(guild)
     .bind(day)
     .fetch_one(&mut **tx)
     .await?;
+    let joins = super::activity::join_instants(&mut **tx, guild_id, start, end)
+        .await?
+        .len() as i64;
     let figures = GuildDay {
         day,
         dau,
@@ -432,13 +527,19 @@ pub async fn finish_day(
         messages: messages.unwrap_or(0),
         replies: replies.unwrap_or(0),
         threads: threads.unwrap_or(0),
+        joins,
+        activation: None,
+        carry_wau,
+        carry_mau,
     };
     sqlx::query(
-        "INSERT INTO guild_days (guild_id, day, dau, wau, mau, messages, replies, threads)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+        "INSERT INTO guild_days (guild_id, day, dau, wau, mau, messages, replies, threads, joins,
+                                 carry_wau, carry_mau)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
          ON CONFLICT (guild_id, day) DO UPDATE SET dau = excluded.dau, wau = excluded.wau,
            mau = excluded.mau, messages = excluded.messages, replies = excluded.replies,
-           threads = excluded.threads",
+           threads = excluded.threads, joins = excluded.joins, carry_wau = excluded.carry_wau,
+           carry_mau = excluded.carry_mau",
     )
     .bind(guild)
     .bind(day)
@@ -448,6 +549,22 @@ pub async fn finish_day(
     .bind(figures.messages)
     .bind(figures.replies)
     .bind(figures.threads)
+    .bind(figures.joins)
+    .bind(figures.carry_wau)
+    .bind(figures.carry_mau)
+    .execute(&mut **tx)
+    .await?;
+    // The joins of 8 days before have had their 7 days (a day longer, for a DST change).
+    let (joined_day, joined_start, joined_end) = activation_day;
+    let (joined, activated) =
+        super::activity::activation(&mut **tx, guild_id, joined_start, joined_end).await?;
+    sqlx::query(
+        "UPDATE guild_days SET activation_joined = $3, activated = $4 WHERE guild_id = $1 AND day = $2",
+    )
+    .bind(guild)
+    .bind(joined_day)
+    .bind(joined)
+    .bind(activated)
     .execute(&mut **tx)
     .await?;
     set_state(tx, guild_id, timezone, day + 1).await?;
@@ -464,30 +581,60 @@ pub async fn live_day(
     day: i64,
 ) -> sqlx::Result<GuildDay> {
     let guild = to_sql_id(guild_id);
-    let (dau, messages, replies, threads): (i64, Option<i64>, Option<i64>, Option<i64>) =
+    type Row = (
+        i64,
+        Option<i64>,
+        Option<i64>,
+        Option<i64>,
+        Option<i64>,
+        Option<i64>,
+    );
+    let (dau, messages, replies, threads, new_in_week, new_in_month): Row = sqlx::query_as(
+        "SELECT COUNT(*), SUM(messages), SUM(replies), SUM(threads),
+                SUM(CASE WHEN prev_day IS NULL OR prev_day < $2 - 6 THEN 1 ELSE 0 END),
+                SUM(CASE WHEN prev_day IS NULL OR prev_day < $2 - 29 THEN 1 ELSE 0 END)
+         FROM member_days WHERE guild_id = $1 AND day = $2",
+    )
+    .bind(guild)
+    .bind(day)
+    .fetch_one(pool)
+    .await?;
+    // The usual case, today after a finished yesterday: the finished part of the windows was
+    // counted when yesterday was finished.
+    let carried: Option<(i64, i64)> = if day == done_until {
         sqlx::query_as(
-            "SELECT COUNT(*), SUM(messages), SUM(replies), SUM(threads) FROM member_days
-             WHERE guild_id = $1 AND day = $2",
+            "SELECT carry_wau, carry_mau FROM guild_days WHERE guild_id = $1 AND day = $2",
         )
         .bind(guild)
-        .bind(day)
-        .fetch_one(pool)
-        .await?;
-    let window = |length: i64| {
-        let first = day - length + 1;
-        sqlx::query_scalar::<_, i64>(
-            "SELECT (SELECT COUNT(*) FROM members WHERE guild_id = $1 AND last_done_day >= $2)
-                  + (SELECT COUNT(*) FROM member_days
-                     WHERE guild_id = $1 AND day >= $3 AND day <= $4 AND (prev_day IS NULL OR prev_day < $2))",
-        )
-        .bind(guild)
-        .bind(first)
-        .bind(first.max(done_until))
-        .bind(day)
-        .fetch_one(pool)
+        .bind(day - 1)
+        .fetch_optional(pool)
+        .await?
+    } else {
+        None
     };
-    let wau = window(7).await?;
-    let mau = window(30).await?;
+    let (wau, mau) = match carried {
+        Some((week, month)) => (
+            week + new_in_week.unwrap_or(0),
+            month + new_in_month.unwrap_or(0),
+        ),
+        None => {
+            let window = |length: i64| {
+                let first = day - length + 1;
+                sqlx::query_scalar::<_, i64>(
+                    "SELECT (SELECT COUNT(*) FROM members WHERE guild_id = $1 AND last_done_day >= $2)
+                          + (SELECT COUNT(*) FROM member_days
+                             WHERE guild_id = $1 AND day >= $3 AND day <= $4
+                               AND (prev_day IS NULL OR prev_day < $2))",
+                )
+                .bind(guild)
+                .bind(first)
+                .bind(first.max(done_until))
+                .bind(day)
+                .fetch_one(pool)
+            };
+            (window(7).await?, window(30).await?)
+        }
+    };
     Ok(GuildDay {
         day,
         dau,
@@ -496,6 +643,7 @@ pub async fn live_day(
         messages: messages.unwrap_or(0),
         replies: replies.unwrap_or(0),
         threads: threads.unwrap_or(0),
+        ..GuildDay::default()
     })
 }
 
@@ -506,10 +654,24 @@ pub async fn guild_days(
     first: i64,
     last: i64,
 ) -> sqlx::Result<Vec<GuildDay>> {
-    type Row = (i64, i64, i64, i64, i64, i64, i64);
+    type Row = (
+        i64,
+        i64,
+        i64,
+        i64,
+        i64,
+        i64,
+        i64,
+        i64,
+        Option<i64>,
+        Option<i64>,
+        i64,
+        i64,
+    );
     let rows: Vec<Row> = sqlx::query_as(
-        "SELECT day, dau, wau, mau, messages, replies, threads FROM guild_days
-         WHERE guild_id = $1 AND day >= $2 AND day <= $3",
+        "SELECT day, dau, wau, mau, messages, replies, threads, joins, activation_joined, activated,
+                carry_wau, carry_mau
+         FROM guild_days WHERE guild_id = $1 AND day >= $2 AND day <= $3",
     )
     .bind(to_sql_id(guild_id))
     .bind(first)
@@ -518,17 +680,19 @@ pub async fn guild_days(
     .await?;
     Ok(rows
         .into_iter()
-        .map(
-            |(day, dau, wau, mau, messages, replies, threads)| GuildDay {
-                day,
-                dau,
-                wau,
-                mau,
-                messages,
-                replies,
-                threads,
-            },
-        )
+        .map(|row| GuildDay {
+            day: row.0,
+            dau: row.1,
+            wau: row.2,
+            mau: row.3,
+            messages: row.4,
+            replies: row.5,
+            threads: row.6,
+            joins: row.7,
+            activation: row.8.zip(row.9),
+            carry_wau: row.10,
+            carry_mau: row.11,
+        })
         .collect())
 }
 
@@ -542,58 +706,85 @@ pub struct JoinDay {
     pub retained_90: i64,
 }
 
-/// [`JoinDay`] counts of the members whose cohort instant (first join, or first activity when
-/// no join is known) is in `[since, until)`, for those whose join day is materialised; and the
-/// cohort instants of the others (they joined on a day not finished yet).
+/// [`JoinDay`] counts of join days `first..=last` (cohort day: the local day of the first
+/// join, or of the first activity when no join is known), with the cohort instants in
+/// `[since, until)` of members whose join day is not finished yet. `done_until` is the first
+/// day not finished: retention windows reaching it also look at live member days.
 pub async fn cohorts(
     pool: &Pool,
     guild_id: u64,
-    since: i64,
-    until: i64,
+    (first, last): (i64, i64),
+    (since, until): (i64, i64),
+    done_until: i64,
 ) -> sqlx::Result<(Vec<JoinDay>, Vec<i64>)> {
-    // Each window is one range on (guild, user, day).
-    let window = |from: i64, to: i64| {
-        format!(
-            "EXISTS (SELECT 1 FROM member_days d
-                     WHERE d.guild_id = $1 AND d.user_id = m.user_id
-                       AND d.day >= m.join_day + {from} AND d.day <= m.join_day + {to})"
-        )
-    };
-    let cohort = "m.guild_id = $1
-           AND ((m.first_joined_at >= $2 AND m.first_joined_at < $3)
-                OR (m.first_joined_at IS NULL AND m.first_active_at >= $2 AND m.first_active_at < $3))";
-    let query = format!(
-        "SELECT m.join_day, COUNT(*), SUM(CASE WHEN {} THEN 1 ELSE 0 END), SUM(CASE WHEN {} THEN 1 ELSE 0 END)
-         FROM members m WHERE {cohort} AND m.join_day IS NOT NULL GROUP BY m.join_day",
-        window(30, 59),
-        window(90, 119)
-    );
-    let rows: Vec<(i64, i64, i64, i64)> = sqlx::query_as(&query)
-        .bind(to_sql_id(guild_id))
-        .bind(since)
-        .bind(until)
-        .fetch_all(pool)
-        .await?;
-    let live: Vec<i64> = sqlx::query_scalar(&format!(
-        "SELECT COALESCE(m.first_joined_at, m.first_active_at) FROM members m
-         WHERE {cohort} AND m.join_day IS NULL"
-    ))
-    .bind(to_sql_id(guild_id))
-    .bind(since)
-    .bind(until)
+    let guild = to_sql_id(guild_id);
+    let finished: Vec<(i64, i64, i64, i64)> = sqlx::query_as(
+        "SELECT join_day, COUNT(*), SUM(retained_30), SUM(retained_90) FROM members
+         WHERE guild_id = $1 AND join_day >= $2 AND join_day <= $3 GROUP BY join_day",
+    )
+    .bind(guild)
+    .bind(first)
+    .bind(last)
     .fetch_all(pool)
     .await?;
-    Ok((
-        rows.into_iter()
-            .map(|(day, size, retained_30, retained_90)| JoinDay {
+    let mut days: std::collections::BTreeMap<i64, JoinDay> = finished
+        .into_iter()
+        .map(|(day, size, retained_30, retained_90)| {
+            let counts = JoinDay {
                 day,
                 size,
                 retained_30,
                 retained_90,
-            })
-            .collect(),
-        live,
-    ))
+            };
+            (day, counts)
+        })
+        .collect();
+    // The flags cover finished days; windows reaching live days (up to `last`, the end of the
+    // range) get a look at those.
+    for (start, end) in [(30, 59), (90, 119)] {
+        let flag = if start == 30 {
+            "retained_30"
+        } else {
+            "retained_90"
+        };
+        let live: Vec<(i64, i64)> = sqlx::query_as(&format!(
+            "SELECT m.join_day, COUNT(*) FROM members m
+             WHERE m.guild_id = $1 AND m.join_day >= $2 AND m.join_day <= $3 AND m.{flag} = 0
+               AND EXISTS (SELECT 1 FROM member_days d
+                           WHERE d.guild_id = $1 AND d.user_id = m.user_id AND d.day >= $4
+                             AND d.day >= m.join_day + {start} AND d.day <= m.join_day + {end})
+             GROUP BY m.join_day"
+        ))
+        .bind(guild)
+        .bind(first.max(done_until - end))
+        .bind(last - start)
+        .bind(done_until)
+        .fetch_all(pool)
+        .await?;
+        for (day, n) in live {
+            if let Some(counts) = days.get_mut(&day) {
+                if start == 30 {
+                    counts.retained_30 += n;
+                } else {
+                    counts.retained_90 += n;
+                }
+            }
+        }
+    }
+    let live: Vec<i64> = sqlx::query_scalar(
+        // As one COALESCE, the range cannot use the instants' indexes: SQLite reads the few
+        // members without a join day instead.
+        "SELECT COALESCE(first_joined_at, first_active_at) FROM members
+         WHERE guild_id = $1 AND join_day IS NULL
+           AND COALESCE(first_joined_at, first_active_at) >= $2
+           AND COALESCE(first_joined_at, first_active_at) < $3",
+    )
+    .bind(guild)
+    .bind(since)
+    .bind(until)
+    .fetch_all(pool)
+    .await?;
+    Ok((days.into_values().collect(), live))
 }
 
 /// Whether member days `first..=last` hold all of a guild's member days.

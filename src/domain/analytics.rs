@@ -179,7 +179,9 @@ pub fn report(
 pub struct Counts {
     /// Figures of the days of the range; a day missing here had no activity.
     pub days: HashMap<NaiveDate, DayFigures>,
-    /// Join events in the range, and first activity where no join is known.
+    /// Joins per finished day (join events, and first activity where no join is known).
+    pub joins_by_day: HashMap<NaiveDate, usize>,
+    /// The same as instants, for days not finished.
     pub joins: Vec<DateTime<Utc>>,
     pub leaves: Vec<DateTime<Utc>>,
     /// Retention counts per join day, for members whose first join is in the range.
@@ -226,7 +228,8 @@ pub fn assemble(
                 wau: figures.wau,
                 mau: figures.mau,
                 messages: figures.messages,
-                joins: joins.get(&d).copied().unwrap_or(0),
+                joins: joins.get(&d).copied().unwrap_or(0)
+                    + counts.joins_by_day.get(&d).copied().unwrap_or(0),
                 leaves: leaves.get(&d).copied().unwrap_or(0),
             }
         })
