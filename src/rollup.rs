@@ -169,20 +169,30 @@ async fn finish(
     Ok(())
 }
 
+/// How many records one catch-up transaction folds: the write lock is held for a bounded
+/// time, so a backlog (after a burst of activity) does not stall the activity writer.
+const CATCH_UP_CHUNK: i64 = 20_000;
+
 /// Folds the records written since the last catch-up into live member days and members'
-/// firsts and totals, in one transaction under the write lock (so that a report in another
-/// process never folds the same records twice).
+/// firsts, totals and first replies, a chunk at a time, each chunk in one transaction under the
+/// write lock (so that a report in another process never folds the same records twice).
 async fn catch_up(pool: &Pool, guild_id: u64, tz: Tz) -> anyhow::Result<()> {
+    while catch_up_chunk(pool, guild_id, tz).await? == CATCH_UP_CHUNK as usize {}
+    Ok(())
+}
+
+/// Folds up to [`CATCH_UP_CHUNK`] records; returns how many.
+async fn catch_up_chunk(pool: &Pool, guild_id: u64, tz: Tz) -> anyhow::Result<usize> {
     let mut tx = db::rollup::begin_write(pool, guild_id).await?;
     let Some(state) = db::rollup::state(&mut *tx, guild_id).await? else {
-        return Ok(());
+        return Ok(0);
     };
     let Some(mark) = state.live_until_id else {
-        return Ok(());
+        return Ok(0);
     };
-    let records = db::rollup::records_after(&mut tx, guild_id, mark).await?;
+    let records = db::rollup::records_after(&mut tx, guild_id, mark, CATCH_UP_CHUNK).await?;
     let Some(highest) = records.iter().map(|r| r.id).max() else {
-        return Ok(());
+        return Ok(0);
     };
     let folded = fold(&records, tz, state.done_until);
     for ((user, day), counts) in folded.days {
@@ -199,14 +209,10 @@ async fn catch_up(pool: &Pool, guild_id: u64, tz: Tz) -> anyhow::Result<()> {
         )
         .await?;
     }
-    for r in &records {
-        if let (Some(target), true) = (r.reply_to, r.kind == Kind::Message as i64) {
-            db::rollup::note_reply(&mut tx, guild_id, r.user_id, target, r.at).await?;
-        }
-    }
+    db::rollup::note_first_replies(&mut tx, guild_id, mark, highest).await?;
     db::rollup::folded_until(&mut tx, guild_id, highest).await?;
     tx.commit().await?;
-    Ok(())
+    Ok(records.len())
 }
 
 /// What new records add to each member.
@@ -296,7 +302,6 @@ mod tests {
             at,
             kind: kind as i64,
             is_reply,
-            reply_to: None,
         };
         let records = [
             // Day 9 is finished: it only moves member 1's first activity.

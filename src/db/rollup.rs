@@ -272,34 +272,33 @@ pub struct NewRecord {
     pub kind: i64,
     /// A message reply or a message inside a thread.
     pub is_reply: bool,
-    /// The message replied to.
-    pub reply_to: Option<i64>,
 }
 
-/// A guild's records with an id above `after_id`, in id order.
+/// Up to `limit` of a guild's records with an id above `after_id`, in id order.
 pub async fn records_after(
     tx: &mut Transaction<'_, Sqlite>,
     guild_id: u64,
     after_id: i64,
+    limit: i64,
 ) -> sqlx::Result<Vec<NewRecord>> {
     // `+guild_id` keeps SQLite on the id range: the guild's time index would read every record.
-    let rows: Vec<(i64, i64, i64, i64, bool, Option<i64>)> = sqlx::query_as(
-        "SELECT id, user_id, at, kind, (reply_to IS NOT NULL OR in_thread = 1), reply_to FROM activity
-         WHERE id > $2 AND +guild_id = $1 ORDER BY id",
+    let rows: Vec<(i64, i64, i64, i64, bool)> = sqlx::query_as(
+        "SELECT id, user_id, at, kind, (reply_to IS NOT NULL OR in_thread = 1) FROM activity
+         WHERE id > $2 AND +guild_id = $1 ORDER BY id LIMIT $3",
     )
     .bind(to_sql_id(guild_id))
     .bind(after_id)
+    .bind(limit)
     .fetch_all(&mut **tx)
     .await?;
     Ok(rows
         .into_iter()
-        .map(|(id, user, at, kind, is_reply, reply_to)| NewRecord {
+        .map(|(id, user, at, kind, is_reply)| NewRecord {
             id,
             user_id: from_sql_id(user),
             at,
             kind,
             is_reply,
-            reply_to,
         })
         .collect())
 }
@@ -399,25 +398,31 @@ pub async fn folded_until(
     Ok(())
 }
 
-/// A reply by `user_id` at `at` to message `target_id`: if that message is its author's first,
-/// the author's first reply is the earlier of this one and the one known.
-pub async fn note_reply(
+/// Replies among the records `after_id < id <= until_id` to a member's first message: that
+/// member's first reply is the earliest of them and the one known. One statement: each reply
+/// finds the message it answers on the unique (guild, kind, target) key.
+pub async fn note_first_replies(
     tx: &mut Transaction<'_, Sqlite>,
     guild_id: u64,
-    user_id: u64,
-    target_id: i64,
-    at: i64,
+    after_id: i64,
+    until_id: i64,
 ) -> sqlx::Result<()> {
     sqlx::query(
-        "UPDATE members SET first_reply_at = CASE WHEN first_reply_at < $4 THEN first_reply_at ELSE $4 END
-         FROM activity m
-         WHERE m.guild_id = $1 AND m.kind = 1 AND m.target_id = $3 AND m.user_id <> $2
-           AND members.guild_id = $1 AND members.user_id = m.user_id AND members.first_message_at = m.at",
+        "UPDATE members
+         SET first_reply_at = CASE WHEN first_reply_at < replies.at THEN first_reply_at ELSE replies.at END
+         FROM (SELECT m.user_id AS author, m.at AS message_at, MIN(r.at) AS at
+               FROM activity r CROSS JOIN activity m
+               WHERE r.id > $2 AND r.id <= $3 AND +r.guild_id = $1 AND r.kind = 1
+                 AND r.reply_to IS NOT NULL
+                 AND m.guild_id = $1 AND m.kind = 1 AND m.target_id = r.reply_to
+                 AND m.user_id <> r.user_id
+               GROUP BY m.user_id, m.at) AS replies
+         WHERE members.guild_id = $1 AND members.user_id = replies.author
+           AND members.first_message_at = replies.message_at",
     )
     .bind(to_sql_id(guild_id))
-    .bind(to_sql_id(user_id))
-    .bind(target_id)
-    .bind(at)
+    .bind(after_id)
+    .bind(until_id)
     .execute(&mut **tx)
     .await?;
     Ok(())
