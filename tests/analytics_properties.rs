@@ -31,7 +31,6 @@ fn inputs_strategy() -> impl Strategy<Value = Inputs> {
                 leaves: Vec::new(),
                 first_messages,
                 activity_counts: HashMap::new(),
-                ..Inputs::default()
             }
         })
 }

@@ -8,19 +8,14 @@ use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
 
-/// Everything the metrics are computed from. Finished days come materialised (`finished`,
-/// `active_days`); days not materialised yet (today) come as raw instants (`activity`,
-/// `messages`). Either way the definitions are the ones below.
+/// Raw records, for [`report`]: the definitions applied to every record, as they read in
+/// product.md. The store computes the same figures from materialised counts ([`Counts`],
+/// [`assemble`]); tests hold the two equal.
 #[derive(Clone, Debug, Default)]
 pub struct Inputs {
-    /// (member, when) for activity not materialised yet, from `from - 29 days` on.
+    /// (member, when) of every activity, from `from - 29 days` on (WAU/MAU look back).
     pub activity: Vec<(u64, DateTime<Utc>)>,
-    /// (member, local day) from materialised days: the WAU/MAU lookback of the days that are not
-    /// materialised, and the retention windows of the report's cohorts.
-    pub active_days: Vec<(u64, NaiveDate)>,
-    /// Materialised figures of finished days; they are used as they are.
-    pub finished: HashMap<NaiveDate, DayFigures>,
-    /// Message instants (non-bot, not opted out) not materialised yet, in the range.
+    /// Message instants (non-bot, not opted out) in the range.
     pub messages: Vec<DateTime<Utc>>,
     /// Join events (member, when); for imported history without joins, first activity.
     pub joins: Vec<(u64, DateTime<Utc>)>,
@@ -31,7 +26,7 @@ pub struct Inputs {
     pub activity_counts: HashMap<u64, u64>,
 }
 
-/// Active members and messages of one finished day, as materialised.
+/// Active members and messages of one day, as materialised.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct DayFigures {
     pub dau: usize,
@@ -41,10 +36,10 @@ pub struct DayFigures {
 }
 
 /// Active members per local day.
-pub type ActiveByDay = BTreeMap<NaiveDate, HashSet<u64>>;
+type ActiveByDay = BTreeMap<NaiveDate, HashSet<u64>>;
 
 /// DAU, WAU and MAU of `d` (§6) from the active members of `d - 29..=d`.
-pub fn window_counts(active: &ActiveByDay, d: NaiveDate) -> (usize, usize, usize) {
+fn window_counts(active: &ActiveByDay, d: NaiveDate) -> (usize, usize, usize) {
     (
         distinct_between(active, d, d),
         distinct_between(active, d - Duration::days(6), d),
@@ -123,9 +118,6 @@ pub fn report(
     for (user, at) in &inputs.activity {
         active.entry(day(*at, tz)).or_default().insert(*user);
     }
-    for (user, d) in &inputs.active_days {
-        active.entry(*d).or_default().insert(*user);
-    }
     let count_by_day = |instants: &mut dyn Iterator<Item = DateTime<Utc>>| {
         let mut counts: HashMap<NaiveDate, usize> = HashMap::new();
         for t in instants {
@@ -139,15 +131,13 @@ pub fn report(
 
     let daily = days(from, to)
         .map(|d| {
-            let figures = inputs.finished.get(&d).copied().unwrap_or_else(|| {
-                let (dau, wau, mau) = window_counts(&active, d);
-                DayFigures {
-                    dau,
-                    wau,
-                    mau,
-                    messages: messages.get(&d).copied().unwrap_or(0),
-                }
-            });
+            let (dau, wau, mau) = window_counts(&active, d);
+            let figures = DayFigures {
+                dau,
+                wau,
+                mau,
+                messages: messages.get(&d).copied().unwrap_or(0),
+            };
             Daily {
                 date: d,
                 dau: figures.dau,
