@@ -1,7 +1,8 @@
 //! Activity tracking: gateway handlers hand records to a batched writer so the gateway loop
 //! never waits on the disk. A batch is what arrives in the `BATCH_WINDOW` after its first record
-//! (at most `BATCH_SIZE`), written in one transaction; a clean shutdown flushes
-//! everything, so a SIGKILL loses at most one window of records.
+//! (at most `BATCH_SIZE`), written in one transaction and retried if that fails (the database
+//! busy past its timeout); a clean shutdown flushes everything, so a SIGKILL loses at most one
+//! window of records.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -119,25 +120,23 @@ async fn write_batches(pool: Pool, mut rx: mpsc::UnboundedReceiver<Entry>) {
                 batch.push(record);
             }
         }
-        if own.is_none() {
-            own = pool.acquire().await.ok();
-        }
-        if !flush(own.as_mut(), &pool, &mut batch).await {
-            own = None;
-        }
+        flush(&mut own, &pool, &mut batch).await;
     }
     debug!("activity writer stopped");
 }
 
-/// Writes the batch (dropping it on failure, with a warning); false when it failed, so that a
-/// broken connection is replaced.
-async fn flush(
-    conn: Option<&mut PoolConnection<Sqlite>>,
-    pool: &Pool,
-    batch: &mut Vec<Entry>,
-) -> bool {
+/// Tries to write a batch this many times before dropping it. A retry counts nothing twice: the
+/// store ignores records it holds, and keeps the earliest first message.
+const WRITE_ATTEMPTS: u32 = 3;
+/// The wait before the first retry; it doubles for each one after.
+const RETRY_AFTER: Duration = Duration::from_millis(500);
+
+/// Writes the batch in one transaction, retrying on a fresh connection after a failure (the
+/// database busy past its timeout, a broken connection); after the last attempt the batch is
+/// dropped with a warning.
+async fn flush(own: &mut Option<PoolConnection<Sqlite>>, pool: &Pool, batch: &mut Vec<Entry>) {
     if batch.is_empty() {
-        return true;
+        return;
     }
     let mut records = Vec::with_capacity(batch.len());
     let mut firsts = Vec::new();
@@ -151,33 +150,51 @@ async fn flush(
             } => firsts.push((guild_id, user_id, at)),
         }
     }
-    // One transaction for the batch: first messages no longer take a write each.
-    let result = async {
-        let mut tx = match conn {
-            Some(conn) => conn.begin().await?,
-            None => pool.begin().await?,
-        };
-        for chunk in records.chunks(db::activity::MAX_BATCH) {
-            db::activity::insert(&mut *tx, chunk).await?;
+    let mut wait = RETRY_AFTER;
+    for attempt in 1..=WRITE_ATTEMPTS {
+        if own.is_none() {
+            *own = pool.acquire().await.ok();
         }
-        for (guild_id, user_id, at) in &firsts {
-            db::welcome::record_first_message(&mut *tx, *guild_id, *user_id, *at).await?;
-        }
-        tx.commit().await
-    }
-    .await;
-    match result {
-        Ok(()) => {
-            debug!(
-                records = records.len(),
-                first_messages = firsts.len(),
-                "activity batch written"
-            );
-            true
-        }
-        Err(err) => {
-            warn!(records = records.len(), error = %err, "activity batch could not be written");
-            false
+        match write(own.as_mut(), pool, &records, &firsts).await {
+            Ok(()) => {
+                debug!(
+                    records = records.len(),
+                    first_messages = firsts.len(),
+                    "activity batch written"
+                );
+                return;
+            }
+            Err(err) => {
+                // The connection may be what failed: the next attempt takes another.
+                *own = None;
+                if attempt == WRITE_ATTEMPTS {
+                    warn!(records = records.len(), error = %err, "activity batch could not be written; dropped");
+                } else {
+                    warn!(records = records.len(), attempt, error = %err, "activity batch could not be written; retrying");
+                    tokio::time::sleep(wait).await;
+                    wait *= 2;
+                }
+            }
         }
     }
+}
+
+/// One transaction for the batch: first messages do not take a write each.
+async fn write(
+    conn: Option<&mut PoolConnection<Sqlite>>,
+    pool: &Pool,
+    records: &[Record],
+    firsts: &[(u64, u64, i64)],
+) -> sqlx::Result<()> {
+    let mut tx = match conn {
+        Some(conn) => conn.begin().await?,
+        None => pool.begin().await?,
+    };
+    for chunk in records.chunks(db::activity::MAX_BATCH) {
+        db::activity::insert(&mut *tx, chunk).await?;
+    }
+    for (guild_id, user_id, at) in firsts {
+        db::welcome::record_first_message(&mut *tx, *guild_id, *user_id, *at).await?;
+    }
+    tx.commit().await
 }
