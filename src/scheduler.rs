@@ -186,9 +186,9 @@ pub async fn run_due(
             next: next.map(|t| t.timestamp()),
         });
     }
-    reports.extend(run_due_monthly_reports(pool, config, now).await?);
+    reports.extend(run_due_monthly(pool, config, now, Monthly::Report).await?);
     reports.extend(run_due_sla_reminders(pool, config, now).await?);
-    reports.extend(run_due_shoutouts(pool, config, now).await?);
+    reports.extend(run_due_monthly(pool, config, now, Monthly::Shoutout).await?);
     if reports.iter().any(|r| r.posted) {
         outbox.wake();
     }
@@ -219,44 +219,98 @@ pub async fn ensure_monthly_report(
     Ok(())
 }
 
-/// Monthly reports due at `now`: the month that just ended, once (missed by more than a day:
-/// skipped, the next month's is scheduled).
-async fn run_due_monthly_reports(
-    pool: &Pool,
-    config: &Config,
-    now: DateTime<Utc>,
-) -> anyhow::Result<Vec<RunReport>> {
-    let mut reports = Vec::new();
-    for job in db::calendar::due_jobs(pool, crate::monthly::JOB, now.timestamp()).await? {
-        let Some(due) = job.next_run_at else { continue };
-        let guild_id = db::from_sql_id(job.guild_id);
-        let tz = guild_timezone(pool, config, guild_id).await?;
-        let due_at = Utc.timestamp_opt(due, 0).single().unwrap_or(now);
-        let next = monthly_schedule().next_after(now.max(due_at), tz);
-        if !db::calendar::advance_job(pool, job.id, due, next.map(|t| t.timestamp())).await? {
-            continue;
+/// The jobs that run once a month and post about a month.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Monthly {
+    /// The leadership report on the month that just ended.
+    Report,
+    /// The top 3 contributors of the month before the run.
+    Shoutout,
+}
+
+impl Monthly {
+    fn kind(self) -> &'static str {
+        match self {
+            Self::Report => crate::monthly::JOB,
+            Self::Shoutout => crate::shoutout::JOB,
         }
-        let decision = decide_run(due_at, now, CatchUp::LateWithin(chrono::Duration::days(1)));
-        let ended = due_at.with_timezone(&tz).date_naive() - chrono::Duration::days(1);
-        let posted = match decision {
-            RunDecision::Post { .. } => {
+    }
+
+    /// A guild's schedule; `None` when the guild stopped it.
+    async fn schedule(self, pool: &Pool, guild_id: u64) -> anyhow::Result<Option<Schedule>> {
+        Ok(match self {
+            Self::Report => Some(monthly_schedule()),
+            Self::Shoutout => db::recognition::shoutout(pool, guild_id)
+                .await?
+                .as_ref()
+                .and_then(crate::shoutout::schedule),
+        })
+    }
+
+    /// Queues the post of a run on `run_day` (server time); false when there is nowhere to post.
+    async fn post(
+        self,
+        pool: &Pool,
+        config: &Config,
+        guild_id: u64,
+        run_day: chrono::NaiveDate,
+    ) -> anyhow::Result<bool> {
+        match self {
+            Self::Report => {
+                let ended = run_day - chrono::Duration::days(1);
                 let name = db::guilds::name(pool, guild_id)
                     .await?
                     .unwrap_or_else(|| "the community".to_owned());
                 let key = format!("monthly-report:{guild_id}:{}", ended.format("%Y-%m"));
-                crate::monthly::queue(pool, config, guild_id, ended, &key, &name).await?
+                crate::monthly::queue(pool, config, guild_id, ended, &key, &name).await
             }
-            RunDecision::Skip { late_by } => {
+            Self::Shoutout => crate::shoutout::queue(pool, config, guild_id, run_day).await,
+        }
+    }
+}
+
+/// Runs the due jobs of a monthly job: each run posts once, late by at most a day; a run missed
+/// by more is skipped, and either way the next month's is scheduled.
+async fn run_due_monthly(
+    pool: &Pool,
+    config: &Config,
+    now: DateTime<Utc>,
+    monthly: Monthly,
+) -> anyhow::Result<Vec<RunReport>> {
+    let mut reports = Vec::new();
+    for job in db::calendar::due_jobs(pool, monthly.kind(), now.timestamp()).await? {
+        let Some(due) = job.next_run_at else { continue };
+        let guild_id = db::from_sql_id(job.guild_id);
+        let tz = guild_timezone(pool, config, guild_id).await?;
+        let due_at = Utc.timestamp_opt(due, 0).single().unwrap_or(now);
+        let schedule = monthly.schedule(pool, guild_id).await?;
+        let next = schedule
+            .as_ref()
+            .and_then(|s| s.next_after(now.max(due_at), tz));
+        if !db::calendar::advance_job(pool, job.id, due, next.map(|t| t.timestamp())).await? {
+            continue; // claimed by someone else
+        }
+        let posted = match (
+            schedule,
+            decide_run(due_at, now, CatchUp::LateWithin(chrono::Duration::days(1))),
+        ) {
+            (None, _) => false,
+            (Some(_), RunDecision::Post { .. }) => {
+                let run_day = due_at.with_timezone(&tz).date_naive();
+                monthly.post(pool, config, guild_id, run_day).await?
+            }
+            (Some(_), RunDecision::Skip { late_by }) => {
                 info!(
                     guild.id = guild_id,
+                    job = monthly.kind(),
                     late_by.secs = late_by.num_seconds(),
-                    "monthly report missed by more than a day; skipped"
+                    "monthly run missed by more than a day; skipped"
                 );
                 false
             }
         };
         reports.push(RunReport {
-            job_kind: crate::monthly::JOB,
+            job_kind: monthly.kind(),
             target_id: job.target_id,
             due,
             posted,
@@ -288,56 +342,6 @@ pub async fn schedule_shoutout(
     )
     .await?;
     Ok(next)
-}
-
-/// Shout-outs due at `now`: the month before the run, once (missed by more than a day:
-/// skipped, the next month's is scheduled).
-async fn run_due_shoutouts(
-    pool: &Pool,
-    config: &Config,
-    now: DateTime<Utc>,
-) -> anyhow::Result<Vec<RunReport>> {
-    let mut reports = Vec::new();
-    for job in db::calendar::due_jobs(pool, crate::shoutout::JOB, now.timestamp()).await? {
-        let Some(due) = job.next_run_at else { continue };
-        let guild_id = db::from_sql_id(job.guild_id);
-        let tz = guild_timezone(pool, config, guild_id).await?;
-        let due_at = Utc.timestamp_opt(due, 0).single().unwrap_or(now);
-        let shoutout = db::recognition::shoutout(pool, guild_id).await?;
-        let next = shoutout
-            .as_ref()
-            .and_then(crate::shoutout::schedule)
-            .and_then(|s| s.next_after(now.max(due_at), tz));
-        if !db::calendar::advance_job(pool, job.id, due, next.map(|t| t.timestamp())).await? {
-            continue;
-        }
-        let posted = match (
-            shoutout,
-            decide_run(due_at, now, CatchUp::LateWithin(chrono::Duration::days(1))),
-        ) {
-            (None, _) => false,
-            (Some(_), RunDecision::Post { .. }) => {
-                let run_day = due_at.with_timezone(&tz).date_naive();
-                crate::shoutout::queue(pool, config, guild_id, run_day).await?
-            }
-            (Some(_), RunDecision::Skip { late_by }) => {
-                info!(
-                    guild.id = guild_id,
-                    late_by.secs = late_by.num_seconds(),
-                    "monthly shout-out missed by more than a day; skipped"
-                );
-                false
-            }
-        };
-        reports.push(RunReport {
-            job_kind: crate::shoutout::JOB,
-            target_id: job.target_id,
-            due,
-            posted,
-            next: next.map(|t| t.timestamp()),
-        });
-    }
-    Ok(reports)
 }
 
 /// Job kind of a feedback item's SLA check (target = item id), due when the SLA runs out.
