@@ -7,11 +7,11 @@ use serde_json::{json, Value};
 use tracing::info;
 
 use crate::config::Config;
-use crate::db::{self, Pool};
+use crate::db::Pool;
 use crate::discord::render;
 use crate::domain::analytics::{CohortPeriod, Report};
-use crate::domain::settings::{ChannelPurpose, GuildSettings};
-use crate::outbox::{action_json, Action};
+use crate::domain::settings::ChannelPurpose;
+use crate::outbox::{enqueue_in, message_post};
 
 /// Job kind of the monthly report (one job per guild, target = guild id).
 pub const JOB: &str = "monthly-report";
@@ -123,8 +123,7 @@ pub async fn queue(
     dedup_key: &str,
     guild_name: &str,
 ) -> anyhow::Result<bool> {
-    let stored = db::guilds::settings(pool, guild_id).await?;
-    let settings = GuildSettings::resolve(guild_id, &stored, &config.guild_defaults(guild_id));
+    let settings = crate::scheduler::guild_settings(pool, config, guild_id).await?;
     let Some(channel) = settings.channel(ChannelPurpose::Reports) else {
         info!(
             guild.id = guild_id,
@@ -139,20 +138,14 @@ pub async fn queue(
     let previous =
         crate::stats::report(pool, guild_id, tz, prev_from, prev_to, CohortPeriod::Month).await?;
     let body = report_post(&month, &previous, guild_name);
-    db::outbox::enqueue(
-        pool,
-        &db::outbox::NewPost {
-            guild_id,
-            channel_id: channel,
-            kind: "monthly-report".into(),
-            dedup_key: dedup_key.to_owned(),
-            body: action_json(&Action::Message { body, thread: None }),
-            not_before_ms: None,
-        },
-        &crate::outbox::new_nonce(),
-        crate::domain::clock::unix_now_ms(),
-    )
-    .await?;
+    let post = message_post(
+        guild_id,
+        channel,
+        "monthly-report",
+        dedup_key.to_owned(),
+        body,
+    );
+    enqueue_in(pool, &post).await?;
     Ok(true)
 }
 

@@ -111,7 +111,7 @@ impl Outbox {
 
     /// Queues a post and wakes the worker. Queuing the same `dedup_key` twice queues it once.
     pub async fn enqueue(&self, post: NewPost) -> anyhow::Result<Option<i64>> {
-        let id = db::outbox::enqueue(&self.pool, &post, &new_nonce(), unix_now_ms()).await?;
+        let id = enqueue_in(&self.pool, &post).await?;
         match id {
             Some(id) => {
                 debug!(outbox.id = id, post.kind = %post.kind, guild.id = post.guild_id, "post queued");
@@ -136,16 +136,36 @@ impl Outbox {
         dedup_key: String,
         body: Value,
     ) -> anyhow::Result<Option<i64>> {
-        self.enqueue(NewPost {
-            guild_id,
-            channel_id,
-            kind: kind.to_owned(),
-            dedup_key,
-            body: action_json(&Action::Message { body, thread: None }),
-            not_before_ms: None,
-        })
-        .await
+        self.enqueue(message_post(guild_id, channel_id, kind, dedup_key, body))
+            .await
     }
+}
+
+/// A plain message to `channel_id`, due now.
+pub fn message_post(
+    guild_id: u64,
+    channel_id: u64,
+    kind: &str,
+    dedup_key: String,
+    body: Value,
+) -> NewPost {
+    NewPost {
+        guild_id,
+        channel_id,
+        kind: kind.to_owned(),
+        dedup_key,
+        body: action_json(&Action::Message { body, thread: None }),
+        not_before_ms: None,
+    }
+}
+
+/// Queues a post with a fresh nonce, in `db` (a pool or the caller's transaction), without
+/// waking the worker: for jobs that wake it once after their run (the scheduler).
+pub async fn enqueue_in(
+    db: impl sqlx::SqliteExecutor<'_>,
+    post: &NewPost,
+) -> sqlx::Result<Option<i64>> {
+    db::outbox::enqueue(db, post, &new_nonce(), unix_now_ms()).await
 }
 
 /// An action as stored in the outbox.

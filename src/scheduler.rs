@@ -23,6 +23,7 @@ use crate::domain::prompt::pick_from_bank;
 use crate::domain::schedule::{decide_run, CatchUp, RunDecision, Schedule};
 use crate::domain::settings::{ChannelPurpose, GuildSettings};
 use crate::outbox::{action_json, Action, Outbox};
+use crate::outbox::{enqueue_in, message_post};
 
 /// Job kind of prompts.
 pub const PROMPT: &str = "prompt";
@@ -74,8 +75,21 @@ pub async fn guild_timezone(
     config: &Config,
     guild_id: u64,
 ) -> anyhow::Result<chrono_tz::Tz> {
+    Ok(guild_settings(pool, config, guild_id).await?.timezone)
+}
+
+/// A guild's settings: stored settings over the config's defaults.
+pub async fn guild_settings(
+    pool: &Pool,
+    config: &Config,
+    guild_id: u64,
+) -> anyhow::Result<GuildSettings> {
     let stored = db::guilds::settings(pool, guild_id).await?;
-    Ok(GuildSettings::resolve(guild_id, &stored, &config.guild_defaults(guild_id)).timezone)
+    Ok(GuildSettings::resolve(
+        guild_id,
+        &stored,
+        &config.guild_defaults(guild_id),
+    ))
 }
 
 /// (Re)computes a prompt's next run from `now`; paused prompts have none.
@@ -377,9 +391,7 @@ async fn run_due_sla_reminders(
         let mut posted = false;
         let item = db::feedback::get(pool, guild_id, job.target_id).await?;
         if let Some(item) = item.filter(|i| i.status == "new") {
-            let stored = db::guilds::settings(pool, guild_id).await?;
-            let settings =
-                GuildSettings::resolve(guild_id, &stored, &config.guild_defaults(guild_id));
+            let settings = guild_settings(pool, config, guild_id).await?;
             let channel = settings
                 .channel(ChannelPurpose::Reports)
                 .or(settings.channel(ChannelPurpose::Feedback));
@@ -395,22 +407,8 @@ async fn run_due_sla_reminders(
                     config.feedback.sla_days,
                 );
                 let key = format!("feedback-sla:{guild_id}:{}", item.id);
-                let new_post = NewPost {
-                    guild_id,
-                    channel_id: channel,
-                    kind: "feedback-sla".into(),
-                    dedup_key: key,
-                    body: action_json(&Action::Message { body, thread: None }),
-                    not_before_ms: None,
-                };
-                posted = db::outbox::enqueue(
-                    pool,
-                    &new_post,
-                    &crate::outbox::new_nonce(),
-                    crate::domain::clock::unix_now_ms(),
-                )
-                .await?
-                .is_some();
+                let post = message_post(guild_id, channel, "feedback-sla", key, body);
+                posted = enqueue_in(pool, &post).await?.is_some();
             } else {
                 warn!(guild.id = guild_id, feedback.id = item.id, "feedback past its SLA, but no reports or feedback channel to remind managers in");
             }
@@ -472,13 +470,7 @@ async fn queue_prompt_post(
         body: action_json(&Action::Message { body, thread }),
         not_before_ms: None,
     };
-    db::outbox::enqueue(
-        &mut **tx,
-        &post,
-        &crate::outbox::new_nonce(),
-        crate::domain::clock::unix_now_ms(),
-    )
-    .await?;
+    enqueue_in(&mut **tx, &post).await?;
     Ok(())
 }
 

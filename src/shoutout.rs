@@ -7,13 +7,13 @@ use serde_json::{json, Value};
 use tracing::info;
 
 use crate::config::Config;
-use crate::db::{self, recognition::Shoutout, Pool};
+use crate::db::{recognition::Shoutout, Pool};
 use crate::discord::render;
 use crate::domain::analytics::{CohortPeriod, Contributor};
 use crate::domain::schedule::{Schedule, ScheduleError};
-use crate::domain::settings::{ChannelPurpose, GuildSettings};
+use crate::domain::settings::ChannelPurpose;
 use crate::monthly::month_bounds;
-use crate::outbox::{action_json, Action};
+use crate::outbox::{enqueue_in, message_post};
 
 /// Job kind of the shout-out (one job per guild, target = guild id).
 pub const JOB: &str = "shoutout";
@@ -98,8 +98,7 @@ pub async fn queue(
     guild_id: u64,
     run_day: NaiveDate,
 ) -> anyhow::Result<bool> {
-    let stored = db::guilds::settings(pool, guild_id).await?;
-    let settings = GuildSettings::resolve(guild_id, &stored, &config.guild_defaults(guild_id));
+    let settings = crate::scheduler::guild_settings(pool, config, guild_id).await?;
     let Some(channel) = settings.channel(ChannelPurpose::Spotlight) else {
         info!(
             guild.id = guild_id,
@@ -125,21 +124,9 @@ pub async fn queue(
         );
         return Ok(false);
     };
-    db::outbox::enqueue(
-        pool,
-        &db::outbox::NewPost {
-            guild_id,
-            channel_id: channel,
-            kind: JOB.into(),
-            // One shout-out per month, however often it is run or retried.
-            dedup_key: format!("shoutout:{guild_id}:{}", from.format("%Y-%m")),
-            body: action_json(&Action::Message { body, thread: None }),
-            not_before_ms: None,
-        },
-        &crate::outbox::new_nonce(),
-        crate::domain::clock::unix_now_ms(),
-    )
-    .await?;
+    // One shout-out per month, however often it is run or retried.
+    let key = format!("shoutout:{guild_id}:{}", from.format("%Y-%m"));
+    enqueue_in(pool, &message_post(guild_id, channel, JOB, key, body)).await?;
     Ok(true)
 }
 

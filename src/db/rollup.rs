@@ -197,6 +197,16 @@ pub async fn latest_activity(
         .await
 }
 
+/// How new activity updates a member's row: the earlier first activity and first message
+/// (MIN(COALESCE(a, b), COALESCE(b, a)) is the smaller of two times, either of which may be
+/// NULL), and the activity added to the total.
+const ADD_TO_MEMBER: &str = "ON CONFLICT (guild_id, user_id) DO UPDATE SET
+           first_active_at = MIN(COALESCE(members.first_active_at, excluded.first_active_at),
+                                 COALESCE(excluded.first_active_at, members.first_active_at)),
+           first_message_at = MIN(COALESCE(members.first_message_at, excluded.first_message_at),
+                                  COALESCE(excluded.first_message_at, members.first_message_at)),
+           activity_total = members.activity_total + excluded.activity_total";
+
 /// Builds one day (`[start, end)` in unix seconds) of `member_days` from the raw records up to
 /// `until_id`, and each active member's first activity and first message.
 pub async fn rebuild_day(
@@ -241,19 +251,13 @@ pub async fn rebuild_day(
     .bind(until_id)
     .execute(&mut **tx)
     .await?;
-    // MIN(COALESCE(a, b), COALESCE(b, a)) is the smaller of two times, either of which may be NULL.
-    sqlx::query(
+    sqlx::query(&format!(
         "INSERT INTO members (guild_id, user_id, first_active_at, first_message_at, activity_total)
          SELECT guild_id, user_id, MIN(at), MIN(CASE WHEN kind = 1 THEN at END), COUNT(*)
          FROM activity WHERE guild_id = $1 AND at >= $2 AND at < $3 AND id <= $4
          GROUP BY guild_id, user_id
-         ON CONFLICT (guild_id, user_id) DO UPDATE SET
-           first_active_at = MIN(COALESCE(members.first_active_at, excluded.first_active_at),
-                                 COALESCE(excluded.first_active_at, members.first_active_at)),
-           first_message_at = MIN(COALESCE(members.first_message_at, excluded.first_message_at),
-                                  COALESCE(excluded.first_message_at, members.first_message_at)),
-           activity_total = members.activity_total + excluded.activity_total",
-    )
+         {ADD_TO_MEMBER}"
+    ))
     .bind(guild)
     .bind(start)
     .bind(end)
@@ -364,16 +368,11 @@ pub async fn add_to_member(
     first_message_at: Option<i64>,
     activity: i64,
 ) -> sqlx::Result<()> {
-    sqlx::query(
+    sqlx::query(&format!(
         "INSERT INTO members (guild_id, user_id, first_active_at, first_message_at, activity_total)
          VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT (guild_id, user_id) DO UPDATE SET
-           first_active_at = MIN(COALESCE(members.first_active_at, excluded.first_active_at),
-                                 COALESCE(excluded.first_active_at, members.first_active_at)),
-           first_message_at = MIN(COALESCE(members.first_message_at, excluded.first_message_at),
-                                  COALESCE(excluded.first_message_at, members.first_message_at)),
-           activity_total = members.activity_total + excluded.activity_total",
-    )
+         {ADD_TO_MEMBER}"
+    ))
     .bind(to_sql_id(guild_id))
     .bind(to_sql_id(user_id))
     .bind(first_active_at)

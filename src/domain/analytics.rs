@@ -59,6 +59,20 @@ pub struct Daily {
     pub leaves: usize,
 }
 
+impl Daily {
+    fn of(date: NaiveDate, figures: DayFigures, joins: usize, leaves: usize) -> Self {
+        Self {
+            date,
+            dau: figures.dau,
+            wau: figures.wau,
+            mau: figures.mau,
+            messages: figures.messages,
+            joins,
+            leaves,
+        }
+    }
+}
+
 /// Retention of one join cohort.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Cohort {
@@ -138,15 +152,12 @@ pub fn report(
                 mau,
                 messages: messages.get(&d).copied().unwrap_or(0),
             };
-            Daily {
-                date: d,
-                dau: figures.dau,
-                wau: figures.wau,
-                mau: figures.mau,
-                messages: figures.messages,
-                joins: joins.get(&d).copied().unwrap_or(0),
-                leaves: leaves.get(&d).copied().unwrap_or(0),
-            }
+            Daily::of(
+                d,
+                figures,
+                joins.get(&d).copied().unwrap_or(0),
+                leaves.get(&d).copied().unwrap_or(0),
+            )
         })
         .collect();
 
@@ -212,16 +223,13 @@ pub fn assemble(
     let daily = days(from, to)
         .map(|d| {
             let figures = counts.days.get(&d).copied().unwrap_or_default();
-            Daily {
-                date: d,
-                dau: figures.dau,
-                wau: figures.wau,
-                mau: figures.mau,
-                messages: figures.messages,
-                joins: joins.get(&d).copied().unwrap_or(0)
+            Daily::of(
+                d,
+                figures,
+                joins.get(&d).copied().unwrap_or(0)
                     + counts.joins_by_day.get(&d).copied().unwrap_or(0),
-                leaves: leaves.get(&d).copied().unwrap_or(0),
-            }
+                leaves.get(&d).copied().unwrap_or(0),
+            )
         })
         .collect();
     let (joined, activated) = counts.activation;
