@@ -44,7 +44,7 @@ pub async fn report(
     period: CohortPeriod,
 ) -> anyhow::Result<Report> {
     let days = days_of(pool, guild_id, tz, from, to).await?;
-    report_of(pool, guild_id, tz, from, to, period, Sections::ALL, &days).await
+    report_of(pool, &days, period, Sections::ALL).await
 }
 
 /// `/stats overview`: the report without retention and top contributors, and conversations.
@@ -57,27 +57,31 @@ pub async fn overview(
     managers: &HashSet<u64>,
 ) -> anyhow::Result<(Report, analytics::Conversations)> {
     let days = days_of(pool, guild_id, tz, from, to).await?;
-    let report = report_of(
-        pool,
-        guild_id,
-        tz,
-        from,
-        to,
-        CohortPeriod::Month,
-        Sections::OVERVIEW,
-        &days,
-    )
-    .await?;
-    let talk = conversations_of(pool, guild_id, tz, from, to, managers, &days).await?;
+    let report = report_of(pool, &days, CohortPeriod::Month, Sections::OVERVIEW).await?;
+    let talk = conversations_of(pool, &days, managers).await?;
     Ok((report, talk))
 }
 
-/// The figures of the days of a range, after a refresh.
+/// A guild's days `from..=to` after a refresh: what every part of a report reads.
 struct Days {
+    guild_id: u64,
+    tz: Tz,
+    from: NaiveDate,
+    to: NaiveDate,
     /// The first day that is not finished (a day number).
     first_live: i64,
     /// Finished days as materialised, the others (today) from live member days.
     figures: Vec<GuildDay>,
+}
+
+impl Days {
+    /// `[since, until)` in unix seconds.
+    fn instants(&self) -> (i64, i64) {
+        (
+            start_of(self.from, self.tz),
+            start_of(self.to + Duration::days(1), self.tz),
+        )
+    }
 }
 
 async fn days_of(
@@ -95,23 +99,23 @@ async fn days_of(
         figures.push(db::rollup::live_day(pool, guild_id, first_live, day).await?);
     }
     Ok(Days {
+        guild_id,
+        tz,
+        from,
+        to,
         first_live,
         figures,
     })
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn report_of(
     pool: &Pool,
-    guild_id: u64,
-    tz: Tz,
-    from: NaiveDate,
-    to: NaiveDate,
+    days: &Days,
     period: CohortPeriod,
     sections: Sections,
-    days: &Days,
 ) -> anyhow::Result<Report> {
-    let (since, until) = (start_of(from, tz), start_of(to + Duration::days(1), tz));
+    let (guild_id, tz, from, to) = (days.guild_id, days.tz, days.from, days.to);
+    let (since, until) = days.instants();
     let instants = |v: Vec<i64>| v.into_iter().map(instant).collect::<Vec<_>>();
     let n = |x: i64| usize::try_from(x).unwrap_or(0);
     let mut counts = Counts {
@@ -297,18 +301,15 @@ pub async fn conversations(
     managers: &HashSet<u64>,
 ) -> anyhow::Result<analytics::Conversations> {
     let days = days_of(pool, guild_id, tz, from, to).await?;
-    conversations_of(pool, guild_id, tz, from, to, managers, &days).await
+    conversations_of(pool, &days, managers).await
 }
 
 async fn conversations_of(
     pool: &Pool,
-    guild_id: u64,
-    tz: Tz,
-    from: NaiveDate,
-    to: NaiveDate,
-    managers: &HashSet<u64>,
     days: &Days,
+    managers: &HashSet<u64>,
 ) -> anyhow::Result<analytics::Conversations> {
+    let (guild_id, from, to) = (days.guild_id, days.from, days.to);
     let sum = |f: fn(&GuildDay) -> i64| {
         u64::try_from(days.figures.iter().map(f).sum::<i64>()).unwrap_or(0)
     };
@@ -317,7 +318,7 @@ async fn conversations_of(
     let managers: Vec<u64> = managers.iter().copied().collect();
     let by_managers =
         db::rollup::threads_by(pool, guild_id, &managers, day_number(from), day_number(to)).await?;
-    let (since, until) = (start_of(from, tz), start_of(to + Duration::days(1), tz));
+    let (since, until) = days.instants();
     let delays = db::activity::first_reply_delays(pool, guild_id, since, until).await?;
     Ok(analytics::conversations(
         replies,
