@@ -110,9 +110,7 @@ pub async fn import(
                     earliest = Some(earliest.map_or(first, |e| e.min(first)));
                 }
                 let mut tx = pool.begin().await?;
-                for chunk in records.chunks(db::activity::MAX_BATCH) {
-                    summary.added += db::activity::insert(&mut *tx, chunk).await?;
-                }
+                summary.added += db::activity::insert(&mut tx, &records).await?;
                 tx.commit().await?;
             }
         }

@@ -190,9 +190,7 @@ async fn write(
         Some(conn) => conn.begin().await?,
         None => pool.begin().await?,
     };
-    for chunk in records.chunks(db::activity::MAX_BATCH) {
-        db::activity::insert(&mut *tx, chunk).await?;
-    }
+    db::activity::insert(&mut tx, records).await?;
     for (guild_id, user_id, at) in firsts {
         db::welcome::record_first_message(&mut *tx, *guild_id, *user_id, *at).await?;
     }

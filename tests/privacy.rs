@@ -31,9 +31,12 @@ async fn guilds_left_longer_than_the_grace_period_are_purged() {
     let (_dir, pool) = store().await;
     for guild in [1, 2] {
         db::guilds::upsert_seen(&pool, guild, 0).await.unwrap();
-        db::activity::insert(&pool, &[message(guild, 5, guild * 10)])
-            .await
-            .unwrap();
+        db::activity::insert(
+            &mut pool.acquire().await.unwrap(),
+            &[message(guild, 5, guild * 10)],
+        )
+        .await
+        .unwrap();
     }
     db::guilds::mark_left(&pool, 1, 1_000).await.unwrap();
     db::guilds::mark_left(&pool, 2, 5_000).await.unwrap();
@@ -51,7 +54,7 @@ async fn guilds_left_longer_than_the_grace_period_are_purged() {
 async fn forgetting_keeps_records_counting_under_an_anonymous_id() {
     let (_dir, pool) = store().await;
     db::activity::insert(
-        &pool,
+        &mut pool.acquire().await.unwrap(),
         &[message(1, 5, 10), message(1, 5, 11), message(1, 6, 12)],
     )
     .await
@@ -73,7 +76,7 @@ async fn forgetting_keeps_records_counting_under_an_anonymous_id() {
 #[tokio::test]
 async fn the_admin_cli_exports_and_forgets() {
     let (dir, pool) = store().await;
-    db::activity::insert(&pool, &[message(1, 5, 10)])
+    db::activity::insert(&mut pool.acquire().await.unwrap(), &[message(1, 5, 10)])
         .await
         .unwrap();
     pool.close().await;

@@ -244,7 +244,9 @@ async fn materialised_days_match_the_definitions_on_raw_records() {
     let now = Utc::now().timestamp();
     let mut records = history(&mut rng, now, 150, 1_000);
     let joins = joins(&records);
-    db::activity::insert(&pool, &records).await.unwrap();
+    db::activity::insert(&mut pool.acquire().await.unwrap(), &records)
+        .await
+        .unwrap();
     for (user, at) in &joins {
         db::welcome::record_join(&pool, GUILD, *user, *at, false)
             .await
@@ -291,7 +293,9 @@ async fn materialised_days_match_the_definitions_on_raw_records() {
                 in_thread: false,
             })
             .collect();
-        db::activity::insert(&pool, &today).await.unwrap();
+        db::activity::insert(&mut pool.acquire().await.unwrap(), &today)
+            .await
+            .unwrap();
         records.extend(today);
         check(&pool, &records, &joins, paris, &[(140, 0), (0, 0)]).await;
     }
@@ -303,7 +307,9 @@ async fn materialised_days_match_the_definitions_on_raw_records() {
     // Older history arrives (an import): the days it touches are materialised again.
     let mut older = history(&mut rng, now - 40 * 86_400, 20, 900_000);
     older.retain(|r| r.user_id > 25);
-    db::activity::insert(&pool, &older).await.unwrap();
+    db::activity::insert(&mut pool.acquire().await.unwrap(), &older)
+        .await
+        .unwrap();
     hearth::rollup::rewind(&pool, GUILD, older.iter().map(|r| r.at).min().unwrap())
         .await
         .unwrap();

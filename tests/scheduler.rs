@@ -215,7 +215,9 @@ async fn the_monthly_shout_out_runs_once_on_its_day_and_a_run_missed_by_days_is_
             in_thread: false,
         })
         .collect();
-    db::activity::insert(&pool, &records).await.unwrap();
+    db::activity::insert(&mut pool.acquire().await.unwrap(), &records)
+        .await
+        .unwrap();
     let shoutout = hearth::shoutout::parse(2, "18:00").unwrap();
     db::recognition::set_shoutout(&pool, 1, &shoutout, 3, 0)
         .await

@@ -28,7 +28,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 
 const USAGE: &str = "hearth-bench [--data community-activity.csv.gz] [--events N] [--members M] \
 [--guild-members G] [--rounds R] [--records R] [--store-members S] [--store FILE] \
-[--only ingest|reports] [--out FILE]";
+[--only ingest|reports|writer] [--out FILE]";
 
 struct Args {
     data: Option<PathBuf>,
@@ -73,7 +73,9 @@ fn args() -> anyhow::Result<Args> {
             "--store-members" => args.store_members = value.parse()?,
             "--records" => args.records = value.parse()?,
             "--store" => args.store = Some(PathBuf::from(value)),
-            "--only" if value == "ingest" || value == "reports" => args.only = Some(value),
+            "--only" if ["ingest", "reports", "writer"].contains(&value.as_str()) => {
+                args.only = Some(value)
+            }
             "--out" => args.out = PathBuf::from(value),
             other => bail!("unknown flag {other}; usage: {USAGE}"),
         }
@@ -90,6 +92,24 @@ fn peak_rss_kib(pid: u32) -> Option<u64> {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
+/// CPU time (user + system, every thread) a process has used so far, in seconds (Linux).
+fn cpu_secs(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name, which may hold spaces: utime and stime are 14th and 15th.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    // USER_HZ is 100 on every Linux this runs on.
+    Some(ticks as f64 / 100.0)
+}
+
+/// Bytes a process has written so far, to files and sockets alike (Linux).
+fn written_bytes(pid: u32) -> Option<u64> {
+    let io = std::fs::read_to_string(format!("/proc/{pid}/io")).ok()?;
+    io.lines()
+        .find_map(|l| l.strip_prefix("wchar:"))
+        .and_then(|v| v.trim().parse().ok())
+}
+
 /// The emulator as the bench uses it: no schema checks on the hot path, and Discord's real
 /// heartbeat interval (the tests' 1 s would make a client with a long backlog reconnect).
 fn bench_emulator() -> EmulatorConfig {
@@ -100,8 +120,28 @@ fn bench_emulator() -> EmulatorConfig {
     }
 }
 
-/// How long a bot gets to take in GUILD_CREATE after it is ready, before memory is read.
-const GUILD_CREATE_SETTLE: Duration = Duration::from_secs(3);
+/// Waits until a bot has taken in GUILD_CREATE: its CPU use stays under a tenth of a core for
+/// half a second (at most a minute). A fixed pause was too short when the machine was slow
+/// (a 100k-member GUILD_CREATE took 1 s in one run and 5 s in another): the rest of it was then
+/// counted as replay time.
+async fn settle(pid: Option<u32>) {
+    const STEP: Duration = Duration::from_millis(250);
+    let Some(pid) = pid else {
+        return tokio::time::sleep(Duration::from_secs(3)).await;
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let (mut last, mut quiet) = (cpu_secs(pid), 0);
+    while quiet < 2 && Instant::now() < deadline {
+        tokio::time::sleep(STEP).await;
+        let now = cpu_secs(pid);
+        let busy = match (last, now) {
+            (Some(a), Some(b)) => b - a > STEP.as_secs_f64() / 10.0,
+            _ => false,
+        };
+        quiet = if busy { 0 } else { quiet + 1 };
+        last = now;
+    }
+}
 
 /// One message of the replay, before it becomes gateway frames.
 struct ReplayMessage {
@@ -203,6 +243,19 @@ impl Replay {
         }
     }
 
+    /// How far back in time a round is moved: each round is an earlier, separate stretch of
+    /// time, as a live guild's activity never lands amid what is stored. (Replaying the same
+    /// times every round scattered each round's records across the time index, and later rounds
+    /// measured that rather than ingest.)
+    fn round_shift(&self, round: u64) -> chrono::Duration {
+        let times = || self.messages.iter().map(|m| m.at);
+        let span = times()
+            .max()
+            .zip(times().min())
+            .map_or(chrono::Duration::zero(), |(last, first)| last - first);
+        (span + chrono::Duration::minutes(1)) * i32::try_from(round).unwrap_or(0)
+    }
+
     /// The gateway frames of one round: each author's GUILD_MEMBER_ADD before their first
     /// message, then messages and their reactions. Ids are offset per round so every round is
     /// new activity. Returns the frames and the activity records Hearth should store.
@@ -220,17 +273,19 @@ impl Replay {
             json!({ "id": id.to_string(), "username": format!("m{id}"), "discriminator": "0",
                     "global_name": null, "avatar": null, "bot": bot_author[author] })
         };
+        let shift = self.round_shift(round);
         let mut joined = vec![false; self.authors];
         let mut frames = Vec::with_capacity(self.messages.len() * 5 / 4);
         let mut expected = Expected::default();
         let first_message_id = (round + 1) << 44;
         for (i, m) in self.messages.iter().enumerate() {
+            let at = (m.at - shift).to_rfc3339();
             if !joined[m.author] {
                 joined[m.author] = true;
                 frames.push((
                     "GUILD_MEMBER_ADD".to_owned(),
                     json!({ "guild_id": guild.to_string(), "user": user(m.author), "roles": [],
-                            "joined_at": m.at.to_rfc3339(), "deaf": false, "mute": false,
+                            "joined_at": at, "deaf": false, "mute": false,
                             "flags": 0, "pending": false }),
                 ));
             }
@@ -239,7 +294,7 @@ impl Replay {
                 "MESSAGE_CREATE".to_owned(),
                 json!({
                     "id": id.to_string(), "channel_id": m.channel.to_string(), "guild_id": guild.to_string(),
-                    "author": user(m.author), "content": "", "timestamp": m.at.to_rfc3339(),
+                    "author": user(m.author), "content": "", "timestamp": at,
                     "edited_timestamp": null, "tts": false, "mention_everyone": false, "mentions": [],
                     "mention_roles": [], "attachments": [], "embeds": [], "pinned": false, "type": 0, "flags": 0,
                 }),
@@ -313,6 +368,8 @@ struct Round {
     startup: Duration,
     guild_rss: Option<u64>,
     secs: f64,
+    /// CPU seconds the bot used during the replay (contention-free cost, unlike `secs`).
+    cpu: Option<f64>,
     rss: Option<u64>,
 }
 
@@ -334,8 +391,9 @@ async fn bare_round(
     let mut lines = BufReader::new(bare.stdout.take().context("no stdout")?).lines();
     while lines.next_line().await?.as_deref() != Some("ready") {}
     let startup = started.elapsed();
-    tokio::time::sleep(GUILD_CREATE_SETTLE).await;
+    settle(bare.id()).await;
     let guild_rss = bare.id().and_then(peak_rss_kib);
+    let cpu_before = bare.id().and_then(cpu_secs);
     let started = Instant::now();
     emu.dispatch_many(frames);
     loop {
@@ -349,12 +407,18 @@ async fn bare_round(
         }
     }
     let secs = started.elapsed().as_secs_f64();
+    let cpu = bare
+        .id()
+        .and_then(cpu_secs)
+        .zip(cpu_before)
+        .map(|(a, b)| a - b);
     let rss = bare.id().and_then(peak_rss_kib);
     bare.kill().await?;
     Ok(Round {
         startup,
         guild_rss,
         secs,
+        cpu,
         rss,
     })
 }
@@ -375,8 +439,9 @@ async fn hearth_round(
     let mut bot = BotProcess::spawn(&hearth_exe, dir, config)?;
     bot.wait_ready(round + 1).await?;
     let startup = started.elapsed();
-    tokio::time::sleep(GUILD_CREATE_SETTLE).await;
+    settle(bot.pid()).await;
     let guild_rss = bot.pid().and_then(peak_rss_kib);
+    let cpu_before = bot.pid().and_then(cpu_secs);
     let started = Instant::now();
     emu.dispatch_many(frames);
     let target = before + i64::try_from(expected.total())?;
@@ -385,12 +450,18 @@ async fn hearth_round(
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let secs = started.elapsed().as_secs_f64();
+    let cpu = bot
+        .pid()
+        .and_then(cpu_secs)
+        .zip(cpu_before)
+        .map(|(a, b)| a - b);
     let rss = bot.pid().and_then(peak_rss_kib);
     bot.terminate().await?;
     Ok(Round {
         startup,
         guild_rss,
         secs,
+        cpu,
         rss,
     })
 }
@@ -403,15 +474,89 @@ async fn main() -> anyhow::Result<()> {
         .context("no executable folder")?
         .to_owned();
     let mut report = json!({});
-    if args.only.as_deref() != Some("reports") {
-        report = ingest(&args, &exe_dir).await?;
-    }
-    if args.only.as_deref() != Some("ingest") {
-        report["reports"] = report_latency(&args, &exe_dir).await?;
+    if args.only.as_deref() == Some("writer") {
+        report["writer"] = writer_cost(&args).await?;
+    } else {
+        if args.only.as_deref() != Some("reports") {
+            report = ingest(&args, &exe_dir).await?;
+        }
+        if args.only.as_deref() != Some("ingest") {
+            report["reports"] = report_latency(&args, &exe_dir).await?;
+        }
     }
     std::fs::write(&args.out, serde_json::to_string_pretty(&report)?)?;
     eprintln!("wrote {}", args.out.display());
     Ok(())
+}
+
+/// Hearth's activity writer alone, in this process: the replay's records handed to a `Tracker`
+/// as the gateway handlers do, until stored. No gateway and no emulator share the cores, so its
+/// cost per record is steadier than the ingest figures; rounds add to one store.
+async fn writer_cost(args: &Args) -> anyhow::Result<Value> {
+    use hearth::db::activity::{Kind, Record};
+    let replay = match &args.data {
+        Some(path) => Replay::from_csv(path, args.events)?,
+        None => Replay::synthetic(args.events, args.members),
+    };
+    let dir = Scratch(std::env::temp_dir().join(format!("hearth-bench-{}", std::process::id())));
+    std::fs::create_dir_all(dir.path())?;
+    let pool = hearth::db::open(&format!(
+        "sqlite://{}",
+        dir.path().join("hearth.db").display()
+    ))
+    .await?;
+    let mut rounds = Vec::new();
+    for round in 0..args.rounds as u64 {
+        let shift = replay.round_shift(round);
+        let records: Vec<Record> = replay
+            .messages
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| !m.bot)
+            .map(|(i, m)| Record {
+                guild_id: 1,
+                user_id: (round + 1) * 1_000_000_000 + m.author as u64,
+                at: (m.at - shift).timestamp(),
+                kind: Kind::Message,
+                channel_id: m.channel,
+                target_id: ((round + 1) << 44) + i as u64,
+                reply_to: None,
+                in_thread: false,
+            })
+            .collect();
+        let (tracker, writer) = hearth::ingest::Tracker::start(pool.clone()).await?;
+        let cpu_before = cpu_secs(std::process::id());
+        let written_before = written_bytes(std::process::id());
+        let started = Instant::now();
+        for record in &records {
+            tracker.record(*record);
+            tracker.first_message(record.guild_id, record.user_id, record.at);
+        }
+        drop(tracker);
+        writer.await?;
+        let secs = started.elapsed().as_secs_f64();
+        let cpu = cpu_secs(std::process::id())
+            .zip(cpu_before)
+            .map(|(a, b)| a - b);
+        let written = written_bytes(std::process::id())
+            .zip(written_before)
+            .map(|(a, b)| (a - b) as f64);
+        let n = records.len() as f64;
+        eprintln!(
+            "round {}: {} records in {secs:.2} s ({:.0}/s), {:.2} us CPU and {:.0} bytes written \
+             per record",
+            round + 1,
+            records.len(),
+            n / secs,
+            cpu.map_or(f64::NAN, |c| c * 1e6 / n),
+            written.map_or(f64::NAN, |w| w / n)
+        );
+        rounds.push(json!({ "records": records.len(), "secs": secs,
+            "cpu_us_per_record": cpu.map(|c| c * 1e6 / n),
+            "bytes_written_per_record": written.map(|w| (w / n).round()) }));
+    }
+    pool.close().await;
+    Ok(json!({ "rounds": rounds }))
 }
 
 /// The ingest, startup and memory phases, the bots taking turns.
@@ -459,10 +604,12 @@ async fn ingest(args: &Args, exe_dir: &std::path::Path) -> anyhow::Result<Value>
         let frames = replay.frames(guild, round as u64);
         hearth.push(hearth_round(&emu, dir.path(), &config, &pool, round, frames).await?);
         eprintln!(
-            "round {}: bare {:.2} s, hearth {:.2} s",
+            "round {}: bare {:.2} s ({:.2} s CPU), hearth {:.2} s ({:.2} s CPU)",
             round + 1,
             bare[round].secs,
-            hearth[round].secs
+            bare[round].cpu.unwrap_or(f64::NAN),
+            hearth[round].secs,
+            hearth[round].cpu.unwrap_or(f64::NAN)
         );
     }
     // The unique key (guild, kind, target, member) makes a replayed event count once, so a
@@ -503,6 +650,16 @@ async fn ingest(args: &Args, exe_dir: &std::path::Path) -> anyhow::Result<Value>
         .map(|(b, h)| (b.secs / h.secs * 1000.0).round() / 1000.0)
         .collect();
     let paired = median(&mut round_ratios.clone());
+    // CPU microseconds per event, median over rounds: the bots' own cost, whatever the noise.
+    let cpu_us = |rounds: &[Round]| {
+        let mut per_event: Vec<f64> = rounds
+            .iter()
+            .filter_map(|r| r.cpu)
+            .map(|c| c * 1e6 / events as f64)
+            .collect();
+        (!per_event.is_empty()).then(|| median(&mut per_event))
+    };
+    let (bare_cpu, hearth_cpu) = (cpu_us(&bare), cpu_us(&hearth));
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     let bare_startup = median(&mut bare.iter().map(|r| ms(r.startup)).collect::<Vec<_>>());
     // The first Hearth start creates the database; the warm ones follow.
@@ -523,6 +680,7 @@ async fn ingest(args: &Args, exe_dir: &std::path::Path) -> anyhow::Result<Value>
             "ratio": (hearth_rate / bare_rate * 1000.0).round() / 1000.0,
             "round_ratios": round_ratios,
             "median_round_ratio": (paired * 1000.0).round() / 1000.0,
+            "cpu_us_per_event": { "bare": bare_cpu, "hearth": hearth_cpu },
             "expected": expected_total,
             "stored": stored,
             "lost": lost,
@@ -547,6 +705,15 @@ async fn ingest(args: &Args, exe_dir: &std::path::Path) -> anyhow::Result<Value>
         "{:<40} {:>14} {:>14} {:>8.3}",
         "  each round's ratio, median", "", "", paired
     );
+    if let (Some(bare_cpu), Some(hearth_cpu)) = (bare_cpu, hearth_cpu) {
+        println!(
+            "{:<40} {:>14.2} {:>14.2} {:>8.2}",
+            "  CPU per event during the replay, us",
+            bare_cpu,
+            hearth_cpu,
+            hearth_cpu / bare_cpu
+        );
+    }
     println!(
         "{:<40} {:>14.0} {:>14.0} {:>8.2}",
         "startup to commands registered, ms",
@@ -803,14 +970,12 @@ async fn generate_store(
                 record.reply_to = Some(target - rng.gen_range(1..50));
             }
         }
-        for chunk in day.chunks(hearth::db::activity::MAX_BATCH) {
-            hearth::db::activity::insert(&mut *tx, chunk).await?;
-            in_tx += chunk.len();
-            if in_tx >= 200_000 {
-                tx.commit().await?;
-                tx = pool.begin().await?;
-                in_tx = 0;
-            }
+        hearth::db::activity::insert(&mut tx, &day).await?;
+        in_tx += day.len();
+        if in_tx >= 200_000 {
+            tx.commit().await?;
+            tx = pool.begin().await?;
+            in_tx = 0;
         }
         written += due;
         if d % 30 == 29 {

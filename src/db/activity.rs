@@ -2,7 +2,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use sqlx::{QueryBuilder, Sqlite, SqliteExecutor};
+use sqlx::{QueryBuilder, Sqlite, SqliteConnection, SqliteExecutor};
 
 use super::{from_sql_id, to_sql_id, Pool};
 
@@ -30,13 +30,42 @@ pub struct Record {
     pub in_thread: bool,
 }
 
-/// Inserts records in one statement; duplicates (replays, re-imports) are ignored.
-pub async fn insert(db: impl SqliteExecutor<'_>, records: &[Record]) -> sqlx::Result<u64> {
-    if records.is_empty() {
-        return Ok(0);
+/// Inserts records, any number; duplicates (replays, re-imports) are ignored. Returns how many
+/// were new.
+pub async fn insert(conn: &mut SqliteConnection, records: &[Record]) -> sqlx::Result<u64> {
+    let mut added = 0;
+    let mut rest = records;
+    while !rest.is_empty() {
+        let (statement, tail) = rest.split_at(statement_rows(rest.len()));
+        added += insert_rows(&mut *conn, statement).await?;
+        rest = tail;
     }
+    Ok(added)
+}
+
+/// Most records in one statement. More would save little: a statement's bound values (8 per
+/// record) then outgrew the allocator's free lists, and each batch cost fresh pages (issue 7).
+const MAX_STATEMENT_ROWS: usize = 256;
+
+/// How many of `n` records the next statement takes: the most it may, else the largest power of
+/// two. Statements then come in nine shapes, prepared once and reused; one shaped by each
+/// batch's size was prepared (and cached, ~1 MB each) anew for every batch (issue 7).
+fn statement_rows(n: usize) -> usize {
+    if n >= MAX_STATEMENT_ROWS {
+        MAX_STATEMENT_ROWS
+    } else {
+        1 << n.max(1).ilog2()
+    }
+}
+
+async fn insert_rows(conn: &mut SqliteConnection, records: &[Record]) -> sqlx::Result<u64> {
+    // `OR IGNORE` (PostgreSQL: `ON CONFLICT DO NOTHING`) rather than `ON CONFLICT (...) DO
+    // NOTHING`: a multi-row statement that may abort halfway makes SQLite copy every page it
+    // touches to a statement journal on disk first, which doubled the ingest's writes (issue 7).
+    // One that ignores every conflict cannot abort, so it needs none. Records have no nullable
+    // columns left unset and no checks, so nothing else is ignored.
     let mut builder: QueryBuilder<'_, Sqlite> =
-        QueryBuilder::new("INSERT INTO activity (guild_id, user_id, at, kind, channel_id, target_id, reply_to, in_thread) ");
+        QueryBuilder::new("INSERT OR IGNORE INTO activity (guild_id, user_id, at, kind, channel_id, target_id, reply_to, in_thread) ");
     builder.push_values(records, |mut row, r| {
         row.push_bind(to_sql_id(r.guild_id))
             .push_bind(to_sql_id(r.user_id))
@@ -47,12 +76,8 @@ pub async fn insert(db: impl SqliteExecutor<'_>, records: &[Record]) -> sqlx::Re
             .push_bind(r.reply_to.map(to_sql_id))
             .push_bind(r.in_thread);
     });
-    builder.push(" ON CONFLICT (guild_id, kind, target_id, user_id) DO NOTHING");
-    Ok(builder.build().execute(db).await?.rows_affected())
+    Ok(builder.build().execute(conn).await?.rows_affected())
 }
-
-/// SQLite allows at most 32766 bound values; 8 per record.
-pub const MAX_BATCH: usize = 4000;
 
 /// Activity count per member in `[since, until)`.
 pub async fn counts(
@@ -257,4 +282,28 @@ pub async fn count_by_kind(pool: &Pool) -> sqlx::Result<Vec<(i64, i64)>> {
     sqlx::query_as("SELECT kind, COUNT(*) FROM activity GROUP BY kind ORDER BY kind")
         .fetch_all(pool)
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statements_come_in_few_shapes() {
+        let shapes = |mut n: usize| {
+            let mut sizes = Vec::new();
+            while n > 0 {
+                let rows = statement_rows(n);
+                sizes.push(rows);
+                n -= rows;
+            }
+            sizes
+        };
+        assert_eq!(shapes(1), [1]);
+        assert_eq!(shapes(7), [4, 2, 1]);
+        assert_eq!(shapes(256), [256]);
+        assert_eq!(shapes(1000), [256, 256, 256, 128, 64, 32, 8]);
+        let all: HashSet<usize> = (1..20_000).flat_map(shapes).collect();
+        assert_eq!(all.len(), 9);
+    }
 }

@@ -140,7 +140,9 @@ async fn the_monthly_shout_out_celebrates_last_months_top_three() {
             });
         }
     }
-    hearth::db::activity::insert(&pool, &records).await.unwrap();
+    hearth::db::activity::insert(&mut pool.acquire().await.unwrap(), &records)
+        .await
+        .unwrap();
     hearth::db::activity::set_optout(&pool, world.guild, people[4], true, 0)
         .await
         .unwrap();
