@@ -1,6 +1,6 @@
 //! Activity tracking: gateway handlers hand records to a batched writer so the gateway loop
 //! never waits on the disk. A batch is what arrives in the `BATCH_WINDOW` after its first record
-//! (at most `BATCH_SIZE`), written in one transaction and retried if that fails (the database
+//! (at most `BATCH_SIZE`; less when the stream pauses for `QUIET`), written in one transaction and retried if that fails (the database
 //! busy past its timeout); a clean shutdown flushes everything, so a SIGKILL loses at most one
 //! window of records.
 
@@ -20,6 +20,8 @@ use crate::db::{self, activity::Record, Pool};
 pub const BATCH_SIZE: usize = 20_000;
 /// Longest a record waits before it is written.
 pub const BATCH_WINDOW: Duration = Duration::from_millis(250);
+/// A batch is written early when this passes without a new record.
+const QUIET: Duration = Duration::from_millis(25);
 
 /// What the writer stores.
 enum Entry {
@@ -110,14 +112,20 @@ async fn write_batches(pool: Pool, mut rx: mpsc::UnboundedReceiver<Entry>) {
     // The writer keeps a connection of its own: a burst of joins or commands holding every pooled
     // connection (each waiting for SQLite's write lock) must not queue the activity writer.
     let mut own: Option<PoolConnection<Sqlite>> = None;
-    // Wake on the first record, then sleep out the window and take everything queued meanwhile:
-    // waking per record would cost a task switch per gateway event.
+    // Wake on the first record, then collect in steps of `QUIET` until the window ends or a step
+    // brings nothing: waking per record would cost a task switch per gateway event, and a burst's
+    // end is written at once rather than a whole window later.
     while rx.recv_many(&mut batch, BATCH_SIZE).await > 0 {
-        if batch.len() < BATCH_SIZE {
-            tokio::time::sleep(BATCH_WINDOW).await;
+        let window_ends = tokio::time::Instant::now() + BATCH_WINDOW;
+        while batch.len() < BATCH_SIZE && tokio::time::Instant::now() < window_ends {
+            tokio::time::sleep(QUIET).await;
+            let before = batch.len();
             while batch.len() < BATCH_SIZE {
                 let Ok(record) = rx.try_recv() else { break };
                 batch.push(record);
+            }
+            if batch.len() == before {
+                break;
             }
         }
         flush(&mut own, &pool, &mut batch).await;
