@@ -162,6 +162,14 @@ struct Replay {
 }
 
 impl Replay {
+    /// The replay the arguments ask for: the real export with `--data`, else synthetic.
+    fn of(args: &Args) -> anyhow::Result<Self> {
+        match &args.data {
+            Some(path) => Self::from_csv(path, args.events),
+            None => Ok(Self::synthetic(args.events, args.members)),
+        }
+    }
+
     /// The first `events` messages of the real community export (UTC minute timestamps,
     /// pseudonymous authors; the two known bots stay bots).
     fn from_csv(path: &std::path::Path, events: u64) -> anyhow::Result<Self> {
@@ -494,17 +502,8 @@ async fn main() -> anyhow::Result<()> {
 /// cost per record is steadier than the ingest figures; rounds add to one store.
 async fn writer_cost(args: &Args) -> anyhow::Result<Value> {
     use hearth::db::activity::{Kind, Record};
-    let replay = match &args.data {
-        Some(path) => Replay::from_csv(path, args.events)?,
-        None => Replay::synthetic(args.events, args.members),
-    };
-    let dir = Scratch(std::env::temp_dir().join(format!("hearth-bench-{}", std::process::id())));
-    std::fs::create_dir_all(dir.path())?;
-    let pool = hearth::db::open(&format!(
-        "sqlite://{}",
-        dir.path().join("hearth.db").display()
-    ))
-    .await?;
+    let replay = Replay::of(args)?;
+    let (_dir, pool) = Scratch::store().await?;
     let mut rounds = Vec::new();
     for round in 0..args.rounds as u64 {
         let shift = replay.round_shift(round);
@@ -561,10 +560,7 @@ async fn writer_cost(args: &Args) -> anyhow::Result<Value> {
 
 /// The ingest, startup and memory phases, the bots taking turns.
 async fn ingest(args: &Args, exe_dir: &std::path::Path) -> anyhow::Result<Value> {
-    let replay = match &args.data {
-        Some(path) => Replay::from_csv(path, args.events)?,
-        None => Replay::synthetic(args.events, args.members),
-    };
+    let replay = Replay::of(args)?;
     let emu = Emulator::start_with(bench_emulator()).await?;
     let guild = emu.add_guild("Bench", hearth::domain::doctor::ALL_REQUIRED);
     emu.add_channel(guild, "general", 0);
@@ -584,14 +580,8 @@ async fn ingest(args: &Args, exe_dir: &std::path::Path) -> anyhow::Result<Value>
         args.rounds
     );
 
-    let dir = Scratch(std::env::temp_dir().join(format!("hearth-bench-{}", std::process::id())));
-    std::fs::create_dir_all(dir.path())?;
+    let (dir, pool) = Scratch::store().await?;
     let config = harness::write_config(dir.path(), &emu.base_url(), "")?;
-    let pool = hearth::db::open(&format!(
-        "sqlite://{}",
-        dir.path().join("hearth.db").display()
-    ))
-    .await?;
     let (mut bare, mut hearth) = (Vec::new(), Vec::new());
     let mut events = 0;
     let mut expected_total = Expected::default();
@@ -992,6 +982,18 @@ struct Scratch(PathBuf);
 impl Scratch {
     fn path(&self) -> &std::path::Path {
         &self.0
+    }
+
+    /// A scratch folder with a fresh Hearth store (`hearth.db`) in it.
+    async fn store() -> anyhow::Result<(Self, hearth::db::Pool)> {
+        let dir = Self(std::env::temp_dir().join(format!("hearth-bench-{}", std::process::id())));
+        std::fs::create_dir_all(dir.path())?;
+        let pool = hearth::db::open(&format!(
+            "sqlite://{}",
+            dir.path().join("hearth.db").display()
+        ))
+        .await?;
+        Ok((dir, pool))
     }
 }
 
