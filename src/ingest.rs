@@ -1,5 +1,5 @@
-//! Activity tracking: gateway handlers hand records to a batched writer so the gateway loop
-//! never waits on the disk. A batch is what arrives in the `BATCH_WINDOW` after its first record
+//! Activity tracking: gateway handlers hand records, joins and leaves to a batched writer so the
+//! gateway loop never waits on the disk. A batch is what arrives in the `BATCH_WINDOW` after its first record
 //! (at most `BATCH_SIZE`; less when the stream pauses for `QUIET`), written in one transaction
 //! and retried if that fails (the database busy past its timeout); a clean shutdown flushes
 //! everything, so a SIGKILL loses at most one window of records.
@@ -11,10 +11,15 @@ use std::time::Duration;
 use parking_lot::RwLock;
 use sqlx::pool::PoolConnection;
 use sqlx::{Connection as _, Sqlite};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, warn};
 
-use crate::db::{self, activity::Record, Pool};
+use crate::db::{
+    self,
+    activity::Record,
+    welcome::{Join, Membership},
+    Pool,
+};
 
 /// Most records in one transaction (a busy guild's burst fills it before the window ends).
 pub const BATCH_SIZE: usize = 20_000;
@@ -32,6 +37,23 @@ enum Entry {
         user_id: u64,
         at: i64,
     },
+    /// A join or a leave, written in arrival order; `written` hears when it is in the store.
+    Membership {
+        change: Membership,
+        written: Option<oneshot::Sender<()>>,
+    },
+}
+
+/// Resolves once a join is in the store.
+pub struct Written(oneshot::Receiver<()>);
+
+impl Written {
+    /// Waits for the write; an error when its batch was dropped after every retry.
+    pub async fn wait(self) -> anyhow::Result<()> {
+        self.0.await.map_err(|_| {
+            anyhow::anyhow!("the join could not be recorded (see the activity writer's warning)")
+        })
+    }
 }
 
 /// Handle to record activity; cheap to clone.
@@ -83,6 +105,29 @@ impl Tracker {
                 at,
             });
         }
+    }
+
+    /// Records a join with the next batch (joins are mostly bookkeeping for the analytics; a
+    /// welcome that needs the join stored waits for `Written`).
+    pub fn join(&self, join: Join) -> Written {
+        let (written, heard) = oneshot::channel();
+        self.send(Entry::Membership {
+            change: Membership::Joined(join),
+            written: Some(written),
+        });
+        Written(heard)
+    }
+
+    /// Records that a member left, after any join recorded before it.
+    pub fn leave(&self, guild_id: u64, user_id: u64, at: i64) {
+        self.send(Entry::Membership {
+            change: Membership::Left {
+                guild_id,
+                user_id,
+                at,
+            },
+            written: None,
+        });
     }
 
     fn send(&self, entry: Entry) {
@@ -148,6 +193,7 @@ async fn flush(own: &mut Option<PoolConnection<Sqlite>>, pool: &Pool, batch: &mu
     }
     let mut records = Vec::with_capacity(batch.len());
     let mut firsts = Vec::new();
+    let (mut changes, mut written) = (Vec::new(), Vec::new());
     for entry in batch.drain(..) {
         match entry {
             Entry::Activity(record) => records.push(record),
@@ -156,6 +202,10 @@ async fn flush(own: &mut Option<PoolConnection<Sqlite>>, pool: &Pool, batch: &mu
                 user_id,
                 at,
             } => firsts.push((guild_id, user_id, at)),
+            Entry::Membership { change, written: w } => {
+                changes.push(change);
+                written.extend(w);
+            }
         }
     }
     let mut wait = RETRY_AFTER;
@@ -163,20 +213,24 @@ async fn flush(own: &mut Option<PoolConnection<Sqlite>>, pool: &Pool, batch: &mu
         if own.is_none() {
             *own = pool.acquire().await.ok();
         }
-        match write(own.as_mut(), pool, &records, &firsts).await {
+        match write(own.as_mut(), pool, &records, &firsts, &changes).await {
             Ok(()) => {
                 debug!(
                     records = records.len(),
                     first_messages = firsts.len(),
+                    memberships = changes.len(),
                     "activity batch written"
                 );
+                for waiting in written {
+                    let _ = waiting.send(());
+                }
                 return;
             }
             Err(err) => {
                 // The connection may be what failed: the next attempt takes another.
                 *own = None;
                 if attempt == WRITE_ATTEMPTS {
-                    warn!(records = records.len(), error = %err, "activity batch could not be written; dropped");
+                    warn!(records = records.len(), memberships = changes.len(), error = %err, "activity batch could not be written; dropped");
                 } else {
                     warn!(records = records.len(), attempt, error = %err, "activity batch could not be written; retrying");
                     tokio::time::sleep(wait).await;
@@ -187,17 +241,23 @@ async fn flush(own: &mut Option<PoolConnection<Sqlite>>, pool: &Pool, batch: &mu
     }
 }
 
-/// One transaction for the batch: first messages do not take a write each.
+/// One transaction for the batch: joins and first messages do not take a write each.
 async fn write(
     conn: Option<&mut PoolConnection<Sqlite>>,
     pool: &Pool,
     records: &[Record],
     firsts: &[(u64, u64, i64)],
+    changes: &[Membership],
 ) -> sqlx::Result<()> {
     let mut tx = match conn {
         Some(conn) => conn.begin().await?,
         None => pool.begin().await?,
     };
+    // A member's first message may arrive in the same batch as their join: the member row
+    // takes both, in either order.
+    for change in changes {
+        db::welcome::apply(&mut tx, change).await?;
+    }
     db::activity::insert(&mut tx, records).await?;
     for (guild_id, user_id, at) in firsts {
         db::welcome::record_first_message(&mut *tx, *guild_id, *user_id, *at).await?;

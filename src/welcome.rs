@@ -8,10 +8,16 @@ use rand::seq::SliceRandom;
 use tracing::{debug, info};
 
 use crate::config::WelcomeConfig;
-use crate::db::{self, outbox::NewPost, Pool};
+use crate::db::{
+    self,
+    outbox::NewPost,
+    welcome::{Join, WelcomeSettings},
+    Pool,
+};
 use crate::domain::raid::{self, JoinMode, RaidPolicy};
 use crate::domain::settings::{ChannelPurpose, GuildSettings};
 use crate::domain::template::{Template, Values};
+use crate::ingest::Tracker;
 use crate::outbox::{action_json, Action, Outbox};
 
 /// The welcome used when a guild has no template of its own.
@@ -49,6 +55,8 @@ pub struct GuildFacts {
 /// Everything the welcome flow needs.
 pub struct Welcomer<'a> {
     pub pool: &'a Pool,
+    /// Joins are written in order with leaves by the activity writer.
+    pub tracker: &'a Tracker,
     pub outbox: &'a Outbox,
     pub config: &'a WelcomeConfig,
 }
@@ -70,14 +78,21 @@ impl Welcomer<'_> {
         } else {
             now
         };
-        db::welcome::record_join(
-            self.pool,
-            member.guild_id,
-            member.user_id,
+        let switches = db::welcome::settings(self.pool, member.guild_id).await?;
+        let mut join = Join {
+            guild_id: member.guild_id,
+            user_id: member.user_id,
             joined_at,
-            member.pending,
-        )
-        .await?;
+            pending: member.pending,
+            welcomed: false,
+        };
+        if !member.pending && !posts_on_join(settings, &switches) {
+            // Most guilds' joins: only the analytics need them, so none waits for its write.
+            join.welcomed = true;
+            self.tracker.join(join);
+            return Ok(());
+        }
+        self.tracker.join(join).wait().await?;
         let join = db::welcome::latest_join(self.pool, member.guild_id, member.user_id).await?;
         if join.is_some_and(|j| j.welcomed) {
             debug!(
@@ -95,7 +110,8 @@ impl Welcomer<'_> {
             );
             return Ok(());
         }
-        self.welcome(member, joined_at, settings, guild, now).await
+        self.welcome(member, joined_at, settings, &switches, guild, now)
+            .await
     }
 
     /// GUILD_MEMBER_UPDATE: a member who passed screening is welcomed now.
@@ -122,7 +138,8 @@ impl Welcomer<'_> {
             user.id = member.user_id,
             "member passed screening"
         );
-        self.welcome(member, join.joined_at, settings, guild, now)
+        let switches = db::welcome::settings(self.pool, member.guild_id).await?;
+        self.welcome(member, join.joined_at, settings, &switches, guild, now)
             .await
     }
 
@@ -139,12 +156,20 @@ impl Welcomer<'_> {
             Some(join) if join.welcomed => return Ok(()),
             Some(join) => join.joined_at,
             None => {
-                db::welcome::record_join(self.pool, member.guild_id, member.user_id, now, false)
-                    .await?;
+                let join = Join {
+                    guild_id: member.guild_id,
+                    user_id: member.user_id,
+                    joined_at: now,
+                    pending: false,
+                    welcomed: false,
+                };
+                self.tracker.join(join).wait().await?;
                 now
             }
         };
-        self.welcome(member, joined_at, settings, guild, now).await
+        let switches = db::welcome::settings(self.pool, member.guild_id).await?;
+        self.welcome(member, joined_at, settings, &switches, guild, now)
+            .await
     }
 
     async fn welcome(
@@ -152,11 +177,11 @@ impl Welcomer<'_> {
         member: &Newcomer,
         joined_at: i64,
         settings: &GuildSettings,
+        switches: &WelcomeSettings,
         guild: &GuildFacts,
         now: i64,
     ) -> anyhow::Result<()> {
         let (guild_id, user_id) = (member.guild_id, member.user_id);
-        let switches = db::welcome::settings(self.pool, guild_id).await?;
         let values = Values {
             user_id,
             username: &member.username,
@@ -331,6 +356,13 @@ impl Welcomer<'_> {
     }
 }
 
+/// Whether a join gets anything posted: a welcome, an intro thread or a DM.
+pub fn posts_on_join(settings: &GuildSettings, switches: &WelcomeSettings) -> bool {
+    let welcome = switches.enabled && settings.channel(ChannelPurpose::Welcome).is_some();
+    let intro = switches.intro_thread && settings.channel(ChannelPurpose::Intros).is_some();
+    welcome || intro || switches.dm
+}
+
 /// "Welcome, {username}", within Discord's 100-character thread name limit.
 pub fn intro_thread_name(username: &str) -> String {
     let name: String = username.chars().take(80).collect();
@@ -362,6 +394,27 @@ mod tests {
     fn thread_names_fit_discord() {
         assert_eq!(intro_thread_name("Noor"), "Welcome, Noor");
         assert!(intro_thread_name(&"x".repeat(300)).chars().count() <= 100);
+    }
+
+    #[test]
+    fn a_join_posts_only_where_a_switch_and_its_channel_meet() {
+        let mut settings = GuildSettings::new(1);
+        let mut switches = WelcomeSettings::default();
+        // Intro threads are on by default, but no intros channel is set: nothing to post.
+        assert!(!posts_on_join(&settings, &switches));
+        settings.channels.insert(ChannelPurpose::Welcome, 10);
+        assert!(!posts_on_join(&settings, &switches), "welcomes are off");
+        switches.enabled = true;
+        assert!(posts_on_join(&settings, &switches));
+        let mut intros_only = GuildSettings::new(1);
+        intros_only.channels.insert(ChannelPurpose::Intros, 11);
+        assert!(posts_on_join(&intros_only, &WelcomeSettings::default()));
+        let dm_only = WelcomeSettings {
+            intro_thread: false,
+            dm: true,
+            ..WelcomeSettings::default()
+        };
+        assert!(posts_on_join(&GuildSettings::new(1), &dm_only));
     }
 
     #[test]

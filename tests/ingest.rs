@@ -34,3 +34,39 @@ async fn a_batch_that_meets_a_locked_database_is_written_once_the_lock_is_gone()
     writer.await.unwrap();
     assert_eq!(db::activity::count_for(&pool, 1, 2).await.unwrap(), 1);
 }
+
+#[tokio::test]
+async fn joins_and_leaves_are_written_in_the_order_they_happened() {
+    let dir = tempfile::tempdir().unwrap();
+    let pool = db::open(&format!("sqlite://{}/m.db", dir.path().display()))
+        .await
+        .unwrap();
+    let (tracker, writer) = hearth::ingest::Tracker::start(pool.clone()).await.unwrap();
+    let t = 1_700_000_000;
+    let join = |user_id, joined_at| db::welcome::Join {
+        guild_id: 1,
+        user_id,
+        joined_at,
+        pending: false,
+        welcomed: true,
+    };
+    // Member 2 leaves and comes back, member 3 leaves: all in one batch.
+    tracker.join(join(2, t));
+    tracker.leave(1, 2, t + 10);
+    let rejoined = tracker.join(join(2, t + 20));
+    tracker.join(join(3, t));
+    tracker.leave(1, 3, t + 30);
+    rejoined.wait().await.unwrap();
+    let latest = db::welcome::latest_join(&pool, 1, 2)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((latest.joined_at, latest.welcomed), (t + 20, true));
+    drop(tracker);
+    writer.await.unwrap();
+    assert_eq!(
+        db::activity::leaves(&pool, 1, 0, i64::MAX).await.unwrap(),
+        vec![t + 30],
+        "only member 3 is gone"
+    );
+}

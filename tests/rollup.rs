@@ -247,11 +247,18 @@ async fn materialised_days_match_the_definitions_on_raw_records() {
     db::activity::insert(&mut pool.acquire().await.unwrap(), &records)
         .await
         .unwrap();
+    let mut conn = pool.acquire().await.unwrap();
     for (user, at) in &joins {
-        db::welcome::record_join(&pool, GUILD, *user, *at, false)
-            .await
-            .unwrap();
+        let join = db::welcome::Join {
+            guild_id: GUILD,
+            user_id: *user,
+            joined_at: *at,
+            pending: false,
+            welcomed: true,
+        };
+        db::welcome::record_join(&mut conn, &join).await.unwrap();
     }
+    drop(conn);
     let paris: Tz = "Europe/Paris".parse().unwrap();
     // (1, -1) reaches tomorrow: a second day not finished, counted without a carried figure.
     let ranges = [(140, 0), (60, 0), (0, 0), (30, 8), (100, 31), (1, -1)];

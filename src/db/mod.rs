@@ -45,6 +45,9 @@ pub async fn connect(url: &str) -> anyhow::Result<Pool> {
     SqlitePoolOptions::new()
         // One is held by the activity writer (src/ingest.rs); four for everything else.
         .max_connections(5)
+        // An SQLite connection is in-process and cannot go stale: the default ping on every
+        // acquire was a round trip to the connection's thread before each query.
+        .test_before_acquire(false)
         .connect_with(options)
         .await
         .with_context(|| format!("cannot open the database `{url}`"))

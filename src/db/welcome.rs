@@ -1,6 +1,6 @@
 //! Welcome settings, templates, members and join events.
 
-use sqlx::{FromRow, SqliteExecutor};
+use sqlx::{FromRow, SqliteConnection, SqliteExecutor};
 
 use super::{from_sql_id, to_sql_id, Pool};
 
@@ -132,24 +132,58 @@ pub async fn remove_template(
     Ok(done.rows_affected() == 1)
 }
 
-/// Records a join event; returns false when it was already recorded (a replayed event).
-pub async fn record_join(
-    pool: &Pool,
-    guild_id: u64,
-    user_id: u64,
-    joined_at: i64,
-    pending: bool,
-) -> sqlx::Result<bool> {
-    let mut tx = pool.begin().await?;
+/// A join as the gateway reported it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Join {
+    pub guild_id: u64,
+    pub user_id: u64,
+    pub joined_at: i64,
+    /// Still in membership screening.
+    pub pending: bool,
+    /// Nothing is left to do for it (set when the guild has no welcome to post).
+    pub welcomed: bool,
+}
+
+/// A change of membership. Changes are applied in the order they happened: a leave written
+/// before its join would leave the member present.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Membership {
+    Joined(Join),
+    Left {
+        guild_id: u64,
+        user_id: u64,
+        at: i64,
+    },
+}
+
+/// Applies one membership change (callers batch them in a transaction).
+pub async fn apply(conn: &mut SqliteConnection, change: &Membership) -> sqlx::Result<()> {
+    match *change {
+        Membership::Joined(join) => {
+            record_join(conn, &join).await?;
+        }
+        Membership::Left {
+            guild_id,
+            user_id,
+            at,
+        } => record_leave(conn, guild_id, user_id, at).await?,
+    }
+    Ok(())
+}
+
+/// Records a join event; returns false when it was already recorded (a replayed event, whose
+/// welcome state is kept).
+pub async fn record_join(conn: &mut SqliteConnection, join: &Join) -> sqlx::Result<bool> {
     let inserted = sqlx::query(
-        "INSERT INTO member_joins (guild_id, user_id, joined_at, pending) VALUES ($1, $2, $3, $4)
+        "INSERT INTO member_joins (guild_id, user_id, joined_at, pending, welcomed) VALUES ($1, $2, $3, $4, $5)
          ON CONFLICT (guild_id, user_id, joined_at) DO NOTHING",
     )
-    .bind(to_sql_id(guild_id))
-    .bind(to_sql_id(user_id))
-    .bind(joined_at)
-    .bind(pending)
-    .execute(&mut *tx)
+    .bind(to_sql_id(join.guild_id))
+    .bind(to_sql_id(join.user_id))
+    .bind(join.joined_at)
+    .bind(join.pending)
+    .bind(join.welcomed)
+    .execute(&mut *conn)
     .await?
     .rows_affected()
         == 1;
@@ -160,12 +194,11 @@ pub async fn record_join(
            last_joined_at = MAX(COALESCE(members.last_joined_at, 0), excluded.last_joined_at),
            left_at = NULL",
     )
-    .bind(to_sql_id(guild_id))
-    .bind(to_sql_id(user_id))
-    .bind(joined_at)
-    .execute(&mut *tx)
+    .bind(to_sql_id(join.guild_id))
+    .bind(to_sql_id(join.user_id))
+    .bind(join.joined_at)
+    .execute(&mut *conn)
     .await?;
-    tx.commit().await?;
     Ok(inserted)
 }
 
@@ -229,7 +262,7 @@ pub async fn joins_between(
 }
 
 /// Records that a member left.
-pub async fn record_leave(
+async fn record_leave(
     db: impl SqliteExecutor<'_>,
     guild_id: u64,
     user_id: u64,

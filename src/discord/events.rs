@@ -47,8 +47,8 @@ async fn feature_event(
                 .await?;
         }
         FullEvent::GuildMemberRemoval { guild_id, user, .. } => {
-            db::welcome::record_leave(&data.pool, guild_id.get(), user.id.get(), unix_now())
-                .await?;
+            data.tracker
+                .leave(guild_id.get(), user.id.get(), unix_now());
         }
         FullEvent::InteractionCreate { interaction } => {
             let ctx = framework.serenity_context;
@@ -177,6 +177,7 @@ fn message(framework: poise::FrameworkContext<'_, Data, Error>, message: &sereni
 fn welcomer(data: &Data) -> Welcomer<'_> {
     Welcomer {
         pool: &data.pool,
+        tracker: &data.tracker,
         outbox: &data.outbox,
         config: &data.config.welcome,
     }

@@ -418,3 +418,32 @@ async fn the_monthly_report_is_posted_to_the_reports_channel() {
     bot.terminate().await.unwrap();
     world.emu.assert_no_violations();
 }
+
+#[tokio::test]
+async fn joins_and_leaves_count_in_a_guild_without_welcomes() {
+    let world = World::new().await;
+    let mut bot = world.start_bot(1).await;
+    let (stays, goes) = (
+        world.emu.add_user("stays", false),
+        world.emu.add_user("goes", false),
+    );
+    // Nothing is posted on a join here, so joins and leaves are written with the activity
+    // batch: a leave right behind its join must still land after it.
+    world.emu.member_join(world.guild, stays, false);
+    world.emu.member_join(world.guild, goes, false);
+    world.emu.member_leave(world.guild, goes);
+    let mut shown = String::new();
+    for _ in 0..40 {
+        shown = text_of(
+            &world
+                .run(world.manager, "stats", "overview", json!([]))
+                .await,
+        );
+        if shown.contains("2 joined · 1 left") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(shown.contains("2 joined · 1 left"), "{shown}");
+    bot.terminate().await.unwrap();
+}
