@@ -49,6 +49,7 @@ async fn run_inner(config: Config) -> anyhow::Result<i32> {
         outbox: outbox.clone(),
         scheduler: scheduler.clone(),
         tracker,
+        posts_on_join: crate::welcome::PostsOnJoin::default(),
     };
     let (fatal_tx, mut fatal_rx) = mpsc::unbounded_channel();
     let mut client = client::build(http, &config, data, fatal_tx).await?;

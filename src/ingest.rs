@@ -37,7 +37,7 @@ enum Entry {
         user_id: u64,
         at: i64,
     },
-    /// A join or a leave, written in arrival order; `written` hears when it is in the store.
+    /// A join or a leave; `written` hears when it is in the store.
     Membership {
         change: Membership,
         written: Option<oneshot::Sender<()>>,
@@ -118,7 +118,7 @@ impl Tracker {
         Written(heard)
     }
 
-    /// Records that a member left, after any join recorded before it.
+    /// Records that a member left, with the next batch.
     pub fn leave(&self, guild_id: u64, user_id: u64, at: i64) {
         self.send(Entry::Membership {
             change: Membership::Left {
@@ -255,12 +255,8 @@ async fn write(
     };
     // A member's first message may arrive in the same batch as their join: the member row
     // takes both, in either order.
-    for change in changes {
-        db::welcome::apply(&mut tx, change).await?;
-    }
+    db::welcome::apply(&mut tx, changes).await?;
     db::activity::insert(&mut tx, records).await?;
-    for (guild_id, user_id, at) in firsts {
-        db::welcome::record_first_message(&mut *tx, *guild_id, *user_id, *at).await?;
-    }
+    db::welcome::record_first_messages(&mut tx, firsts).await?;
     tx.commit().await
 }

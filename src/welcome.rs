@@ -4,6 +4,9 @@
 //! Every step is safe to repeat: a replayed gateway event or a restart in the middle of a burst
 //! finds the join already recorded and the posts already queued under the same dedup keys.
 
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
 use rand::seq::SliceRandom;
 use tracing::{debug, info};
 
@@ -62,7 +65,26 @@ pub struct Welcomer<'a> {
 }
 
 impl Welcomer<'_> {
-    /// GUILD_MEMBER_ADD.
+    /// GUILD_MEMBER_ADD in a guild that posts nothing on a join: the join is recorded for the
+    /// analytics, as welcomed (nothing is left to do for it), and nobody waits for the write.
+    pub fn member_joined_quietly(&self, member: &Newcomer, now: i64) {
+        if member.is_bot {
+            return;
+        }
+        self.tracker.join(Join {
+            guild_id: member.guild_id,
+            user_id: member.user_id,
+            joined_at: if member.joined_at > 0 {
+                member.joined_at
+            } else {
+                now
+            },
+            pending: member.pending,
+            welcomed: true,
+        });
+    }
+
+    /// GUILD_MEMBER_ADD in a guild that posts on a join.
     pub async fn member_joined(
         &self,
         member: &Newcomer,
@@ -78,21 +100,15 @@ impl Welcomer<'_> {
         } else {
             now
         };
-        let switches = db::welcome::settings(self.pool, member.guild_id).await?;
-        let mut join = Join {
+        let join = Join {
             guild_id: member.guild_id,
             user_id: member.user_id,
             joined_at,
             pending: member.pending,
             welcomed: false,
         };
-        if !member.pending && !posts_on_join(settings, &switches) {
-            // Most guilds' joins: only the analytics need them, so none waits for its write.
-            join.welcomed = true;
-            self.tracker.join(join);
-            return Ok(());
-        }
         self.tracker.join(join).wait().await?;
+        let switches = db::welcome::settings(self.pool, member.guild_id).await?;
         let join = db::welcome::latest_join(self.pool, member.guild_id, member.user_id).await?;
         if join.is_some_and(|j| j.welcomed) {
             debug!(
@@ -356,6 +372,33 @@ impl Welcomer<'_> {
     }
 }
 
+/// Remembers per guild whether its joins get anything posted, so that a join in a guild that
+/// posts nothing costs no read: each read is a round trip to a database thread, and the three
+/// it took were most of a join's cost (issue 7). The commands that change welcome switches or
+/// channels forget the guild's entry; an entry also expires after `REMEMBER_FOR`, in case a
+/// change comes from elsewhere.
+#[derive(Default)]
+pub struct PostsOnJoin(parking_lot::Mutex<HashMap<u64, (bool, Instant)>>);
+
+impl PostsOnJoin {
+    const REMEMBER_FOR: Duration = Duration::from_secs(60);
+
+    /// The remembered answer, unless it expired.
+    pub fn get(&self, guild_id: u64, now: Instant) -> Option<bool> {
+        let entries = self.0.lock();
+        let (posts, since) = entries.get(&guild_id)?;
+        (now.duration_since(*since) < Self::REMEMBER_FOR).then_some(*posts)
+    }
+
+    pub fn remember(&self, guild_id: u64, posts: bool, now: Instant) {
+        self.0.lock().insert(guild_id, (posts, now));
+    }
+
+    pub fn forget(&self, guild_id: u64) {
+        self.0.lock().remove(&guild_id);
+    }
+}
+
 /// Whether a join gets anything posted: a welcome, an intro thread or a DM.
 pub fn posts_on_join(settings: &GuildSettings, switches: &WelcomeSettings) -> bool {
     let welcome = switches.enabled && settings.channel(ChannelPurpose::Welcome).is_some();
@@ -415,6 +458,21 @@ mod tests {
             ..WelcomeSettings::default()
         };
         assert!(posts_on_join(&GuildSettings::new(1), &dm_only));
+    }
+
+    #[test]
+    fn what_a_guild_posts_on_join_is_remembered_until_forgotten_or_expired() {
+        let remembered = PostsOnJoin::default();
+        let now = Instant::now();
+        assert_eq!(remembered.get(1, now), None);
+        remembered.remember(1, false, now);
+        assert_eq!(
+            remembered.get(1, now + Duration::from_secs(59)),
+            Some(false)
+        );
+        assert_eq!(remembered.get(1, now + Duration::from_secs(60)), None);
+        remembered.forget(1);
+        assert_eq!(remembered.get(1, now), None);
     }
 
     #[test]

@@ -247,18 +247,19 @@ async fn materialised_days_match_the_definitions_on_raw_records() {
     db::activity::insert(&mut pool.acquire().await.unwrap(), &records)
         .await
         .unwrap();
-    let mut conn = pool.acquire().await.unwrap();
-    for (user, at) in &joins {
-        let join = db::welcome::Join {
+    let stored: Vec<db::welcome::Join> = joins
+        .iter()
+        .map(|(user, at)| db::welcome::Join {
             guild_id: GUILD,
             user_id: *user,
             joined_at: *at,
             pending: false,
             welcomed: true,
-        };
-        db::welcome::record_join(&mut conn, &join).await.unwrap();
-    }
-    drop(conn);
+        })
+        .collect();
+    db::welcome::record_joins(&mut pool.acquire().await.unwrap(), &stored)
+        .await
+        .unwrap();
     let paris: Tz = "Europe/Paris".parse().unwrap();
     // (1, -1) reaches tomorrow: a second day not finished, counted without a carried figure.
     let ranges = [(140, 0), (60, 0), (0, 0), (30, 8), (100, 31), (1, -1)];

@@ -887,18 +887,18 @@ async fn generate_store(
     let mut weight: Vec<f64> = (0..members).map(|r| 1.0 / (r as f64 + 1.0)).collect();
     weight.shuffle(&mut rng);
     let user_id = |i: usize| 10_000_000 + i as u64;
-    let mut tx = pool.begin().await?;
-    for (i, at) in joined.iter().enumerate() {
-        let join = hearth::db::welcome::Join {
+    let joins: Vec<hearth::db::welcome::Join> = joined
+        .iter()
+        .enumerate()
+        .map(|(i, at)| hearth::db::welcome::Join {
             guild_id: guild,
             user_id: user_id(i),
             joined_at: *at,
             pending: false,
             welcomed: true,
-        };
-        hearth::db::welcome::record_join(&mut tx, &join).await?;
-    }
-    tx.commit().await?;
+        })
+        .collect();
+    hearth::db::welcome::record_joins(&mut *pool.acquire().await?, &joins).await?;
     // A day's share of the records grows with the weight of the members who have joined.
     let mut cumulative = Vec::with_capacity(members);
     let mut total = 0.0;

@@ -50,7 +50,7 @@ const MAX_STATEMENT_ROWS: usize = 256;
 /// How many of `n` records the next statement takes: the most it may, else the largest power of
 /// two. Statements then come in nine shapes, prepared once and reused; one shaped by each
 /// batch's size was prepared (and cached) anew for every batch (issue 7).
-fn statement_rows(n: usize) -> usize {
+pub(super) fn statement_rows(n: usize) -> usize {
     if n >= MAX_STATEMENT_ROWS {
         MAX_STATEMENT_ROWS
     } else {

@@ -1,6 +1,8 @@
 //! Welcome settings, templates, members and join events.
 
-use sqlx::{FromRow, SqliteConnection, SqliteExecutor};
+use std::collections::BTreeMap;
+
+use sqlx::{FromRow, QueryBuilder, Sqlite, SqliteConnection, SqliteExecutor};
 
 use super::{from_sql_id, to_sql_id, Pool};
 
@@ -144,8 +146,11 @@ pub struct Join {
     pub welcomed: bool,
 }
 
-/// A change of membership. Changes are applied in the order they happened: a leave written
-/// before its join would leave the member present.
+/// A change of membership. The gateway's events reach the handlers in no set order (serenity
+/// runs each in a task of its own), so the outcome rests on times, not on the order of writes:
+/// a leave counts unless the member joined again later, and a join clears a leave only when it
+/// came later. Within one second the leave wins: leaving and rejoining in a second is not
+/// something people do, joining and leaving in one is what raid bots do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Membership {
     Joined(Join),
@@ -156,50 +161,123 @@ pub enum Membership {
     },
 }
 
-/// Applies one membership change (callers batch them in a transaction).
-pub async fn apply(conn: &mut SqliteConnection, change: &Membership) -> sqlx::Result<()> {
-    match *change {
-        Membership::Joined(join) => {
-            record_join(conn, &join).await?;
+/// Applies membership changes in few statements: each run of joins together, a leave on its
+/// own (leaves are rare).
+pub async fn apply(conn: &mut SqliteConnection, changes: &[Membership]) -> sqlx::Result<()> {
+    let mut rest = changes;
+    while let Some(change) = rest.first() {
+        match *change {
+            Membership::Left {
+                guild_id,
+                user_id,
+                at,
+            } => {
+                record_leave(&mut *conn, guild_id, user_id, at).await?;
+                rest = &rest[1..];
+            }
+            Membership::Joined(_) => {
+                let joins: Vec<Join> = rest
+                    .iter()
+                    .map_while(|c| match c {
+                        Membership::Joined(join) => Some(*join),
+                        Membership::Left { .. } => None,
+                    })
+                    .collect();
+                record_joins(conn, &joins).await?;
+                rest = &rest[joins.len()..];
+            }
         }
-        Membership::Left {
-            guild_id,
-            user_id,
-            at,
-        } => record_leave(conn, guild_id, user_id, at).await?,
     }
     Ok(())
 }
 
-/// Records a join event; returns false when it was already recorded (a replayed event, whose
-/// welcome state is kept).
-pub async fn record_join(conn: &mut SqliteConnection, join: &Join) -> sqlx::Result<bool> {
-    let inserted = sqlx::query(
-        "INSERT INTO member_joins (guild_id, user_id, joined_at, pending, welcomed) VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT (guild_id, user_id, joined_at) DO NOTHING",
-    )
-    .bind(to_sql_id(join.guild_id))
-    .bind(to_sql_id(join.user_id))
-    .bind(join.joined_at)
-    .bind(join.pending)
-    .bind(join.welcomed)
-    .execute(&mut *conn)
-    .await?
-    .rows_affected()
-        == 1;
-    sqlx::query(
-        "INSERT INTO members (guild_id, user_id, first_joined_at, last_joined_at) VALUES ($1, $2, $3, $3)
-         ON CONFLICT (guild_id, user_id) DO UPDATE SET
-           first_joined_at = MIN(COALESCE(members.first_joined_at, excluded.first_joined_at), excluded.first_joined_at),
-           last_joined_at = MAX(COALESCE(members.last_joined_at, 0), excluded.last_joined_at),
-           left_at = NULL",
-    )
-    .bind(to_sql_id(join.guild_id))
-    .bind(to_sql_id(join.user_id))
-    .bind(join.joined_at)
-    .execute(&mut *conn)
-    .await?;
-    Ok(inserted)
+/// Records join events; a replayed one is ignored and keeps its welcome state.
+pub async fn record_joins(conn: &mut SqliteConnection, joins: &[Join]) -> sqlx::Result<()> {
+    for rows in statements(joins) {
+        let mut builder: QueryBuilder<'_, Sqlite> = QueryBuilder::new(
+            "INSERT INTO member_joins (guild_id, user_id, joined_at, pending, welcomed) ",
+        );
+        builder.push_values(rows, |mut row, join| {
+            row.push_bind(to_sql_id(join.guild_id))
+                .push_bind(to_sql_id(join.user_id))
+                .push_bind(join.joined_at)
+                .push_bind(join.pending)
+                .push_bind(join.welcomed);
+        });
+        builder.push(" ON CONFLICT (guild_id, user_id, joined_at) DO NOTHING");
+        builder.build().execute(&mut *conn).await?;
+    }
+    // One row per member: PostgreSQL refuses to update a row twice in one statement.
+    let mut spans: BTreeMap<(u64, u64), (i64, i64)> = BTreeMap::new();
+    for join in joins {
+        let span = spans
+            .entry((join.guild_id, join.user_id))
+            .or_insert((join.joined_at, join.joined_at));
+        *span = (span.0.min(join.joined_at), span.1.max(join.joined_at));
+    }
+    let spans: Vec<_> = spans.into_iter().collect();
+    for rows in statements(&spans) {
+        let mut builder: QueryBuilder<'_, Sqlite> = QueryBuilder::new(
+            "INSERT INTO members (guild_id, user_id, first_joined_at, last_joined_at) ",
+        );
+        builder.push_values(rows, |mut row, ((guild_id, user_id), (first, last))| {
+            row.push_bind(to_sql_id(*guild_id))
+                .push_bind(to_sql_id(*user_id))
+                .push_bind(*first)
+                .push_bind(*last);
+        });
+        builder.push(
+            " ON CONFLICT (guild_id, user_id) DO UPDATE SET
+               first_joined_at = MIN(COALESCE(members.first_joined_at, excluded.first_joined_at), excluded.first_joined_at),
+               last_joined_at = MAX(COALESCE(members.last_joined_at, 0), excluded.last_joined_at),
+               left_at = CASE WHEN members.left_at >= excluded.last_joined_at THEN members.left_at END",
+        );
+        builder.build().execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// Records members' first message times (activation, §6): the store keeps the earliest.
+pub async fn record_first_messages(
+    conn: &mut SqliteConnection,
+    firsts: &[(u64, u64, i64)],
+) -> sqlx::Result<()> {
+    // One row per member: PostgreSQL refuses to update a row twice in one statement.
+    let mut earliest: BTreeMap<(u64, u64), i64> = BTreeMap::new();
+    for &(guild_id, user_id, at) in firsts {
+        let first = earliest.entry((guild_id, user_id)).or_insert(at);
+        *first = (*first).min(at);
+    }
+    let earliest: Vec<_> = earliest.into_iter().collect();
+    for rows in statements(&earliest) {
+        let mut builder: QueryBuilder<'_, Sqlite> =
+            QueryBuilder::new("INSERT INTO members (guild_id, user_id, first_message_at) ");
+        builder.push_values(rows, |mut row, ((guild_id, user_id), at)| {
+            row.push_bind(to_sql_id(*guild_id))
+                .push_bind(to_sql_id(*user_id))
+                .push_bind(*at);
+        });
+        builder.push(
+            " ON CONFLICT (guild_id, user_id) DO UPDATE SET
+               first_message_at = MIN(COALESCE(members.first_message_at, excluded.first_message_at), excluded.first_message_at)",
+        );
+        builder.build().execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// Rows split into statements of the few shapes `activity::statement_rows` allows: each
+/// statement is a round trip to the connection's thread, so a batch takes few of them.
+fn statements<T>(rows: &[T]) -> impl Iterator<Item = &[T]> {
+    let mut rest = rows;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let (head, tail) = rest.split_at(super::activity::statement_rows(rest.len()));
+        rest = tail;
+        Some(head)
+    })
 }
 
 /// A member's most recent join, if recorded.
@@ -261,36 +339,22 @@ pub async fn joins_between(
     Ok(u32::try_from(n).unwrap_or(u32::MAX))
 }
 
-/// Records that a member left.
+/// Records that a member left, unless they joined again after `now` (see `Membership`).
 async fn record_leave(
     db: impl SqliteExecutor<'_>,
     guild_id: u64,
     user_id: u64,
     now: i64,
 ) -> sqlx::Result<()> {
-    sqlx::query("UPDATE members SET left_at = $3 WHERE guild_id = $1 AND user_id = $2")
-        .bind(to_sql_id(guild_id))
-        .bind(to_sql_id(user_id))
-        .bind(now)
-        .execute(db)
-        .await?;
-    Ok(())
-}
-
-/// Records a member's first message time (activation, §6); later messages change nothing.
-pub async fn record_first_message(
-    db: impl SqliteExecutor<'_>,
-    guild_id: u64,
-    user_id: u64,
-    at: i64,
-) -> sqlx::Result<()> {
     sqlx::query(
-        "INSERT INTO members (guild_id, user_id, first_message_at) VALUES ($1, $2, $3)
-         ON CONFLICT (guild_id, user_id) DO UPDATE SET first_message_at = COALESCE(members.first_message_at, excluded.first_message_at)",
+        "INSERT INTO members (guild_id, user_id, left_at) VALUES ($1, $2, $3)
+         ON CONFLICT (guild_id, user_id) DO UPDATE SET left_at = CASE
+           WHEN COALESCE(members.last_joined_at, 0) <= excluded.left_at THEN excluded.left_at
+           ELSE members.left_at END",
     )
     .bind(to_sql_id(guild_id))
     .bind(to_sql_id(user_id))
-    .bind(at)
+    .bind(now)
     .execute(db)
     .await?;
     Ok(())

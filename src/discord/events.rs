@@ -33,14 +33,19 @@ async fn feature_event(
     match event {
         FullEvent::GuildCreate { guild, .. } => guild_available(data, guild).await?,
         FullEvent::GuildMemberAddition { new_member } => {
-            let (newcomer, settings, facts) = welcome_inputs(framework, new_member).await?;
-            welcomer(data)
-                .member_joined(&newcomer, &settings, &facts, unix_now())
-                .await?;
+            if data.posts_on_join(new_member.guild_id.get()).await? {
+                let (newcomer, settings, facts) = welcome_inputs(framework, new_member).await?;
+                welcomer(data)
+                    .member_joined(&newcomer, &settings, &facts, unix_now())
+                    .await?;
+            } else {
+                welcomer(data).member_joined_quietly(&newcomer(new_member), unix_now());
+            }
         }
+        // Passing screening matters only where joins get a welcome.
         FullEvent::GuildMemberUpdate {
             new: Some(member), ..
-        } => {
+        } if data.posts_on_join(member.guild_id.get()).await? => {
             let (newcomer, settings, facts) = welcome_inputs(framework, member).await?;
             welcomer(data)
                 .member_updated(&newcomer, &settings, &facts, unix_now())
@@ -218,15 +223,18 @@ async fn welcome_facts(
             },
         }
     };
-    let newcomer = Newcomer {
-        guild_id,
+    Ok((newcomer(member), settings, facts))
+}
+
+fn newcomer(member: &serenity::Member) -> Newcomer {
+    Newcomer {
+        guild_id: member.guild_id.get(),
         user_id: member.user.id.get(),
         username: member.display_name().to_owned(),
         is_bot: member.user.bot,
         pending: member.pending,
         joined_at: member.joined_at.map_or(0, |t| t.unix_timestamp()),
-    };
-    Ok((newcomer, settings, facts))
+    }
 }
 
 /// Welcomes a member whose application was approved (unless their join was welcomed already).

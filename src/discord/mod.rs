@@ -26,6 +26,7 @@ pub struct Data {
     pub outbox: Outbox,
     pub scheduler: crate::scheduler::SchedulerHandle,
     pub tracker: crate::ingest::Tracker,
+    pub posts_on_join: crate::welcome::PostsOnJoin,
 }
 
 impl Data {
@@ -37,6 +38,26 @@ impl Data {
             &stored,
             &self.config.guild_defaults(guild_id),
         ))
+    }
+}
+
+impl Data {
+    /// Whether a join in the guild gets anything posted (remembered: see `PostsOnJoin`).
+    pub async fn posts_on_join(&self, guild_id: u64) -> anyhow::Result<bool> {
+        let now = std::time::Instant::now();
+        if let Some(posts) = self.posts_on_join.get(guild_id, now) {
+            return Ok(posts);
+        }
+        let settings = self.settings(guild_id).await?;
+        let switches = crate::db::welcome::settings(&self.pool, guild_id).await?;
+        let posts = crate::welcome::posts_on_join(&settings, &switches);
+        self.posts_on_join.remember(guild_id, posts, now);
+        Ok(posts)
+    }
+
+    /// Call after changing a guild's channels or welcome switches.
+    pub fn settings_changed(&self, guild_id: u64) {
+        self.posts_on_join.forget(guild_id);
     }
 }
 

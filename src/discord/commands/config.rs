@@ -131,6 +131,7 @@ async fn channel(
         unix_now(),
     )
     .await?;
+    ctx.data().settings_changed(guild_id(ctx)?);
     ctx.say(format!(
         "The **{purpose}** channel is now <#{}>. Run `/config doctor` to check my permissions there.",
         channel.get()

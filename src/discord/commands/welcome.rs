@@ -57,6 +57,7 @@ async fn setup(
     )
     .await?;
     db::welcome::set_switches(pool, guild_id, true, dm, intro_thread, unix_now()).await?;
+    ctx.data().settings_changed(guild_id);
     if let Some(template) = &template {
         db::welcome::add_template(
             pool,
@@ -240,6 +241,7 @@ async fn disable(ctx: Context<'_>) -> Result<(), Error> {
         unix_now(),
     )
     .await?;
+    ctx.data().settings_changed(guild_id);
     ctx.say("Welcome posts and DMs are off. `/welcome setup` turns them back on.")
         .await?;
     Ok(())
