@@ -32,6 +32,9 @@ fn the_benchmark_runs_and_hearth_loses_nothing() {
         serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
     assert_eq!(report["ingest"]["lost"], 0, "{report}");
     assert_eq!(report["ingest"]["extra"], 0, "{report}");
+    let joins = &report["ingest"]["joins"];
+    assert!(joins["expected"].as_u64().unwrap() > 0, "{report}");
+    assert_eq!(joins["stored"], joins["expected"], "{report}");
     assert!(report["ingest"]["bare_events_per_sec"].as_f64().unwrap() > 0.0);
     assert!(String::from_utf8_lossy(&run.stdout).contains("ingest, events/s"));
     assert!(

@@ -290,6 +290,7 @@ impl Replay {
             let at = (m.at - shift).to_rfc3339();
             if !joined[m.author] {
                 joined[m.author] = true;
+                expected.joins += u64::from(!bot_author[m.author]);
                 frames.push((
                     "GUILD_MEMBER_ADD".to_owned(),
                     json!({ "guild_id": guild.to_string(), "user": user(m.author), "roles": [],
@@ -332,6 +333,8 @@ impl Replay {
 struct Expected {
     messages: u64,
     reactions: u64,
+    /// Members' joins (bots' are not recorded); not activity records.
+    joins: u64,
 }
 
 impl Expected {
@@ -570,13 +573,14 @@ async fn ingest(args: &Args, exe_dir: &std::path::Path) -> anyhow::Result<Value>
     }
     let (_, expected) = replay.frames(guild, 0);
     eprintln!(
-        "guild of {} members; replay ({}): {} messages from {} authors, {} records for Hearth \
-         per round; {} rounds",
+        "guild of {} members; replay ({}): {} messages from {} authors, {} records and {} joins \
+         for Hearth per round; {} rounds",
         args.guild_members,
         replay.source,
         replay.messages.len(),
         replay.authors,
         expected.total(),
+        expected.joins,
         args.rounds
     );
 
@@ -590,6 +594,7 @@ async fn ingest(args: &Args, exe_dir: &std::path::Path) -> anyhow::Result<Value>
         events = frames.len();
         expected_total.messages += expected.messages;
         expected_total.reactions += expected.reactions;
+        expected_total.joins += expected.joins;
         bare.push(bare_round(&emu, exe_dir, frames).await?);
         let frames = replay.frames(guild, round as u64);
         hearth.push(hearth_round(&emu, dir.path(), &config, &pool, round, frames).await?);
@@ -622,6 +627,9 @@ async fn ingest(args: &Args, exe_dir: &std::path::Path) -> anyhow::Result<Value>
         extra += (have - i64::try_from(want)?).max(0);
     }
     let stored: i64 = by_kind.values().sum();
+    // Every round's members are new, so each join is one row.
+    let stored_joins = hearth::db::welcome::joins_between(&pool, guild, i64::MIN, i64::MAX).await?;
+    let expected_joins = expected_total.joins;
     let expected_total = expected_total.total();
 
     let rate = |rounds: &[Round]| {
@@ -675,6 +683,7 @@ async fn ingest(args: &Args, exe_dir: &std::path::Path) -> anyhow::Result<Value>
             "stored": stored,
             "lost": lost,
             "extra": extra,
+            "joins": { "expected": expected_joins, "stored": stored_joins },
         },
         "startup_ms": { "bare": bare_startup.round(), "hearth_warm_db": hearth_startup.round() },
         "peak_rss_kib": { "bare": peak(&bare), "hearth": peak(&hearth) },
@@ -727,7 +736,8 @@ async fn ingest(args: &Args, exe_dir: &std::path::Path) -> anyhow::Result<Value>
         mib(peak(&hearth)) / mib(peak(&bare))
     );
     println!(
-        "hearth store: {stored} of {expected_total} activity records, {lost} lost, {extra} extra"
+        "hearth store: {stored} of {expected_total} activity records, {lost} lost, {extra} extra; \
+         {stored_joins} of {expected_joins} joins"
     );
     pool.close().await;
     Ok(report)
