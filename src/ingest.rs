@@ -1,8 +1,8 @@
 //! Activity tracking: gateway handlers hand records, joins and leaves to a batched writer so the
-//! gateway loop never waits on the disk. A batch is what arrives in the `BATCH_WINDOW` after its first record
-//! (at most `BATCH_SIZE`; less when the stream pauses for `QUIET`), written in one transaction
-//! and retried if that fails (the database busy past its timeout); a clean shutdown flushes
-//! everything, so a SIGKILL loses at most one window of records.
+//! gateway loop never waits on the disk. A batch is what arrives in the `BATCH_WINDOW` after its
+//! first entry (at most `BATCH_SIZE`; less when the stream pauses for `QUIET`), written in one
+//! transaction and retried if that fails (the database busy past its timeout); a clean shutdown
+//! flushes everything, so a SIGKILL loses at most one window of entries.
 
 use std::collections::HashSet;
 use std::sync::Arc;

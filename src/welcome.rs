@@ -58,7 +58,7 @@ pub struct GuildFacts {
 /// Everything the welcome flow needs.
 pub struct Welcomer<'a> {
     pub pool: &'a Pool,
-    /// Joins are written in order with leaves by the activity writer.
+    /// Joins are written by the activity writer, with the activity and leaves.
     pub tracker: &'a Tracker,
     pub outbox: &'a Outbox,
     pub config: &'a WelcomeConfig,
@@ -376,7 +376,7 @@ impl Welcomer<'_> {
 /// posts nothing costs no read: each read is a round trip to a database thread, and the three
 /// it took were most of a join's cost (issue 7). The commands that change welcome switches or
 /// channels forget the guild's entry; an entry also expires after `REMEMBER_FOR`, in case a
-/// change comes from elsewhere.
+/// change comes from elsewhere or lands while a join is reading the old settings.
 #[derive(Default)]
 pub struct PostsOnJoin(parking_lot::Mutex<HashMap<u64, (bool, Instant)>>);
 

@@ -39,9 +39,7 @@ impl Data {
             &self.config.guild_defaults(guild_id),
         ))
     }
-}
 
-impl Data {
     /// Whether a join in the guild gets anything posted (remembered: see `PostsOnJoin`).
     pub async fn posts_on_join(&self, guild_id: u64) -> anyhow::Result<bool> {
         let now = std::time::Instant::now();
