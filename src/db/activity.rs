@@ -34,13 +34,24 @@ pub struct Record {
 /// were new.
 pub async fn insert(conn: &mut SqliteConnection, records: &[Record]) -> sqlx::Result<u64> {
     let mut added = 0;
-    let mut rest = records;
-    while !rest.is_empty() {
-        let (statement, tail) = rest.split_at(statement_rows(rest.len()));
-        added += insert_rows(&mut *conn, statement).await?;
-        rest = tail;
+    for rows in statements(records) {
+        added += insert_rows(&mut *conn, rows).await?;
     }
     Ok(added)
+}
+
+/// Rows split into statements of the few shapes `statement_rows` allows. Each statement is a
+/// round trip to the connection's thread, so a batch takes few of them.
+pub(super) fn statements<T>(rows: &[T]) -> impl Iterator<Item = &[T]> {
+    let mut rest = rows;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let (head, tail) = rest.split_at(statement_rows(rest.len()));
+        rest = tail;
+        Some(head)
+    })
 }
 
 /// Most records in one statement. 2048 measured no faster (`hearth-bench --only writer`), and a
@@ -50,7 +61,7 @@ const MAX_STATEMENT_ROWS: usize = 256;
 /// How many of `n` records the next statement takes: the most it may, else the largest power of
 /// two. Statements then come in nine shapes, prepared once and reused; one shaped by each
 /// batch's size was prepared (and cached) anew for every batch (issue 7).
-pub(super) fn statement_rows(n: usize) -> usize {
+fn statement_rows(n: usize) -> usize {
     if n >= MAX_STATEMENT_ROWS {
         MAX_STATEMENT_ROWS
     } else {
@@ -290,15 +301,8 @@ mod tests {
 
     #[test]
     fn statements_come_in_few_shapes() {
-        let shapes = |mut n: usize| {
-            let mut sizes = Vec::new();
-            while n > 0 {
-                let rows = statement_rows(n);
-                sizes.push(rows);
-                n -= rows;
-            }
-            sizes
-        };
+        let shapes =
+            |n: usize| -> Vec<usize> { statements(&vec![(); n]).map(<[()]>::len).collect() };
         assert_eq!(shapes(1), [1]);
         assert_eq!(shapes(7), [4, 2, 1]);
         assert_eq!(shapes(256), [256]);

@@ -193,7 +193,7 @@ pub async fn apply(conn: &mut SqliteConnection, changes: &[Membership]) -> sqlx:
 
 /// Records join events; a replayed one is ignored and keeps its welcome state.
 pub async fn record_joins(conn: &mut SqliteConnection, joins: &[Join]) -> sqlx::Result<()> {
-    for rows in statements(joins) {
+    for rows in super::activity::statements(joins) {
         let mut builder: QueryBuilder<'_, Sqlite> = QueryBuilder::new(
             "INSERT INTO member_joins (guild_id, user_id, joined_at, pending, welcomed) ",
         );
@@ -216,7 +216,7 @@ pub async fn record_joins(conn: &mut SqliteConnection, joins: &[Join]) -> sqlx::
         *span = (span.0.min(join.joined_at), span.1.max(join.joined_at));
     }
     let spans: Vec<_> = spans.into_iter().collect();
-    for rows in statements(&spans) {
+    for rows in super::activity::statements(&spans) {
         let mut builder: QueryBuilder<'_, Sqlite> = QueryBuilder::new(
             "INSERT INTO members (guild_id, user_id, first_joined_at, last_joined_at) ",
         );
@@ -249,7 +249,7 @@ pub async fn record_first_messages(
         *first = (*first).min(at);
     }
     let earliest: Vec<_> = earliest.into_iter().collect();
-    for rows in statements(&earliest) {
+    for rows in super::activity::statements(&earliest) {
         let mut builder: QueryBuilder<'_, Sqlite> =
             QueryBuilder::new("INSERT INTO members (guild_id, user_id, first_message_at) ");
         builder.push_values(rows, |mut row, ((guild_id, user_id), at)| {
@@ -264,20 +264,6 @@ pub async fn record_first_messages(
         builder.build().execute(&mut *conn).await?;
     }
     Ok(())
-}
-
-/// Rows split into statements of the few shapes `activity::statement_rows` allows: each
-/// statement is a round trip to the connection's thread, so a batch takes few of them.
-fn statements<T>(rows: &[T]) -> impl Iterator<Item = &[T]> {
-    let mut rest = rows;
-    std::iter::from_fn(move || {
-        if rest.is_empty() {
-            return None;
-        }
-        let (head, tail) = rest.split_at(super::activity::statement_rows(rest.len()));
-        rest = tail;
-        Some(head)
-    })
 }
 
 /// A member's most recent join, if recorded.

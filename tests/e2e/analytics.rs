@@ -6,20 +6,6 @@ use serde_json::{json, Value};
 
 use crate::common::*;
 
-/// The text of `/stats <sub>` once it satisfies `ready` (the batched writer stores activity
-/// within its 250 ms window), or after four seconds, whatever it says then.
-async fn stats_once(world: &World, sub: &str, ready: impl Fn(&str) -> bool) -> String {
-    let mut shown = String::new();
-    for _ in 0..40 {
-        shown = text_of(&world.run(world.manager, "stats", sub, json!([])).await);
-        if ready(&shown) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    shown
-}
-
 fn hearth_report(world: &World, format: &str) -> String {
     let out = std::process::Command::new(World::exe())
         .args([

@@ -142,6 +142,20 @@ pub fn posts_in(
         .collect()
 }
 
+/// The text of `/stats <sub>` once it satisfies `ready` (the batched writer stores activity
+/// within its 250 ms window), or after four seconds, whatever it says then.
+pub async fn stats_once(world: &World, sub: &str, ready: impl Fn(&str) -> bool) -> String {
+    let mut shown = String::new();
+    for _ in 0..40 {
+        shown = text_of(&world.run(world.manager, "stats", sub, json!([])).await);
+        if ready(&shown) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    shown
+}
+
 /// Waits until `channel` has at least `count` accepted posts.
 pub async fn wait_posts(
     emu: &discord_emulator::Emulator,

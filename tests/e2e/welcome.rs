@@ -663,3 +663,35 @@ async fn applications_are_approved_and_declined_by_managers_only_even_after_a_re
     bot.terminate().await.unwrap();
     world.emu.assert_no_violations();
 }
+
+#[tokio::test]
+async fn welcomes_start_with_the_first_join_after_setup() {
+    let world = World::new().await;
+    let mut bot = world.start_bot(1).await;
+    // A join while nothing is set up: recorded, nothing posted, and the guild remembered as
+    // one that posts nothing on a join.
+    let early = world.emu.add_user("early", false);
+    world.emu.member_join(world.guild, early, false);
+    let shown = stats_once(&world, "overview", |shown| shown.contains("1 joined")).await;
+    assert!(shown.contains("1 joined"), "{shown}");
+    let reply = world
+        .run(
+            world.manager,
+            "welcome",
+            "setup",
+            json!([{"type": 7, "name": "channel", "value": world.welcome.to_string()}]),
+        )
+        .await;
+    assert!(text_of(&reply).contains("Welcomes are on"), "{reply}");
+    let late = world.emu.add_user("late", false);
+    world.emu.member_join(world.guild, late, false);
+    let posts = wait_posts(&world.emu, world.welcome, 1).await;
+    assert_eq!(mentions(&posts[0].body), [late.to_string()]);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        posts_in(&world.emu, world.welcome).len(),
+        1,
+        "the early join stays unwelcomed"
+    );
+    bot.terminate().await.unwrap();
+}
