@@ -35,6 +35,7 @@ async fn run_inner(config: Config) -> anyhow::Result<i32> {
         return Ok(exit::USAGE);
     };
     let config = Arc::new(config);
+    let _instance = crate::instance_lock::acquire(&config.database.url)?;
     let pool = crate::db::open(&config.database.url).await?;
 
     let http = client::http(&config, &token);
@@ -50,6 +51,7 @@ async fn run_inner(config: Config) -> anyhow::Result<i32> {
         scheduler: scheduler.clone(),
         tracker,
         posts_on_join: crate::welcome::PostsOnJoin::default(),
+        welcome_turn: tokio::sync::Mutex::new(()),
     };
     let (fatal_tx, mut fatal_rx) = mpsc::unbounded_channel();
     let mut client = client::build(http, &config, data, fatal_tx).await?;
@@ -60,6 +62,7 @@ async fn run_inner(config: Config) -> anyhow::Result<i32> {
         max_attempts: config.outbox.max_attempts,
         initial_backoff_ms: config.outbox.initial_backoff_ms,
         max_backoff_ms: config.outbox.max_backoff_ms,
+        retry_for_ms: config.outbox.retry_for_secs.saturating_mul(1000),
     };
     let scheduler_task = tokio::spawn(crate::scheduler::run(
         pool.clone(),
@@ -71,9 +74,7 @@ async fn run_inner(config: Config) -> anyhow::Result<i32> {
     tokio::spawn(housekeeping(pool.clone(), config.clone(), shutdown.clone()));
     let worker = tokio::spawn(outbox::run_worker(
         outbox,
-        Arc::new(DiscordSink {
-            http: client::shared_http(&client),
-        }),
+        Arc::new(DiscordSink::new(&config.discord.api_base_url, &token)?),
         policy,
         shutdown.clone(),
         Duration::from_secs(10),

@@ -132,11 +132,15 @@ pub enum LogFormat {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct OutboxConfig {
-    /// Attempts before a post is given up (with its reason logged).
+    /// A post failing with server or network errors is given up (with its reason logged) only
+    /// after at least this many attempts and `retry_for_secs` after it was queued; rate limits
+    /// (429) are waited out and never count as attempts.
     pub max_attempts: u32,
     /// First retry delay in milliseconds; doubles on each attempt, capped at `max_backoff_ms`.
     pub initial_backoff_ms: u64,
     pub max_backoff_ms: u64,
+    /// How long transient failures are retried: an outage shorter than this loses no post.
+    pub retry_for_secs: u64,
 }
 
 impl Default for OutboxConfig {
@@ -145,6 +149,7 @@ impl Default for OutboxConfig {
             max_attempts: 8,
             initial_backoff_ms: 500,
             max_backoff_ms: 5 * 60 * 1000,
+            retry_for_secs: 6 * 3600,
         }
     }
 }
@@ -159,6 +164,10 @@ pub struct WelcomeConfig {
     pub raid_window_secs: i64,
     /// During a burst, intro threads are created this far apart.
     pub burst_thread_spacing_ms: u64,
+    /// At every start, members who joined within this many hours (and after Hearth first saw
+    /// the server) but were never welcomed, because they joined while Hearth was down or their
+    /// join was lost with the process, are welcomed once. 0 turns this off.
+    pub late_welcome_within_hours: u32,
 }
 
 impl Default for WelcomeConfig {
@@ -167,6 +176,7 @@ impl Default for WelcomeConfig {
             raid_joins: 10,
             raid_window_secs: 60,
             burst_thread_spacing_ms: 1000,
+            late_welcome_within_hours: 24,
         }
     }
 }

@@ -14,6 +14,7 @@ pub mod error;
 pub mod harness;
 pub mod import;
 pub mod ingest;
+pub mod instance_lock;
 pub mod monthly;
 pub mod outbox;
 pub mod rollup;

@@ -19,7 +19,7 @@ use tracing::{debug, info, warn};
 
 use crate::db::{self, outbox::NewPost, outbox::QueuedPost, Pool};
 use crate::domain::clock::{unix_now, unix_now_ms};
-use crate::domain::delivery::{decide, Attempt, Decision, RetryPolicy};
+use crate::domain::delivery::{decide, Attempt, Decision, PostAge, RetryPolicy};
 
 /// Returns early from a multi-step action unless the step was delivered; evaluates to its id.
 macro_rules! step {
@@ -187,6 +187,11 @@ pub async fn run_worker(
     shutdown: CancellationToken,
     flush_timeout: Duration,
 ) {
+    // Only one process runs on a database (`instance_lock`), so claims left at start belong to
+    // a process that died mid-send.
+    if let Err(err) = db::outbox::release_claims(&outbox.pool).await {
+        warn!(error = %err, "could not release the outbox claims of an earlier run");
+    }
     let resumed = db::outbox::pending_count(&outbox.pool).await.unwrap_or(0);
     if resumed > 0 {
         info!(posts = resumed, "resuming pending posts from the outbox");
@@ -220,6 +225,10 @@ pub async fn run_worker(
     info!(pending = left, "outbox stopped");
 }
 
+/// How long a worker holds the posts it claimed (they are released when done with, so this only
+/// matters for a worker that dies holding them).
+const CLAIM_MS: i64 = 10 * 60 * 1000;
+
 struct Worker {
     pool: Pool,
     sink: Arc<dyn Sink>,
@@ -230,7 +239,8 @@ impl Worker {
     /// One pass: performs every post that is due now.
     async fn deliver_due(&self) -> anyhow::Result<()> {
         loop {
-            let batch = db::outbox::due(&self.pool, unix_now_ms(), 50).await?;
+            let now = unix_now_ms();
+            let batch = db::outbox::claim_due(&self.pool, now, now + CLAIM_MS, 50).await?;
             if batch.is_empty() {
                 return Ok(());
             }
@@ -251,8 +261,12 @@ impl Worker {
             },
         };
         let attempts = u32::try_from(post.attempts + 1).unwrap_or(u32::MAX);
+        let age = PostAge {
+            attempts,
+            queued_at_ms: post.created_at.saturating_mul(1000),
+        };
         let pool = &self.pool;
-        match decide(&attempt, attempts, &self.policy, unix_now_ms()) {
+        match decide(&attempt, age, &self.policy, unix_now_ms()) {
             Decision::Delivered { message_id } => {
                 db::outbox::mark_delivered(pool, post.id, message_id, unix_now()).await?;
                 info!(outbox.id = post.id, post.kind = %post.kind, guild.id = post.guild(), channel.id = post.channel(), message.id = message_id, attempts, "post delivered");
@@ -260,6 +274,10 @@ impl Worker {
             Decision::RetryAt { at_ms, reason } => {
                 db::outbox::mark_retry(pool, post.id, at_ms, &reason).await?;
                 warn!(outbox.id = post.id, post.kind = %post.kind, attempts, retry_in_ms = at_ms - unix_now_ms(), %reason, "post not delivered; will retry");
+            }
+            Decision::WaitUntil { at_ms, reason } => {
+                db::outbox::mark_wait(pool, post.id, at_ms, &reason).await?;
+                debug!(outbox.id = post.id, post.kind = %post.kind, wait_ms = at_ms - unix_now_ms(), %reason, "post waits; not an attempt");
             }
             Decision::GiveUp { reason } => {
                 db::outbox::mark_failed(pool, post.id, &reason, unix_now()).await?;
@@ -408,13 +426,25 @@ impl Worker {
                     .ok()
                     .flatten();
                 let Some(thread) = thread else {
-                    return Attempt::Rejected {
-                        status: 403,
-                        code: Some(50007),
-                        message:
-                            "the member does not accept DMs and has no intro thread to fall back to"
-                                .into(),
-                        retry_after_secs: None,
+                    // In a burst the member's intro thread is spaced out and may still be queued:
+                    // the DM waits for it rather than losing the welcome (issue 23).
+                    let queued =
+                        db::outbox::pending_intro_thread_due(&self.pool, post.guild(), user_id)
+                            .await;
+                    return match queued {
+                        Ok(Some(due_ms)) => Attempt::Deferred {
+                            retry_after_ms: u64::try_from(due_ms - unix_now_ms())
+                                .unwrap_or(0)
+                                .saturating_add(1_000),
+                            reason: "DMs closed; waiting for the member's intro thread".into(),
+                        },
+                        Ok(None) => Attempt::Rejected {
+                            status: 403,
+                            code: Some(50007),
+                            message: "the member does not accept DMs and has no intro thread to fall back to".into(),
+                            retry_after_secs: None,
+                        },
+                        Err(err) => Attempt::Network(format!("database: {err}")),
                     };
                 };
                 info!(

@@ -21,7 +21,7 @@ use crate::domain::raid::{self, JoinMode, RaidPolicy};
 use crate::domain::settings::{ChannelPurpose, GuildSettings};
 use crate::domain::template::{Template, Values};
 use crate::ingest::Tracker;
-use crate::outbox::{action_json, Action, Outbox};
+use crate::outbox::{action_json, message_post, new_nonce, Action, Outbox};
 
 /// The welcome used when a guild has no template of its own.
 pub const DEFAULT_TEMPLATE: &str = "Welcome to {server}, {user}! You are our {member_count_ord} member. Say hello in {intro_channel} and tell us what brings you here.";
@@ -58,10 +58,13 @@ pub struct GuildFacts {
 /// Everything the welcome flow needs.
 pub struct Welcomer<'a> {
     pub pool: &'a Pool,
-    /// Joins are written by the activity writer, with the activity and leaves.
+    /// Joins that post nothing are written by the activity writer, with the activity and leaves.
     pub tracker: &'a Tracker,
     pub outbox: &'a Outbox,
     pub config: &'a WelcomeConfig,
+    /// Welcomes are decided one at a time: the live join and the start-up catch-up may meet
+    /// the same member, and the raid guard counts the joins stored before.
+    pub turn: &'a tokio::sync::Mutex<()>,
 }
 
 impl Welcomer<'_> {
@@ -72,15 +75,8 @@ impl Welcomer<'_> {
             return;
         }
         self.tracker.join(Join {
-            guild_id: member.guild_id,
-            user_id: member.user_id,
-            joined_at: if member.joined_at > 0 {
-                member.joined_at
-            } else {
-                now
-            },
-            pending: member.pending,
             welcomed: true,
+            ..join_of(member, now)
         });
     }
 
@@ -95,30 +91,9 @@ impl Welcomer<'_> {
         if member.is_bot {
             return Ok(());
         }
-        let joined_at = if member.joined_at > 0 {
-            member.joined_at
-        } else {
-            now
-        };
-        let join = Join {
-            guild_id: member.guild_id,
-            user_id: member.user_id,
-            joined_at,
-            pending: member.pending,
-            welcomed: false,
-        };
-        self.tracker.join(join).wait().await?;
-        let switches = db::welcome::settings(self.pool, member.guild_id).await?;
-        let join = db::welcome::latest_join(self.pool, member.guild_id, member.user_id).await?;
-        if join.is_some_and(|j| j.welcomed) {
-            debug!(
-                guild.id = member.guild_id,
-                user.id = member.user_id,
-                "join already welcomed (replayed event)"
-            );
-            return Ok(());
-        }
+        let join = join_of(member, now);
         if member.pending {
+            self.tracker.join(join).wait().await?;
             info!(
                 guild.id = member.guild_id,
                 user.id = member.user_id,
@@ -126,8 +101,10 @@ impl Welcomer<'_> {
             );
             return Ok(());
         }
-        self.welcome(member, joined_at, settings, &switches, guild, now)
+        let _turn = self.turn.lock().await;
+        self.welcome_unless_done(member, join, settings, guild)
             .await
+            .map(|_| ())
     }
 
     /// GUILD_MEMBER_UPDATE: a member who passed screening is welcomed now.
@@ -136,11 +113,12 @@ impl Welcomer<'_> {
         member: &Newcomer,
         settings: &GuildSettings,
         guild: &GuildFacts,
-        now: i64,
+        _now: i64,
     ) -> anyhow::Result<()> {
         if member.is_bot || member.pending {
             return Ok(());
         }
+        let _turn = self.turn.lock().await;
         let Some(join) =
             db::welcome::latest_join(self.pool, member.guild_id, member.user_id).await?
         else {
@@ -154,9 +132,14 @@ impl Welcomer<'_> {
             user.id = member.user_id,
             "member passed screening"
         );
-        let switches = db::welcome::settings(self.pool, member.guild_id).await?;
-        self.welcome(member, join.joined_at, settings, &switches, guild, now)
-            .await
+        self.welcome(
+            member,
+            join_at(member, join.joined_at),
+            settings,
+            guild,
+            true,
+        )
+        .await
     }
 
     /// An application was approved: welcome the member unless their join was welcomed already.
@@ -167,37 +150,118 @@ impl Welcomer<'_> {
         guild: &GuildFacts,
         now: i64,
     ) -> anyhow::Result<()> {
+        let _turn = self.turn.lock().await;
         let join = db::welcome::latest_join(self.pool, member.guild_id, member.user_id).await?;
-        let joined_at = match join {
+        let (joined_at, stored) = match join {
             Some(join) if join.welcomed => return Ok(()),
-            Some(join) => join.joined_at,
-            None => {
-                let join = Join {
-                    guild_id: member.guild_id,
-                    user_id: member.user_id,
-                    joined_at: now,
-                    pending: false,
-                    welcomed: false,
-                };
-                self.tracker.join(join).wait().await?;
-                now
-            }
+            Some(join) => (join.joined_at, true),
+            None => (now, false),
         };
-        let switches = db::welcome::settings(self.pool, member.guild_id).await?;
-        self.welcome(member, joined_at, settings, &switches, guild, now)
+        self.welcome(member, join_at(member, joined_at), settings, guild, stored)
             .await
     }
 
+    /// At start (GUILD_CREATE's members, member chunks): members who joined after Hearth first
+    /// saw the guild and within `late_welcome_within_hours`, and were never welcomed, because
+    /// their join was lost with the process or came while Hearth was down, are recorded and
+    /// welcomed once, oldest first. Returns how many were welcomed.
+    pub async fn catch_up(
+        &self,
+        members: &[Newcomer],
+        settings: &GuildSettings,
+        guild: &GuildFacts,
+        now: i64,
+    ) -> anyhow::Result<usize> {
+        let within = i64::from(self.config.late_welcome_within_hours) * 3600;
+        let Some(guild_id) = members.first().map(|m| m.guild_id) else {
+            return Ok(0);
+        };
+        if within == 0 {
+            return Ok(0);
+        }
+        // Members who were there before Hearth are not newcomers (issue 22).
+        let Some(first_seen) = db::guilds::first_seen_at(self.pool, guild_id).await? else {
+            return Ok(0);
+        };
+        // Strictly after first sight: `joined_at` and `first_seen` are whole seconds, and a
+        // member who was there when Hearth arrived must not pass for a newcomer.
+        let since = first_seen.max(now - within);
+        let mut recent: Vec<&Newcomer> = members
+            .iter()
+            .filter(|m| !m.is_bot && m.joined_at > since && m.joined_at <= now + 60)
+            .collect();
+        if recent.is_empty() {
+            return Ok(0);
+        }
+        recent.sort_by_key(|m| (m.joined_at, m.user_id));
+        let switches = db::welcome::settings(self.pool, guild_id).await?;
+        let posts = posts_on_join(settings, &switches);
+        let mut welcomed = 0;
+        for member in recent {
+            let join = join_of(member, now);
+            if !posts || member.pending {
+                // Nothing to post (now): the join is still a join for the analytics.
+                let join = Join {
+                    welcomed: !posts,
+                    ..join
+                };
+                self.tracker.join(join).wait().await?;
+                continue;
+            }
+            let _turn = self.turn.lock().await;
+            if self
+                .welcome_unless_done(member, join, settings, guild)
+                .await?
+            {
+                info!(
+                    guild.id = guild_id,
+                    user.id = member.user_id,
+                    joined_at = member.joined_at,
+                    "welcomed a member who joined while Hearth was down or whose welcome was lost"
+                );
+                welcomed += 1;
+            }
+        }
+        Ok(welcomed)
+    }
+
+    /// Welcomes the join unless it was welcomed already (a replayed event, or the catch-up and
+    /// the live event meeting). Call with the turn held. True when it welcomed.
+    async fn welcome_unless_done(
+        &self,
+        member: &Newcomer,
+        join: Join,
+        settings: &GuildSettings,
+        guild: &GuildFacts,
+    ) -> anyhow::Result<bool> {
+        let stored =
+            db::welcome::join_row(self.pool, join.guild_id, join.user_id, join.joined_at).await?;
+        if stored.is_some_and(|j| j.welcomed) {
+            debug!(
+                guild.id = member.guild_id,
+                user.id = member.user_id,
+                "join already welcomed (replayed event)"
+            );
+            return Ok(false);
+        }
+        self.welcome(member, join, settings, guild, stored.is_some())
+            .await?;
+        Ok(true)
+    }
+
+    /// Decides the member's welcome and writes it, with the join, in one transaction. The raid
+    /// guard decides at the join's own time, so a welcome made late (at start) is the one the
+    /// live event would have made. `stored` says whether the join is in the store already.
     async fn welcome(
         &self,
         member: &Newcomer,
-        joined_at: i64,
+        join: Join,
         settings: &GuildSettings,
-        switches: &WelcomeSettings,
         guild: &GuildFacts,
-        now: i64,
+        stored: bool,
     ) -> anyhow::Result<()> {
-        let (guild_id, user_id) = (member.guild_id, member.user_id);
+        let (guild_id, user_id, at) = (member.guild_id, member.user_id, join.joined_at);
+        let switches = db::welcome::settings(self.pool, guild_id).await?;
         let values = Values {
             user_id,
             username: &member.username,
@@ -210,17 +274,22 @@ impl Welcomer<'_> {
             max_joins: self.config.raid_joins,
             window_secs: self.config.raid_window_secs,
         };
-        let recent =
-            db::welcome::joins_between(self.pool, guild_id, now - policy.window_secs, now).await?;
-        let mode = raid::on_join(policy, recent, switches.burst_until, now);
-        let key = format!("{guild_id}:{user_id}:{joined_at}");
+        let recent = db::welcome::joins_between(self.pool, guild_id, at - policy.window_secs, at)
+            .await?
+            + u32::from(!stored);
+        let mode = raid::on_join(policy, recent, switches.burst_until, at);
+        let key = format!("{guild_id}:{user_id}:{at}");
+        let mut posts: Vec<NewPost> = Vec::new();
+        let mut burst = None;
 
         if let (true, Some(intros)) = (
             switches.intro_thread,
             settings.channel(ChannelPurpose::Intros),
         ) {
-            self.queue_intro_thread(member, intros, guild.intros_is_forum, &values, &key, mode)
-                .await?;
+            posts.push(
+                self.intro_thread_post(member, intros, guild.intros_is_forum, &values, &key, mode)
+                    .await?,
+            );
         }
 
         let welcome_channel = settings
@@ -236,18 +305,16 @@ impl Welcomer<'_> {
                 } else {
                     &[]
                 };
-                self.outbox
-                    .message(
-                        guild_id,
-                        channel,
-                        "welcome",
-                        format!("welcome:{key}"),
-                        crate::discord::render::text_post(&content, mentions),
-                    )
-                    .await?;
+                posts.push(message_post(
+                    guild_id,
+                    channel,
+                    "welcome",
+                    format!("welcome:{key}"),
+                    crate::discord::render::text_post(&content, mentions),
+                ));
             }
             (JoinMode::StartBurst { started_at, until }, Some(channel)) => {
-                db::welcome::set_burst(self.pool, guild_id, started_at, until).await?;
+                burst = Some((started_at, until));
                 info!(
                     guild.id = guild_id,
                     joins = recent,
@@ -259,19 +326,16 @@ impl Welcomer<'_> {
                     &guild.name,
                     settings.channel(ChannelPurpose::Intros),
                 );
-                self.outbox
-                    .message(
-                        guild_id,
-                        channel,
-                        "welcome-summary",
-                        format!("burst:{guild_id}:{started_at}"),
-                        crate::discord::render::text_post(&text, &[]),
-                    )
-                    .await?;
+                posts.push(message_post(
+                    guild_id,
+                    channel,
+                    "welcome-summary",
+                    format!("burst:{guild_id}:{started_at}"),
+                    crate::discord::render::text_post(&text, &[]),
+                ));
             }
             (JoinMode::InBurst { until }, Some(_)) => {
-                let started = switches.burst_started_at.unwrap_or(now);
-                db::welcome::set_burst(self.pool, guild_id, started, until).await?;
+                burst = Some((switches.burst_started_at.unwrap_or(at), until));
                 debug!(
                     guild.id = guild_id,
                     user.id = user_id,
@@ -285,27 +349,36 @@ impl Welcomer<'_> {
                 .map(|t| t.render(&values))
                 .unwrap_or_default();
             let body = crate::discord::render::text_post(&text, &[]);
-            self.outbox
-                .enqueue(NewPost {
-                    guild_id,
-                    channel_id: 0,
-                    kind: "welcome-dm".into(),
-                    dedup_key: format!("dm:{key}"),
-                    body: action_json(&Action::DirectMessage {
-                        user_id,
-                        body,
-                        fallback_to_thread: true,
-                    }),
-                    // After the intro thread, which is the fallback when DMs are closed.
-                    not_before_ms: Some(crate::domain::clock::unix_now_ms() + 1),
-                })
-                .await?;
+            posts.push(NewPost {
+                guild_id,
+                channel_id: 0,
+                kind: "welcome-dm".into(),
+                dedup_key: format!("dm:{key}"),
+                body: action_json(&Action::DirectMessage {
+                    user_id,
+                    body,
+                    fallback_to_thread: true,
+                }),
+                // After the intro thread, which is the fallback when DMs are closed.
+                not_before_ms: Some(crate::domain::clock::unix_now_ms() + 1),
+            });
         }
-        db::welcome::mark_join(self.pool, guild_id, user_id, joined_at, false, true).await?;
+        let posts: Vec<(NewPost, String)> = posts.into_iter().map(|p| (p, new_nonce())).collect();
+        let step = db::welcome::WelcomeStep {
+            join: Join {
+                welcomed: true,
+                pending: false,
+                ..join
+            },
+            posts: &posts,
+            burst,
+        };
+        db::welcome::commit_welcome(self.pool, &step, crate::domain::clock::unix_now_ms()).await?;
+        self.outbox.wake();
         Ok(())
     }
 
-    async fn queue_intro_thread(
+    async fn intro_thread_post(
         &self,
         member: &Newcomer,
         intros: u64,
@@ -313,7 +386,7 @@ impl Welcomer<'_> {
         values: &Values<'_>,
         key: &str,
         mode: JoinMode,
-    ) -> anyhow::Result<()> {
+    ) -> anyhow::Result<NewPost> {
         let guild_id = member.guild_id;
         let returning = db::welcome::intro_thread(self.pool, guild_id, member.user_id)
             .await?
@@ -339,22 +412,19 @@ impl Welcomer<'_> {
                 )
             }
         };
-        self.outbox
-            .enqueue(NewPost {
-                guild_id,
-                channel_id: intros,
-                kind: "intro-thread".into(),
-                dedup_key: format!("intro:{key}"),
-                body: action_json(&Action::IntroThread {
-                    user_id: member.user_id,
-                    name: intro_thread_name(&member.username),
-                    forum,
-                    prompt: crate::discord::render::text_post(&prompt, &[member.user_id]),
-                }),
-                not_before_ms,
-            })
-            .await?;
-        Ok(())
+        Ok(NewPost {
+            guild_id,
+            channel_id: intros,
+            kind: "intro-thread".into(),
+            dedup_key: format!("intro:{key}"),
+            body: action_json(&Action::IntroThread {
+                user_id: member.user_id,
+                name: intro_thread_name(&member.username),
+                forum,
+                prompt: crate::discord::render::text_post(&prompt, &[member.user_id]),
+            }),
+            not_before_ms,
+        })
     }
 
     /// One of the guild's templates at random, or the default.
@@ -369,6 +439,32 @@ impl Welcomer<'_> {
             Some(t) => t,
             None => Template::parse(DEFAULT_TEMPLATE)?,
         })
+    }
+}
+
+/// A member's join at a known time, past screening.
+fn join_at(member: &Newcomer, joined_at: i64) -> Join {
+    Join {
+        guild_id: member.guild_id,
+        user_id: member.user_id,
+        joined_at,
+        pending: false,
+        welcomed: false,
+    }
+}
+
+/// The join a gateway member stands for; a member without `joined_at` joined `now`.
+fn join_of(member: &Newcomer, now: i64) -> Join {
+    Join {
+        guild_id: member.guild_id,
+        user_id: member.user_id,
+        joined_at: if member.joined_at > 0 {
+            member.joined_at
+        } else {
+            now
+        },
+        pending: member.pending,
+        welcomed: false,
     }
 }
 

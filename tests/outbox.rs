@@ -58,6 +58,7 @@ const FAST: RetryPolicy = RetryPolicy {
     max_attempts: 5,
     initial_backoff_ms: 10,
     max_backoff_ms: 50,
+    retry_for_ms: 0,
 };
 
 fn post(key: &str) -> NewPost {
@@ -189,4 +190,88 @@ async fn pending_posts_survive_a_restart() {
     run_until_idle(&pool, ok.clone()).await;
     assert_eq!(ok.calls.lock().unwrap().len(), 1);
     assert_eq!(db::outbox::pending_count(&pool).await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn rate_limits_are_waited_out_without_counting_attempts() {
+    let (_dir, pool) = store().await;
+    Outbox::new(pool.clone()).enqueue(post("d")).await.unwrap();
+    // Far more 429s than `max_attempts`: none of them is a failure.
+    let limited = Attempt::RateLimited {
+        retry_after_ms: 1,
+        global: false,
+    };
+    let sink = Arc::new(ScriptedSink {
+        script: Mutex::new(vec![limited; 30]),
+        ..Default::default()
+    });
+    run_until_idle(&pool, sink.clone()).await;
+    assert_eq!(sink.calls.lock().unwrap().len(), 31);
+    let rows = db::outbox::states_of_kind(&pool, "test").await.unwrap();
+    assert_eq!(rows[0].status, "delivered");
+    assert_eq!(rows[0].attempts, 1);
+}
+
+#[tokio::test]
+async fn transient_failures_are_retried_for_the_time_budget() {
+    let (_dir, pool) = store().await;
+    Outbox::new(pool.clone()).enqueue(post("e")).await.unwrap();
+    // Ten failures, twice `max_attempts`, but within the budget: delivered.
+    let patient = RetryPolicy {
+        retry_for_ms: 60_000,
+        ..FAST
+    };
+    let sink = Arc::new(ScriptedSink {
+        script: Mutex::new(vec![server_error(); 10]),
+        ..Default::default()
+    });
+    let shutdown = CancellationToken::new();
+    let worker = tokio::spawn(run_worker(
+        Outbox::new(pool.clone()),
+        sink.clone(),
+        patient,
+        shutdown.clone(),
+        Duration::from_secs(5),
+    ));
+    for _ in 0..500 {
+        if db::outbox::pending_count(&pool).await.unwrap() == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    shutdown.cancel();
+    worker.await.unwrap();
+    let rows = db::outbox::states_of_kind(&pool, "test").await.unwrap();
+    assert_eq!(rows[0].status, "delivered", "{rows:?}");
+    assert_eq!(rows[0].attempts, 11);
+}
+
+#[tokio::test]
+async fn a_claimed_post_is_handed_to_one_worker_only() {
+    let (_dir, pool) = store().await;
+    let outbox = Outbox::new(pool.clone());
+    for i in 0..40 {
+        outbox.enqueue(post(&format!("claim{i}"))).await.unwrap();
+    }
+    let now = hearth::domain::clock::unix_now_ms() + 1_000;
+    let (a, b) = tokio::join!(
+        db::outbox::claim_due(&pool, now, now + 60_000, 25),
+        db::outbox::claim_due(&pool, now, now + 60_000, 25)
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(a.len() + b.len(), 40, "every post claimed once");
+    assert!(a.iter().all(|p| b.iter().all(|q| q.id != p.id)));
+    // Claimed posts are not handed out again until released.
+    assert!(db::outbox::claim_due(&pool, now, now + 60_000, 50)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(db::outbox::release_claims(&pool).await.unwrap(), 40);
+    assert_eq!(
+        db::outbox::claim_due(&pool, now, now + 60_000, 50)
+            .await
+            .unwrap()
+            .len(),
+        40
+    );
 }

@@ -27,6 +27,17 @@ pub async fn upsert_seen(pool: &super::Pool, guild_id: u64, now: i64) -> sqlx::R
     Ok(inserted)
 }
 
+/// When Hearth first saw the guild (unix seconds), if it has.
+pub async fn first_seen_at(
+    db: impl SqliteExecutor<'_>,
+    guild_id: u64,
+) -> sqlx::Result<Option<i64>> {
+    sqlx::query_scalar("SELECT first_seen_at FROM guilds WHERE guild_id = $1")
+        .bind(to_sql_id(guild_id))
+        .fetch_optional(db)
+        .await
+}
+
 /// Ensures the guild row exists (settings rows reference it).
 pub(crate) async fn ensure(
     db: impl SqliteExecutor<'_>,

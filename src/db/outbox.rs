@@ -30,6 +30,9 @@ pub struct QueuedPost {
     pub nonce: String,
     pub body: String,
     pub attempts: i64,
+    pub next_attempt_ms: i64,
+    /// Unix seconds.
+    pub created_at: i64,
 }
 
 impl QueuedPost {
@@ -66,17 +69,39 @@ pub async fn enqueue(
     .await
 }
 
-/// Pending posts due at `now_ms`, oldest first.
-pub async fn due(pool: &Pool, now_ms: i64, limit: i64) -> sqlx::Result<Vec<QueuedPost>> {
-    sqlx::query_as(
-        "SELECT id, guild_id, channel_id, kind, nonce, body, attempts FROM outbox
-         WHERE status = 'pending' AND next_attempt_ms <= $1
-         ORDER BY next_attempt_ms, id LIMIT $2",
+/// Claims up to `limit` pending posts due at `now_ms` that nobody holds, until `claimed_until_ms`,
+/// and returns them oldest first. One statement, so two workers never get the same post.
+pub async fn claim_due(
+    pool: &Pool,
+    now_ms: i64,
+    claimed_until_ms: i64,
+    limit: i64,
+) -> sqlx::Result<Vec<QueuedPost>> {
+    let mut posts: Vec<QueuedPost> = sqlx::query_as(
+        "UPDATE outbox SET claimed_until_ms = $2
+         WHERE id IN (SELECT id FROM outbox
+                      WHERE status = 'pending' AND next_attempt_ms <= $1
+                        AND (claimed_until_ms IS NULL OR claimed_until_ms <= $1)
+                      ORDER BY next_attempt_ms, id LIMIT $3)
+         RETURNING id, guild_id, channel_id, kind, nonce, body, attempts, next_attempt_ms, created_at",
     )
     .bind(now_ms)
+    .bind(claimed_until_ms)
     .bind(limit)
     .fetch_all(pool)
-    .await
+    .await?;
+    posts.sort_by_key(|p| (p.next_attempt_ms, p.id));
+    Ok(posts)
+}
+
+/// Releases every claim: at start, claims left by a process that died are nobody's.
+pub async fn release_claims(pool: &Pool) -> sqlx::Result<u64> {
+    let done = sqlx::query(
+        "UPDATE outbox SET claimed_until_ms = NULL WHERE status = 'pending' AND claimed_until_ms IS NOT NULL",
+    )
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected())
 }
 
 /// When the earliest pending post is due (unix ms), if any.
@@ -98,7 +123,7 @@ pub async fn pending_count(pool: &Pool) -> sqlx::Result<i64> {
 pub async fn mark_delivered(pool: &Pool, id: i64, message_id: u64, now: i64) -> sqlx::Result<()> {
     sqlx::query(
         "UPDATE outbox SET status = 'delivered', attempts = attempts + 1, message_id = $2,
-         finished_at = $3, last_error = NULL, body = '{}' WHERE id = $1",
+         finished_at = $3, last_error = NULL, body = '{}', claimed_until_ms = NULL WHERE id = $1",
     )
     .bind(id)
     .bind(to_sql_id(message_id))
@@ -111,7 +136,8 @@ pub async fn mark_delivered(pool: &Pool, id: i64, message_id: u64, now: i64) -> 
 /// Records a failed attempt that will be retried at `at_ms`.
 pub async fn mark_retry(pool: &Pool, id: i64, at_ms: i64, error: &str) -> sqlx::Result<()> {
     sqlx::query(
-        "UPDATE outbox SET attempts = attempts + 1, next_attempt_ms = $2, last_error = $3 WHERE id = $1",
+        "UPDATE outbox SET attempts = attempts + 1, next_attempt_ms = $2, last_error = $3,
+         claimed_until_ms = NULL WHERE id = $1",
     )
     .bind(id)
     .bind(at_ms)
@@ -121,11 +147,25 @@ pub async fn mark_retry(pool: &Pool, id: i64, at_ms: i64, error: &str) -> sqlx::
     Ok(())
 }
 
+/// Puts a post back until `at_ms` without counting an attempt (rate limited, or waiting for
+/// another post).
+pub async fn mark_wait(pool: &Pool, id: i64, at_ms: i64, reason: &str) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE outbox SET next_attempt_ms = $2, last_error = $3, claimed_until_ms = NULL WHERE id = $1",
+    )
+    .bind(id)
+    .bind(at_ms)
+    .bind(reason)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
 /// Records that a post was given up, with the reason.
 pub async fn mark_failed(pool: &Pool, id: i64, reason: &str, now: i64) -> sqlx::Result<()> {
     sqlx::query(
-        "UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = $2, finished_at = $3
-         WHERE id = $1",
+        "UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = $2, finished_at = $3,
+         claimed_until_ms = NULL WHERE id = $1",
     )
     .bind(id)
     .bind(reason)
@@ -144,6 +184,23 @@ pub async fn last_due_ms(pool: &Pool, guild_id: u64, kind: &str) -> sqlx::Result
         .await
 }
 
+/// When the member's intro thread, still queued, is due (unix ms): a DM falling back to that
+/// thread waits for it.
+pub async fn pending_intro_thread_due(
+    pool: &Pool,
+    guild_id: u64,
+    user_id: u64,
+) -> sqlx::Result<Option<i64>> {
+    sqlx::query_scalar(
+        "SELECT MIN(next_attempt_ms) FROM outbox
+         WHERE kind = 'intro-thread' AND status = 'pending' AND guild_id = $1 AND dedup_key LIKE $2",
+    )
+    .bind(to_sql_id(guild_id))
+    .bind(format!("intro:{guild_id}:{user_id}:%"))
+    .fetch_one(pool)
+    .await
+}
+
 /// A post's delivery state, for tests and `/config doctor`.
 #[derive(Clone, Debug, FromRow, PartialEq, Eq)]
 pub struct PostState {
@@ -151,6 +208,16 @@ pub struct PostState {
     pub status: String,
     pub attempts: i64,
     pub last_error: Option<String>,
+}
+
+/// Every post of a kind, oldest first (tests, diagnostics).
+pub async fn states_of_kind(pool: &Pool, kind: &str) -> sqlx::Result<Vec<PostState>> {
+    sqlx::query_as(
+        "SELECT kind, status, attempts, last_error FROM outbox WHERE kind = $1 ORDER BY id",
+    )
+    .bind(kind)
+    .fetch_all(pool)
+    .await
 }
 
 /// Posts given up in a guild since `since` (unix seconds), newest first.

@@ -289,6 +289,58 @@ pub async fn latest_join(
     .await
 }
 
+/// One join of a member, if recorded.
+pub async fn join_row(
+    db: impl SqliteExecutor<'_>,
+    guild_id: u64,
+    user_id: u64,
+    joined_at: i64,
+) -> sqlx::Result<Option<JoinRow>> {
+    sqlx::query_as(
+        "SELECT joined_at, pending, welcomed FROM member_joins
+         WHERE guild_id = $1 AND user_id = $2 AND joined_at = $3",
+    )
+    .bind(to_sql_id(guild_id))
+    .bind(to_sql_id(user_id))
+    .bind(joined_at)
+    .fetch_optional(db)
+    .await
+}
+
+/// A member's welcome, written as one step: the join (if not stored yet), every post of the
+/// welcome, the raid guard's burst and the join's "welcomed" mark. A crash before the commit
+/// leaves nothing of it, so the welcome is made again at the next start; after the commit the
+/// outbox delivers it.
+pub struct WelcomeStep<'a> {
+    pub join: Join,
+    /// Posts with their nonces.
+    pub posts: &'a [(super::outbox::NewPost, String)],
+    /// The raid guard's burst (started at, until), when this join starts or extends one.
+    pub burst: Option<(i64, i64)>,
+}
+
+pub async fn commit_welcome(pool: &Pool, step: &WelcomeStep<'_>, now_ms: i64) -> sqlx::Result<()> {
+    let join = step.join;
+    let mut tx = pool.begin().await?;
+    record_joins(&mut tx, &[join]).await?;
+    mark_join(
+        &mut *tx,
+        join.guild_id,
+        join.user_id,
+        join.joined_at,
+        false,
+        true,
+    )
+    .await?;
+    if let Some((started_at, until)) = step.burst {
+        set_burst(&mut *tx, join.guild_id, started_at, until).await?;
+    }
+    for (post, nonce) in step.posts {
+        super::outbox::enqueue(&mut *tx, post, nonce, now_ms).await?;
+    }
+    tx.commit().await
+}
+
 /// Marks a join as past screening / welcomed.
 pub async fn mark_join(
     db: impl SqliteExecutor<'_>,

@@ -1,6 +1,5 @@
 //! Building the serenity client and the poise framework.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -111,9 +110,4 @@ async fn register(
         }
     }
     Ok(commands.len())
-}
-
-/// Keeps `Arc<Http>` for background tasks (the outbox sink).
-pub fn shared_http(client: &serenity::Client) -> Arc<serenity::Http> {
-    client.http.clone()
 }

@@ -31,7 +31,26 @@ async fn feature_event(
 ) -> Result<(), Error> {
     let data = framework.user_data;
     match event {
-        FullEvent::GuildCreate { guild, .. } => guild_available(data, guild).await?,
+        FullEvent::GuildCreate { guild, .. } => {
+            guild_available(data, guild).await?;
+            let members = recent_members(data, guild.members.values());
+            catch_up_welcomes(framework, guild.id, &members).await?;
+            // A large guild's GUILD_CREATE lists only some members: ask for the rest, which
+            // arrive as GUILD_MEMBERS_CHUNK.
+            if guild.large || (guild.members.len() as u64) < guild.member_count {
+                framework.serenity_context.shard.chunk_guild(
+                    guild.id,
+                    None,
+                    false,
+                    serenity::ChunkGuildFilter::None,
+                    None,
+                );
+            }
+        }
+        FullEvent::GuildMembersChunk { chunk } => {
+            let members = recent_members(data, chunk.members.values());
+            catch_up_welcomes(framework, chunk.guild_id, &members).await?;
+        }
         FullEvent::GuildMemberAddition { new_member } => {
             if data.posts_on_join(new_member.guild_id.get()).await? {
                 let (newcomer, settings, facts) = welcome_inputs(framework, new_member).await?;
@@ -185,7 +204,43 @@ fn welcomer(data: &Data) -> Welcomer<'_> {
         tracker: &data.tracker,
         outbox: &data.outbox,
         config: &data.config.welcome,
+        turn: &data.welcome_turn,
     }
+}
+
+/// The members of a list who joined recently enough for a late welcome (a large guild lists
+/// many members, nearly all long-standing).
+fn recent_members<'a>(
+    data: &Data,
+    members: impl Iterator<Item = &'a serenity::Member>,
+) -> Vec<Newcomer> {
+    let since = unix_now() - i64::from(data.config.welcome.late_welcome_within_hours) * 3600;
+    members
+        .filter(|m| !m.user.bot && m.joined_at.is_some_and(|t| t.unix_timestamp() >= since))
+        .map(newcomer)
+        .collect()
+}
+
+/// Members listed at start (GUILD_CREATE, member chunks): welcome those whose welcome was lost
+/// or who joined while Hearth was down.
+async fn catch_up_welcomes(
+    framework: poise::FrameworkContext<'_, Data, Error>,
+    guild_id: serenity::GuildId,
+    members: &[Newcomer],
+) -> Result<(), Error> {
+    let data = framework.user_data;
+    let settings = data.settings(guild_id.get()).await?;
+    let facts = guild_facts(framework.serenity_context, guild_id, &settings);
+    let welcomed = welcomer(data)
+        .catch_up(members, &settings, &facts, unix_now())
+        .await?;
+    if welcomed > 0 {
+        info!(
+            guild.id = guild_id.get(),
+            welcomed, "late welcomes queued at start"
+        );
+    }
+    Ok(())
 }
 
 /// The plain facts the welcome flow needs, read from the event and the gateway cache.
@@ -201,29 +256,34 @@ async fn welcome_facts(
     data: &Data,
     member: &serenity::Member,
 ) -> Result<(Newcomer, GuildSettings, GuildFacts), Error> {
-    let guild_id = member.guild_id.get();
-    let settings = data.settings(guild_id).await?;
-    let intros = settings.channel(ChannelPurpose::Intros);
-    let facts = {
-        let cache = &ctx.cache;
-        match cache.guild(member.guild_id) {
-            Some(guild) => GuildFacts {
-                name: guild.name.clone(),
-                member_count: guild.member_count,
-                rules_channel: guild.rules_channel_id.map(|c| c.get()),
-                intros_is_forum: intros
-                    .and_then(|id| guild.channels.get(&serenity::ChannelId::new(id)))
-                    .is_some_and(|c| c.kind == serenity::ChannelType::Forum),
-            },
-            None => GuildFacts {
-                name: String::from("the server"),
-                member_count: 0,
-                rules_channel: None,
-                intros_is_forum: false,
-            },
-        }
-    };
+    let settings = data.settings(member.guild_id.get()).await?;
+    let facts = guild_facts(ctx, member.guild_id, &settings);
     Ok((newcomer(member), settings, facts))
+}
+
+/// What the welcome needs to know of the guild, from the gateway cache.
+fn guild_facts(
+    ctx: &serenity::Context,
+    guild_id: serenity::GuildId,
+    settings: &GuildSettings,
+) -> GuildFacts {
+    let intros = settings.channel(ChannelPurpose::Intros);
+    match ctx.cache.guild(guild_id) {
+        Some(guild) => GuildFacts {
+            name: guild.name.clone(),
+            member_count: guild.member_count,
+            rules_channel: guild.rules_channel_id.map(|c| c.get()),
+            intros_is_forum: intros
+                .and_then(|id| guild.channels.get(&serenity::ChannelId::new(id)))
+                .is_some_and(|c| c.kind == serenity::ChannelType::Forum),
+        },
+        None => GuildFacts {
+            name: String::from("the server"),
+            member_count: 0,
+            rules_channel: None,
+            intros_is_forum: false,
+        },
+    }
 }
 
 fn newcomer(member: &serenity::Member) -> Newcomer {

@@ -27,6 +27,8 @@ pub struct Data {
     pub scheduler: crate::scheduler::SchedulerHandle,
     pub tracker: crate::ingest::Tracker,
     pub posts_on_join: crate::welcome::PostsOnJoin,
+    /// Welcomes are decided one at a time (see `Welcomer::turn`).
+    pub welcome_turn: tokio::sync::Mutex<()>,
 }
 
 impl Data {

@@ -1,17 +1,30 @@
 //! What to do after an attempt to deliver an outbox post: the retry policy, kept pure.
+//!
+//! Three kinds of "not delivered" are told apart, because Discord means different things by them:
+//! - a rate limit (429) or a step that must wait for another post is not a failure: the post
+//!   waits as long as Discord (or the other post) says and the attempt is not counted;
+//! - a server or network error is transient: retried with backoff for a time budget
+//!   (`retry_for_ms`, hours by default), so an outage of minutes loses nothing;
+//! - any other 4xx is permanent: retrying cannot help, the reason (and the fix) is recorded.
 
 /// The result of one attempt to post a message.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Attempt {
     /// Discord accepted the post (or had already accepted it under the same nonce).
     Delivered { message_id: u64 },
-    /// Discord answered with an error status.
+    /// Discord answered with an error status (other than 429).
     Rejected {
         status: u16,
         code: Option<u64>,
         message: String,
         retry_after_secs: Option<f64>,
     },
+    /// Discord answered 429, or its rate-limit headers said the route is used up: come back
+    /// after `retry_after_ms`. `global` limits hold every route, not just this one.
+    RateLimited { retry_after_ms: u64, global: bool },
+    /// A step depends on something not done yet (a DM's fallback thread still queued): try
+    /// again later without counting an attempt.
+    Deferred { retry_after_ms: u64, reason: String },
     /// No answer: connection refused, reset, timed out.
     Network(String),
 }
@@ -22,8 +35,13 @@ pub enum Decision {
     Delivered {
         message_id: u64,
     },
-    /// Try again at this unix time (ms), for this reason.
+    /// A failed attempt: try again at this unix time (ms), for this reason.
     RetryAt {
+        at_ms: i64,
+        reason: String,
+    },
+    /// Not an attempt (rate limited, or waiting for another post): try again at this time.
+    WaitUntil {
         at_ms: i64,
         reason: String,
     },
@@ -36,9 +54,12 @@ pub enum Decision {
 /// Retry timing, from `[outbox]` in the config.
 #[derive(Clone, Copy, Debug)]
 pub struct RetryPolicy {
+    /// A post is given up only after at least this many failed attempts...
     pub max_attempts: u32,
     pub initial_backoff_ms: u64,
     pub max_backoff_ms: u64,
+    /// ...and at least this long after it was queued.
+    pub retry_for_ms: u64,
 }
 
 impl RetryPolicy {
@@ -51,12 +72,42 @@ impl RetryPolicy {
     }
 }
 
-/// Decides what follows an attempt. `attempts` counts this one.
-pub fn decide(attempt: &Attempt, attempts: u32, policy: &RetryPolicy, now_ms: i64) -> Decision {
+/// What is known of the post when deciding.
+#[derive(Clone, Copy, Debug)]
+pub struct PostAge {
+    /// Failed attempts so far, counting this one when it failed.
+    pub attempts: u32,
+    /// When the post was queued (unix ms).
+    pub queued_at_ms: i64,
+}
+
+/// Decides what follows an attempt.
+pub fn decide(attempt: &Attempt, post: PostAge, policy: &RetryPolicy, now_ms: i64) -> Decision {
     let reason = match attempt {
         Attempt::Delivered { message_id } => {
             return Decision::Delivered {
                 message_id: *message_id,
+            }
+        }
+        Attempt::RateLimited {
+            retry_after_ms,
+            global,
+        } => {
+            return Decision::WaitUntil {
+                at_ms: now_ms.saturating_add(to_i64(*retry_after_ms)),
+                reason: format!(
+                    "rate limited{} for {retry_after_ms} ms",
+                    if *global { " (global)" } else { "" }
+                ),
+            }
+        }
+        Attempt::Deferred {
+            retry_after_ms,
+            reason,
+        } => {
+            return Decision::WaitUntil {
+                at_ms: now_ms.saturating_add(to_i64(*retry_after_ms)),
+                reason: reason.clone(),
             }
         }
         Attempt::Rejected {
@@ -74,7 +125,7 @@ pub fn decide(attempt: &Attempt, attempts: u32, policy: &RetryPolicy, now_ms: i6
             code,
             message,
             ..
-        } if (400..500).contains(status) && *status != 429 => {
+        } if (400..500).contains(status) => {
             return Decision::GiveUp {
                 reason: format!(
                     "Discord rejected the post ({status}, code {}): {message}",
@@ -87,12 +138,17 @@ pub fn decide(attempt: &Attempt, attempts: u32, policy: &RetryPolicy, now_ms: i6
         } => format!("HTTP {status}: {message}"),
         Attempt::Network(err) => format!("network error: {err}"),
     };
-    if attempts >= policy.max_attempts {
+    let tried_for_ms = now_ms.saturating_sub(post.queued_at_ms);
+    if post.attempts >= policy.max_attempts && tried_for_ms >= to_i64(policy.retry_for_ms) {
         return Decision::GiveUp {
-            reason: format!("gave up after {attempts} attempts; last error: {reason}"),
+            reason: format!(
+                "gave up after {} attempts over {}; last error: {reason}",
+                post.attempts,
+                human_duration(tried_for_ms)
+            ),
         };
     }
-    let mut delay_ms = policy.backoff_ms(attempts);
+    let mut delay_ms = policy.backoff_ms(post.attempts);
     if let Attempt::Rejected {
         retry_after_secs: Some(secs),
         ..
@@ -102,8 +158,21 @@ pub fn decide(attempt: &Attempt, attempts: u32, policy: &RetryPolicy, now_ms: i6
         delay_ms = delay_ms.max((secs * 1000.0).ceil() as u64);
     }
     Decision::RetryAt {
-        at_ms: now_ms + i64::try_from(delay_ms).unwrap_or(i64::MAX / 2),
+        at_ms: now_ms.saturating_add(to_i64(delay_ms)),
         reason,
+    }
+}
+
+fn to_i64(ms: u64) -> i64 {
+    i64::try_from(ms).unwrap_or(i64::MAX / 2)
+}
+
+fn human_duration(ms: i64) -> String {
+    let secs = ms / 1000;
+    match secs {
+        s if s < 120 => format!("{s} s"),
+        s if s < 7200 => format!("{} min", s / 60),
+        s => format!("{} h", s / 3600),
     }
 }
 
@@ -126,6 +195,7 @@ mod tests {
         max_attempts: 4,
         initial_backoff_ms: 500,
         max_backoff_ms: 3_000,
+        retry_for_ms: 60_000,
     };
 
     fn rejected(status: u16, code: Option<u64>) -> Attempt {
@@ -134,6 +204,13 @@ mod tests {
             code,
             message: "x".into(),
             retry_after_secs: None,
+        }
+    }
+
+    fn age(attempts: u32) -> PostAge {
+        PostAge {
+            attempts,
+            queued_at_ms: 0,
         }
     }
 
@@ -146,53 +223,90 @@ mod tests {
     #[test]
     fn server_errors_and_network_errors_are_retried() {
         assert_eq!(
-            decide(&rejected(500, None), 1, &POLICY, 10_000),
+            decide(&rejected(500, None), age(1), &POLICY, 10_000),
             Decision::RetryAt {
                 at_ms: 10_500,
                 reason: "HTTP 500: x".into()
             }
         );
         assert!(matches!(
-            decide(&Attempt::Network("reset".into()), 2, &POLICY, 0),
+            decide(&Attempt::Network("reset".into()), age(2), &POLICY, 0),
             Decision::RetryAt { at_ms: 1_000, .. }
         ));
     }
 
     #[test]
-    fn rate_limits_wait_at_least_retry_after() {
+    fn rate_limits_wait_as_told_and_are_not_failures() {
+        let limited = Attempt::RateLimited {
+            retry_after_ms: 2_500,
+            global: false,
+        };
+        // Even far past every budget, a 429 is never a reason to give up.
+        assert!(matches!(
+            decide(&limited, age(1_000), &POLICY, 10_000_000),
+            Decision::WaitUntil {
+                at_ms: 10_002_500,
+                ..
+            }
+        ));
+        let deferred = Attempt::Deferred {
+            retry_after_ms: 100,
+            reason: "waiting".into(),
+        };
+        assert!(matches!(
+            decide(&deferred, age(1_000), &POLICY, 0),
+            Decision::WaitUntil { at_ms: 100, .. }
+        ));
+    }
+
+    #[test]
+    fn a_server_error_asking_to_wait_is_honoured() {
         let attempt = Attempt::Rejected {
-            status: 429,
+            status: 503,
             code: None,
             message: "slow down".into(),
             retry_after_secs: Some(2.5),
         };
         assert!(matches!(
-            decide(&attempt, 1, &POLICY, 0),
+            decide(&attempt, age(1), &POLICY, 0),
             Decision::RetryAt { at_ms: 2_500, .. }
         ));
     }
 
     #[test]
     fn forbidden_and_not_found_give_up_with_the_fix() {
-        let Decision::GiveUp { reason } = decide(&rejected(403, Some(50013)), 1, &POLICY, 0) else {
+        let Decision::GiveUp { reason } = decide(&rejected(403, Some(50013)), age(1), &POLICY, 0)
+        else {
             panic!("403 must not be retried");
         };
         assert!(reason.contains("Send Messages"), "{reason}");
         assert!(matches!(
-            decide(&rejected(404, Some(10003)), 1, &POLICY, 0),
+            decide(&rejected(404, Some(10003)), age(1), &POLICY, 0),
             Decision::GiveUp { .. }
         ));
         assert!(matches!(
-            decide(&rejected(400, Some(50035)), 1, &POLICY, 0),
+            decide(&rejected(400, Some(50035)), age(1), &POLICY, 0),
             Decision::GiveUp { .. }
         ));
     }
 
     #[test]
-    fn attempts_are_bounded() {
+    fn transient_errors_are_retried_for_the_whole_time_budget() {
+        // Many attempts, but within the budget: keep trying.
         assert!(matches!(
-            decide(&rejected(502, None), 4, &POLICY, 0),
-            Decision::GiveUp { .. }
+            decide(&rejected(502, None), age(40), &POLICY, 59_999),
+            Decision::RetryAt { .. }
         ));
+        // Past the budget but with few attempts (a long backoff): keep trying.
+        assert!(matches!(
+            decide(&rejected(502, None), age(2), &POLICY, 600_000),
+            Decision::RetryAt { .. }
+        ));
+        // Both spent: give up, saying how long it tried.
+        let Decision::GiveUp { reason } = decide(&rejected(502, None), age(4), &POLICY, 60_000)
+        else {
+            panic!("both limits reached");
+        };
+        assert!(reason.contains("4 attempts over 60 s"), "{reason}");
     }
 }

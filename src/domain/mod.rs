@@ -10,6 +10,7 @@ pub mod ical;
 pub mod import;
 pub mod prompt;
 pub mod raid;
+pub mod ratelimit;
 pub mod recognition;
 pub mod schedule;
 pub mod settings;

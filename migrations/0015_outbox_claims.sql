@@ -1,0 +1,4 @@
+-- A worker claims the posts it is about to send (issue 23): a claimed post is not handed to
+-- another worker until the claim expires. `hearth run` releases its own claims at start, since
+-- only one process runs on a database (see src/instance_lock.rs).
+ALTER TABLE outbox ADD COLUMN claimed_until_ms INTEGER;
