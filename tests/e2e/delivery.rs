@@ -115,13 +115,14 @@ fn seed() -> u64 {
         })
 }
 
-#[tokio::test]
-async fn sigkill_at_random_points_of_join_bursts_loses_no_welcome_and_doubles_none() {
+/// Six rounds: a burst of 5-25 joins, SIGKILL 0-600 ms into it, a restart; after each round
+/// every member so far has exactly one intro thread and, with `per_member_welcomes`, exactly one
+/// welcome (with the raid guard on, a burst gets summaries instead: at most one per round).
+async fn kill_rounds(config: &str, per_member_welcomes: bool) {
     let seed = seed();
     eprintln!("HEARTH_KILL_SEED={seed}");
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let world = World::new().await;
-    let config = "[welcome]\nraid_joins = 1000\n";
     let mut bot = welcoming(&world, config, false).await;
     let mut starts = 1;
     let mut everyone: Vec<(u64, String)> = Vec::new();
@@ -144,11 +145,58 @@ async fn sigkill_at_random_points_of_join_bursts_loses_no_welcome_and_doubles_no
         bot = world.start_bot_with(starts, config).await;
         everyone.extend(members);
         let context = format!("seed {seed}, round {round} (killed after {kill_after:?})");
-        wait_all_welcomed(&world, &everyone, &context).await;
-        assert_once_each(&world, &everyone, &context);
+        if per_member_welcomes {
+            wait_all_welcomed(&world, &everyone, &context).await;
+            assert_once_each(&world, &everyone, &context);
+        } else {
+            wait_all_threads(&world, &everyone, &context).await;
+            let threads = threads_per_name(&world.emu);
+            for (_, name) in &everyone {
+                assert_eq!(threads[&format!("Welcome, {name}")], 1, "{context}: {name}");
+            }
+            let summaries = world
+                .emu
+                .messages_in(world.welcome)
+                .iter()
+                .filter(|m| m["content"].as_str().unwrap_or_default().contains("A wave of"))
+                .count();
+            assert!(summaries <= round + 1, "{context}: {summaries} summaries");
+        }
     }
     bot.terminate().await.unwrap();
     world.emu.assert_no_violations();
+}
+
+/// Waits until every member has an intro thread, then a little longer so a double would show.
+async fn wait_all_threads(world: &World, members: &[(u64, String)], context: &str) {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let threads = threads_per_name(&world.emu);
+        let missing: Vec<&String> = members
+            .iter()
+            .filter(|(_, name)| !threads.contains_key(&format!("Welcome, {name}")))
+            .map(|(_, name)| name)
+            .collect();
+        if missing.is_empty() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{context}: no intro thread for {missing:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(700)).await;
+}
+
+#[tokio::test]
+async fn sigkill_at_random_points_of_join_bursts_loses_no_welcome_and_doubles_none() {
+    kill_rounds("[welcome]\nraid_joins = 1000\n", true).await;
+}
+
+#[tokio::test]
+async fn sigkill_during_raid_bursts_loses_no_intro_thread_and_doubles_none() {
+    kill_rounds("[welcome]\nburst_thread_spacing_ms = 20\n", false).await;
 }
 
 #[tokio::test]
