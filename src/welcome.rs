@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use rand::seq::SliceRandom;
-use tracing::{debug, info};
+use tracing::{debug, info, warn};
 
 use crate::config::WelcomeConfig;
 use crate::db::{
@@ -43,6 +43,8 @@ pub struct Newcomer {
     pub pending: bool,
     /// Unix seconds, from the member's `joined_at`.
     pub joined_at: i64,
+    /// The same in milliseconds (0 when unknown), to tell a join from Hearth's arrival.
+    pub joined_at_ms: i64,
 }
 
 /// What the guild looks like at the moment of the join.
@@ -180,15 +182,17 @@ impl Welcomer<'_> {
             return Ok(0);
         }
         // Members who were there before Hearth are not newcomers (issue 22).
-        let Some(first_seen) = db::guilds::first_seen_at(self.pool, guild_id).await? else {
+        let Some(first_seen_ms) = db::guilds::first_seen_ms(self.pool, guild_id).await? else {
             return Ok(0);
         };
-        // Strictly after first sight: `joined_at` and `first_seen` are whole seconds, and a
-        // member who was there when Hearth arrived must not pass for a newcomer.
-        let since = first_seen.max(now - within);
         let mut recent: Vec<&Newcomer> = members
             .iter()
-            .filter(|m| !m.is_bot && m.joined_at > since && m.joined_at <= now + 60)
+            .filter(|m| {
+                !m.is_bot
+                    && m.joined_at_ms > first_seen_ms
+                    && m.joined_at >= now - within
+                    && m.joined_at <= now + 60
+            })
             .collect();
         if recent.is_empty() {
             return Ok(0);
@@ -209,10 +213,18 @@ impl Welcomer<'_> {
                 continue;
             }
             let _turn = self.turn.lock().await;
-            if self
+            // One member's failure must not cost the others their welcome.
+            let done = match self
                 .welcome_unless_done(member, join, settings, guild)
-                .await?
+                .await
             {
+                Ok(done) => done,
+                Err(err) => {
+                    warn!(guild.id = guild_id, user.id = member.user_id, error = %format!("{err:#}"), "late welcome failed; it is tried again at the next start");
+                    false
+                }
+            };
+            if done {
                 info!(
                     guild.id = guild_id,
                     user.id = member.user_id,

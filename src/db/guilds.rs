@@ -8,13 +8,15 @@ use super::{from_sql_id, to_sql_id};
 use crate::domain::settings::{ChannelPurpose, StoredSettings};
 
 /// Records that the bot is in a guild; returns true the first time it is ever seen.
-pub async fn upsert_seen(pool: &super::Pool, guild_id: u64, now: i64) -> sqlx::Result<bool> {
+pub async fn upsert_seen(pool: &super::Pool, guild_id: u64, now_ms: i64) -> sqlx::Result<bool> {
     let mut tx = pool.begin().await?;
     let inserted = sqlx::query(
-        "INSERT INTO guilds (guild_id, first_seen_at) VALUES ($1, $2) ON CONFLICT (guild_id) DO NOTHING",
+        "INSERT INTO guilds (guild_id, first_seen_at, first_seen_ms) VALUES ($1, $2, $3)
+         ON CONFLICT (guild_id) DO NOTHING",
     )
     .bind(to_sql_id(guild_id))
-    .bind(now)
+    .bind(now_ms.div_euclid(1000))
+    .bind(now_ms)
     .execute(&mut *tx)
     .await?
     .rows_affected()
@@ -27,12 +29,15 @@ pub async fn upsert_seen(pool: &super::Pool, guild_id: u64, now: i64) -> sqlx::R
     Ok(inserted)
 }
 
-/// When Hearth first saw the guild (unix seconds), if it has.
-pub async fn first_seen_at(
+/// When Hearth first saw the guild (unix ms), if it has. Guilds first seen before the
+/// millisecond was kept count from the end of that second.
+pub async fn first_seen_ms(
     db: impl SqliteExecutor<'_>,
     guild_id: u64,
 ) -> sqlx::Result<Option<i64>> {
-    sqlx::query_scalar("SELECT first_seen_at FROM guilds WHERE guild_id = $1")
+    sqlx::query_scalar(
+        "SELECT COALESCE(first_seen_ms, first_seen_at * 1000 + 999) FROM guilds WHERE guild_id = $1",
+    )
         .bind(to_sql_id(guild_id))
         .fetch_optional(db)
         .await

@@ -294,6 +294,7 @@ fn newcomer(member: &serenity::Member) -> Newcomer {
         is_bot: member.user.bot,
         pending: member.pending,
         joined_at: member.joined_at.map_or(0, |t| t.unix_timestamp()),
+        joined_at_ms: member.joined_at.map_or(0, |t| t.timestamp_millis()),
     }
 }
 
@@ -316,7 +317,8 @@ pub async fn welcome_approved(
 /// A guild became available: record it, and greet it the first time the bot ever sees it.
 async fn guild_available(data: &Data, guild: &serenity::Guild) -> Result<(), Error> {
     let guild_id = guild.id.get();
-    let first_time = db::guilds::upsert_seen(&data.pool, guild_id, unix_now()).await?;
+    let first_time =
+        db::guilds::upsert_seen(&data.pool, guild_id, crate::domain::clock::unix_now_ms()).await?;
     db::guilds::set_name(&data.pool, guild_id, &guild.name).await?;
     crate::scheduler::ensure_monthly_report(
         &data.pool,

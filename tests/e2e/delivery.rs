@@ -58,7 +58,12 @@ fn threads_per_name(emu: &Emulator) -> BTreeMap<String, usize> {
 
 /// Waits until every member has a welcome and an intro thread, then a little longer so that a
 /// double would show; panics naming who is missing.
-async fn wait_all_welcomed(world: &World, members: &[(u64, String)], context: &str) {
+async fn wait_all_welcomed(
+    world: &World,
+    bot: &BotProcess,
+    members: &[(u64, String)],
+    context: &str,
+) {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let welcomes = welcomes_per_member(&world.emu, world.welcome);
@@ -76,7 +81,8 @@ async fn wait_all_welcomed(world: &World, members: &[(u64, String)], context: &s
         }
         assert!(
             Instant::now() < deadline,
-            "{context}: never welcomed: {missing:?}"
+            "{context}: never welcomed: {missing:?}\nbot log (end):\n{}",
+            log_tail(bot)
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -102,6 +108,12 @@ fn assert_once_each(world: &World, members: &[(u64, String)], context: &str) {
             "{context}: intro threads of {name}"
         );
     }
+}
+
+fn log_tail(bot: &BotProcess) -> String {
+    let log = bot.log();
+    let lines: Vec<&str> = log.lines().collect();
+    lines[lines.len().saturating_sub(60)..].join("\n")
 }
 
 fn seed() -> u64 {
@@ -146,10 +158,10 @@ async fn kill_rounds(config: &str, per_member_welcomes: bool) {
         everyone.extend(members);
         let context = format!("seed {seed}, round {round} (killed after {kill_after:?})");
         if per_member_welcomes {
-            wait_all_welcomed(&world, &everyone, &context).await;
+            wait_all_welcomed(&world, &bot, &everyone, &context).await;
             assert_once_each(&world, &everyone, &context);
         } else {
-            wait_all_threads(&world, &everyone, &context).await;
+            wait_all_threads(&world, &bot, &everyone, &context).await;
             let threads = threads_per_name(&world.emu);
             for (_, name) in &everyone {
                 assert_eq!(threads[&format!("Welcome, {name}")], 1, "{context}: {name}");
@@ -158,7 +170,12 @@ async fn kill_rounds(config: &str, per_member_welcomes: bool) {
                 .emu
                 .messages_in(world.welcome)
                 .iter()
-                .filter(|m| m["content"].as_str().unwrap_or_default().contains("A wave of"))
+                .filter(|m| {
+                    m["content"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .contains("A wave of")
+                })
                 .count();
             assert!(summaries <= round + 1, "{context}: {summaries} summaries");
         }
@@ -168,7 +185,12 @@ async fn kill_rounds(config: &str, per_member_welcomes: bool) {
 }
 
 /// Waits until every member has an intro thread, then a little longer so a double would show.
-async fn wait_all_threads(world: &World, members: &[(u64, String)], context: &str) {
+async fn wait_all_threads(
+    world: &World,
+    bot: &BotProcess,
+    members: &[(u64, String)],
+    context: &str,
+) {
     let deadline = Instant::now() + Duration::from_secs(90);
     loop {
         let threads = threads_per_name(&world.emu);
@@ -182,7 +204,8 @@ async fn wait_all_threads(world: &World, members: &[(u64, String)], context: &st
         }
         assert!(
             Instant::now() < deadline,
-            "{context}: no intro thread for {missing:?}"
+            "{context}: no intro thread for {missing:?}\nbot log (end):\n{}",
+            log_tail(bot)
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -219,7 +242,7 @@ async fn members_who_join_while_hearth_is_down_are_welcomed_once_at_start() {
     world.emu.member_leave(world.guild, gone);
 
     let mut bot = world.start_bot(2).await;
-    wait_all_welcomed(&world, &members, "after downtime").await;
+    wait_all_welcomed(&world, &bot, &members, "after downtime").await;
     // A second restart welcomes nobody again.
     bot.terminate().await.unwrap();
     let mut bot = world.start_bot(3).await;
@@ -277,7 +300,7 @@ async fn forty_429s_in_a_row_are_waited_out_and_no_welcome_is_lost() {
     for (id, _) in &members {
         world.emu.member_join(world.guild, *id, false);
     }
-    wait_all_welcomed(&world, &members, "after 40 429s").await;
+    wait_all_welcomed(&world, &bot, &members, "after 40 429s").await;
     bot.terminate().await.unwrap();
     assert_once_each(&world, &members, "after 40 429s");
     let limited = world
@@ -325,7 +348,7 @@ async fn a_global_429_holds_every_route_until_it_is_over() {
         seen_at.elapsed()
     );
     let members = [(ana, "ana".to_owned()), (bo, "bo".to_owned())];
-    wait_all_welcomed(&world, &members, "after a global 429").await;
+    wait_all_welcomed(&world, &bot, &members, "after a global 429").await;
     bot.terminate().await.unwrap();
     assert_once_each(&world, &members, "after a global 429");
     world.emu.assert_no_violations();
@@ -358,7 +381,7 @@ async fn a_long_outage_of_500s_is_retried_until_it_ends() {
     for (id, _) in &members {
         world.emu.member_join(world.guild, *id, false);
     }
-    wait_all_welcomed(&world, &members, "after 20 500s").await;
+    wait_all_welcomed(&world, &bot, &members, "after 20 500s").await;
     bot.terminate().await.unwrap();
     assert_once_each(&world, &members, "after 20 500s");
     let rows = outbox_rows(&world, "welcome").await;

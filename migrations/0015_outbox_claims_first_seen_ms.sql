@@ -2,3 +2,7 @@
 -- another worker until the claim expires. `hearth run` releases its own claims at start, since
 -- only one process runs on a database (see src/instance_lock.rs).
 ALTER TABLE outbox ADD COLUMN claimed_until_ms INTEGER;
+
+-- When Hearth first saw each guild, to the millisecond (first_seen_at is whole seconds): a member
+-- who joined before that is not a newcomer, and Discord's joined_at has milliseconds.
+ALTER TABLE guilds ADD COLUMN first_seen_ms INTEGER;
