@@ -1245,7 +1245,9 @@ fn thread_member(call: &Call<'_>) -> Answer {
                 }
                 // Docs: removing someone needs Manage Threads, or being the private thread's
                 // creator.
-                "delete_thread_member" if !manage && !(private && thread.owner_id == Some(bot)) => {
+                "delete_thread_member"
+                    if !(manage || (private && thread.owner_id == Some(bot))) =>
+                {
                     return missing_permissions();
                 }
                 _ => {}
@@ -1732,6 +1734,9 @@ fn interaction_response(call: &Call<'_>) -> Answer {
             return error(404, 10062, "Unknown interaction");
         };
         let age = world::now_ms().saturating_sub(interaction.created_ms);
+        if inner.trace {
+            eprintln!("[discord-emulator] interaction answered {age} ms after it was sent");
+        }
         if age > inner.cfg.interaction_response_ms {
             return error(404, 10062, "Unknown interaction");
         }

@@ -392,7 +392,7 @@ async fn request_guild_members_sends_chunks_then_is_rate_limited() {
     assert_eq!(members.len(), 2_103);
     let old = members
         .iter()
-        .find(|m| m["user"]["id"] == old_timer.to_string())
+        .find(|m| m["user"]["id"] == json!(old_timer.to_string()))
         .unwrap();
     assert_eq!(old["joined_at"], "2020-09-13T12:26:40.000000+00:00");
 
