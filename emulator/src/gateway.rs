@@ -37,6 +37,8 @@ enum Out {
 
 struct Session {
     seq: u64,
+    /// From IDENTIFY: what op 8 may ask for.
+    intents: u64,
     buffer: VecDeque<(u64, Utf8Bytes)>,
     /// The live connection, if any.
     conn: Option<(u64, mpsc::UnboundedSender<Out>)>,
@@ -187,6 +189,15 @@ async fn connection(inner: Arc<Inner>, socket: WebSocket) {
                         control_tx.send(Out::Text(Utf8Bytes::from_static(r#"{"op":11,"d":null}"#)));
                 }
             }
+            Some(8) => {
+                if let Some(id) = &session_id {
+                    request_members(&inner, id, &frame["d"]);
+                } else {
+                    // Discord: a payload before IDENTIFY closes with 4003 Not authenticated.
+                    let _ = control_tx.send(Out::Close(4003));
+                    break;
+                }
+            }
             Some(2) => {
                 let mut lenient = frame.clone();
                 // serenity sends presence.since as an object; Discord tolerates it.
@@ -196,7 +207,7 @@ async fn connection(inner: Arc<Inner>, socket: WebSocket) {
                 check(&inner, "IDENTIFY", &lenient);
                 *inner.gateway.last_identify.lock() = Some(frame["d"].clone());
                 inner.gateway.identifies.fetch_add(1, Ordering::SeqCst);
-                session_id = Some(identify(&inner, conn_id, &tx));
+                session_id = Some(identify(&inner, conn_id, &tx, &frame["d"]));
             }
             Some(6) => {
                 let d = &frame["d"];
@@ -225,8 +236,18 @@ async fn connection(inner: Arc<Inner>, socket: WebSocket) {
 
 /// A fresh session: READY, then GUILD_CREATE for every guild. Sessions left behind by earlier
 /// connections that were not resumed are forgotten (a new process never resumes them).
-fn identify(inner: &Arc<Inner>, conn_id: u64, tx: &mpsc::UnboundedSender<Out>) -> String {
+fn identify(
+    inner: &Arc<Inner>,
+    conn_id: u64,
+    tx: &mpsc::UnboundedSender<Out>,
+    d: &Value,
+) -> String {
     let session_id = format!("session-{}", inner.ids.next());
+    let intents = d["intents"].as_u64().unwrap_or(0);
+    // Discord: 50 to 250, default 50.
+    let large_threshold = d["large_threshold"]
+        .as_u64()
+        .map_or(50, |t| t.clamp(50, 250)) as usize;
     let (ready, guilds) = {
         let world = inner.world.lock();
         let mut user = world.user_json(inner.cfg.bot_user_id);
@@ -250,7 +271,7 @@ fn identify(inner: &Arc<Inner>, conn_id: u64, tx: &mpsc::UnboundedSender<Out>) -
         });
         let guilds: Vec<Value> = guild_ids
             .iter()
-            .filter_map(|g| world.guild_create_json(*g))
+            .filter_map(|g| world.guild_create_json(*g, large_threshold))
             .collect();
         (ready, guilds)
     };
@@ -261,6 +282,7 @@ fn identify(inner: &Arc<Inner>, conn_id: u64, tx: &mpsc::UnboundedSender<Out>) -
             session_id.clone(),
             Session {
                 seq: 0,
+                intents,
                 buffer: VecDeque::new(),
                 conn: Some((conn_id, tx.clone())),
             },
@@ -295,6 +317,117 @@ fn resume(
     session.buffer.push_back((session.seq, resumed.clone()));
     let _ = tx.send(Out::Text(resumed));
     true
+}
+
+/// The intent that lets a bot ask for a guild's whole member list.
+const GUILD_MEMBERS_INTENT: u64 = 1 << 1;
+/// Members per GUILD_MEMBERS_CHUNK, and at most for a query or `user_ids`.
+const CHUNK_SIZE: usize = 1000;
+const QUERY_LIMIT: usize = 100;
+
+/// op 8 REQUEST_GUILD_MEMBERS: GUILD_MEMBERS_CHUNK dispatches of up to 1000 members, or a
+/// RATE_LIMITED dispatch when the guild's members were asked for within the window.
+fn request_members(inner: &Arc<Inner>, session_id: &str, d: &Value) {
+    let Some(guild_id) = d["guild_id"].as_str().and_then(|g| g.parse::<u64>().ok()) else {
+        return;
+    };
+    let nonce = d["nonce"].as_str().map(str::to_owned);
+    let intents = inner
+        .gateway
+        .sessions
+        .lock()
+        .get(session_id)
+        .map_or(0, |s| s.intents);
+    let query = d["query"].as_str();
+    let limit = d["limit"].as_u64().unwrap_or(0) as usize;
+    let user_ids: Option<Vec<u64>> = match &d["user_ids"] {
+        Value::String(id) => Some(id.parse().ok().into_iter().collect()),
+        Value::Array(ids) => Some(
+            ids.iter()
+                .filter_map(|id| id.as_str().and_then(|i| i.parse().ok()))
+                .collect(),
+        ),
+        _ => None,
+    };
+    let whole_list = user_ids.is_none() && query == Some("") && limit == 0;
+    // Without GUILD_MEMBERS Discord sends no list: the request goes unanswered.
+    if whole_list && intents & GUILD_MEMBERS_INTENT == 0 {
+        return;
+    }
+    {
+        let window = std::time::Duration::from_millis(inner.cfg.member_request_window_ms);
+        let now = std::time::Instant::now();
+        let mut last = inner.member_requests.lock();
+        if let Some(at) = last
+            .get(&guild_id)
+            .filter(|at| now.duration_since(**at) < window)
+        {
+            let retry_after = window.saturating_sub(now.duration_since(*at)).as_secs_f64();
+            let mut meta = json!({ "guild_id": guild_id.to_string() });
+            if let Some(nonce) = &nonce {
+                meta["nonce"] = json!(nonce);
+            }
+            let limited = json!({ "opcode": 8, "retry_after": (retry_after * 1000.0).round() / 1000.0, "meta": meta });
+            drop(last);
+            send_to(inner, session_id, "RATE_LIMITED", &limited);
+            return;
+        }
+        last.insert(guild_id, now);
+    }
+    let (members, not_found) = {
+        let world = inner.world.lock();
+        let Some(guild) = world.guilds.get(&guild_id) else {
+            return;
+        };
+        let member = |u: &u64| world.member_json(guild_id, *u, true);
+        match (&user_ids, query) {
+            (Some(ids), _) => {
+                let ids = &ids[..ids.len().min(QUERY_LIMIT)];
+                let found: Vec<Value> = ids.iter().filter_map(member).collect();
+                let missing: Vec<String> = ids
+                    .iter()
+                    .filter(|u| !guild.members.contains_key(u))
+                    .map(u64::to_string)
+                    .collect();
+                (found, Some(missing))
+            }
+            (None, Some(prefix)) if !prefix.is_empty() || limit > 0 => {
+                let prefix = prefix.to_lowercase();
+                let found = guild
+                    .members
+                    .keys()
+                    .filter(|u| {
+                        world
+                            .users
+                            .get(u)
+                            .is_some_and(|user| user.username.to_lowercase().starts_with(&prefix))
+                    })
+                    .take(limit.clamp(1, QUERY_LIMIT))
+                    .filter_map(member)
+                    .collect();
+                (found, None)
+            }
+            (None, Some(_)) => (guild.members.keys().filter_map(member).collect(), None),
+            (None, None) => return,
+        }
+    };
+    let count = members.len().div_ceil(CHUNK_SIZE).max(1);
+    let mut chunks = members.chunks(CHUNK_SIZE);
+    for index in 0..count {
+        let mut chunk = json!({
+            "guild_id": guild_id.to_string(),
+            "members": chunks.next().unwrap_or_default(),
+            "chunk_index": index,
+            "chunk_count": count,
+        });
+        if let (0, Some(missing)) = (index, &not_found) {
+            chunk["not_found"] = json!(missing);
+        }
+        if let Some(nonce) = &nonce {
+            chunk["nonce"] = json!(nonce);
+        }
+        send_to(inner, session_id, "GUILD_MEMBERS_CHUNK", &chunk);
+    }
 }
 
 fn check(inner: &Inner, name: &str, frame: &Value) {

@@ -5,6 +5,7 @@
 //! caused them. Tests and `hearth demo` drive it through [`Emulator`].
 
 mod gateway;
+mod limits;
 mod rest;
 mod spec;
 mod world;
@@ -19,7 +20,11 @@ use serde_json::{json, Value};
 use tokio::sync::Notify;
 
 pub use gateway::GatewayStats;
+pub use limits::RateLimits;
 use world::{Channel, Guild, Member, Overwrite, Role, Snowflakes, User, World};
+
+/// `system_channel_flags` bit: no join notice in the system channel.
+pub const SUPPRESS_JOIN_NOTIFICATIONS: u64 = 1 << 0;
 
 /// How the emulator behaves.
 #[derive(Clone, Debug)]
@@ -31,6 +36,29 @@ pub struct EmulatorConfig {
     pub bot_user_id: u64,
     /// Dispatches kept per session for RESUME (the oldest are forgotten first; 0 keeps none).
     pub replay_buffer: usize,
+    /// Rate-limit like Discord under load: per-route buckets and the global limit, with
+    /// `X-RateLimit-*` headers on every response. Off by default (existing tests inject 429s
+    /// with [`Fault`] instead).
+    pub rate_limits: Option<RateLimits>,
+    /// Discord bans an IP (Cloudflare) after 10,000 answers of 401, 403 or 429 (shared-scope
+    /// 429s excepted) within 10 minutes.
+    pub invalid_request_limit: u32,
+    pub invalid_request_window_ms: u64,
+    /// How long such a ban lasts (Discord says "temporary"; an hour is what operators report).
+    pub invalid_request_ban_ms: u64,
+    /// The initial interaction response must come within 3 s, else 404 10062 Unknown
+    /// interaction. Counted from the INTERACTION_CREATE, as Discord does.
+    pub interaction_response_ms: u64,
+    /// Follow-ups and edits with the interaction token work for 15 minutes, then 401 50027.
+    pub interaction_token_ms: u64,
+    /// A second op 8 REQUEST_GUILD_MEMBERS for a guild within this window gets a RATE_LIMITED
+    /// dispatch instead of chunks (Discord: 30 s).
+    pub member_request_window_ms: u64,
+    /// Discord's system messages in the event stream: a join notice (type 7) in the system
+    /// channel on [`Emulator::member_join`], and a thread-created notice (type 18) in the parent
+    /// when a thread is started without a message. Discord always sends them; off by default
+    /// because Hearth counts every message type as a message until issue 23 item 4 lands.
+    pub system_messages: bool,
 }
 
 impl Default for EmulatorConfig {
@@ -41,6 +69,14 @@ impl Default for EmulatorConfig {
             application_id: 1_100_000_000_000_000_001,
             bot_user_id: 1_100_000_000_000_000_001,
             replay_buffer: 100_000,
+            rate_limits: None,
+            invalid_request_limit: 10_000,
+            invalid_request_window_ms: 10 * 60 * 1000,
+            invalid_request_ban_ms: 60 * 60 * 1000,
+            interaction_response_ms: 3_000,
+            interaction_token_ms: 15 * 60 * 1000,
+            member_request_window_ms: 30_000,
+            system_messages: false,
         }
     }
 }
@@ -71,6 +107,48 @@ pub struct Fault {
     pub body: Value,
     pub times: u32,
     pub retry_after: Option<f64>,
+}
+
+impl Default for Fault {
+    fn default() -> Self {
+        Self {
+            method: None,
+            path_contains: String::new(),
+            status: 500,
+            body: Value::Null,
+            times: 1,
+            retry_after: None,
+        }
+    }
+}
+
+impl Fault {
+    /// A per-route 429 as Discord sends it (body, `Retry-After` rounded up, `X-RateLimit-*`
+    /// with scope `user`).
+    pub fn rate_limited(
+        method: Option<&str>,
+        path_contains: &str,
+        retry_after: f64,
+        times: u32,
+    ) -> Self {
+        Self {
+            method: method.map(str::to_owned),
+            path_contains: path_contains.to_owned(),
+            status: 429,
+            body: Value::Null,
+            times,
+            retry_after: Some(retry_after),
+        }
+    }
+
+    /// A global 429 on any request: `"global": true`, `X-RateLimit-Global: true`, scope
+    /// `global`.
+    pub fn global_rate_limit(retry_after: f64, times: u32) -> Self {
+        Self {
+            body: json!({ "message": "You are being rate limited.", "retry_after": retry_after, "global": true }),
+            ..Self::rate_limited(None, "", retry_after, times)
+        }
+    }
 }
 
 /// An interaction sent to the bot; its answers arrive as REST calls.
@@ -109,6 +187,9 @@ pub(crate) struct Inner {
     pub changed: Notify,
     pub violations: Mutex<Vec<String>>,
     pub faults: Mutex<Vec<Fault>>,
+    pub limiter: Mutex<limits::Limiter>,
+    /// Last op 8 per guild, for its rate limit.
+    pub member_requests: Mutex<std::collections::HashMap<u64, Instant>>,
     pub gateway: gateway::Gateway,
     pub heartbeat_ack: AtomicBool,
     pub request_seq: AtomicU64,
@@ -150,7 +231,10 @@ impl Emulator {
     pub async fn start_with(cfg: EmulatorConfig) -> anyhow::Result<Self> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
-        let mut world = World::default();
+        let mut world = World {
+            bot_user_id: cfg.bot_user_id,
+            ..World::default()
+        };
         world.users.insert(
             cfg.bot_user_id,
             User {
@@ -169,6 +253,8 @@ impl Emulator {
             changed: Notify::new(),
             violations: Mutex::new(Vec::new()),
             faults: Mutex::new(Vec::new()),
+            limiter: Mutex::new(limits::Limiter::default()),
+            member_requests: Mutex::new(std::collections::HashMap::new()),
             gateway: gateway::Gateway::default(),
             heartbeat_ack: AtomicBool::new(true),
             request_seq: AtomicU64::new(0),
@@ -274,7 +360,8 @@ impl Emulator {
             );
         }
         world.guilds.insert(guild_id, guild);
-        let created = world.guild_create_json(guild_id);
+        // Discord's default `large_threshold`: a new guild here has two members anyway.
+        let created = world.guild_create_json(guild_id, 50);
         drop(world);
         if let (true, Some(created)) = (self.live(), created) {
             self.dispatch("GUILD_CREATE", created);
@@ -460,6 +547,27 @@ impl Emulator {
         }
     }
 
+    /// Moves a role in the hierarchy (the bot's managed role sits at 100).
+    pub fn set_role_position(&self, guild: u64, role: u64, position: u16) {
+        let updated = {
+            let mut world = self.inner.world.lock();
+            world
+                .guilds
+                .get_mut(&guild)
+                .and_then(|g| g.roles.get_mut(&role))
+                .map(|r| {
+                    r.position = position;
+                    r.json()
+                })
+        };
+        if let (true, Some(role)) = (self.live(), updated) {
+            self.dispatch(
+                "GUILD_ROLE_UPDATE",
+                json!({ "guild_id": guild.to_string(), "role": role }),
+            );
+        }
+    }
+
     pub fn add_user(&self, username: &str, bot: bool) -> u64 {
         let id = self.id();
         self.inner.world.lock().users.insert(
@@ -484,12 +592,23 @@ impl Emulator {
 
     /// An existing member (no event); calling it again replaces their roles.
     pub fn add_member(&self, guild: u64, user: u64, roles: &[u64]) {
+        self.put_member(guild, user, roles, None);
+    }
+
+    /// An existing member who joined at `joined_at_ms` (unix ms), e.g. while the bot was down
+    /// (no event): GUILD_CREATE, member chunks and REST show that `joined_at`.
+    pub fn add_member_joined_at(&self, guild: u64, user: u64, roles: &[u64], joined_at_ms: u64) {
+        self.put_member(guild, user, roles, Some(joined_at_ms));
+    }
+
+    fn put_member(&self, guild: u64, user: u64, roles: &[u64], joined_at_ms: Option<u64>) {
         let mut world = self.inner.world.lock();
         if let Some(g) = world.guilds.get_mut(&guild) {
-            let joined = g
-                .members
-                .get(&user)
-                .map_or_else(world::now_ms, |m| m.joined_at_ms);
+            let joined = joined_at_ms.unwrap_or_else(|| {
+                g.members
+                    .get(&user)
+                    .map_or_else(world::now_ms, |m| m.joined_at_ms)
+            });
             g.members.insert(
                 user,
                 Member {
@@ -513,6 +632,54 @@ impl Emulator {
         gateway::dispatch_many(&self.inner, frames);
     }
 
+    /// A system message from Discord in `channel` (7 member join, 6 pin, 18 thread created,
+    /// ...), authored by `author`, with empty content; returns its id.
+    pub fn send_system_message(
+        &self,
+        guild: u64,
+        channel: u64,
+        author: u64,
+        message_type: u8,
+    ) -> u64 {
+        let _ = guild;
+        rest::post_system_message(&self.inner, channel, author, message_type, "", None)
+    }
+
+    /// `SUPPRESS_JOIN_NOTIFICATIONS` is bit 0: no join notice in the system channel.
+    pub fn set_system_channel_flags(&self, guild: u64, flags: u64) {
+        let updated = {
+            let mut world = self.inner.world.lock();
+            if let Some(g) = world.guilds.get_mut(&guild) {
+                g.system_channel_flags = flags;
+            }
+            world.guild_json(guild)
+        };
+        if let (true, Some(updated)) = (self.live(), updated) {
+            self.dispatch("GUILD_UPDATE", updated);
+        }
+    }
+
+    /// A member pins a message: CHANNEL_PINS_UPDATE, then Discord's pin notice (type 6) citing
+    /// the message; returns the notice's id.
+    pub fn pin_message(&self, channel: u64, message: u64, by: u64) -> u64 {
+        let guild = {
+            let mut world = self.inner.world.lock();
+            if let Some(m) = world.message_mut(channel, message) {
+                m["pinned"] = json!(true);
+            }
+            world.channels.get(&channel).and_then(|c| c.guild_id)
+        };
+        let mut pins = json!({ "channel_id": channel.to_string(), "last_pin_timestamp": world::iso(world::now_ms()) });
+        if let Some(g) = guild {
+            pins["guild_id"] = json!(g.to_string());
+        }
+        self.dispatch("CHANNEL_PINS_UPDATE", pins);
+        let reference = json!({ "type": 0, "message_id": message.to_string(), "channel_id": channel.to_string() });
+        rest::post_system_message(&self.inner, channel, by, 6, "", Some(reference))
+    }
+
+    /// A member joins: GUILD_MEMBER_ADD, then (with `system_messages`) Discord's join notice
+    /// (type 7) in the system channel unless its flags suppress it.
     pub fn member_join(&self, guild: u64, user: u64, pending: bool) {
         let d = {
             let mut world = self.inner.world.lock();
@@ -532,6 +699,17 @@ impl Emulator {
             d
         };
         self.dispatch("GUILD_MEMBER_ADD", d);
+        let notice_in = {
+            let world = self.inner.world.lock();
+            world
+                .guilds
+                .get(&guild)
+                .filter(|g| g.system_channel_flags & SUPPRESS_JOIN_NOTIFICATIONS == 0)
+                .and_then(|g| g.system_channel_id)
+        };
+        if let (true, Some(channel)) = (self.inner.cfg.system_messages, notice_in) {
+            self.send_system_message(guild, channel, user, 7);
+        }
     }
 
     pub fn member_update(&self, guild: u64, user: u64, pending: bool) {
@@ -676,6 +854,7 @@ impl Emulator {
             d
         };
         self.dispatch("THREAD_CREATE", d);
+        rest::thread_created_notice(&self.inner, parent, id, owner, name);
         id
     }
 
@@ -860,6 +1039,7 @@ impl Emulator {
                     channel,
                     reply_type,
                     message: on_message,
+                    created_ms: world::now_ms(),
                     ..world::Interaction::default()
                 },
             );
@@ -971,6 +1151,11 @@ impl Emulator {
 
     pub fn inject_fault(&self, fault: Fault) {
         self.inner.faults.lock().push(fault);
+    }
+
+    /// Answers the next `times` requests, whatever their route, with a global 429.
+    pub fn inject_global_rate_limit(&self, retry_after: f64, times: u32) {
+        self.inject_fault(Fault::global_rate_limit(retry_after, times));
     }
 
     pub fn clear_faults(&self) {

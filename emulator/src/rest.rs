@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 
 use crate::world::{self, perm, Channel, Role, World};
-use crate::{gateway, Inner, RecordedRequest};
+use crate::{gateway, limits, Inner, RecordedRequest};
 
 type Answer = (u16, Value);
 type Params = HashMap<String, String>;
@@ -55,9 +55,30 @@ pub async fn handle(State(inner): State<Arc<Inner>>, request: Request) -> Respon
     };
 
     let matched = inner.spec.match_route(&method, &path);
+    let mut headers: Vec<(&'static str, String)> = Vec::new();
+    let banned = inner.limiter.lock().banned_for();
+    if let Some(left) = banned {
+        return banned_answer(&inner, method, path, query, matched, body, files, left);
+    }
     let fault = take_fault(&inner, &method, &path);
-    let (status, response, retry_after) = if let Some(fault) = fault {
-        (fault.status, fault.body.clone(), fault.retry_after)
+    let (status, response) = if let Some(fault) = fault {
+        if fault.status == 429 {
+            let secs = fault.retry_after.unwrap_or(1.0);
+            let global = fault.body["global"] == json!(true);
+            let limited = limits::Limited {
+                retry_after: secs,
+                global,
+                scope: if global { "global" } else { "user" },
+                bucket: (!global).then(|| limits::BucketState {
+                    bucket: "injected".into(),
+                    limit: 1,
+                    remaining: 0,
+                    reset_after: std::time::Duration::from_secs_f64(secs.max(0.0)),
+                }),
+            };
+            headers = limited.headers();
+        }
+        (fault.status, fault.body.clone())
     } else {
         match &matched {
             None => {
@@ -65,35 +86,118 @@ pub async fn handle(State(inner): State<Arc<Inner>>, request: Request) -> Respon
                     .violations
                     .lock()
                     .push(format!("{method} {path}: no such route in Discord's API"));
-                let (s, r) = error(404, 0, "404: Not Found");
-                (s, r, None)
+                error(404, 0, "404: Not Found")
             }
             Some(_) if body == INVALID_JSON => {
                 inner
                     .violations
                     .lock()
                     .push(format!("{method} {path}: the body is not JSON"));
-                let (s, r) = error(400, 50109, "The request body contains invalid JSON.");
-                (s, r, None)
+                error(400, 50109, "The request body contains invalid JSON.")
             }
-            Some(m) => {
-                let problems = inner.spec.check_body(m, &body);
-                if problems.is_empty() {
-                    let (s, r) = operate(&inner, &m.operation_id, &m.params, &body, &query, &files);
-                    (s, r, None)
-                } else {
-                    inner.violations.lock().push(format!(
-                        "{method} {path} ({}): {}",
-                        m.operation_id,
-                        problems.join("; ")
-                    ));
-                    let mut r = error(400, 50035, "Invalid Form Body").1;
-                    r["errors"] = form_errors(&problems);
-                    (400, r, None)
+            Some(m) => match rate_limit(&inner, &method, m) {
+                Err(limited) => {
+                    headers = limited.headers();
+                    (429, limited.body())
                 }
-            }
+                Ok(bucket) => {
+                    if let Some(bucket) = &bucket {
+                        headers = limits::bucket_headers(bucket);
+                    }
+                    let problems = inner.spec.check_body(m, &body);
+                    if problems.is_empty() {
+                        operate(&inner, &m.operation_id, &m.params, &body, &query, &files)
+                    } else {
+                        inner.violations.lock().push(format!(
+                            "{method} {path} ({}): {}",
+                            m.operation_id,
+                            problems.join("; ")
+                        ));
+                        let mut r = error(400, 50035, "Invalid Form Body").1;
+                        r["errors"] = form_errors(&problems);
+                        (400, r)
+                    }
+                }
+            },
         }
     };
+    let shared = headers
+        .iter()
+        .any(|(k, v)| *k == "x-ratelimit-scope" && v == "shared");
+    if matches!(status, 401 | 403) || (status == 429 && !shared) {
+        let cfg = &inner.cfg;
+        inner.limiter.lock().count_invalid(
+            cfg.invalid_request_limit,
+            std::time::Duration::from_millis(cfg.invalid_request_window_ms),
+            std::time::Duration::from_millis(cfg.invalid_request_ban_ms),
+        );
+    }
+    record(
+        &inner,
+        method,
+        path,
+        query,
+        matched,
+        body,
+        files,
+        status,
+        response.clone(),
+    );
+    let mut http = if status == 204 {
+        Response::new(Body::empty())
+    } else {
+        axum::Json(response).into_response()
+    };
+    *http.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    for (name, value) in headers {
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            http.headers_mut().insert(name, v);
+        }
+    }
+    http
+}
+
+/// The per-route and global limits, when on. Interaction callbacks are not limited here (one
+/// per interaction), and interaction webhooks are exempt from the global limit (Discord docs).
+fn rate_limit(
+    inner: &Inner,
+    method: &str,
+    m: &crate::spec::Matched,
+) -> Result<Option<limits::BucketState>, limits::Limited> {
+    let Some(cfg) = &inner.cfg.rate_limits else {
+        return Ok(None);
+    };
+    if m.operation_id == "create_interaction_response" {
+        return Ok(None);
+    }
+    let param = |name: &str| m.params.get(name).cloned();
+    let major = param("channel_id")
+        .or_else(|| param("guild_id"))
+        .or_else(|| {
+            param("webhook_id")
+                .map(|w| format!("{w}/{}", param("webhook_token").unwrap_or_default()))
+        })
+        .unwrap_or_default();
+    let exempt = m.params.contains_key("webhook_token");
+    inner
+        .limiter
+        .lock()
+        .take(cfg, method, &m.operation_id, &major, exempt)
+        .map(Some)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn record(
+    inner: &Inner,
+    method: String,
+    path: String,
+    query: String,
+    matched: Option<crate::spec::Matched>,
+    body: Value,
+    files: Vec<(String, Vec<u8>)>,
+    status: u16,
+    response: Value,
+) {
     let seq = inner.request_seq.fetch_add(1, Ordering::SeqCst);
     if inner.trace {
         eprintln!("[discord-emulator] #{seq} {method} {path} -> {status} {body}");
@@ -106,25 +210,39 @@ pub async fn handle(State(inner): State<Arc<Inner>>, request: Request) -> Respon
         body,
         files,
         status,
-        response: response.clone(),
+        response,
         seq,
     });
     inner.changed.notify_waiters();
-    let mut http = if status == 204 {
-        Response::new(Body::empty())
-    } else {
-        let mut r = axum::Json(response).into_response();
-        if status == 429 {
-            r.headers_mut()
-                .insert("x-ratelimit-global", HeaderValue::from_static("false"));
-        }
-        r
-    };
-    *http.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    if let Some(secs) = retry_after {
-        if let Ok(v) = HeaderValue::from_str(&format!("{secs}")) {
-            http.headers_mut().insert("retry-after", v);
-        }
+}
+
+/// Cloudflare's answer to a banned IP: 429 with a plain-text body, not Discord's JSON.
+#[allow(clippy::too_many_arguments)]
+fn banned_answer(
+    inner: &Inner,
+    method: String,
+    path: String,
+    query: String,
+    matched: Option<crate::spec::Matched>,
+    body: Value,
+    files: Vec<(String, Vec<u8>)>,
+    left: std::time::Duration,
+) -> Response {
+    const TEXT: &str = "error code: 1015";
+    record(
+        inner,
+        method,
+        path,
+        query,
+        matched,
+        body,
+        files,
+        429,
+        Value::String(TEXT.into()),
+    );
+    let mut http = (StatusCode::TOO_MANY_REQUESTS, TEXT).into_response();
+    if let Ok(v) = HeaderValue::from_str(&left.as_secs_f64().ceil().to_string()) {
+        http.headers_mut().insert("retry-after", v);
     }
     http
 }
@@ -161,7 +279,13 @@ fn take_fault(inner: &Inner, method: &str, path: &str) -> Option<crate::Fault> {
         let secs = found.retry_after.unwrap_or(1.0);
         found.retry_after = Some(secs);
         if found.body.is_null() {
-            found.body = json!({ "message": "You are being rate limited.", "retry_after": secs, "global": false });
+            found.body = limits::Limited {
+                retry_after: secs,
+                global: false,
+                scope: "user",
+                bucket: None,
+            }
+            .body();
         }
     }
     Some(found)
@@ -433,6 +557,11 @@ fn operate(
         "get_guild_scheduled_event"
         | "update_guild_scheduled_event"
         | "delete_guild_scheduled_event" => scheduled_event(&call),
+        "list_auto_moderation_rules"
+        | "create_auto_moderation_rule"
+        | "get_auto_moderation_rule"
+        | "update_auto_moderation_rule"
+        | "delete_auto_moderation_rule" => automod(&call),
         other => {
             inner
                 .violations
@@ -905,6 +1034,51 @@ fn echo_delete(inner: &Arc<Inner>, channel: u64, message: u64, guild: Option<u64
     gateway::dispatch(inner, "MESSAGE_DELETE", &d);
 }
 
+/// A system message (join notice 7, pin 6, thread created 18...) posted by Discord itself:
+/// stored in the channel and dispatched as MESSAGE_CREATE with the author's member. Returns
+/// its id.
+pub fn post_system_message(
+    inner: &Arc<Inner>,
+    channel: u64,
+    author: u64,
+    kind: u8,
+    content: &str,
+    reference: Option<Value>,
+) -> u64 {
+    let id = inner.ids.next();
+    let (message, guild) = {
+        let mut world = inner.world.lock();
+        let guild = world.channels.get(&channel).and_then(|c| c.guild_id);
+        let mut message = message_json(&world, id, channel, author, content, &json!({}));
+        message["type"] = json!(kind);
+        message["mentions"] = json!([]);
+        if let Some(mut reference) = reference {
+            if let Some(g) = guild {
+                reference["guild_id"] = json!(g.to_string());
+            }
+            message["message_reference"] = reference;
+        }
+        world
+            .messages
+            .entry(channel)
+            .or_default()
+            .push(message.clone());
+        (message, guild)
+    };
+    echo_message(inner, "MESSAGE_CREATE", &message, guild);
+    id
+}
+
+/// Discord's "started a thread" notice (type 18) in the parent of a public thread that was not
+/// started from a message, authored by whoever started it.
+pub fn thread_created_notice(inner: &Arc<Inner>, parent: u64, thread: u64, owner: u64, name: &str) {
+    if !inner.cfg.system_messages {
+        return;
+    }
+    let reference = json!({ "type": 0, "channel_id": thread.to_string() });
+    post_system_message(inner, parent, owner, 18, name, Some(reference));
+}
+
 fn create_thread(call: &Call<'_>, from_message: Option<u64>) -> Answer {
     let inner = call.inner;
     let body = call.body;
@@ -1008,6 +1182,11 @@ fn create_thread(call: &Call<'_>, from_message: Option<u64>) -> Answer {
     let mut event = thread.clone();
     event["newly_created"] = json!(true);
     gateway::dispatch(inner, "THREAD_CREATE", &event);
+    if starter.is_none() && from_message.is_none() && thread["type"] != json!(12) {
+        let id = parse_id(&thread["id"]).unwrap_or(0);
+        let name = thread["name"].as_str().unwrap_or_default();
+        thread_created_notice(inner, parent_id, id, bot, name);
+    }
     if let Some(message) = starter {
         let id = parse_id(&thread["id"]).unwrap_or(0);
         let (status, created) = create_message(inner, id, &message, call.files, &Post::default());
@@ -1029,11 +1208,49 @@ fn thread_member(call: &Call<'_>) -> Answer {
     } else {
         call.id("user_id")
     };
+    let bot = call.bot();
     let mut world = call.inner.world.lock();
+    let perms = world.channel_permissions(c, bot);
+    let guild = world.channels.get(&c).and_then(|t| t.guild_id).unwrap_or(0);
+    let is_member = world
+        .guilds
+        .get(&guild)
+        .is_some_and(|g| g.members.contains_key(&user));
     match world.channels.get_mut(&c) {
         Some(thread) if thread.is_thread() => {
+            if perms & perm::VIEW_CHANNEL == 0 {
+                return error(403, 50001, "Missing Access");
+            }
             if thread.archived && joining {
                 return error(400, 50083, "Thread is archived");
+            }
+            let private = thread.kind == 12;
+            let manage = perms & perm::MANAGE_THREADS != 0;
+            match call.op {
+                // Docs: adding someone needs Send Messages in Threads (and, in a private thread,
+                // being in it or Manage Threads); they must be a member of the server.
+                "add_thread_member" => {
+                    if perms & perm::SEND_MESSAGES_IN_THREADS == 0
+                        || (private && !manage && !thread.thread_members.contains(&bot))
+                    {
+                        return missing_permissions();
+                    }
+                    if !is_member {
+                        return error(404, 10007, "Unknown Member");
+                    }
+                }
+                // Joining a private thread one was not added to is not possible.
+                "join_thread" if private && !manage && !thread.thread_members.contains(&bot) => {
+                    return missing_permissions();
+                }
+                // Docs: removing someone needs Manage Threads, or being the private thread's
+                // creator.
+                "delete_thread_member"
+                    if !(manage || (private && thread.owner_id == Some(bot))) =>
+                {
+                    return missing_permissions();
+                }
+                _ => {}
             }
             if joining {
                 if !thread.thread_members.contains(&user) {
@@ -1125,7 +1342,17 @@ fn create_role(call: &Call<'_>) -> Answer {
         if !world.guilds.contains_key(&g) {
             return unknown_guild();
         }
-        if world.base_permissions(g, call.bot()) & perm::MANAGE_ROLES == 0 {
+        let bot_perms = world.base_permissions(g, call.bot());
+        if bot_perms & perm::MANAGE_ROLES == 0 {
+            return missing_permissions();
+        }
+        let requested = call.body["permissions"]
+            .as_str()
+            .and_then(|p| p.parse::<u64>().ok())
+            .or_else(|| call.body["permissions"].as_u64())
+            .unwrap_or(0);
+        // Docs: a role cannot be given permissions its creator does not have.
+        if requested & !bot_perms != 0 {
             return missing_permissions();
         }
         let id = inner.ids.next();
@@ -1352,7 +1579,8 @@ fn create_event(call: &Call<'_>) -> Answer {
     if !world.guilds.contains_key(&g) {
         return unknown_guild();
     }
-    if world.base_permissions(g, bot) & (perm::MANAGE_EVENTS | perm::CREATE_EVENTS) == 0 {
+    // Since February 2026 only Create Events allows creating an event; Manage Events does not.
+    if world.base_permissions(g, bot) & perm::CREATE_EVENTS == 0 {
         return missing_permissions();
     }
     event["creator"] = world.user_json(bot);
@@ -1371,6 +1599,7 @@ fn scheduled_event(call: &Call<'_>) -> Answer {
     if !world.guilds.contains_key(&g) {
         return unknown_guild();
     }
+    let perms = world.base_permissions(g, call.bot());
     let Some(event) = world
         .guilds
         .get_mut(&g)
@@ -1378,6 +1607,14 @@ fn scheduled_event(call: &Call<'_>) -> Answer {
     else {
         return error(404, 10070, "Unknown Guild Scheduled Event");
     };
+    // Editing or deleting: Manage Events for anyone's event, Create Events for one's own.
+    let own = parse_id(&event["creator_id"]) == Some(call.bot());
+    if call.op != "get_guild_scheduled_event"
+        && perms & perm::MANAGE_EVENTS == 0
+        && !(own && perms & perm::CREATE_EVENTS != 0)
+    {
+        return missing_permissions();
+    }
     match call.op {
         "update_guild_scheduled_event" => {
             if let (Some(target), Some(changes)) = (event.as_object_mut(), call.body.as_object()) {
@@ -1403,6 +1640,85 @@ fn scheduled_event(call: &Call<'_>) -> Answer {
     }
 }
 
+/// AutoMod rules: every endpoint needs Manage Guild (docs), including reading them.
+fn automod(call: &Call<'_>) -> Answer {
+    let inner = call.inner;
+    let g = call.id("guild_id");
+    let mut world = inner.world.lock();
+    if !world.guilds.contains_key(&g) {
+        return unknown_guild();
+    }
+    if world.base_permissions(g, call.bot()) & perm::MANAGE_GUILD == 0 {
+        return missing_permissions();
+    }
+    let Some(guild) = world.guilds.get_mut(&g) else {
+        return unknown_guild();
+    };
+    let unknown_rule = || error(404, 10066, "Unknown auto moderation rule");
+    let rule_id = call.id("rule_id");
+    let (event, answer) = match call.op {
+        "list_auto_moderation_rules" => {
+            return (200, json!(guild.automod_rules.values().collect::<Vec<_>>()));
+        }
+        "get_auto_moderation_rule" => {
+            return guild
+                .automod_rules
+                .get(&rule_id)
+                .map_or_else(unknown_rule, |r| (200, r.clone()));
+        }
+        "create_auto_moderation_rule" => {
+            let id = inner.ids.next();
+            let mut rule = call.body.clone();
+            rule["id"] = json!(id.to_string());
+            rule["guild_id"] = json!(g.to_string());
+            rule["creator_id"] = json!(call.bot().to_string());
+            for (key, default) in [
+                ("enabled", json!(false)),
+                ("exempt_roles", json!([])),
+                ("exempt_channels", json!([])),
+                ("trigger_metadata", json!({})),
+            ] {
+                if rule.get(key).is_none_or(Value::is_null) {
+                    rule[key] = default;
+                }
+            }
+            guild.automod_rules.insert(id, rule.clone());
+            ("AUTO_MODERATION_RULE_CREATE", (200, rule))
+        }
+        "update_auto_moderation_rule" => {
+            let Some(rule) = guild.automod_rules.get_mut(&rule_id) else {
+                return unknown_rule();
+            };
+            if let (Some(target), Some(changes)) = (rule.as_object_mut(), call.body.as_object()) {
+                for (k, v) in changes {
+                    target.insert(k.clone(), v.clone());
+                }
+            }
+            ("AUTO_MODERATION_RULE_UPDATE", (200, rule.clone()))
+        }
+        _ => {
+            let Some(rule) = guild.automod_rules.remove(&rule_id) else {
+                return unknown_rule();
+            };
+            drop(world);
+            gateway::dispatch(inner, "AUTO_MODERATION_RULE_DELETE", &rule);
+            return (204, Value::Null);
+        }
+    };
+    drop(world);
+    gateway::dispatch(inner, event, &answer.1);
+    answer
+}
+
+/// An interaction's token works for follow-ups and edits for 15 minutes (configurable).
+fn token_expired(inner: &Inner, interaction: &world::Interaction) -> bool {
+    world::now_ms().saturating_sub(interaction.created_ms) > inner.cfg.interaction_token_ms
+}
+
+fn invalid_webhook_token() -> Answer {
+    error(401, 50027, "Invalid Webhook Token")
+}
+
 /// `POST /interactions/{id}/{token}/callback`.
 fn interaction_response(call: &Call<'_>) -> Answer {
     let inner = call.inner;
@@ -1417,6 +1733,13 @@ fn interaction_response(call: &Call<'_>) -> Answer {
         let Some(interaction) = world.interactions.get_mut(&token) else {
             return error(404, 10062, "Unknown interaction");
         };
+        let age = world::now_ms().saturating_sub(interaction.created_ms);
+        if inner.trace {
+            eprintln!("[discord-emulator] interaction answered {age} ms after it was sent");
+        }
+        if age > inner.cfg.interaction_response_ms {
+            return error(404, 10062, "Unknown interaction");
+        }
         if interaction.responded {
             return error(400, 40060, "Interaction has already been acknowledged.");
         }
@@ -1501,6 +1824,9 @@ fn followup(call: &Call<'_>) -> Answer {
     if app != inner.cfg.application_id {
         return error(404, 10015, "Unknown Webhook");
     }
+    if token_expired(inner, &interaction) {
+        return invalid_webhook_token();
+    }
     if !interaction.responded {
         return error(404, 10015, "Unknown Webhook");
     }
@@ -1556,6 +1882,9 @@ fn webhook_message(call: &Call<'_>) -> Answer {
     };
     if call.id("webhook_id") != inner.cfg.application_id {
         return error(404, 10015, "Unknown Webhook");
+    }
+    if token_expired(inner, &interaction) {
+        return invalid_webhook_token();
     }
     let target = if call.op.contains("original") {
         match interaction.original {

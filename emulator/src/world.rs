@@ -71,6 +71,7 @@ pub fn snowflake_ms(id: u64) -> u64 {
 pub mod perm {
     pub const ADMINISTRATOR: u64 = 1 << 3;
     pub const MANAGE_CHANNELS: u64 = 1 << 4;
+    pub const MANAGE_GUILD: u64 = 1 << 5;
     pub const ADD_REACTIONS: u64 = 1 << 6;
     pub const VIEW_CHANNEL: u64 = 1 << 10;
     pub const SEND_MESSAGES: u64 = 1 << 11;
@@ -191,12 +192,14 @@ pub struct Guild {
     pub name: String,
     pub owner_id: u64,
     pub system_channel_id: Option<u64>,
+    pub system_channel_flags: u64,
     pub rules_channel_id: Option<u64>,
     pub roles: BTreeMap<u64, Role>,
     pub members: BTreeMap<u64, Member>,
     pub channels: Vec<u64>,
     pub joined_at_ms: u64,
     pub scheduled_events: BTreeMap<u64, Value>,
+    pub automod_rules: BTreeMap<u64, Value>,
     /// Who is in which voice channel.
     pub voice_states: BTreeMap<u64, u64>,
 }
@@ -212,11 +215,15 @@ pub struct Interaction {
     /// The original response, once there is one.
     pub original: Option<u64>,
     pub responded: bool,
+    /// When the INTERACTION_CREATE was sent (unix ms): its token expires from then.
+    pub created_ms: u64,
 }
 
 /// Everything the emulated Discord holds.
 #[derive(Default)]
 pub struct World {
+    /// The emulated bot: always in its guilds' GUILD_CREATE member lists.
+    pub bot_user_id: u64,
     pub users: HashMap<u64, User>,
     pub guilds: BTreeMap<u64, Guild>,
     pub channels: HashMap<u64, Channel>,
@@ -423,14 +430,24 @@ impl World {
             .unwrap_or_default()
     }
 
-    /// The whole guild as GUILD_CREATE carries it.
-    pub fn guild_create_json(&self, guild_id: u64) -> Option<Value> {
+    /// The whole guild as GUILD_CREATE carries it. A guild with more members than the session's
+    /// `large_threshold` is `large` and lists only the bot and the members in voice (Discord
+    /// omits offline members, and the emulator models no presences): the rest come from op 8.
+    pub fn guild_create_json(&self, guild_id: u64, large_threshold: usize) -> Option<Value> {
         let g = self.guilds.get(&guild_id)?;
-        let members: Vec<Value> = g
-            .members
-            .keys()
-            .filter_map(|u| self.member_json(guild_id, *u, true))
-            .collect();
+        let large = g.members.len() > large_threshold;
+        let members: Vec<Value> = if large {
+            g.members
+                .keys()
+                .filter(|u| **u == self.bot_user_id || g.voice_states.contains_key(u))
+                .filter_map(|u| self.member_json(guild_id, *u, true))
+                .collect()
+        } else {
+            g.members
+                .keys()
+                .filter_map(|u| self.member_json(guild_id, *u, true))
+                .collect()
+        };
         let (threads, channels): (Vec<u64>, Vec<u64>) = g
             .channels
             .iter()
@@ -456,7 +473,7 @@ impl World {
             "mfa_level": 0,
             "application_id": null,
             "system_channel_id": g.system_channel_id.map(|c| c.to_string()),
-            "system_channel_flags": 0,
+            "system_channel_flags": g.system_channel_flags,
             "rules_channel_id": g.rules_channel_id.map(|c| c.to_string()),
             "max_presences": null,
             "max_members": 500_000,
@@ -474,7 +491,7 @@ impl World {
             "safety_alerts_channel_id": null,
             "stickers": [],
             "joined_at": iso(g.joined_at_ms),
-            "large": g.members.len() > 250,
+            "large": large,
             "unavailable": false,
             "member_count": g.members.len(),
             "voice_states": g.voice_states.iter().map(|(user, channel)| json!({
@@ -494,7 +511,8 @@ impl World {
 
     /// The guild as `GET /guilds/{id}` and GUILD_UPDATE carry it (no members, channels...).
     pub fn guild_json(&self, guild_id: u64) -> Option<Value> {
-        let mut guild = self.guild_create_json(guild_id)?;
+        // Threshold 0: no member is serialized only to be removed.
+        let mut guild = self.guild_create_json(guild_id, 0)?;
         if let Some(map) = guild.as_object_mut() {
             for key in [
                 "members",

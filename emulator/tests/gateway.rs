@@ -300,3 +300,150 @@ async fn a_dropped_connection_ends_without_a_close_frame_and_the_last_handle_sto
         "stopped"
     );
 }
+
+/// IDENTIFY with chosen intents and `large_threshold`; returns READY.
+async fn identify_with(ws: &mut Socket, intents: u64, large_threshold: Option<u64>) -> Value {
+    let mut d = json!({"token": "t", "intents": intents, "properties": {"os": "linux", "browser": "x", "device": "x"}});
+    if let Some(t) = large_threshold {
+        d["large_threshold"] = json!(t);
+    }
+    send(ws, json!({"op": 2, "d": d})).await;
+    next(ws).await
+}
+
+const GUILD_MEMBERS: u64 = 1 << 1;
+
+#[tokio::test]
+async fn a_large_guild_sends_a_partial_member_list() {
+    let emu = Emulator::start().await.unwrap();
+    let guild = emu.add_guild("Big", 0);
+    let voice = emu.add_channel(guild, "voice", 2);
+    for i in 0..60 {
+        let user = emu.add_user(&format!("m{i}"), false);
+        emu.add_member(guild, user, &[]);
+    }
+    let talker = emu.add_user("talker", false);
+    emu.add_member(guild, talker, &[]);
+    emu.voice_join(guild, voice, talker);
+
+    // Discord's default threshold is 50: 63 members make the guild large.
+    let mut ws = connect(&emu).await;
+    next(&mut ws).await;
+    identify_with(&mut ws, 1, None).await;
+    let created = next(&mut ws).await;
+    assert_eq!(created["t"], "GUILD_CREATE");
+    assert_eq!(created["d"]["large"], true);
+    assert_eq!(created["d"]["member_count"], 63);
+    let mut listed: Vec<String> = created["d"]["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["user"]["id"].as_str().unwrap().to_owned())
+        .collect();
+    listed.sort();
+    let mut expected = vec![emu.bot_user_id().to_string(), talker.to_string()];
+    expected.sort();
+    assert_eq!(listed, expected, "the bot and the members in voice");
+
+    // With the maximum threshold (250) it is small and complete.
+    let mut ws = connect(&emu).await;
+    next(&mut ws).await;
+    identify_with(&mut ws, 1, Some(250)).await;
+    let created = next(&mut ws).await;
+    assert_eq!(created["d"]["large"], false);
+    assert_eq!(created["d"]["members"].as_array().unwrap().len(), 63);
+    emu.assert_no_violations();
+}
+
+#[tokio::test]
+async fn request_guild_members_sends_chunks_then_is_rate_limited() {
+    let emu = Emulator::start().await.unwrap();
+    let guild = emu.add_guild("Big", 0);
+    let channel = emu.add_channel(guild, "general", 0);
+    let long_ago = 1_600_000_000_000;
+    let old_timer = emu.add_user("old timer", false);
+    emu.add_member_joined_at(guild, old_timer, &[], long_ago);
+    for i in 0..2_100 {
+        let user = emu.add_user(&format!("m{i}"), false);
+        emu.add_member(guild, user, &[]);
+    }
+    let mut ws = connect(&emu).await;
+    next(&mut ws).await;
+    identify_with(&mut ws, 1 | GUILD_MEMBERS, None).await;
+    let created = next(&mut ws).await;
+    assert_eq!(created["d"]["large"], true);
+    assert_eq!(created["d"]["members"].as_array().unwrap().len(), 1);
+
+    let request = json!({"op": 8, "d": {"guild_id": guild.to_string(), "query": "", "limit": 0, "nonce": "n1"}});
+    send(&mut ws, request.clone()).await;
+    let mut members = Vec::new();
+    for index in 0..3 {
+        let chunk = next(&mut ws).await;
+        assert_eq!(chunk["t"], "GUILD_MEMBERS_CHUNK");
+        assert_eq!(chunk["d"]["chunk_index"], index);
+        assert_eq!(chunk["d"]["chunk_count"], 3);
+        assert_eq!(chunk["d"]["nonce"], "n1");
+        assert_eq!(chunk["d"]["guild_id"], guild.to_string());
+        let list = chunk["d"]["members"].as_array().unwrap();
+        assert!(list.len() <= 1000);
+        members.extend(list.iter().cloned());
+    }
+    // 2,100 members, the old timer, the owner and the bot.
+    assert_eq!(members.len(), 2_103);
+    let old = members
+        .iter()
+        .find(|m| m["user"]["id"] == json!(old_timer.to_string()))
+        .unwrap();
+    assert_eq!(old["joined_at"], "2020-09-13T12:26:40.000000+00:00");
+
+    // Again within 30 s: RATE_LIMITED, no chunks.
+    send(&mut ws, request).await;
+    let limited = next(&mut ws).await;
+    assert_eq!(limited["t"], "RATE_LIMITED");
+    assert_eq!(limited["d"]["opcode"], 8);
+    assert!(limited["d"]["retry_after"].as_f64().unwrap() > 0.0);
+    assert_eq!(limited["d"]["meta"]["guild_id"], guild.to_string());
+    assert_eq!(limited["d"]["meta"]["nonce"], "n1");
+
+    emu.user_message(channel, old_timer, "hello", None);
+    assert_eq!(next(&mut ws).await["t"], "MESSAGE_CREATE");
+    emu.assert_no_violations();
+}
+
+#[tokio::test]
+async fn without_the_guild_members_intent_the_whole_list_is_not_sent() {
+    let emu = Emulator::start_with(EmulatorConfig {
+        member_request_window_ms: 0,
+        ..EmulatorConfig::default()
+    })
+    .await
+    .unwrap();
+    let guild = emu.add_guild("G", 0);
+    let channel = emu.add_channel(guild, "general", 0);
+    let user = emu.add_user("somebody", false);
+    emu.add_member(guild, user, &[]);
+    let mut ws = connect(&emu).await;
+    next(&mut ws).await;
+    identify_with(&mut ws, 1, None).await;
+    next(&mut ws).await;
+    send(
+        &mut ws,
+        json!({"op": 8, "d": {"guild_id": guild.to_string(), "query": "", "limit": 0}}),
+    )
+    .await;
+    // Asking for named users needs no intent: found and not found.
+    send(
+        &mut ws,
+        json!({"op": 8, "d": {"guild_id": guild.to_string(), "user_ids": [user.to_string(), "42"], "limit": 0}}),
+    )
+    .await;
+    let chunk = next(&mut ws).await;
+    assert_eq!(
+        chunk["t"], "GUILD_MEMBERS_CHUNK",
+        "no chunk for the whole list"
+    );
+    assert_eq!(chunk["d"]["members"].as_array().unwrap().len(), 1);
+    assert_eq!(chunk["d"]["not_found"], json!(["42"]));
+    emu.user_message(channel, user, "after", None);
+    assert_eq!(next(&mut ws).await["t"], "MESSAGE_CREATE");
+}

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use discord_emulator::{Emulator, Fault};
+use discord_emulator::{Emulator, EmulatorConfig, Fault, RateLimits};
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -182,11 +182,16 @@ async fn an_injected_fault_is_answered_then_clears() {
     assert_eq!(ok.status, 200);
     let limited = call(&w.emu, "GET", "/users/@me", None).await;
     assert_eq!(limited.status, 429);
+    // Discord: `Retry-After` in whole seconds, rounded up; the body keeps the fraction.
     assert!(
-        limited.headers.contains("retry-after: 2.5"),
+        limited.headers.contains("retry-after: 3\r\n"),
         "{}",
         limited.headers
     );
+    assert!(limited.headers.contains("x-ratelimit-scope: user"));
+    assert!(limited.headers.contains("x-ratelimit-remaining: 0"));
+    assert!(!limited.headers.contains("x-ratelimit-global"));
+    assert_eq!(limited.body["message"], "You are being rate limited.");
     assert_eq!(limited.body["retry_after"], 2.5);
     assert_eq!(limited.body["global"], false);
     let me = call(&w.emu, "GET", "/users/@me", None).await;
@@ -539,4 +544,482 @@ async fn waiting_for_a_request_that_never_comes_lists_the_last_ones() {
         gateway.body["url"],
         w.emu.base_url().replace("http://", "ws://") + "/gateway"
     );
+}
+
+async fn world_with(cfg: EmulatorConfig, permissions: u64) -> World {
+    let emu = Emulator::start_with(cfg).await.unwrap();
+    let guild = emu.add_guild("G", permissions);
+    let general = emu.add_channel(guild, "general", 0);
+    let user = emu.add_user("alice", false);
+    emu.add_member(guild, user, &[]);
+    World {
+        emu,
+        guild,
+        general,
+        user,
+    }
+}
+
+const MANAGE_GUILD: u64 = 1 << 5;
+const MANAGE_ROLES: u64 = 1 << 28;
+const MANAGE_EVENTS: u64 = 1 << 33;
+const MANAGE_THREADS: u64 = 1 << 34;
+const CREATE_EVENTS: u64 = 1 << 44;
+
+fn event_body() -> Value {
+    json!({
+        "name": "AMA", "privacy_level": 2, "entity_type": 3,
+        "scheduled_start_time": "2030-01-01T10:00:00Z", "scheduled_end_time": "2030-01-01T11:00:00Z",
+        "entity_metadata": { "location": "#ama" },
+    })
+}
+
+#[tokio::test]
+async fn scheduled_events_need_create_events_and_manage_events_alone_is_refused() {
+    let old = world_with(EmulatorConfig::default(), BOT | MANAGE_EVENTS).await;
+    let path = format!("/guilds/{}/scheduled-events", old.guild);
+    let refused = call(&old.emu, "POST", &path, Some(event_body())).await;
+    assert_eq!(refused.status, 403, "{:?}", refused.body);
+    assert_eq!(refused.body["code"], 50013);
+    assert_eq!(refused.body["message"], "Missing Permissions");
+
+    let w = world_with(EmulatorConfig::default(), BOT | CREATE_EVENTS).await;
+    let path = format!("/guilds/{}/scheduled-events", w.guild);
+    let created = call(&w.emu, "POST", &path, Some(event_body())).await;
+    assert_eq!(created.status, 200, "{:?}", created.body);
+    let id = created.body["id"].as_str().unwrap();
+    // Create Events lets the creator end its own event.
+    let ended = call(
+        &w.emu,
+        "PATCH",
+        &format!("{path}/{id}"),
+        Some(json!({"status": 3})),
+    )
+    .await;
+    assert_eq!(ended.status, 200, "{:?}", ended.body);
+    w.emu.assert_no_violations();
+}
+
+#[tokio::test]
+async fn injected_global_rate_limits_say_so_in_body_and_headers() {
+    let w = world().await;
+    w.emu.inject_global_rate_limit(0.25, 2);
+    for path in ["/users/@me", &format!("/channels/{}", w.general)] {
+        let limited = call(&w.emu, "GET", path, None).await;
+        assert_eq!(limited.status, 429);
+        assert_eq!(limited.body["global"], true);
+        assert_eq!(limited.body["retry_after"], 0.25);
+        assert!(limited.headers.contains("x-ratelimit-global: true"));
+        assert!(limited.headers.contains("x-ratelimit-scope: global"));
+        assert!(
+            limited.headers.contains("retry-after: 1\r\n"),
+            "{}",
+            limited.headers
+        );
+    }
+    assert_eq!(call(&w.emu, "GET", "/users/@me", None).await.status, 200);
+}
+
+#[tokio::test]
+async fn the_limiter_mode_limits_per_channel_and_globally_with_headers_on_every_response() {
+    // Windows of a minute, so that no run straddles one on a slow machine.
+    let limits = RateLimits {
+        global_per_second: 9,
+        global_window_ms: 60_000,
+        routes: vec![("create_message".into(), 5, 60_000)],
+        default_route: (50, 60_000),
+    };
+    let w = world_with(
+        EmulatorConfig {
+            rate_limits: Some(limits),
+            ..EmulatorConfig::default()
+        },
+        BOT,
+    )
+    .await;
+    let other = w.emu.add_channel(w.guild, "other", 0);
+    let path = format!("/channels/{}/messages", w.general);
+    let mut bucket = String::new();
+    for left in (0..5).rev() {
+        let sent = call(&w.emu, "POST", &path, Some(json!({"content": "x"}))).await;
+        assert_eq!(sent.status, 200);
+        assert!(
+            sent.headers.contains("x-ratelimit-limit: 5"),
+            "{}",
+            sent.headers
+        );
+        assert!(sent
+            .headers
+            .contains(&format!("x-ratelimit-remaining: {left}\r\n")));
+        assert!(sent.headers.contains("x-ratelimit-reset: "));
+        assert!(sent.headers.contains("x-ratelimit-reset-after: "));
+        let line = sent
+            .headers
+            .lines()
+            .find(|l| l.starts_with("x-ratelimit-bucket: "))
+            .unwrap();
+        bucket = line.to_owned();
+    }
+    let limited = call(&w.emu, "POST", &path, Some(json!({"content": "x"}))).await;
+    assert_eq!(limited.status, 429);
+    assert_eq!(limited.body["global"], false);
+    assert!(limited.body["retry_after"].as_f64().unwrap() > 0.0);
+    assert!(limited.headers.contains("x-ratelimit-scope: user"));
+    assert!(limited.headers.contains("x-ratelimit-remaining: 0"));
+    assert!(limited.headers.contains("retry-after: "));
+    assert!(
+        limited.headers.contains(&bucket),
+        "same bucket: {}",
+        limited.headers
+    );
+    assert_eq!(w.emu.messages_in(w.general).len(), 5);
+    // Another channel has its own bucket, with the same bucket id.
+    let elsewhere = call(
+        &w.emu,
+        "POST",
+        &format!("/channels/{other}/messages"),
+        Some(json!({"content": "x"})),
+    )
+    .await;
+    assert_eq!(elsewhere.status, 200);
+    assert!(elsewhere.headers.contains(&bucket));
+    // Six requests went through: three more reach the global limit.
+    for _ in 0..3 {
+        assert_eq!(call(&w.emu, "GET", "/users/@me", None).await.status, 200);
+    }
+    let global = call(&w.emu, "GET", "/users/@me", None).await;
+    assert_eq!(global.status, 429);
+    assert_eq!(global.body["global"], true);
+    assert!(global.headers.contains("x-ratelimit-global: true"));
+    assert!(global.headers.contains("x-ratelimit-scope: global"));
+    w.emu.assert_no_violations();
+}
+
+#[tokio::test]
+async fn without_the_limiter_mode_responses_carry_no_rate_limit_headers() {
+    let w = world().await;
+    let sent = call(
+        &w.emu,
+        "POST",
+        &format!("/channels/{}/messages", w.general),
+        Some(json!({"content": "x"})),
+    )
+    .await;
+    assert_eq!(sent.status, 200);
+    assert!(!sent.headers.contains("x-ratelimit"), "{}", sent.headers);
+}
+
+#[tokio::test]
+async fn too_many_invalid_requests_get_the_ip_banned_with_a_cloudflare_answer() {
+    let w = world_with(
+        EmulatorConfig {
+            invalid_request_limit: 3,
+            ..EmulatorConfig::default()
+        },
+        VIEW,
+    )
+    .await;
+    let path = format!("/channels/{}/messages", w.general);
+    for _ in 0..3 {
+        let refused = call(&w.emu, "POST", &path, Some(json!({"content": "x"}))).await;
+        assert_eq!(refused.status, 403);
+    }
+    // Banned: even a valid request gets Cloudflare's plain-text 429.
+    let banned = call(&w.emu, "GET", "/users/@me", None).await;
+    assert_eq!(banned.status, 429);
+    assert!(banned.body.is_null(), "not JSON: {:?}", banned.body);
+    assert!(
+        banned.headers.contains("retry-after: 3600"),
+        "{}",
+        banned.headers
+    );
+    assert!(!banned.headers.contains("application/json"));
+    let last = w.emu.requests().pop().unwrap();
+    assert_eq!(last.response, json!("error code: 1015"));
+}
+
+#[tokio::test]
+async fn interaction_tokens_expire_like_discord() {
+    // The initial response is late: Unknown interaction.
+    let late = world_with(
+        EmulatorConfig {
+            interaction_response_ms: 100,
+            ..EmulatorConfig::default()
+        },
+        BOT,
+    )
+    .await;
+    let i = late
+        .emu
+        .slash_command(late.guild, late.general, late.user, "ping", json!([]));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let answer = call(
+        &late.emu,
+        "POST",
+        &format!("/interactions/{}/{}/callback", i.id, i.token),
+        Some(json!({"type": 4, "data": {"content": "pong"}})),
+    )
+    .await;
+    assert_eq!(answer.status, 404);
+    assert_eq!(answer.body["code"], 10062);
+    assert_eq!(answer.body["message"], "Unknown interaction");
+    assert!(late.emu.messages_in(late.general).is_empty());
+
+    // In time, then follow-ups until the token expires.
+    let w = world_with(
+        EmulatorConfig {
+            interaction_token_ms: 1_500,
+            ..EmulatorConfig::default()
+        },
+        BOT,
+    )
+    .await;
+    let i = w
+        .emu
+        .slash_command(w.guild, w.general, w.user, "ping", json!([]));
+    let answer = call(
+        &w.emu,
+        "POST",
+        &format!("/interactions/{}/{}/callback", i.id, i.token),
+        Some(json!({"type": 5})),
+    )
+    .await;
+    assert_eq!(answer.status, 204, "{:?}", answer.body);
+    tokio::time::sleep(Duration::from_millis(2_000)).await;
+    let app = w.emu.application_id();
+    let followup = call(
+        &w.emu,
+        "POST",
+        &format!("/webhooks/{app}/{}", i.token),
+        Some(json!({"content": "too late"})),
+    )
+    .await;
+    assert_eq!(followup.status, 401);
+    assert_eq!(followup.body["code"], 50027);
+    assert_eq!(followup.body["message"], "Invalid Webhook Token");
+    let edit = call(
+        &w.emu,
+        "PATCH",
+        &format!("/webhooks/{app}/{}/messages/@original", i.token),
+        Some(json!({"content": "too late"})),
+    )
+    .await;
+    assert_eq!(edit.status, 401);
+    assert_eq!(
+        EmulatorConfig::default().interaction_response_ms,
+        3_000,
+        "Discord's 3 s by default"
+    );
+    assert_eq!(
+        EmulatorConfig::default().interaction_token_ms,
+        15 * 60 * 1000
+    );
+}
+
+#[tokio::test]
+async fn threads_roles_and_automod_check_permissions_like_discord() {
+    let w = world_with(EmulatorConfig::default(), BOT).await;
+    let thread = call(
+        &w.emu,
+        "POST",
+        &format!("/channels/{}/threads", w.general),
+        Some(json!({"name": "t", "type": 11})),
+    )
+    .await;
+    assert_eq!(thread.status, 201, "{:?}", thread.body);
+    let t = thread.body["id"].as_str().unwrap().to_owned();
+    // Adding a member needs Send Messages in Threads (the bot has it); removing one needs
+    // Manage Threads (it has not); a non-member is unknown.
+    let add = call(
+        &w.emu,
+        "PUT",
+        &format!("/channels/{t}/thread-members/{}", w.user),
+        None,
+    )
+    .await;
+    assert_eq!(add.status, 204, "{:?}", add.body);
+    let stranger = w.emu.add_user("stranger", false);
+    let add = call(
+        &w.emu,
+        "PUT",
+        &format!("/channels/{t}/thread-members/{stranger}"),
+        None,
+    )
+    .await;
+    assert_eq!(add.body["code"], 10007);
+    let remove = call(
+        &w.emu,
+        "DELETE",
+        &format!("/channels/{t}/thread-members/{}", w.user),
+        None,
+    )
+    .await;
+    assert_eq!(remove.status, 403);
+    assert_eq!(remove.body["code"], 50013);
+    // Without Create Public Threads no thread.
+    w.emu
+        .set_role_permissions(w.guild, w.emu.bot_role(w.guild), BOT & !(1 << 35));
+    let refused = call(
+        &w.emu,
+        "POST",
+        &format!("/channels/{}/threads", w.general),
+        Some(json!({"name": "t2", "type": 11})),
+    )
+    .await;
+    assert_eq!(refused.body["code"], 50013);
+    // Without Send Messages in Threads no one is added.
+    w.emu
+        .set_role_permissions(w.guild, w.emu.bot_role(w.guild), BOT & !(1 << 38));
+    let add = call(
+        &w.emu,
+        "PUT",
+        &format!("/channels/{t}/thread-members/{}", w.user),
+        None,
+    )
+    .await;
+    assert_eq!(add.body["code"], 50013);
+    w.emu
+        .set_role_permissions(w.guild, w.emu.bot_role(w.guild), BOT | MANAGE_THREADS);
+    let remove = call(
+        &w.emu,
+        "DELETE",
+        &format!("/channels/{t}/thread-members/{}", w.user),
+        None,
+    )
+    .await;
+    assert_eq!(remove.status, 204);
+
+    // Roles: Manage Roles, no permission the bot lacks, only below the bot's highest role.
+    let roles = format!("/guilds/{}/roles", w.guild);
+    let role = call(&w.emu, "POST", &roles, Some(json!({"name": "r"}))).await;
+    assert_eq!(role.body["code"], 50013, "no Manage Roles");
+    w.emu
+        .set_role_permissions(w.guild, w.emu.bot_role(w.guild), BOT | MANAGE_ROLES);
+    let admin = call(
+        &w.emu,
+        "POST",
+        &roles,
+        Some(json!({"name": "r", "permissions": 8})),
+    )
+    .await;
+    assert_eq!(admin.body["code"], 50013, "Administrator the bot lacks");
+    let role = call(
+        &w.emu,
+        "POST",
+        &roles,
+        Some(json!({"name": "r", "permissions": 1024})),
+    )
+    .await;
+    assert_eq!(role.status, 200, "{:?}", role.body);
+    let r = role.body["id"].as_str().unwrap();
+    let grant = format!("/guilds/{}/members/{}/roles/{r}", w.guild, w.user);
+    assert_eq!(call(&w.emu, "PUT", &grant, None).await.status, 204);
+    let high = w.emu.add_role(w.guild, "high", 0);
+    w.emu.set_role_position(w.guild, high, 200);
+    let grant_high = format!("/guilds/{}/members/{}/roles/{high}", w.guild, w.user);
+    let above = call(&w.emu, "PUT", &grant_high, None).await;
+    assert_eq!(above.body["code"], 50013, "above the bot's highest role");
+
+    // AutoMod: Manage Guild for every endpoint.
+    let rules = format!("/guilds/{}/auto-moderation/rules", w.guild);
+    let rule =
+        json!({"name": "no spam", "event_type": 1, "trigger_type": 3, "actions": [{"type": 1}]});
+    let listed = call(&w.emu, "GET", &rules, None).await;
+    assert_eq!(listed.body["code"], 50013);
+    let created = call(&w.emu, "POST", &rules, Some(rule.clone())).await;
+    assert_eq!(created.body["code"], 50013);
+    w.emu
+        .set_role_permissions(w.guild, w.emu.bot_role(w.guild), BOT | MANAGE_GUILD);
+    let created = call(&w.emu, "POST", &rules, Some(rule)).await;
+    assert_eq!(created.status, 200, "{:?}", created.body);
+    let id = created.body["id"].as_str().unwrap();
+    assert_eq!(
+        call(&w.emu, "GET", &rules, None)
+            .await
+            .body
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        call(&w.emu, "DELETE", &format!("{rules}/{id}"), None)
+            .await
+            .status,
+        204
+    );
+    assert_eq!(
+        call(&w.emu, "GET", &format!("{rules}/{id}"), None)
+            .await
+            .body["code"],
+        10066
+    );
+    w.emu.assert_no_violations();
+}
+
+#[tokio::test]
+async fn system_messages_join_pin_and_thread_created() {
+    let w = world_with(
+        EmulatorConfig {
+            system_messages: true,
+            ..EmulatorConfig::default()
+        },
+        BOT,
+    )
+    .await;
+    w.emu.set_system_channel(w.guild, Some(w.general));
+    let bob = w.emu.add_user("bob", false);
+    w.emu.member_join(w.guild, bob, false);
+    let notices = w.emu.messages_in(w.general);
+    assert_eq!(notices.len(), 1);
+    assert_eq!(notices[0]["type"], 7);
+    assert_eq!(notices[0]["author"]["id"], bob.to_string());
+    assert_eq!(notices[0]["content"], "");
+    // Suppressed by the system channel flags.
+    w.emu
+        .set_system_channel_flags(w.guild, discord_emulator::SUPPRESS_JOIN_NOTIFICATIONS);
+    let eve = w.emu.add_user("eve", false);
+    w.emu.member_join(w.guild, eve, false);
+    assert_eq!(w.emu.messages_in(w.general).len(), 1);
+
+    let said = w.emu.user_message(w.general, bob, "pin me", None);
+    w.emu.pin_message(w.general, said, w.user);
+    let pin = w.emu.messages_in(w.general).pop().unwrap();
+    assert_eq!(pin["type"], 6);
+    assert_eq!(pin["message_reference"]["message_id"], said.to_string());
+
+    let thread = w.emu.thread_create_by_user(w.general, bob, "a question");
+    let created = w.emu.messages_in(w.general).pop().unwrap();
+    assert_eq!(created["type"], 18);
+    assert_eq!(created["content"], "a question");
+    assert_eq!(
+        created["message_reference"]["channel_id"],
+        thread.to_string()
+    );
+    // The bot's own thread without a message: the notice is the bot's.
+    let made = call(
+        &w.emu,
+        "POST",
+        &format!("/channels/{}/threads", w.general),
+        Some(json!({"name": "bot thread", "type": 11})),
+    )
+    .await;
+    assert_eq!(made.status, 201);
+    let created = w.emu.messages_in(w.general).pop().unwrap();
+    assert_eq!(created["type"], 18);
+    assert_eq!(created["author"]["id"], w.emu.bot_user_id().to_string());
+    let id = w.emu.send_system_message(w.guild, w.general, bob, 7);
+    assert_eq!(
+        w.emu.messages_in(w.general).pop().unwrap()["id"],
+        id.to_string()
+    );
+    w.emu.assert_no_violations();
+
+    // Off (the default): no notices.
+    let quiet = world().await;
+    quiet
+        .emu
+        .set_system_channel(quiet.guild, Some(quiet.general));
+    quiet.emu.member_join(quiet.guild, bob, false);
+    assert!(quiet.emu.messages_in(quiet.general).is_empty());
 }

@@ -12,6 +12,9 @@ pub mod perm {
     pub const ATTACH_FILES: u64 = 1 << 15;
     pub const READ_MESSAGE_HISTORY: u64 = 1 << 16;
     pub const MANAGE_EVENTS: u64 = 1 << 33;
+    /// Since February 2026 the only permission that lets a bot create scheduled events (and edit
+    /// or delete the ones it created); Manage Events alone no longer allows creating them.
+    pub const CREATE_EVENTS: u64 = 1 << 44;
     pub const MANAGE_THREADS: u64 = 1 << 34;
     pub const CREATE_PUBLIC_THREADS: u64 = 1 << 35;
     pub const SEND_MESSAGES_IN_THREADS: u64 = 1 << 38;
@@ -21,7 +24,7 @@ pub mod perm {
     pub const MANAGE_CHANNELS: u64 = 1 << 4;
 
     /// Names as Discord's client shows them.
-    pub const NAMES: [(u64, &str); 11] = [
+    pub const NAMES: [(u64, &str); 12] = [
         (VIEW_CHANNEL, "View Channel"),
         (SEND_MESSAGES, "Send Messages"),
         (EMBED_LINKS, "Embed Links"),
@@ -33,10 +36,12 @@ pub mod perm {
         (SEND_POLLS, "Create Polls"),
         (MANAGE_ROLES, "Manage Roles"),
         (MANAGE_EVENTS, "Manage Events"),
+        (CREATE_EVENTS, "Create Events"),
     ];
 }
 
 /// Everything the bot needs to be fully functional; the invite URL in the README uses it.
+/// AMAs need Create Events, not Manage Events: Hearth only ends the events it created itself.
 pub const ALL_REQUIRED: u64 = perm::VIEW_CHANNEL
     | perm::SEND_MESSAGES
     | perm::EMBED_LINKS
@@ -47,7 +52,7 @@ pub const ALL_REQUIRED: u64 = perm::VIEW_CHANNEL
     | perm::MANAGE_THREADS
     | perm::SEND_POLLS
     | perm::MANAGE_ROLES
-    | perm::MANAGE_EVENTS;
+    | perm::CREATE_EVENTS;
 
 /// Permissions needed in the channel configured for a purpose.
 pub fn channel_permissions(purpose: ChannelPurpose) -> u64 {
@@ -70,7 +75,7 @@ pub fn channel_permissions(purpose: ChannelPurpose) -> u64 {
 pub fn guild_permissions(purpose: ChannelPurpose) -> u64 {
     match purpose {
         ChannelPurpose::Applications => perm::MANAGE_ROLES,
-        ChannelPurpose::Ama => perm::MANAGE_EVENTS,
+        ChannelPurpose::Ama => perm::CREATE_EVENTS,
         _ => 0,
     }
 }
@@ -287,6 +292,34 @@ mod tests {
             ALL_REQUIRED & !perm::MANAGE_ROLES,
         );
         assert!(findings[0].problem.contains("Manage Roles"));
+    }
+
+    #[test]
+    fn amas_need_create_events_and_manage_events_alone_is_not_enough() {
+        let ama = |guild_perms: u64| {
+            diagnose(
+                &[(
+                    ChannelPurpose::Ama,
+                    ChannelState::Present {
+                        channel_id: 4,
+                        bot_permissions: ALL_REQUIRED,
+                    },
+                )],
+                guild_perms,
+            )
+            .remove(0)
+        };
+        let old_invite = (ALL_REQUIRED & !perm::CREATE_EVENTS) | perm::MANAGE_EVENTS;
+        let finding = ama(old_invite);
+        assert!(!finding.ok, "{finding:?}");
+        assert!(
+            finding.problem.contains("Create Events"),
+            "{}",
+            finding.problem
+        );
+        assert!(finding.fix.contains("Create Events"), "{}", finding.fix);
+        assert!(ama(ALL_REQUIRED).ok);
+        assert_eq!(ALL_REQUIRED & perm::CREATE_EVENTS, perm::CREATE_EVENTS);
     }
 
     #[test]

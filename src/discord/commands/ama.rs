@@ -108,7 +108,7 @@ async fn create(
         }
         Err(err) => {
             tracing::warn!(guild.id = guild_id, error = %err, "could not create the AMA's scheduled event");
-            format!("The Discord event could not be created ({}); give the bot Manage Events (`/config doctor`).", crate::discord::sink::short_reason(&err))
+            format!("The Discord event could not be created ({}); give the bot Create Events (`/config doctor`).", crate::discord::sink::short_reason(&err))
         }
     };
     let body = render::ama_post(
