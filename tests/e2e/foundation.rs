@@ -750,6 +750,31 @@ async fn check_connect_reports_missing_permissions_per_configured_channel() {
         "check creates no database"
     );
 
+    // A channel set with `/config channel` lives in the database: check reads it from there
+    // (read-only) over the config file, so a deleted intros channel is found.
+    let pool = hearth::db::open(&format!(
+        "sqlite://{}",
+        world.dir.path().join("hearth.db").display()
+    ))
+    .await
+    .unwrap();
+    hearth::db::guilds::set_channel(
+        &pool,
+        world.guild,
+        hearth::domain::settings::ChannelPurpose::Intros,
+        424_242,
+        0,
+    )
+    .await
+    .unwrap();
+    pool.close().await;
+    let (code, stdout, _) = check_connect(&config).await;
+    assert_eq!(code, 1, "{stdout}");
+    assert!(
+        stdout.contains("FAIL intros: the intros channel <#424242> no longer exists"),
+        "{stdout}"
+    );
+
     // No token: a usage error naming the fix.
     std::fs::write(
         &config,
