@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 use crate::config::{self, ProcessEnv};
-use crate::error::exit;
+use crate::error::{exit, exit_code_of, UsageError};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -31,8 +31,12 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
     },
-    /// Validate the config file and print the effective settings
-    Check,
+    /// Validate the config file and the database location, and print the effective settings
+    Check {
+        /// Also connect with the token and check the bot's permissions in every server
+        #[arg(long)]
+        connect: bool,
+    },
     /// Apply database migrations
     Migrate,
     /// Community analytics from the database (no Discord needed)
@@ -129,7 +133,7 @@ async fn dispatch(cli: Cli) -> i32 {
     crate::telemetry::init(&config.log);
     match cli.command {
         Command::Run => crate::app::run(config).await,
-        Command::Check => check(&config),
+        Command::Check { connect } => check(&config, connect).await,
         Command::Migrate => match crate::app::migrate(&config).await {
             Ok(()) => exit::OK,
             Err(err) => {
@@ -147,7 +151,7 @@ async fn dispatch(cli: Cli) -> i32 {
             Ok(()) => exit::OK,
             Err(err) => {
                 eprintln!("error: {err:#}");
-                exit::RUNTIME
+                exit_code_of(&err)
             }
         },
         Command::Import { guild, paths } => import(&config, guild, &paths).await,
@@ -155,18 +159,20 @@ async fn dispatch(cli: Cli) -> i32 {
             Ok(()) => exit::OK,
             Err(err) => {
                 eprintln!("error: {err:#}");
-                exit::RUNTIME
+                exit_code_of(&err)
             }
         },
         Command::Demo { .. } => unreachable!("handled above"),
     }
 }
 
-fn check(config: &config::Config) -> i32 {
-    let file = config
-        .source
-        .as_ref()
-        .map_or_else(|| "hearth.toml".to_owned(), |p| p.display().to_string());
+async fn check(config: &config::Config, connect: bool) -> i32 {
+    let file = config_file(config);
+    let database = crate::db::check_location(&config.database.url, crate::db::Access::Create);
+    if let Err(err) = &database {
+        eprintln!("error: {file}: key `database.url`: {err:#}");
+        return exit::USAGE;
+    }
     println!("{file}: OK");
     println!("  api: {}", config.discord.api_base_url);
     println!(
@@ -177,9 +183,131 @@ fn check(config: &config::Config) -> i32 {
             "missing (set HEARTH_DISCORD_TOKEN before `hearth run`)"
         }
     );
-    println!("  database: {}", config.database.url);
+    let exists = crate::db::database_path(&config.database.url)
+        .ok()
+        .flatten()
+        .is_some_and(|p| p.exists());
+    println!(
+        "  database: {} ({})",
+        config.database.url,
+        if exists {
+            "readable and writable"
+        } else {
+            "will be created on the first `hearth run` or `hearth migrate`"
+        }
+    );
     println!("  guild sections: {}", config.guilds.len());
-    exit::OK
+    if !connect {
+        return exit::OK;
+    }
+    match check_connected(config).await {
+        Ok(true) => exit::OK,
+        Ok(false) => exit::RUNTIME,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            exit_code_of(&err)
+        }
+    }
+}
+
+fn config_file(config: &config::Config) -> String {
+    config
+        .source
+        .as_ref()
+        .map_or_else(|| "hearth.toml".to_owned(), |p| p.display().to_string())
+}
+
+/// `hearth check --connect`: the bot's permissions per configured channel in every server it is
+/// in, read over REST and judged by the same doctor as `/config doctor`. Returns whether all is
+/// well; a purpose without a channel is listed but is not a failure (its feature is just off).
+async fn check_connected(config: &config::Config) -> anyhow::Result<bool> {
+    let Some(token) = config.token() else {
+        return Err(UsageError(format!(
+            "`check --connect` needs the bot token\n  fix: set HEARTH_DISCORD_TOKEN, or `token` under [discord] in {}",
+            config_file(config)
+        ))
+        .into());
+    };
+    // Settings made with `/config` live in the database; read it without writing, if it exists.
+    let store = match crate::db::connect_read_only(&config.database.url).await {
+        Ok(pool) => Some(pool),
+        Err(err) => {
+            println!(
+                "  stored /config settings not read ({err:#}): checking the config file's channels"
+            );
+            None
+        }
+    };
+    let result = crate::discord::preflight::check(config, token, store.as_ref()).await;
+    if let Some(pool) = store {
+        pool.close().await;
+    }
+    let bot = result?;
+    println!(
+        "connected as {} ({}) to {}",
+        bot.name, bot.id, config.discord.api_base_url
+    );
+    let mut all_good = true;
+    for id in config.guilds.keys() {
+        if !bot.guilds.iter().any(|g| g.id.to_string() == *id) {
+            all_good = false;
+            println!("server {id} (configured in [guilds.{id}]): the bot is not in it\n       fix: invite the bot with the URL in the README, or remove the section");
+        }
+    }
+    if bot.guilds.is_empty() {
+        println!("the bot is in no server yet: invite it with the URL in the README");
+    }
+    for guild in &bot.guilds {
+        println!("server {} ({}):", guild.name, guild.id);
+        for (finding, configured) in &guild.findings {
+            let label = match (finding.ok, configured) {
+                (true, _) => "ok  ",
+                (false, false) => "off ",
+                (false, true) => "FAIL",
+            };
+            println!(
+                "  {label} {}: {}",
+                finding.purpose,
+                guild.plain(&finding.problem)
+            );
+            if label == "FAIL" {
+                all_good = false;
+                println!("       fix: {}", guild.plain(&finding.fix));
+            }
+        }
+    }
+    if all_good {
+        println!("all good: the bot has every permission its configured features need");
+    } else {
+        println!("problems found: what is marked FAIL does not work until fixed");
+    }
+    Ok(all_good)
+}
+
+/// The longest report: 20 years. Each day is computed, so `0001-01-01..9999-12-31` ran for minutes.
+const MAX_REPORT_DAYS: i64 = 20 * 366;
+
+/// A report's days must be in order and at most [`MAX_REPORT_DAYS`]; `to_note` says where a
+/// default `--to` came from.
+fn check_range(
+    from: chrono::NaiveDate,
+    to: chrono::NaiveDate,
+    to_note: &str,
+) -> anyhow::Result<()> {
+    if from > to {
+        return Err(UsageError(format!(
+            "--from {from} is after --to {to}{to_note}\n  fix: give a --from on or before --to"
+        ))
+        .into());
+    }
+    let days = (to - from).num_days() + 1;
+    if days > MAX_REPORT_DAYS {
+        return Err(UsageError(format!(
+            "--from {from} to --to {to} is {days} days; a report covers at most {MAX_REPORT_DAYS} days (20 years)\n  fix: narrow the range"
+        ))
+        .into());
+    }
+    Ok(())
 }
 
 async fn report(
@@ -191,11 +319,27 @@ async fn report(
     cohorts: Cohorts,
 ) -> anyhow::Result<()> {
     use crate::domain::clock::{Clock, SystemClock};
-    let pool = crate::db::open(&config.database.url).await?;
+    if let (Some(from), Some(to)) = (from, to) {
+        check_range(from, to, "")?;
+    }
+    let pool = crate::db::open_with(&config.database.url, crate::db::Access::Existing).await?;
+    // A report writes its materialised days; for a guild the store never saw that would be a
+    // row about nothing, and the zeros would hide a mistyped id.
+    if !crate::db::knows_guild(&pool, guild).await? {
+        pool.close().await;
+        return Err(UsageError(format!(
+            "the database {} holds nothing about server {guild}\n  fix: check --guild (Developer Mode → right-click the server → Copy Server ID); the bot records a server once it is in it, `hearth import` backfills one",
+            config.database.url
+        ))
+        .into());
+    }
     let tz = crate::scheduler::guild_timezone(&pool, config, guild).await?;
     let to = to.unwrap_or_else(|| SystemClock.now().with_timezone(&tz).date_naive());
     let from = from.unwrap_or(to - chrono::Duration::days(29));
-    anyhow::ensure!(from <= to, "--from {from} is after --to {to}");
+    if let Err(err) = check_range(from, to, &format!(" (today in {tz})")) {
+        pool.close().await;
+        return Err(err);
+    }
     let period = match cohorts {
         Cohorts::Month => crate::domain::analytics::CohortPeriod::Month,
         Cohorts::Week => crate::domain::analytics::CohortPeriod::IsoWeek,
@@ -211,7 +355,7 @@ async fn report(
 }
 
 async fn privacy(config: &config::Config, action: PrivacyAction) -> anyhow::Result<()> {
-    let pool = crate::db::open(&config.database.url).await?;
+    let pool = crate::db::open_with(&config.database.url, crate::db::Access::Existing).await?;
     match action {
         PrivacyAction::Export { user, guild } => {
             let data = crate::db::privacy::export(&pool, guild, user).await?;

@@ -357,6 +357,14 @@ impl Config {
             ));
         }
         if let Some(token) = &self.discord.token {
+            // An explicit `token = ""` is a mistake (a paste that did not happen), not "no token".
+            if token.is_empty() {
+                return Err(invalid(
+                    "discord.token",
+                    "the token is empty",
+                    "paste the bot token from the developer portal (Bot → Reset Token), or remove the key and set HEARTH_DISCORD_TOKEN",
+                ));
+            }
             if token.trim() != token || token.contains(char::is_whitespace) {
                 return Err(invalid(
                     "discord.token",
@@ -575,6 +583,22 @@ mod tests {
             "{shown}"
         );
         assert!(shown.contains("Europe/Berlin"), "{shown}");
+    }
+
+    #[test]
+    fn an_empty_token_is_an_error_naming_the_key_and_the_fix() {
+        let err = load_from_str("[discord]\ntoken = \"\"\n", "h.toml", &no_env()).unwrap_err();
+        assert_eq!(err.key, "discord.token");
+        assert_eq!(err.line, Some(2));
+        let shown = err.to_string();
+        assert!(
+            shown.starts_with("h.toml:2: key `discord.token`: the token is empty"),
+            "{shown}"
+        );
+        assert!(shown.contains("fix: paste the bot token"), "{shown}");
+        // A token from the environment replaces the empty one: nothing left to complain about.
+        let env = BTreeMap::from([("HEARTH_DISCORD_TOKEN", "from-env")]);
+        assert!(load_from_str("[discord]\ntoken = \"\"\n", "h.toml", &env).is_ok());
     }
 
     #[test]

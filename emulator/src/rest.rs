@@ -431,6 +431,25 @@ fn operate(
         | "get_webhook_message"
         | "update_webhook_message"
         | "delete_webhook_message" => webhook_message(&call),
+        "list_my_guilds" => {
+            // Discord: `limit` 1..=200, default 200; `after` a guild id.
+            let limit = call.query_u64("limit").unwrap_or(200).clamp(1, 200);
+            let after = call.query_u64("after").unwrap_or(0);
+            let world = inner.world.lock();
+            let guilds: Vec<Value> = world
+                .guilds
+                .range(after.saturating_add(1)..)
+                .filter(|(_, g)| g.members.contains_key(&bot))
+                .take(usize::try_from(limit).unwrap_or(200))
+                .map(|(id, g)| {
+                    json!({ "id": id.to_string(), "name": g.name, "icon": null, "banner": null,
+                            "owner": g.owner_id == bot,
+                            "permissions": world.base_permissions(*id, bot).to_string(),
+                            "features": [] })
+                })
+                .collect();
+            (200, json!(guilds))
+        }
         "get_guild" => match inner.world.lock().guild_json(call.id("guild_id")) {
             Some(guild) => (200, guild),
             None => unknown_guild(),

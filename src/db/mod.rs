@@ -15,6 +15,7 @@ pub mod recognition;
 pub mod rollup;
 pub mod welcome;
 
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -33,14 +34,227 @@ pub fn from_sql_id(id: i64) -> u64 {
     id as u64
 }
 
+/// Whether a command may create the database or needs one that exists.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// `run`, `migrate`, `import`: a missing database is created (owner-only, 0600).
+    Create,
+    /// `report`, `privacy`: a mistyped path must not silently become an empty database.
+    Existing,
+}
+
+/// Why the database cannot be used, with the path and what to do about it.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot use the database {}: {cause}\n  fix: {fix}", .path.display())]
+pub struct LocationError {
+    pub path: PathBuf,
+    pub cause: String,
+    pub fix: String,
+    /// There is no database file (and the command would not create one).
+    pub missing: bool,
+}
+
+/// The file behind a `sqlite:` URL; `None` for in-memory databases.
+pub fn database_path(url: &str) -> anyhow::Result<Option<PathBuf>> {
+    let options = SqliteConnectOptions::from_str(url)
+        .with_context(|| format!("invalid database url `{url}`"))?;
+    if url.contains(":memory:") || url.contains("mode=memory") {
+        return Ok(None);
+    }
+    Ok(Some(options.get_filename().to_owned()))
+}
+
+/// Checks, without creating anything, that the database at `url` can be opened for `access`:
+/// the file is readable and writable, or it is missing and its folder can take it. SQLite's own
+/// "(code: 14) unable to open database file" names neither the path nor the cause.
+pub fn check_location(url: &str, access: Access) -> anyhow::Result<()> {
+    let Some(path) = database_path(url)? else {
+        return Ok(());
+    };
+    let problem = |cause: String, fix: String, missing: bool| LocationError {
+        path: path.clone(),
+        cause,
+        fix,
+        missing,
+    };
+    let folder = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+        _ => PathBuf::from("."),
+    };
+    let url_fix = "or point `database.url` (or HEARTH_DATABASE_URL) elsewhere";
+    match std::fs::metadata(&path) {
+        Ok(meta) if meta.is_dir() => Err(problem(
+            "it is a folder, not a database file".into(),
+            format!(
+                "name a file inside it, e.g. database.url = \"sqlite://{}\"",
+                path.join("hearth.db").display()
+            ),
+            false,
+        ))?,
+        Ok(_) => {
+            std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(&path)
+                .map_err(|err| {
+                    problem(
+                        format!("the file cannot be opened for reading and writing ({err})"),
+                        format!("give the user running Hearth read and write access (e.g. chown it, then chmod 600 {}), {url_fix}", path.display()),
+                        false,
+                    )
+                })?;
+            // WAL mode keeps -wal and -shm files next to the database.
+            check_folder_writable(&folder).map_err(|cause| {
+                problem(
+                    format!("{cause}; SQLite creates its -wal and -shm files there"),
+                    format!(
+                        "give the user running Hearth write access to {}, {url_fix}",
+                        folder.display()
+                    ),
+                    false,
+                )
+            })?;
+            Ok(())
+        }
+        Err(err)
+            if matches!(
+                err.kind(),
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+            ) =>
+        {
+            if access == Access::Existing {
+                return Err(problem(
+                    "there is no database at this path (nothing was created)".into(),
+                    "check `database.url` (or HEARTH_DATABASE_URL) for a typo; `hearth migrate` or `hearth run` creates a new database".into(),
+                    true,
+                )
+                .into());
+            }
+            if folder.exists() && !folder.is_dir() {
+                return Err(problem(
+                    format!("{} is a file, not a folder", folder.display()),
+                    format!("name a path inside a folder, {url_fix}"),
+                    false,
+                )
+                .into());
+            }
+            if !folder.is_dir() {
+                return Err(problem(
+                    format!("the folder {} does not exist", folder.display()),
+                    format!("create it (mkdir -p {}), {url_fix}", folder.display()),
+                    false,
+                )
+                .into());
+            }
+            check_folder_writable(&folder).map_err(|cause| {
+                problem(
+                    cause,
+                    format!(
+                        "give the user running Hearth write access to {}, {url_fix}",
+                        folder.display()
+                    ),
+                    false,
+                )
+            })?;
+            Ok(())
+        }
+        Err(err) => Err(problem(
+            format!("its metadata cannot be read ({err})"),
+            format!(
+                "give the user running Hearth access to {}, {url_fix}",
+                folder.display()
+            ),
+            false,
+        ))?,
+    }
+}
+
+/// Writability by trying it: permission bits do not tell about ACLs, root or read-only mounts.
+fn check_folder_writable(folder: &Path) -> Result<(), String> {
+    let probe = folder.join(format!(".hearth-write-test-{}", std::process::id()));
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe)
+    {
+        Ok(_) => {
+            let _ = std::fs::remove_file(&probe);
+            Ok(())
+        }
+        Err(err) => Err(format!(
+            "the folder {} is not writable ({err})",
+            folder.display()
+        )),
+    }
+}
+
+/// The database holds anonymous AMA authors and pending application answers: only the owner may
+/// read it. A new file is created 0600 (SQLite gives its -wal and -shm files the same mode); an
+/// existing one readable by everyone (created 0644 by earlier versions) loses the world bits.
+#[cfg(unix)]
+fn restrict_permissions(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        // Set again: the mode given to open(2) is reduced by the umask.
+        Ok(_) => std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)),
+        Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {
+            let mut names = vec![path.to_owned()];
+            for suffix in ["-wal", "-shm"] {
+                let mut name = path.as_os_str().to_owned();
+                name.push(suffix);
+                names.push(PathBuf::from(name));
+            }
+            for name in names {
+                let Ok(meta) = std::fs::metadata(&name) else {
+                    continue;
+                };
+                let mode = meta.permissions().mode() & 0o777;
+                if mode & 0o007 != 0 {
+                    std::fs::set_permissions(&name, std::fs::Permissions::from_mode(mode & 0o770))?;
+                    tracing::warn!(file = %name.display(), "the database file was readable by every user; removed their access");
+                }
+            }
+            Ok(())
+        }
+        Err(err) => Err(err),
+    }
+}
+
+#[cfg(not(unix))]
+fn restrict_permissions(_: &Path) -> std::io::Result<()> {
+    Ok(())
+}
+
 /// Opens (creating if missing) the database with WAL, foreign keys and a busy timeout.
 pub async fn connect(url: &str) -> anyhow::Result<Pool> {
+    connect_with(url, Access::Create).await
+}
+
+/// Opens the database for `access`, with WAL, foreign keys, a busy timeout and secure delete.
+pub async fn connect_with(url: &str, access: Access) -> anyhow::Result<Pool> {
+    check_location(url, access)?;
+    if let Some(path) = database_path(url)? {
+        restrict_permissions(&path).map_err(|err| LocationError {
+            cause: format!("its permissions cannot be set to owner-only ({err})"),
+            fix: "give the user running Hearth ownership of the file and its folder".into(),
+            path,
+            missing: false,
+        })?;
+    }
     let options = SqliteConnectOptions::from_str(url)
         .with_context(|| format!("invalid database url `{url}`"))?
-        .create_if_missing(true)
+        .create_if_missing(access == Access::Create)
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Normal)
         .foreign_keys(true)
+        // Deleted rows are zeroed, so text erased from the outbox (an unshared `/intro` answer)
+        // does not linger in free pages of the file.
+        .pragma("secure_delete", "ON")
         .busy_timeout(Duration::from_secs(5));
     SqlitePoolOptions::new()
         // One is held by the activity writer (src/ingest.rs); four for everything else.
@@ -51,6 +265,24 @@ pub async fn connect(url: &str) -> anyhow::Result<Pool> {
         .connect_with(options)
         .await
         .with_context(|| format!("cannot open the database `{url}`"))
+}
+
+/// Opens an existing database read-only: no migration, nothing created or written
+/// (`hearth check --connect` reads the stored `/config` settings with it).
+pub async fn connect_read_only(url: &str) -> anyhow::Result<Pool> {
+    if let Some(path) = database_path(url)? {
+        anyhow::ensure!(path.exists(), "no database at {} yet", path.display());
+    }
+    let options = SqliteConnectOptions::from_str(url)
+        .with_context(|| format!("invalid database url `{url}`"))?
+        .read_only(true)
+        .create_if_missing(false)
+        .busy_timeout(Duration::from_secs(5));
+    SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect_with(options)
+        .await
+        .with_context(|| format!("cannot open the database `{url}` read-only"))
 }
 
 /// Applies the embedded migrations; returns how many were newly applied.
@@ -74,7 +306,34 @@ async fn applied_count(pool: &Pool) -> i64 {
 
 /// Opens and migrates: what every subcommand that touches the store does first.
 pub async fn open(url: &str) -> anyhow::Result<Pool> {
-    let pool = connect(url).await?;
+    open_with(url, Access::Create).await
+}
+
+/// [`open`] for `access`: commands that only read use [`Access::Existing`].
+pub async fn open_with(url: &str, access: Access) -> anyhow::Result<Pool> {
+    let pool = connect_with(url, access).await?;
     migrate(&pool).await?;
     Ok(pool)
+}
+
+/// Copies the write-ahead log into the database file and empties it. Until then the log keeps
+/// the old versions of changed pages, erased text included (`secure_delete` covers the file).
+pub async fn checkpoint(pool: &Pool) -> sqlx::Result<()> {
+    sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// Whether the store holds anything about a guild: the bot saw it, or activity was imported.
+pub async fn knows_guild(pool: &Pool, guild_id: u64) -> sqlx::Result<bool> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM guilds WHERE guild_id = $1)
+             OR EXISTS (SELECT 1 FROM activity WHERE guild_id = $1)
+             OR EXISTS (SELECT 1 FROM members WHERE guild_id = $1)
+             OR EXISTS (SELECT 1 FROM member_joins WHERE guild_id = $1)",
+    )
+    .bind(to_sql_id(guild_id))
+    .fetch_one(pool)
+    .await
 }

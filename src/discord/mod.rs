@@ -7,6 +7,7 @@ pub mod commands;
 pub mod components;
 pub mod errors;
 pub mod events;
+pub mod preflight;
 pub mod render;
 pub mod sink;
 

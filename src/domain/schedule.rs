@@ -238,30 +238,44 @@ pub fn decide_run(due: DateTime<Utc>, now: DateTime<Utc>, policy: CatchUp) -> Ru
     }
 }
 
-/// Parses a catch-up policy: `skip`, or a duration such as `90m`, `2h`, `1d`.
+/// The longest catch-up accepted: a post more than a month late is stale, and a cap keeps the
+/// arithmetic far from `Duration`'s limits (it panics beyond about 292 million years).
+pub const MAX_CATCH_UP_DAYS: u64 = 30;
+
+/// Parses a catch-up policy: `skip`, or a duration such as `90m`, `2h`, `1d` (at most 30 days).
 pub fn parse_catch_up(text: &str) -> Result<CatchUp, String> {
     let text = text.trim().to_lowercase();
     if text == "skip" {
         return Ok(CatchUp::Skip);
     }
+    let not_a_policy = || format!("`{text}` is not `skip` or a duration like 30m, 2h, 1d");
     let (number, unit) = text.split_at(
         text.find(|c: char| !c.is_ascii_digit())
             .unwrap_or(text.len()),
     );
-    let n: i64 = number
-        .parse()
-        .map_err(|_| format!("`{text}` is not `skip` or a duration like 30m, 2h, 1d"))?;
-    let duration = match unit.trim() {
-        "m" | "min" | "minutes" => Duration::minutes(n),
-        "h" | "hours" => Duration::hours(n),
-        "d" | "days" => Duration::days(n),
-        _ => {
-            return Err(format!(
-                "`{text}` is not `skip` or a duration like 30m, 2h, 1d"
-            ))
-        }
+    if number.is_empty() {
+        return Err(not_a_policy());
+    }
+    let seconds_per_unit: u64 = match unit.trim() {
+        "m" | "min" | "minutes" => 60,
+        "h" | "hours" => 3600,
+        "d" | "days" => 86_400,
+        _ => return Err(not_a_policy()),
     };
-    Ok(CatchUp::LateWithin(duration))
+    let max_seconds = MAX_CATCH_UP_DAYS * 86_400;
+    // Digits only, so a parse failure is an overflow: too long either way.
+    let seconds = number
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(seconds_per_unit))
+        .filter(|s| *s <= max_seconds)
+        .ok_or_else(|| {
+            format!(
+                "`{text}` is longer than {MAX_CATCH_UP_DAYS}d, the most a missed run may be late; use `skip` or a duration up to {MAX_CATCH_UP_DAYS}d"
+            )
+        })?;
+    let seconds = i64::try_from(seconds).map_err(|_| not_a_policy())?;
+    Ok(CatchUp::LateWithin(Duration::seconds(seconds)))
 }
 
 #[cfg(test)]
@@ -459,5 +473,37 @@ mod tests {
             CatchUp::LateWithin(Duration::hours(2))
         );
         assert!(parse_catch_up("soon").is_err());
+    }
+
+    #[test]
+    fn catch_up_durations_are_bounded_and_never_overflow() {
+        assert_eq!(
+            parse_catch_up("30d").unwrap(),
+            CatchUp::LateWithin(Duration::days(30))
+        );
+        assert_eq!(
+            parse_catch_up("43200m").unwrap(),
+            CatchUp::LateWithin(Duration::days(30))
+        );
+        assert_eq!(
+            parse_catch_up("0m").unwrap(),
+            CatchUp::LateWithin(Duration::zero())
+        );
+        // Each of these panicked or wrapped before (issue 23, item 14).
+        for text in [
+            "31d",
+            "43201m",
+            "200000000000d",
+            "9223372036854775807m",
+            "99999999999999999999999999h",
+        ] {
+            let err = parse_catch_up(text).unwrap_err();
+            assert!(err.contains("longer than 30d"), "{text}: {err}");
+            assert!(err.contains("skip"), "{text}: {err}");
+        }
+        for text in ["d", "", "-5m", "5 weeks", "1.5h"] {
+            let err = parse_catch_up(text).unwrap_err();
+            assert!(err.contains("not `skip` or a duration"), "{text:?}: {err}");
+        }
     }
 }

@@ -385,3 +385,408 @@ fn token_never_appears_in_the_log() {
     );
     assert!(!all.contains("very-secret-token"), "{all}");
 }
+
+/// `hearth <args> --config <config>` with a clean environment, run to completion.
+fn hearth(args: &[&str], config: &std::path::Path) -> std::process::Output {
+    std::process::Command::new(World::exe())
+        .args(args)
+        .arg("--config")
+        .arg(config)
+        .env_remove("HEARTH_DISCORD_TOKEN")
+        .env_remove("HEARTH_DATABASE_URL")
+        .env_remove("HEARTH_CONFIG")
+        .env_remove("HEARTH_LOG")
+        .output()
+        .unwrap()
+}
+
+fn stderr_of(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn stdout_of(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A config with the database at `db`.
+fn config_with_db(dir: &std::path::Path, db: &std::path::Path) -> std::path::PathBuf {
+    let path = dir.join("h.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[discord]\ntoken = \"t\"\n[database]\nurl = \"sqlite://{}\"\n",
+            db.display()
+        ),
+    )
+    .unwrap();
+    path
+}
+
+#[test]
+fn check_rejects_an_empty_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("h.toml");
+    std::fs::write(&path, "[discord]\ntoken = \"\"\n").unwrap();
+    let out = hearth(&["check"], &path);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = stderr_of(&out);
+    assert!(
+        stderr.contains(&format!(
+            "{}:2: key `discord.token`: the token is empty",
+            path.display()
+        )),
+        "{stderr}"
+    );
+    assert!(stderr.contains("fix:"), "{stderr}");
+}
+
+#[test]
+fn an_unusable_database_location_is_named_once_with_its_cause_and_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("data");
+    let config = config_with_db(dir.path(), &folder.join("h.db"));
+    // `check` looks at the location now, instead of passing and leaving it to `run`.
+    let out = hearth(&["check"], &config);
+    assert_eq!(out.status.code(), Some(2), "{}", stdout_of(&out));
+    let stderr = stderr_of(&out);
+    assert!(
+        stderr.contains(&format!("the folder {} does not exist", folder.display())),
+        "{stderr}"
+    );
+    assert!(stderr.contains("key `database.url`"), "{stderr}");
+    assert!(
+        stderr.contains(&format!("fix: create it (mkdir -p {})", folder.display())),
+        "{stderr}"
+    );
+    for command in ["migrate", "run"] {
+        let out = hearth(&[command], &config);
+        assert_eq!(out.status.code(), Some(1), "{command}");
+        let stderr = stderr_of(&out);
+        assert!(!stderr.contains("code: 14"), "{command}: {stderr}");
+        assert!(
+            stderr.contains("does not exist") && stderr.contains("fix:"),
+            "{command}: {stderr}"
+        );
+        // One error; `run` (src/app.rs) also writes it as its "hearth stopped" log line.
+        let copies = stderr.matches("fix: create it").count();
+        let most = if command == "run" { 2 } else { 1 };
+        assert!(
+            (1..=most).contains(&copies),
+            "{command}: {copies} copies: {stderr}"
+        );
+    }
+    // A folder nobody can create files in (root included): /proc.
+    let config = config_with_db(dir.path(), std::path::Path::new("/proc/hearth-test.db"));
+    let out = hearth(&["check"], &config);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr_of(&out).contains("the folder /proc is not writable"),
+        "{}",
+        stderr_of(&out)
+    );
+
+    // Once the folder exists, check passes and says the database will be created.
+    std::fs::create_dir(&folder).unwrap();
+    let config = config_with_db(dir.path(), &folder.join("h.db"));
+    let out = hearth(&["check"], &config);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    assert!(
+        stdout_of(&out).contains("will be created"),
+        "{}",
+        stdout_of(&out)
+    );
+    assert!(!folder.join("h.db").exists(), "check creates nothing");
+}
+
+#[test]
+fn read_only_commands_on_a_mistyped_path_create_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("hearht.db");
+    let config = config_with_db(dir.path(), &db);
+    for args in [
+        &["report", "--guild", "1"][..],
+        &["privacy", "export", "--user", "5"][..],
+        &["privacy", "forget", "--user", "5"][..],
+    ] {
+        let out = hearth(args, &config);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stdout_of(&out));
+        let stderr = stderr_of(&out);
+        assert!(
+            stderr.contains(&db.display().to_string())
+                && stderr.contains("no database at this path")
+                && stderr.contains("fix:"),
+            "{args:?}: {stderr}"
+        );
+        assert!(stdout_of(&out).is_empty(), "no zeros printed");
+        assert!(!db.exists(), "{args:?} created the database");
+    }
+}
+
+#[tokio::test]
+async fn report_refuses_bad_ranges_and_unknown_guilds_without_writing() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("h.db");
+    let config = config_with_db(dir.path(), &db);
+    let url = format!("sqlite://{}", db.display());
+    let pool = hearth::db::open(&url).await.unwrap();
+    hearth::db::guilds::upsert_seen(&pool, 1, 0).await.unwrap();
+    pool.close().await;
+
+    let out = hearth(
+        &[
+            "report",
+            "--guild",
+            "1",
+            "--from",
+            "2026-02-01",
+            "--to",
+            "2026-01-01",
+        ],
+        &config,
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "--from after --to is a usage error"
+    );
+    assert!(stderr_of(&out).contains("--from 2026-02-01 is after --to 2026-01-01"));
+
+    let out = hearth(
+        &[
+            "report",
+            "--guild",
+            "1",
+            "--from",
+            "0001-01-01",
+            "--to",
+            "9999-12-31",
+        ],
+        &config,
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr_of(&out).contains("a report covers at most 7320 days (20 years)"),
+        "{}",
+        stderr_of(&out)
+    );
+    // Only --from: the default --to (today) comes before it.
+    let out = hearth(&["report", "--guild", "1", "--from", "9999-01-01"], &config);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr_of(&out).contains("(today in UTC)"),
+        "{}",
+        stderr_of(&out)
+    );
+
+    let out = hearth(&["report", "--guild", "424242"], &config);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr_of(&out).contains("holds nothing about server 424242"),
+        "{}",
+        stderr_of(&out)
+    );
+    let pool = hearth::db::open(&url).await.unwrap();
+    assert_eq!(
+        hearth::db::rollup::state(&pool, 424_242).await.unwrap(),
+        None,
+        "nothing written for the unknown guild"
+    );
+    pool.close().await;
+
+    let out = hearth(&["report", "--guild", "1", "--format", "json"], &config);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+}
+
+#[test]
+fn the_database_is_created_owner_only_whatever_the_umask() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("h.db");
+    let config = config_with_db(dir.path(), &db);
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg("umask 000; exec \"$0\" migrate --config \"$1\"")
+        .arg(World::exe())
+        .arg(&config)
+        .env_remove("HEARTH_DATABASE_URL")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    let mode = std::fs::metadata(&db).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "{mode:o}");
+}
+
+#[test]
+fn logs_have_no_colour_codes_when_not_on_a_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_with_db(dir.path(), &dir.path().join("h.db"));
+    let out = std::process::Command::new(World::exe())
+        .args(["migrate", "--config"])
+        .arg(&config)
+        .env("HEARTH_LOG", "trace")
+        .env_remove("NO_COLOR")
+        .env_remove("HEARTH_DATABASE_URL")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let stderr = stderr_of(&out);
+    assert!(
+        stderr.contains("TRACE") || stderr.contains("DEBUG"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains('\u{1b}'),
+        "ANSI escape in piped logs: {stderr:?}"
+    );
+}
+
+#[tokio::test]
+async fn interaction_tokens_never_reach_a_trace_log() {
+    let world = World::new().await;
+    let mut bot = world.start_bot_with(1, "[log]\nfilter = \"trace\"\n").await;
+    let show = world.slash(world.manager, "config", "show", json!([]));
+    show.response(WAIT).await.unwrap();
+    let doctor = world.slash(world.manager, "config", "doctor", json!([]));
+    doctor.response(WAIT).await.unwrap();
+    bot.terminate().await.unwrap();
+    let log = bot.log();
+    for token in [&show.token, &doctor.token] {
+        assert!(!log.contains(token.as_str()), "token {token} in the log");
+    }
+    assert!(
+        log.contains("[redacted]"),
+        "the tokens were logged, redacted"
+    );
+}
+
+#[tokio::test]
+async fn prompts_add_refuses_an_absurd_catch_up_with_an_explanation() {
+    let world = World::new().await;
+    let mut bot = world.start_bot(1).await;
+    let reply = world
+        .run(
+            world.manager,
+            "prompts",
+            "add",
+            json!([
+                {"type": 3, "name": "theme", "value": "Show and tell"},
+                {"type": 7, "name": "channel", "value": world.general.to_string()},
+                {"type": 3, "name": "days", "value": "mon"},
+                {"type": 3, "name": "time", "value": "09:00"},
+                {"type": 3, "name": "text", "value": "What did you make?"},
+                {"type": 3, "name": "catch_up", "value": "200000000000d"}
+            ]),
+        )
+        .await;
+    assert!(is_ephemeral(&reply), "{reply}");
+    let text = text_of(&reply);
+    assert!(
+        text.contains("catch_up: `200000000000d` is longer than 30d"),
+        "{text}"
+    );
+    bot.terminate().await.unwrap();
+    assert!(!bot.log().contains("panicked"), "{}", bot.log());
+}
+
+/// `hearth check --connect` against the emulator, as a separate process.
+async fn check_connect(config: &std::path::Path) -> (i32, String, String) {
+    let out = tokio::process::Command::new(World::exe())
+        .args(["check", "--connect", "--config"])
+        .arg(config)
+        .env_remove("HEARTH_DISCORD_TOKEN")
+        .env_remove("HEARTH_DATABASE_URL")
+        .env_remove("HEARTH_CONFIG")
+        .env_remove("HEARTH_LOG")
+        .output()
+        .await
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        stdout_of(&out),
+        stderr_of(&out),
+    )
+}
+
+#[tokio::test]
+async fn check_connect_reports_missing_permissions_per_configured_channel() {
+    let world = World::new().await;
+    let bot_role = world.emu.bot_role(world.guild);
+    world
+        .emu
+        .set_channel_overwrite(world.reports, bot_role, 0, 0, 1 << 11);
+    let extra = format!(
+        "[defaults.channels]\nreports = {}\nwelcome = {}\n",
+        world.reports, world.welcome
+    );
+    let config =
+        hearth::harness::write_config(world.dir.path(), &world.emu.base_url(), &extra).unwrap();
+    let (code, stdout, stderr) = check_connect(&config).await;
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(
+        stdout.contains(&format!("server Hearth Test Guild ({})", world.guild)),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("FAIL reports: missing Send Messages in #reports"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("fix: allow Send Messages for the Hearth role in #reports"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("ok   welcome: #welcome: ready"), "{stdout}");
+    assert!(
+        stdout.contains("off  intros: no intros channel"),
+        "{stdout}"
+    );
+
+    // Fixed in Discord: all good, exit 0.
+    world
+        .emu
+        .set_channel_overwrite(world.reports, bot_role, 0, 0, 0);
+    let (code, stdout, _) = check_connect(&config).await;
+    assert_eq!(code, 0, "{stdout}");
+    assert!(stdout.contains("all good"), "{stdout}");
+    assert!(
+        !world.dir.path().join("hearth.db").exists(),
+        "check creates no database"
+    );
+
+    // A channel set with `/config channel` lives in the database: check reads it from there
+    // (read-only) over the config file, so a deleted intros channel is found.
+    let pool = hearth::db::open(&format!(
+        "sqlite://{}",
+        world.dir.path().join("hearth.db").display()
+    ))
+    .await
+    .unwrap();
+    hearth::db::guilds::set_channel(
+        &pool,
+        world.guild,
+        hearth::domain::settings::ChannelPurpose::Intros,
+        424_242,
+        0,
+    )
+    .await
+    .unwrap();
+    pool.close().await;
+    let (code, stdout, _) = check_connect(&config).await;
+    assert_eq!(code, 1, "{stdout}");
+    assert!(
+        stdout.contains("FAIL intros: the intros channel <#424242> no longer exists"),
+        "{stdout}"
+    );
+
+    // No token: a usage error naming the fix.
+    std::fs::write(
+        &config,
+        std::fs::read_to_string(&config)
+            .unwrap()
+            .replace("token = \"emulator-token\"\n", ""),
+    )
+    .unwrap();
+    let (code, _, stderr) = check_connect(&config).await;
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("needs the bot token"), "{stderr}");
+    world.emu.assert_no_violations();
+}

@@ -32,7 +32,7 @@ const VOTE: &str = "hearth:ama:vote:";
 #[poise::command(
     slash_command,
     guild_only,
-    subcommands("create", "queue", "answer", "close", "list"),
+    subcommands("create", "ask", "queue", "answer", "close", "list"),
     subcommand_required
 )]
 pub async fn ama(_: Context<'_>) -> Result<(), Error> {
@@ -152,6 +152,104 @@ async fn queue_post(
         })
         .await?;
     Ok(())
+}
+
+/// Open AMAs of a guild, newest first.
+async fn open_amas(data: &Data, guild_id: u64) -> Result<Vec<db::ama::Ama>, Error> {
+    let mut all = db::ama::list(&data.pool, guild_id).await?;
+    all.retain(|a| a.status == "open");
+    Ok(all)
+}
+
+async fn autocomplete_open(
+    ctx: Context<'_>,
+    partial: &str,
+) -> serenity::CreateAutocompleteResponse {
+    let amas = match ctx.guild_id() {
+        Some(guild) => open_amas(ctx.data(), guild.get()).await.unwrap_or_default(),
+        None => Vec::new(),
+    };
+    let needle = partial.trim().trim_start_matches('#').to_lowercase();
+    let choices = amas
+        .iter()
+        .filter(|a| {
+            a.id.to_string().starts_with(&needle) || a.title.to_lowercase().contains(&needle)
+        })
+        .take(25)
+        .map(|a| {
+            let name: String = format!("#{} {}", a.id, a.title).chars().take(100).collect();
+            serenity::AutocompleteChoice::new(name, a.id)
+        })
+        .collect();
+    serenity::CreateAutocompleteResponse::new().set_choices(choices)
+}
+
+/// Ask a question in an AMA (optionally anonymous)
+#[poise::command(slash_command)]
+async fn ask(
+    ctx: Context<'_>,
+    #[description = "Which AMA (default: the one that is open)"]
+    #[autocomplete = "autocomplete_open"]
+    ama: Option<i64>,
+) -> Result<(), Error> {
+    let guild_id = guild_id(ctx)?;
+    let open = open_amas(ctx.data(), guild_id).await?;
+    let id = match (ama, open.as_slice()) {
+        (Some(id), _) if open.iter().any(|a| a.id == id) => id,
+        (Some(id), _) => {
+            let known = db::ama::get(&ctx.data().pool, guild_id, id).await?;
+            return Err(UserError(match known {
+                Some(_) => format!("AMA #{id} is closed; `/ama list` shows the others."),
+                None => format!("There is no AMA #{id}; `/ama list` shows them."),
+            })
+            .into());
+        }
+        (None, [only]) => only.id,
+        (None, []) => {
+            return Err(UserError("No AMA is open for questions right now.".into()).into())
+        }
+        (None, several) => {
+            let names: Vec<String> = several
+                .iter()
+                .map(|a| format!("#{} {}", a.id, a.title))
+                .collect();
+            return Err(UserError(format!(
+                "Several AMAs are open ({}): choose one with the `ama` option.",
+                names.join(", ")
+            ))
+            .into());
+        }
+    };
+    let poise::Context::Application(app) = ctx else {
+        return Err(UserError("`/ama ask` is a slash command.".into()).into());
+    };
+    app.interaction
+        .create_response(
+            ctx.serenity_context(),
+            CreateInteractionResponse::Modal(question_modal(id)),
+        )
+        .await?;
+    // The modal is the answer; poise must not try another one (e.g. from its error handler).
+    app.has_sent_initial_response
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    Ok(())
+}
+
+/// The question form, for the "Ask a question" button and `/ama ask`; its submission is
+/// handled by [`on_modal`] from the custom id, so it works the same from either.
+fn question_modal(id: i64) -> CreateModal {
+    CreateModal::new(format!("{QUESTION}{id}"), "Ask a question").components(vec![
+        CreateActionRow::InputText(
+            CreateInputText::new(InputTextStyle::Paragraph, "Your question", "question")
+                .max_length(1000),
+        ),
+        CreateActionRow::InputText(
+            CreateInputText::new(InputTextStyle::Short, "Anonymous? (yes/no)", "anonymous")
+                .required(false)
+                .value("no")
+                .max_length(3),
+        ),
+    ])
 }
 
 async fn own_ama(ctx: Context<'_>, id: i64) -> Result<db::ama::Ama, Error> {
@@ -333,18 +431,7 @@ pub async fn on_button(
             ephemeral(ctx, interaction, "This AMA is closed.").await?;
             return Ok(true);
         }
-        let modal = CreateModal::new(format!("{QUESTION}{id}"), "Ask a question").components(vec![
-            CreateActionRow::InputText(
-                CreateInputText::new(InputTextStyle::Paragraph, "Your question", "question")
-                    .max_length(1000),
-            ),
-            CreateActionRow::InputText(
-                CreateInputText::new(InputTextStyle::Short, "Anonymous? (yes/no)", "anonymous")
-                    .required(false)
-                    .value("no")
-                    .max_length(3),
-            ),
-        ]);
+        let modal = question_modal(id);
         interaction
             .create_response(ctx, CreateInteractionResponse::Modal(modal))
             .await?;
