@@ -172,11 +172,13 @@ async fn report_of(
         counts.activation = (n(joined), n(activated));
     }
     if sections.retention {
+        // Whole cohorts: join days from the start of `from`'s period to the end of `to`'s.
+        let (first, last) = analytics::cohort_days(from, to, period);
         let (finished, live) = db::rollup::cohorts(
             pool,
             guild_id,
-            (day_number(from), day_number(to)),
-            (since, until),
+            (day_number(first), day_number(last)),
+            (start_of(first, tz), start_of(last + Duration::days(1), tz)),
             days.first_live,
         )
         .await?;

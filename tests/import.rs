@@ -167,3 +167,382 @@ fn imports_every_format_reports_damage_and_never_counts_twice() {
     let (code, _, stderr) = hearth(&config, &["import", "--guild", "100", "/nope.json"]);
     assert_eq!(code, 2, "{stderr}");
 }
+
+fn config_in(dir: &std::path::Path, name: &str) -> std::path::PathBuf {
+    let config = dir.join(format!("{name}.toml"));
+    std::fs::write(
+        &config,
+        format!(
+            "[database]\nurl = \"sqlite://{}/{name}.db\"\n",
+            dir.display()
+        ),
+    )
+    .unwrap();
+    config
+}
+
+fn report(config: &std::path::Path, from: &str, to: &str) -> serde_json::Value {
+    let (code, stdout, stderr) = hearth(
+        config,
+        &[
+            "report", "--guild", "100", "--from", from, "--to", to, "--format", "json",
+        ],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    serde_json::from_str(&stdout).unwrap()
+}
+
+/// (date, dau, wau, mau, messages, joins) of the report's first days.
+fn days(report: &serde_json::Value, n: usize) -> Vec<(String, u64, u64, u64, u64, u64)> {
+    report["daily"].as_array().unwrap()[..n]
+        .iter()
+        .map(|d| {
+            let n = |k: &str| d[k].as_u64().unwrap();
+            (
+                d["date"].as_str().unwrap().to_owned(),
+                n("dau"),
+                n("wau"),
+                n("mau"),
+                n("messages"),
+                n("joins"),
+            )
+        })
+        .collect()
+}
+
+/// System notices are not messages (product §6, issue 23): a join notice is the member's join,
+/// a pin notice and a boost notice are no activity; JSON by the message type, CSV by the text
+/// DiscordChatExporter writes for them.
+#[test]
+fn join_and_pin_notices_are_a_join_and_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("G - general [200].json");
+    std::fs::write(
+        &json,
+        json_export(
+            200,
+            "GuildTextChat",
+            &[
+                message(1, 7, "2024-03-01T09:00:00+00:00", "GuildMemberJoin", false),
+                message(
+                    2,
+                    8,
+                    "2024-03-01T12:00:00+00:00",
+                    "ChannelPinnedMessage",
+                    false,
+                ),
+                message(3, 7, "2024-03-02T10:00:00+00:00", "Default", false),
+                message(4, 9, "2024-03-03T08:00:00+00:00", "GuildMemberJoin", false),
+                // A boost: DiscordChatExporter writes the number of types it has no name for.
+                message(5, 11, "2024-03-04T08:00:00+00:00", "8", false),
+                message(6, 8, "2024-03-05T10:00:00+00:00", "Default", false),
+            ],
+        ),
+    )
+    .unwrap();
+    let csv = dir.path().join("G - general [200].csv");
+    std::fs::write(
+        &csv,
+        "AuthorID,Author,Date,Content,Attachments,Reactions\n\
+         \"7\",\"a\",\"2024-03-01T09:00:00.000+00:00\",\"Joined the server.\",\"\",\"\"\n\
+         \"8\",\"b\",\"2024-03-01T12:00:00.000+00:00\",\"Pinned a message.\",\"\",\"\"\n\
+         \"7\",\"a\",\"2024-03-02T10:00:00.000+00:00\",\"hello\",\"\",\"\"\n\
+         \"9\",\"c\",\"2024-03-03T08:00:00.000+00:00\",\"Joined the server.\",\"\",\"\"\n\
+         \"8\",\"b\",\"2024-03-05T10:00:00.000+00:00\",\"Joined the server. Welcome!\",\"\",\"\"\n",
+    )
+    .unwrap();
+    for (name, file) in [("json", &json), ("csv", &csv)] {
+        let config = config_in(dir.path(), name);
+        let (code, stdout, stderr) = hearth(
+            &config,
+            &["import", "--guild", "100", file.to_str().unwrap()],
+        );
+        assert_eq!(code, 0, "{name}: {stdout}\n{stderr}");
+        assert!(
+            stdout.contains("2 new activity records"),
+            "{name}: {stdout}"
+        );
+        let r = report(&config, "2024-03-01", "2024-03-20");
+        let d = |date: &str, dau, wau, mau, messages, joins| {
+            (date.to_owned(), dau, wau, mau, messages, joins)
+        };
+        // Member 7 joined on the 1st (the notice) and posted on the 2nd; member 9 joined on
+        // the 3rd and never posted; member 8's pin is nothing, so their first message (the
+        // 5th) is their join (imported history without a join notice).
+        assert_eq!(
+            days(&r, 5),
+            [
+                d("2024-03-01", 0, 0, 0, 0, 1),
+                d("2024-03-02", 1, 1, 1, 1, 0),
+                d("2024-03-03", 0, 1, 1, 0, 1),
+                d("2024-03-04", 0, 1, 1, 0, 0),
+                d("2024-03-05", 1, 2, 2, 1, 1),
+            ],
+            "{name}: {r}"
+        );
+        assert_eq!(
+            r["activation"],
+            serde_json::json!({ "joined": 3, "activated": 2, "rate": 2.0 / 3.0 }),
+            "{name}: {r}"
+        );
+        assert_eq!(r["retention"][0]["size"], 3, "{name}: {r}");
+        let top: Vec<&str> = r["top_contributors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["user_id"].as_str().unwrap())
+            .collect();
+        assert_eq!(top, ["7", "8"], "{name}: {r}");
+    }
+}
+
+/// Thread exports are known by the channel's type, not its name (issue 23: a text channel
+/// named "Thread-ideas" was imported as thread messages, all replies).
+#[tokio::test]
+async fn a_text_channel_named_like_a_thread_is_not_a_thread() {
+    let dir = tempfile::tempdir().unwrap();
+    let exports = dir.path().join("exports");
+    std::fs::create_dir_all(&exports).unwrap();
+    let export = |channel: u64, kind: &str, name: &str, first_id: u64| {
+        json_export(
+            channel,
+            kind,
+            &[
+                message(first_id, 7, "2024-03-01T10:00:00+00:00", "Default", false),
+                message(
+                    first_id + 1,
+                    8,
+                    "2024-03-01T11:00:00+00:00",
+                    "Default",
+                    false,
+                ),
+            ],
+        )
+        .replace(r#""name": "c""#, &format!(r#""name": "{name}""#))
+    };
+    std::fs::write(
+        exports.join("G - Thread-ideas [200].json"),
+        export(200, "GuildTextChat", "Thread-ideas", 1),
+    )
+    .unwrap();
+    let config = config_in(dir.path(), "h");
+    let (code, stdout, stderr) = hearth(
+        &config,
+        &["import", "--guild", "100", exports.to_str().unwrap()],
+    );
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let pool = hearth::db::open(&format!("sqlite://{}/h.db", dir.path().display()))
+        .await
+        .unwrap();
+    let day = chrono::NaiveDate::from_ymd_opt(2024, 3, 1).unwrap();
+    let talk = |pool: hearth::db::Pool| async move {
+        hearth::stats::conversations(
+            &pool,
+            100,
+            chrono_tz::UTC,
+            day,
+            day,
+            &std::collections::HashSet::new(),
+        )
+        .await
+        .unwrap()
+        .replies_per_post
+    };
+    assert_eq!(
+        talk(pool.clone()).await,
+        Some(0.0),
+        "two top-level messages"
+    );
+    // A real thread's messages are replies.
+    std::fs::write(
+        exports.join("G - a thread [300].json"),
+        export(300, "GuildPublicThread", "a thread", 10),
+    )
+    .unwrap();
+    pool.close().await;
+    let (code, _, stderr) = hearth(
+        &config,
+        &["import", "--guild", "100", exports.to_str().unwrap()],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let pool = hearth::db::open(&format!("sqlite://{}/h.db", dir.path().display()))
+        .await
+        .unwrap();
+    assert_eq!(talk(pool).await, Some(1.0), "two replies, two top-level");
+}
+
+/// Runs `hearth import` and fails (rather than hanging the suite) if it does not finish.
+fn import_finishing(config: &std::path::Path, path: &std::path::Path) -> (i32, String, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hearth"))
+        .args(["import", "--guild", "100"])
+        .arg(path)
+        .arg("--config")
+        .arg(config)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    for _ in 0..1200 {
+        if child.try_wait().unwrap().is_some() {
+            let out = child.wait_with_output().unwrap();
+            return (
+                out.status.code().unwrap_or(-1),
+                String::from_utf8_lossy(&out.stdout).into_owned(),
+                String::from_utf8_lossy(&out.stderr).into_owned(),
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    child.kill().unwrap();
+    panic!("hearth import never finished");
+}
+
+/// Files that are not files, link loops and records no export holds (issue 23: a FIFO hung the
+/// import, a link loop imported one file 41 times, a 200 MB line took 1.79 GB).
+#[cfg(unix)]
+#[test]
+fn fifos_link_loops_and_oversize_records_are_refused_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let exports = dir.path().join("exports");
+    std::fs::create_dir_all(exports.join("sub")).unwrap();
+    std::fs::write(
+        exports.join("sub").join("G - general [200].json"),
+        json_export(
+            200,
+            "GuildTextChat",
+            &[message(1, 7, "2024-03-01T10:00:00+00:00", "Default", false)],
+        ),
+    )
+    .unwrap();
+    // Links back up the tree, and a second link to the same file.
+    std::os::unix::fs::symlink(&exports, exports.join("sub").join("loop")).unwrap();
+    std::os::unix::fs::symlink("..", exports.join("sub").join("up")).unwrap();
+    std::os::unix::fs::symlink(
+        exports.join("sub").join("G - general [200].json"),
+        exports.join("again.json"),
+    )
+    .unwrap();
+    let fifo = exports.join("pipe.json");
+    let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success());
+    std::os::unix::fs::symlink("/dev/zero", exports.join("zero.csv")).unwrap();
+
+    let config = config_in(dir.path(), "h");
+    let (code, stdout, stderr) = import_finishing(&config, &exports);
+    assert_eq!(code, 1, "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("imported 3 file(s): 1 messages read, 1 new activity records"),
+        "the export once, the FIFO and the device refused: {stdout}"
+    );
+    for name in ["pipe.json", "zero.csv"] {
+        assert!(
+            stderr.contains(&format!("{name}: not a regular file")),
+            "{name}: {stderr}"
+        );
+    }
+
+    // A record far larger than any message: the records before it are kept, and the error
+    // names the file and the line.
+    let big = dir.path().join("big");
+    std::fs::create_dir_all(&big).unwrap();
+    let mut csv = String::from("AuthorID,Author,Date,Content,Attachments,Reactions\n");
+    csv.push_str("7,a,2024-03-01T10:00:00+00:00,hi,,\n");
+    csv.push_str("8,b,2024-03-01T11:00:00+00:00,");
+    csv.push_str(&"x".repeat(3 << 20));
+    csv.push_str(",,\n9,c,2024-03-01T12:00:00+00:00,hi,,\n");
+    std::fs::write(big.join("G - big [201].csv"), &csv).unwrap();
+    let huge = format!(
+        r#"{{ "id": "31", "type": "Default", "timestamp": "2024-03-02T10:00:00+00:00", "content": "{}", "author": {{ "id": "8", "isBot": false }} }}"#,
+        "y".repeat(17 << 20)
+    );
+    std::fs::write(
+        big.join("G - huge [202].json"),
+        json_export(
+            202,
+            "GuildTextChat",
+            &[
+                message(30, 7, "2024-03-02T09:00:00+00:00", "Default", false),
+                huge,
+            ],
+        ),
+    )
+    .unwrap();
+    // One line with no end: the header itself.
+    std::fs::write(big.join("G - line [203].csv"), "A".repeat(3 << 20)).unwrap();
+    let (code, stdout, stderr) = import_finishing(&config, &big);
+    assert_eq!(code, 1, "{stdout}\n{stderr}");
+    assert!(stdout.contains("2 new activity records"), "{stdout}");
+    assert!(
+        stderr.contains("G - big [201].csv:3:1: a record longer than 1 MiB"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("G - huge [202].json:3:1: a message is longer than 16 MiB"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("G - line [203].csv:1:1: a record longer than 1 MiB"),
+        "{stderr}"
+    );
+}
+
+/// A join the gateway already reported is not counted again when its notice is imported (the
+/// two times are milliseconds apart, here across a second boundary), and an imported join is
+/// never welcomed.
+#[tokio::test]
+async fn an_imported_join_notice_of_a_known_join_counts_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_in(dir.path(), "h");
+    let pool = hearth::db::open(&format!("sqlite://{}/h.db", dir.path().display()))
+        .await
+        .unwrap();
+    let joined = chrono::DateTime::parse_from_rfc3339("2024-03-01T09:00:00Z")
+        .unwrap()
+        .timestamp();
+    let live = hearth::db::welcome::Join {
+        guild_id: 100,
+        user_id: 7,
+        joined_at: joined,
+        pending: false,
+        welcomed: true,
+    };
+    hearth::db::welcome::record_joins(&mut pool.acquire().await.unwrap(), &[live])
+        .await
+        .unwrap();
+    pool.close().await;
+    let file = dir.path().join("G - general [200].json");
+    std::fs::write(
+        &file,
+        json_export(
+            200,
+            "GuildTextChat",
+            &[
+                message(
+                    1,
+                    7,
+                    "2024-03-01T09:00:01.034+00:00",
+                    "GuildMemberJoin",
+                    false,
+                ),
+                message(2, 9, "2024-03-02T09:00:00+00:00", "GuildMemberJoin", false),
+            ],
+        ),
+    )
+    .unwrap();
+    let (code, _, stderr) = hearth(
+        &config,
+        &["import", "--guild", "100", file.to_str().unwrap()],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let r = report(&config, "2024-03-01", "2024-03-02");
+    let joins: Vec<u64> = days(&r, 2).iter().map(|d| d.5).collect();
+    assert_eq!(joins, [1, 1], "{r}");
+    let pool = hearth::db::open(&format!("sqlite://{}/h.db", dir.path().display()))
+        .await
+        .unwrap();
+    let imported = hearth::db::welcome::latest_join(&pool, 100, 9)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(imported.welcomed, "history is never welcomed");
+}

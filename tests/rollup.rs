@@ -324,3 +324,86 @@ async fn materialised_days_match_the_definitions_on_raw_records() {
     records.extend(older);
     check(&pool, &records, &joins, new_york, &ranges).await;
 }
+
+/// A range that starts or ends inside a cohort month still lists that cohort with all of its
+/// members (product §6: a cohort belongs to the member, not to the range; issue 23: 2018-06 had
+/// 213 members instead of 264 when `--from` cut the month).
+#[tokio::test]
+async fn a_range_that_cuts_a_cohort_month_counts_all_of_its_members() {
+    let (_dir, pool) = store().await;
+    let utc: Tz = "UTC".parse().unwrap();
+    let today = Utc::now().date_naive();
+    // The month that began at least 150 days ago: its windows have ended by today.
+    let month = {
+        let d = today - Duration::days(150);
+        NaiveDate::from_ymd_opt(chrono::Datelike::year(&d), chrono::Datelike::month(&d), 1).unwrap()
+    };
+    let noon = |d: NaiveDate| hearth::rollup::start_of(d, utc) + 43_200;
+    let day = |n: i64| month + Duration::days(n);
+    // Members 1-3 joined (events) on the 1st, 10th and 25th; members 4 and 5 are imported
+    // history (first activity on the 3rd and the 27th). Member 1 is back 40 days later.
+    let joins = [(1u64, noon(day(0))), (2, noon(day(9))), (3, noon(day(24)))];
+    let active = [
+        (1u64, noon(day(0))),
+        (1, noon(day(40))),
+        (2, noon(day(9))),
+        (3, noon(day(24))),
+        (4, noon(day(2))),
+        (5, noon(day(26))),
+    ];
+    let records: Vec<Record> = active
+        .iter()
+        .enumerate()
+        .map(|(i, (user, at))| Record {
+            guild_id: GUILD,
+            user_id: *user,
+            at: *at,
+            kind: Kind::Message,
+            channel_id: 5,
+            target_id: 10 + i as u64,
+            reply_to: None,
+            in_thread: false,
+        })
+        .collect();
+    db::activity::insert(&mut pool.acquire().await.unwrap(), &records)
+        .await
+        .unwrap();
+    let stored: Vec<db::welcome::Join> = joins
+        .iter()
+        .map(|(user, at)| db::welcome::Join {
+            guild_id: GUILD,
+            user_id: *user,
+            joined_at: *at,
+            pending: false,
+            welcomed: true,
+        })
+        .collect();
+    db::welcome::record_joins(&mut pool.acquire().await.unwrap(), &stored)
+        .await
+        .unwrap();
+    let key = month.format("%Y-%m").to_string();
+    // From the 15th (cuts the start), to the 20th (cuts both ends), and to today.
+    for (from, to) in [(day(14), today), (day(14), day(19)), (day(-10), day(5))] {
+        let got = hearth::stats::report(&pool, GUILD, utc, from, to, CohortPeriod::Month)
+            .await
+            .unwrap();
+        let cohort = got.retention.iter().find(|c| c.cohort == key);
+        assert_eq!(
+            cohort.map(|c| c.size),
+            Some(5),
+            "{from}..={to}: {:?}",
+            got.retention
+        );
+        let want = reference(&records, &joins, utc, from, to, CohortPeriod::Month);
+        assert_eq!(got, want, "{from}..={to}");
+    }
+    let whole = hearth::stats::report(&pool, GUILD, utc, day(14), today, CohortPeriod::Month)
+        .await
+        .unwrap();
+    let cohort = whole.retention.iter().find(|c| c.cohort == key).unwrap();
+    assert_eq!(cohort.d30, Some(0.2), "member 1 was back on day 40");
+    let cut = hearth::stats::report(&pool, GUILD, utc, day(14), day(19), CohortPeriod::Month)
+        .await
+        .unwrap();
+    assert_eq!(cut.retention[0].d30, None, "the window ends after --to");
+}

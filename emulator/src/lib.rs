@@ -776,6 +776,36 @@ impl Emulator {
         id
     }
 
+    /// A system message of `message_type` (7 member join, 6 pin, 18 thread created...) by
+    /// `author` in `channel`, as Discord dispatches it: no content of the author's; returns its
+    /// id.
+    pub fn send_system_message(
+        &self,
+        guild: u64,
+        channel: u64,
+        author: u64,
+        message_type: u8,
+    ) -> u64 {
+        let id = self.id();
+        let d = {
+            let mut world = self.inner.world.lock();
+            let mut message = rest::message_json(&world, id, channel, author, "", &Value::Null);
+            message["type"] = json!(message_type);
+            world
+                .messages
+                .entry(channel)
+                .or_default()
+                .push(message.clone());
+            message["guild_id"] = json!(guild.to_string());
+            if let Some(member) = world.member_json(guild, author, false) {
+                message["member"] = member;
+            }
+            message
+        };
+        self.dispatch("MESSAGE_CREATE", d);
+        id
+    }
+
     pub fn reaction_add(&self, channel: u64, message: u64, user: u64, emoji: &str) {
         let d = {
             let mut world = self.inner.world.lock();

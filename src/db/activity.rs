@@ -90,6 +90,37 @@ async fn insert_rows(conn: &mut SqliteConnection, records: &[Record]) -> sqlx::R
     Ok(builder.build().execute(conn).await?.rows_affected())
 }
 
+/// How far apart a join notice's time and the join event's may be and still be one join.
+const SAME_JOIN_SECS: i64 = 60;
+
+/// Records the joins of imported member-join notices, except those the store already holds as
+/// join events (the gateway's join and its notice carry times a few milliseconds apart).
+pub async fn record_imported_joins(
+    conn: &mut SqliteConnection,
+    joins: &[super::welcome::Join],
+) -> sqlx::Result<()> {
+    let mut new = Vec::with_capacity(joins.len());
+    for join in joins {
+        let known: Option<i64> = sqlx::query_scalar(
+            "SELECT 1 FROM member_joins WHERE guild_id = $1 AND user_id = $2
+               AND joined_at >= $3 AND joined_at <= $4 LIMIT 1",
+        )
+        .bind(to_sql_id(join.guild_id))
+        .bind(to_sql_id(join.user_id))
+        .bind(join.joined_at - SAME_JOIN_SECS)
+        .bind(join.joined_at + SAME_JOIN_SECS)
+        .fetch_optional(&mut *conn)
+        .await?;
+        if known.is_none() {
+            new.push(*join);
+        }
+    }
+    if new.is_empty() {
+        return Ok(());
+    }
+    super::welcome::record_joins(conn, &new).await
+}
+
 /// Activity count per member in `[since, until)`.
 pub async fn counts(
     pool: &Pool,

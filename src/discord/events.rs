@@ -171,6 +171,15 @@ fn message(framework: poise::FrameworkContext<'_, Data, Error>, message: &sereni
     if message.author.bot || message.webhook_id.is_some() {
         return;
     }
+    // Only Default and Reply are members' messages (product §6). System notices are no
+    // activity: a join notice's join comes from GUILD_MEMBER_ADD (recording it here too would
+    // race that event in the writer), a thread-created notice's thread from THREAD_CREATE.
+    if !matches!(
+        message.kind,
+        serenity::MessageType::Regular | serenity::MessageType::InlineReply
+    ) {
+        return;
+    }
     let (guild, user) = (guild_id.get(), message.author.id.get());
     if data.tracker.is_opted_out(guild, user) {
         return;

@@ -17,7 +17,8 @@ pub struct Inputs {
     pub activity: Vec<(u64, DateTime<Utc>)>,
     /// Message instants (non-bot, not opted out) in the range.
     pub messages: Vec<DateTime<Utc>>,
-    /// Join events (member, when); for imported history without joins, first activity.
+    /// Join events (member, when); for imported history without joins, first activity. All
+    /// of them: the cohorts a range lists reach outside it.
     pub joins: Vec<(u64, DateTime<Utc>)>,
     pub leaves: Vec<DateTime<Utc>>,
     /// First message instant per member.
@@ -185,7 +186,8 @@ pub struct Counts {
     /// The same as instants, for days not finished.
     pub joins: Vec<DateTime<Utc>>,
     pub leaves: Vec<DateTime<Utc>>,
-    /// Retention counts per join day, for members whose first join is in the range.
+    /// Retention counts per join day, for members whose first join is in a cohort period that
+    /// intersects the range (see [`cohort_days`]).
     pub join_days: Vec<JoinDayCounts>,
     /// Joins up to 7 days before the end of the range, and those followed by a first message
     /// within 7 days.
@@ -249,8 +251,8 @@ pub fn assemble(
     }
 }
 
-/// Retention of the cohorts of `from..=to` from per-join-day counts, with [`retention`]'s rule
-/// for windows that have not ended by `to`.
+/// Retention of the cohorts that intersect `from..=to` from per-join-day counts, with
+/// [`retention`]'s rule for windows that have not ended by `to`.
 fn retention_of(
     join_days: &[JoinDayCounts],
     from: NaiveDate,
@@ -258,7 +260,8 @@ fn retention_of(
     period: CohortPeriod,
 ) -> Vec<Cohort> {
     let mut cohorts: BTreeMap<String, (NaiveDate, usize, usize, usize)> = BTreeMap::new();
-    for j in join_days.iter().filter(|j| j.day >= from && j.day <= to) {
+    let (first, last) = cohort_days(from, to, period);
+    for j in join_days.iter().filter(|j| j.day >= first && j.day <= last) {
         let entry = cohorts.entry(cohort_key(j.day, period)).or_insert((
             cohort_end(j.day, period),
             0,
@@ -317,6 +320,20 @@ pub fn cohort_key(d: NaiveDate, period: CohortPeriod) -> String {
     }
 }
 
+/// The first day of the cohort period containing `d`.
+fn cohort_start(d: NaiveDate, period: CohortPeriod) -> NaiveDate {
+    match period {
+        CohortPeriod::Month => d.with_day(1).unwrap_or(d),
+        CohortPeriod::IsoWeek => d - Duration::days(i64::from(d.weekday().num_days_from_monday())),
+    }
+}
+
+/// The join days whose cohorts a report of `from..=to` lists: every cohort period that
+/// intersects the range, whole (product §6: a cohort belongs to the member, not to the range).
+pub fn cohort_days(from: NaiveDate, to: NaiveDate, period: CohortPeriod) -> (NaiveDate, NaiveDate) {
+    (cohort_start(from, period), cohort_end(to, period))
+}
+
 /// The last day of the cohort period containing `d`.
 fn cohort_end(d: NaiveDate, period: CohortPeriod) -> NaiveDate {
     match period {
@@ -352,10 +369,9 @@ fn retention(
             .or_insert(d);
     }
     let mut cohorts: BTreeMap<String, (NaiveDate, Vec<(u64, NaiveDate)>)> = BTreeMap::new();
-    for (user, d) in first_join
-        .into_iter()
-        .filter(|(_, d)| *d >= from && *d <= to)
-    {
+    // Every cohort period that intersects the range, with all of its members.
+    let intersects = |d: NaiveDate| cohort_start(d, period) <= to && cohort_end(d, period) >= from;
+    for (user, d) in first_join.into_iter().filter(|(_, d)| intersects(*d)) {
         let entry = cohorts
             .entry(cohort_key(d, period))
             .or_insert((cohort_end(d, period), Vec::new()));
@@ -649,6 +665,69 @@ mod tests {
             CohortPeriod::IsoWeek,
         );
         assert_eq!(weekly.retention[0].cohort, "2026-W02");
+    }
+
+    #[test]
+    fn a_range_that_cuts_a_cohort_period_lists_the_whole_cohort() {
+        // June cohort: members join on the 2nd, the 20th and the 29th; the range starts on
+        // the 15th and ends on the 25th, so it cuts the month at both ends.
+        let joins = vec![
+            (1, at("2026-06-02T12:00:00Z")),
+            (2, at("2026-06-20T12:00:00Z")),
+            (3, at("2026-06-29T12:00:00Z")),
+            (4, at("2026-05-31T12:00:00Z")),
+            (5, at("2026-07-01T12:00:00Z")),
+        ];
+        let inputs = Inputs {
+            joins,
+            ..Inputs::default()
+        };
+        let r = report(
+            9,
+            UTC,
+            date("2026-06-15"),
+            date("2026-06-25"),
+            &inputs,
+            CohortPeriod::Month,
+        );
+        assert_eq!(
+            r.retention,
+            [Cohort {
+                cohort: "2026-06".into(),
+                size: 3,
+                d30: None,
+                d90: None
+            }]
+        );
+        // Weekly: the range starts on Sunday the 21st; its week (W25, from Monday the 15th)
+        // holds member 2, who joined on Saturday the 20th.
+        let weekly = report(
+            9,
+            UTC,
+            date("2026-06-21"),
+            date("2026-06-22"),
+            &inputs,
+            CohortPeriod::IsoWeek,
+        );
+        let keys: Vec<(&str, usize)> = weekly
+            .retention
+            .iter()
+            .map(|c| (c.cohort.as_str(), c.size))
+            .collect();
+        assert_eq!(keys, [("2026-W25", 1)]);
+        let join_days = [JoinDayCounts {
+            day: date("2026-06-02"),
+            size: 4,
+            retained_30: 1,
+            retained_90: 0,
+        }];
+        let counted = retention_of(
+            &join_days,
+            date("2026-06-15"),
+            date("2026-12-31"),
+            CohortPeriod::Month,
+        );
+        assert_eq!((counted[0].size, counted[0].d30), (4, Some(0.25)));
     }
 
     #[test]

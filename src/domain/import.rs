@@ -1,9 +1,44 @@
 //! DiscordChatExporter exports → activity, without content. JSON (current format) and the three
-//! CSV generations (`;`-delimited, `,` with locale dates, `,` with ISO dates). A damaged file
-//! yields the complete messages before the damage and the position of the damage.
+//! CSV generations (`;`-delimited, `,` with locale dates, `,` with ISO dates). Files are read as
+//! streams, a message at a time: memory stays bounded whatever a file holds, and a record larger
+//! than any real message is damage, not an allocation. A damaged file yields the complete
+//! messages before the damage and the position of the damage.
+//!
+//! Only members' messages are messages (product §6: Discord types Default and Reply); a
+//! member-join notice is that member's join; a thread-created notice stands for the thread;
+//! other system notices (pins, boosts, calls...) are no activity. JSON exports name each
+//! message's type and the channel's type. CSV exports carry neither: their system notices are
+//! recognised by the fixed text DiscordChatExporter writes for them, and their rows are never
+//! thread messages (a CSV export cannot say it is a thread; counting a thread's messages as
+//! top-level ones only moves replies per post, the other mistake would turn a whole channel
+//! into replies).
+
+use std::io::{self, BufRead, Read};
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::Deserialize;
+
+/// The largest JSON message read: far above any real one (content, embeds, and the users of
+/// every reaction, which DiscordChatExporter lists).
+pub const MAX_JSON_MESSAGE_BYTES: usize = 16 << 20;
+/// The largest CSV record read (content of at most 4,000 characters, attachment links and
+/// reaction counts).
+pub const MAX_CSV_RECORD_BYTES: u64 = 1 << 20;
+/// The largest `guild` or `channel` header, or key, of a JSON export.
+const MAX_HEADER_BYTES: usize = 1 << 20;
+
+/// What an exported message is to the analytics.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MessageKind {
+    /// A member's message (Default or Reply).
+    Message,
+    /// A member-join notice: the author's join.
+    MemberJoin,
+    /// A thread-created notice: the author started a thread.
+    ThreadCreated,
+    /// Any other system notice: no activity.
+    Notice,
+}
 
 /// One imported message, reduced to what Hearth keeps.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -15,8 +50,9 @@ pub struct ImportedMessage {
     pub is_bot: bool,
     pub reply_to: Option<u64>,
     pub in_thread: bool,
-    /// A "thread created" system message: the author started a thread.
-    pub starts_thread: bool,
+    pub kind: MessageKind,
+    /// For a thread-created notice, the thread (when the export names it).
+    pub thread_id: Option<u64>,
 }
 
 /// Where a file stopped being readable.
@@ -27,7 +63,7 @@ pub struct Damage {
     pub problem: String,
 }
 
-/// What a file yielded.
+/// What a file yielded (all of it: for small inputs and tests; imports read [`Export`]).
 #[derive(Clone, Debug, Default)]
 pub struct Parsed {
     pub guild_id: Option<u64>,
@@ -46,155 +82,441 @@ struct DceAuthor {
 struct DceReference {
     #[serde(rename = "messageId")]
     message_id: Option<String>,
+    #[serde(rename = "channelId")]
+    channel_id: Option<String>,
+}
+
+/// A type as DiscordChatExporter writes it: the name of a known type, the number of another
+/// (`"8"`), or a number in raw exports.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum DceType {
+    Name(String),
+    Number(i64),
+}
+
+impl DceType {
+    fn is(&self, name: &str, number: i64) -> bool {
+        match self {
+            Self::Name(n) => n == name || n.parse::<i64>() == Ok(number),
+            Self::Number(n) => *n == number,
+        }
+    }
 }
 
 #[derive(Deserialize)]
 struct DceMessage {
     id: String,
-    #[serde(rename = "type", default)]
-    kind: String,
+    #[serde(rename = "type")]
+    kind: Option<DceType>,
     timestamp: String,
     author: DceAuthor,
     reference: Option<DceReference>,
+}
+
+/// The `guild` and `channel` objects of a JSON export.
+#[derive(Deserialize)]
+struct DceHeader {
+    id: String,
+    #[serde(rename = "type")]
+    kind: Option<DceType>,
 }
 
 fn id(text: &str) -> Option<u64> {
     text.trim().parse().ok()
 }
 
-fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let before = &text[..offset.min(text.len())];
-    let line = before.matches('\n').count() + 1;
-    let column = before.rfind('\n').map_or(before.chars().count(), |nl| {
-        before[nl + 1..].chars().count()
-    }) + 1;
-    (line, column)
+/// A file being read, byte by byte through its buffer, with the position of the next byte.
+struct Cursor<R> {
+    reader: R,
+    line: usize,
+    column: usize,
 }
 
-fn damage_at(text: &str, offset: usize, problem: impl Into<String>) -> Damage {
-    let (line, column) = line_col(text, offset);
-    Damage {
-        line,
-        column,
-        problem: problem.into(),
+/// Why a value could not be read.
+enum Stop {
+    Eof,
+    TooLong,
+    Io(io::Error),
+}
+
+impl<R: BufRead> Cursor<R> {
+    fn peek(&mut self) -> Result<Option<u8>, Stop> {
+        loop {
+            match self.reader.fill_buf() {
+                Ok(buf) => return Ok(buf.first().copied()),
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+                Err(err) => return Err(Stop::Io(err)),
+            }
+        }
+    }
+
+    fn bump(&mut self) -> Result<u8, Stop> {
+        let byte = self.peek()?.ok_or(Stop::Eof)?;
+        self.advance(1)?;
+        Ok(byte)
+    }
+
+    /// Consumes the next `n` buffered bytes, moving the position past them.
+    fn advance(&mut self, n: usize) -> Result<(), Stop> {
+        let buf = self.reader.fill_buf().map_err(Stop::Io)?;
+        let taken = &buf[..n.min(buf.len())];
+        // Columns count characters: UTF-8 continuation bytes are not one.
+        let chars = |bytes: &[u8]| bytes.iter().filter(|b| **b & 0xC0 != 0x80).count();
+        match taken.iter().rposition(|b| *b == b'\n') {
+            Some(last) => {
+                self.line += taken.iter().filter(|b| **b == b'\n').count();
+                self.column = 1 + chars(&taken[last + 1..]);
+            }
+            None => self.column += chars(taken),
+        }
+        let n = taken.len();
+        self.reader.consume(n);
+        Ok(())
+    }
+
+    fn skip_whitespace(&mut self) -> Result<(), Stop> {
+        loop {
+            let buf = self.reader.fill_buf().map_err(Stop::Io)?;
+            let n = buf
+                .iter()
+                .take_while(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
+                .count();
+            let more = n == buf.len() && n > 0;
+            self.advance(n)?;
+            if !more {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Reads one JSON value, keeping its bytes in `out` (at most `limit`) when given. Only
+    /// the structure is followed here (strings, nesting); serde reads what is kept. The
+    /// buffer is scanned a block at a time.
+    fn value(&mut self, mut out: Option<&mut Vec<u8>>, limit: usize) -> Result<(), Stop> {
+        let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+        loop {
+            let buf = self.reader.fill_buf().map_err(Stop::Io)?;
+            if buf.is_empty() {
+                return Err(Stop::Eof);
+            }
+            // Where the value ends in this block: after its last byte, or (a scalar) at the
+            // delimiter after it, which is not taken.
+            let mut end = None;
+            for (i, &byte) in buf.iter().enumerate() {
+                if in_string {
+                    if escaped {
+                        escaped = false;
+                    } else if byte == b'\\' {
+                        escaped = true;
+                    } else if byte == b'"' {
+                        in_string = false;
+                        if depth == 0 {
+                            end = Some(i + 1);
+                            break;
+                        }
+                    }
+                    continue;
+                }
+                match byte {
+                    b'"' => in_string = true,
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' if depth == 0 => {
+                        end = Some(i);
+                        break;
+                    }
+                    b'}' | b']' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            end = Some(i + 1);
+                            break;
+                        }
+                    }
+                    b',' | b' ' | b'\t' | b'\r' | b'\n' if depth == 0 => {
+                        end = Some(i);
+                        break;
+                    }
+                    _ => {}
+                }
+            }
+            let n = end.unwrap_or(buf.len());
+            if let Some(out) = out.as_mut() {
+                if out.len() + n > limit {
+                    return Err(Stop::TooLong);
+                }
+                out.extend_from_slice(&buf[..n]);
+            }
+            self.advance(n)?;
+            if end.is_some() {
+                return Ok(());
+            }
+        }
+    }
+
+    fn damage(&self, problem: impl Into<String>) -> Damage {
+        Damage {
+            line: self.line,
+            column: self.column,
+            problem: problem.into(),
+        }
     }
 }
 
-/// Reads a DCE JSON export. The `messages` array is read element by element, so a truncated
-/// file still yields every complete message before the cut.
-pub fn parse_json(text: &str) -> Parsed {
-    let mut parsed = Parsed::default();
-    let header = |key: &str| -> Option<&str> {
-        let at = text.find(&format!("\"{key}\""))?;
-        let rest = &text[at..];
-        let id_at = rest.find("\"id\"")?;
-        let value = rest[id_at + 4..]
-            .trim_start()
-            .strip_prefix(':')?
-            .trim_start()
-            .strip_prefix('"')?;
-        value.split('"').next()
-    };
-    parsed.guild_id = header("guild").and_then(id);
-    let channel_id = header("channel").and_then(id).unwrap_or(0);
-    let in_thread = text.find("\"channel\"").is_some_and(|at| {
-        text[at..]
-            .split("\"messages\"")
-            .next()
-            .unwrap_or("")
-            .contains("Thread")
-    });
-    let Some(messages_at) = text.find("\"messages\"") else {
-        parsed.damage = Some(damage_at(
-            text,
-            text.len(),
-            "no \"messages\" array: not a DiscordChatExporter JSON export",
-        ));
-        return parsed;
-    };
-    let Some(open) = text[messages_at..].find('[').map(|i| messages_at + i + 1) else {
-        parsed.damage = Some(damage_at(
-            text,
-            text.len(),
-            "the \"messages\" array never starts",
-        ));
-        return parsed;
-    };
-    let mut pos = open;
-    loop {
-        let rest = &text[pos..];
-        let skipped = rest.len()
-            - rest
-                .trim_start_matches(|c: char| c.is_whitespace() || c == ',')
-                .len();
-        pos += skipped;
-        match text[pos..].chars().next() {
-            Some(']') => return parsed,
-            None => {
-                parsed.damage = Some(damage_at(
-                    text,
-                    pos,
-                    "the file ends inside the messages array (truncated?)",
-                ));
-                return parsed;
-            }
-            Some(_) => {}
+fn describe(stop: Stop, what: &str, limit: usize) -> String {
+    match stop {
+        Stop::Eof => format!("the file ends in the middle of {what} (truncated?)"),
+        Stop::TooLong => format!(
+            "{what} is longer than {} MiB: not a DiscordChatExporter export?",
+            limit >> 20
+        ),
+        Stop::Io(err) => format!("read error: {err}"),
+    }
+}
+
+/// A DiscordChatExporter JSON export read a message at a time. The `guild` and `channel`
+/// objects come before `messages` in every export, so they are known before the first message.
+pub struct JsonExport<R> {
+    cursor: Cursor<R>,
+    guild_id: Option<u64>,
+    channel_id: u64,
+    in_thread: bool,
+    /// Inside the messages array; false once it ended or the file is damaged.
+    reading: bool,
+    first: bool,
+    damage: Option<Damage>,
+    buf: Vec<u8>,
+}
+
+impl<R: BufRead> JsonExport<R> {
+    /// Reads the export's header, up to its first message.
+    pub fn new(reader: R) -> Self {
+        let mut export = Self {
+            cursor: Cursor {
+                reader,
+                line: 1,
+                column: 1,
+            },
+            guild_id: None,
+            channel_id: 0,
+            in_thread: false,
+            reading: false,
+            first: true,
+            damage: None,
+            buf: Vec::new(),
+        };
+        if let Err(damage) = export.header() {
+            export.damage = Some(damage);
         }
-        let mut stream = serde_json::Deserializer::from_str(&text[pos..]).into_iter::<DceMessage>();
-        match stream.next() {
-            Some(Ok(m)) => {
-                pos += stream.byte_offset();
-                let Some(message) = dce_message(&m, channel_id, in_thread) else {
-                    parsed.damage = Some(damage_at(
-                        text,
-                        pos,
-                        format!("message {} has an unreadable id or timestamp", m.id),
-                    ));
-                    return parsed;
-                };
-                parsed.messages.push(message);
-            }
-            Some(Err(err)) => {
-                let problem = if err.is_eof() {
-                    "the file ends in the middle of a message (truncated?)".to_owned()
-                } else {
-                    // serde's own position is relative to the message; ours is the file's.
-                    let detail = err.to_string();
-                    format!(
-                        "unreadable message: {}",
-                        detail.split(" at line ").next().unwrap_or(&detail)
+        export
+    }
+
+    pub fn guild_id(&self) -> Option<u64> {
+        self.guild_id
+    }
+
+    pub fn damage(&self) -> Option<&Damage> {
+        self.damage.as_ref()
+    }
+
+    fn header(&mut self) -> Result<(), Damage> {
+        let not_dce = "not a DiscordChatExporter JSON export (no object at the start)";
+        let c = &mut self.cursor;
+        let fail = |c: &Cursor<R>, stop: Stop, what: &str| {
+            c.damage(describe(stop, what, MAX_HEADER_BYTES))
+        };
+        c.skip_whitespace().map_err(|s| fail(c, s, "the header"))?;
+        if c.peek().map_err(|s| fail(c, s, "the header"))? != Some(b'{') {
+            return Err(c.damage(not_dce));
+        }
+        c.bump().map_err(|s| fail(c, s, "the header"))?;
+        loop {
+            c.skip_whitespace().map_err(|s| fail(c, s, "the header"))?;
+            match c.peek().map_err(|s| fail(c, s, "the header"))? {
+                Some(b'}') | None => {
+                    return Err(
+                        c.damage("no \"messages\" array: not a DiscordChatExporter JSON export")
                     )
-                };
-                parsed.damage = Some(damage_at(text, pos, problem));
-                return parsed;
+                }
+                Some(b',') => {
+                    c.bump().map_err(|s| fail(c, s, "the header"))?;
+                    continue;
+                }
+                Some(b'"') => {}
+                Some(other) => {
+                    return Err(
+                        c.damage(format!("unexpected {:?} in the header", char::from(other)))
+                    )
+                }
             }
-            None => {
-                parsed.damage = Some(damage_at(
-                    text,
-                    pos,
-                    "the file ends inside the messages array (truncated?)",
-                ));
-                return parsed;
+            let mut key = Vec::new();
+            c.value(Some(&mut key), MAX_HEADER_BYTES)
+                .map_err(|s| fail(c, s, "a key"))?;
+            c.skip_whitespace().map_err(|s| fail(c, s, "the header"))?;
+            if c.bump().map_err(|s| fail(c, s, "the header"))? != b':' {
+                return Err(c.damage("expected ':' after a key"));
+            }
+            c.skip_whitespace().map_err(|s| fail(c, s, "the header"))?;
+            match key.as_slice() {
+                b"\"messages\"" => {
+                    if c.bump().map_err(|s| fail(c, s, "the header"))? != b'[' {
+                        return Err(c.damage("\"messages\" is not an array"));
+                    }
+                    self.reading = true;
+                    return Ok(());
+                }
+                b"\"guild\"" | b"\"channel\"" => {
+                    let (line, column) = (c.line, c.column);
+                    let mut value = Vec::new();
+                    c.value(Some(&mut value), MAX_HEADER_BYTES)
+                        .map_err(|s| fail(c, s, "the header"))?;
+                    let header: DceHeader = serde_json::from_slice(&value).map_err(|e| Damage {
+                        line,
+                        column,
+                        problem: format!(
+                            "unreadable header: {}",
+                            e.to_string().split(" at line ").next().unwrap_or_default()
+                        ),
+                    })?;
+                    if key == b"\"guild\"" {
+                        self.guild_id = id(&header.id);
+                    } else {
+                        self.channel_id = id(&header.id).unwrap_or(0);
+                        // Threads by the channel's type, never by its name (a text channel
+                        // may be called "Thread-ideas").
+                        self.in_thread = header.kind.is_some_and(|k| {
+                            k.is("GuildNewsThread", 10)
+                                || k.is("GuildPublicThread", 11)
+                                || k.is("GuildPrivateThread", 12)
+                        });
+                    }
+                }
+                _ => c.value(None, 0).map_err(|s| fail(c, s, "the header"))?,
             }
         }
+    }
+
+    /// The next message; `None` at the end of the messages or at damage (see [`Self::damage`]).
+    pub fn next_message(&mut self) -> Option<ImportedMessage> {
+        if !self.reading {
+            return None;
+        }
+        match self.read_message() {
+            Ok(message) => message,
+            Err(damage) => {
+                self.reading = false;
+                self.damage = Some(damage);
+                None
+            }
+        }
+    }
+
+    fn read_message(&mut self) -> Result<Option<ImportedMessage>, Damage> {
+        let c = &mut self.cursor;
+        let truncated = "the file ends inside the messages array (truncated?)";
+        let fail = |c: &Cursor<R>, stop: Stop| match stop {
+            Stop::Eof => c.damage(truncated),
+            other => c.damage(describe(
+                other,
+                "the messages array",
+                MAX_JSON_MESSAGE_BYTES,
+            )),
+        };
+        c.skip_whitespace().map_err(|s| fail(c, s))?;
+        match c.peek().map_err(|s| fail(c, s))? {
+            Some(b']') => {
+                // The rest (`messageCount`) says nothing Hearth keeps.
+                self.reading = false;
+                return Ok(None);
+            }
+            Some(b',') if !self.first => {
+                c.bump().map_err(|s| fail(c, s))?;
+                c.skip_whitespace().map_err(|s| fail(c, s))?;
+            }
+            None => return Err(c.damage(truncated)),
+            Some(_) if self.first => {}
+            Some(other) => {
+                return Err(c.damage(format!(
+                    "expected ',' or ']' after a message, found {:?}",
+                    char::from(other)
+                )))
+            }
+        }
+        self.first = false;
+        if c.peek().map_err(|s| fail(c, s))?.is_none() {
+            return Err(c.damage(truncated));
+        }
+        let at = c.damage("");
+        self.buf.clear();
+        if let Err(stop) = c.value(Some(&mut self.buf), MAX_JSON_MESSAGE_BYTES) {
+            return Err(Damage {
+                problem: describe(stop, "a message", MAX_JSON_MESSAGE_BYTES),
+                ..at
+            });
+        }
+        let text = String::from_utf8_lossy(&self.buf);
+        let m: DceMessage = serde_json::from_str(&text).map_err(|err| {
+            // serde's own position is relative to the message; ours is the file's.
+            let detail = err.to_string();
+            Damage {
+                problem: format!(
+                    "unreadable message: {}",
+                    detail.split(" at line ").next().unwrap_or(&detail)
+                ),
+                ..at.clone()
+            }
+        })?;
+        dce_message(&m, self.channel_id, self.in_thread)
+            .map(Some)
+            .ok_or_else(|| Damage {
+                problem: format!("message {} has an unreadable id or timestamp", m.id),
+                ..at
+            })
+    }
+}
+
+/// Reads a whole DCE JSON export held in memory (tests and small inputs).
+pub fn parse_json(text: &str) -> Parsed {
+    let mut export = JsonExport::new(text.as_bytes());
+    let mut messages = Vec::new();
+    while let Some(m) = export.next_message() {
+        messages.push(m);
+    }
+    Parsed {
+        guild_id: export.guild_id(),
+        messages,
+        damage: export.damage,
     }
 }
 
 fn dce_message(m: &DceMessage, channel_id: u64, in_thread: bool) -> Option<ImportedMessage> {
+    let is = |name, number| m.kind.as_ref().is_some_and(|k| k.is(name, number));
+    // Exports without types (none are known) are taken as members' messages.
+    let kind = if m.kind.is_none() || is("Default", 0) || is("Reply", 19) {
+        MessageKind::Message
+    } else if is("GuildMemberJoin", 7) {
+        MessageKind::MemberJoin
+    } else if is("ThreadCreated", 18) {
+        MessageKind::ThreadCreated
+    } else {
+        MessageKind::Notice
+    };
+    let reference = m.reference.as_ref();
     Some(ImportedMessage {
         id: id(&m.id)?,
         channel_id,
         author_id: id(&m.author.id)?,
         at: parse_time(&m.timestamp)?,
         is_bot: m.author.is_bot,
-        reply_to: m
-            .reference
-            .as_ref()
+        reply_to: reference
             .and_then(|r| r.message_id.as_deref())
             .and_then(id)
-            .filter(|_| m.kind == "Reply"),
+            .filter(|_| is("Reply", 19)),
         in_thread,
-        starts_thread: m.kind == "ThreadCreated",
+        kind,
+        thread_id: reference
+            .and_then(|r| r.channel_id.as_deref())
+            .and_then(id)
+            .filter(|_| kind == MessageKind::ThreadCreated),
     })
 }
 
@@ -220,83 +542,199 @@ pub fn parse_time(text: &str) -> Option<DateTime<Utc>> {
         .map(|naive| naive.and_utc())
 }
 
-/// Reads a DCE CSV export of any generation. CSV exports carry no message ids: ids are derived
-/// from channel, author, time and position, so re-importing the same file counts nothing twice.
-pub fn parse_csv(text: &str, channel_id: u64) -> Parsed {
-    let mut parsed = Parsed::default();
-    let first_line = text.lines().next().unwrap_or_default();
-    let delimiter = if first_line.contains(';') && !first_line.contains(',') {
-        b';'
-    } else {
-        b','
-    };
-    let mut reader = csv::ReaderBuilder::new()
-        .delimiter(delimiter)
-        .flexible(false)
-        .from_reader(text.as_bytes());
-    let headers = match reader.headers() {
-        Ok(h) => h.clone(),
-        Err(err) => {
-            parsed.damage = Some(damage_at(text, 0, format!("unreadable header: {err}")));
-            return parsed;
+/// Counts the bytes read since the last record and refuses to read past a limit, so that a
+/// record (or a header) without an end never fills memory.
+struct Bounded<R> {
+    inner: R,
+    since_mark: u64,
+    limit: u64,
+}
+
+impl<R: Read> Read for Bounded<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.since_mark > self.limit {
+            return Err(io::Error::other(TOO_LONG));
         }
-    };
-    let column = |name: &str| {
-        headers
-            .iter()
-            .position(|h| h.trim().eq_ignore_ascii_case(name))
-    };
-    let (Some(author_col), Some(date_col)) = (column("AuthorID"), column("Date")) else {
-        parsed.damage = Some(damage_at(
-            text,
-            0,
-            "the header has no AuthorID and Date columns: not a DiscordChatExporter CSV export",
-        ));
-        return parsed;
-    };
-    let mut index = 0u64;
-    let mut record = csv::StringRecord::new();
-    loop {
-        match reader.read_record(&mut record) {
-            Ok(false) => return parsed,
+        let n = self.inner.read(buf)?;
+        self.since_mark += n as u64;
+        Ok(n)
+    }
+}
+
+const TOO_LONG: &str = "record too long";
+
+/// The system notices of a CSV export, by the text DiscordChatExporter writes for them (CSV
+/// exports have no type column).
+fn csv_kind(content: &str) -> MessageKind {
+    match content {
+        "Joined the server." => MessageKind::MemberJoin,
+        "Started a thread." => MessageKind::ThreadCreated,
+        "Pinned a message." | "Changed the channel icon." | "Changed the channel name." => {
+            MessageKind::Notice
+        }
+        _ if content.starts_with("Changed the channel name: ") => MessageKind::Notice,
+        _ if content.starts_with("Started a call that lasted ")
+            && content.ends_with(" minutes.") =>
+        {
+            MessageKind::Notice
+        }
+        _ => MessageKind::Message,
+    }
+}
+
+/// A DCE CSV export of any generation, read a record at a time. CSV exports carry no message
+/// ids: ids are derived from channel, author, time and position, so re-importing the same file
+/// counts nothing twice.
+pub struct CsvExport<R> {
+    reader: csv::Reader<Bounded<io::BufReader<R>>>,
+    channel_id: u64,
+    /// (AuthorID, Date, Content) columns; `None` once the file ended or is damaged.
+    columns: Option<(usize, usize, Option<usize>)>,
+    index: u64,
+    record: csv::ByteRecord,
+    damage: Option<Damage>,
+}
+
+impl<R: Read> CsvExport<R> {
+    /// Reads the header.
+    pub fn new(reader: R, channel_id: u64) -> Self {
+        let mut buffered = io::BufReader::with_capacity(64 << 10, reader);
+        // The delimiter, from the start of the first line.
+        let first_line = match buffered.fill_buf() {
+            Ok(buf) => {
+                let end = buf.iter().position(|b| *b == b'\n').unwrap_or(buf.len());
+                String::from_utf8_lossy(&buf[..end]).into_owned()
+            }
+            Err(_) => String::new(),
+        };
+        let delimiter = if first_line.contains(';') && !first_line.contains(',') {
+            b';'
+        } else {
+            b','
+        };
+        let reader = csv::ReaderBuilder::new()
+            .delimiter(delimiter)
+            .flexible(false)
+            .from_reader(Bounded {
+                inner: buffered,
+                since_mark: 0,
+                limit: MAX_CSV_RECORD_BYTES,
+            });
+        let mut export = Self {
+            reader,
+            channel_id,
+            columns: None,
+            index: 0,
+            record: csv::ByteRecord::new(),
+            damage: None,
+        };
+        match export.reader.byte_headers() {
+            Ok(headers) => {
+                let column = |name: &str| {
+                    headers
+                        .iter()
+                        .position(|h| String::from_utf8_lossy(h).trim().eq_ignore_ascii_case(name))
+                };
+                match (column("AuthorID"), column("Date")) {
+                    (Some(author), Some(date)) => {
+                        export.columns = Some((author, date, column("Content")));
+                    }
+                    _ => {
+                        export.damage = Some(Damage {
+                            line: 1,
+                            column: 1,
+                            problem: "the header has no AuthorID and Date columns: not a DiscordChatExporter CSV export".into(),
+                        });
+                    }
+                }
+            }
+            Err(err) => export.damage = Some(export.error_damage(&err, "unreadable header")),
+        }
+        export.reader.get_mut().since_mark = 0;
+        export
+    }
+
+    pub fn damage(&self) -> Option<&Damage> {
+        self.damage.as_ref()
+    }
+
+    fn error_damage(&self, err: &csv::Error, what: &str) -> Damage {
+        let line = err
+            .position()
+            .unwrap_or_else(|| self.reader.position())
+            .line();
+        let problem = match err.kind() {
+            csv::ErrorKind::Io(io) if io.to_string() == TOO_LONG => format!(
+                "a record longer than {} MiB: not a DiscordChatExporter export?",
+                MAX_CSV_RECORD_BYTES >> 20
+            ),
+            _ => format!("{what}: {err}"),
+        };
+        Damage {
+            line: usize::try_from(line).unwrap_or(0).max(1),
+            column: 1,
+            problem,
+        }
+    }
+
+    /// The next message; `None` at the end of the file or at damage (see [`Self::damage`]).
+    pub fn next_message(&mut self) -> Option<ImportedMessage> {
+        let (author_col, date_col, content_col) = self.columns?;
+        match self.reader.read_byte_record(&mut self.record) {
+            Ok(false) => {
+                self.columns = None;
+                None
+            }
             Ok(true) => {
-                let line = record
-                    .position()
-                    .map_or(0, |p| usize::try_from(p.line()).unwrap_or(0));
-                let author = record.get(author_col).and_then(id);
-                let at = record.get(date_col).and_then(parse_time);
+                self.reader.get_mut().since_mark = 0;
+                let line = self.record.position().map_or(0, |p| p.line());
+                let field =
+                    |i: usize| String::from_utf8_lossy(self.record.get(i).unwrap_or_default());
+                let author = id(&field(author_col));
+                let at = parse_time(&field(date_col));
+                let kind = content_col.map_or(MessageKind::Message, |c| csv_kind(&field(c)));
                 let (Some(author_id), Some(at)) = (author, at) else {
-                    parsed.damage = Some(Damage {
-                        line,
+                    self.columns = None;
+                    self.damage = Some(Damage {
+                        line: usize::try_from(line).unwrap_or(0),
                         column: 1,
                         problem: "unreadable AuthorID or Date".into(),
                     });
-                    return parsed;
+                    return None;
                 };
-                index += 1;
-                parsed.messages.push(ImportedMessage {
-                    id: synthetic_id(channel_id, author_id, at, index),
-                    channel_id,
+                self.index += 1;
+                Some(ImportedMessage {
+                    id: synthetic_id(self.channel_id, author_id, at, self.index),
+                    channel_id: self.channel_id,
                     author_id,
                     at,
                     is_bot: false,
                     reply_to: None,
                     in_thread: false,
-                    starts_thread: false,
-                });
+                    kind,
+                    thread_id: None,
+                })
             }
             Err(err) => {
-                let line = err
-                    .position()
-                    .map_or(0, |p| usize::try_from(p.line()).unwrap_or(0));
-                parsed.damage = Some(Damage {
-                    line,
-                    column: 1,
-                    problem: format!("unreadable row: {err}"),
-                });
-                return parsed;
+                self.columns = None;
+                self.damage = Some(self.error_damage(&err, "unreadable row"));
+                None
             }
         }
+    }
+}
+
+/// Reads a whole DCE CSV export held in memory (tests and small inputs).
+pub fn parse_csv(text: &str, channel_id: u64) -> Parsed {
+    let mut export = CsvExport::new(text.as_bytes(), channel_id);
+    let mut messages = Vec::new();
+    while let Some(m) = export.next_message() {
+        messages.push(m);
+    }
+    Parsed {
+        guild_id: None,
+        messages,
+        damage: export.damage,
     }
 }
 
@@ -394,6 +832,111 @@ mod tests {
         let parsed = parse_csv(text, 200);
         assert_eq!(parsed.messages.len(), 1);
         assert_eq!(parsed.damage.unwrap().line, 3);
+    }
+
+    #[test]
+    fn only_default_and_reply_are_messages() {
+        let m = |id: u64, kind: &str| {
+            format!(
+                r#"{{ "id": "{id}", "type": {kind}, "timestamp": "2020-01-02T10:00:00+00:00", "author": {{ "id": "7" }}, "reference": {{ "messageId": null, "channelId": "900" }} }}"#
+            )
+        };
+        let text = format!(
+            r#"{{ "guild": {{ "id": "100" }}, "channel": {{ "id": "200", "type": "GuildTextChat", "name": "c" }}, "messages": [{}] }}"#,
+            [
+                m(1, r#""Default""#),
+                m(2, r#""Reply""#),
+                m(3, r#""GuildMemberJoin""#),
+                m(4, r#""ThreadCreated""#),
+                m(5, r#""ChannelPinnedMessage""#),
+                m(6, r#""8""#),
+                m(7, "19"),
+                m(8, "7"),
+            ]
+            .join(",")
+        );
+        let parsed = parse_json(&text);
+        assert_eq!(parsed.damage, None);
+        let kinds: Vec<MessageKind> = parsed.messages.iter().map(|m| m.kind).collect();
+        use MessageKind::*;
+        assert_eq!(
+            kinds,
+            [
+                Message,
+                Message,
+                MemberJoin,
+                ThreadCreated,
+                Notice,
+                Notice,
+                Message,
+                MemberJoin
+            ]
+        );
+        assert_eq!(
+            parsed.messages[3].thread_id,
+            Some(900),
+            "the notice names its thread"
+        );
+        assert_eq!(parsed.messages[0].thread_id, None);
+    }
+
+    #[test]
+    fn threads_are_known_by_the_channel_type_not_the_name() {
+        let export = |kind: &str, name: &str| {
+            format!(
+                r#"{{ "guild": {{ "id": "1" }}, "channel": {{ "id": "2", "type": "{kind}", "name": "{name}" }}, "messages": [{{ "id": "3", "type": "Default", "timestamp": "2020-01-02T10:00:00+00:00", "author": {{ "id": "7" }} }}] }}"#
+            )
+        };
+        for (kind, name, in_thread) in [
+            ("GuildTextChat", "Thread-ideas", false),
+            ("GuildForum", "Threads", false),
+            ("GuildPublicThread", "general", true),
+            ("GuildPrivateThread", "x", true),
+            ("GuildNewsThread", "x", true),
+        ] {
+            let parsed = parse_json(&export(kind, name));
+            assert_eq!(parsed.messages[0].in_thread, in_thread, "{kind} {name}");
+        }
+    }
+
+    #[test]
+    fn csv_notices_are_known_by_their_exact_text() {
+        let text = "AuthorID,Author,Date,Content,Attachments,Reactions\n\
+            7,a,2018-04-05T09:15:00+00:00,Joined the server.,,\n\
+            7,a,2018-04-05T09:16:00+00:00,Pinned a message.,,\n\
+            7,a,2018-04-05T09:17:00+00:00,Started a call that lasted 3 minutes.,,\n\
+            7,a,2018-04-05T09:18:00+00:00,Started a thread.,,\n\
+            7,a,2018-04-05T09:19:00+00:00,Joined the server. Hi all,,\n";
+        let kinds: Vec<MessageKind> = parse_csv(text, 1).messages.iter().map(|m| m.kind).collect();
+        use MessageKind::*;
+        assert_eq!(kinds, [MemberJoin, Notice, Notice, ThreadCreated, Message]);
+    }
+
+    #[test]
+    fn a_json_message_larger_than_the_limit_is_damage_not_memory() {
+        let text = format!(
+            r#"{{ "guild": {{ "id": "1" }}, "channel": {{ "id": "2" }}, "messages": [
+{{ "id": "3", "type": "Default", "timestamp": "2020-01-02T10:00:00+00:00", "author": {{ "id": "7" }} }},
+{{ "id": "4", "content": "{}" }}
+] }}"#,
+            "x".repeat(MAX_JSON_MESSAGE_BYTES)
+        );
+        let parsed = parse_json(&text);
+        assert_eq!(parsed.messages.len(), 1);
+        let damage = parsed.damage.unwrap();
+        assert_eq!((damage.line, damage.column), (3, 1));
+        assert!(
+            damage.problem.contains("longer than 16 MiB"),
+            "{}",
+            damage.problem
+        );
+        // Keys other than the header and the messages are skipped, however long.
+        let skipped = format!(
+            r#"{{ "guild": {{ "id": "1" }}, "notes": "{}", "channel": {{ "id": "2" }}, "messages": [] }}"#,
+            "x".repeat(MAX_JSON_MESSAGE_BYTES + 1)
+        );
+        let parsed = parse_json(&skipped);
+        assert_eq!((parsed.damage, parsed.guild_id), (None, Some(1)));
     }
 
     #[test]

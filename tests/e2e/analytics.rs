@@ -161,6 +161,50 @@ async fn opted_out_members_are_not_counted() {
     );
 }
 
+/// System messages are not members' messages (product §6, issue 23): a join notice (7), a pin
+/// notice (6) and a thread-created notice (18) count in neither /stats nor `hearth report`.
+#[tokio::test]
+async fn system_messages_are_not_counted() {
+    let world = World::new().await;
+    let mut bot = world.start_bot(1).await;
+    let ana = world.emu.add_user("ana", false);
+    world.emu.add_member(world.guild, ana, &[]);
+    let newcomer = world.emu.add_user("newcomer", false);
+    world.emu.add_member(world.guild, newcomer, &[]);
+    world
+        .emu
+        .send_system_message(world.guild, world.general, newcomer, 7);
+    world
+        .emu
+        .send_system_message(world.guild, world.general, ana, 6);
+    world
+        .emu
+        .send_system_message(world.guild, world.general, world.member, 18);
+    world.emu.user_message(world.general, ana, "hi", None);
+    world.emu.user_message(world.general, ana, "again", None);
+    let shown = stats_once(&world, "overview", |shown| shown.contains("Messages: 2")).await;
+    assert!(
+        shown.contains("DAU: 1") && shown.contains("Messages: 2"),
+        "{shown}"
+    );
+    // Time for a notice handled after the messages to be written, were it counted.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(bot.terminate().await.unwrap(), 0);
+    let report: Value = serde_json::from_str(&hearth_report(&world, "json")).unwrap();
+    let today = report["daily"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(
+        (today["dau"].as_u64(), today["messages"].as_u64()),
+        (Some(1), Some(2)),
+        "{report}"
+    );
+    assert_eq!(
+        report["top_contributors"],
+        json!([{ "user_id": ana.to_string(), "activity": 2 }]),
+        "{report}"
+    );
+    world.emu.assert_no_violations();
+}
+
 #[tokio::test]
 async fn members_cannot_see_stats() {
     let world = World::new().await;
