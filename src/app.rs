@@ -6,7 +6,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
-use tracing::{error, info, warn};
+use tracing::{debug, error, info, warn};
 
 use crate::config::Config;
 use crate::discord::{client, sink::DiscordSink, Data};
@@ -19,8 +19,10 @@ pub async fn run(config: Config) -> i32 {
     match run_inner(config).await {
         Ok(code) => code,
         Err(err) => {
-            error!(error = %format!("{err:#}"), "hearth stopped");
+            // Printed once, as a sentence with its fix; the log gets a short line so that a
+            // log file still says why the process ended.
             eprintln!("error: {err:#}");
+            error!("hearth stopped on an error (printed above)");
             exit::RUNTIME
         }
     }
@@ -35,6 +37,8 @@ async fn run_inner(config: Config) -> anyhow::Result<i32> {
         return Ok(exit::USAGE);
     };
     let config = Arc::new(config);
+    // The location first (its error names the cause and the fix), then the lock beside it.
+    crate::db::check_location(&config.database.url, crate::db::Access::Create)?;
     let _instance = crate::instance_lock::acquire(&config.database.url)?;
     let pool = crate::db::open(&config.database.url).await?;
 
@@ -148,6 +152,11 @@ async fn housekeeping(pool: crate::db::Pool, config: Arc<Config>, shutdown: Canc
         }
         if let Err(err) = materialise_finished_days(&pool, &config).await {
             warn!(error = %err, "materialising days failed; retrying later");
+        }
+        // `secure_delete` scrubs erased text from the main file; a checkpoint also moves it out
+        // of the write-ahead log, so an erased `/intro` answer lives at most a minute on disk.
+        if let Err(err) = crate::db::checkpoint(&pool).await {
+            debug!(error = %err, "WAL checkpoint skipped (the database is busy)");
         }
         tokio::select! {
             () = shutdown.cancelled() => return,

@@ -64,6 +64,8 @@ pub struct Tracker {
     /// Members whose first message is already recorded in this process, so the message handler
     /// writes it once per member instead of once per message.
     first_messages: Arc<parking_lot::Mutex<HashSet<(u64, u64)>>>,
+    /// Members whose Discord join time was handed to the writer by this process.
+    known_joins: Arc<parking_lot::Mutex<HashSet<(u64, u64)>>>,
 }
 
 impl Tracker {
@@ -78,6 +80,7 @@ impl Tracker {
                 tx,
                 optouts: Arc::new(RwLock::new(optouts)),
                 first_messages: Arc::default(),
+                known_joins: Arc::default(),
             },
             writer,
         ))
@@ -116,6 +119,21 @@ impl Tracker {
             written: Some(written),
         });
         Written(heard)
+    }
+
+    /// Records when Discord says a member joined (`joined_at` of a member object), once per
+    /// member and process: a member Hearth never saw join was there before it (issue 22).
+    pub fn known_join(&self, guild_id: u64, user_id: u64, joined_at: i64) {
+        if joined_at > 0 && self.known_joins.lock().insert((guild_id, user_id)) {
+            self.send(Entry::Membership {
+                change: Membership::Known {
+                    guild_id,
+                    user_id,
+                    joined_at,
+                },
+                written: None,
+            });
+        }
     }
 
     /// Records that a member left, with the next batch.

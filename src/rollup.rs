@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use chrono_tz::Tz;
 use tokio::sync::Mutex;
-use tracing::info;
+use tracing::{debug, info};
 
 use crate::db::activity::Kind;
 use crate::db::rollup::{DayCounts, NewRecord};
@@ -94,6 +94,7 @@ pub async fn refresh(
         finish(&mut tx, guild_id, tz, d).await?;
         tx.commit().await?;
     }
+    settle_known_joins(pool, guild_id, tz, last).await?;
     if first <= last {
         let days = (last - first).num_days() + 1;
         info!(
@@ -104,6 +105,37 @@ pub async fn refresh(
         );
     }
     Ok(last + Duration::days(1))
+}
+
+/// Members who were there before Hearth (their join time known from Discord, no join event)
+/// go into the cohort of the day they really joined, with their retention windows worked out
+/// from the days kept, when that day is finished (`last` or before).
+async fn settle_known_joins(
+    pool: &Pool,
+    guild_id: u64,
+    tz: Tz,
+    last: NaiveDate,
+) -> anyhow::Result<()> {
+    let stale = db::rollup::stale_join_days(pool, guild_id).await?;
+    if stale.is_empty() {
+        return Ok(());
+    }
+    let settled: Vec<(i64, Option<i64>)> = stale
+        .iter()
+        .map(|&(user_id, joined_at)| {
+            let day = local_day(joined_at, tz);
+            (user_id, (day <= last).then(|| day_number(day)))
+        })
+        .collect();
+    let mut tx = db::rollup::begin_write(pool, guild_id).await?;
+    db::rollup::settle_join_days(&mut tx, guild_id, &settled).await?;
+    tx.commit().await?;
+    debug!(
+        guild_id,
+        members = settled.len(),
+        "join days settled from Discord's join times"
+    );
+    Ok(())
 }
 
 /// Rebuilds `member_days` from raw records, from `first` on: the settled days one transaction

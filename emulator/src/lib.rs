@@ -56,8 +56,8 @@ pub struct EmulatorConfig {
     pub member_request_window_ms: u64,
     /// Discord's system messages in the event stream: a join notice (type 7) in the system
     /// channel on [`Emulator::member_join`], and a thread-created notice (type 18) in the parent
-    /// when a thread is started without a message. Discord always sends them; off by default
-    /// because Hearth counts every message type as a message until issue 23 item 4 lands.
+    /// when a thread is started without a message. Discord always sends them, so on by default;
+    /// off only for tests of something else that count a channel's messages exactly.
     pub system_messages: bool,
 }
 
@@ -76,7 +76,7 @@ impl Default for EmulatorConfig {
             interaction_response_ms: 3_000,
             interaction_token_ms: 15 * 60 * 1000,
             member_request_window_ms: 30_000,
-            system_messages: false,
+            system_messages: true,
         }
     }
 }
@@ -769,36 +769,6 @@ impl Emulator {
                 if let Some(member) = world.member_json(guild, author, false) {
                     message["member"] = member;
                 }
-            }
-            message
-        };
-        self.dispatch("MESSAGE_CREATE", d);
-        id
-    }
-
-    /// A system message of `message_type` (7 member join, 6 pin, 18 thread created...) by
-    /// `author` in `channel`, as Discord dispatches it: no content of the author's; returns its
-    /// id.
-    pub fn send_system_message(
-        &self,
-        guild: u64,
-        channel: u64,
-        author: u64,
-        message_type: u8,
-    ) -> u64 {
-        let id = self.id();
-        let d = {
-            let mut world = self.inner.world.lock();
-            let mut message = rest::message_json(&world, id, channel, author, "", &Value::Null);
-            message["type"] = json!(message_type);
-            world
-                .messages
-                .entry(channel)
-                .or_default()
-                .push(message.clone());
-            message["guild_id"] = json!(guild.to_string());
-            if let Some(member) = world.member_json(guild, author, false) {
-                message["member"] = member;
             }
             message
         };

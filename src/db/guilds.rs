@@ -43,17 +43,22 @@ pub async fn first_seen_ms(
         .await
 }
 
-/// Ensures the guild row exists (settings rows reference it).
+/// Ensures the guild row exists (settings rows reference it). A command can reach the bot
+/// before the guild's GUILD_CREATE does, so this is first sight too, to the millisecond.
 pub(crate) async fn ensure(
     db: impl SqliteExecutor<'_>,
     guild_id: u64,
     now: i64,
 ) -> sqlx::Result<()> {
-    sqlx::query("INSERT INTO guilds (guild_id, first_seen_at) VALUES ($1, $2) ON CONFLICT (guild_id) DO NOTHING")
-        .bind(to_sql_id(guild_id))
-        .bind(now)
-        .execute(db)
-        .await?;
+    sqlx::query(
+        "INSERT INTO guilds (guild_id, first_seen_at, first_seen_ms) VALUES ($1, $2, $3)
+         ON CONFLICT (guild_id) DO NOTHING",
+    )
+    .bind(to_sql_id(guild_id))
+    .bind(now)
+    .bind(crate::domain::clock::unix_now_ms().max(now.saturating_mul(1000)))
+    .execute(db)
+    .await?;
     Ok(())
 }
 

@@ -461,6 +461,65 @@ pub async fn begin_write(pool: &Pool, guild_id: u64) -> sqlx::Result<Transaction
     Ok(tx)
 }
 
+/// Members whose first join was moved by a join time known from Discord (issue 22), with that
+/// time: their join day is to be settled.
+pub async fn stale_join_days(pool: &Pool, guild_id: u64) -> sqlx::Result<Vec<(i64, i64)>> {
+    sqlx::query_as(
+        "SELECT user_id, first_joined_at FROM members
+         WHERE guild_id = $1 AND join_day_stale = 1 AND first_joined_at IS NOT NULL",
+    )
+    .bind(to_sql_id(guild_id))
+    .fetch_all(pool)
+    .await
+}
+
+/// Settles join days: a member whose join falls on a finished day gets that join day and their
+/// retention windows from the member days kept; `None` (the day is not finished yet) leaves it
+/// to `finish_day`.
+pub async fn settle_join_days(
+    tx: &mut Transaction<'_, Sqlite>,
+    guild_id: u64,
+    settled: &[(i64, Option<i64>)],
+) -> sqlx::Result<()> {
+    let window = |start: i64, end: i64| {
+        format!(
+            "CASE WHEN EXISTS (SELECT 1 FROM member_days d
+                               WHERE d.guild_id = $1 AND d.user_id = $2
+                                 AND d.day >= $3 + {start} AND d.day <= $3 + {end})
+                  THEN 1 ELSE 0 END"
+        )
+    };
+    let set_day = format!(
+        "UPDATE members SET join_day = $3, join_day_stale = 0,
+           retained_30 = {}, retained_90 = {}
+         WHERE guild_id = $1 AND user_id = $2",
+        window(30, 59),
+        window(90, 119)
+    );
+    for &(user_id, day) in settled {
+        match day {
+            Some(day) => {
+                sqlx::query(&set_day)
+                    .bind(to_sql_id(guild_id))
+                    .bind(user_id)
+                    .bind(day)
+                    .execute(&mut **tx)
+                    .await?;
+            }
+            None => {
+                sqlx::query(
+                    "UPDATE members SET join_day_stale = 0 WHERE guild_id = $1 AND user_id = $2",
+                )
+                .bind(to_sql_id(guild_id))
+                .bind(user_id)
+                .execute(&mut **tx)
+                .await?;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Finishes a day (`day` from `start` to `end`) whose member days are complete: each active
 /// member's last finished day and retention windows, the join day of members whose cohort
 /// instant falls in the day, the day's figures, the activation of the joins of `activation_day`

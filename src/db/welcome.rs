@@ -154,6 +154,13 @@ pub struct Join {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Membership {
     Joined(Join),
+    /// Discord says when the member joined (a member object's `joined_at`), but Hearth saw no
+    /// join: they were there before Hearth. Their join time, not a join event.
+    Known {
+        guild_id: u64,
+        user_id: u64,
+        joined_at: i64,
+    },
     Left {
         guild_id: u64,
         user_id: u64,
@@ -175,12 +182,27 @@ pub async fn apply(conn: &mut SqliteConnection, changes: &[Membership]) -> sqlx:
                 record_leave(&mut *conn, guild_id, user_id, at).await?;
                 rest = &rest[1..];
             }
+            Membership::Known { .. } => {
+                let known: Vec<(u64, u64, i64)> = rest
+                    .iter()
+                    .map_while(|c| match *c {
+                        Membership::Known {
+                            guild_id,
+                            user_id,
+                            joined_at,
+                        } => Some((guild_id, user_id, joined_at)),
+                        _ => None,
+                    })
+                    .collect();
+                record_known_joins(conn, &known).await?;
+                rest = &rest[known.len()..];
+            }
             Membership::Joined(_) => {
                 let joins: Vec<Join> = rest
                     .iter()
                     .map_while(|c| match c {
                         Membership::Joined(join) => Some(*join),
-                        Membership::Left { .. } => None,
+                        _ => None,
                     })
                     .collect();
                 record_joins(conn, &joins).await?;
@@ -231,6 +253,41 @@ pub async fn record_joins(conn: &mut SqliteConnection, joins: &[Join]) -> sqlx::
                first_joined_at = MIN(COALESCE(members.first_joined_at, excluded.first_joined_at), excluded.first_joined_at),
                last_joined_at = MAX(COALESCE(members.last_joined_at, 0), excluded.last_joined_at),
                left_at = CASE WHEN members.left_at >= excluded.last_joined_at THEN members.left_at END",
+        );
+        builder.build().execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// Records members' join times known from Discord (not join events): the store keeps the
+/// earliest, and a time that moves a member's first join marks their join day for settling.
+pub async fn record_known_joins(
+    conn: &mut SqliteConnection,
+    known: &[(u64, u64, i64)],
+) -> sqlx::Result<()> {
+    // One row per member: PostgreSQL refuses to update a row twice in one statement.
+    let mut earliest: BTreeMap<(u64, u64), i64> = BTreeMap::new();
+    for &(guild_id, user_id, at) in known {
+        let first = earliest.entry((guild_id, user_id)).or_insert(at);
+        *first = (*first).min(at);
+    }
+    let earliest: Vec<_> = earliest.into_iter().collect();
+    for rows in super::activity::statements(&earliest) {
+        let mut builder: QueryBuilder<'_, Sqlite> = QueryBuilder::new(
+            "INSERT INTO members (guild_id, user_id, first_joined_at, join_day_stale) ",
+        );
+        builder.push_values(rows, |mut row, ((guild_id, user_id), at)| {
+            row.push_bind(to_sql_id(*guild_id))
+                .push_bind(to_sql_id(*user_id))
+                .push_bind(*at)
+                .push_bind(1_i64);
+        });
+        builder.push(
+            " ON CONFLICT (guild_id, user_id) DO UPDATE SET
+               join_day_stale = CASE WHEN members.first_joined_at IS NULL
+                                       OR excluded.first_joined_at < members.first_joined_at
+                                     THEN 1 ELSE members.join_day_stale END,
+               first_joined_at = MIN(COALESCE(members.first_joined_at, excluded.first_joined_at), excluded.first_joined_at)",
         );
         builder.build().execute(&mut *conn).await?;
     }

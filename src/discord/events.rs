@@ -33,6 +33,7 @@ async fn feature_event(
     match event {
         FullEvent::GuildCreate { guild, .. } => {
             guild_available(data, guild).await?;
+            known_joins(data, guild.members.values());
             let members = recent_members(data, guild.members.values());
             catch_up_welcomes(framework, guild.id, &members).await?;
             // A large guild's GUILD_CREATE lists only some members: ask for the rest, which
@@ -48,6 +49,7 @@ async fn feature_event(
             }
         }
         FullEvent::GuildMembersChunk { chunk } => {
+            known_joins(data, chunk.members.values());
             let members = recent_members(data, chunk.members.values());
             catch_up_welcomes(framework, chunk.guild_id, &members).await?;
         }
@@ -76,6 +78,17 @@ async fn feature_event(
         }
         FullEvent::InteractionCreate { interaction } => {
             let ctx = framework.serenity_context;
+            if let serenity::Interaction::Command(command) = interaction {
+                if let (Some(guild), Some(member)) = (command.guild_id, &command.member) {
+                    if let Some(joined) = member.joined_at {
+                        data.tracker.known_join(
+                            guild.get(),
+                            member.user.id.get(),
+                            joined.unix_timestamp(),
+                        );
+                    }
+                }
+            }
             match interaction {
                 // Each feature answers the custom ids it owns and says whether it did.
                 serenity::Interaction::Component(component) => {
@@ -205,6 +218,10 @@ fn message(framework: poise::FrameworkContext<'_, Data, Error>, message: &sereni
         in_thread,
     });
     data.tracker.first_message(guild, user, at);
+    if let Some(joined) = message.member.as_ref().and_then(|m| m.joined_at) {
+        data.tracker
+            .known_join(guild, user, joined.unix_timestamp());
+    }
 }
 
 fn welcomer(data: &Data) -> Welcomer<'_> {
@@ -214,6 +231,20 @@ fn welcomer(data: &Data) -> Welcomer<'_> {
         outbox: &data.outbox,
         config: &data.config.welcome,
         turn: &data.welcome_turn,
+    }
+}
+
+/// When Discord says each listed member joined: for members Hearth never saw join, the time
+/// they really joined (issue 22), so their first message is not counted as a join.
+fn known_joins<'a>(data: &Data, members: impl Iterator<Item = &'a serenity::Member>) {
+    for member in members.filter(|m| !m.user.bot) {
+        if let Some(joined) = member.joined_at {
+            data.tracker.known_join(
+                member.guild_id.get(),
+                member.user.id.get(),
+                joined.unix_timestamp(),
+            );
+        }
     }
 }
 

@@ -33,7 +33,12 @@ pub struct World {
 
 impl World {
     pub async fn new() -> Self {
-        let emu = Emulator::start().await.expect("emulator starts");
+        Self::with_emulator(discord_emulator::EmulatorConfig::default()).await
+    }
+
+    /// The same world on an emulator configured by the test (rate limits under load, ...).
+    pub async fn with_emulator(config: discord_emulator::EmulatorConfig) -> Self {
+        let emu = Emulator::start_with(config).await.expect("emulator starts");
         let guild = emu.add_guild("Hearth Test Guild", BOT_PERMISSIONS);
         let general = emu.add_channel(guild, "general", 0);
         emu.set_system_channel(guild, Some(general));

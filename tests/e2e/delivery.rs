@@ -479,3 +479,45 @@ async fn a_closed_dm_in_a_raid_burst_waits_for_the_members_intro_thread() {
     );
     world.emu.assert_no_violations();
 }
+
+#[tokio::test]
+async fn a_burst_under_discords_rate_limits_loses_nothing_and_doubles_nothing() {
+    // Discord's limits under load: 5 messages per 5 s per channel, 50 requests per second, with
+    // X-RateLimit-* headers on every answer.
+    let world = World::with_emulator(discord_emulator::EmulatorConfig {
+        rate_limits: Some(discord_emulator::RateLimits::default()),
+        ..discord_emulator::EmulatorConfig::default()
+    })
+    .await;
+    let mut bot = welcoming(&world, "[welcome]\nraid_joins = 1000\n", false).await;
+    let members: Vec<(u64, String)> = (0..12)
+        .map(|i| {
+            let name = format!("crowd{i}");
+            (world.emu.add_user(&name, false), name)
+        })
+        .collect();
+    for (id, _) in &members {
+        world.emu.member_join(world.guild, *id, false);
+    }
+    wait_all_welcomed(&world, &bot, &members, "under rate limits").await;
+    bot.terminate().await.unwrap();
+    assert_once_each(&world, &members, "under rate limits");
+    for kind in ["welcome", "intro-thread"] {
+        let rows = outbox_rows(&world, kind).await;
+        assert!(
+            rows.iter()
+                .all(|(status, attempts)| status == "delivered" && *attempts == 1),
+            "{kind}: {rows:?}"
+        );
+    }
+    // The bot reads X-RateLimit-Remaining and waits for the reset instead of earning 429s.
+    let limited = world
+        .emu
+        .requests()
+        .iter()
+        .filter(|r| r.status == 429)
+        .count();
+    eprintln!("429s met under Discord-like limits: {limited}");
+    assert!(limited <= 2, "{limited} requests were answered 429");
+    world.emu.assert_no_violations();
+}
