@@ -56,7 +56,9 @@ fn demo_plays_the_scripted_community_and_exits_0() {
     };
     let (dau, mau) = (figure("DAU"), figure("MAU"));
     assert!((100..1000).contains(&mau), "MAU {mau}:\n{stdout}");
-    assert!(dau > 3 && dau < mau, "DAU {dau}:\n{stdout}");
+    // Today's DAU depends on the hour the demo runs (just after midnight, only the demo's own
+    // three posters may be active): the month is what must be a community's.
+    assert!(dau >= 3 && dau < mau, "DAU {dau}:\n{stdout}");
     assert!(figure("Messages") > 1000, "{stdout}");
     assert!(
         stdout.contains("Activation (first message within 7 days): ")
