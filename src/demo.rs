@@ -1,8 +1,11 @@
 //! `hearth demo`: the real bot (this same binary, as a child process running `hearth run`)
 //! against the built-in Discord emulator, playing a short scripted community. Needs no token and
-//! no network; prints a transcript of what the bot did and writes it to `--out`.
+//! no network; prints a transcript of what the bot did and writes it to `--out`. The community
+//! has a generated past (`history`), so the statistics show what Hearth is for.
 
-use std::collections::BTreeMap;
+mod history;
+
+use std::collections::{BTreeMap, HashSet};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -11,6 +14,7 @@ use anyhow::Context as _;
 use discord_emulator::Emulator;
 use serde_json::{json, Value};
 
+use crate::db::activity::Kind;
 use crate::domain::doctor::{perm, ALL_REQUIRED};
 use crate::domain::settings::ChannelPurpose;
 use crate::error::exit;
@@ -50,11 +54,18 @@ fn tempfile_dir() -> std::io::Result<PathBuf> {
     Ok(dir)
 }
 
+/// How far back the generated history goes.
+const HISTORY_DAYS: i64 = 90;
+
 /// The scripted community and what has been printed about it.
 struct Demo {
     emu: Emulator,
     started: Instant,
+    /// Where attachments are saved.
+    out: PathBuf,
     names: BTreeMap<u64, String>,
+    /// Threads among `names` (Discord shows their mentions with a thread icon, not `#`).
+    threads: HashSet<u64>,
     transcript: String,
     guild: u64,
     general: u64,
@@ -80,16 +91,59 @@ impl Demo {
             .unwrap_or_else(|| id.to_string())
     }
 
-    /// Replaces `<#id>`, `<@id>`, `<@&id>` and `<t:unix:style>` with what Discord would show.
-    fn readable(&self, text: &str) -> String {
-        let mut out = discord_timestamps(text);
-        for (id, name) in &self.names {
-            out = out
-                .replace(&format!("<#{id}>"), &format!("#{name}"))
-                .replace(&format!("<@&{id}>"), &format!("@{name}"))
-                .replace(&format!("<@{id}>"), &format!("@{name}"));
+    /// How a channel or thread is named in the transcript. A thread's name may itself start
+    /// with `#` ("#1 Weekly show-and-tell"): `#` in front of it would read "##1".
+    fn channel_label(&self, id: u64) -> String {
+        if self.threads.contains(&id) {
+            format!("thread “{}”", self.name(id))
+        } else {
+            format!("#{}", self.name(id))
         }
+    }
+
+    /// Replaces `<#id>`, `<@id>`, `<@&id>` and `<t:unix:style>` with what Discord would show
+    /// (times as a reader in UTC sees them).
+    fn readable(&self, text: &str) -> String {
+        let now = chrono::Utc::now().timestamp();
+        let mut out = String::with_capacity(text.len());
+        let mut rest = text;
+        while let Some(start) = rest.find('<') {
+            out.push_str(&rest[..start]);
+            let tail = &rest[start..];
+            let shown = tail
+                .find('>')
+                .and_then(|end| Some((end, self.mention(&tail[1..end], now)?)));
+            match shown {
+                Some((end, shown)) => {
+                    out.push_str(&shown);
+                    rest = &tail[end + 1..];
+                }
+                None => {
+                    out.push('<');
+                    rest = &tail[1..];
+                }
+            }
+        }
+        out.push_str(rest);
         out
+    }
+
+    /// What Discord shows for the inside of `<…>`, when it is a mention or a timestamp.
+    fn mention(&self, inner: &str, now: i64) -> Option<String> {
+        if let Some(spec) = inner.strip_prefix("t:") {
+            return discord_timestamp(spec, now);
+        }
+        if let Some(id) = inner.strip_prefix('#') {
+            let id: u64 = id.parse().ok()?;
+            return self.names.contains_key(&id).then(|| self.channel_label(id));
+        }
+        let id = inner.strip_prefix('@')?;
+        let id = id
+            .strip_prefix('&')
+            .or_else(|| id.strip_prefix('!'))
+            .unwrap_or(id);
+        let name = self.names.get(&id.parse().ok()?)?;
+        Some(format!("@{name}"))
     }
 
     fn indent(&self, text: &str) -> String {
@@ -134,6 +188,15 @@ impl Demo {
         };
         let text = self.indent(&visible_text(&data));
         self.say(&format!("          {who}:\n{text}"));
+        for (name, bytes) in &reply.files {
+            let path = self.out.join(name);
+            std::fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))?;
+            self.say(&format!(
+                "          │ [chart attached: {name}, {} bytes, saved to {}]",
+                bytes.len(),
+                path.display()
+            ));
+        }
         Ok(data)
     }
 
@@ -226,16 +289,17 @@ impl Demo {
                     .unwrap_or(0);
                 let name = post.body["name"].as_str().unwrap_or_default().to_owned();
                 self.names.insert(thread, name.clone());
+                self.threads.insert(thread);
                 format!(
-                    "{} Hearth opened the thread \"{name}\" in #{}",
+                    "{} Hearth opened the thread \"{name}\" in {}",
                     self.stamp(),
-                    self.name(channel)
+                    self.channel_label(channel)
                 )
             } else {
                 format!(
-                    "{} Hearth → #{}:\n{}",
+                    "{} Hearth → {}:\n{}",
                     self.stamp(),
-                    self.name(channel),
+                    self.channel_label(channel),
                     self.indent(&visible_text(&post.body))
                 )
             };
@@ -268,6 +332,8 @@ async fn play(out: &Path) -> anyhow::Result<()> {
     let reports = channel("team-reports", 0);
     let feedback = channel("feedback", 0);
     let ama = channel("ama", 0);
+    let projects = channel("projects", 0);
+    let help = channel("help", 0);
     emu.set_system_channel(guild, Some(general));
     emu.set_role_permissions(
         guild,
@@ -291,7 +357,9 @@ async fn play(out: &Path) -> anyhow::Result<()> {
     let mut demo = Demo {
         emu: emu.clone(),
         started: Instant::now(),
+        out: out.to_owned(),
         names,
+        threads: HashSet::new(),
         transcript: String::new(),
         guild,
         general,
@@ -300,9 +368,51 @@ async fn play(out: &Path) -> anyhow::Result<()> {
     demo.say(
         "Hearth demo: the real bot against the built-in Discord emulator (no token, no network)",
     );
-    demo.say(&format!("Discord emulator on {}; server \"Emberfall Makers\" with #general, #welcome, #introductions, #team-reports", emu.base_url()));
+    demo.say(&format!("Discord emulator on {}; server \"Emberfall Makers\" with #general, #welcome, #introductions, #projects, #help, #team-reports", emu.base_url()));
     demo.say(&format!("Files: {}", out.display()));
+    demo.say("Times in Discord's <t:…> format are shown as a member reading in UTC sees them.");
     demo.say("");
+
+    // The community's past goes into the database before the bot starts: it is history, not
+    // members for the bot to welcome (they are not in the emulator).
+    let channels = history::Channels {
+        general,
+        intros,
+        projects,
+        help,
+    };
+    let past = history::generate(
+        guild,
+        channels,
+        chrono_tz::Europe::Berlin,
+        chrono::Utc::now().timestamp(),
+        HISTORY_DAYS,
+        &[maria],
+    );
+    history::write(&format!("sqlite://{}", db.display()), &past)
+        .await
+        .context("writing the generated history")?;
+    for member in past.members.iter().filter(|m| !m.name.is_empty()) {
+        demo.names.insert(member.user_id, member.name.clone());
+    }
+    let left = past
+        .memberships
+        .iter()
+        .filter(|m| matches!(m, crate::db::welcome::Membership::Left { .. }))
+        .count();
+    let line = format!(
+        "{} The server's past, generated from a fixed seed (no real data) and written to the database\n          \
+         before the bot starts: in the {HISTORY_DAYS} days before today {} members joined ({left} left) and\n          \
+         posted {} messages ({} of them replies or in threads), started {} threads and reacted\n          \
+         {} times. Hearth stores who, when and where, never what.",
+        demo.stamp(),
+        past.members.len(),
+        past.count(Kind::Message),
+        past.replies(),
+        past.count(Kind::ThreadCreated),
+        past.count(Kind::Reaction),
+    );
+    demo.say(&line);
 
     let exe = std::env::current_exe().context("finding the hearth executable")?;
     let config = harness::write_config(out, &emu.base_url(), "")?;
@@ -378,8 +488,12 @@ async fn play(out: &Path) -> anyhow::Result<()> {
     )
     .await?;
     demo.command(maria, "config", "show", json!([]), "").await?;
-    demo.command(maria, "config", "doctor", json!([]), "")
+    demo.say("          (staged for the demo: Hearth's role may read #team-reports but not post there; the doctor should find it)");
+    let doctor = demo
+        .command(maria, "config", "doctor", json!([]), "")
         .await?;
+    let note = doctor_note(&demo.readable(&visible_text(&doctor)));
+    demo.say(&note);
 
     demo.say("\n— A member tries a manager command —");
     demo.command(
@@ -612,29 +726,22 @@ async fn play(out: &Path) -> anyhow::Result<()> {
     }
     // The activity writer stores in batches (at most 250 ms apart).
     tokio::time::sleep(Duration::from_millis(400)).await;
-    let line = format!("{} maria › /stats overview", demo.stamp());
-    demo.say(&line);
-    let overview = demo.emu.slash_command(
-        guild,
-        general,
-        maria,
-        "stats",
-        json!([{"type": 1, "name": "overview", "options": []}]),
-    );
-    let reply = overview
-        .response(WAIT)
+    demo.command(maria, "stats", "overview", json!([]), "")
         .await
         .context("waiting for /stats overview")?;
-    let text = demo.indent(&visible_text(&reply.body["data"]));
-    demo.say(&format!("          Hearth (only maria sees this):\n{text}"));
-    if let Some((name, png)) = reply.files.first() {
-        std::fs::write(out.join(name), png)?;
-        demo.say(&format!(
-            "          │ [chart attached: {name}, {} bytes, saved to {}]",
-            png.len(),
-            out.join(name).display()
-        ));
-    }
+    // Weekly cohorts: over 90 days, months would show a single finished 30-day window.
+    demo.command(
+        maria,
+        "stats",
+        "retention",
+        json!([{"type": 4, "name": "by", "value": 1}]),
+        " by:week",
+    )
+    .await
+    .context("waiting for /stats retention")?;
+    demo.command(maria, "stats", "top", json!([]), "")
+        .await
+        .context("waiting for /stats top")?;
 
     demo.say("\n— Stopping —");
     let code = bot.terminate().await?;
@@ -673,24 +780,114 @@ async fn play(out: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `<t:1795510800:F>` → `2026-11-24 09:00 UTC`, as a reader's client would render it.
-fn discord_timestamps(text: &str) -> String {
-    let mut out = String::new();
-    let mut rest = text;
-    while let Some(start) = rest.find("<t:") {
-        out.push_str(&rest[..start]);
-        let tail = &rest[start + 3..];
-        let Some(end) = tail.find('>') else { break };
-        let unix = tail[..end]
-            .split(':')
-            .next()
-            .and_then(|n| n.parse::<i64>().ok());
-        match unix.and_then(|n| chrono::DateTime::from_timestamp(n, 0)) {
-            Some(t) => out.push_str(&t.format("%Y-%m-%d %H:%M UTC").to_string()),
-            None => out.push_str(&rest[start..start + 3 + end + 1]),
-        }
-        rest = &tail[end + 1..];
+/// What the doctor found, sorted for a newcomer: the staged problem, and features that stay
+/// off until their channel is set (problems of their own, but not the staged one).
+fn doctor_note(report: &str) -> String {
+    let problems: Vec<&str> = report.lines().filter(|l| l.starts_with("⚠️")).collect();
+    let unset: Vec<&str> = problems
+        .iter()
+        .filter(|l| l.contains(" channel: ") && l.contains(": no "))
+        .filter_map(|l| l.split("**").nth(1))
+        .collect();
+    let staged = problems
+        .iter()
+        .filter(|l| l.contains("#team-reports"))
+        .count();
+    let other = problems.len() - unset.len() - staged;
+    let mut note = format!("          → {staged} of these is the staged problem");
+    if !unset.is_empty() {
+        let _ = write!(
+            note,
+            "; {} are features that stay off until a channel is chosen for them ({}); #feedback and #ama are set further down",
+            unset.len(),
+            unset.join(", ")
+        );
     }
-    out.push_str(rest);
-    out
+    if other > 0 {
+        let _ = write!(note, "; {other} not staged");
+    }
+    note
+}
+
+/// `1795510800:F` (the inside of `<t:…>`) → what a reader in UTC sees.
+fn discord_timestamp(spec: &str, now: i64) -> Option<String> {
+    let mut parts = spec.split(':');
+    let unix: i64 = parts.next()?.parse().ok()?;
+    let t = chrono::DateTime::from_timestamp(unix, 0)?;
+    let format = match parts.next().unwrap_or("f") {
+        "t" => "%H:%M UTC",
+        "T" => "%H:%M:%S UTC",
+        "d" => "%Y-%m-%d",
+        "D" => "%-d %B %Y",
+        "f" => "%-d %B %Y %H:%M UTC",
+        "F" => "%a %-d %b %Y %H:%M UTC",
+        "R" => return Some(relative(unix - now)),
+        _ => return None,
+    };
+    Some(t.format(format).to_string())
+}
+
+/// Seconds from now → "in 6 days", "3 hours ago", as Discord words a relative time.
+fn relative(secs: i64) -> String {
+    let n = secs.abs();
+    let amount = match n {
+        n if n < 45 => "a few seconds".to_owned(),
+        n if n < 90 => "a minute".to_owned(),
+        n if n < 45 * 60 => format!("{} minutes", (n + 30) / 60),
+        n if n < 90 * 60 => "an hour".to_owned(),
+        n if n < 22 * 3600 => format!("{} hours", (n + 1800) / 3600),
+        n if n < 36 * 3600 => "a day".to_owned(),
+        n if n < 26 * 86_400 => format!("{} days", (n + 43_200) / 86_400),
+        n if n < 45 * 86_400 => "a month".to_owned(),
+        n if n < 320 * 86_400 => format!("{} months", (n + 15 * 86_400) / (30 * 86_400)),
+        n => format!("{} years", (n + 182 * 86_400) / (365 * 86_400)),
+    };
+    if secs < 0 {
+        format!("{amount} ago")
+    } else {
+        format!("in {amount}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_read_as_discord_shows_them_each_once() {
+        // Tue 2026-12-08 09:00 UTC, six days after Wed 2026-12-02 09:00 UTC.
+        let (at, now) = (1_796_720_400, 1_796_202_000);
+        assert_eq!(
+            discord_timestamp(&format!("{at}:F"), now).as_deref(),
+            Some("Tue 8 Dec 2026 09:00 UTC")
+        );
+        assert_eq!(
+            discord_timestamp(&format!("{at}:R"), now).as_deref(),
+            Some("in 6 days")
+        );
+        assert_eq!(
+            discord_timestamp(&format!("{now}:R"), at).as_deref(),
+            Some("6 days ago")
+        );
+        assert_eq!(
+            discord_timestamp(&format!("{at}:D"), now).as_deref(),
+            Some("8 December 2026")
+        );
+        assert_eq!(discord_timestamp("soon:F", now), None);
+        assert_eq!(relative(20 * 3600), "in 20 hours");
+    }
+
+    #[test]
+    fn the_doctor_note_tells_the_staged_problem_from_features_left_off() {
+        let report = "Hearth doctor: 3 problem(s) found\n\
+            ✅ **welcome**: #welcome: ready\n\
+            ⚠️ **spotlight**: no spotlight channel: spotlight posts are off\n\
+            \u{20}\u{20}↳ fix: /config channel purpose:spotlight channel:#…\n\
+            ⚠️ **reports**: missing Send Messages in #team-reports: the monthly report cannot work\n\
+            ⚠️ **prompts**: no prompts channel: themed-day prompts are off";
+        assert_eq!(
+            doctor_note(report),
+            "          → 1 of these is the staged problem; 2 are features that stay off until a channel is chosen for them (spotlight, prompts); #feedback and #ama are set further down"
+        );
+    }
 }
