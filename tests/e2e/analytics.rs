@@ -247,7 +247,7 @@ async fn top_retention_and_csv_export() {
     );
     assert!(
         retention.contains("2 joined · 30-day – · 90-day –"),
-        "the newcomer, and mo whose first activity counts as the join: {retention}"
+        "the newcomer, and the guild's owner who created it moments before Hearth came (mo joined 400 days ago, outside the year shown): {retention}"
     );
     let heatmap = world
         .slash(world.manager, "stats", "retention", json!([]))

@@ -9,5 +9,6 @@ mod delivery;
 mod demo;
 mod feedback;
 mod foundation;
+mod installed;
 mod recognition;
 mod welcome;

@@ -1,0 +1,151 @@
+//! Installed into an existing community (issue 22): members who joined before Hearth are not new
+//! members, are never welcomed, and fall into the cohorts of the months they really joined.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use chrono::{Datelike, Utc};
+use serde_json::{json, Value};
+
+use crate::common::*;
+
+fn report_json(world: &World, from: &str) -> Value {
+    let out = std::process::Command::new(World::exe())
+        .args([
+            "report",
+            "--guild",
+            &world.guild.to_string(),
+            "--format",
+            "json",
+        ])
+        .args(["--from", from, "--config"])
+        .arg(world.dir.path().join("hearth.toml"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn cohort_sizes(report: &Value) -> BTreeMap<String, u64> {
+    report["retention"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["cohort"].as_str().unwrap().to_owned(),
+                c["size"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+fn joins_today(report: &Value) -> u64 {
+    report["daily"].as_array().unwrap().last().unwrap()["joins"]
+        .as_u64()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn members_who_joined_before_hearth_keep_their_real_join_and_are_not_welcomed() {
+    let world = World::new().await;
+    let now_ms = Utc::now().timestamp_millis();
+    // Fifty members who joined 1 to 400 days before Hearth arrived.
+    let mut regulars = Vec::new();
+    let mut expected: BTreeMap<String, u64> = BTreeMap::new();
+    for i in 0..50u64 {
+        let user = world.emu.add_user(&format!("regular{i}"), false);
+        let days_ago = 1 + i * 8;
+        let joined_ms = now_ms - (days_ago as i64) * 86_400_000;
+        world
+            .emu
+            .add_member_joined_at(world.guild, user, &[], joined_ms as u64);
+        let joined = chrono::DateTime::from_timestamp_millis(joined_ms).unwrap();
+        *expected
+            .entry(format!("{}-{:02}", joined.year(), joined.month()))
+            .or_default() += 1;
+        regulars.push(user);
+    }
+    let mut bot = world.start_bot(1).await;
+    world.set_channel("intros", world.intros).await;
+    let reply = world
+        .run(
+            world.manager,
+            "welcome",
+            "setup",
+            json!([{"type": 7, "name": "channel", "value": world.welcome.to_string()}]),
+        )
+        .await;
+    assert!(text_of(&reply).contains("Welcomes are on"), "{reply}");
+    // Twenty of them talk; two people really join.
+    for user in &regulars[..20] {
+        world
+            .emu
+            .user_message(world.general, *user, "hi again", None);
+    }
+    let newcomers: Vec<u64> = (0..2)
+        .map(|i| world.emu.add_user(&format!("newcomer{i}"), false))
+        .collect();
+    for user in &newcomers {
+        world.emu.member_join(world.guild, *user, false);
+    }
+    let posts = wait_posts(&world.emu, world.welcome, 2).await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    bot.terminate().await.unwrap();
+
+    // The regulars were never welcomed; the two newcomers were.
+    let welcomed: Vec<String> = posts
+        .iter()
+        .flat_map(|p| {
+            p.body["allowed_mentions"]["users"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .filter_map(|u| u.as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(posts_in(&world.emu, world.welcome).len(), 2, "{welcomed:?}");
+    for user in &newcomers {
+        assert!(welcomed.contains(&user.to_string()));
+    }
+
+    let from = (Utc::now() - chrono::Duration::days(410))
+        .format("%Y-%m-%d")
+        .to_string();
+    let check = |report: &Value, when: &str| {
+        assert_eq!(joins_today(report), 2, "{when}: joins today");
+        let joins: u64 = report["daily"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["joins"].as_u64().unwrap())
+            .sum();
+        assert_eq!(joins, 2, "{when}: join events in the whole range");
+        let sizes = cohort_sizes(report);
+        let this_month = Utc::now().format("%Y-%m").to_string();
+        for (month, count) in &expected {
+            // This month's cohort also holds the two newcomers and the guild's owner, who
+            // created it moments before Hearth arrived.
+            let extra = if *month == this_month { 3 } else { 0 };
+            assert_eq!(
+                sizes.get(month).copied().unwrap_or(0),
+                count + extra,
+                "{when}: cohort {month} ({sizes:?})"
+            );
+        }
+    };
+    let report = report_json(&world, &from);
+    check(&report, "first run");
+    // A restart changes nothing.
+    let mut bot = world.start_bot(2).await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    bot.terminate().await.unwrap();
+    assert_eq!(posts_in(&world.emu, world.welcome).len(), 2);
+    check(&report_json(&world, &from), "after a restart");
+    world.emu.assert_no_violations();
+}
