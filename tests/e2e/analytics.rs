@@ -6,28 +6,6 @@ use serde_json::{json, Value};
 
 use crate::common::*;
 
-fn hearth_report(world: &World, format: &str) -> String {
-    let out = std::process::Command::new(World::exe())
-        .args([
-            "report",
-            "--guild",
-            &world.guild.to_string(),
-            "--format",
-            format,
-            "--config",
-        ])
-        .arg(world.dir.path().join("hearth.toml"))
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
 #[tokio::test]
 async fn activity_is_tracked_without_content_and_shows_in_stats_and_reports() {
     let world = World::new().await;
@@ -80,7 +58,8 @@ async fn activity_is_tracked_without_content_and_shows_in_stats_and_reports() {
     world.emu.user_message(world.general, ana, "one more", None);
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(bot.terminate().await.unwrap(), 0);
-    let report: Value = serde_json::from_str(&hearth_report(&world, "json")).unwrap();
+    let report: Value =
+        serde_json::from_str(&hearth_report(&world, &["--format", "json"])).unwrap();
     let today = report["daily"].as_array().unwrap().last().unwrap().clone();
     assert_eq!(today["dau"], 2, "{report}");
     assert_eq!(today["messages"], 3, "bots are not counted: {report}");
@@ -107,8 +86,9 @@ async fn activity_is_tracked_without_content_and_shows_in_stats_and_reports() {
         top.contains(&(ana.to_string(), 3)) && top.contains(&(world.member.to_string(), 3)),
         "{top:?}"
     );
-    assert!(hearth_report(&world, "table").contains("DAU"));
-    assert!(hearth_report(&world, "csv").starts_with("date,dau,wau,mau,messages,joins,leaves\n"));
+    assert!(hearth_report(&world, &["--format", "table"]).contains("DAU"));
+    assert!(hearth_report(&world, &["--format", "csv"])
+        .starts_with("date,dau,wau,mau,messages,joins,leaves\n"));
 
     // Nothing of what members wrote is in the database.
     let db = std::fs::read(world.dir.path().join("hearth.db")).unwrap();
@@ -190,7 +170,8 @@ async fn system_messages_are_not_counted() {
     // Time for a notice handled after the messages to be written, were it counted.
     tokio::time::sleep(Duration::from_millis(600)).await;
     assert_eq!(bot.terminate().await.unwrap(), 0);
-    let report: Value = serde_json::from_str(&hearth_report(&world, "json")).unwrap();
+    let report: Value =
+        serde_json::from_str(&hearth_report(&world, &["--format", "json"])).unwrap();
     let today = report["daily"].as_array().unwrap().last().unwrap().clone();
     assert_eq!(
         (today["dau"].as_u64(), today["messages"].as_u64()),
@@ -304,7 +285,7 @@ async fn members_export_and_forget_their_data_and_totals_stay_right() {
     assert_eq!(export["user_id"], world.member.to_string());
     let before: Value = {
         bot.terminate().await.unwrap();
-        serde_json::from_str(&hearth_report(&world, "json")).unwrap()
+        serde_json::from_str(&hearth_report(&world, &["--format", "json"])).unwrap()
     };
     let mut bot = world.start_bot(2).await;
     let refused = world
@@ -326,7 +307,7 @@ async fn members_export_and_forget_their_data_and_totals_stay_right() {
         .await;
     assert!(text_of(&done).contains("1 activity record"), "{done}");
     bot.terminate().await.unwrap();
-    let after: Value = serde_json::from_str(&hearth_report(&world, "json")).unwrap();
+    let after: Value = serde_json::from_str(&hearth_report(&world, &["--format", "json"])).unwrap();
     assert_eq!(before["daily"], after["daily"], "aggregates are unchanged");
     let pool = hearth::db::open(&format!(
         "sqlite://{}",

@@ -191,3 +191,42 @@ pub async fn wait_posts(
 pub async fn human_pause() {
     tokio::time::sleep(Duration::from_millis(300)).await;
 }
+
+/// Starts the bot with welcomes on in #welcome (`dm`: a welcome DM too) and intro threads in
+/// #introductions; `extra` is appended to the config.
+pub async fn welcoming(world: &World, extra: &str, dm: bool) -> BotProcess {
+    let bot = world.start_bot_with(1, extra).await;
+    world.set_channel("intros", world.intros).await;
+    let reply = world
+        .run(
+            world.manager,
+            "welcome",
+            "setup",
+            json!([
+                {"type": 7, "name": "channel", "value": world.welcome.to_string()},
+                {"type": 5, "name": "dm", "value": dm}
+            ]),
+        )
+        .await;
+    assert!(text_of(&reply).contains("Welcomes are on"), "{reply}");
+    bot
+}
+
+/// `hearth report --guild <the world's guild> <args> --config <the world's config>`: its output,
+/// after asserting it exited 0.
+pub fn hearth_report(world: &World, args: &[&str]) -> String {
+    let out = std::process::Command::new(World::exe())
+        .args(["report", "--guild", &world.guild.to_string()])
+        .args(args)
+        .arg("--config")
+        .arg(world.dir.path().join("hearth.toml"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}

@@ -11,25 +11,6 @@ use serde_json::json;
 
 use crate::common::*;
 
-/// Welcomes on in #welcome, intro threads in #introductions; `extra` is appended to the config.
-async fn welcoming(world: &World, extra: &str, dm: bool) -> BotProcess {
-    let bot = world.start_bot_with(1, extra).await;
-    world.set_channel("intros", world.intros).await;
-    let reply = world
-        .run(
-            world.manager,
-            "welcome",
-            "setup",
-            json!([
-                {"type": 7, "name": "channel", "value": world.welcome.to_string()},
-                {"type": 5, "name": "dm", "value": dm}
-            ]),
-        )
-        .await;
-    assert!(text_of(&reply).contains("Welcomes are on"), "{reply}");
-    bot
-}
-
 /// How many welcome messages in #welcome mention each member (Discord's stored messages: a
 /// message sent twice would be there twice).
 fn welcomes_per_member(emu: &Emulator, welcome: u64) -> BTreeMap<String, usize> {
@@ -56,22 +37,23 @@ fn threads_per_name(emu: &Emulator) -> BTreeMap<String, usize> {
     counts
 }
 
-/// Waits until every member has a welcome and an intro thread, then a little longer so that a
-/// double would show; panics naming who is missing.
-async fn wait_all_welcomed(
+/// Waits until every member has an intro thread and, with `welcomes`, a welcome too; then a
+/// little longer, so that a double would show. Panics naming who is missing, with the bot's log.
+async fn wait_welcomed(
     world: &World,
     bot: &BotProcess,
     members: &[(u64, String)],
+    welcomes: bool,
     context: &str,
 ) {
-    let deadline = Instant::now() + Duration::from_secs(60);
+    let deadline = Instant::now() + Duration::from_secs(90);
     loop {
-        let welcomes = welcomes_per_member(&world.emu, world.welcome);
+        let welcomed = welcomes_per_member(&world.emu, world.welcome);
         let threads = threads_per_name(&world.emu);
         let missing: Vec<&String> = members
             .iter()
             .filter(|(id, name)| {
-                !welcomes.contains_key(&id.to_string())
+                (welcomes && !welcomed.contains_key(&id.to_string()))
                     || !threads.contains_key(&format!("Welcome, {name}"))
             })
             .map(|(_, name)| name)
@@ -81,7 +63,7 @@ async fn wait_all_welcomed(
         }
         assert!(
             Instant::now() < deadline,
-            "{context}: never welcomed: {missing:?}\nbot log (end):\n{}",
+            "{context}: not welcomed: {missing:?}\nbot log (end):\n{}",
             log_tail(bot)
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -158,10 +140,10 @@ async fn kill_rounds(config: &str, per_member_welcomes: bool) {
         everyone.extend(members);
         let context = format!("seed {seed}, round {round} (killed after {kill_after:?})");
         if per_member_welcomes {
-            wait_all_welcomed(&world, &bot, &everyone, &context).await;
+            wait_welcomed(&world, &bot, &everyone, true, &context).await;
             assert_once_each(&world, &everyone, &context);
         } else {
-            wait_all_threads(&world, &bot, &everyone, &context).await;
+            wait_welcomed(&world, &bot, &everyone, false, &context).await;
             let threads = threads_per_name(&world.emu);
             for (_, name) in &everyone {
                 assert_eq!(threads[&format!("Welcome, {name}")], 1, "{context}: {name}");
@@ -182,34 +164,6 @@ async fn kill_rounds(config: &str, per_member_welcomes: bool) {
     }
     bot.terminate().await.unwrap();
     world.emu.assert_no_violations();
-}
-
-/// Waits until every member has an intro thread, then a little longer so a double would show.
-async fn wait_all_threads(
-    world: &World,
-    bot: &BotProcess,
-    members: &[(u64, String)],
-    context: &str,
-) {
-    let deadline = Instant::now() + Duration::from_secs(90);
-    loop {
-        let threads = threads_per_name(&world.emu);
-        let missing: Vec<&String> = members
-            .iter()
-            .filter(|(_, name)| !threads.contains_key(&format!("Welcome, {name}")))
-            .map(|(_, name)| name)
-            .collect();
-        if missing.is_empty() {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{context}: no intro thread for {missing:?}\nbot log (end):\n{}",
-            log_tail(bot)
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    tokio::time::sleep(Duration::from_millis(700)).await;
 }
 
 #[tokio::test]
@@ -242,7 +196,7 @@ async fn members_who_join_while_hearth_is_down_are_welcomed_once_at_start() {
     world.emu.member_leave(world.guild, gone);
 
     let mut bot = world.start_bot(2).await;
-    wait_all_welcomed(&world, &bot, &members, "after downtime").await;
+    wait_welcomed(&world, &bot, &members, true, "after downtime").await;
     // A second restart welcomes nobody again.
     bot.terminate().await.unwrap();
     let mut bot = world.start_bot(3).await;
@@ -300,7 +254,7 @@ async fn forty_429s_in_a_row_are_waited_out_and_no_welcome_is_lost() {
     for (id, _) in &members {
         world.emu.member_join(world.guild, *id, false);
     }
-    wait_all_welcomed(&world, &bot, &members, "after 40 429s").await;
+    wait_welcomed(&world, &bot, &members, true, "after 40 429s").await;
     bot.terminate().await.unwrap();
     assert_once_each(&world, &members, "after 40 429s");
     let limited = world
@@ -348,7 +302,7 @@ async fn a_global_429_holds_every_route_until_it_is_over() {
         seen_at.elapsed()
     );
     let members = [(ana, "ana".to_owned()), (bo, "bo".to_owned())];
-    wait_all_welcomed(&world, &bot, &members, "after a global 429").await;
+    wait_welcomed(&world, &bot, &members, true, "after a global 429").await;
     bot.terminate().await.unwrap();
     assert_once_each(&world, &members, "after a global 429");
     world.emu.assert_no_violations();
@@ -381,7 +335,7 @@ async fn a_long_outage_of_500s_is_retried_until_it_ends() {
     for (id, _) in &members {
         world.emu.member_join(world.guild, *id, false);
     }
-    wait_all_welcomed(&world, &bot, &members, "after 20 500s").await;
+    wait_welcomed(&world, &bot, &members, true, "after 20 500s").await;
     bot.terminate().await.unwrap();
     assert_once_each(&world, &members, "after 20 500s");
     let rows = outbox_rows(&world, "welcome").await;
@@ -499,7 +453,7 @@ async fn a_burst_under_discords_rate_limits_loses_nothing_and_doubles_nothing() 
     for (id, _) in &members {
         world.emu.member_join(world.guild, *id, false);
     }
-    wait_all_welcomed(&world, &bot, &members, "under rate limits").await;
+    wait_welcomed(&world, &bot, &members, true, "under rate limits").await;
     bot.terminate().await.unwrap();
     assert_once_each(&world, &members, "under rate limits");
     for kind in ["welcome", "intro-thread"] {

@@ -5,30 +5,12 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chrono::{Datelike, Utc};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::common::*;
 
 fn report_json(world: &World, from: &str) -> Value {
-    let out = std::process::Command::new(World::exe())
-        .args([
-            "report",
-            "--guild",
-            &world.guild.to_string(),
-            "--format",
-            "json",
-        ])
-        .args(["--from", from, "--config"])
-        .arg(world.dir.path().join("hearth.toml"))
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    serde_json::from_str(&hearth_report(world, &["--format", "json", "--from", from])).unwrap()
 }
 
 fn cohort_sizes(report: &Value) -> BTreeMap<String, u64> {
@@ -71,17 +53,7 @@ async fn members_who_joined_before_hearth_keep_their_real_join_and_are_not_welco
             .or_default() += 1;
         regulars.push(user);
     }
-    let mut bot = world.start_bot(1).await;
-    world.set_channel("intros", world.intros).await;
-    let reply = world
-        .run(
-            world.manager,
-            "welcome",
-            "setup",
-            json!([{"type": 7, "name": "channel", "value": world.welcome.to_string()}]),
-        )
-        .await;
-    assert!(text_of(&reply).contains("Welcomes are on"), "{reply}");
+    let mut bot = welcoming(&world, "", false).await;
     // Twenty of them talk; two people really join.
     for user in &regulars[..20] {
         world

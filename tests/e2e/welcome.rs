@@ -4,29 +4,9 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use discord_emulator::Fault;
-use hearth::harness::BotProcess;
 use serde_json::{json, Value};
 
 use crate::common::*;
-
-/// Starts the bot with welcomes on in #welcome and intro threads in #introductions.
-async fn welcoming(world: &World, extra: &str, dm: bool) -> BotProcess {
-    let bot = world.start_bot_with(1, extra).await;
-    world.set_channel("intros", world.intros).await;
-    let reply = world
-        .run(
-            world.manager,
-            "welcome",
-            "setup",
-            json!([
-                {"type": 7, "name": "channel", "value": world.welcome.to_string()},
-                {"type": 5, "name": "dm", "value": dm}
-            ]),
-        )
-        .await;
-    assert!(text_of(&reply).contains("Welcomes are on"), "{reply}");
-    bot
-}
 
 fn template_add(world: &World, text: &str) -> discord_emulator::InteractionHandle {
     world.emu.slash_command(
