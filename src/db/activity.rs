@@ -34,39 +34,10 @@ pub struct Record {
 /// were new.
 pub async fn insert(conn: &mut SqliteConnection, records: &[Record]) -> sqlx::Result<u64> {
     let mut added = 0;
-    for rows in statements(records) {
+    for rows in super::statements::statements(records) {
         added += insert_rows(&mut *conn, rows).await?;
     }
     Ok(added)
-}
-
-/// Rows split into statements of the few shapes `statement_rows` allows. Each statement is a
-/// round trip to the connection's thread, so a batch takes few of them.
-pub(super) fn statements<T>(rows: &[T]) -> impl Iterator<Item = &[T]> {
-    let mut rest = rows;
-    std::iter::from_fn(move || {
-        if rest.is_empty() {
-            return None;
-        }
-        let (head, tail) = rest.split_at(statement_rows(rest.len()));
-        rest = tail;
-        Some(head)
-    })
-}
-
-/// Most records in one statement. 2048 measured no faster (`hearth-bench --only writer`), and a
-/// statement's bound values (8 per record) are held in memory until it runs.
-const MAX_STATEMENT_ROWS: usize = 256;
-
-/// How many of `n` records the next statement takes: the most it may, else the largest power of
-/// two. Statements then come in nine shapes, prepared once and reused; one shaped by each
-/// batch's size was prepared (and cached) anew for every batch (issue 7).
-fn statement_rows(n: usize) -> usize {
-    if n >= MAX_STATEMENT_ROWS {
-        MAX_STATEMENT_ROWS
-    } else {
-        1 << n.max(1).ilog2()
-    }
 }
 
 async fn insert_rows(conn: &mut SqliteConnection, records: &[Record]) -> sqlx::Result<u64> {
@@ -324,21 +295,4 @@ pub async fn count_by_kind(pool: &Pool) -> sqlx::Result<Vec<(i64, i64)>> {
     sqlx::query_as("SELECT kind, COUNT(*) FROM activity GROUP BY kind ORDER BY kind")
         .fetch_all(pool)
         .await
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn statements_come_in_few_shapes() {
-        let shapes =
-            |n: usize| -> Vec<usize> { statements(&vec![(); n]).map(<[()]>::len).collect() };
-        assert_eq!(shapes(1), [1]);
-        assert_eq!(shapes(7), [4, 2, 1]);
-        assert_eq!(shapes(256), [256]);
-        assert_eq!(shapes(1000), [256, 256, 256, 128, 64, 32, 8]);
-        let all: HashSet<usize> = (1..20_000).flat_map(shapes).collect();
-        assert_eq!(all.len(), 9);
-    }
 }

@@ -13,6 +13,7 @@ pub mod outbox;
 pub mod privacy;
 pub mod recognition;
 pub mod rollup;
+pub mod statements;
 pub mod welcome;
 
 use std::path::{Path, PathBuf};

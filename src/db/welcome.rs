@@ -215,7 +215,7 @@ pub async fn apply(conn: &mut SqliteConnection, changes: &[Membership]) -> sqlx:
 
 /// Records join events; a replayed one is ignored and keeps its welcome state.
 pub async fn record_joins(conn: &mut SqliteConnection, joins: &[Join]) -> sqlx::Result<()> {
-    for rows in super::activity::statements(joins) {
+    for rows in super::statements::statements(joins) {
         let mut builder: QueryBuilder<'_, Sqlite> = QueryBuilder::new(
             "INSERT INTO member_joins (guild_id, user_id, joined_at, pending, welcomed) ",
         );
@@ -238,7 +238,7 @@ pub async fn record_joins(conn: &mut SqliteConnection, joins: &[Join]) -> sqlx::
         *span = (span.0.min(join.joined_at), span.1.max(join.joined_at));
     }
     let spans: Vec<_> = spans.into_iter().collect();
-    for rows in super::activity::statements(&spans) {
+    for rows in super::statements::statements(&spans) {
         let mut builder: QueryBuilder<'_, Sqlite> = QueryBuilder::new(
             "INSERT INTO members (guild_id, user_id, first_joined_at, last_joined_at) ",
         );
@@ -272,7 +272,7 @@ pub async fn record_known_joins(
         *first = (*first).min(at);
     }
     let earliest: Vec<_> = earliest.into_iter().collect();
-    for rows in super::activity::statements(&earliest) {
+    for rows in super::statements::statements(&earliest) {
         let mut builder: QueryBuilder<'_, Sqlite> = QueryBuilder::new(
             "INSERT INTO members (guild_id, user_id, first_joined_at, join_day_stale) ",
         );
@@ -306,7 +306,7 @@ pub async fn record_first_messages(
         *first = (*first).min(at);
     }
     let earliest: Vec<_> = earliest.into_iter().collect();
-    for rows in super::activity::statements(&earliest) {
+    for rows in super::statements::statements(&earliest) {
         let mut builder: QueryBuilder<'_, Sqlite> =
             QueryBuilder::new("INSERT INTO members (guild_id, user_id, first_message_at) ");
         builder.push_values(rows, |mut row, ((guild_id, user_id), at)| {
