@@ -172,6 +172,9 @@ async fn report_of(
         counts.activation = (n(joined), n(activated));
     }
     if sections.retention {
+        counts.observed_since = db::rollup::first_record_at(pool, guild_id)
+            .await?
+            .map(|at| instant(at).with_timezone(&tz).date_naive());
         // Whole cohorts: join days from the start of `from`'s period to the end of `to`'s.
         let (first, last) = analytics::cohort_days(from, to, period);
         let (finished, live) = db::rollup::cohorts(

@@ -63,12 +63,18 @@ proptest! {
         sizes.retain(|key, _| listed.contains(key));
         let got: BTreeMap<String, usize> = r.retention.iter().map(|c| (c.cohort.clone(), c.size)).collect();
         prop_assert_eq!(got, sizes);
+        // Windows are observed from the first day with a record (activity or join) on.
+        let observed = inputs.activity.iter().chain(&inputs.joins).map(|(_, at)| at.with_timezone(&tz).date_naive()).min();
         for c in &r.retention {
-            // A cohort's windows end 59 and 119 days after its period's last day.
-            let last_day = from.iter_days().take_while(|d| *d <= to + Duration::days(40))
-                .filter(|d| cohort_key(*d, period) == c.cohort).last().unwrap();
-            prop_assert_eq!(c.d30.is_some(), last_day + Duration::days(59) <= to, "{:?}", c);
-            prop_assert_eq!(c.d90.is_some(), last_day + Duration::days(119) <= to, "{:?}", c);
+            // A cohort's windows end 59 and 119 days after its period's last day, and begin 30
+            // and 90 days after its first.
+            let in_period: Vec<NaiveDate> = (from - Duration::days(40)).iter_days()
+                .take_while(|d| *d <= to + Duration::days(40))
+                .filter(|d| cohort_key(*d, period) == c.cohort).collect();
+            let (first_day, last_day) = (in_period[0], *in_period.last().unwrap());
+            let seen = |start: i64| observed.is_some_and(|o| first_day + Duration::days(start) >= o);
+            prop_assert_eq!(c.d30.is_some(), last_day + Duration::days(59) <= to && seen(30), "{:?}", c);
+            prop_assert_eq!(c.d90.is_some(), last_day + Duration::days(119) <= to && seen(90), "{:?}", c);
         }
         prop_assert_eq!(r.daily.len() as i64, (to - from).num_days() + 1);
         for d in &r.daily {

@@ -175,6 +175,18 @@ pub async fn highest_id(tx: &mut Transaction<'_, Sqlite>) -> sqlx::Result<i64> {
 }
 
 /// The earliest activity record or join of a guild, if any.
+/// When the guild's first record is from, activity or join event, if it has one (known join
+/// times of members who were there before Hearth are no record of what Hearth saw).
+pub async fn first_record_at(pool: &Pool, guild_id: u64) -> sqlx::Result<Option<i64>> {
+    sqlx::query_scalar(
+        "SELECT MIN(t) FROM (SELECT MIN(at) AS t FROM activity WHERE guild_id = $1
+                             UNION ALL SELECT MIN(joined_at) FROM member_joins WHERE guild_id = $1) AS firsts",
+    )
+        .bind(to_sql_id(guild_id))
+        .fetch_one(pool)
+        .await
+}
+
 pub async fn earliest_activity(pool: &Pool, guild_id: u64) -> sqlx::Result<Option<i64>> {
     // Joins count too: a member who joined before the first activity needs that day's join day.
     sqlx::query_scalar(

@@ -189,6 +189,9 @@ pub struct Counts {
     /// Retention counts per join day, for members whose first join is in a cohort period that
     /// intersects the range (see [`cohort_days`]).
     pub join_days: Vec<JoinDayCounts>,
+    /// The first day with a record in the store (activity or a join event): a retention window
+    /// that starts before it was not observed (members who joined before Hearth came, issue 22).
+    pub observed_since: Option<NaiveDate>,
     /// Joins up to 7 days before the end of the range, and those followed by a first message
     /// within 7 days.
     pub activation: (usize, usize),
@@ -241,7 +244,7 @@ pub fn assemble(
         from,
         to,
         daily,
-        retention: retention_of(&counts.join_days, from, to, period),
+        retention: retention_of(&counts.join_days, from, to, period, counts.observed_since),
         activation: Activation {
             joined,
             activated,
@@ -258,6 +261,7 @@ fn retention_of(
     from: NaiveDate,
     to: NaiveDate,
     period: CohortPeriod,
+    observed_since: Option<NaiveDate>,
 ) -> Vec<Cohort> {
     let mut cohorts: BTreeMap<String, (NaiveDate, usize, usize, usize)> = BTreeMap::new();
     let (first, last) = cohort_days(from, to, period);
@@ -272,18 +276,35 @@ fn retention_of(
         entry.2 += j.retained_30;
         entry.3 += j.retained_90;
     }
-    let share = |retained: usize, size: usize, end: i64, period_end: NaiveDate| {
-        (period_end + Duration::days(end) <= to && size > 0).then(|| retained as f64 / size as f64)
+    let share = |retained: usize, size: usize, (start, end): (i64, i64), period_end: NaiveDate| {
+        (period_end + Duration::days(end) <= to
+            && observed(period_end, period, start, observed_since)
+            && size > 0)
+            .then(|| retained as f64 / size as f64)
     };
     cohorts
         .into_iter()
         .map(|(key, (end, size, r30, r90))| Cohort {
             cohort: key,
             size,
-            d30: share(r30, size, 59, end),
-            d90: share(r90, size, 119, end),
+            d30: share(r30, size, (30, 59), end),
+            d90: share(r90, size, (90, 119), end),
         })
         .collect()
+}
+
+/// Whether a cohort's window (`start` days after each join) was observed: it may not begin
+/// before the first day with a record (activity or join event), for any member of the period that
+/// ends on `period_end`. A cohort of members who joined before Hearth came has no figure for
+/// windows Hearth could not see ("not measured", not 0%).
+fn observed(
+    period_end: NaiveDate,
+    period: CohortPeriod,
+    start: i64,
+    observed_since: Option<NaiveDate>,
+) -> bool {
+    observed_since
+        .is_some_and(|first| cohort_start(period_end, period) + Duration::days(start) >= first)
 }
 
 /// A date as a day number (days since 1970-01-01), the form materialised days are stored in.
@@ -377,13 +398,25 @@ fn retention(
             .or_insert((cohort_end(d, period), Vec::new()));
         entry.1.push((user, d));
     }
+    // Hearth observed from its first record: an activity or a join event.
+    let observed_since = active
+        .keys()
+        .next()
+        .copied()
+        .into_iter()
+        .chain(joins.iter().map(|(_, at)| day(*at, tz)))
+        .min();
     let share = |members: &[(u64, NaiveDate)],
                  start: i64,
                  end: i64,
                  period_end: NaiveDate|
      -> Option<f64> {
-        // Null while the window of the cohort's last possible member has not ended by `to`.
-        if period_end + Duration::days(end) > to || members.is_empty() {
+        // Null while the window of the cohort's last possible member has not ended by `to`,
+        // and where it began before any activity was recorded.
+        if period_end + Duration::days(end) > to
+            || !observed(period_end, period, start, observed_since)
+            || members.is_empty()
+        {
             return None;
         }
         let retained = members
@@ -726,6 +759,7 @@ mod tests {
             date("2026-06-15"),
             date("2026-12-31"),
             CohortPeriod::Month,
+            Some(date("2026-01-01")),
         );
         assert_eq!((counted[0].size, counted[0].d30), (4, Some(0.25)));
     }
@@ -795,6 +829,7 @@ mod tests {
             date("2026-01-01"),
             date("2026-05-20"),
             CohortPeriod::Month,
+            Some(date("2025-01-01")),
         );
         let cohort = |key: &str, size, d30, d90| Cohort {
             cohort: key.to_owned(),
@@ -865,5 +900,36 @@ mod tests {
         }
         assert!(v["activation"]["rate"].is_null());
         let _ = Utc.timestamp_opt(0, 0);
+    }
+
+    #[test]
+    fn windows_before_the_first_recorded_activity_are_not_measured() {
+        // Members who joined in 2025-01, long before Hearth's first record (2025-06-10).
+        let join_days = [JoinDayCounts {
+            day: date("2025-01-12"),
+            size: 4,
+            retained_30: 0,
+            retained_90: 0,
+        }];
+        let counted = |observed| {
+            retention_of(
+                &join_days,
+                date("2025-01-01"),
+                date("2026-01-01"),
+                CohortPeriod::Month,
+                observed,
+            )
+        };
+        let unseen = counted(Some(date("2025-06-10")));
+        assert_eq!(
+            (unseen[0].size, unseen[0].d30, unseen[0].d90),
+            (4, None, None)
+        );
+        // Recorded from the start of the cohort's month: 0% is a measured 0%.
+        let seen = counted(Some(date("2025-01-01")));
+        assert_eq!((seen[0].d30, seen[0].d90), (Some(0.0), Some(0.0)));
+        // Between: the 30-day window began unseen, the 90-day one was seen.
+        let half = counted(Some(date("2025-03-01")));
+        assert_eq!((half[0].d30, half[0].d90), (None, Some(0.0)));
     }
 }
