@@ -204,12 +204,12 @@ impl Welcomer<'_> {
         for member in recent {
             let join = join_of(member, now);
             if !posts || member.pending {
-                // Nothing to post (now): the join is still a join for the analytics.
-                let join = Join {
+                // Nothing to post (now): the join is still a join for the analytics, written
+                // with the next batch; nothing waits for it.
+                let _written = self.tracker.join(Join {
                     welcomed: !posts,
                     ..join
-                };
-                self.tracker.join(join).wait().await?;
+                });
                 continue;
             }
             let _turn = self.turn.lock().await;
