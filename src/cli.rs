@@ -119,9 +119,23 @@ pub fn main() -> i32 {
     runtime.block_on(dispatch(cli))
 }
 
+#[cfg(feature = "emulator")]
+async fn demo(out: Option<std::path::PathBuf>) -> i32 {
+    crate::demo::run(out).await
+}
+
+/// A build without the emulator (`--no-default-features`, for servers) has no demo.
+#[cfg(not(feature = "emulator"))]
+async fn demo(_out: Option<std::path::PathBuf>) -> i32 {
+    eprintln!(
+        "error: this build of hearth has no built-in Discord emulator, so `hearth demo` is not available.\n  fix: build with the default features: cargo run --release -- demo"
+    );
+    exit::USAGE
+}
+
 async fn dispatch(cli: Cli) -> i32 {
     if let Command::Demo { out } = cli.command {
-        return crate::demo::run(out).await;
+        return demo(out).await;
     }
     let config = match config::load(cli.config.as_deref(), &ProcessEnv) {
         Ok(config) => config,

@@ -7,6 +7,7 @@ pub mod charts;
 pub mod cli;
 pub mod config;
 pub mod db;
+#[cfg(feature = "emulator")]
 pub mod demo;
 pub mod discord;
 pub mod domain;
