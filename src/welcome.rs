@@ -174,11 +174,10 @@ impl Welcomer<'_> {
         guild: &GuildFacts,
         now: i64,
     ) -> anyhow::Result<usize> {
-        let within = i64::from(self.config.late_welcome_within_hours) * 3600;
         let Some(guild_id) = members.first().map(|m| m.guild_id) else {
             return Ok(0);
         };
-        if within == 0 {
+        if self.config.late_welcome_within_hours == 0 {
             return Ok(0);
         }
         // Members who were there before Hearth are not newcomers (issue 22).
@@ -190,8 +189,7 @@ impl Welcomer<'_> {
             .filter(|m| {
                 !m.is_bot
                     && m.joined_at_ms > first_seen_ms
-                    && m.joined_at >= now - within
-                    && m.joined_at <= now + 60
+                    && in_late_welcome_window(self.config, m.joined_at, now)
             })
             .collect();
         if recent.is_empty() {
@@ -454,6 +452,14 @@ impl Welcomer<'_> {
     }
 }
 
+/// Whether a member who joined at `joined_at` (unix seconds) may still get a late welcome at
+/// `now`: within `late_welcome_within_hours` (0 turns late welcomes off), and not in the future
+/// beyond a minute of clock skew.
+pub fn in_late_welcome_window(config: &WelcomeConfig, joined_at: i64, now: i64) -> bool {
+    let within = i64::from(config.late_welcome_within_hours) * 3600;
+    within > 0 && joined_at >= now - within && joined_at <= now + 60
+}
+
 /// A member's join at a known time, past screening.
 fn join_at(member: &Newcomer, joined_at: i64) -> Join {
     Join {
@@ -581,6 +587,20 @@ mod tests {
         assert_eq!(remembered.get(1, now + Duration::from_secs(60)), None);
         remembered.forget(1);
         assert_eq!(remembered.get(1, now), None);
+    }
+
+    #[test]
+    fn late_welcomes_reach_back_as_far_as_configured() {
+        let config = WelcomeConfig::default();
+        let now = 1_000_000;
+        assert!(in_late_welcome_window(&config, now - 24 * 3600, now));
+        assert!(!in_late_welcome_window(&config, now - 24 * 3600 - 1, now));
+        assert!(!in_late_welcome_window(&config, now + 61, now));
+        let off = WelcomeConfig {
+            late_welcome_within_hours: 0,
+            ..WelcomeConfig::default()
+        };
+        assert!(!in_late_welcome_window(&off, now, now));
     }
 
     #[test]

@@ -149,6 +149,23 @@ impl Fault {
             ..Self::rate_limited(None, "", retry_after, times)
         }
     }
+
+    /// A server error on POSTs to matching paths, with the body Discord sends with it.
+    pub fn server_error(path_contains: &str, status: u16, times: u32) -> Self {
+        let message = match status {
+            502 => "502: Bad Gateway",
+            503 => "503: Service Unavailable",
+            _ => "500: Internal Server Error",
+        };
+        Self {
+            method: Some("POST".into()),
+            path_contains: path_contains.to_owned(),
+            status,
+            body: json!({ "code": 0, "message": message }),
+            times,
+            retry_after: None,
+        }
+    }
 }
 
 /// An interaction sent to the bot; its answers arrive as REST calls.
@@ -528,27 +545,16 @@ impl Emulator {
     }
 
     pub fn set_role_permissions(&self, guild: u64, role: u64, permissions: u64) {
-        let updated = {
-            let mut world = self.inner.world.lock();
-            world
-                .guilds
-                .get_mut(&guild)
-                .and_then(|g| g.roles.get_mut(&role))
-                .map(|r| {
-                    r.permissions = permissions;
-                    r.json()
-                })
-        };
-        if let (true, Some(role)) = (self.live(), updated) {
-            self.dispatch(
-                "GUILD_ROLE_UPDATE",
-                json!({ "guild_id": guild.to_string(), "role": role }),
-            );
-        }
+        self.update_role(guild, role, |r| r.permissions = permissions);
     }
 
     /// Moves a role in the hierarchy (the bot's managed role sits at 100).
     pub fn set_role_position(&self, guild: u64, role: u64, position: u16) {
+        self.update_role(guild, role, |r| r.position = position);
+    }
+
+    /// Changes a role and tells the bot (GUILD_ROLE_UPDATE) when it is connected.
+    fn update_role(&self, guild: u64, role: u64, change: impl FnOnce(&mut Role)) {
         let updated = {
             let mut world = self.inner.world.lock();
             world
@@ -556,7 +562,7 @@ impl Emulator {
                 .get_mut(&guild)
                 .and_then(|g| g.roles.get_mut(&role))
                 .map(|r| {
-                    r.position = position;
+                    change(r);
                     r.json()
                 })
         };

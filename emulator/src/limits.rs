@@ -89,6 +89,21 @@ pub struct Limited {
 
 impl Limited {
     /// Discord's 429 body.
+    /// A route's bucket is used up until `reset_after`.
+    fn route(bucket: String, limit: u32, reset_after: Duration) -> Self {
+        Self {
+            retry_after: reset_after.as_secs_f64(),
+            global: false,
+            scope: "user",
+            bucket: Some(BucketState {
+                bucket,
+                limit,
+                remaining: 0,
+                reset_after,
+            }),
+        }
+    }
+
     pub fn body(&self) -> Value {
         json!({ "message": "You are being rate limited.", "retry_after": round3(self.retry_after), "global": self.global })
     }
@@ -181,17 +196,7 @@ impl Limiter {
         if now.duration_since(window.start) < Duration::from_millis(ms) && window.count >= limit {
             let reset_after =
                 Duration::from_millis(ms).saturating_sub(now.duration_since(window.start));
-            return Err(Limited {
-                retry_after: reset_after.as_secs_f64(),
-                global: false,
-                scope: "user",
-                bucket: Some(BucketState {
-                    bucket,
-                    limit,
-                    remaining: 0,
-                    reset_after,
-                }),
-            });
+            return Err(Limited::route(bucket, limit, reset_after));
         }
         if !exempt_from_global {
             let global = self.global.get_or_insert(Window {
@@ -222,17 +227,7 @@ impl Limiter {
                 remaining,
                 reset_after,
             }),
-            Err(reset_after) => Err(Limited {
-                retry_after: reset_after.as_secs_f64(),
-                global: false,
-                scope: "user",
-                bucket: Some(BucketState {
-                    bucket,
-                    limit,
-                    remaining: 0,
-                    reset_after,
-                }),
-            }),
+            Err(reset_after) => Err(Limited::route(bucket, limit, reset_after)),
         }
     }
 

@@ -259,19 +259,24 @@ pub async fn record_joins(conn: &mut SqliteConnection, joins: &[Join]) -> sqlx::
     Ok(())
 }
 
+/// The earliest time of each member among `(guild, user, time)` rows: one row per member, since
+/// PostgreSQL refuses to update a row twice in one statement.
+fn earliest_per_member(rows: &[(u64, u64, i64)]) -> Vec<((u64, u64), i64)> {
+    let mut earliest: BTreeMap<(u64, u64), i64> = BTreeMap::new();
+    for &(guild_id, user_id, at) in rows {
+        let first = earliest.entry((guild_id, user_id)).or_insert(at);
+        *first = (*first).min(at);
+    }
+    earliest.into_iter().collect()
+}
+
 /// Records members' join times known from Discord (not join events): the store keeps the
 /// earliest, and a time that moves a member's first join marks their join day for settling.
 pub async fn record_known_joins(
     conn: &mut SqliteConnection,
     known: &[(u64, u64, i64)],
 ) -> sqlx::Result<()> {
-    // One row per member: PostgreSQL refuses to update a row twice in one statement.
-    let mut earliest: BTreeMap<(u64, u64), i64> = BTreeMap::new();
-    for &(guild_id, user_id, at) in known {
-        let first = earliest.entry((guild_id, user_id)).or_insert(at);
-        *first = (*first).min(at);
-    }
-    let earliest: Vec<_> = earliest.into_iter().collect();
+    let earliest = earliest_per_member(known);
     for rows in super::statements::statements(&earliest) {
         let mut builder: QueryBuilder<'_, Sqlite> = QueryBuilder::new(
             "INSERT INTO members (guild_id, user_id, first_joined_at, join_day_stale) ",
@@ -299,13 +304,7 @@ pub async fn record_first_messages(
     conn: &mut SqliteConnection,
     firsts: &[(u64, u64, i64)],
 ) -> sqlx::Result<()> {
-    // One row per member: PostgreSQL refuses to update a row twice in one statement.
-    let mut earliest: BTreeMap<(u64, u64), i64> = BTreeMap::new();
-    for &(guild_id, user_id, at) in firsts {
-        let first = earliest.entry((guild_id, user_id)).or_insert(at);
-        *first = (*first).min(at);
-    }
-    let earliest: Vec<_> = earliest.into_iter().collect();
+    let earliest = earliest_per_member(firsts);
     for rows in super::statements::statements(&earliest) {
         let mut builder: QueryBuilder<'_, Sqlite> =
             QueryBuilder::new("INSERT INTO members (guild_id, user_id, first_message_at) ");

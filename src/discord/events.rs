@@ -254,9 +254,18 @@ fn recent_members<'a>(
     data: &Data,
     members: impl Iterator<Item = &'a serenity::Member>,
 ) -> Vec<Newcomer> {
-    let since = unix_now() - i64::from(data.config.welcome.late_welcome_within_hours) * 3600;
+    let now = unix_now();
     members
-        .filter(|m| !m.user.bot && m.joined_at.is_some_and(|t| t.unix_timestamp() >= since))
+        .filter(|m| {
+            !m.user.bot
+                && m.joined_at.is_some_and(|t| {
+                    crate::welcome::in_late_welcome_window(
+                        &data.config.welcome,
+                        t.unix_timestamp(),
+                        now,
+                    )
+                })
+        })
         .map(newcomer)
         .collect()
 }

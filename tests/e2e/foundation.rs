@@ -255,14 +255,7 @@ async fn unreachable_api_refuses_to_start() {
 async fn outbox_post_failing_twice_with_500_is_delivered_once() {
     let world = World::new().await;
     let path = format!("/channels/{}/messages", world.general);
-    world.emu.inject_fault(Fault {
-        method: Some("POST".into()),
-        path_contains: path.clone(),
-        status: 500,
-        body: json!({"code": 0, "message": "500: Internal Server Error"}),
-        times: 2,
-        retry_after: None,
-    });
+    world.emu.inject_fault(Fault::server_error(&path, 500, 2));
     let mut bot = world.start_bot(1).await;
     let delivered = world
         .emu
@@ -306,14 +299,9 @@ async fn a_post_interrupted_by_a_crash_is_sent_once_after_restart() {
     let world = World::new().await;
     let path = format!("/channels/{}/messages", world.general);
     // Discord keeps failing while the bot is up: the greeting stays pending in the outbox.
-    world.emu.inject_fault(Fault {
-        method: Some("POST".into()),
-        path_contains: path.clone(),
-        status: 503,
-        body: json!({"code": 0, "message": "503: Service Unavailable"}),
-        times: 1_000,
-        retry_after: None,
-    });
+    world
+        .emu
+        .inject_fault(Fault::server_error(&path, 503, 1_000));
     let mut bot = world.start_bot(1).await;
     world
         .emu

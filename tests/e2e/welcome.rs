@@ -314,14 +314,11 @@ async fn invalid_templates_are_refused_naming_the_problem() {
 async fn a_welcome_failing_with_500_is_retried_and_posted_once() {
     let world = World::new().await;
     let mut bot = welcoming(&world, "", false).await;
-    world.emu.inject_fault(Fault {
-        method: Some("POST".into()),
-        path_contains: format!("/channels/{}/messages", world.welcome),
-        status: 500,
-        body: json!({"code": 0, "message": "500: Internal Server Error"}),
-        times: 1,
-        retry_after: None,
-    });
+    world.emu.inject_fault(Fault::server_error(
+        &format!("/channels/{}/messages", world.welcome),
+        500,
+        1,
+    ));
     let lee = world.emu.add_user("lee", false);
     world.emu.member_join(world.guild, lee, false);
     wait_posts(&world.emu, world.welcome, 1).await;
@@ -333,14 +330,11 @@ async fn a_welcome_failing_with_500_is_retried_and_posted_once() {
 async fn a_restart_in_the_middle_of_a_burst_loses_no_welcome_and_doubles_none() {
     let world = World::new().await;
     let mut bot = welcoming(&world, "[welcome]\nraid_joins = 1000\n", false).await;
-    world.emu.inject_fault(Fault {
-        method: Some("POST".into()),
-        path_contains: format!("/channels/{}/messages", world.welcome),
-        status: 503,
-        body: json!({"code": 0, "message": "503: Service Unavailable"}),
-        times: 10_000,
-        retry_after: None,
-    });
+    world.emu.inject_fault(Fault::server_error(
+        &format!("/channels/{}/messages", world.welcome),
+        503,
+        10_000,
+    ));
     let members: Vec<u64> = (0..6)
         .map(|i| world.emu.add_user(&format!("wave{i}"), false))
         .collect();
