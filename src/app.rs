@@ -6,12 +6,13 @@ use std::time::Duration;
 use anyhow::Context as _;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, error, info, warn};
+use tracing::{error, info, warn};
 
 use crate::config::Config;
-use crate::discord::{client, sink::DiscordSink, Data};
+use crate::discord::{client, Data};
 use crate::domain::delivery::RetryPolicy;
 use crate::error::exit;
+use crate::outbox::rest::DiscordSink;
 use crate::outbox::{self, Outbox};
 
 /// Runs the bot until SIGTERM/Ctrl-C (exit 0) or a fatal error (exit 1).
@@ -47,14 +48,15 @@ async fn run_inner(config: Config) -> anyhow::Result<i32> {
 
     let outbox = Outbox::new(pool.clone());
     let scheduler = crate::scheduler::SchedulerHandle::default();
-    let (tracker, activity_writer) = crate::ingest::Tracker::start(pool.clone()).await?;
+    let (tracker, activity_writer) =
+        crate::features::activity::Tracker::start(pool.clone()).await?;
     let data = Data {
         pool: pool.clone(),
         config: config.clone(),
         outbox: outbox.clone(),
         scheduler: scheduler.clone(),
         tracker,
-        posts_on_join: crate::welcome::PostsOnJoin::default(),
+        posts_on_join: crate::features::welcome::PostsOnJoin::default(),
         welcome_turn: tokio::sync::Mutex::new(()),
     };
     let (fatal_tx, mut fatal_rx) = mpsc::unbounded_channel();
@@ -75,7 +77,11 @@ async fn run_inner(config: Config) -> anyhow::Result<i32> {
         scheduler,
         shutdown.clone(),
     ));
-    tokio::spawn(housekeeping(pool.clone(), config.clone(), shutdown.clone()));
+    tokio::spawn(crate::scheduler::housekeeping::run(
+        pool.clone(),
+        config.clone(),
+        shutdown.clone(),
+    ));
     let worker = tokio::spawn(outbox::run_worker(
         outbox,
         Arc::new(DiscordSink::new(&config.discord.api_base_url, &token)?),
@@ -130,47 +136,6 @@ async fn run_inner(config: Config) -> anyhow::Result<i32> {
     pool.close().await;
     info!(exit.code = code, "hearth stopped");
     Ok(code)
-}
-
-/// Every minute: folds new activity into the materialised days and finishes the days that have
-/// ended, so that reports have little left to do; every 15 minutes also deletes the data of
-/// servers the bot left more than the grace period ago.
-async fn housekeeping(pool: crate::db::Pool, config: Arc<Config>, shutdown: CancellationToken) {
-    let days = config.privacy.purge_after_days;
-    for minute in 0u64.. {
-        if minute % 15 == 0 {
-            let cutoff = crate::domain::clock::unix_now() - i64::from(days) * 86_400;
-            match crate::db::privacy::purge_left_guilds(&pool, cutoff).await {
-                Ok(guilds) if !guilds.is_empty() => {
-                    info!(guilds = ?guilds, "purged the data of servers left more than {days} days ago")
-                }
-                Ok(_) => {}
-                Err(err) => {
-                    warn!(error = %err, "purging servers the bot left failed; retrying later")
-                }
-            }
-        }
-        if let Err(err) = materialise_finished_days(&pool, &config).await {
-            warn!(error = %err, "materialising days failed; retrying later");
-        }
-        // `secure_delete` scrubs erased text from the main file; a checkpoint also moves it out
-        // of the write-ahead log, so an erased `/intro` answer lives at most a minute on disk.
-        if let Err(err) = crate::db::checkpoint(&pool).await {
-            debug!(error = %err, "WAL checkpoint skipped (the database is busy)");
-        }
-        tokio::select! {
-            () = shutdown.cancelled() => return,
-            () = tokio::time::sleep(Duration::from_secs(60)) => {}
-        }
-    }
-}
-
-async fn materialise_finished_days(pool: &crate::db::Pool, config: &Config) -> anyhow::Result<()> {
-    for guild_id in crate::db::guilds::present(pool).await? {
-        let tz = crate::scheduler::guild_timezone(pool, config, guild_id).await?;
-        crate::rollup::refresh(pool, guild_id, tz, chrono::Utc::now()).await?;
-    }
-    Ok(())
 }
 
 async fn shutdown_signal() {

@@ -347,7 +347,7 @@ async fn report(
         ))
         .into());
     }
-    let tz = crate::scheduler::guild_timezone(&pool, config, guild).await?;
+    let tz = crate::features::settings::timezone(&pool, config, guild).await?;
     let to = to.unwrap_or_else(|| SystemClock.now().with_timezone(&tz).date_naive());
     let from = from.unwrap_or(to - chrono::Duration::days(29));
     if let Err(err) = check_range(from, to, &format!(" (today in {tz})")) {
@@ -358,11 +358,11 @@ async fn report(
         Cohorts::Month => crate::domain::analytics::CohortPeriod::Month,
         Cohorts::Week => crate::domain::analytics::CohortPeriod::IsoWeek,
     };
-    let report = crate::stats::report(&pool, guild, tz, from, to, period).await?;
+    let report = crate::features::stats::report(&pool, guild, tz, from, to, period).await?;
     match format {
         ReportFormat::Json => println!("{}", serde_json::to_string(&report)?),
-        ReportFormat::Table => print!("{}", crate::stats::render_table(&report)),
-        ReportFormat::Csv => print!("{}", crate::stats::render_csv(&report)),
+        ReportFormat::Table => print!("{}", crate::features::stats::render_table(&report)),
+        ReportFormat::Csv => print!("{}", crate::features::stats::render_csv(&report)),
     }
     pool.close().await;
     Ok(())
@@ -386,7 +386,7 @@ async fn privacy(config: &config::Config, action: PrivacyAction) -> anyhow::Resu
 }
 
 async fn import(config: &config::Config, guild: u64, paths: &[PathBuf]) -> i32 {
-    let files = match crate::import::collect_files(paths) {
+    let files = match crate::features::import::collect_files(paths) {
         Ok(files) => files,
         Err(err) => {
             eprintln!("error: {err}");
@@ -396,7 +396,7 @@ async fn import(config: &config::Config, guild: u64, paths: &[PathBuf]) -> i32 {
     let result = async {
         let pool = crate::db::open(&config.database.url).await?;
         let total = files.len();
-        let summary = crate::import::import(&pool, guild, &files, |done, s| {
+        let summary = crate::features::import::import(&pool, guild, &files, |done, s| {
             if total > 1 {
                 eprint!("\rimporting: {done}/{total} files, {} messages", s.messages);
             }

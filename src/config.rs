@@ -11,7 +11,7 @@ use std::str::FromStr;
 
 use serde::Deserialize;
 
-use crate::domain::settings::ChannelPurpose;
+use crate::domain::settings::{ChannelPurpose, GuildDefaults};
 
 /// Discord's public API origin; the default for `[discord] api_base_url`.
 pub const DISCORD_ORIGIN: &str = "https://discord.com";
@@ -209,17 +209,6 @@ impl Default for PrivacyConfig {
             purge_after_days: 30,
         }
     }
-}
-
-/// Settings a guild starts with before a manager changes them with `/config`.
-#[derive(Clone, Debug, Deserialize, Default)]
-#[serde(deny_unknown_fields, default)]
-pub struct GuildDefaults {
-    pub timezone: Option<String>,
-    pub manager_role: Option<u64>,
-    /// Channel ids by purpose (welcome, intros, spotlight, feedback, ama, reports, prompts,
-    /// applications).
-    pub channels: BTreeMap<String, u64>,
 }
 
 /// A configuration problem, precise enough to fix without reading the code.

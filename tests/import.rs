@@ -336,7 +336,7 @@ async fn a_text_channel_named_like_a_thread_is_not_a_thread() {
         .unwrap();
     let day = chrono::NaiveDate::from_ymd_opt(2024, 3, 1).unwrap();
     let talk = |pool: hearth::db::Pool| async move {
-        hearth::stats::conversations(
+        hearth::features::stats::conversations(
             &pool,
             100,
             chrono_tz::UTC,

@@ -13,7 +13,9 @@ async fn a_batch_that_meets_a_locked_database_is_written_once_the_lock_is_gone()
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}/w.db", dir.path().display());
     let pool = db::open(&url).await.unwrap();
-    let (tracker, writer) = hearth::ingest::Tracker::start(pool.clone()).await.unwrap();
+    let (tracker, writer) = hearth::features::activity::Tracker::start(pool.clone())
+        .await
+        .unwrap();
     // Another process holds the write lock past the busy timeout (5 s): the first attempt fails.
     let mut other = sqlx::SqliteConnection::connect(&url).await.unwrap();
     other.execute("BEGIN IMMEDIATE").await.unwrap();
@@ -41,7 +43,9 @@ async fn a_leave_counts_unless_the_member_joined_again_later_whatever_the_order_
     let pool = db::open(&format!("sqlite://{}/m.db", dir.path().display()))
         .await
         .unwrap();
-    let (tracker, writer) = hearth::ingest::Tracker::start(pool.clone()).await.unwrap();
+    let (tracker, writer) = hearth::features::activity::Tracker::start(pool.clone())
+        .await
+        .unwrap();
     let t = 1_700_000_000;
     let join = |user_id, joined_at| db::welcome::Join {
         guild_id: 1,

@@ -114,8 +114,8 @@ fn reference(
     to: NaiveDate,
     period: CohortPeriod,
 ) -> analytics::Report {
-    let start = hearth::rollup::start_of(from, tz);
-    let until = hearth::rollup::start_of(to + Duration::days(1), tz);
+    let start = hearth::features::rollup::start_of(from, tz);
+    let until = hearth::features::rollup::start_of(to + Duration::days(1), tz);
     let mut inputs = Inputs {
         activity: records.iter().map(|r| (r.user_id, instant(r.at))).collect(),
         messages: records
@@ -215,18 +215,19 @@ async fn check(
             today - Duration::days(*back_to),
         );
         for period in [CohortPeriod::Month, CohortPeriod::IsoWeek] {
-            let got = hearth::stats::report(pool, GUILD, tz, from, to, period)
+            let got = hearth::features::stats::report(pool, GUILD, tz, from, to, period)
                 .await
                 .unwrap();
             let want = reference(records, joins, tz, from, to, period);
             assert_eq!(got, want, "{} {from}..={to} {period:?}", tz.name());
         }
-        let talk = hearth::stats::conversations(pool, GUILD, tz, from, to, &HashSet::from([2]))
-            .await
-            .unwrap();
+        let talk =
+            hearth::features::stats::conversations(pool, GUILD, tz, from, to, &HashSet::from([2]))
+                .await
+                .unwrap();
         let (since, until) = (
-            hearth::rollup::start_of(from, tz),
-            hearth::rollup::start_of(to + Duration::days(1), tz),
+            hearth::features::rollup::start_of(from, tz),
+            hearth::features::rollup::start_of(to + Duration::days(1), tz),
         );
         assert_eq!(
             talk,
@@ -270,7 +271,8 @@ async fn materialised_days_match_the_definitions_on_raw_records() {
     // Records written after the days were materialised are folded in by the catch-up: today's
     // activity in two batches (members already active today, returning after weeks, and new),
     // each followed by reports.
-    let midnight = hearth::rollup::start_of(Utc::now().with_timezone(&paris).date_naive(), paris);
+    let midnight =
+        hearth::features::rollup::start_of(Utc::now().with_timezone(&paris).date_naive(), paris);
     for batch in 0..2u64 {
         // Replies to joined members' first messages (time to first reply).
         let first_message = |user: u64| {
@@ -318,7 +320,7 @@ async fn materialised_days_match_the_definitions_on_raw_records() {
     db::activity::insert(&mut pool.acquire().await.unwrap(), &older)
         .await
         .unwrap();
-    hearth::rollup::rewind(&pool, GUILD, older.iter().map(|r| r.at).min().unwrap())
+    hearth::features::rollup::rewind(&pool, GUILD, older.iter().map(|r| r.at).min().unwrap())
         .await
         .unwrap();
     records.extend(older);
@@ -338,7 +340,7 @@ async fn a_range_that_cuts_a_cohort_month_counts_all_of_its_members() {
         let d = today - Duration::days(150);
         NaiveDate::from_ymd_opt(chrono::Datelike::year(&d), chrono::Datelike::month(&d), 1).unwrap()
     };
-    let noon = |d: NaiveDate| hearth::rollup::start_of(d, utc) + 43_200;
+    let noon = |d: NaiveDate| hearth::features::rollup::start_of(d, utc) + 43_200;
     let day = |n: i64| month + Duration::days(n);
     // Members 1-3 joined (events) on the 1st, 10th and 25th; members 4 and 5 are imported
     // history (first activity on the 3rd and the 27th). Member 1 is back 40 days later.
@@ -384,7 +386,7 @@ async fn a_range_that_cuts_a_cohort_month_counts_all_of_its_members() {
     let key = month.format("%Y-%m").to_string();
     // From the 15th (cuts the start), to the 20th (cuts both ends), and to today.
     for (from, to) in [(day(14), today), (day(14), day(19)), (day(-10), day(5))] {
-        let got = hearth::stats::report(&pool, GUILD, utc, from, to, CohortPeriod::Month)
+        let got = hearth::features::stats::report(&pool, GUILD, utc, from, to, CohortPeriod::Month)
             .await
             .unwrap();
         let cohort = got.retention.iter().find(|c| c.cohort == key);
@@ -397,13 +399,15 @@ async fn a_range_that_cuts_a_cohort_month_counts_all_of_its_members() {
         let want = reference(&records, &joins, utc, from, to, CohortPeriod::Month);
         assert_eq!(got, want, "{from}..={to}");
     }
-    let whole = hearth::stats::report(&pool, GUILD, utc, day(14), today, CohortPeriod::Month)
-        .await
-        .unwrap();
+    let whole =
+        hearth::features::stats::report(&pool, GUILD, utc, day(14), today, CohortPeriod::Month)
+            .await
+            .unwrap();
     let cohort = whole.retention.iter().find(|c| c.cohort == key).unwrap();
     assert_eq!(cohort.d30, Some(0.2), "member 1 was back on day 40");
-    let cut = hearth::stats::report(&pool, GUILD, utc, day(14), day(19), CohortPeriod::Month)
-        .await
-        .unwrap();
+    let cut =
+        hearth::features::stats::report(&pool, GUILD, utc, day(14), day(19), CohortPeriod::Month)
+            .await
+            .unwrap();
     assert_eq!(cut.retention[0].d30, None, "the window ends after --to");
 }

@@ -2,9 +2,10 @@
 
 use chrono::{DateTime, Duration, Utc};
 use hearth::config::Config;
-use hearth::db::{self, calendar::NewPrompt};
+use hearth::db::{self, prompts::NewPrompt};
+use hearth::features::prompts::reschedule as schedule_prompt;
 use hearth::outbox::Outbox;
-use hearth::scheduler::{run_due, schedule_prompt};
+use hearth::scheduler::run_due;
 
 fn at(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
@@ -18,7 +19,7 @@ async fn setup(late_within_secs: Option<i64>) -> (tempfile::TempDir, db::Pool, C
     db::guilds::set_timezone(&pool, 1, "Europe/Berlin", 0)
         .await
         .unwrap();
-    let id = db::calendar::insert_prompt(
+    let id = db::prompts::insert_prompt(
         &pool,
         &NewPrompt {
             guild_id: 1,
@@ -49,7 +50,7 @@ async fn queued(pool: &db::Pool) -> i64 {
 #[tokio::test]
 async fn a_due_run_is_posted_once_and_the_next_run_is_stored() {
     let (_dir, pool, config, id) = setup(Some(3600)).await;
-    let prompt = db::calendar::prompt(&pool, 1, id).await.unwrap().unwrap();
+    let prompt = db::prompts::prompt(&pool, 1, id).await.unwrap().unwrap();
     // Friday 2026-03-27; the next Monday 09:00 Berlin is after the DST change (07:00 UTC).
     let next = schedule_prompt(&pool, &config, &prompt, at("2026-03-27T12:00:00Z"))
         .await
@@ -84,7 +85,7 @@ async fn a_due_run_is_posted_once_and_the_next_run_is_stored() {
 #[tokio::test]
 async fn a_missed_run_within_the_window_is_posted_once_late() {
     let (_dir, pool, config, id) = setup(Some(3600)).await;
-    let prompt = db::calendar::prompt(&pool, 1, id).await.unwrap().unwrap();
+    let prompt = db::prompts::prompt(&pool, 1, id).await.unwrap().unwrap();
     schedule_prompt(&pool, &config, &prompt, at("2026-05-01T00:00:00Z"))
         .await
         .unwrap();
@@ -100,7 +101,7 @@ async fn a_missed_run_within_the_window_is_posted_once_late() {
 #[tokio::test]
 async fn a_run_missed_for_too_long_is_skipped_and_the_schedule_moves_on() {
     let (_dir, pool, config, id) = setup(Some(3600)).await;
-    let prompt = db::calendar::prompt(&pool, 1, id).await.unwrap().unwrap();
+    let prompt = db::prompts::prompt(&pool, 1, id).await.unwrap().unwrap();
     schedule_prompt(&pool, &config, &prompt, at("2026-05-01T00:00:00Z"))
         .await
         .unwrap();
@@ -119,7 +120,7 @@ async fn a_run_missed_for_too_long_is_skipped_and_the_schedule_moves_on() {
 #[tokio::test]
 async fn skip_policy_skips_any_missed_run() {
     let (_dir, pool, config, id) = setup(None).await;
-    let prompt = db::calendar::prompt(&pool, 1, id).await.unwrap().unwrap();
+    let prompt = db::prompts::prompt(&pool, 1, id).await.unwrap().unwrap();
     schedule_prompt(&pool, &config, &prompt, at("2026-05-01T00:00:00Z"))
         .await
         .unwrap();
@@ -134,7 +135,7 @@ async fn skip_policy_skips_any_missed_run() {
 #[tokio::test]
 async fn weeks_of_downtime_post_at_most_one_run() {
     let (_dir, pool, config, id) = setup(Some(30 * 24 * 3600)).await;
-    let prompt = db::calendar::prompt(&pool, 1, id).await.unwrap().unwrap();
+    let prompt = db::prompts::prompt(&pool, 1, id).await.unwrap().unwrap();
     schedule_prompt(&pool, &config, &prompt, at("2026-05-01T00:00:00Z"))
         .await
         .unwrap();
@@ -161,10 +162,10 @@ async fn the_monthly_report_runs_on_the_first_at_nine_local_once() {
     )
     .await
     .unwrap();
-    hearth::scheduler::ensure_monthly_report(&pool, &config, 1, at("2026-03-15T12:00:00Z"))
+    hearth::features::reports::ensure_monthly_report(&pool, &config, 1, at("2026-03-15T12:00:00Z"))
         .await
         .unwrap();
-    let job = db::calendar::job(&pool, hearth::monthly::JOB, 1)
+    let job = db::jobs::get(&pool, hearth::features::reports::JOB, 1)
         .await
         .unwrap()
         .unwrap();
@@ -179,7 +180,7 @@ async fn the_monthly_report_runs_on_the_first_at_nine_local_once() {
         .unwrap();
     let monthly: Vec<_> = reports
         .iter()
-        .filter(|r| r.job_kind == hearth::monthly::JOB)
+        .filter(|r| r.job_kind == hearth::features::reports::JOB)
         .collect();
     assert_eq!(monthly.len(), 1);
     assert!(monthly[0].posted);
@@ -218,11 +219,11 @@ async fn the_monthly_shout_out_runs_once_on_its_day_and_a_run_missed_by_days_is_
     db::activity::insert(&mut pool.acquire().await.unwrap(), &records)
         .await
         .unwrap();
-    let shoutout = hearth::shoutout::parse(2, "18:00").unwrap();
+    let shoutout = hearth::features::recognition::parse(2, "18:00").unwrap();
     db::recognition::set_shoutout(&pool, 1, &shoutout, 3, 0)
         .await
         .unwrap();
-    let next = hearth::scheduler::schedule_shoutout(
+    let next = hearth::features::recognition::schedule_shoutout(
         &pool,
         &config,
         1,
@@ -236,7 +237,7 @@ async fn the_monthly_shout_out_runs_once_on_its_day_and_a_run_missed_by_days_is_
     let shoutouts = |reports: Vec<hearth::scheduler::RunReport>| {
         reports
             .into_iter()
-            .filter(|r| r.job_kind == hearth::shoutout::JOB)
+            .filter(|r| r.job_kind == hearth::features::recognition::JOB)
             .collect::<Vec<_>>()
     };
     let ran = shoutouts(

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _};
 use discord_emulator::{Emulator, EmulatorConfig};
-use hearth::harness::{self, BotProcess};
+use hearth::demo::harness::{self, BotProcess};
 use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
@@ -526,7 +526,7 @@ async fn writer_cost(args: &Args) -> anyhow::Result<Value> {
                 in_thread: false,
             })
             .collect();
-        let (tracker, writer) = hearth::ingest::Tracker::start(pool.clone()).await?;
+        let (tracker, writer) = hearth::features::activity::Tracker::start(pool.clone()).await?;
         let cpu_before = cpu_secs(std::process::id());
         let written_before = written_bytes(std::process::id());
         let started = Instant::now();

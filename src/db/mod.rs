@@ -6,11 +6,12 @@
 pub mod activity;
 pub mod ama;
 pub mod applications;
-pub mod calendar;
 pub mod feedback;
 pub mod guilds;
+pub mod jobs;
 pub mod outbox;
 pub mod privacy;
+pub mod prompts;
 pub mod recognition;
 pub mod rollup;
 pub mod statements;

@@ -14,7 +14,7 @@ use rand::{Rng, SeedableRng};
 use crate::db::activity::{Kind, Record};
 use crate::db::welcome::{Join, Membership};
 use crate::db::{self};
-use crate::rollup::start_of;
+use crate::features::rollup::start_of;
 
 /// The same community every run (relative to today).
 const SEED: u64 = 0x4845_4152_5448; // "HEARTH"

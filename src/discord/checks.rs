@@ -2,7 +2,7 @@
 //! server admin can change those in Discord's UI, so the bot checks again.
 
 use super::{Context, Error};
-use crate::error::UserError;
+use crate::error::{OrUser, UserError};
 
 /// Passes for members with Manage Server / Administrator or the configured manager role; everyone
 /// else gets an ephemeral refusal (raised as a `UserError`, shown by the error handler).
@@ -30,4 +30,12 @@ pub async fn manager(ctx: Context<'_>) -> Result<bool, Error> {
         ctx.command().qualified_name
     ))
     .into())
+}
+
+/// The guild a guild-only command runs in.
+pub fn guild_id(ctx: Context<'_>) -> Result<u64, Error> {
+    Ok(ctx
+        .guild_id()
+        .or_user("This command only works in a server.")?
+        .get())
 }

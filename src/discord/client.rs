@@ -7,7 +7,7 @@ use tokio::sync::mpsc;
 use tracing::info;
 
 use super::serenity::{self, HttpBuilder};
-use super::{commands, errors, events, render, Data, Error};
+use super::{commands, embeds, errors, events, Data, Error};
 use crate::config::{CommandRegistration, Config};
 
 /// The HTTP client: Discord's API, or an emulator/proxy at `[discord] api_base_url`.
@@ -59,7 +59,7 @@ pub async fn build(
             commands: commands::all(),
             on_error: |err| Box::pin(errors::on_error(err)),
             event_handler: |framework, event| Box::pin(events::handle(framework, event)),
-            allowed_mentions: Some(render::no_mentions()),
+            allowed_mentions: Some(embeds::no_mentions()),
             initialize_owners: false,
             ..Default::default()
         })

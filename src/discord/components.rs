@@ -4,7 +4,7 @@ use super::serenity::{
     self, ComponentInteraction, CreateInteractionResponse, CreateInteractionResponseMessage,
     ModalInteraction,
 };
-use super::{render, Error};
+use super::{embeds, Error};
 
 /// The number after `prefix` in a custom id such as `hearth:ama:vote:12`.
 pub fn id_after(custom_id: &str, prefix: &str) -> Option<i64> {
@@ -35,7 +35,7 @@ pub async fn ephemeral(
     let message = CreateInteractionResponseMessage::new()
         .content(text)
         .ephemeral(true)
-        .allowed_mentions(render::no_mentions());
+        .allowed_mentions(embeds::no_mentions());
     interaction
         .create_response(ctx, CreateInteractionResponse::Message(message))
         .await?;

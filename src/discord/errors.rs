@@ -3,8 +3,9 @@
 use poise::{CreateReply, FrameworkError};
 use tracing::{error, info, warn};
 
-use super::{Context, Data, Error};
+use super::{serenity, Context, Data, Error};
 use crate::error::{reference_id, UserError};
+use crate::outbox::posts;
 
 pub async fn on_error(err: FrameworkError<'_, Data, Error>) {
     match err {
@@ -84,9 +85,24 @@ async fn command_failed(ctx: Context<'_>, error: &Error) {
 
 async fn reply(ctx: Context<'_>, text: &str) {
     let reply = CreateReply::default()
-        .content(super::render::truncate(text, super::render::MESSAGE_LIMIT))
+        .content(posts::truncate(text, posts::MESSAGE_LIMIT))
         .ephemeral(true);
     if let Err(err) = ctx.send(reply).await {
         warn!(error = %err, "could not send an error reply");
+    }
+}
+
+/// A one-line reason for a failed Discord call, fit to show a manager.
+pub fn short_reason(err: &serenity::Error) -> String {
+    match err {
+        serenity::Error::Http(serenity::HttpError::UnsuccessfulRequest(r)) => match r.error.code {
+            50013 => "Discord says I am missing permissions (50013)".to_owned(),
+            code => format!(
+                "Discord answered {} ({code}: {})",
+                r.status_code.as_u16(),
+                r.error.message
+            ),
+        },
+        other => other.to_string(),
     }
 }

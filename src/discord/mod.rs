@@ -1,15 +1,17 @@
 //! The Discord layer: the only module that imports poise/serenity. Commands and event handlers
-//! are thin adapters over `db` and `domain`; rendering to embeds lives in `render`.
+//! are thin adapters over `db` and `domain`; embeds live in `embeds`.
 
 pub mod checks;
 pub mod client;
 pub mod commands;
 pub mod components;
+pub mod embeds;
 pub mod errors;
 pub mod events;
+pub mod interactions;
+pub mod members;
 pub mod preflight;
-pub mod render;
-pub mod sink;
+pub mod tracking;
 
 use std::sync::Arc;
 
@@ -26,8 +28,8 @@ pub struct Data {
     pub config: Arc<Config>,
     pub outbox: Outbox,
     pub scheduler: crate::scheduler::SchedulerHandle,
-    pub tracker: crate::ingest::Tracker,
-    pub posts_on_join: crate::welcome::PostsOnJoin,
+    pub tracker: crate::features::activity::Tracker,
+    pub posts_on_join: crate::features::welcome::PostsOnJoin,
     /// Welcomes are decided one at a time (see `Welcomer::turn`).
     pub welcome_turn: tokio::sync::Mutex<()>,
 }
@@ -35,12 +37,7 @@ pub struct Data {
 impl Data {
     /// A guild's effective settings: database over config defaults.
     pub async fn settings(&self, guild_id: u64) -> anyhow::Result<GuildSettings> {
-        let stored = crate::db::guilds::settings(&self.pool, guild_id).await?;
-        Ok(GuildSettings::resolve(
-            guild_id,
-            &stored,
-            &self.config.guild_defaults(guild_id),
-        ))
+        crate::features::settings::resolve(&self.pool, &self.config, guild_id).await
     }
 
     /// Whether a join in the guild gets anything posted (remembered: see `PostsOnJoin`).
@@ -51,7 +48,7 @@ impl Data {
         }
         let settings = self.settings(guild_id).await?;
         let switches = crate::db::welcome::settings(&self.pool, guild_id).await?;
-        let posts = crate::welcome::posts_on_join(&settings, &switches);
+        let posts = crate::features::welcome::posts_on_join(&settings, &switches);
         self.posts_on_join.remember(guild_id, posts, now);
         Ok(posts)
     }

@@ -8,6 +8,7 @@ pub mod doctor;
 pub mod feedback;
 pub mod ical;
 pub mod import;
+pub mod permissions;
 pub mod prompt;
 pub mod raid;
 pub mod ratelimit;

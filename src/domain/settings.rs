@@ -4,8 +4,6 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
-use crate::config::GuildDefaults;
-
 /// What a configured channel is used for (product §2).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum ChannelPurpose {
@@ -88,6 +86,17 @@ impl FromStr for ChannelPurpose {
     }
 }
 
+/// Settings a guild starts with before a manager changes them with `/config`.
+#[derive(Clone, Debug, serde::Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct GuildDefaults {
+    pub timezone: Option<String>,
+    pub manager_role: Option<u64>,
+    /// Channel ids by purpose (welcome, intros, spotlight, feedback, ama, reports, prompts,
+    /// applications).
+    pub channels: BTreeMap<String, u64>,
+}
+
 /// A guild's effective settings: database values over config defaults over built-in defaults.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct GuildSettings {
@@ -137,7 +146,7 @@ impl GuildSettings {
 
     /// A manager has Manage Server (or Administrator) or the configured manager role (§2).
     pub fn is_manager(&self, member_permissions: u64, member_roles: &[u64]) -> bool {
-        use crate::domain::doctor::perm::{ADMINISTRATOR, MANAGE_GUILD};
+        use super::permissions::{ADMINISTRATOR, MANAGE_GUILD};
         member_permissions & (MANAGE_GUILD | ADMINISTRATOR) != 0
             || self
                 .manager_role

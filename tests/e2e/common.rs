@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use discord_emulator::{Emulator, InteractionHandle};
-use hearth::harness::{self, BotProcess};
+use hearth::demo::harness::{self, BotProcess};
 use serde_json::{json, Value};
 
 /// Permissions of the bot's managed role in the test guild: everything Hearth asks for.
@@ -128,7 +128,7 @@ impl World {
     }
 }
 
-pub use hearth::harness::{is_ephemeral, visible_text as text_of};
+pub use hearth::demo::harness::{is_ephemeral, visible_text as text_of};
 
 /// The index poise gives a `ChannelPurpose` choice.
 pub fn purpose_choice(name: &str) -> u64 {

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use discord_emulator::{Emulator, Fault};
-use hearth::harness::BotProcess;
+use hearth::demo::harness::BotProcess;
 use rand::{Rng, SeedableRng};
 use serde_json::json;
 

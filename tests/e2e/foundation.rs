@@ -239,8 +239,9 @@ async fn setup_failure_exits_non_zero_with_a_message() {
 async fn unreachable_api_refuses_to_start() {
     let dir = tempfile::tempdir().unwrap();
     // Nothing listens on port 9 (discard) on loopback.
-    let config = hearth::harness::write_config(dir.path(), "http://127.0.0.1:9", "").unwrap();
-    let mut bot = hearth::harness::BotProcess::spawn(&World::exe(), dir.path(), &config).unwrap();
+    let config = hearth::demo::harness::write_config(dir.path(), "http://127.0.0.1:9", "").unwrap();
+    let mut bot =
+        hearth::demo::harness::BotProcess::spawn(&World::exe(), dir.path(), &config).unwrap();
     let code = bot.wait_exit(Duration::from_secs(60)).await.unwrap();
     assert_eq!(code, 1);
     assert!(
@@ -707,7 +708,8 @@ async fn check_connect_reports_missing_permissions_per_configured_channel() {
         world.reports, world.welcome
     );
     let config =
-        hearth::harness::write_config(world.dir.path(), &world.emu.base_url(), &extra).unwrap();
+        hearth::demo::harness::write_config(world.dir.path(), &world.emu.base_url(), &extra)
+            .unwrap();
     let (code, stdout, stderr) = check_connect(&config).await;
     assert_eq!(code, 1, "{stdout}{stderr}");
     assert!(

@@ -11,13 +11,14 @@ use poise::serenity_prelude::{
 };
 use serde_json::json;
 
-use super::guild_id;
 use crate::db::{self, outbox::NewPost};
+use crate::discord::checks::guild_id;
 use crate::discord::components::{ephemeral, id_after, modal_value};
-use crate::discord::{checks, render, Command, Context, Data, Error};
+use crate::discord::{checks, Command, Context, Data, Error};
 use crate::domain::clock::unix_now;
 use crate::domain::settings::ChannelPurpose;
 use crate::error::{OrUser, UserError};
+use crate::outbox::posts;
 use crate::outbox::{action_json, Action};
 
 pub fn commands() -> Vec<Command> {
@@ -108,10 +109,10 @@ async fn create(
         }
         Err(err) => {
             tracing::warn!(guild.id = guild_id, error = %err, "could not create the AMA's scheduled event");
-            format!("The Discord event could not be created ({}); give the bot Create Events (`/config doctor`).", crate::discord::sink::short_reason(&err))
+            format!("The Discord event could not be created ({}); give the bot Create Events (`/config doctor`).", crate::discord::errors::short_reason(&err))
         }
     };
-    let body = render::ama_post(
+    let body = posts::ama_post(
         id,
         &title,
         host.user.id.get(),
@@ -297,9 +298,9 @@ async fn queue(ctx: Context<'_>, #[description = "AMA number"] id: i64) -> Resul
     } else {
         open.join("\n")
     };
-    ctx.say(render::truncate(
+    ctx.say(posts::truncate(
         &format!("**{}: open questions**\n{text}", ama.title),
-        render::MESSAGE_LIMIT,
+        posts::MESSAGE_LIMIT,
     ))
     .await?;
     Ok(())
@@ -320,7 +321,7 @@ async fn answer(
         .or_user(format!("There is no question Q{question}."))?;
     host_or_manager(ctx, &ama).await?;
     db::ama::answer(&ctx.data().pool, q.id, answer.as_deref(), unix_now()).await?;
-    let body = render::ama_answer(
+    let body = posts::ama_answer(
         &q.text,
         (!q.anonymous).then_some(q.author()),
         answer.as_deref(),
@@ -348,7 +349,7 @@ async fn close(ctx: Context<'_>, #[description = "AMA number"] id: i64) -> Resul
         return Err(UserError(format!("AMA #{id} is already closed.")).into());
     }
     let questions = db::ama::questions(&ctx.data().pool, ama.id).await?;
-    let body = render::ama_recap(&ama.title, db::from_sql_id(ama.host_id), &questions);
+    let body = posts::ama_recap(&ama.title, db::from_sql_id(ama.host_id), &questions);
     queue_post(
         ctx.data(),
         guild_id,
@@ -408,7 +409,7 @@ async fn list(ctx: Context<'_>) -> Result<(), Error> {
             .collect::<Vec<_>>()
             .join("\n")
     };
-    ctx.say(render::truncate(&text, render::MESSAGE_LIMIT))
+    ctx.say(posts::truncate(&text, posts::MESSAGE_LIMIT))
         .await?;
     Ok(())
 }
@@ -483,7 +484,7 @@ pub async fn on_modal(
         unix_now(),
     )
     .await?;
-    let body = render::ama_question(
+    let body = posts::ama_question(
         qid,
         &text,
         (!anonymous).then_some(author),

@@ -10,13 +10,14 @@ use serenity::{
 };
 use tracing::{info, warn};
 
-use super::guild_id;
 use crate::db;
+use crate::discord::checks::guild_id;
 use crate::discord::components::{ephemeral, id_after, modal_value};
-use crate::discord::{render, Command, Context, Data, Error};
+use crate::discord::{embeds, Command, Context, Data, Error};
 use crate::domain::clock::unix_now;
 use crate::domain::settings::ChannelPurpose;
 use crate::error::{OrUser, UserError};
+use crate::outbox::posts;
 use crate::outbox::{action_json, Action};
 
 pub fn commands() -> Vec<Command> {
@@ -72,7 +73,7 @@ pub async fn apply(ctx: poise::ApplicationContext<'_, Data, Error>) -> Result<()
     .filter_map(|(k, v)| Some((k, v.filter(|v| !v.trim().is_empty())?)))
     .collect();
     let body =
-        render::application_review(id, user_id, &ctx.author().name, &answers, APPROVE, DECLINE);
+        posts::application_review(id, user_id, &ctx.author().name, &answers, APPROVE, DECLINE);
     ctx.data()
         .outbox
         .enqueue(db::outbox::NewPost {
@@ -172,7 +173,7 @@ pub async fn on_button(
             let text = format!(
                 "I could not give <@&{role}> to <@{}>: {}. Fix: give the Hearth role Manage Roles and move it above <@&{role}> (Server Settings → Roles); `/config doctor` checks it.",
                 application.user(),
-                crate::discord::sink::short_reason(&err)
+                crate::discord::errors::short_reason(&err)
             );
             ephemeral(ctx, interaction, &text).await?;
             return Ok(true);
@@ -205,11 +206,11 @@ pub async fn on_button(
     let decided = CreateInteractionResponseMessage::new()
         .content(format!("✅ Approved by <@{manager}>."))
         .components(Vec::new())
-        .allowed_mentions(render::no_mentions());
+        .allowed_mentions(embeds::no_mentions());
     interaction
         .create_response(ctx, CreateInteractionResponse::UpdateMessage(decided))
         .await?;
-    super::super::events::welcome_approved(ctx, data, guild_id, application.user()).await?;
+    crate::discord::members::welcome_approved(ctx, data, guild_id, application.user()).await?;
     Ok(true)
 }
 
@@ -254,7 +255,7 @@ pub async fn on_modal(
         } else {
             format!("\nReason: {reason}")
         };
-        let body = render::text_post(
+        let body = posts::text_post(
             &format!("Your application was not accepted this time.{note}"),
             &[],
         );
@@ -280,7 +281,7 @@ pub async fn on_modal(
     let response = CreateInteractionResponseMessage::new()
         .content(text)
         .components(Vec::new())
-        .allowed_mentions(render::no_mentions());
+        .allowed_mentions(embeds::no_mentions());
     interaction
         .create_response(ctx, CreateInteractionResponse::UpdateMessage(response))
         .await?;

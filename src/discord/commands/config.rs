@@ -2,10 +2,10 @@
 
 use poise::CreateReply;
 
-use super::guild_id;
 use crate::db;
+use crate::discord::checks::guild_id;
 use crate::discord::serenity::{self, ChannelId, RoleId};
-use crate::discord::{checks, render, Command, Context, Error};
+use crate::discord::{checks, embeds, Command, Context, Error};
 use crate::domain::clock::unix_now;
 use crate::domain::doctor::{self, ChannelState};
 use crate::domain::settings::{parse_timezone, ChannelPurpose};
@@ -39,7 +39,7 @@ pub async fn config(_: Context<'_>) -> Result<(), Error> {
 #[poise::command(slash_command, ephemeral)]
 async fn show(ctx: Context<'_>) -> Result<(), Error> {
     let settings = ctx.data().settings(guild_id(ctx)?).await?;
-    ctx.send(CreateReply::default().embed(render::settings_embed(&settings)))
+    ctx.send(CreateReply::default().embed(embeds::settings_embed(&settings)))
         .await?;
     Ok(())
 }
@@ -192,7 +192,7 @@ async fn doctor(ctx: Context<'_>) -> Result<(), Error> {
         .into_iter()
         .map(|f| format!("{}: {}", f.kind, f.last_error.unwrap_or_default()))
         .collect();
-    ctx.send(CreateReply::default().embed(render::doctor_embed(&findings, &failures)))
+    ctx.send(CreateReply::default().embed(embeds::doctor_embed(&findings, &failures)))
         .await?;
     Ok(())
 }

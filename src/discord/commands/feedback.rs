@@ -4,13 +4,14 @@
 use poise::serenity_prelude::{self as serenity, ChannelId};
 use poise::{ChoiceParameter as _, Modal as _};
 
-use super::guild_id;
 use crate::db::{self, outbox::NewPost};
-use crate::discord::{checks, render, Command, Context, Data, Error};
+use crate::discord::checks::guild_id;
+use crate::discord::{checks, embeds, Command, Context, Data, Error};
 use crate::domain::clock::unix_now;
 use crate::domain::feedback::{self, ItemFacts, Status};
 use crate::domain::settings::ChannelPurpose;
 use crate::error::{OrUser, UserError};
+use crate::outbox::posts;
 use crate::outbox::{action_json, Action};
 use serde_json::json;
 use tracing::warn;
@@ -100,7 +101,7 @@ async fn submit(
     };
     let category = category.name();
     let user_id = ctx.author().id.get();
-    let body = render::feedback_item(user_id, category, &form.details, None);
+    let body = posts::feedback_item(user_id, category, &form.details, None);
     let id = open_item(
         ctx.data(),
         ctx.http(),
@@ -140,7 +141,7 @@ async fn tag_as_feedback(ctx: Context<'_>, message: serenity::Message) -> Result
         message.id.get()
     );
     let title = format!("Feedback from {}", message.author.name);
-    let body = render::feedback_item(
+    let body = posts::feedback_item(
         author,
         "other",
         &format!("Tagged from {link}"),
@@ -216,7 +217,7 @@ async fn open_item(
             kind: "feedback".into(),
             dedup_key: format!("feedback:{guild_id}:{id}"),
             body: action_json(&Action::Thread {
-                name: render::truncate(&format!("#{id} {title}"), 100),
+                name: posts::truncate(&format!("#{id} {title}"), 100),
                 forum,
                 body,
                 tags,
@@ -227,8 +228,14 @@ async fn open_item(
     if let Some(outbox_id) = outbox_id {
         db::feedback::set_outbox(&data.pool, id, outbox_id).await?;
     }
-    crate::scheduler::schedule_sla_check(&data.pool, &data.config, guild_id, id, unix_now())
-        .await?;
+    crate::features::feedback::schedule_sla_check(
+        &data.pool,
+        &data.config,
+        guild_id,
+        id,
+        unix_now(),
+    )
+    .await?;
     data.scheduler.wake();
     Ok(id)
 }
@@ -296,7 +303,7 @@ async fn status(
     let status = Status::from(status);
     db::feedback::set_status(pool, guild_id, id, status.name(), unix_now()).await?;
     let text =
-        render::feedback_follow_up(id, &item.title, item.submitter(), status, note.as_deref());
+        posts::feedback_follow_up(id, &item.title, item.submitter(), status, note.as_deref());
     let thread = match item.outbox_id {
         Some(outbox) => db::feedback::thread_of(pool, outbox).await?,
         None => None,
@@ -358,7 +365,7 @@ async fn status(
                 dedup_key: format!("feedback-dm:{guild_id}:{id}:{}", ctx.id()),
                 body: action_json(&Action::DirectMessage {
                     user_id: item.submitter(),
-                    body: render::feedback_dm(id, &item.title, status, note.as_deref()),
+                    body: posts::feedback_dm(id, &item.title, status, note.as_deref()),
                     fallback_to_thread: false,
                 }),
                 not_before_ms: None,
@@ -404,7 +411,7 @@ async fn list(
             .collect::<Vec<_>>()
             .join("\n")
     };
-    ctx.say(render::truncate(&text, render::MESSAGE_LIMIT))
+    ctx.say(posts::truncate(&text, posts::MESSAGE_LIMIT))
         .await?;
     Ok(())
 }
@@ -432,7 +439,7 @@ async fn report(
     let sla = i64::from(ctx.data().config.feedback.sla_days) * 86_400;
     let r = feedback::report(&facts, unix_now(), sla);
     ctx.send(
-        poise::CreateReply::default().embed(render::feedback_report_embed(
+        poise::CreateReply::default().embed(embeds::feedback_report_embed(
             &r,
             days.unwrap_or(30),
             ctx.data().config.feedback.sla_days,

@@ -2,14 +2,15 @@
 
 use poise::Modal as _;
 
-use super::guild_id;
 use crate::db::{self, outbox::NewPost};
-use crate::discord::{render, Command, Context, Error};
+use crate::discord::checks::guild_id;
+use crate::discord::{Command, Context, Error};
 use crate::domain::clock::unix_now;
 use crate::domain::settings::ChannelPurpose;
 use crate::error::{OrUser, UserError};
+use crate::features::welcome::intro_thread_name;
+use crate::outbox::posts;
 use crate::outbox::{action_json, Action};
-use crate::welcome::intro_thread_name;
 
 pub fn commands() -> Vec<Command> {
     vec![intro()]
@@ -69,7 +70,7 @@ pub async fn intro(
     .into_iter()
     .filter_map(|(name, value)| Some((name, value.filter(|v| !v.trim().is_empty())?)))
     .collect();
-    let prompt = render::intro_post(user_id, &username, &fields);
+    let prompt = posts::intro_post(user_id, &username, &fields);
     let forum = ctx
         .guild()
         .and_then(|g| {

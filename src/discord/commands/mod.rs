@@ -10,8 +10,7 @@ mod spotlight;
 mod stats;
 mod welcome;
 
-use super::{Command, Context, Error};
-use crate::error::OrUser;
+use super::Command;
 
 /// Every command Hearth registers.
 pub fn all() -> Vec<Command> {
@@ -25,12 +24,4 @@ pub fn all() -> Vec<Command> {
     all.extend(feedback::commands());
     all.extend(ama::commands());
     all
-}
-
-/// The guild a guild-only command runs in.
-fn guild_id(ctx: Context<'_>) -> Result<u64, Error> {
-    Ok(ctx
-        .guild_id()
-        .or_user("This command only works in a server.")?
-        .get())
 }

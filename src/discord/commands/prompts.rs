@@ -4,15 +4,16 @@ use chrono::{Duration, Utc};
 use poise::serenity_prelude::{ChannelId, CreateAttachment};
 use poise::CreateReply;
 
-use super::guild_id;
-use crate::db::{self, calendar::NewPrompt};
-use crate::discord::{checks, render, Command, Context, Error};
+use crate::db::{self, prompts::NewPrompt};
+use crate::discord::checks::guild_id;
+use crate::discord::{checks, Command, Context, Error};
 use crate::domain::clock::{unix_now, Clock, SystemClock};
 use crate::domain::ical::{self, CalendarEvent};
 use crate::domain::prompt::CLASSIC_WEEK;
 use crate::domain::schedule::{parse_catch_up, CatchUp, Schedule};
 use crate::error::{OrUser, UserError};
-use crate::scheduler::{self, prompt_schedule, PROMPT};
+use crate::features::prompts as feature;
+use crate::outbox::posts;
 
 pub fn commands() -> Vec<Command> {
     vec![prompts(), calendar()]
@@ -87,7 +88,7 @@ async fn add(
         author_id: ctx.author().id.get(),
         paused: false,
     };
-    let id = db::calendar::insert_prompt(&ctx.data().pool, &row, unix_now()).await?;
+    let id = db::prompts::insert_prompt(&ctx.data().pool, &row, unix_now()).await?;
     let next = reschedule(ctx, id).await?;
     ctx.say(format!(
         "Prompt #{id} **{theme}** in <#{}>: {schedule}. {}",
@@ -133,13 +134,13 @@ fn poll_json(
     if !(1..=768).contains(&hours) {
         return Err(UserError("poll_hours: between 1 and 768 (32 days).".into()).into());
     }
-    Ok(Some(scheduler::poll_json(&question, &answers, hours)))
+    Ok(Some(crate::outbox::posts::poll(&question, &answers, hours)))
 }
 
 /// Recomputes a prompt's next run and wakes the scheduler.
 async fn reschedule(ctx: Context<'_>, id: i64) -> Result<Option<chrono::DateTime<Utc>>, Error> {
     let row = own_prompt(ctx, id).await?;
-    let next = scheduler::schedule_prompt(
+    let next = feature::reschedule(
         &ctx.data().pool,
         &ctx.data().config,
         &row,
@@ -161,7 +162,7 @@ fn next_text(next: Option<chrono::DateTime<Utc>>) -> String {
 #[poise::command(slash_command, ephemeral)]
 async fn list(ctx: Context<'_>) -> Result<(), Error> {
     let guild_id = guild_id(ctx)?;
-    let rows = db::calendar::prompts(&ctx.data().pool, guild_id).await?;
+    let rows = db::prompts::prompts(&ctx.data().pool, guild_id).await?;
     if rows.is_empty() {
         ctx.say("No prompts yet: `/prompts add`, or `/prompts preset` for the classic week.")
             .await?;
@@ -170,8 +171,8 @@ async fn list(ctx: Context<'_>) -> Result<(), Error> {
     let mut lines = Vec::new();
     for row in &rows {
         let schedule =
-            prompt_schedule(row).map_or_else(|e| format!("invalid ({e})"), |s| s.to_string());
-        let next = db::calendar::job(&ctx.data().pool, PROMPT, row.id)
+            feature::schedule_of(row).map_or_else(|e| format!("invalid ({e})"), |s| s.to_string());
+        let next = db::jobs::get(&ctx.data().pool, feature::JOB, row.id)
             .await?
             .and_then(|j| j.next_run_at);
         let when = match (row.paused, next) {
@@ -183,7 +184,7 @@ async fn list(ctx: Context<'_>) -> Result<(), Error> {
             Some(_) => "fixed text".to_owned(),
             None => format!(
                 "bank of {}",
-                db::calendar::bank(&ctx.data().pool, row.id).await?.len()
+                db::prompts::bank(&ctx.data().pool, row.id).await?.len()
             ),
         };
         lines.push(format!(
@@ -193,7 +194,7 @@ async fn list(ctx: Context<'_>) -> Result<(), Error> {
             row.channel()
         ));
     }
-    ctx.say(render::truncate(&lines.join("\n"), render::MESSAGE_LIMIT))
+    ctx.say(posts::truncate(&lines.join("\n"), posts::MESSAGE_LIMIT))
         .await?;
     Ok(())
 }
@@ -201,7 +202,7 @@ async fn list(ctx: Context<'_>) -> Result<(), Error> {
 /// Delete a prompt
 #[poise::command(slash_command, ephemeral)]
 async fn remove(ctx: Context<'_>, #[description = "Prompt number"] id: i64) -> Result<(), Error> {
-    if !db::calendar::remove_prompt(&ctx.data().pool, guild_id(ctx)?, id).await? {
+    if !db::prompts::remove_prompt(&ctx.data().pool, guild_id(ctx)?, id).await? {
         return Err(UserError(format!(
             "There is no prompt #{id}; `/prompts list` shows them."
         ))
@@ -226,7 +227,7 @@ async fn resume(ctx: Context<'_>, #[description = "Prompt number"] id: i64) -> R
 
 async fn set_paused(ctx: Context<'_>, id: i64, paused: bool) -> Result<(), Error> {
     let guild_id = guild_id(ctx)?;
-    if !db::calendar::set_paused(&ctx.data().pool, guild_id, id, paused).await? {
+    if !db::prompts::set_paused(&ctx.data().pool, guild_id, id, paused).await? {
         return Err(UserError(format!(
             "There is no prompt #{id}; `/prompts list` shows them."
         ))
@@ -244,7 +245,7 @@ async fn set_paused(ctx: Context<'_>, id: i64, paused: bool) -> Result<(), Error
 async fn run_now(ctx: Context<'_>, #[description = "Prompt number"] id: i64) -> Result<(), Error> {
     let row = own_prompt(ctx, id).await?;
     let key = format!("prompt-now:{id}:{}", ctx.id());
-    scheduler::post_prompt_now(
+    feature::post_now(
         &ctx.data().pool,
         &ctx.data().outbox,
         &row,
@@ -271,8 +272,8 @@ async fn bank(_: Context<'_>) -> Result<(), Error> {
     Ok(())
 }
 
-async fn own_prompt(ctx: Context<'_>, id: i64) -> Result<db::calendar::PromptRow, Error> {
-    db::calendar::prompt(&ctx.data().pool, guild_id(ctx)?, id)
+async fn own_prompt(ctx: Context<'_>, id: i64) -> Result<db::prompts::PromptRow, Error> {
+    db::prompts::prompt(&ctx.data().pool, guild_id(ctx)?, id)
         .await?
         .or_user(format!(
             "There is no prompt #{id}; `/prompts list` shows them."
@@ -293,7 +294,7 @@ async fn bank_add(
         )
         .into());
     }
-    let id = db::calendar::add_bank_text(&ctx.data().pool, row.id, &text).await?;
+    let id = db::prompts::add_bank_text(&ctx.data().pool, row.id, &text).await?;
     let note = if row.text.is_some() {
         " (this prompt has a fixed text, which wins; remove and re-add it without text to rotate)"
     } else {
@@ -311,7 +312,7 @@ async fn bank_list(
     #[description = "Prompt number"] prompt: i64,
 ) -> Result<(), Error> {
     let row = own_prompt(ctx, prompt).await?;
-    let texts = db::calendar::bank(&ctx.data().pool, row.id).await?;
+    let texts = db::prompts::bank(&ctx.data().pool, row.id).await?;
     let text = if texts.is_empty() {
         format!("**{}** has no bank texts yet.", row.theme)
     } else {
@@ -328,7 +329,7 @@ async fn bank_list(
             .collect::<Vec<_>>()
             .join("\n")
     };
-    ctx.say(render::truncate(&text, render::MESSAGE_LIMIT))
+    ctx.say(posts::truncate(&text, posts::MESSAGE_LIMIT))
         .await?;
     Ok(())
 }
@@ -341,7 +342,7 @@ async fn bank_remove(
     #[description = "Text number"] text: i64,
 ) -> Result<(), Error> {
     let row = own_prompt(ctx, prompt).await?;
-    if !db::calendar::remove_bank_text(&ctx.data().pool, row.id, text).await? {
+    if !db::prompts::remove_bank_text(&ctx.data().pool, row.id, text).await? {
         return Err(UserError(format!("Prompt #{prompt} has no text #{text}.")).into());
     }
     ctx.say(format!("Text #{text} removed.")).await?;
@@ -360,7 +361,7 @@ async fn preset(
     let mut lines = Vec::new();
     for p in CLASSIC_WEEK {
         let poll = p.poll.map(|(q, answers)| {
-            scheduler::poll_json(
+            crate::outbox::posts::poll(
                 q,
                 &answers.iter().map(|a| (*a).to_owned()).collect::<Vec<_>>(),
                 24,
@@ -382,7 +383,7 @@ async fn preset(
             author_id: ctx.author().id.get(),
             paused: true,
         };
-        let id = db::calendar::insert_prompt(&ctx.data().pool, &row, unix_now()).await?;
+        let id = db::prompts::insert_prompt(&ctx.data().pool, &row, unix_now()).await?;
         reschedule(ctx, id).await?;
         lines.push(format!("#{id} {} ({} {})", p.theme, p.days, p.time));
     }
@@ -414,16 +415,17 @@ pub async fn calendar(
     }
     let guild_id = guild_id(ctx)?;
     let days = i64::from(days.unwrap_or(14).clamp(1, 90));
-    let tz = scheduler::guild_timezone(&ctx.data().pool, &ctx.data().config, guild_id).await?;
+    let tz =
+        crate::features::settings::timezone(&ctx.data().pool, &ctx.data().config, guild_id).await?;
     let now = SystemClock.now();
     let until = now + Duration::days(days);
     let mut items = Vec::new();
-    for row in db::calendar::prompts(&ctx.data().pool, guild_id)
+    for row in db::prompts::prompts(&ctx.data().pool, guild_id)
         .await?
         .iter()
         .filter(|r| !r.paused)
     {
-        let Ok(schedule) = prompt_schedule(row) else {
+        let Ok(schedule) = feature::schedule_of(row) else {
             continue;
         };
         let mut at = now;
@@ -455,7 +457,7 @@ pub async fn calendar(
     let settings = ctx.data().settings(guild_id).await?;
     if let Some(reports) = settings.channel(crate::domain::settings::ChannelPurpose::Reports) {
         let mut at = now;
-        while let Some(next) = scheduler::monthly_schedule()
+        while let Some(next) = crate::features::reports::schedule()
             .next_after(at, tz)
             .filter(|t| *t <= until)
         {
@@ -468,7 +470,7 @@ pub async fn calendar(
         db::recognition::shoutout(&ctx.data().pool, guild_id).await?,
     ) {
         let mut at = now;
-        while let Some(next) = crate::shoutout::schedule(&shoutout)
+        while let Some(next) = crate::features::recognition::schedule(&shoutout)
             .and_then(|s| s.next_after(at, tz))
             .filter(|t| *t <= until)
         {
@@ -499,7 +501,7 @@ pub async fn calendar(
             lines.join("\n")
         )
     };
-    ctx.say(render::truncate(&text, render::MESSAGE_LIMIT))
+    ctx.say(posts::truncate(&text, posts::MESSAGE_LIMIT))
         .await?;
     Ok(())
 }
@@ -507,15 +509,16 @@ pub async fn calendar(
 /// The calendar as an .ics file (RFC 5545) for calendar apps.
 async fn calendar_ical(ctx: Context<'_>) -> Result<(), Error> {
     let guild_id = guild_id(ctx)?;
-    let tz = scheduler::guild_timezone(&ctx.data().pool, &ctx.data().config, guild_id).await?;
+    let tz =
+        crate::features::settings::timezone(&ctx.data().pool, &ctx.data().config, guild_id).await?;
     let now = SystemClock.now();
     let mut events = Vec::new();
-    for row in db::calendar::prompts(&ctx.data().pool, guild_id)
+    for row in db::prompts::prompts(&ctx.data().pool, guild_id)
         .await?
         .iter()
         .filter(|r| !r.paused)
     {
-        let Ok(schedule) = prompt_schedule(row) else {
+        let Ok(schedule) = feature::schedule_of(row) else {
             continue;
         };
         let Some(start) = schedule.next_after(now, tz) else {

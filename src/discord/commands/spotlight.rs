@@ -5,13 +5,14 @@ use std::collections::HashSet;
 use chrono::Duration;
 use poise::serenity_prelude::Member;
 
-use super::guild_id;
 use crate::db;
-use crate::discord::{checks, render, Command, Context, Error};
+use crate::discord::checks::guild_id;
+use crate::discord::{checks, Command, Context, Error};
 use crate::domain::clock::{unix_now, Clock, SystemClock};
 use crate::domain::recognition;
 use crate::domain::settings::ChannelPurpose;
 use crate::error::{OrUser, UserError};
+use crate::outbox::posts;
 use crate::outbox::{action_json, Action};
 
 pub fn commands() -> Vec<Command> {
@@ -73,10 +74,10 @@ async fn suggest(
 ) -> Result<(), Error> {
     let guild_id = guild_id(ctx)?;
     let pool = &ctx.data().pool;
-    let tz = crate::scheduler::guild_timezone(pool, &ctx.data().config, guild_id).await?;
+    let tz = crate::features::settings::timezone(pool, &ctx.data().config, guild_id).await?;
     let to = SystemClock.now().with_timezone(&tz).date_naive();
     let from = to - Duration::days(29);
-    let report = crate::stats::report(
+    let report = crate::features::stats::report(
         pool,
         guild_id,
         tz,
@@ -90,11 +91,12 @@ async fn suggest(
         .iter()
         .filter_map(|c| Some((c.user_id.parse().ok()?, c.activity)))
         .collect();
-    let experts: Vec<(u64, f64)> = crate::stats::quiet_experts(pool, guild_id, tz, from, to, 5)
-        .await?
-        .iter()
-        .map(|e| (e.user_id, e.per_message()))
-        .collect();
+    let experts: Vec<(u64, f64)> =
+        crate::features::stats::quiet_experts(pool, guild_id, tz, from, to, 5)
+            .await?
+            .iter()
+            .map(|e| (e.user_id, e.per_message()))
+            .collect();
     let nominations =
         db::recognition::nominations_since(pool, guild_id, unix_now() - 30 * 86_400).await?;
     let since = unix_now() - i64::from(weeks.unwrap_or(12)) * 7 * 86_400;
@@ -123,7 +125,7 @@ async fn suggest(
             .collect::<Vec<_>>()
             .join("\n")
     };
-    ctx.say(render::truncate(&format!("**Spotlight candidates** (opted-out and recently spotlighted members left out)\n{text}"), render::MESSAGE_LIMIT))
+    ctx.say(posts::truncate(&format!("**Spotlight candidates** (opted-out and recently spotlighted members left out)\n{text}"), posts::MESSAGE_LIMIT))
         .await?;
     Ok(())
 }
@@ -153,7 +155,7 @@ async fn post(
     }
     let joined = member.joined_at.map(|t| t.unix_timestamp());
     let thread = db::welcome::intro_thread(pool, guild_id, user_id).await?;
-    let body = render::spotlight_post(
+    let body = posts::spotlight_post(
         user_id,
         member.display_name(),
         &member.user.face(),
@@ -217,7 +219,8 @@ async fn shoutout(
     let clock_now = SystemClock.now();
     if stop.unwrap_or(false) {
         let had = db::recognition::remove_shoutout(pool, guild_id).await?;
-        crate::scheduler::schedule_shoutout(pool, config, guild_id, None, clock_now).await?;
+        crate::features::recognition::schedule_shoutout(pool, config, guild_id, None, clock_now)
+            .await?;
         ctx.say(if had {
             "The monthly shout-out is stopped."
         } else {
@@ -226,19 +229,25 @@ async fn shoutout(
         .await?;
         return Ok(());
     }
-    let wanted = crate::shoutout::parse(day.unwrap_or(1), time.as_deref().unwrap_or("10:00"))
-        .map_err(UserError)?;
+    let wanted =
+        crate::features::recognition::parse(day.unwrap_or(1), time.as_deref().unwrap_or("10:00"))
+            .map_err(UserError)?;
     db::recognition::set_shoutout(pool, guild_id, &wanted, ctx.author().id.get(), unix_now())
         .await?;
-    let next =
-        crate::scheduler::schedule_shoutout(pool, config, guild_id, Some(&wanted), clock_now)
-            .await?;
+    let next = crate::features::recognition::schedule_shoutout(
+        pool,
+        config,
+        guild_id,
+        Some(&wanted),
+        clock_now,
+    )
+    .await?;
     let settings = ctx.data().settings(guild_id).await?;
     let mut reply = match next {
         Some(next) => format!(
             "The top {} contributors of each month will be celebrated on day {} at {} server time; \
              next: <t:{}:F>.",
-            crate::shoutout::PLACES,
+            crate::features::recognition::PLACES,
             wanted.day,
             wanted.time_of_day,
             next.timestamp()
@@ -255,7 +264,7 @@ async fn shoutout(
     if now.unwrap_or(false) {
         let tz = settings.timezone;
         let today = clock_now.with_timezone(&tz).date_naive();
-        let queued = crate::shoutout::queue(pool, config, guild_id, today).await?;
+        let queued = crate::features::recognition::queue(pool, config, guild_id, today).await?;
         ctx.data().outbox.wake();
         reply.push_str(if queued {
             " Last month's shout-out is on its way."

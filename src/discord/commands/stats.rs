@@ -3,9 +3,9 @@
 use chrono::Duration;
 use poise::CreateReply;
 
-use super::guild_id;
 use crate::db;
-use crate::discord::{checks, render, Command, Context, Error};
+use crate::discord::checks::guild_id;
+use crate::discord::{checks, embeds, Command, Context, Error};
 use crate::domain::analytics::CohortPeriod;
 use crate::domain::clock::{unix_now, Clock, SystemClock};
 
@@ -34,7 +34,7 @@ async fn monthly(
 ) -> Result<(), Error> {
     let guild_id = guild_id(ctx)?;
     let tz =
-        crate::scheduler::guild_timezone(&ctx.data().pool, &ctx.data().config, guild_id).await?;
+        crate::features::settings::timezone(&ctx.data().pool, &ctx.data().config, guild_id).await?;
     let day = match month.as_deref() {
         None => SystemClock.now().with_timezone(&tz).date_naive(),
         Some(text) => chrono::NaiveDate::parse_from_str(&format!("{}-01", text.trim()), "%Y-%m-%d")
@@ -46,7 +46,7 @@ async fn monthly(
         .guild()
         .map_or_else(|| "the community".to_owned(), |g| g.name.clone());
     let key = format!("monthly-report-now:{guild_id}:{}", ctx.id());
-    if !crate::monthly::queue(
+    if !crate::features::reports::queue(
         &ctx.data().pool,
         &ctx.data().config,
         guild_id,
@@ -91,14 +91,15 @@ async fn overview(
 ) -> Result<(), Error> {
     let guild_id = guild_id(ctx)?;
     let tz =
-        crate::scheduler::guild_timezone(&ctx.data().pool, &ctx.data().config, guild_id).await?;
+        crate::features::settings::timezone(&ctx.data().pool, &ctx.data().config, guild_id).await?;
     let to = SystemClock.now().with_timezone(&tz).date_naive();
     let from = to - Duration::days(i64::from(days.unwrap_or(30).clamp(1, 365)) - 1);
     let managers = managers(ctx, guild_id).await?;
     let (report, talk) =
-        crate::stats::overview(&ctx.data().pool, guild_id, tz, from, to, &managers).await?;
-    let png = crate::charts::activity_png(&report)?;
-    let embed = render::overview_embed(&report, &talk).image("attachment://activity.png");
+        crate::features::stats::overview(&ctx.data().pool, guild_id, tz, from, to, &managers)
+            .await?;
+    let png = crate::features::stats::chart::activity_png(&report)?;
+    let embed = embeds::overview_embed(&report, &talk).image("attachment://activity.png");
     ctx.send(CreateReply::default().embed(embed).attachment(
         poise::serenity_prelude::CreateAttachment::bytes(png, "activity.png"),
     ))
@@ -117,10 +118,10 @@ async fn retention(
         _ => CohortPeriod::Month,
     };
     let report = period_report(ctx, 365, period).await?;
-    let png = crate::charts::retention_png(&report)?;
+    let png = crate::features::stats::chart::retention_png(&report)?;
     ctx.send(
         CreateReply::default()
-            .embed(render::retention_embed(&report).image("attachment://retention.png"))
+            .embed(embeds::retention_embed(&report).image("attachment://retention.png"))
             .attachment(poise::serenity_prelude::CreateAttachment::bytes(
                 png,
                 "retention.png",
@@ -179,10 +180,10 @@ async fn quiet_experts(
 ) -> Result<(), Error> {
     let guild_id = guild_id(ctx)?;
     let tz =
-        crate::scheduler::guild_timezone(&ctx.data().pool, &ctx.data().config, guild_id).await?;
+        crate::features::settings::timezone(&ctx.data().pool, &ctx.data().config, guild_id).await?;
     let to = SystemClock.now().with_timezone(&tz).date_naive();
     let from = to - Duration::days(i64::from(days.unwrap_or(30).clamp(1, 365)) - 1);
-    let experts = crate::stats::quiet_experts(
+    let experts = crate::features::stats::quiet_experts(
         &ctx.data().pool,
         guild_id,
         tz,
@@ -249,7 +250,7 @@ async fn export(
         CohortPeriod::Month,
     )
     .await?;
-    let csv = crate::stats::render_csv(&report);
+    let csv = crate::features::stats::render_csv(&report);
     let name = format!("hearth-stats-{}-{}.csv", report.from, report.to);
     ctx.send(
         CreateReply::default()
@@ -271,10 +272,10 @@ async fn period_report(
 ) -> Result<crate::domain::analytics::Report, Error> {
     let guild_id = guild_id(ctx)?;
     let tz =
-        crate::scheduler::guild_timezone(&ctx.data().pool, &ctx.data().config, guild_id).await?;
+        crate::features::settings::timezone(&ctx.data().pool, &ctx.data().config, guild_id).await?;
     let to = SystemClock.now().with_timezone(&tz).date_naive();
     let from = to - Duration::days(days - 1);
-    crate::stats::report(&ctx.data().pool, guild_id, tz, from, to, period).await
+    crate::features::stats::report(&ctx.data().pool, guild_id, tz, from, to, period).await
 }
 
 /// Your data in Hearth

@@ -2,15 +2,16 @@
 
 use poise::CreateReply;
 
-use super::guild_id;
 use crate::db;
+use crate::discord::checks::guild_id;
 use crate::discord::serenity::{ChannelId, Member};
-use crate::discord::{checks, render, Command, Context, Error};
+use crate::discord::{checks, Command, Context, Error};
 use crate::domain::clock::unix_now;
 use crate::domain::settings::ChannelPurpose;
 use crate::domain::template::{Template, Values};
 use crate::error::{OrUser, UserError};
-use crate::welcome::DEFAULT_TEMPLATE;
+use crate::features::welcome::DEFAULT_TEMPLATE;
+use crate::outbox::posts;
 
 pub fn commands() -> Vec<Command> {
     vec![welcome()]
@@ -145,8 +146,7 @@ async fn preview(
     };
     lines.insert(0, status);
     ctx.send(
-        CreateReply::default()
-            .content(render::truncate(&lines.join("\n\n"), render::MESSAGE_LIMIT)),
+        CreateReply::default().content(posts::truncate(&lines.join("\n\n"), posts::MESSAGE_LIMIT)),
     )
     .await?;
     Ok(())
@@ -206,7 +206,7 @@ async fn template_list(ctx: Context<'_>) -> Result<(), Error> {
             .collect::<Vec<_>>()
             .join("\n")
     };
-    ctx.say(render::truncate(&text, render::MESSAGE_LIMIT))
+    ctx.say(posts::truncate(&text, posts::MESSAGE_LIMIT))
         .await?;
     Ok(())
 }

@@ -13,11 +13,10 @@ use reqwest::header::HeaderMap;
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use super::serenity;
+use super::Sink;
 use crate::domain::clock::unix_now_ms;
 use crate::domain::delivery::Attempt;
 use crate::domain::ratelimit::{Observed, RateLimits};
-use crate::outbox::Sink;
 
 /// Discord's "a thread has already been created for this message".
 const THREAD_ALREADY_EXISTS: u64 = 160_004;
@@ -217,20 +216,5 @@ impl Sink for DiscordSink {
             )
             .await,
         )
-    }
-}
-
-/// A one-line reason for a failed Discord call, fit to show a manager.
-pub fn short_reason(err: &serenity::Error) -> String {
-    match err {
-        serenity::Error::Http(serenity::HttpError::UnsuccessfulRequest(r)) => match r.error.code {
-            50013 => "Discord says I am missing permissions (50013)".to_owned(),
-            code => format!(
-                "Discord answered {} ({code}: {})",
-                r.status_code.as_u16(),
-                r.error.message
-            ),
-        },
-        other => other.to_string(),
     }
 }

@@ -1,5 +1,7 @@
 //! Reads the store into the pure analytics of `domain::analytics`.
 
+pub mod chart;
+
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
 
@@ -9,7 +11,7 @@ use crate::db::{self, rollup::GuildDay, Pool};
 use crate::domain::analytics::{
     self, date_of, day_number, CohortPeriod, Counts, DayFigures, JoinDayCounts, Report,
 };
-use crate::rollup::{self, start_of};
+use crate::features::rollup::{self, start_of};
 
 fn instant(secs: i64) -> DateTime<Utc> {
     Utc.timestamp_opt(secs, 0).single().unwrap_or_default()

@@ -7,6 +7,9 @@
 //! the outbox recording it, the retry returns the first message instead of posting a second.
 //! Multi-step actions (intro threads, DMs) are built from steps that are each idempotent.
 
+pub mod posts;
+pub mod rest;
+
 use std::sync::Arc;
 use std::time::Duration;
 

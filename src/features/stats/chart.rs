@@ -14,7 +14,7 @@ type Series = (
     fn(&crate::domain::analytics::Daily) -> usize,
 );
 
-const FONT: &[u8] = include_bytes!("../assets/fonts/DejaVuSans.ttf");
+const FONT: &[u8] = include_bytes!("../../../assets/fonts/DejaVuSans.ttf");
 const WIDTH: u32 = 900;
 const HEIGHT: u32 = 420;
 

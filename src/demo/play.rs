@@ -1,9 +1,9 @@
-//! `hearth demo`: the real bot (this same binary, as a child process running `hearth run`)
+//! The demo's script: the real bot (this same binary, as a child process running `hearth run`)
 //! against the built-in Discord emulator, playing a short scripted community. Needs no token and
 //! no network; prints a transcript of what the bot did and writes it to `--out`. The community
 //! has a generated past (`history`), so the statistics show what Hearth is for.
 
-mod history;
+use super::history;
 
 use std::collections::{BTreeMap, HashSet};
 use std::fmt::Write as _;
@@ -15,10 +15,11 @@ use discord_emulator::Emulator;
 use serde_json::{json, Value};
 
 use crate::db::activity::Kind;
-use crate::domain::doctor::{perm, ALL_REQUIRED};
+use crate::demo::harness::{self, visible_text, BotProcess};
+use crate::domain::doctor::ALL_REQUIRED;
+use crate::domain::permissions as perm;
 use crate::domain::settings::ChannelPurpose;
 use crate::error::exit;
-use crate::harness::{self, visible_text, BotProcess};
 
 const WAIT: Duration = Duration::from_secs(30);
 

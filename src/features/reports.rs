@@ -2,16 +2,17 @@
 //! month's, posted to the reports channel through the outbox. Scheduled for the 1st of each month
 //! at 09:00 server time; `/report monthly` posts one on demand.
 
-use chrono::{Datelike, Duration, NaiveDate};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use serde_json::{json, Value};
 use tracing::info;
 
 use crate::config::Config;
-use crate::db::Pool;
-use crate::discord::render;
+use crate::db::{self, Pool};
 use crate::domain::analytics::{CohortPeriod, Report};
+use crate::domain::schedule::Schedule;
 use crate::domain::settings::ChannelPurpose;
-use crate::outbox::{enqueue_in, message_post};
+use crate::features::settings;
+use crate::outbox::{enqueue_in, message_post, posts};
 
 /// Job kind of the monthly report (one job per guild, target = guild id).
 pub const JOB: &str = "monthly-report";
@@ -92,12 +93,12 @@ pub fn report_post(month: &Report, previous: &Report, guild_name: &str) -> Value
             )
         })
         .collect();
-    let field = |name: &str, value: String| json!({ "name": name, "value": render::truncate(&value, 1024), "inline": true });
+    let field = |name: &str, value: String| json!({ "name": name, "value": posts::truncate(&value, 1024), "inline": true });
     json!({
         "content": format!("📊 Monthly community report for **{guild_name}**, {}", month.from.format("%B %Y")),
         "embeds": [{
             "title": format!("{} vs {}", month.from.format("%B %Y"), previous.from.format("%B %Y")),
-            "color": render::COLOUR,
+            "color": posts::COLOUR,
             "fields": [
                 field("Daily active (avg)", format!("{:.1} · {}", now.avg_dau, change(now.avg_dau, before.avg_dau))),
                 field("Monthly active", format!("{} · {}", now.mau_at_end, change(now.mau_at_end as f64, before.mau_at_end as f64))),
@@ -105,11 +106,11 @@ pub fn report_post(month: &Report, previous: &Report, guild_name: &str) -> Value
                 field("New members", format!("{} joined, {} left · {}", now.joins, now.leaves, change(now.joins as f64, before.joins as f64))),
                 field("Activation", format!("{} (was {})", pct(now.activation), pct(before.activation))),
                 field("Top contributors", if top.is_empty() { "none yet".to_owned() } else { top.join(", ") }),
-                json!({ "name": "Retention (30-day)", "value": render::truncate(&if retention.is_empty() { "no cohort has reached 30 days yet".to_owned() } else { retention.join("\n") }, 1024), "inline": false }),
+                json!({ "name": "Retention (30-day)", "value": posts::truncate(&if retention.is_empty() { "no cohort has reached 30 days yet".to_owned() } else { retention.join("\n") }, 1024), "inline": false }),
             ],
             "footer": { "text": format!("Days in {}. Counts only: Hearth never stores message content.", month.timezone) },
         }],
-        "allowed_mentions": render::allowed_mentions(&[]),
+        "allowed_mentions": posts::allowed_mentions(&[]),
     })
 }
 
@@ -123,7 +124,7 @@ pub async fn queue(
     dedup_key: &str,
     guild_name: &str,
 ) -> anyhow::Result<bool> {
-    let settings = crate::scheduler::guild_settings(pool, config, guild_id).await?;
+    let settings = crate::features::settings::resolve(pool, config, guild_id).await?;
     let Some(channel) = settings.channel(ChannelPurpose::Reports) else {
         info!(
             guild.id = guild_id,
@@ -134,9 +135,11 @@ pub async fn queue(
     let (from, to) = month_bounds(day);
     let (prev_from, prev_to) = month_bounds(from - Duration::days(1));
     let tz = settings.timezone;
-    let month = crate::stats::report(pool, guild_id, tz, from, to, CohortPeriod::Month).await?;
+    let month =
+        crate::features::stats::report(pool, guild_id, tz, from, to, CohortPeriod::Month).await?;
     let previous =
-        crate::stats::report(pool, guild_id, tz, prev_from, prev_to, CohortPeriod::Month).await?;
+        crate::features::stats::report(pool, guild_id, tz, prev_from, prev_to, CohortPeriod::Month)
+            .await?;
     let body = report_post(&month, &previous, guild_name);
     let post = message_post(
         guild_id,
@@ -147,6 +150,28 @@ pub async fn queue(
     );
     enqueue_in(pool, &post).await?;
     Ok(true)
+}
+
+/// When the monthly report runs: the 1st of each month, 09:00 server time.
+pub fn schedule() -> Schedule {
+    Schedule::cron("0 9 1 * *").unwrap_or(Schedule::Weekly {
+        days: Vec::new(),
+        time: chrono::NaiveTime::MIN,
+    })
+}
+
+/// Makes sure a guild has its monthly-report job.
+pub async fn ensure_monthly_report(
+    pool: &Pool,
+    config: &Config,
+    guild_id: u64,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    let tz = settings::timezone(pool, config, guild_id).await?;
+    let next = schedule().next_after(now, tz).map(|t| t.timestamp());
+    let target = i64::try_from(guild_id).unwrap_or(i64::MAX);
+    db::jobs::insert_if_missing(pool, guild_id, JOB, target, next).await?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -2,18 +2,18 @@
 //! the spotlight channel celebrates the three most active members of the month before.
 //! Opted-out members are never named. Scheduled per guild with `/spotlight shoutout`.
 
-use chrono::{Duration, NaiveDate, NaiveTime};
+use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 use serde_json::{json, Value};
 use tracing::info;
 
 use crate::config::Config;
-use crate::db::{recognition::Shoutout, Pool};
-use crate::discord::render;
+use crate::db::{self, recognition::Shoutout, Pool};
 use crate::domain::analytics::{CohortPeriod, Contributor};
 use crate::domain::schedule::{Schedule, ScheduleError};
 use crate::domain::settings::ChannelPurpose;
-use crate::monthly::month_bounds;
-use crate::outbox::{enqueue_in, message_post};
+use crate::features::reports::month_bounds;
+use crate::features::settings;
+use crate::outbox::{enqueue_in, message_post, posts};
 
 /// Job kind of the shout-out (one job per guild, target = guild id).
 pub const JOB: &str = "shoutout";
@@ -83,10 +83,10 @@ pub fn post(month: NaiveDate, top: &[Contributor]) -> Option<Value> {
         "embeds": [{
             "title": format!("Top contributors of {}", month.format("%B %Y")),
             "description": lines.join("\n"),
-            "color": render::COLOUR,
+            "color": posts::COLOUR,
             "footer": { "text": "Messages, replies, reactions, threads and voice joins. Members who opted out of tracking are never listed." },
         }],
-        "allowed_mentions": render::allowed_mentions(&users),
+        "allowed_mentions": posts::allowed_mentions(&users),
     }))
 }
 
@@ -98,7 +98,7 @@ pub async fn queue(
     guild_id: u64,
     run_day: NaiveDate,
 ) -> anyhow::Result<bool> {
-    let settings = crate::scheduler::guild_settings(pool, config, guild_id).await?;
+    let settings = crate::features::settings::resolve(pool, config, guild_id).await?;
     let Some(channel) = settings.channel(ChannelPurpose::Spotlight) else {
         info!(
             guild.id = guild_id,
@@ -107,7 +107,7 @@ pub async fn queue(
         return Ok(false);
     };
     let (from, to) = celebrated_month(run_day);
-    let report = crate::stats::report(
+    let report = crate::features::stats::report(
         pool,
         guild_id,
         settings.timezone,
@@ -128,6 +128,23 @@ pub async fn queue(
     let key = format!("shoutout:{guild_id}:{}", from.format("%Y-%m"));
     enqueue_in(pool, &message_post(guild_id, channel, JOB, key, body)).await?;
     Ok(true)
+}
+
+/// Schedules (or, with `None`, stops) a guild's monthly shout-out; returns the next run.
+pub async fn schedule_shoutout(
+    pool: &Pool,
+    config: &Config,
+    guild_id: u64,
+    shoutout: Option<&db::recognition::Shoutout>,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Option<DateTime<Utc>>> {
+    let tz = settings::timezone(pool, config, guild_id).await?;
+    let next = shoutout
+        .and_then(schedule)
+        .and_then(|s| s.next_after(now, tz));
+    let target = i64::try_from(guild_id).unwrap_or(i64::MAX);
+    db::jobs::upsert(pool, guild_id, JOB, target, next.map(|t| t.timestamp())).await?;
+    Ok(next)
 }
 
 #[cfg(test)]

@@ -20,7 +20,8 @@ use crate::db::{
 use crate::domain::raid::{self, JoinMode, RaidPolicy};
 use crate::domain::settings::{ChannelPurpose, GuildSettings};
 use crate::domain::template::{Template, Values};
-use crate::ingest::Tracker;
+use crate::features::activity::Tracker;
+use crate::outbox::posts;
 use crate::outbox::{action_json, message_post, new_nonce, Action, Outbox};
 
 /// The welcome used when a guild has no template of its own.
@@ -320,7 +321,7 @@ impl Welcomer<'_> {
                     channel,
                     "welcome",
                     format!("welcome:{key}"),
-                    crate::discord::render::text_post(&content, mentions),
+                    posts::text_post(&content, mentions),
                 ));
             }
             (JoinMode::StartBurst { started_at, until }, Some(channel)) => {
@@ -341,7 +342,7 @@ impl Welcomer<'_> {
                     channel,
                     "welcome-summary",
                     format!("burst:{guild_id}:{started_at}"),
-                    crate::discord::render::text_post(&text, &[]),
+                    posts::text_post(&text, &[]),
                 ));
             }
             (JoinMode::InBurst { until }, Some(_)) => {
@@ -358,7 +359,7 @@ impl Welcomer<'_> {
             let text = Template::parse(DEFAULT_TEMPLATE)
                 .map(|t| t.render(&values))
                 .unwrap_or_default();
-            let body = crate::discord::render::text_post(&text, &[]);
+            let body = posts::text_post(&text, &[]);
             posts.push(NewPost {
                 guild_id,
                 channel_id: 0,
@@ -431,7 +432,7 @@ impl Welcomer<'_> {
                 user_id: member.user_id,
                 name: intro_thread_name(&member.username),
                 forum,
-                prompt: crate::discord::render::text_post(&prompt, &[member.user_id]),
+                prompt: posts::text_post(&prompt, &[member.user_id]),
             }),
             not_before_ms,
         })

@@ -127,7 +127,7 @@ pub async fn import(
         progress(n + 1, &summary);
     }
     if let Some(earliest) = earliest {
-        crate::rollup::rewind(pool, guild_id, earliest).await?;
+        crate::features::rollup::rewind(pool, guild_id, earliest).await?;
     }
     Ok(summary)
 }

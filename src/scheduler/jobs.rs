@@ -1,0 +1,211 @@
+//! What each kind of job does when it is due. Running a job never talks to Discord: in one
+//! transaction it claims the run (moving `next_run_at` on, conditional on it still being the run
+//! it saw) and queues the post in the outbox under a key naming the run. The features say what
+//! is posted; this module says when.
+
+use chrono::{DateTime, TimeZone, Utc};
+use tracing::{info, warn};
+
+use super::RunReport;
+use crate::config::Config;
+use crate::db::{self, Pool};
+use crate::domain::schedule::{decide_run, CatchUp, RunDecision, Schedule};
+use crate::features::{feedback, prompts, recognition, reports, settings};
+
+/// Each due prompt run: claims it (moving the job on) and queues its post in one transaction.
+pub async fn run_due_prompts(
+    pool: &Pool,
+    config: &Config,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Vec<RunReport>> {
+    let mut reports = Vec::new();
+    for job in db::jobs::due(pool, prompts::JOB, now.timestamp()).await? {
+        let Some(due) = job.next_run_at else { continue };
+        let guild_id = db::from_sql_id(job.guild_id);
+        let mut tx = pool.begin().await?;
+        let Some(row) = db::prompts::prompt(&mut *tx, guild_id, job.target_id).await? else {
+            db::jobs::advance(&mut *tx, job.id, due, None).await?;
+            tx.commit().await?;
+            continue;
+        };
+        let tz = settings::timezone(pool, config, guild_id).await?;
+        let schedule = match prompts::schedule_of(&row) {
+            Ok(s) => s,
+            Err(err) => {
+                warn!(prompt.id = row.id, error = %err, "prompt has an invalid schedule; it is stopped");
+                db::jobs::advance(&mut *tx, job.id, due, None).await?;
+                tx.commit().await?;
+                continue;
+            }
+        };
+        let due_at = Utc.timestamp_opt(due, 0).single().unwrap_or(now);
+        let decision = decide_run(due_at, now, prompts::catch_up_of(&row));
+        let next = if row.paused {
+            None
+        } else {
+            schedule.next_after(now.max(due_at), tz)
+        };
+        if !db::jobs::advance(&mut *tx, job.id, due, next.map(|t| t.timestamp())).await? {
+            continue; // claimed by someone else
+        }
+        let posted = match decision {
+            RunDecision::Post { late_by } if !row.paused => {
+                prompts::queue_post(&mut tx, &row, due_at, &format!("prompt:{}:{due}", row.id))
+                    .await?;
+                if late_by > crate::domain::schedule::ON_TIME {
+                    info!(
+                        prompt.id = row.id,
+                        late_by.secs = late_by.num_seconds(),
+                        "missed run posted late (within the catch-up window)"
+                    );
+                }
+                true
+            }
+            RunDecision::Post { .. } => false,
+            RunDecision::Skip { late_by } => {
+                info!(
+                    prompt.id = row.id,
+                    late_by.secs = late_by.num_seconds(),
+                    "missed run skipped (catch-up policy)"
+                );
+                false
+            }
+        };
+        tx.commit().await?;
+        reports.push(RunReport {
+            job_kind: prompts::JOB,
+            target_id: row.id,
+            due,
+            posted,
+            next: next.map(|t| t.timestamp()),
+        });
+    }
+    Ok(reports)
+}
+
+/// The jobs that run once a month and post about a month.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Monthly {
+    /// The leadership report on the month that just ended.
+    Report,
+    /// The top 3 contributors of the month before the run.
+    Shoutout,
+}
+
+impl Monthly {
+    fn kind(self) -> &'static str {
+        match self {
+            Self::Report => reports::JOB,
+            Self::Shoutout => recognition::JOB,
+        }
+    }
+
+    /// A guild's schedule; `None` when the guild stopped it.
+    async fn schedule(self, pool: &Pool, guild_id: u64) -> anyhow::Result<Option<Schedule>> {
+        Ok(match self {
+            Self::Report => Some(reports::schedule()),
+            Self::Shoutout => db::recognition::shoutout(pool, guild_id)
+                .await?
+                .as_ref()
+                .and_then(recognition::schedule),
+        })
+    }
+
+    /// Queues the post of a run on `run_day` (server time); false when there is nowhere to post.
+    async fn post(
+        self,
+        pool: &Pool,
+        config: &Config,
+        guild_id: u64,
+        run_day: chrono::NaiveDate,
+    ) -> anyhow::Result<bool> {
+        match self {
+            Self::Report => {
+                let ended = run_day - chrono::Duration::days(1);
+                let name = db::guilds::name(pool, guild_id)
+                    .await?
+                    .unwrap_or_else(|| "the community".to_owned());
+                let key = format!("monthly-report:{guild_id}:{}", ended.format("%Y-%m"));
+                reports::queue(pool, config, guild_id, ended, &key, &name).await
+            }
+            Self::Shoutout => recognition::queue(pool, config, guild_id, run_day).await,
+        }
+    }
+}
+
+/// Runs the due jobs of a monthly job: each run posts once, late by at most a day; a run missed
+/// by more is skipped, and either way the next month's is scheduled.
+pub async fn run_due_monthly(
+    pool: &Pool,
+    config: &Config,
+    now: DateTime<Utc>,
+    monthly: Monthly,
+) -> anyhow::Result<Vec<RunReport>> {
+    let mut reports = Vec::new();
+    for job in db::jobs::due(pool, monthly.kind(), now.timestamp()).await? {
+        let Some(due) = job.next_run_at else { continue };
+        let guild_id = db::from_sql_id(job.guild_id);
+        let tz = settings::timezone(pool, config, guild_id).await?;
+        let due_at = Utc.timestamp_opt(due, 0).single().unwrap_or(now);
+        let schedule = monthly.schedule(pool, guild_id).await?;
+        let next = schedule
+            .as_ref()
+            .and_then(|s| s.next_after(now.max(due_at), tz));
+        if !db::jobs::advance(pool, job.id, due, next.map(|t| t.timestamp())).await? {
+            continue; // claimed by someone else
+        }
+        let posted = match (
+            schedule,
+            decide_run(due_at, now, CatchUp::LateWithin(chrono::Duration::days(1))),
+        ) {
+            (None, _) => false,
+            (Some(_), RunDecision::Post { .. }) => {
+                let run_day = due_at.with_timezone(&tz).date_naive();
+                monthly.post(pool, config, guild_id, run_day).await?
+            }
+            (Some(_), RunDecision::Skip { late_by }) => {
+                info!(
+                    guild.id = guild_id,
+                    job = monthly.kind(),
+                    late_by.secs = late_by.num_seconds(),
+                    "monthly run missed by more than a day; skipped"
+                );
+                false
+            }
+        };
+        reports.push(RunReport {
+            job_kind: monthly.kind(),
+            target_id: job.target_id,
+            due,
+            posted,
+            next: next.map(|t| t.timestamp()),
+        });
+    }
+    Ok(reports)
+}
+
+/// Items whose SLA ran out while still unanswered: one reminder each to the managers (the
+/// reports channel, else the feedback channel). Runs once per item, late or not.
+pub async fn run_due_sla_reminders(
+    pool: &Pool,
+    config: &Config,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Vec<RunReport>> {
+    let mut reports = Vec::new();
+    for job in db::jobs::due(pool, feedback::SLA_JOB, now.timestamp()).await? {
+        let Some(due) = job.next_run_at else { continue };
+        let guild_id = db::from_sql_id(job.guild_id);
+        if !db::jobs::advance(pool, job.id, due, None).await? {
+            continue;
+        }
+        let posted = feedback::remind_sla(pool, config, guild_id, job.target_id).await?;
+        reports.push(RunReport {
+            job_kind: feedback::SLA_JOB,
+            target_id: job.target_id,
+            due,
+            posted,
+            next: None,
+        });
+    }
+    Ok(reports)
+}
