@@ -310,9 +310,25 @@ impl Demo {
     }
 }
 
+/// The server the demo plays in: its channels, the manager role, and the two people who act.
+#[derive(Clone, Copy)]
+struct Server {
+    guild: u64,
+    general: u64,
+    welcome: u64,
+    intros: u64,
+    reports: u64,
+    feedback: u64,
+    ama: u64,
+    projects: u64,
+    help: u64,
+    team: u64,
+    maria: u64,
+    sam: u64,
+}
+
 async fn play(out: &Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
-    let db = out.join("hearth.db");
     for stale in ["hearth.db", "hearth.db-wal", "hearth.db-shm", "hearth.log"] {
         let _ = std::fs::remove_file(out.join(stale));
     }
@@ -320,6 +336,41 @@ async fn play(out: &Path) -> anyhow::Result<()> {
         .await
         .context("starting the Discord emulator")?;
     let mut names = BTreeMap::new();
+    let server = build_server(&emu, &mut names);
+    let mut demo = Demo {
+        emu: emu.clone(),
+        started: Instant::now(),
+        out: out.to_owned(),
+        names,
+        threads: HashSet::new(),
+        transcript: String::new(),
+        guild: server.guild,
+        general: server.general,
+        shown_posts: 0,
+    };
+    demo.say(
+        "Hearth demo: the real bot against the built-in Discord emulator (no token, no network)",
+    );
+    demo.say(&format!("Discord emulator on {}; server \"Emberfall Makers\" with #general, #welcome, #introductions, #projects, #help, #team-reports", emu.base_url()));
+    demo.say(&format!("Files: {}", out.display()));
+    demo.say("Times in Discord's <t:…> format are shown as a member reading in UTC sees them.");
+    demo.say("");
+    write_history(&mut demo, &server).await?;
+    let bot = start_bot(&mut demo, &server).await?;
+
+    set_up(&mut demo, &server).await?;
+    refused(&mut demo, &server).await?;
+    newcomers(&mut demo, &server).await?;
+    calendar(&mut demo, &server).await?;
+    feedback_loop(&mut demo, &server).await?;
+    ama(&mut demo, &server).await?;
+    health(&mut demo, &server).await?;
+    stop(&mut demo, bot).await
+}
+
+/// The emulated server: channels, roles (the bot may read #team-reports but not post there, for
+/// the doctor to find) and the manager and member who act in the demo.
+fn build_server(emu: &Emulator, names: &mut BTreeMap<u64, String>) -> Server {
     let guild = emu.add_guild("Emberfall Makers", ALL_REQUIRED);
     names.insert(guild, "Emberfall Makers".to_owned());
     let mut channel = |name: &str, kind: u8| {
@@ -341,7 +392,6 @@ async fn play(out: &Path) -> anyhow::Result<()> {
         guild,
         perm::VIEW_CHANNEL | perm::SEND_MESSAGES | perm::READ_MESSAGE_HISTORY,
     );
-    // The bot may read #team-reports but not post there: the doctor will catch it.
     emu.set_channel_overwrite(reports, emu.bot_role(guild), 0, 0, perm::SEND_MESSAGES);
     let team = emu.add_role(guild, "Community Team", 0);
     names.insert(team, "Community Team".to_owned());
@@ -354,42 +404,40 @@ async fn play(out: &Path) -> anyhow::Result<()> {
     let owner_role = emu.add_role(guild, "Admins", perm::MANAGE_GUILD);
     let maria = user("maria", &[owner_role]);
     let sam = user("sam", &[]);
-
-    let mut demo = Demo {
-        emu: emu.clone(),
-        started: Instant::now(),
-        out: out.to_owned(),
-        names,
-        threads: HashSet::new(),
-        transcript: String::new(),
+    Server {
         guild,
         general,
-        shown_posts: 0,
-    };
-    demo.say(
-        "Hearth demo: the real bot against the built-in Discord emulator (no token, no network)",
-    );
-    demo.say(&format!("Discord emulator on {}; server \"Emberfall Makers\" with #general, #welcome, #introductions, #projects, #help, #team-reports", emu.base_url()));
-    demo.say(&format!("Files: {}", out.display()));
-    demo.say("Times in Discord's <t:…> format are shown as a member reading in UTC sees them.");
-    demo.say("");
-
-    // The community's past goes into the database before the bot starts: it is history, not
-    // members for the bot to welcome (they are not in the emulator).
-    let channels = history::Channels {
-        general,
+        welcome,
         intros,
+        reports,
+        feedback,
+        ama,
         projects,
         help,
+        team,
+        maria,
+        sam,
+    }
+}
+
+/// The community's past goes into the database before the bot starts: it is history, not
+/// members for the bot to welcome (they are not in the emulator).
+async fn write_history(demo: &mut Demo, server: &Server) -> anyhow::Result<()> {
+    let channels = history::Channels {
+        general: server.general,
+        intros: server.intros,
+        projects: server.projects,
+        help: server.help,
     };
     let past = history::generate(
-        guild,
+        server.guild,
         channels,
         chrono_tz::Europe::Berlin,
         chrono::Utc::now().timestamp(),
         HISTORY_DAYS,
-        &[maria],
+        &[server.maria],
     );
+    let db = demo.out.join("hearth.db");
     history::write(&format!("sqlite://{}", db.display()), &past)
         .await
         .context("writing the generated history")?;
@@ -414,27 +462,45 @@ async fn play(out: &Path) -> anyhow::Result<()> {
         past.count(Kind::Reaction),
     );
     demo.say(&line);
+    Ok(())
+}
 
+/// Starts `hearth run` (this same binary) against the emulator and waits for its greeting.
+async fn start_bot(demo: &mut Demo, server: &Server) -> anyhow::Result<BotProcess> {
     let exe = std::env::current_exe().context("finding the hearth executable")?;
-    let config = harness::write_config(out, &emu.base_url(), "")?;
-    let mut bot = BotProcess::spawn(&exe, out, &config)?;
+    let config = harness::write_config(&demo.out, &demo.emu.base_url(), "")?;
+    let mut bot = BotProcess::spawn(&exe, &demo.out, &config)?;
     bot.wait_ready(1).await?;
     let ready = demo.stamp();
     demo.say(&format!(
         "{ready} hearth run: connected to the gateway and registered its slash commands"
     ));
-    emu.wait_for_request(
-        |r| {
-            r.method == "POST"
-                && r.path == format!("/channels/{general}/messages")
-                && r.status == 200
-        },
-        WAIT,
-    )
-    .await
-    .context("waiting for the greeting")?;
+    let general = server.general;
+    demo.emu
+        .wait_for_request(
+            |r| {
+                r.method == "POST"
+                    && r.path == format!("/channels/{general}/messages")
+                    && r.status == 200
+            },
+            WAIT,
+        )
+        .await
+        .context("waiting for the greeting")?;
     demo.show_new_posts();
+    Ok(bot)
+}
 
+/// A manager configures the server, and the doctor finds the staged problem.
+async fn set_up(demo: &mut Demo, server: &Server) -> anyhow::Result<()> {
+    let Server {
+        welcome,
+        intros,
+        reports,
+        team,
+        maria,
+        ..
+    } = *server;
     demo.say("\n— A manager sets the server up —");
     demo.command(
         maria,
@@ -495,7 +561,12 @@ async fn play(out: &Path) -> anyhow::Result<()> {
         .await?;
     let note = doctor_note(&demo.readable(&visible_text(&doctor)));
     demo.say(&note);
+    Ok(())
+}
 
+/// A member is refused a manager command.
+async fn refused(demo: &mut Demo, server: &Server) -> anyhow::Result<()> {
+    let Server { sam, .. } = *server;
     demo.say("\n— A member tries a manager command —");
     demo.command(
         sam,
@@ -505,7 +576,12 @@ async fn play(out: &Path) -> anyhow::Result<()> {
         " name:Asia/Tokyo",
     )
     .await?;
+    Ok(())
+}
 
+/// Newcomers join, one of them through membership screening.
+async fn newcomers(demo: &mut Demo, server: &Server) -> anyhow::Result<()> {
+    let Server { guild, general, .. } = *server;
     demo.say("\n— Newcomers join —");
     for name in ["noor", "li"] {
         let id = demo.emu.add_user(name, false);
@@ -536,7 +612,17 @@ async fn play(out: &Path) -> anyhow::Result<()> {
         demo.stamp()
     );
     demo.say(&line);
+    Ok(())
+}
 
+/// A prompt on the content calendar, posted now.
+async fn calendar(demo: &mut Demo, server: &Server) -> anyhow::Result<()> {
+    let Server {
+        general,
+        maria,
+        sam,
+        ..
+    } = *server;
     demo.say("\n— The content calendar —");
     let added = demo
         .command(
@@ -569,7 +655,20 @@ async fn play(out: &Path) -> anyhow::Result<()> {
     .await?;
     demo.wait_for_posts(2).await?;
     demo.command_top(sam, "calendar", json!([]), "").await?;
+    Ok(())
+}
 
+/// A member submits feedback; a manager ships it and the loop closes.
+async fn feedback_loop(demo: &mut Demo, server: &Server) -> anyhow::Result<()> {
+    let Server {
+        guild,
+        general,
+        feedback,
+        ama,
+        maria,
+        sam,
+        ..
+    } = *server;
     demo.say("\n— Closing the feedback loop —");
     for (purpose, id) in [
         (ChannelPurpose::Feedback, feedback),
@@ -615,7 +714,12 @@ async fn play(out: &Path) -> anyhow::Result<()> {
     )
     .await?;
     demo.wait_for_posts(1).await?;
+    Ok(())
+}
 
+/// A small AMA: a question asked anonymously, upvoted, answered, and the recap.
+async fn ama(demo: &mut Demo, server: &Server) -> anyhow::Result<()> {
+    let Server { ama, maria, .. } = *server;
     demo.say("\n— A small AMA —");
     let noor = demo
         .names
@@ -641,64 +745,7 @@ async fn play(out: &Path) -> anyhow::Result<()> {
         .rev()
         .find(|p| p.path == format!("/channels/{ama}/messages"));
     if let Some(post) = ama_post {
-        let post_id: u64 = post.response["id"]
-            .as_str()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0);
-        let ask = post.body["components"][0]["components"][0]["custom_id"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned();
-        let line = format!(
-            "{} sam clicks “Ask a question” and asks anonymously",
-            demo.stamp()
-        );
-        demo.say(&line);
-        let modal = demo
-            .emu
-            .button_click(guild, ama, sam, post_id, &ask)
-            .response(WAIT)
-            .await?;
-        let modal_id = modal.body["data"]["custom_id"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned();
-        demo.emu
-            .modal_submit(
-                guild,
-                ama,
-                sam,
-                &modal_id,
-                &[
-                    ("question", "What was your first synth?"),
-                    ("anonymous", "yes"),
-                ],
-            )
-            .response(WAIT)
-            .await?;
-        demo.wait_for_posts(1).await?;
-        let question = demo.bot_posts().last().cloned();
-        if let Some(q) = question {
-            let q_id: u64 = q.response["id"]
-                .as_str()
-                .and_then(|s| s.parse().ok())
-                .unwrap_or(0);
-            let vote = q.body["components"][0]["components"][0]["custom_id"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned();
-            let voted = demo
-                .emu
-                .button_click(guild, ama, maria, q_id, &vote)
-                .response(WAIT)
-                .await?;
-            let line = format!(
-                "{} maria upvotes → {}",
-                demo.stamp(),
-                visible_text(&voted.body["data"])
-            );
-            demo.say(&line);
-        }
+        ask_and_upvote(demo, server, &post).await?;
         demo.command(noor, "ama", "answer", json!([{"type": 4, "name": "question", "value": 1}, {"type": 3, "name": "answer", "value": "A kit from a magazine, soldered at 14."}]), " question:1 answer:…")
             .await?;
         demo.wait_for_posts(1).await?;
@@ -712,7 +759,86 @@ async fn play(out: &Path) -> anyhow::Result<()> {
         .await?;
         demo.wait_for_posts(1).await?;
     }
+    Ok(())
+}
 
+/// A member asks anonymously through the AMA post's button and form; the manager upvotes.
+async fn ask_and_upvote(
+    demo: &mut Demo,
+    server: &Server,
+    post: &discord_emulator::RecordedRequest,
+) -> anyhow::Result<()> {
+    let Server {
+        guild,
+        ama,
+        maria,
+        sam,
+        ..
+    } = *server;
+    let post_id: u64 = post.response["id"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let ask = post.body["components"][0]["components"][0]["custom_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let line = format!(
+        "{} sam clicks “Ask a question” and asks anonymously",
+        demo.stamp()
+    );
+    demo.say(&line);
+    let modal = demo
+        .emu
+        .button_click(guild, ama, sam, post_id, &ask)
+        .response(WAIT)
+        .await?;
+    let modal_id = modal.body["data"]["custom_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    demo.emu
+        .modal_submit(
+            guild,
+            ama,
+            sam,
+            &modal_id,
+            &[
+                ("question", "What was your first synth?"),
+                ("anonymous", "yes"),
+            ],
+        )
+        .response(WAIT)
+        .await?;
+    demo.wait_for_posts(1).await?;
+    let question = demo.bot_posts().last().cloned();
+    if let Some(q) = question {
+        let q_id: u64 = q.response["id"]
+            .as_str()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let vote = q.body["components"][0]["components"][0]["custom_id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        let voted = demo
+            .emu
+            .button_click(guild, ama, maria, q_id, &vote)
+            .response(WAIT)
+            .await?;
+        let line = format!(
+            "{} maria upvotes → {}",
+            demo.stamp(),
+            visible_text(&voted.body["data"])
+        );
+        demo.say(&line);
+    }
+    Ok(())
+}
+
+/// Members talk; the statistics show the community's health.
+async fn health(demo: &mut Demo, server: &Server) -> anyhow::Result<()> {
+    let Server { general, maria, .. } = *server;
     demo.say("\n— Community health —");
     for (name, text) in [("noor", "what are you all building?"), ("li", "a synth!")] {
         let id = demo
@@ -743,7 +869,12 @@ async fn play(out: &Path) -> anyhow::Result<()> {
     demo.command(maria, "stats", "top", json!([]), "")
         .await
         .context("waiting for /stats top")?;
+    Ok(())
+}
 
+/// Stops the bot gracefully, checks every request against Discord's spec and writes the
+/// transcript.
+async fn stop(demo: &mut Demo, mut bot: BotProcess) -> anyhow::Result<()> {
     demo.say("\n— Stopping —");
     let code = bot.terminate().await?;
     let line = format!(
@@ -751,8 +882,8 @@ async fn play(out: &Path) -> anyhow::Result<()> {
         demo.stamp()
     );
     demo.say(&line);
-    let violations = emu.violations();
-    let requests = emu.requests().len();
+    let violations = demo.emu.violations();
+    let requests = demo.emu.requests().len();
     demo.say(&format!(
         "Spec check: {requests} REST requests from the bot, {} violation(s) of Discord's OpenAPI spec",
         violations.len()
@@ -765,14 +896,14 @@ async fn play(out: &Path) -> anyhow::Result<()> {
         file,
         "{}```\n\nDatabase: {}\n",
         demo.transcript,
-        db.display()
+        demo.out.join("hearth.db").display()
     );
-    std::fs::write(out.join("transcript.md"), file)?;
+    std::fs::write(demo.out.join("transcript.md"), file)?;
     println!(
         "\nTranscript written to {}",
-        out.join("transcript.md").display()
+        demo.out.join("transcript.md").display()
     );
-    emu.shutdown().await;
+    demo.emu.shutdown().await;
     anyhow::ensure!(code == 0, "the bot exited with {code}");
     anyhow::ensure!(
         violations.is_empty(),
