@@ -208,7 +208,7 @@ async fn check(
     tz: Tz,
     ranges: &[(i64, i64)],
 ) {
-    let today = Utc::now().with_timezone(&tz).date_naive();
+    let today = hearth::domain::clock::now().with_timezone(&tz).date_naive();
     for (back_from, back_to) in ranges {
         let (from, to) = (
             today - Duration::days(*back_from),
@@ -242,7 +242,7 @@ async fn check(
 async fn materialised_days_match_the_definitions_on_raw_records() {
     let (_dir, pool) = store().await;
     let mut rng = StdRng::seed_from_u64(7);
-    let now = Utc::now().timestamp();
+    let now = hearth::domain::clock::now().timestamp();
     let mut records = history(&mut rng, now, 150, 1_000);
     let joins = joins(&records);
     db::activity::insert(&mut pool.acquire().await.unwrap(), &records)
@@ -271,8 +271,12 @@ async fn materialised_days_match_the_definitions_on_raw_records() {
     // Records written after the days were materialised are folded in by the catch-up: today's
     // activity in two batches (members already active today, returning after weeks, and new),
     // each followed by reports.
-    let midnight =
-        hearth::features::rollup::start_of(Utc::now().with_timezone(&paris).date_naive(), paris);
+    let midnight = hearth::features::rollup::start_of(
+        hearth::domain::clock::now()
+            .with_timezone(&paris)
+            .date_naive(),
+        paris,
+    );
     for batch in 0..2u64 {
         // Replies to joined members' first messages (time to first reply).
         let first_message = |user: u64| {
@@ -334,7 +338,7 @@ async fn materialised_days_match_the_definitions_on_raw_records() {
 async fn a_range_that_cuts_a_cohort_month_counts_all_of_its_members() {
     let (_dir, pool) = store().await;
     let utc: Tz = "UTC".parse().unwrap();
-    let today = Utc::now().date_naive();
+    let today = hearth::domain::clock::now().date_naive();
     // The month that began at least 150 days ago: its windows have ended by today.
     let month = {
         let d = today - Duration::days(150);

@@ -28,6 +28,10 @@ impl Snowflakes {
     }
 }
 
+/// The emulator's one reading of the wall clock: it stands in for Discord's servers, whose
+/// snowflakes, timestamps and token lifetimes are real time (the workspace's clippy.toml bans
+/// `SystemTime::now` to keep Hearth on its own `domain::clock`).
+#[allow(clippy::disallowed_methods)]
 pub fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)

@@ -227,7 +227,7 @@ impl Replay {
         let mut rng = rand::rngs::StdRng::seed_from_u64(7);
         let members = usize::try_from(members.max(2)).unwrap_or(2);
         let zipf = Zipf::new(members - 1);
-        let now = chrono::Utc::now();
+        let now = hearth::domain::clock::now();
         let messages = (0..events)
             .map(|i| {
                 let bot = rng.gen_bool(0.25);
@@ -791,7 +791,7 @@ async fn report_latency(
     );
 
     let hearth_exe = exe_dir.join("hearth");
-    let today = chrono::Utc::now().date_naive();
+    let today = hearth::domain::clock::now().date_naive();
     let from = (today - chrono::Duration::days(364)).to_string();
     let report_once = || {
         let started = Instant::now();
@@ -886,7 +886,7 @@ async fn generate_store(
     use rand::{Rng, SeedableRng};
     let mut rng = rand::rngs::StdRng::seed_from_u64(2026);
     let day_secs = 86_400;
-    let today = chrono::Utc::now().timestamp() / day_secs * day_secs;
+    let today = hearth::domain::clock::unix_now() / day_secs * day_secs;
     let first_day = today - 364 * day_secs;
     let members = usize::try_from(members.max(1))?;
     // Members in join order; the Zipf rank is shuffled so early joiners are not all top posters.

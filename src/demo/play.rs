@@ -105,7 +105,7 @@ impl Demo {
     /// Replaces `<#id>`, `<@id>`, `<@&id>` and `<t:unix:style>` with what Discord would show
     /// (times as a reader in UTC sees them).
     fn readable(&self, text: &str) -> String {
-        let now = chrono::Utc::now().timestamp();
+        let now = crate::domain::clock::unix_now();
         let mut out = String::with_capacity(text.len());
         let mut rest = text;
         while let Some(start) = rest.find('<') {
@@ -433,7 +433,7 @@ async fn write_history(demo: &mut Demo, server: &Server) -> anyhow::Result<()> {
         server.guild,
         channels,
         chrono_tz::Europe::Berlin,
-        chrono::Utc::now().timestamp(),
+        crate::domain::clock::unix_now(),
         HISTORY_DAYS,
         &[server.maria],
     );
@@ -727,7 +727,7 @@ async fn ama(demo: &mut Demo, server: &Server) -> anyhow::Result<()> {
         .find(|(_, n)| n.as_str() == "noor")
         .map(|(id, _)| *id)
         .unwrap_or(0);
-    let start = (chrono::Utc::now() + chrono::Duration::days(1))
+    let start = (crate::domain::clock::now() + chrono::Duration::days(1))
         .format("%Y-%m-%d 18:00")
         .to_string();
     demo.command(

@@ -13,7 +13,7 @@ async fn an_ama_from_creation_to_recap() {
     world.set_channel("ama", channel).await;
     let host = world.emu.add_user("host", false);
     world.emu.add_member(world.guild, host, &[]);
-    let start = (chrono::Utc::now() + chrono::Duration::days(2))
+    let start = (hearth::domain::clock::now() + chrono::Duration::days(2))
         .format("%Y-%m-%d 18:00")
         .to_string();
     let created = world
@@ -203,7 +203,7 @@ async fn an_ama_from_creation_to_recap() {
 
 /// Creates AMA `title` hosted by the manager, starting in two days.
 async fn create_ama(world: &World, title: &str) {
-    let start = (chrono::Utc::now() + chrono::Duration::days(2))
+    let start = (hearth::domain::clock::now() + chrono::Duration::days(2))
         .format("%Y-%m-%d 18:00")
         .to_string();
     let created = world

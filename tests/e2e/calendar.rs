@@ -152,7 +152,7 @@ async fn miss_run(world: &World, prompt: i64, minutes_ago: i64) {
     ))
     .await
     .unwrap();
-    let due = chrono::Utc::now().timestamp() - minutes_ago * 60;
+    let due = hearth::domain::clock::now().timestamp() - minutes_ago * 60;
     hearth::db::jobs::upsert(&pool, world.guild, "prompt", prompt, Some(due))
         .await
         .unwrap();

@@ -49,8 +49,8 @@ impl World {
         emu.set_role_permissions(guild, everyone, MEMBER_PERMISSIONS);
         let staff = emu.add_role(guild, "Staff", MANAGE_GUILD);
         // The manager and the member were in the community long before Hearth (issue 22).
-        let long_ago =
-            u64::try_from(chrono::Utc::now().timestamp_millis()).unwrap_or(0) - 400 * 86_400_000;
+        let long_ago = u64::try_from(hearth::domain::clock::now().timestamp_millis()).unwrap_or(0)
+            - 400 * 86_400_000;
         let manager = emu.add_user("maria", false);
         emu.add_member_joined_at(guild, manager, &[staff], long_ago);
         let member = emu.add_user("mo", false);

@@ -116,11 +116,7 @@ fn seed() -> u64 {
     std::env::var("HEARTH_KILL_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(1, |d| d.as_nanos() as u64)
-        })
+        .unwrap_or_else(rand::random)
 }
 
 /// Six rounds: a burst of 5-25 joins, SIGKILL 0-600 ms into it, a restart; after each round

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use chrono::{Datelike, Utc};
+use chrono::Datelike;
 use serde_json::Value;
 
 use crate::common::*;
@@ -36,7 +36,7 @@ fn joins_today(report: &Value) -> u64 {
 #[tokio::test]
 async fn members_who_joined_before_hearth_keep_their_real_join_and_are_not_welcomed() {
     let world = World::new().await;
-    let now_ms = Utc::now().timestamp_millis();
+    let now_ms = hearth::domain::clock::now().timestamp_millis();
     // Fifty members who joined 1 to 400 days before Hearth arrived.
     let mut regulars = Vec::new();
     let mut expected: BTreeMap<String, u64> = BTreeMap::new();
@@ -86,7 +86,7 @@ async fn members_who_joined_before_hearth_keep_their_real_join_and_are_not_welco
         assert!(welcomed.contains(&user.to_string()));
     }
 
-    let from = (Utc::now() - chrono::Duration::days(410))
+    let from = (hearth::domain::clock::now() - chrono::Duration::days(410))
         .format("%Y-%m-%d")
         .to_string();
     let check = |report: &Value, when: &str| {
@@ -107,7 +107,7 @@ async fn members_who_joined_before_hearth_keep_their_real_join_and_are_not_welco
                 "{when}: {cohort}"
             );
         }
-        let this_month = Utc::now().format("%Y-%m").to_string();
+        let this_month = hearth::domain::clock::now().format("%Y-%m").to_string();
         for (month, count) in &expected {
             // This month's cohort also holds the two newcomers and the guild's owner, who
             // created it moments before Hearth arrived.

@@ -118,7 +118,7 @@ async fn the_monthly_shout_out_celebrates_last_months_top_three() {
     ))
     .await
     .unwrap();
-    let today = chrono::Utc::now().date_naive();
+    let today = hearth::domain::clock::now().date_naive();
     let last_month =
         hearth::features::recognition::celebrated_month(today).0 + chrono::Duration::days(9);
     let at = last_month

@@ -66,7 +66,7 @@ async fn create(
         ))
     })?;
     let start_at = crate::domain::schedule::resolve(local, settings.timezone);
-    if start_at <= Utc::now() {
+    if start_at <= crate::domain::clock::now() {
         return Err(UserError(
             "start: that time has passed; Discord events must start in the future.".into(),
         )
@@ -364,7 +364,7 @@ async fn close(ctx: Context<'_>, #[description = "AMA number"] id: i64) -> Resul
         let status = if Utc
             .timestamp_opt(ama.start_at, 0)
             .single()
-            .is_some_and(|s| s <= Utc::now())
+            .is_some_and(|s| s <= crate::domain::clock::now())
         {
             3
         } else {

@@ -93,7 +93,8 @@ async fn days_of(
     from: NaiveDate,
     to: NaiveDate,
 ) -> anyhow::Result<Days> {
-    let first_live = day_number(rollup::refresh(pool, guild_id, tz, Utc::now()).await?);
+    let first_live =
+        day_number(rollup::refresh(pool, guild_id, tz, crate::domain::clock::now()).await?);
     let (first, last) = (day_number(from), day_number(to));
     let mut figures =
         db::rollup::guild_days(pool, guild_id, first, last.min(first_live - 1)).await?;
