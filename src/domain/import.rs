@@ -63,7 +63,8 @@ pub struct Damage {
     pub problem: String,
 }
 
-/// What a file yielded (all of it: for small inputs and tests; imports read [`Export`]).
+/// What a file yielded (all of it: for small inputs and tests; `hearth import` reads an export
+/// as it goes instead).
 #[derive(Clone, Debug, Default)]
 pub struct Parsed {
     pub guild_id: Option<u64>,
