@@ -1,5 +1,7 @@
 //! The activity writer keeps what it is handed when the database is briefly unavailable.
 
+mod support;
+
 use std::time::Duration;
 
 use hearth::db::{
@@ -10,9 +12,8 @@ use sqlx::{Connection, Executor};
 
 #[tokio::test]
 async fn a_batch_that_meets_a_locked_database_is_written_once_the_lock_is_gone() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}/w.db", dir.path().display());
-    let pool = db::open(&url).await.unwrap();
+    let (dir, pool) = support::temp_store().await;
+    let url = support::sqlite_url(&dir.path().join("hearth.db"));
     let (tracker, writer) = hearth::features::activity::Tracker::start(pool.clone())
         .await
         .unwrap();
@@ -39,10 +40,7 @@ async fn a_batch_that_meets_a_locked_database_is_written_once_the_lock_is_gone()
 
 #[tokio::test]
 async fn a_leave_counts_unless_the_member_joined_again_later_whatever_the_order_of_events() {
-    let dir = tempfile::tempdir().unwrap();
-    let pool = db::open(&format!("sqlite://{}/m.db", dir.path().display()))
-        .await
-        .unwrap();
+    let (_dir, pool) = support::temp_store().await;
     let (tracker, writer) = hearth::features::activity::Tracker::start(pool.clone())
         .await
         .unwrap();

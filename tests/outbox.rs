@@ -1,5 +1,7 @@
 //! The outbox against a real SQLite store and a scripted sink (no Discord).
 
+mod support;
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -84,14 +86,6 @@ fn server_error() -> Attempt {
     }
 }
 
-async fn store() -> (tempfile::TempDir, db::Pool) {
-    let dir = tempfile::tempdir().unwrap();
-    let pool = db::open(&format!("sqlite://{}/t.db", dir.path().display()))
-        .await
-        .unwrap();
-    (dir, pool)
-}
-
 async fn run_until_idle(pool: &db::Pool, sink: Arc<ScriptedSink>) {
     let shutdown = CancellationToken::new();
     let worker = tokio::spawn(run_worker(
@@ -113,7 +107,7 @@ async fn run_until_idle(pool: &db::Pool, sink: Arc<ScriptedSink>) {
 
 #[tokio::test]
 async fn retries_server_errors_and_delivers_once_with_one_nonce() {
-    let (_dir, pool) = store().await;
+    let (_dir, pool) = support::temp_store().await;
     let outbox = Outbox::new(pool.clone());
     assert!(outbox.enqueue(post("a")).await.unwrap().is_some());
     assert!(
@@ -141,7 +135,7 @@ async fn retries_server_errors_and_delivers_once_with_one_nonce() {
 
 #[tokio::test]
 async fn forbidden_gives_up_with_the_reason_recorded() {
-    let (_dir, pool) = store().await;
+    let (_dir, pool) = support::temp_store().await;
     Outbox::new(pool.clone()).enqueue(post("b")).await.unwrap();
     let forbidden = Attempt::Rejected {
         status: 403,
@@ -166,7 +160,7 @@ async fn forbidden_gives_up_with_the_reason_recorded() {
 
 #[tokio::test]
 async fn pending_posts_survive_a_restart() {
-    let (_dir, pool) = store().await;
+    let (_dir, pool) = support::temp_store().await;
     Outbox::new(pool.clone()).enqueue(post("c")).await.unwrap();
     // First "process": every attempt fails, then it stops.
     let failing = Arc::new(ScriptedSink {
@@ -194,7 +188,7 @@ async fn pending_posts_survive_a_restart() {
 
 #[tokio::test]
 async fn rate_limits_are_waited_out_without_counting_attempts() {
-    let (_dir, pool) = store().await;
+    let (_dir, pool) = support::temp_store().await;
     Outbox::new(pool.clone()).enqueue(post("d")).await.unwrap();
     // Far more 429s than `max_attempts`: none of them is a failure.
     let limited = Attempt::RateLimited {
@@ -214,7 +208,7 @@ async fn rate_limits_are_waited_out_without_counting_attempts() {
 
 #[tokio::test]
 async fn transient_failures_are_retried_for_the_time_budget() {
-    let (_dir, pool) = store().await;
+    let (_dir, pool) = support::temp_store().await;
     Outbox::new(pool.clone()).enqueue(post("e")).await.unwrap();
     // Ten failures, twice `max_attempts`, but within the budget: delivered.
     let patient = RetryPolicy {
@@ -248,7 +242,7 @@ async fn transient_failures_are_retried_for_the_time_budget() {
 
 #[tokio::test]
 async fn a_claimed_post_is_handed_to_one_worker_only() {
-    let (_dir, pool) = store().await;
+    let (_dir, pool) = support::temp_store().await;
     let outbox = Outbox::new(pool.clone());
     for i in 0..40 {
         outbox.enqueue(post(&format!("claim{i}"))).await.unwrap();

@@ -1,17 +1,11 @@
 //! Forgetting and purging at the store level, and the admin CLI.
 
+mod support;
+
 use hearth::db::{
     self,
     activity::{Kind, Record},
 };
-
-async fn store() -> (tempfile::TempDir, db::Pool) {
-    let dir = tempfile::tempdir().unwrap();
-    let pool = db::open(&format!("sqlite://{}/p.db", dir.path().display()))
-        .await
-        .unwrap();
-    (dir, pool)
-}
 
 fn message(guild_id: u64, user_id: u64, target_id: u64) -> Record {
     Record {
@@ -28,7 +22,7 @@ fn message(guild_id: u64, user_id: u64, target_id: u64) -> Record {
 
 #[tokio::test]
 async fn guilds_left_longer_than_the_grace_period_are_purged() {
-    let (_dir, pool) = store().await;
+    let (_dir, pool) = support::temp_store().await;
     for guild in [1, 2] {
         db::guilds::upsert_seen(&pool, guild, 0).await.unwrap();
         db::activity::insert(
@@ -52,7 +46,7 @@ async fn guilds_left_longer_than_the_grace_period_are_purged() {
 
 #[tokio::test]
 async fn forgetting_keeps_records_counting_under_an_anonymous_id() {
-    let (_dir, pool) = store().await;
+    let (_dir, pool) = support::temp_store().await;
     db::activity::insert(
         &mut pool.acquire().await.unwrap(),
         &[message(1, 5, 10), message(1, 5, 11), message(1, 6, 12)],
@@ -75,7 +69,7 @@ async fn forgetting_keeps_records_counting_under_an_anonymous_id() {
 
 #[tokio::test]
 async fn the_admin_cli_exports_and_forgets() {
-    let (dir, pool) = store().await;
+    let (dir, pool) = support::temp_store().await;
     db::activity::insert(&mut pool.acquire().await.unwrap(), &[message(1, 5, 10)])
         .await
         .unwrap();
@@ -84,8 +78,8 @@ async fn the_admin_cli_exports_and_forgets() {
     std::fs::write(
         &config,
         format!(
-            "[database]\nurl = \"sqlite://{}/p.db\"\n",
-            dir.path().display()
+            "[database]\nurl = \"{}\"\n",
+            support::sqlite_url(&dir.path().join("hearth.db"))
         ),
     )
     .unwrap();

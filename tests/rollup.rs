@@ -2,6 +2,8 @@
 //! materialised, today live) against `analytics::report` computed from every raw record, across a
 //! time zone change and an import of older history.
 
+mod support;
+
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
@@ -14,14 +16,6 @@ use hearth::domain::analytics::{self, CohortPeriod, Inputs};
 use rand::{rngs::StdRng, Rng, SeedableRng};
 
 const GUILD: u64 = 77;
-
-async fn store() -> (tempfile::TempDir, db::Pool) {
-    let dir = tempfile::tempdir().unwrap();
-    let pool = db::open(&format!("sqlite://{}/r.db", dir.path().display()))
-        .await
-        .unwrap();
-    (dir, pool)
-}
 
 fn instant(secs: i64) -> DateTime<Utc> {
     DateTime::from_timestamp(secs, 0).unwrap()
@@ -240,7 +234,7 @@ async fn check(
 
 #[tokio::test]
 async fn materialised_days_match_the_definitions_on_raw_records() {
-    let (_dir, pool) = store().await;
+    let (_dir, pool) = support::temp_store().await;
     let mut rng = StdRng::seed_from_u64(7);
     let now = hearth::domain::clock::now().timestamp();
     let mut records = history(&mut rng, now, 150, 1_000);
@@ -336,7 +330,7 @@ async fn materialised_days_match_the_definitions_on_raw_records() {
 /// 213 members instead of 264 when `--from` cut the month).
 #[tokio::test]
 async fn a_range_that_cuts_a_cohort_month_counts_all_of_its_members() {
-    let (_dir, pool) = store().await;
+    let (_dir, pool) = support::temp_store().await;
     let utc: Tz = "UTC".parse().unwrap();
     let today = hearth::domain::clock::now().date_naive();
     // The month that began at least 150 days ago: its windows have ended by today.

@@ -1,5 +1,7 @@
 //! The scheduler with a fixed clock, a real SQLite store and the outbox as the recording sink.
 
+mod support;
+
 use chrono::{DateTime, Duration, Utc};
 use hearth::config::Config;
 use hearth::db::{self, prompts::NewPrompt};
@@ -12,10 +14,7 @@ fn at(s: &str) -> DateTime<Utc> {
 }
 
 async fn setup(late_within_secs: Option<i64>) -> (tempfile::TempDir, db::Pool, Config, i64) {
-    let dir = tempfile::tempdir().unwrap();
-    let pool = db::open(&format!("sqlite://{}/s.db", dir.path().display()))
-        .await
-        .unwrap();
+    let (dir, pool) = support::temp_store().await;
     db::guilds::set_timezone(&pool, 1, "Europe/Berlin", 0)
         .await
         .unwrap();

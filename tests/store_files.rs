@@ -1,6 +1,8 @@
 //! The database file itself: who may read it, and what deleted text leaves behind (issue 23,
 //! item 15), and how a path that cannot work is reported (item 11).
 
+mod support;
+
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
 
@@ -10,15 +12,11 @@ fn mode(path: &Path) -> u32 {
     std::fs::metadata(path).unwrap().permissions().mode() & 0o777
 }
 
-fn url(path: &Path) -> String {
-    format!("sqlite://{}", path.display())
-}
-
 #[tokio::test]
 async fn a_new_database_and_its_wal_files_are_readable_by_the_owner_only() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("h.db");
-    let pool = db::open(&url(&path)).await.unwrap();
+    let pool = support::open_at(&path).await;
     db::guilds::upsert_seen(&pool, 1, 0).await.unwrap();
     for name in ["h.db", "h.db-wal", "h.db-shm"] {
         let file = dir.path().join(name);
@@ -32,9 +30,9 @@ async fn a_new_database_and_its_wal_files_are_readable_by_the_owner_only() {
 async fn an_existing_world_readable_database_loses_the_world_bits() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("h.db");
-    db::open(&url(&path)).await.unwrap().close().await;
+    support::open_at(&path).await.close().await;
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
-    db::open(&url(&path)).await.unwrap().close().await;
+    support::open_at(&path).await.close().await;
     assert_eq!(mode(&path), 0o640);
 }
 
@@ -44,7 +42,7 @@ async fn an_existing_world_readable_database_loses_the_world_bits() {
 async fn text_erased_from_the_outbox_is_not_left_in_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("h.db");
-    let pool = db::open(&url(&path)).await.unwrap();
+    let pool = support::open_at(&path).await;
     let marker = "my-private-intro-answer-";
     // Short (in the row) and long (overflow pages, freed whole when erased).
     for (n, repeat) in [(1, 1), (2, 400)] {
@@ -78,7 +76,7 @@ async fn text_erased_from_the_outbox_is_not_left_in_the_file() {
 async fn read_only_commands_do_not_create_a_database() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("typo.db");
-    let err = db::open_with(&url(&path), Access::Existing)
+    let err = db::open_with(&support::sqlite_url(&path), Access::Existing)
         .await
         .unwrap_err();
     let shown = format!("{err:#}");
@@ -95,7 +93,7 @@ async fn read_only_commands_do_not_create_a_database() {
 async fn a_missing_folder_is_named_with_the_fix() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("nope").join("h.db");
-    let err = db::open(&url(&path)).await.unwrap_err();
+    let err = db::open(&support::sqlite_url(&path)).await.unwrap_err();
     let shown = format!("{err:#}");
     assert!(
         shown.contains(&format!(
@@ -107,11 +105,15 @@ async fn a_missing_folder_is_named_with_the_fix() {
     assert!(shown.contains("fix: create it (mkdir -p"), "{shown}");
     assert!(!shown.contains("code: 14"), "{shown}");
     assert_eq!(hearth::error::exit_code_of(&err), 1);
-    let err = db::open(&url(dir.path())).await.unwrap_err();
+    let err = db::open(&support::sqlite_url(dir.path()))
+        .await
+        .unwrap_err();
     assert!(format!("{err:#}").contains("is a folder"), "{err:#}");
     let file = dir.path().join("notes.txt");
     std::fs::write(&file, "x").unwrap();
-    let err = db::open(&url(&file.join("h.db"))).await.unwrap_err();
+    let err = db::open(&support::sqlite_url(&file.join("h.db")))
+        .await
+        .unwrap_err();
     assert!(
         format!("{err:#}").contains(&format!("{} is a file, not a folder", file.display())),
         "{err:#}"

@@ -121,12 +121,7 @@ async fn opted_out_members_are_not_counted() {
         .user_message(world.general, world.manager, "hello", None);
     tokio::time::sleep(Duration::from_millis(600)).await;
     bot.terminate().await.unwrap();
-    let pool = hearth::db::open(&format!(
-        "sqlite://{}",
-        world.dir.path().join("hearth.db").display()
-    ))
-    .await
-    .unwrap();
+    let pool = world.store().await;
     assert_eq!(
         hearth::db::activity::count_for(&pool, world.guild, world.member)
             .await
@@ -309,12 +304,7 @@ async fn members_export_and_forget_their_data_and_totals_stay_right() {
     bot.terminate().await.unwrap();
     let after: Value = serde_json::from_str(&hearth_report(&world, &["--format", "json"])).unwrap();
     assert_eq!(before["daily"], after["daily"], "aggregates are unchanged");
-    let pool = hearth::db::open(&format!(
-        "sqlite://{}",
-        world.dir.path().join("hearth.db").display()
-    ))
-    .await
-    .unwrap();
+    let pool = world.store().await;
     assert_eq!(
         hearth::db::activity::count_for(&pool, world.guild, world.member)
             .await

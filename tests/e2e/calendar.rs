@@ -146,12 +146,7 @@ async fn invalid_schedules_are_refused_naming_the_field() {
 
 /// Moves a prompt's next run into the past, as if the bot had been down when it was due.
 async fn miss_run(world: &World, prompt: i64, minutes_ago: i64) {
-    let pool = hearth::db::open(&format!(
-        "sqlite://{}",
-        world.dir.path().join("hearth.db").display()
-    ))
-    .await
-    .unwrap();
+    let pool = world.store().await;
     let due = hearth::domain::clock::now().timestamp() - minutes_ago * 60;
     hearth::db::jobs::upsert(&pool, world.guild, "prompt", prompt, Some(due))
         .await

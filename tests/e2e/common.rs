@@ -68,6 +68,11 @@ impl World {
         }
     }
 
+    /// The bot's store (in `dir`), opened from the test.
+    pub async fn store(&self) -> hearth::db::Pool {
+        crate::support::open_at(&self.dir.path().join("hearth.db")).await
+    }
+
     pub fn exe() -> PathBuf {
         PathBuf::from(env!("CARGO_BIN_EXE_hearth"))
     }

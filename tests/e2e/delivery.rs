@@ -207,12 +207,7 @@ async fn members_who_join_while_hearth_is_down_are_welcomed_once_at_start() {
 
 /// Outbox rows of a kind, as (status, attempts).
 async fn outbox_rows(world: &World, kind: &str) -> Vec<(String, i64)> {
-    let pool = hearth::db::open(&format!(
-        "sqlite://{}",
-        world.dir.path().join("hearth.db").display()
-    ))
-    .await
-    .unwrap();
+    let pool = world.store().await;
     let rows = hearth::db::outbox::states_of_kind(&pool, kind)
         .await
         .unwrap();

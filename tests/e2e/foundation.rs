@@ -516,8 +516,7 @@ async fn report_refuses_bad_ranges_and_unknown_guilds_without_writing() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("h.db");
     let config = config_with_db(dir.path(), &db);
-    let url = format!("sqlite://{}", db.display());
-    let pool = hearth::db::open(&url).await.unwrap();
+    let pool = crate::support::open_at(&db).await;
     hearth::db::guilds::upsert_seen(&pool, 1, 0).await.unwrap();
     pool.close().await;
 
@@ -574,7 +573,7 @@ async fn report_refuses_bad_ranges_and_unknown_guilds_without_writing() {
         "{}",
         stderr_of(&out)
     );
-    let pool = hearth::db::open(&url).await.unwrap();
+    let pool = crate::support::open_at(&db).await;
     assert_eq!(
         hearth::db::rollup::state(&pool, 424_242).await.unwrap(),
         None,
@@ -744,12 +743,7 @@ async fn check_connect_reports_missing_permissions_per_configured_channel() {
 
     // A channel set with `/config channel` lives in the database: check reads it from there
     // (read-only) over the config file, so a deleted intros channel is found.
-    let pool = hearth::db::open(&format!(
-        "sqlite://{}",
-        world.dir.path().join("hearth.db").display()
-    ))
-    .await
-    .unwrap();
+    let pool = world.store().await;
     hearth::db::guilds::set_channel(
         &pool,
         world.guild,

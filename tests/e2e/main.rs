@@ -11,4 +11,6 @@ mod feedback;
 mod foundation;
 mod installed;
 mod recognition;
+#[path = "../support/mod.rs"]
+mod support;
 mod welcome;

@@ -112,12 +112,7 @@ async fn the_monthly_shout_out_celebrates_last_months_top_three() {
         .collect();
     // Last month's activity, in the store before the bot starts: eve is the most active but
     // opted out; then ana, ben, cy, and dee last.
-    let pool = hearth::db::open(&format!(
-        "sqlite://{}",
-        world.dir.path().join("hearth.db").display()
-    ))
-    .await
-    .unwrap();
+    let pool = world.store().await;
     let today = hearth::domain::clock::now().date_naive();
     let last_month =
         hearth::features::recognition::celebrated_month(today).0 + chrono::Duration::days(9);

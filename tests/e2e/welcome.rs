@@ -398,12 +398,7 @@ async fn join_and_first_message_times_are_recorded() {
         .user_message(world.general, kai, "second message", None);
     tokio::time::sleep(Duration::from_millis(500)).await;
     bot.terminate().await.unwrap();
-    let pool = hearth::db::open(&format!(
-        "sqlite://{}",
-        world.dir.path().join("hearth.db").display()
-    ))
-    .await
-    .unwrap();
+    let pool = world.store().await;
     let (joined, first) = hearth::db::welcome::activation(&pool, world.guild, kai)
         .await
         .unwrap()
@@ -469,12 +464,7 @@ async fn intro_form_is_posted_in_the_members_thread_and_interests_need_opt_in() 
         .unwrap()
         .starts_with("Welcome, "));
     bot.terminate().await.unwrap();
-    let pool = hearth::db::open(&format!(
-        "sqlite://{}",
-        world.dir.path().join("hearth.db").display()
-    ))
-    .await
-    .unwrap();
+    let pool = world.store().await;
     assert_eq!(
         hearth::db::welcome::interests(&pool, world.guild, world.member)
             .await
