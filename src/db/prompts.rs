@@ -105,7 +105,8 @@ pub async fn prompts(db: impl SqliteExecutor<'_>, guild_id: u64) -> sqlx::Result
     .await
 }
 
-/// Removes a prompt and its job; false when there is no such prompt.
+/// Removes a prompt and its job; false when the guild has no such prompt (then nothing changes:
+/// prompt ids are global, so another guild's id must not reach that guild's job).
 pub async fn remove_prompt(pool: &Pool, guild_id: u64, id: i64) -> sqlx::Result<bool> {
     let mut tx = pool.begin().await?;
     let done = sqlx::query("DELETE FROM prompts WHERE guild_id = $1 AND id = $2")
@@ -115,7 +116,9 @@ pub async fn remove_prompt(pool: &Pool, guild_id: u64, id: i64) -> sqlx::Result<
         .await?
         .rows_affected()
         == 1;
-    super::jobs::delete(&mut *tx, "prompt", id).await?;
+    if done {
+        super::jobs::delete(&mut *tx, "prompt", id).await?;
+    }
     tx.commit().await?;
     Ok(done)
 }
