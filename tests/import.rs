@@ -1,6 +1,8 @@
 //! `hearth import` of DiscordChatExporter exports written by the test: JSON and each CSV
 //! generation, a truncated file, and a re-import that counts nothing twice.
 
+mod support;
+
 use std::process::Command;
 
 fn hearth(config: &std::path::Path, args: &[&str]) -> (i32, String, String) {
@@ -331,9 +333,7 @@ async fn a_text_channel_named_like_a_thread_is_not_a_thread() {
         &["import", "--guild", "100", exports.to_str().unwrap()],
     );
     assert_eq!(code, 0, "{stdout}\n{stderr}");
-    let pool = hearth::db::open(&format!("sqlite://{}/h.db", dir.path().display()))
-        .await
-        .unwrap();
+    let pool = support::open_at(&dir.path().join("h.db")).await;
     let day = chrono::NaiveDate::from_ymd_opt(2024, 3, 1).unwrap();
     let talk = |pool: hearth::db::Pool| async move {
         hearth::features::stats::conversations(
@@ -365,9 +365,7 @@ async fn a_text_channel_named_like_a_thread_is_not_a_thread() {
         &["import", "--guild", "100", exports.to_str().unwrap()],
     );
     assert_eq!(code, 0, "{stderr}");
-    let pool = hearth::db::open(&format!("sqlite://{}/h.db", dir.path().display()))
-        .await
-        .unwrap();
+    let pool = support::open_at(&dir.path().join("h.db")).await;
     assert_eq!(talk(pool).await, Some(1.0), "two replies, two top-level");
 }
 
@@ -493,9 +491,7 @@ fn fifos_link_loops_and_oversize_records_are_refused_cleanly() {
 async fn an_imported_join_notice_of_a_known_join_counts_once() {
     let dir = tempfile::tempdir().unwrap();
     let config = config_in(dir.path(), "h");
-    let pool = hearth::db::open(&format!("sqlite://{}/h.db", dir.path().display()))
-        .await
-        .unwrap();
+    let pool = support::open_at(&dir.path().join("h.db")).await;
     let joined = chrono::DateTime::parse_from_rfc3339("2024-03-01T09:00:00Z")
         .unwrap()
         .timestamp();
@@ -537,9 +533,7 @@ async fn an_imported_join_notice_of_a_known_join_counts_once() {
     let r = report(&config, "2024-03-01", "2024-03-02");
     let joins: Vec<u64> = days(&r, 2).iter().map(|d| d.5).collect();
     assert_eq!(joins, [1, 1], "{r}");
-    let pool = hearth::db::open(&format!("sqlite://{}/h.db", dir.path().display()))
-        .await
-        .unwrap();
+    let pool = support::open_at(&dir.path().join("h.db")).await;
     let imported = hearth::db::welcome::latest_join(&pool, 100, 9)
         .await
         .unwrap()
