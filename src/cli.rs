@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 use crate::config::{self, ProcessEnv};
-use crate::error::{exit, exit_code_of, UsageError};
+use crate::error::{exit, UsageError};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -428,5 +428,21 @@ async fn import(config: &config::Config, guild: u64, paths: &[PathBuf]) -> i32 {
                 exit::RUNTIME
             }
         }
+    }
+}
+
+/// The exit code for a failed command: 2 for bad usage (including a database path that names
+/// nothing), 1 for everything else.
+pub fn exit_code_of(err: &anyhow::Error) -> i32 {
+    let usage = err.chain().any(|cause| {
+        cause.is::<UsageError>()
+            || cause
+                .downcast_ref::<crate::db::LocationError>()
+                .is_some_and(|e| e.missing)
+    });
+    if usage {
+        exit::USAGE
+    } else {
+        exit::RUNTIME
     }
 }

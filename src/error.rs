@@ -26,22 +26,6 @@ impl fmt::Display for UsageError {
 
 impl std::error::Error for UsageError {}
 
-/// The exit code for a failed command: 2 for bad usage (including a database path that names
-/// nothing), 1 for everything else.
-pub fn exit_code_of(err: &anyhow::Error) -> i32 {
-    let usage = err.chain().any(|cause| {
-        cause.is::<UsageError>()
-            || cause
-                .downcast_ref::<crate::db::LocationError>()
-                .is_some_and(|e| e.missing)
-    });
-    if usage {
-        exit::USAGE
-    } else {
-        exit::RUNTIME
-    }
-}
-
 /// Returns early from a command with a message for the user.
 pub fn user_error<T>(message: impl Into<String>) -> anyhow::Result<T> {
     Err(UserError(message.into()).into())

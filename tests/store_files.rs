@@ -86,7 +86,7 @@ async fn read_only_commands_do_not_create_a_database() {
     );
     assert!(shown.contains("fix:"), "{shown}");
     assert!(!path.exists(), "nothing was created");
-    assert_eq!(hearth::error::exit_code_of(&err), 2);
+    assert_eq!(hearth::cli::exit_code_of(&err), 2);
 }
 
 #[tokio::test]
@@ -104,7 +104,7 @@ async fn a_missing_folder_is_named_with_the_fix() {
     );
     assert!(shown.contains("fix: create it (mkdir -p"), "{shown}");
     assert!(!shown.contains("code: 14"), "{shown}");
-    assert_eq!(hearth::error::exit_code_of(&err), 1);
+    assert_eq!(hearth::cli::exit_code_of(&err), 1);
     let err = db::open(&support::sqlite_url(dir.path()))
         .await
         .unwrap_err();
