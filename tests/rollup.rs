@@ -99,10 +99,75 @@ fn joins(records: &[Record]) -> Vec<(u64, i64)> {
     joins
 }
 
+/// (member, when) of join events, and of join times known from Discord.
+type Joins<'a> = (&'a [(u64, i64)], &'a [(u64, i64)]);
+
+/// When the guild's first record is from: its earliest activity or join event.
+fn first_record(records: &[Record], joins: &[(u64, i64)]) -> i64 {
+    records
+        .iter()
+        .map(|r| r.at)
+        .chain(joins.iter().map(|(_, at)| *at))
+        .min()
+        .unwrap()
+}
+
+/// Join times Discord reports for members (issue 22), none of them a join event: members 26-30
+/// joined 1 to 300 days before the guild's first record (they were there before Hearth); 31-33
+/// after it, two days before their first activity (while Hearth was down); 34 a week after its
+/// first activity (it left and came back: Discord says the latest join), 35 a minute ago
+/// (likewise, on a day not finished); 70-74 never did
+/// anything (two joined before Hearth, three after, one of them today); member 3, who has join
+/// events, first joined 20 days before the first of them. Split in two: the times Discord
+/// reports at once, and those it reports only after days have been materialised (the members
+/// post later, or a member chunk comes late).
+fn known_joins(records: &[Record], joins: &[(u64, i64)], now: i64) -> [Vec<(u64, i64)>; 2] {
+    let first = first_record(records, joins);
+    let first_active = |user: u64| {
+        records
+            .iter()
+            .filter(|r| r.user_id == user)
+            .map(|r| r.at)
+            .min()
+            .unwrap()
+    };
+    let day = 86_400;
+    let before = |user: u64, days: i64| (user, first - days * day - 7);
+    let early = vec![
+        before(26, 1),
+        before(27, 40),
+        before(28, 100),
+        (31, first_active(31) - 2 * day),
+        (70, first - 10 * day),
+        (71, first - 50 * day),
+        (72, first + 5 * day),
+        (3, joins.iter().find(|(u, _)| *u == 3).unwrap().1 - 20 * day),
+    ];
+    let late = vec![
+        before(29, 200),
+        before(30, 300),
+        (32, first_active(32) - 2 * day),
+        (33, first_active(33) - 2 * day),
+        (34, (first_active(34) + 7 * day).min(now - 3_600)),
+        (73, now - 20 * day),
+        (74, now - 7_200),
+        (35, now - 60),
+    ];
+    [early, late]
+}
+
+/// Records join times known from Discord, as the activity writer does.
+async fn record_known(pool: &db::Pool, known: &[(u64, i64)]) {
+    let rows: Vec<(u64, u64, i64)> = known.iter().map(|(u, at)| (GUILD, *u, *at)).collect();
+    db::welcome::record_known_joins(&mut pool.acquire().await.unwrap(), &rows)
+        .await
+        .unwrap();
+}
+
 /// The definitions applied to every raw record.
 fn reference(
     records: &[Record],
-    joins: &[(u64, i64)],
+    (joins, known): Joins<'_>,
     tz: Tz,
     from: NaiveDate,
     to: NaiveDate,
@@ -118,6 +183,7 @@ fn reference(
             .map(|r| instant(r.at))
             .collect(),
         joins: joins.iter().map(|(u, t)| (*u, instant(*t))).collect(),
+        known_joins: known.iter().map(|(u, t)| (*u, instant(*t))).collect(),
         ..Inputs::default()
     };
     let mut first_active: HashMap<u64, i64> = HashMap::new();
@@ -135,8 +201,9 @@ fn reference(
             *inputs.activity_counts.entry(r.user_id).or_default() += 1;
         }
     }
+    // First activity is the join only where no join is known at all.
     for (user, at) in first_active {
-        if !joins.iter().any(|(u, _)| *u == user) {
+        if !joins.iter().chain(known).any(|(u, _)| *u == user) {
             inputs.joins.push((user, instant(at)));
         }
     }
@@ -144,9 +211,10 @@ fn reference(
 }
 
 /// Conversation health by the definitions, from every raw record; member 2 is a manager.
+/// Newcomers are members whose first join is in the range and after the guild's first record.
 fn reference_conversations(
     records: &[Record],
-    joins: &[(u64, i64)],
+    (joins, known): Joins<'_>,
     since: i64,
     until: i64,
 ) -> analytics::Conversations {
@@ -161,13 +229,14 @@ fn reference_conversations(
         .count() as u64;
     let threads = in_range.iter().filter(|r| r.kind == Kind::ThreadCreated);
     let mut first_joins: HashMap<u64, i64> = HashMap::new();
-    for (user, at) in joins {
+    for (user, at) in joins.iter().chain(known) {
         let e = first_joins.entry(*user).or_insert(*at);
         *e = (*e).min(*at);
     }
+    let observed = first_record(records, joins);
     let delays: Vec<Option<i64>> = first_joins
         .iter()
-        .filter(|(_, at)| **at >= since && **at < until)
+        .filter(|(_, at)| **at >= since && **at > observed && **at < until)
         .filter_map(|(user, _)| {
             let first = records
                 .iter()
@@ -198,7 +267,7 @@ fn reference_conversations(
 async fn check(
     pool: &db::Pool,
     records: &[Record],
-    joins: &[(u64, i64)],
+    joins: Joins<'_>,
     tz: Tz,
     ranges: &[(i64, i64)],
 ) {
@@ -255,12 +324,31 @@ async fn materialised_days_match_the_definitions_on_raw_records() {
     db::welcome::record_joins(&mut pool.acquire().await.unwrap(), &stored)
         .await
         .unwrap();
+    let [early, late] = known_joins(&records, &joins, now);
+    record_known(&pool, &early).await;
+    let mut known = early;
     let paris: Tz = "Europe/Paris".parse().unwrap();
-    // (1, -1) reaches tomorrow: a second day not finished, counted without a carried figure.
-    let ranges = [(140, 0), (60, 0), (0, 0), (30, 8), (100, 31), (1, -1)];
-    check(&pool, &records, &joins, paris, &ranges).await;
+    // (1, -1) reaches tomorrow: a second day not finished, counted without a carried figure;
+    // (500, 0) reaches the joins of members who were there long before Hearth.
+    let ranges = [
+        (140, 0),
+        (60, 0),
+        (0, 0),
+        (30, 8),
+        (100, 31),
+        (1, -1),
+        (500, 0),
+    ];
+    check(&pool, &records, (&joins, &known), paris, &ranges).await;
     let state = db::rollup::state(&pool, GUILD).await.unwrap().unwrap();
     assert_eq!(state.timezone, "Europe/Paris");
+
+    // Discord reports more join times once the days are materialised: members whose first
+    // activity counted as their join, on a finished day, now have a real join (and members
+    // who never did anything, one of them today).
+    record_known(&pool, &late).await;
+    known.extend(late);
+    check(&pool, &records, (&joins, &known), paris, &ranges).await;
 
     // Records written after the days were materialised are folded in by the catch-up: today's
     // activity in two batches (members already active today, returning after weeks, and new),
@@ -305,12 +393,19 @@ async fn materialised_days_match_the_definitions_on_raw_records() {
             .await
             .unwrap();
         records.extend(today);
-        check(&pool, &records, &joins, paris, &[(140, 0), (0, 0)]).await;
+        check(
+            &pool,
+            &records,
+            (&joins, &known),
+            paris,
+            &[(140, 0), (0, 0)],
+        )
+        .await;
     }
 
     // Another zone moves every day boundary: everything is materialised again.
     let new_york: Tz = "America/New_York".parse().unwrap();
-    check(&pool, &records, &joins, new_york, &ranges).await;
+    check(&pool, &records, (&joins, &known), new_york, &ranges).await;
 
     // Older history arrives (an import): the days it touches are materialised again.
     let mut older = history(&mut rng, now - 40 * 86_400, 20, 900_000);
@@ -322,7 +417,27 @@ async fn materialised_days_match_the_definitions_on_raw_records() {
         .await
         .unwrap();
     records.extend(older);
-    check(&pool, &records, &joins, new_york, &ranges).await;
+    check(&pool, &records, (&joins, &known), new_york, &ranges).await;
+
+    // History from long before Hearth came (an import a year back): the guild's first record
+    // moves back, and the joins of members who were there before Hearth that it now covers
+    // are joins Hearth could have seen (new members of their days, activation).
+    let before = first_record(&records, &joins);
+    let mut oldest = history(&mut rng, now - 380 * 86_400, 30, 950_000);
+    oldest.retain(|r| (26..=30).contains(&r.user_id) || r.user_id > 34);
+    db::activity::insert(&mut pool.acquire().await.unwrap(), &oldest)
+        .await
+        .unwrap();
+    hearth::rollup::rewind(&pool, GUILD, oldest.iter().map(|r| r.at).min().unwrap())
+        .await
+        .unwrap();
+    records.extend(oldest);
+    let after = first_record(&records, &joins);
+    assert!(
+        known.iter().any(|(_, at)| *at < before && *at >= after),
+        "the import covers a join from before Hearth"
+    );
+    check(&pool, &records, (&joins, &known), new_york, &ranges).await;
 }
 
 /// A range that starts or ends inside a cohort month still lists that cohort with all of its
@@ -394,7 +509,7 @@ async fn a_range_that_cuts_a_cohort_month_counts_all_of_its_members() {
             "{from}..={to}: {:?}",
             got.retention
         );
-        let want = reference(&records, &joins, utc, from, to, CohortPeriod::Month);
+        let want = reference(&records, (&joins, &[]), utc, from, to, CohortPeriod::Month);
         assert_eq!(got, want, "{from}..={to}");
     }
     let whole =
@@ -408,4 +523,131 @@ async fn a_range_that_cuts_a_cohort_month_counts_all_of_its_members() {
             .await
             .unwrap();
     assert_eq!(cut.retention[0].d30, None, "the window ends after --to");
+}
+
+/// A member whose join time no source gives (no join event, no `joined_at` from Discord) joins
+/// at their first activity, as in imported history; when Discord says later when they really
+/// joined, that time replaces it, on days already finished too. A member who was there before
+/// Hearth is no new member on the day of a first post (issue 22).
+#[tokio::test]
+async fn without_a_known_join_time_the_first_activity_is_the_join() {
+    let (_dir, pool) = store().await;
+    let utc: Tz = "UTC".parse().unwrap();
+    let today = Utc::now().date_naive();
+    let noon = |back: i64| hearth::rollup::start_of(today - Duration::days(back), utc) + 43_200;
+    // Member 3 joined 30 days ago (Hearth's first record); member 1 was there 200 days before
+    // that; member 2's join time is known from no source. Members 1, 2 and 4 first post 20 days
+    // ago.
+    let joins = [(3u64, noon(30))];
+    let known = [(1u64, noon(230))];
+    let message = |i: u64, user: u64, at: i64| Record {
+        guild_id: GUILD,
+        user_id: user,
+        at,
+        kind: Kind::Message,
+        channel_id: 5,
+        target_id: 10 + i,
+        reply_to: None,
+        in_thread: false,
+    };
+    let records = [
+        message(0, 3, noon(29)),
+        message(1, 1, noon(20)),
+        message(2, 2, noon(20) + 60),
+        message(3, 1, noon(19)),
+        message(4, 2, noon(18)),
+        message(5, 4, noon(20) + 120),
+    ];
+    db::activity::insert(&mut pool.acquire().await.unwrap(), &records)
+        .await
+        .unwrap();
+    let stored = db::welcome::Join {
+        guild_id: GUILD,
+        user_id: 3,
+        joined_at: joins[0].1,
+        pending: false,
+        welcomed: true,
+    };
+    db::welcome::record_joins(&mut pool.acquire().await.unwrap(), &[stored])
+        .await
+        .unwrap();
+    record_known(&pool, &known).await;
+    // Days materialised three days ago; then Discord says member 4 joined two days ago (they
+    // left and came back): their first post, on a day finished then, is no join any more, and
+    // the day of the new join is finished after.
+    hearth::rollup::refresh(&pool, GUILD, utc, Utc::now() - Duration::days(3))
+        .await
+        .unwrap();
+    let known = [(1u64, noon(230)), (4, noon(2))];
+    record_known(&pool, &known[1..]).await;
+    let (from, to) = (today - Duration::days(40), today);
+    let joins_on = |r: &analytics::Report, back: i64| {
+        r.daily
+            .iter()
+            .find(|d| d.date == today - Duration::days(back))
+            .unwrap()
+            .joins
+    };
+    let got = hearth::stats::report(&pool, GUILD, utc, from, to, CohortPeriod::IsoWeek)
+        .await
+        .unwrap();
+    assert_eq!(
+        got,
+        reference(
+            &records,
+            (&joins, &known),
+            utc,
+            from,
+            to,
+            CohortPeriod::IsoWeek
+        )
+    );
+    assert_eq!(
+        (joins_on(&got, 30), joins_on(&got, 20), joins_on(&got, 2)),
+        (1, 1, 1),
+        "members 3, 2 and 4"
+    );
+    assert_eq!(got.daily.iter().map(|d| d.joins).sum::<usize>(), 3);
+    // Members 3 and 2 posted within 7 days of joining (member 2's join is their first post);
+    // member 4 joined less than 7 days ago.
+    assert_eq!((got.activation.joined, got.activation.activated), (2, 2));
+    let week =
+        |back: i64| analytics::cohort_key(today - Duration::days(back), CohortPeriod::IsoWeek);
+    let size = |r: &analytics::Report, key: &str| {
+        r.retention
+            .iter()
+            .find(|c| c.cohort == key)
+            .map_or(0, |c| c.size)
+    };
+    assert_eq!(size(&got, &week(20)), 1, "member 2, by first activity");
+
+    // Discord now says member 2 joined 28 days ago, after Hearth's first record: that is their
+    // join (new member of that day, not activated: their first message came 8 days later),
+    // and their first post is no join any more. Those days were materialised before.
+    let known = [(1u64, noon(230)), (4, noon(2)), (2, noon(28))];
+    record_known(&pool, &known[2..]).await;
+    let got = hearth::stats::report(&pool, GUILD, utc, from, to, CohortPeriod::IsoWeek)
+        .await
+        .unwrap();
+    assert_eq!(
+        got,
+        reference(
+            &records,
+            (&joins, &known),
+            utc,
+            from,
+            to,
+            CohortPeriod::IsoWeek
+        )
+    );
+    assert_eq!(
+        (joins_on(&got, 30), joins_on(&got, 28), joins_on(&got, 20)),
+        (1, 1, 0)
+    );
+    assert_eq!(got.daily.iter().map(|d| d.joins).sum::<usize>(), 3);
+    assert_eq!((got.activation.joined, got.activation.activated), (2, 1));
+    assert_eq!(
+        size(&got, &week(28)),
+        if week(28) == week(30) { 2 } else { 1 }
+    );
 }

@@ -112,25 +112,44 @@ pub async fn counts(
         .collect())
 }
 
-/// Join instants in `[since, until)`: join events, and first activity of members with no
-/// known join (imported history).
+/// When the guild `$1`'s first record is from, activity or join event: Hearth saw nothing
+/// before (join times Discord reported are no record of what it saw).
+const FIRST_RECORD: &str = "(SELECT MIN(t) FROM (SELECT MIN(at) AS t FROM activity WHERE guild_id = $1
+                               UNION ALL SELECT MIN(joined_at) FROM member_joins WHERE guild_id = $1) AS firsts)";
+
+/// The joins in `[$2, $3)` that reports count, as `(user_id, at)` rows (see
+/// `domain::analytics::observed_joins`): join events; each member's first join known from
+/// Discord (`first_joined_at`, the earliest of events and `joined_at` times) if it came after
+/// the guild's first record (not members who were there before Hearth, issue 22); first
+/// activity where no join is known (imported history). UNION: a first join that is a join event
+/// is one.
+fn observed_joins() -> String {
+    format!(
+        "SELECT user_id, joined_at AS at FROM member_joins
+         WHERE guild_id = $1 AND joined_at >= $2 AND joined_at < $3
+         UNION
+         SELECT user_id, first_joined_at FROM members
+         WHERE guild_id = $1 AND first_joined_at >= $2 AND first_joined_at < $3
+           AND first_joined_at > {FIRST_RECORD}
+         UNION
+         SELECT user_id, first_active_at FROM members
+         WHERE guild_id = $1 AND first_active_at >= $2 AND first_active_at < $3 AND first_joined_at IS NULL"
+    )
+}
+
+/// Join instants in `[since, until)` (new members, product §6; see [`observed_joins`]).
 pub async fn join_instants(
     db: impl SqliteExecutor<'_>,
     guild_id: u64,
     since: i64,
     until: i64,
 ) -> sqlx::Result<Vec<i64>> {
-    sqlx::query_scalar(
-        "SELECT joined_at FROM member_joins WHERE guild_id = $1 AND joined_at >= $2 AND joined_at < $3
-         UNION ALL
-         SELECT first_active_at FROM members
-         WHERE guild_id = $1 AND first_active_at >= $2 AND first_active_at < $3 AND first_joined_at IS NULL",
-    )
-    .bind(to_sql_id(guild_id))
-    .bind(since)
-    .bind(until)
-    .fetch_all(db)
-    .await
+    sqlx::query_scalar(&format!("SELECT at FROM ({}) AS j", observed_joins()))
+        .bind(to_sql_id(guild_id))
+        .bind(since)
+        .bind(until)
+        .fetch_all(db)
+        .await
 }
 
 /// Activation (product §6) of the joins in `[since, until)` (as [`join_instants`]): how many,
@@ -141,16 +160,13 @@ pub async fn activation(
     since: i64,
     until: i64,
 ) -> sqlx::Result<(i64, i64)> {
-    let (joined, activated): (i64, Option<i64>) = sqlx::query_as(
+    let (joined, activated): (i64, Option<i64>) = sqlx::query_as(&format!(
         "SELECT COUNT(*), SUM(CASE WHEN m.first_message_at >= j.at AND m.first_message_at <= j.at + 604800
                                    THEN 1 ELSE 0 END)
-         FROM (SELECT user_id, joined_at AS at FROM member_joins
-               WHERE guild_id = $1 AND joined_at >= $2 AND joined_at < $3
-               UNION ALL
-               SELECT user_id, first_active_at FROM members
-               WHERE guild_id = $1 AND first_active_at >= $2 AND first_active_at < $3 AND first_joined_at IS NULL) AS j
+         FROM ({}) AS j
          LEFT JOIN members m ON m.guild_id = $1 AND m.user_id = j.user_id",
-    )
+        observed_joins()
+    ))
     .bind(to_sql_id(guild_id))
     .bind(since)
     .bind(until)
@@ -224,18 +240,19 @@ pub async fn count_for(pool: &Pool, guild_id: u64, user_id: u64) -> sqlx::Result
 
 /// For members who joined in `[since, until)`: seconds from their first message to its first
 /// reply by someone else (`None` when unanswered), as the rollup keeps them. Members who never
-/// posted are left out.
+/// posted are left out, and so are those who joined by the guild's first record (before
+/// Hearth): the first message Hearth saw need not be theirs (issue 22).
 pub async fn first_reply_delays(
     pool: &Pool,
     guild_id: u64,
     since: i64,
     until: i64,
 ) -> sqlx::Result<Vec<Option<i64>>> {
-    sqlx::query_scalar(
+    sqlx::query_scalar(&format!(
         "SELECT first_reply_at - first_message_at FROM members
          WHERE guild_id = $1 AND first_joined_at >= $2 AND first_joined_at < $3
-           AND first_message_at IS NOT NULL",
-    )
+           AND first_joined_at > {FIRST_RECORD} AND first_message_at IS NOT NULL"
+    ))
     .bind(to_sql_id(guild_id))
     .bind(since)
     .bind(until)

@@ -174,7 +174,6 @@ pub async fn highest_id(tx: &mut Transaction<'_, Sqlite>) -> sqlx::Result<i64> {
         .await
 }
 
-/// The earliest activity record or join of a guild, if any.
 /// When the guild's first record is from, activity or join event, if it has one (known join
 /// times of members who were there before Hearth are no record of what Hearth saw).
 pub async fn first_record_at(pool: &Pool, guild_id: u64) -> sqlx::Result<Option<i64>> {
@@ -187,6 +186,7 @@ pub async fn first_record_at(pool: &Pool, guild_id: u64) -> sqlx::Result<Option<
         .await
 }
 
+/// The earliest activity record or first join of a guild's members, if any.
 pub async fn earliest_activity(pool: &Pool, guild_id: u64) -> sqlx::Result<Option<i64>> {
     // Joins count too: a member who joined before the first activity needs that day's join day.
     sqlx::query_scalar(
@@ -473,21 +473,66 @@ pub async fn begin_write(pool: &Pool, guild_id: u64) -> sqlx::Result<Transaction
     Ok(tx)
 }
 
-/// Members whose first join was moved by a join time known from Discord (issue 22), with that
-/// time: their join day is to be settled.
-pub async fn stale_join_days(pool: &Pool, guild_id: u64) -> sqlx::Result<Vec<(i64, i64)>> {
-    sqlx::query_as(
-        "SELECT user_id, first_joined_at FROM members
+/// A member whose first join was moved by a join time known from Discord (issue 22).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StaleJoin {
+    pub user_id: i64,
+    /// The new first join.
+    pub first_joined_at: i64,
+    /// The cohort day the member had (of the old first join, or of the first activity when
+    /// none was known), if that day is finished.
+    pub old_join_day: Option<i64>,
+}
+
+/// Members whose join day is to be settled.
+pub async fn stale_join_days(pool: &Pool, guild_id: u64) -> sqlx::Result<Vec<StaleJoin>> {
+    let rows: Vec<(i64, i64, Option<i64>)> = sqlx::query_as(
+        "SELECT user_id, first_joined_at, join_day FROM members
          WHERE guild_id = $1 AND join_day_stale = 1 AND first_joined_at IS NOT NULL",
     )
     .bind(to_sql_id(guild_id))
     .fetch_all(pool)
-    .await
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(user_id, first_joined_at, old_join_day)| StaleJoin {
+            user_id,
+            first_joined_at,
+            old_join_day,
+        })
+        .collect())
+}
+
+/// Counts a finished day's joins (and their activation, once final) again: a join time known
+/// from Discord moved a member's first join into or out of it.
+pub async fn recount_joins(
+    tx: &mut Transaction<'_, Sqlite>,
+    guild_id: u64,
+    (day, start, end): (i64, i64, i64),
+) -> sqlx::Result<()> {
+    let joins = super::activity::join_instants(&mut **tx, guild_id, start, end)
+        .await?
+        .len() as i64;
+    let (joined, activated) = super::activity::activation(&mut **tx, guild_id, start, end).await?;
+    sqlx::query(
+        "UPDATE guild_days SET joins = $3,
+           activation_joined = CASE WHEN activation_joined IS NULL THEN NULL ELSE $4 END,
+           activated = CASE WHEN activation_joined IS NULL THEN NULL ELSE $5 END
+         WHERE guild_id = $1 AND day = $2",
+    )
+    .bind(to_sql_id(guild_id))
+    .bind(day)
+    .bind(joins)
+    .bind(joined)
+    .bind(activated)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 /// Settles join days: a member whose join falls on a finished day gets that join day and their
 /// retention windows from the member days kept; `None` (the day is not finished yet) leaves it
-/// to `finish_day`.
+/// to `finish_day`, and meanwhile the member's cohort instant is live.
 pub async fn settle_join_days(
     tx: &mut Transaction<'_, Sqlite>,
     guild_id: u64,
@@ -520,7 +565,8 @@ pub async fn settle_join_days(
             }
             None => {
                 sqlx::query(
-                    "UPDATE members SET join_day_stale = 0 WHERE guild_id = $1 AND user_id = $2",
+                    "UPDATE members SET join_day_stale = 0, join_day = NULL, retained_30 = 0, retained_90 = 0
+                     WHERE guild_id = $1 AND user_id = $2",
                 )
                 .bind(to_sql_id(guild_id))
                 .bind(user_id)

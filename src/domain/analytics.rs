@@ -13,13 +13,18 @@ use serde::Serialize;
 /// [`assemble`]); tests hold the two equal.
 #[derive(Clone, Debug, Default)]
 pub struct Inputs {
-    /// (member, when) of every activity, from `from - 29 days` on (WAU/MAU look back).
+    /// (member, when) of every activity, all of it: WAU/MAU look back before `from`, and the
+    /// first record bounds what Hearth observed (retention windows, joins known from Discord).
     pub activity: Vec<(u64, DateTime<Utc>)>,
     /// Message instants (non-bot, not opted out) in the range.
     pub messages: Vec<DateTime<Utc>>,
-    /// Join events (member, when); for imported history without joins, first activity. All
-    /// of them: the cohorts a range lists reach outside it.
+    /// Join events (member, when); for a member with no join known at all (imported history:
+    /// neither an event nor a time in `known_joins`), first activity. All of them: the cohorts
+    /// a range lists reach outside it.
     pub joins: Vec<(u64, DateTime<Utc>)>,
+    /// Join times Discord reported on member objects (`joined_at`), not join events: members who
+    /// were there before Hearth (issue 22). See [`observed_joins`] for what they count in.
+    pub known_joins: Vec<(u64, DateTime<Utc>)>,
     pub leaves: Vec<DateTime<Utc>>,
     /// First message instant per member.
     pub first_messages: HashMap<u64, DateTime<Utc>>,
@@ -141,7 +146,9 @@ pub fn report(
         counts
     };
     let messages = count_by_day(&mut inputs.messages.iter().copied());
-    let joins = count_by_day(&mut inputs.joins.iter().map(|(_, t)| *t));
+    let first_joins = first_joins(&inputs.joins, &inputs.known_joins);
+    let observed = observed_joins(&inputs.activity, &inputs.joins, &first_joins);
+    let joins = count_by_day(&mut observed.iter().map(|(_, t)| *t));
     let leaves = count_by_day(&mut inputs.leaves.iter().copied());
 
     let daily = days(from, to)
@@ -168,8 +175,8 @@ pub fn report(
         from,
         to,
         daily,
-        retention: retention(&active, &inputs.joins, tz, from, to, period),
-        activation: activation(&inputs.joins, &inputs.first_messages, tz, from, to),
+        retention: retention(&active, &inputs.joins, &first_joins, tz, from, to, period),
+        activation: activation(&observed, &inputs.first_messages, tz, from, to),
         top_contributors: top_contributors(&inputs.activity_counts, 10),
     }
 }
@@ -181,19 +188,22 @@ pub fn report(
 pub struct Counts {
     /// Figures of the days of the range; a day missing here had no activity.
     pub days: HashMap<NaiveDate, DayFigures>,
-    /// Joins per finished day (join events, and first activity where no join is known).
+    /// Joins per finished day (as [`observed_joins`]: join events, first joins known from
+    /// Discord that came after the guild's first record, and first activity where no join is
+    /// known).
     pub joins_by_day: HashMap<NaiveDate, usize>,
     /// The same as instants, for days not finished.
     pub joins: Vec<DateTime<Utc>>,
     pub leaves: Vec<DateTime<Utc>>,
-    /// Retention counts per join day, for members whose first join is in a cohort period that
-    /// intersects the range (see [`cohort_days`]).
+    /// Retention counts per join day, for members whose first join (a join time known from
+    /// Discord included, however early) is in a cohort period that intersects the range (see
+    /// [`cohort_days`]).
     pub join_days: Vec<JoinDayCounts>,
     /// The first day with a record in the store (activity or a join event): a retention window
     /// that starts before it was not observed (members who joined before Hearth came, issue 22).
     pub observed_since: Option<NaiveDate>,
-    /// Joins up to 7 days before the end of the range, and those followed by a first message
-    /// within 7 days.
+    /// Joins (as `joins_by_day`) up to 7 days before the end of the range, and those followed
+    /// by a first message within 7 days.
     pub activation: (usize, usize),
     /// Activity per member in the range: at least everyone who can make the top 10.
     pub activity_counts: HashMap<u64, u64>,
@@ -372,23 +382,60 @@ fn cohort_end(d: NaiveDate, period: CohortPeriod) -> NaiveDate {
     }
 }
 
+/// Each member's first join: the earliest of their join events and the join times Discord
+/// reported (or, in `joins`, their first activity when neither is known).
+fn first_joins(
+    joins: &[(u64, DateTime<Utc>)],
+    known_joins: &[(u64, DateTime<Utc>)],
+) -> HashMap<u64, DateTime<Utc>> {
+    let mut first: HashMap<u64, DateTime<Utc>> = HashMap::new();
+    for (user, at) in joins.iter().chain(known_joins) {
+        first
+            .entry(*user)
+            .and_modify(|e| *e = (*e).min(*at))
+            .or_insert(*at);
+    }
+    first
+}
+
+/// The joins a report counts (new members per day, activation): every join event (and first
+/// activity where no join is known), and each member's first join known from Discord if it
+/// came after the guild's first record (activity or join event). A join before that was not
+/// observed: the member was there before Hearth, and their first messages are unknown to it
+/// (issue 22); they still belong to the cohort of their real join ([`retention`]). Times are
+/// whole seconds, and a member who was there before Hearth can have joined in the second of
+/// its first record: a join in that second counts only as a join event.
+fn observed_joins(
+    activity: &[(u64, DateTime<Utc>)],
+    joins: &[(u64, DateTime<Utc>)],
+    first_joins: &HashMap<u64, DateTime<Utc>>,
+) -> BTreeSet<(u64, DateTime<Utc>)> {
+    let first_record = activity.iter().chain(joins).map(|(_, at)| *at).min();
+    let mut observed: BTreeSet<(u64, DateTime<Utc>)> = joins.iter().copied().collect();
+    observed.extend(
+        first_joins
+            .iter()
+            .filter(|(_, at)| first_record.is_some_and(|first| **at > first))
+            .map(|(user, at)| (*user, *at)),
+    );
+    observed
+}
+
 fn retention(
     active: &ActiveByDay,
     joins: &[(u64, DateTime<Utc>)],
+    first_joins: &HashMap<u64, DateTime<Utc>>,
     tz: Tz,
     from: NaiveDate,
     to: NaiveDate,
     period: CohortPeriod,
 ) -> Vec<Cohort> {
-    // A member's cohort is their first join (a rejoin does not start a new life).
-    let mut first_join: HashMap<u64, NaiveDate> = HashMap::new();
-    for (user, at) in joins {
-        let d = day(*at, tz);
-        first_join
-            .entry(*user)
-            .and_modify(|e| *e = (*e).min(d))
-            .or_insert(d);
-    }
+    // A member's cohort is their first join (a rejoin does not start a new life), also when
+    // it came before Hearth.
+    let first_join: HashMap<u64, NaiveDate> = first_joins
+        .iter()
+        .map(|(user, at)| (*user, day(*at, tz)))
+        .collect();
     let mut cohorts: BTreeMap<String, (NaiveDate, Vec<(u64, NaiveDate)>)> = BTreeMap::new();
     // Every cohort period that intersects the range, with all of its members.
     let intersects = |d: NaiveDate| cohort_start(d, period) <= to && cohort_end(d, period) >= from;
@@ -440,21 +487,21 @@ fn retention(
         .collect()
 }
 
+/// Activation of the `joins` ([`observed_joins`]) in `from..=to - 7 days`.
 fn activation(
-    joins: &[(u64, DateTime<Utc>)],
+    joins: &BTreeSet<(u64, DateTime<Utc>)>,
     first_messages: &HashMap<u64, DateTime<Utc>>,
     tz: Tz,
     from: NaiveDate,
     to: NaiveDate,
 ) -> Activation {
     let cutoff = to - Duration::days(7);
-    let joined: BTreeSet<(u64, DateTime<Utc>)> = joins
+    let joined: Vec<&(u64, DateTime<Utc>)> = joins
         .iter()
         .filter(|(_, at)| {
             let d = day(*at, tz);
             d >= from && d <= cutoff
         })
-        .copied()
         .collect();
     let activated = joined
         .iter()
@@ -900,6 +947,69 @@ mod tests {
         }
         assert!(v["activation"]["rate"].is_null());
         let _ = Utc.timestamp_opt(0, 0);
+    }
+
+    #[test]
+    fn join_times_from_discord_count_as_joins_only_where_hearth_could_see_them() {
+        // Hearth's first record: member 9 joins on Mar 1. Discord says member 1 joined in
+        // January and member 4 in February (before Hearth), member 5 in the second of Hearth's
+        // first record (there before it, as far as anyone can tell), member 2 on Mar 5 (while
+        // Hearth was down), member 3 on Mar 10, as its join event says.
+        let inputs = Inputs {
+            activity: vec![
+                (9, at("2026-03-01T12:00:00Z")),
+                (4, at("2026-03-02T12:00:00Z")),
+                (2, at("2026-03-06T12:00:00Z")),
+            ],
+            joins: vec![
+                (9, at("2026-03-01T10:00:00Z")),
+                (3, at("2026-03-10T10:00:00Z")),
+            ],
+            known_joins: vec![
+                (1, at("2026-01-10T10:00:00Z")),
+                (4, at("2026-02-20T10:00:00Z")),
+                (5, at("2026-03-01T10:00:00Z")),
+                (2, at("2026-03-05T10:00:00Z")),
+                (3, at("2026-03-10T10:00:00Z")),
+            ],
+            first_messages: HashMap::from([
+                (9, at("2026-03-01T12:00:00Z")),
+                (4, at("2026-03-02T12:00:00Z")),
+                (2, at("2026-03-06T12:00:00Z")),
+            ]),
+            ..Inputs::default()
+        };
+        let r = report(
+            9,
+            UTC,
+            date("2026-01-01"),
+            date("2026-03-31"),
+            &inputs,
+            CohortPeriod::Month,
+        );
+        let joins: Vec<(String, usize)> = r
+            .daily
+            .iter()
+            .filter(|d| d.joins > 0)
+            .map(|d| (d.date.to_string(), d.joins))
+            .collect();
+        let day = |d: &str, n| (d.to_owned(), n);
+        // Member 4's first post (Mar 2) is no join; member 3's join is one join.
+        assert_eq!(
+            joins,
+            [
+                day("2026-03-01", 1),
+                day("2026-03-05", 1),
+                day("2026-03-10", 1)
+            ]
+        );
+        assert_eq!((r.activation.joined, r.activation.activated), (3, 2));
+        let sizes: Vec<(&str, usize)> = r
+            .retention
+            .iter()
+            .map(|c| (c.cohort.as_str(), c.size))
+            .collect();
+        assert_eq!(sizes, [("2026-01", 1), ("2026-02", 1), ("2026-03", 4)]);
     }
 
     #[test]

@@ -89,12 +89,12 @@ pub async fn refresh(
         first = first.max(last + Duration::days(1));
     }
     catch_up(pool, guild_id, tz).await?;
+    settle_known_joins(pool, guild_id, tz, first).await?;
     for d in analytics::days(first, last) {
         let mut tx = pool.begin().await?;
         finish(&mut tx, guild_id, tz, d).await?;
         tx.commit().await?;
     }
-    settle_known_joins(pool, guild_id, tz, last).await?;
     if first <= last {
         let days = (last - first).num_days() + 1;
         info!(
@@ -109,30 +109,43 @@ pub async fn refresh(
 
 /// Members who were there before Hearth (their join time known from Discord, no join event)
 /// go into the cohort of the day they really joined, with their retention windows worked out
-/// from the days kept, when that day is finished (`last` or before).
+/// from the days kept, when that day is finished (before `first_unfinished`; later days settle
+/// them as they are finished). Finished days their first join moved out of or into have their
+/// joins and activation counted again (a first activity stops counting as a join, a join after
+/// the guild's first record starts).
 async fn settle_known_joins(
     pool: &Pool,
     guild_id: u64,
     tz: Tz,
-    last: NaiveDate,
+    first_unfinished: NaiveDate,
 ) -> anyhow::Result<()> {
     let stale = db::rollup::stale_join_days(pool, guild_id).await?;
     if stale.is_empty() {
         return Ok(());
     }
+    let finished = |day: NaiveDate| (day < first_unfinished).then(|| day_number(day));
     let settled: Vec<(i64, Option<i64>)> = stale
         .iter()
-        .map(|&(user_id, joined_at)| {
-            let day = local_day(joined_at, tz);
-            (user_id, (day <= last).then(|| day_number(day)))
-        })
+        .map(|s| (s.user_id, finished(local_day(s.first_joined_at, tz))))
+        .collect();
+    let recount: std::collections::BTreeSet<i64> = stale
+        .iter()
+        .filter_map(|s| s.old_join_day)
+        .chain(settled.iter().filter_map(|(_, day)| *day))
+        .filter(|day| date_of(*day) < first_unfinished)
         .collect();
     let mut tx = db::rollup::begin_write(pool, guild_id).await?;
     db::rollup::settle_join_days(&mut tx, guild_id, &settled).await?;
+    for day in &recount {
+        let d = date_of(*day);
+        let bounds = (*day, start_of(d, tz), start_of(d + Duration::days(1), tz));
+        db::rollup::recount_joins(&mut tx, guild_id, bounds).await?;
+    }
     tx.commit().await?;
     debug!(
         guild_id,
         members = settled.len(),
+        days = recount.len(),
         "join days settled from Discord's join times"
     );
     Ok(())

@@ -67,6 +67,16 @@ async fn members_who_joined_before_hearth_keep_their_real_join_and_are_not_welco
         world.emu.member_join(world.guild, *user, false);
     }
     let posts = wait_posts(&world.emu, world.welcome, 2).await;
+    // `/stats` agrees with the report: two new members in the last 30 days, though four of
+    // the regulars really joined in them (before Hearth); no activation figure, since no one
+    // Hearth saw join did so at least 7 days ago.
+    let new_members = "New members: 2 joined · 0 left";
+    let shown = stats_once(&world, "overview", |shown| shown.contains(new_members)).await;
+    assert!(shown.contains(new_members), "{shown}");
+    assert!(
+        shown.contains("Activation (first message within 7 days): n/a"),
+        "{shown}"
+    );
     tokio::time::sleep(Duration::from_millis(800)).await;
     bot.terminate().await.unwrap();
 
@@ -98,6 +108,14 @@ async fn members_who_joined_before_hearth_keep_their_real_join_and_are_not_welco
             .map(|d| d["joins"].as_u64().unwrap())
             .sum();
         assert_eq!(joins, 2, "{when}: join events in the whole range");
+        // Activation counts joins Hearth could see: the regulars' first messages before it
+        // came are unknown, so their joins (9 to 393 days ago) are not measured, rather
+        // than counted as never activated; the newcomers joined less than 7 days ago.
+        assert_eq!(
+            report["activation"],
+            serde_json::json!({"joined": 0, "activated": 0, "rate": null}),
+            "{when}"
+        );
         let sizes = cohort_sizes(report);
         // Hearth saw nothing before today: the windows of older cohorts were not measured
         // (null), which is not the same as nobody staying (0%).
