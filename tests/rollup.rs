@@ -428,7 +428,7 @@ async fn materialised_days_match_the_definitions_on_raw_records() {
     db::activity::insert(&mut pool.acquire().await.unwrap(), &oldest)
         .await
         .unwrap();
-    hearth::rollup::rewind(&pool, GUILD, oldest.iter().map(|r| r.at).min().unwrap())
+    hearth::features::rollup::rewind(&pool, GUILD, oldest.iter().map(|r| r.at).min().unwrap())
         .await
         .unwrap();
     records.extend(oldest);
@@ -531,10 +531,11 @@ async fn a_range_that_cuts_a_cohort_month_counts_all_of_its_members() {
 /// Hearth is no new member on the day of a first post (issue 22).
 #[tokio::test]
 async fn without_a_known_join_time_the_first_activity_is_the_join() {
-    let (_dir, pool) = store().await;
+    let (_dir, pool) = support::temp_store().await;
     let utc: Tz = "UTC".parse().unwrap();
-    let today = Utc::now().date_naive();
-    let noon = |back: i64| hearth::rollup::start_of(today - Duration::days(back), utc) + 43_200;
+    let today = hearth::domain::clock::now().date_naive();
+    let noon =
+        |back: i64| hearth::features::rollup::start_of(today - Duration::days(back), utc) + 43_200;
     // Member 3 joined 30 days ago (Hearth's first record); member 1 was there 200 days before
     // that; member 2's join time is known from no source. Members 1, 2 and 4 first post 20 days
     // ago.
@@ -575,9 +576,14 @@ async fn without_a_known_join_time_the_first_activity_is_the_join() {
     // Days materialised three days ago; then Discord says member 4 joined two days ago (they
     // left and came back): their first post, on a day finished then, is no join any more, and
     // the day of the new join is finished after.
-    hearth::rollup::refresh(&pool, GUILD, utc, Utc::now() - Duration::days(3))
-        .await
-        .unwrap();
+    hearth::features::rollup::refresh(
+        &pool,
+        GUILD,
+        utc,
+        hearth::domain::clock::now() - Duration::days(3),
+    )
+    .await
+    .unwrap();
     let known = [(1u64, noon(230)), (4, noon(2))];
     record_known(&pool, &known[1..]).await;
     let (from, to) = (today - Duration::days(40), today);
@@ -588,7 +594,7 @@ async fn without_a_known_join_time_the_first_activity_is_the_join() {
             .unwrap()
             .joins
     };
-    let got = hearth::stats::report(&pool, GUILD, utc, from, to, CohortPeriod::IsoWeek)
+    let got = hearth::features::stats::report(&pool, GUILD, utc, from, to, CohortPeriod::IsoWeek)
         .await
         .unwrap();
     assert_eq!(
@@ -626,7 +632,7 @@ async fn without_a_known_join_time_the_first_activity_is_the_join() {
     // and their first post is no join any more. Those days were materialised before.
     let known = [(1u64, noon(230)), (4, noon(2)), (2, noon(28))];
     record_known(&pool, &known[2..]).await;
-    let got = hearth::stats::report(&pool, GUILD, utc, from, to, CohortPeriod::IsoWeek)
+    let got = hearth::features::stats::report(&pool, GUILD, utc, from, to, CohortPeriod::IsoWeek)
         .await
         .unwrap();
     assert_eq!(
