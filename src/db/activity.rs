@@ -137,7 +137,7 @@ fn observed_joins() -> String {
     )
 }
 
-/// Join instants in `[since, until)` (new members, product §6; see [`observed_joins`]).
+/// Join instants in `[since, until)` (new members, product §6; see `observed_joins`).
 pub async fn join_instants(
     db: impl SqliteExecutor<'_>,
     guild_id: u64,

@@ -23,7 +23,7 @@ pub struct Inputs {
     /// a range lists reach outside it.
     pub joins: Vec<(u64, DateTime<Utc>)>,
     /// Join times Discord reported on member objects (`joined_at`), not join events: members who
-    /// were there before Hearth (issue 22). See [`observed_joins`] for what they count in.
+    /// were there before Hearth (issue 22). See `observed_joins` for what they count in.
     pub known_joins: Vec<(u64, DateTime<Utc>)>,
     pub leaves: Vec<DateTime<Utc>>,
     /// First message instant per member.
@@ -188,7 +188,7 @@ pub fn report(
 pub struct Counts {
     /// Figures of the days of the range; a day missing here had no activity.
     pub days: HashMap<NaiveDate, DayFigures>,
-    /// Joins per finished day (as [`observed_joins`]: join events, first joins known from
+    /// Joins per finished day (as `observed_joins`: join events, first joins known from
     /// Discord that came after the guild's first record, and first activity where no join is
     /// known).
     pub joins_by_day: HashMap<NaiveDate, usize>,
@@ -487,7 +487,7 @@ fn retention(
         .collect()
 }
 
-/// Activation of the `joins` ([`observed_joins`]) in `from..=to - 7 days`.
+/// Activation of the `joins` (`observed_joins`) in `from..=to - 7 days`.
 fn activation(
     joins: &BTreeSet<(u64, DateTime<Utc>)>,
     first_messages: &HashMap<u64, DateTime<Utc>>,

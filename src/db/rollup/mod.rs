@@ -1,0 +1,182 @@
+//! Materialised days (`member_days` for every day, `guild_days` for finished ones, `rollups`):
+//! what reports read instead of activity records. Days are day numbers (days since
+//! 1970-01-01, local).
+
+use sqlx::{Sqlite, SqliteExecutor, Transaction};
+
+use super::{to_sql_id, Pool};
+
+mod fold;
+mod read;
+
+pub use fold::*;
+pub use read::*;
+
+/// How far a guild's days are materialised, and in which time zone.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct State {
+    pub timezone: String,
+    /// The first day that is not finished.
+    pub done_until: i64,
+    /// The highest record id folded into `member_days`; `None` while the days from
+    /// `done_until` on must be rebuilt from raw records.
+    pub live_until_id: Option<i64>,
+}
+
+pub async fn state(db: impl SqliteExecutor<'_>, guild_id: u64) -> sqlx::Result<Option<State>> {
+    let row: Option<(String, i64, Option<i64>)> = sqlx::query_as(
+        "SELECT timezone, done_until, live_until_id FROM rollups WHERE guild_id = $1",
+    )
+    .bind(to_sql_id(guild_id))
+    .fetch_optional(db)
+    .await?;
+    Ok(row.map(|(timezone, done_until, live_until_id)| State {
+        timezone,
+        done_until,
+        live_until_id,
+    }))
+}
+
+/// Forgets every materialised day of a guild and starts over at `done_until` in `timezone`.
+pub async fn reset(
+    pool: &Pool,
+    guild_id: u64,
+    timezone: &str,
+    done_until: i64,
+) -> sqlx::Result<()> {
+    let mut tx = pool.begin().await?;
+    for statement in [
+        "DELETE FROM member_days WHERE guild_id = $1",
+        "DELETE FROM guild_days WHERE guild_id = $1",
+        "UPDATE members SET last_done_day = NULL, join_day = NULL, activity_total = 0,
+                            retained_30 = 0, retained_90 = 0
+         WHERE guild_id = $1",
+        "UPDATE rollups SET live_until_id = NULL WHERE guild_id = $1",
+    ] {
+        sqlx::query(statement)
+            .bind(to_sql_id(guild_id))
+            .execute(&mut *tx)
+            .await?;
+    }
+    set_state(&mut tx, guild_id, timezone, done_until).await?;
+    tx.commit().await
+}
+
+async fn set_state(
+    tx: &mut Transaction<'_, Sqlite>,
+    guild_id: u64,
+    timezone: &str,
+    done_until: i64,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO rollups (guild_id, timezone, done_until) VALUES ($1, $2, $3)
+         ON CONFLICT (guild_id) DO UPDATE SET timezone = excluded.timezone, done_until = excluded.done_until",
+    )
+    .bind(to_sql_id(guild_id))
+    .bind(timezone)
+    .bind(done_until)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Older history arrived: days from `day` on are materialised again, and the live days are
+/// rebuilt from raw records.
+pub async fn rewind(pool: &Pool, guild_id: u64, day: i64) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE rollups SET done_until = CASE WHEN done_until > $2 THEN $2 ELSE done_until END,
+                            live_until_id = NULL
+         WHERE guild_id = $1",
+    )
+    .bind(to_sql_id(guild_id))
+    .bind(day)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Starts a rebuild from `day`: drops the member days from it on (and their activity from the
+/// members' totals) and takes each member's last finished day back to before it.
+pub async fn start_rebuild(pool: &Pool, guild_id: u64, day: i64) -> sqlx::Result<()> {
+    let guild = to_sql_id(guild_id);
+    let mut tx = pool.begin().await?;
+    sqlx::query(
+        "UPDATE members SET activity_total = members.activity_total - dropped.activity
+         FROM (SELECT user_id, SUM(activity) AS activity FROM member_days
+               WHERE guild_id = $1 AND day >= $2 GROUP BY user_id) AS dropped
+         WHERE members.guild_id = $1 AND members.user_id = dropped.user_id",
+    )
+    .bind(guild)
+    .bind(day)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("DELETE FROM member_days WHERE guild_id = $1 AND day >= $2")
+        .bind(guild)
+        .bind(day)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(
+        "UPDATE members SET last_done_day = (SELECT MAX(d.day) FROM member_days d
+                                             WHERE d.guild_id = members.guild_id AND d.user_id = members.user_id)
+         WHERE guild_id = $1 AND last_done_day >= $2",
+    )
+    .bind(guild)
+    .bind(day)
+    .execute(&mut *tx)
+    .await?;
+    // Retention windows reaching the rebuilt days: what the days kept say, and the rebuilt days
+    // add theirs as they are finished.
+    let window = |flag: &str, start: i64, end: i64| {
+        format!(
+            "UPDATE members SET {flag} = CASE WHEN EXISTS (
+                 SELECT 1 FROM member_days d
+                 WHERE d.guild_id = members.guild_id AND d.user_id = members.user_id
+                   AND d.day >= members.join_day + {start} AND d.day <= members.join_day + {end})
+               THEN 1 ELSE 0 END
+             WHERE guild_id = $1 AND join_day >= $2 - {end}"
+        )
+    };
+    for statement in [
+        window("retained_30", 30, 59),
+        window("retained_90", 90, 119),
+    ] {
+        sqlx::query(&statement)
+            .bind(guild)
+            .bind(day)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await
+}
+
+/// The highest record id (read under the write lock, it is where a rebuild of the live days
+/// stops and the catch-up starts).
+pub async fn highest_id(tx: &mut Transaction<'_, Sqlite>) -> sqlx::Result<i64> {
+    sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM activity")
+        .fetch_one(&mut **tx)
+        .await
+}
+
+/// Moves the live mark to `id`: every record up to it is folded into `member_days`.
+pub async fn folded_until(
+    tx: &mut Transaction<'_, Sqlite>,
+    guild_id: u64,
+    id: i64,
+) -> sqlx::Result<()> {
+    sqlx::query("UPDATE rollups SET live_until_id = $2 WHERE guild_id = $1")
+        .bind(to_sql_id(guild_id))
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Takes the write lock first, so that two processes never fold the same records.
+pub async fn begin_write(pool: &Pool, guild_id: u64) -> sqlx::Result<Transaction<'static, Sqlite>> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("UPDATE rollups SET guild_id = guild_id WHERE guild_id = $1")
+        .bind(to_sql_id(guild_id))
+        .execute(&mut *tx)
+        .await?;
+    Ok(tx)
+}
