@@ -6,11 +6,20 @@
 use chrono::{DateTime, TimeZone, Utc};
 use tracing::{info, warn};
 
-use super::RunReport;
 use crate::config::Config;
 use crate::db::{self, Pool};
 use crate::domain::schedule::{decide_run, CatchUp, RunDecision, Schedule};
 use crate::features::{feedback, prompts, recognition, reports, settings};
+
+/// What happened to one due run (for logs and tests).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RunReport {
+    pub job_kind: &'static str,
+    pub target_id: i64,
+    pub due: i64,
+    pub posted: bool,
+    pub next: Option<i64>,
+}
 
 /// Each due prompt run: claims it (moving the job on) and queues its post in one transaction.
 pub async fn run_due_prompts(

@@ -19,6 +19,8 @@ use tracing::{info, warn};
 pub mod housekeeping;
 pub mod jobs;
 
+pub use jobs::RunReport;
+
 use crate::config::Config;
 use crate::db::{self, Pool};
 use crate::outbox::Outbox;
@@ -33,16 +35,6 @@ impl SchedulerHandle {
     pub fn wake(&self) {
         self.wake.notify_one();
     }
-}
-
-/// What happened to one due run (for logs and tests).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RunReport {
-    pub job_kind: &'static str,
-    pub target_id: i64,
-    pub due: i64,
-    pub posted: bool,
-    pub next: Option<i64>,
 }
 
 /// Runs every due job at `now`.
