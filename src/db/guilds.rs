@@ -154,15 +154,7 @@ pub async fn set_channel(
 ) -> sqlx::Result<()> {
     let mut tx = pool.begin().await?;
     ensure(&mut *tx, guild_id, now).await?;
-    sqlx::query(
-        "INSERT INTO guild_channels (guild_id, purpose, channel_id) VALUES ($1, $2, $3)
-         ON CONFLICT (guild_id, purpose) DO UPDATE SET channel_id = excluded.channel_id",
-    )
-    .bind(to_sql_id(guild_id))
-    .bind(purpose.name())
-    .bind(to_sql_id(channel_id))
-    .execute(&mut *tx)
-    .await?;
+    put_channel(&mut *tx, guild_id, purpose, channel_id).await?;
     tx.commit().await
 }
 
@@ -184,4 +176,24 @@ pub async fn name(db: impl SqliteExecutor<'_>, guild_id: u64) -> sqlx::Result<Op
             .fetch_optional(db)
             .await?;
     Ok(name.flatten())
+}
+
+/// Sets the channel for a purpose in the caller's transaction (the guild row must exist: see
+/// `ensure`).
+pub async fn put_channel(
+    db: impl SqliteExecutor<'_>,
+    guild_id: u64,
+    purpose: ChannelPurpose,
+    channel_id: u64,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO guild_channels (guild_id, purpose, channel_id) VALUES ($1, $2, $3)
+         ON CONFLICT (guild_id, purpose) DO UPDATE SET channel_id = excluded.channel_id",
+    )
+    .bind(to_sql_id(guild_id))
+    .bind(purpose.name())
+    .bind(to_sql_id(channel_id))
+    .execute(db)
+    .await?;
+    Ok(())
 }

@@ -52,13 +52,7 @@ pub async fn set_switches(
 ) -> sqlx::Result<()> {
     let mut tx = pool.begin().await?;
     super::guilds::ensure(&mut *tx, guild_id, now).await?;
-    sqlx::query("UPDATE guilds SET welcome_enabled = $2, welcome_dm = $3, welcome_intro_thread = $4 WHERE guild_id = $1")
-        .bind(to_sql_id(guild_id))
-        .bind(enabled)
-        .bind(dm)
-        .bind(intro_thread)
-        .execute(&mut *tx)
-        .await?;
+    put_switches(&mut *tx, guild_id, enabled, dm, intro_thread).await?;
     tx.commit().await
 }
 
@@ -107,15 +101,7 @@ pub async fn add_template(
 ) -> sqlx::Result<i64> {
     let mut tx = pool.begin().await?;
     super::guilds::ensure(&mut *tx, guild_id, now).await?;
-    let id = sqlx::query_scalar(
-        "INSERT INTO welcome_templates (guild_id, body, created_by, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
-    )
-    .bind(to_sql_id(guild_id))
-    .bind(body)
-    .bind(to_sql_id(author))
-    .bind(now)
-    .fetch_one(&mut *tx)
-    .await?;
+    let id = insert_template(&mut *tx, guild_id, body, author, now).await?;
     tx.commit().await?;
     Ok(id)
 }
@@ -545,5 +531,42 @@ pub async fn interests(
     .bind(to_sql_id(guild_id))
     .bind(to_sql_id(user_id))
     .fetch_optional(db)
+    .await
+}
+
+/// [`set_switches`] in the caller's transaction (the guild row must exist: see `guilds::ensure`).
+pub async fn put_switches(
+    db: impl SqliteExecutor<'_>,
+    guild_id: u64,
+    enabled: bool,
+    dm: bool,
+    intro_thread: bool,
+) -> sqlx::Result<()> {
+    sqlx::query("UPDATE guilds SET welcome_enabled = $2, welcome_dm = $3, welcome_intro_thread = $4 WHERE guild_id = $1")
+        .bind(to_sql_id(guild_id))
+        .bind(enabled)
+        .bind(dm)
+        .bind(intro_thread)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// [`add_template`] in the caller's transaction (the guild row must exist: see `guilds::ensure`).
+pub async fn insert_template(
+    db: impl SqliteExecutor<'_>,
+    guild_id: u64,
+    body: &str,
+    author: u64,
+    now: i64,
+) -> sqlx::Result<i64> {
+    sqlx::query_scalar(
+        "INSERT INTO welcome_templates (guild_id, body, created_by, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+    )
+    .bind(to_sql_id(guild_id))
+    .bind(body)
+    .bind(to_sql_id(author))
+    .bind(now)
+    .fetch_one(db)
     .await
 }

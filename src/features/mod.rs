@@ -4,9 +4,11 @@
 //! the other way round. A new feature lands here as one more module.
 
 pub mod activity;
+pub mod applications;
 pub mod feedback;
 pub mod guilds;
 pub mod import;
+pub mod intros;
 pub mod prompts;
 pub mod recognition;
 pub mod reports;

@@ -20,6 +20,7 @@ use crate::db::{
 use crate::domain::raid::{self, JoinMode, RaidPolicy};
 use crate::domain::settings::{ChannelPurpose, GuildSettings};
 use crate::domain::template::{Template, Values};
+use crate::error::UserError;
 use crate::features::activity::Tracker;
 use crate::outbox::posts;
 use crate::outbox::{action_json, message_post, new_nonce, Action, Outbox};
@@ -537,6 +538,108 @@ pub fn burst_summary(joins: u32, server: &str, intros: Option<u64>) -> String {
     )
 }
 
+/// `/welcome setup`'s choices; a switch left out keeps its current value.
+pub struct Setup<'a> {
+    pub guild_id: u64,
+    /// Where welcomes are posted.
+    pub channel: u64,
+    /// A first template, saved with the rest.
+    pub template: Option<&'a str>,
+    pub dm: Option<bool>,
+    pub intro_thread: Option<bool>,
+    /// Who ran the command (the template's author).
+    pub by: u64,
+}
+
+/// What `/welcome setup` saved: the switches as they now are.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SetUp {
+    pub dm: bool,
+    pub intro_thread: bool,
+    pub template_saved: bool,
+}
+
+/// Turns welcomes on: the channel, the switches and the template are saved in one transaction,
+/// so a failure changes nothing (as the error reply says). The caller forgets the guild's
+/// remembered settings (`PostsOnJoin`) afterwards.
+pub async fn setup(pool: &Pool, setup: &Setup<'_>, now: i64) -> anyhow::Result<SetUp> {
+    let template = setup.template.map(parse_template).transpose()?;
+    let guild_id = setup.guild_id;
+    let mut tx = pool.begin().await?;
+    db::guilds::ensure(&mut *tx, guild_id, now).await?;
+    let current = db::welcome::settings(&mut *tx, guild_id).await?;
+    let dm = setup.dm.unwrap_or(current.dm);
+    let intro_thread = setup.intro_thread.unwrap_or(current.intro_thread);
+    let welcome = ChannelPurpose::Welcome;
+    db::guilds::put_channel(&mut *tx, guild_id, welcome, setup.channel).await?;
+    db::welcome::put_switches(&mut *tx, guild_id, true, dm, intro_thread).await?;
+    if let Some(template) = &template {
+        db::welcome::insert_template(&mut *tx, guild_id, template.source(), setup.by, now).await?;
+    }
+    tx.commit().await?;
+    Ok(SetUp {
+        dm,
+        intro_thread,
+        template_saved: template.is_some(),
+    })
+}
+
+/// The reply to `/welcome setup`; `intros` is the guild's intros channel, if any.
+pub fn setup_reply(channel: u64, done: SetUp, intros: Option<u64>) -> String {
+    let intros = match (done.intro_thread, intros) {
+        (false, _) => "off".to_owned(),
+        (true, Some(c)) => format!("on, in <#{c}>"),
+        (true, None) => {
+            "on, but no intros channel yet: `/config channel purpose:intros`".to_owned()
+        }
+    };
+    format!(
+        "Welcomes are on in <#{channel}>.\n• DM to newcomers: {}\n• Intro threads: {intros}\n{}Preview with `/welcome preview`, check permissions with `/config doctor`.",
+        if done.dm { "on (falls back to the intro thread when DMs are closed)" } else { "off" },
+        if done.template_saved { "• Template saved.\n" } else { "" },
+    )
+}
+
+/// A template a manager typed, or why it cannot be saved.
+pub fn parse_template(text: &str) -> anyhow::Result<Template> {
+    Template::parse(text)
+        .map_err(|err| UserError(format!("That template cannot be saved: {err}.")).into())
+}
+
+/// `/welcome preview`: whether welcomes are on, then every template (or the default) rendered
+/// for `values`, within one message.
+pub async fn preview(
+    pool: &Pool,
+    settings: &GuildSettings,
+    values: &Values<'_>,
+) -> anyhow::Result<String> {
+    let guild_id = settings.guild_id;
+    let stored = db::welcome::templates(pool, guild_id).await?;
+    let mut lines = Vec::new();
+    if stored.is_empty() {
+        lines.push(format!(
+            "**Default template** (add your own with `/welcome template add`):\n{}",
+            Template::parse(DEFAULT_TEMPLATE)?.render(values)
+        ));
+    }
+    for t in &stored {
+        if let Ok(template) = Template::parse(&t.body) {
+            lines.push(format!("**#{}**\n{}", t.id, template.render(values)));
+        }
+    }
+    let status = match (
+        db::welcome::settings(pool, guild_id).await?.enabled,
+        settings.channel(ChannelPurpose::Welcome),
+    ) {
+        (true, Some(c)) => {
+            format!("Welcomes are on in <#{c}>; one template is picked at random per newcomer.")
+        }
+        _ => "Welcomes are off: `/welcome setup` turns them on.".to_owned(),
+    };
+    lines.insert(0, status);
+    Ok(posts::truncate(&lines.join("\n\n"), posts::MESSAGE_LIMIT))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -602,6 +705,30 @@ mod tests {
             ..WelcomeConfig::default()
         };
         assert!(!in_late_welcome_window(&off, now, now));
+    }
+
+    #[test]
+    fn the_setup_reply_lists_what_is_on() {
+        let done = SetUp {
+            dm: false,
+            intro_thread: true,
+            template_saved: true,
+        };
+        let text = setup_reply(3, done, None);
+        assert!(text.starts_with("Welcomes are on in <#3>.\n• DM to newcomers: off\n"));
+        assert!(text.contains("• Intro threads: on, but no intros channel yet"));
+        assert!(text.contains("• Template saved.\nPreview with `/welcome preview`"));
+        let quiet = SetUp {
+            dm: true,
+            intro_thread: false,
+            template_saved: false,
+        };
+        let text = setup_reply(3, quiet, Some(4));
+        assert!(
+            text.contains("DM to newcomers: on (falls back")
+                && text.contains("Intro threads: off\nPreview")
+        );
+        assert!(setup_reply(3, done, Some(4)).contains("Intro threads: on, in <#4>"));
     }
 
     #[test]

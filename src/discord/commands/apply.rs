@@ -8,24 +8,19 @@ use serenity::{
     ComponentInteraction, CreateActionRow, CreateInputText, CreateInteractionResponse,
     CreateInteractionResponseMessage, CreateModal, InputTextStyle, ModalInteraction,
 };
-use tracing::{info, warn};
+use tracing::warn;
 
-use crate::db;
 use crate::discord::checks::guild_id;
 use crate::discord::components::{ephemeral, id_after, modal_value};
+use crate::discord::errors::short_reason;
 use crate::discord::{embeds, Command, Context, Data, Error};
 use crate::domain::clock::unix_now;
-use crate::domain::settings::ChannelPurpose;
-use crate::error::{OrUser, UserError};
-use crate::outbox::posts;
-use crate::outbox::{action_json, Action};
+use crate::features::applications::{self, Answer, Click, Submission};
 
 pub fn commands() -> Vec<Command> {
     vec![apply()]
 }
 
-const APPROVE: &str = "hearth:application:approve:";
-const DECLINE: &str = "hearth:application:decline:";
 const DECLINE_REASON: &str = "hearth:application:reason:";
 
 #[derive(Debug, poise::Modal)]
@@ -50,46 +45,27 @@ pub async fn apply(ctx: poise::ApplicationContext<'_, Data, Error>) -> Result<()
     let pctx = Context::Application(ctx);
     let guild_id = guild_id(pctx)?;
     let settings = ctx.data().settings(guild_id).await?;
-    let channel = settings.channel(ChannelPurpose::Applications).or_user(
-        "Applications are not open here: a manager has not chosen an applications channel.",
-    )?;
     let user_id = ctx.author().id.get();
-    if db::applications::has_pending(&ctx.data().pool, guild_id, user_id).await? {
-        return Err(UserError(
-            "Your application is already waiting for the team; you will hear back.".into(),
-        )
-        .into());
-    }
+    let channel = applications::can_apply(&ctx.data().pool, &settings, user_id).await?;
     let Some(form) = ApplicationForm::execute(ctx).await? else {
         return Ok(());
     };
-    let id = db::applications::create(&ctx.data().pool, guild_id, user_id, unix_now()).await?;
-    let answers: Vec<(&str, &str)> = [
-        ("Why", Some(form.why.as_str())),
-        ("Found us through", form.found.as_deref()),
-        ("More", form.more.as_deref()),
-    ]
-    .into_iter()
-    .filter_map(|(k, v)| Some((k, v.filter(|v| !v.trim().is_empty())?)))
-    .collect();
-    let body =
-        posts::application_review(id, user_id, &ctx.author().name, &answers, APPROVE, DECLINE);
-    ctx.data()
-        .outbox
-        .enqueue(db::outbox::NewPost {
-            guild_id,
-            channel_id: channel,
-            kind: "application".into(),
-            dedup_key: format!("application:{guild_id}:{id}"),
-            body: action_json(&Action::Message { body, thread: None }),
-            not_before_ms: None,
-        })
-        .await?;
-    info!(
-        guild.id = guild_id,
-        application.id = id,
-        "application submitted"
-    );
+    let submission = Submission {
+        guild_id,
+        channel,
+        user_id,
+        username: &ctx.author().name,
+        why: &form.why,
+        found: form.found.as_deref(),
+        more: form.more.as_deref(),
+    };
+    applications::submit(
+        &ctx.data().pool,
+        &ctx.data().outbox,
+        &submission,
+        unix_now(),
+    )
+    .await?;
     pctx.send(
         poise::CreateReply::default()
             .content("Thanks! Your application went to the community team.")
@@ -105,113 +81,94 @@ pub async fn on_button(
     data: &Data,
     interaction: &ComponentInteraction,
 ) -> Result<bool, Error> {
-    let custom_id = interaction.data.custom_id.as_str();
-    let (approve, id) = if let Some(id) = custom_id.strip_prefix(APPROVE) {
-        (true, id)
-    } else if let Some(id) = custom_id.strip_prefix(DECLINE) {
-        (false, id)
-    } else {
-        return Ok(false);
-    };
-    let Ok(id) = id.parse::<i64>() else {
+    let Some((decision, id)) = applications::parse_button(&interaction.data.custom_id) else {
         return Ok(false);
     };
     let Some(guild_id) = interaction.guild_id.map(|g| g.get()) else {
         return Ok(true);
     };
     if !is_manager(data, guild_id, interaction.member.as_ref()).await? {
-        ephemeral(
-            ctx,
-            interaction,
-            "Only community managers can decide applications.",
-        )
-        .await?;
+        let text = "Only community managers can decide applications.";
+        ephemeral(ctx, interaction, text).await?;
         return Ok(true);
     }
-    let Some(application) = db::applications::get(&data.pool, guild_id, id).await? else {
-        ephemeral(ctx, interaction, "This application no longer exists.").await?;
-        return Ok(true);
-    };
-    if application.status != "pending" {
-        ephemeral(
-            ctx,
-            interaction,
-            &format!("This application was already {}.", application.status),
-        )
-        .await?;
-        return Ok(true);
-    }
-    if !approve {
-        // Ask for the reason; the answer arrives as a modal submit (see `on_modal`).
-        let modal = CreateModal::new(format!("{DECLINE_REASON}{id}"), "Decline application")
-            .components(vec![CreateActionRow::InputText(
-                CreateInputText::new(
-                    InputTextStyle::Paragraph,
-                    "Reason (sent to the applicant by DM)",
-                    "reason",
-                )
-                .max_length(1000),
-            )]);
-        interaction
-            .create_response(ctx, CreateInteractionResponse::Modal(modal))
-            .await?;
-        return Ok(true);
-    }
-    let manager = interaction.user.id.get();
-    if let Some(role) = db::applications::role(&data.pool, guild_id).await? {
-        let granted = ctx
-            .http
-            .add_member_role(
-                guild_id.into(),
-                application.user().into(),
-                role.into(),
-                Some("application approved"),
-            )
-            .await;
-        if let Err(err) = granted {
-            warn!(guild.id = guild_id, role.id = role, error = %err, "could not grant the application role");
-            let text = format!(
-                "I could not give <@&{role}> to <@{}>: {}. Fix: give the Hearth role Manage Roles and move it above <@&{role}> (Server Settings → Roles); `/config doctor` checks it.",
-                application.user(),
-                crate::discord::errors::short_reason(&err)
-            );
+    let (applicant, role) = match applications::click(&data.pool, guild_id, id, decision).await? {
+        Click::Note(text) => {
             ephemeral(ctx, interaction, &text).await?;
             return Ok(true);
         }
+        Click::AskReason => {
+            // The answer arrives as a modal submit (see `on_modal`).
+            let modal = CreateInteractionResponse::Modal(decline_modal(id));
+            interaction.create_response(ctx, modal).await?;
+            return Ok(true);
+        }
+        Click::Approve { applicant, role } => (applicant, role),
+    };
+    if let Some(role) = role {
+        if !grant_role(ctx, interaction, guild_id, applicant, role).await? {
+            return Ok(true);
+        }
     }
-    if !db::applications::decide(
-        &data.pool,
-        guild_id,
-        id,
-        "approved",
-        manager,
-        None,
-        unix_now(),
-    )
-    .await?
-    {
-        ephemeral(
-            ctx,
-            interaction,
-            "This application was decided a moment ago by someone else.",
+    let manager = interaction.user.id.get();
+    match applications::approve(&data.pool, guild_id, id, manager, unix_now()).await? {
+        Answer::Note(text) => ephemeral(ctx, interaction, &text).await?,
+        Answer::Decided(text) => {
+            interaction.create_response(ctx, decided(text)).await?;
+            crate::discord::members::welcome_approved(ctx, data, guild_id, applicant).await?;
+        }
+    }
+    Ok(true)
+}
+
+/// The modal asking a manager why they decline.
+fn decline_modal(id: i64) -> CreateModal {
+    CreateModal::new(format!("{DECLINE_REASON}{id}"), "Decline application").components(vec![
+        CreateActionRow::InputText(
+            CreateInputText::new(
+                InputTextStyle::Paragraph,
+                "Reason (sent to the applicant by DM)",
+                "reason",
+            )
+            .max_length(1000),
+        ),
+    ])
+}
+
+/// Gives the applicant the application role; on failure tells the manager how to fix it and
+/// returns false.
+async fn grant_role(
+    ctx: &serenity::Context,
+    interaction: &ComponentInteraction,
+    guild_id: u64,
+    applicant: u64,
+    role: u64,
+) -> Result<bool, Error> {
+    let granted = ctx
+        .http
+        .add_member_role(
+            guild_id.into(),
+            applicant.into(),
+            role.into(),
+            Some("application approved"),
         )
-        .await?;
+        .await;
+    let Err(err) = granted else {
         return Ok(true);
-    }
-    info!(
-        guild.id = guild_id,
-        application.id = id,
-        "application approved"
-    );
-    let decided = CreateInteractionResponseMessage::new()
-        .content(format!("✅ Approved by <@{manager}>."))
+    };
+    warn!(guild.id = guild_id, role.id = role, error = %err, "could not grant the application role");
+    let text = applications::role_not_granted(role, applicant, &short_reason(&err));
+    ephemeral(ctx, interaction, &text).await?;
+    Ok(false)
+}
+
+/// The review post's new text, its buttons removed.
+fn decided(text: String) -> CreateInteractionResponse {
+    let message = CreateInteractionResponseMessage::new()
+        .content(text)
         .components(Vec::new())
         .allowed_mentions(embeds::no_mentions());
-    interaction
-        .create_response(ctx, CreateInteractionResponse::UpdateMessage(decided))
-        .await?;
-    crate::discord::members::welcome_approved(ctx, data, guild_id, application.user()).await?;
-    Ok(true)
+    CreateInteractionResponse::UpdateMessage(message)
 }
 
 /// The decline reason from the modal opened by the Decline button.
@@ -231,60 +188,12 @@ pub async fn on_modal(
     }
     let reason = modal_value(interaction, "reason").unwrap_or_default();
     let manager = interaction.user.id.get();
-    let Some(application) = db::applications::get(&data.pool, guild_id, id).await? else {
-        return Ok(true);
-    };
-    let decided = db::applications::decide(
-        &data.pool,
-        guild_id,
-        id,
-        "declined",
-        manager,
-        Some(&reason),
-        unix_now(),
-    )
-    .await?;
-    let text = if decided {
-        info!(
-            guild.id = guild_id,
-            application.id = id,
-            "application declined"
-        );
-        let note = if reason.trim().is_empty() {
-            String::new()
-        } else {
-            format!("\nReason: {reason}")
-        };
-        let body = posts::text_post(
-            &format!("Your application was not accepted this time.{note}"),
-            &[],
-        );
-        data.outbox
-            .enqueue(db::outbox::NewPost {
-                guild_id,
-                channel_id: 0,
-                kind: "application-decline".into(),
-                dedup_key: format!("application-decline:{guild_id}:{id}"),
-                // A decline is private: never posted in the intro thread.
-                body: action_json(&Action::DirectMessage {
-                    user_id: application.user(),
-                    body,
-                    fallback_to_thread: false,
-                }),
-                not_before_ms: None,
-            })
-            .await?;
-        format!("❌ Declined by <@{manager}>. The applicant is told by DM if their DMs are open.")
-    } else {
-        format!("This application was already {}.", application.status)
-    };
-    let response = CreateInteractionResponseMessage::new()
-        .content(text)
-        .components(Vec::new())
-        .allowed_mentions(embeds::no_mentions());
-    interaction
-        .create_response(ctx, CreateInteractionResponse::UpdateMessage(response))
-        .await?;
+    let (pool, outbox) = (&data.pool, &data.outbox);
+    let declined =
+        applications::decline(pool, outbox, guild_id, id, manager, &reason, unix_now()).await?;
+    if let Some(text) = declined {
+        interaction.create_response(ctx, decided(text)).await?;
+    }
     Ok(true)
 }
 

@@ -2,15 +2,13 @@
 
 use poise::Modal as _;
 
-use crate::db::{self, outbox::NewPost};
 use crate::discord::checks::guild_id;
+use crate::discord::serenity::ChannelType;
 use crate::discord::{Command, Context, Error};
 use crate::domain::clock::unix_now;
 use crate::domain::settings::ChannelPurpose;
-use crate::error::{OrUser, UserError};
-use crate::features::welcome::intro_thread_name;
-use crate::outbox::posts;
-use crate::outbox::{action_json, Action};
+use crate::error::OrUser;
+use crate::features::intros::{self, Intro};
 
 pub fn commands() -> Vec<Command> {
     vec![intro()]
@@ -52,62 +50,30 @@ pub async fn intro(
     let Some(form) = IntroForm::execute(ctx).await? else {
         return Ok(()); // the member closed the form
     };
-    let user = ctx.author();
-    let (user_id, username) = (user.id.get(), user.display_name().to_owned());
-    // Interests are kept only with the member's explicit opt-in; opting out forgets them.
-    let keep = share_interests
-        .unwrap_or(false)
-        .then_some(form.interests.as_deref())
-        .flatten();
-    db::welcome::set_interests(&ctx.data().pool, guild_id, user_id, keep, unix_now()).await?;
-
-    let fields: Vec<(&str, &str)> = [
-        ("About", Some(form.about.as_str())),
-        ("Working on", form.work.as_deref()),
-        ("Interests", form.interests.as_deref()),
-        ("Hoping to find", form.hope.as_deref()),
-    ]
-    .into_iter()
-    .filter_map(|(name, value)| Some((name, value.filter(|v| !v.trim().is_empty())?)))
-    .collect();
-    let prompt = posts::intro_post(user_id, &username, &fields);
     let forum = ctx
         .guild()
         .and_then(|g| {
             g.channels
                 .get(&intros.into())
-                .map(|c| c.kind == poise::serenity_prelude::ChannelType::Forum)
+                .map(|c| c.kind == ChannelType::Forum)
         })
         .unwrap_or(false);
-    let queued = ctx
-        .data()
-        .outbox
-        .enqueue(NewPost {
-            guild_id,
-            channel_id: intros,
-            kind: "intro".into(),
-            dedup_key: format!(
-                "intro-form:{guild_id}:{user_id}:{}",
-                ctx.interaction.id.get()
-            ),
-            body: action_json(&Action::IntroThread {
-                user_id,
-                name: intro_thread_name(&username),
-                forum,
-                prompt,
-            }),
-            not_before_ms: None,
-        })
-        .await?;
-    if queued.is_none() {
-        return Err(UserError("This introduction was already posted.".into()).into());
-    }
-    let stored = if keep.is_some() {
-        "Your interests are saved for peer introductions (`/intro share_interests:false` removes them)."
-    } else {
-        "Your interests were not stored."
+    let user = ctx.author();
+    let intro = Intro {
+        guild_id,
+        user_id: user.id.get(),
+        username: user.display_name(),
+        intros,
+        forum,
+        submission: ctx.interaction.id.get(),
+        share_interests: share_interests.unwrap_or(false),
+        about: &form.about,
+        work: form.work.as_deref(),
+        interests: form.interests.as_deref(),
+        hope: form.hope.as_deref(),
     };
-    pctx.send(poise::CreateReply::default().content(format!("Thanks, {username}! Your introduction is being posted in your thread in <#{intros}>. {stored}")).ephemeral(true))
+    let reply = intros::post(&ctx.data().pool, &ctx.data().outbox, &intro, unix_now()).await?;
+    pctx.send(poise::CreateReply::default().content(reply).ephemeral(true))
         .await?;
     Ok(())
 }

@@ -8,9 +8,9 @@ use crate::discord::serenity::{ChannelId, Member};
 use crate::discord::{checks, Command, Context, Error};
 use crate::domain::clock::unix_now;
 use crate::domain::settings::ChannelPurpose;
-use crate::domain::template::{Template, Values};
+use crate::domain::template::Values;
 use crate::error::{OrUser, UserError};
-use crate::features::welcome::DEFAULT_TEMPLATE;
+use crate::features::welcome::{self as feature, Setup, DEFAULT_TEMPLATE};
 use crate::outbox::posts;
 
 pub fn commands() -> Vec<Command> {
@@ -44,46 +44,20 @@ async fn setup(
     >,
 ) -> Result<(), Error> {
     let guild_id = guild_id(ctx)?;
-    let template = message.as_deref().map(parse_template).transpose()?;
-    let pool = &ctx.data().pool;
-    let current = db::welcome::settings(pool, guild_id).await?;
-    let dm = dm.unwrap_or(current.dm);
-    let intro_thread = intro_thread.unwrap_or(current.intro_thread);
-    db::guilds::set_channel(
-        pool,
+    let setup = Setup {
         guild_id,
-        ChannelPurpose::Welcome,
-        channel.get(),
-        unix_now(),
-    )
-    .await?;
-    db::welcome::set_switches(pool, guild_id, true, dm, intro_thread, unix_now()).await?;
-    ctx.data().settings_changed(guild_id);
-    if let Some(template) = &template {
-        db::welcome::add_template(
-            pool,
-            guild_id,
-            template.source(),
-            ctx.author().id.get(),
-            unix_now(),
-        )
-        .await?;
-    }
-    let settings = ctx.data().settings(guild_id).await?;
-    let intros = match (intro_thread, settings.channel(ChannelPurpose::Intros)) {
-        (false, _) => "off".to_owned(),
-        (true, Some(c)) => format!("on, in <#{c}>"),
-        (true, None) => {
-            "on, but no intros channel yet: `/config channel purpose:intros`".to_owned()
-        }
+        channel: channel.get(),
+        template: message.as_deref(),
+        dm,
+        intro_thread,
+        by: ctx.author().id.get(),
     };
-    ctx.say(format!(
-        "Welcomes are on in <#{}>.\n• DM to newcomers: {}\n• Intro threads: {intros}\n{}Preview with `/welcome preview`, check permissions with `/config doctor`.",
-        channel.get(),
-        if dm { "on (falls back to the intro thread when DMs are closed)" } else { "off" },
-        if template.is_some() { "• Template saved.\n" } else { "" },
-    ))
-    .await?;
+    let done = feature::setup(&ctx.data().pool, &setup, unix_now()).await?;
+    ctx.data().settings_changed(guild_id);
+    let settings = ctx.data().settings(guild_id).await?;
+    let intros = settings.channel(ChannelPurpose::Intros);
+    ctx.say(feature::setup_reply(channel.get(), done, intros))
+        .await?;
     Ok(())
 }
 
@@ -120,35 +94,8 @@ async fn preview(
         intro_channel: settings.channel(ChannelPurpose::Intros),
         rules_channel: rules,
     };
-    let stored = db::welcome::templates(&ctx.data().pool, guild_id).await?;
-    let mut lines = Vec::new();
-    if stored.is_empty() {
-        lines.push(format!(
-            "**Default template** (add your own with `/welcome template add`):\n{}",
-            Template::parse(DEFAULT_TEMPLATE)?.render(&values)
-        ));
-    }
-    for t in &stored {
-        if let Ok(template) = Template::parse(&t.body) {
-            lines.push(format!("**#{}**\n{}", t.id, template.render(&values)));
-        }
-    }
-    let status = match (
-        db::welcome::settings(&ctx.data().pool, guild_id)
-            .await?
-            .enabled,
-        settings.channel(ChannelPurpose::Welcome),
-    ) {
-        (true, Some(c)) => {
-            format!("Welcomes are on in <#{c}>; one template is picked at random per newcomer.")
-        }
-        _ => "Welcomes are off: `/welcome setup` turns them on.".to_owned(),
-    };
-    lines.insert(0, status);
-    ctx.send(
-        CreateReply::default().content(posts::truncate(&lines.join("\n\n"), posts::MESSAGE_LIMIT)),
-    )
-    .await?;
+    let text = feature::preview(&ctx.data().pool, &settings, &values).await?;
+    ctx.send(CreateReply::default().content(text)).await?;
     Ok(())
 }
 
@@ -170,7 +117,7 @@ async fn template_add(
     text: String,
 ) -> Result<(), Error> {
     let guild_id = guild_id(ctx)?;
-    let template = parse_template(&text)?;
+    let template = feature::parse_template(&text)?;
     let id = db::welcome::add_template(
         &ctx.data().pool,
         guild_id,
@@ -245,9 +192,4 @@ async fn disable(ctx: Context<'_>) -> Result<(), Error> {
     ctx.say("Welcome posts and DMs are off. `/welcome setup` turns them back on.")
         .await?;
     Ok(())
-}
-
-fn parse_template(text: &str) -> Result<Template, Error> {
-    Template::parse(text)
-        .map_err(|err| UserError(format!("That template cannot be saved: {err}.")).into())
 }
