@@ -5,6 +5,7 @@
 
 pub mod activity;
 pub mod applications;
+pub mod calendar;
 pub mod feedback;
 pub mod guilds;
 pub mod import;

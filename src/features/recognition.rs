@@ -1,6 +1,9 @@
 //! The monthly "top 3 contributors" shout-out (product §5): on a chosen day and time each month,
 //! the spotlight channel celebrates the three most active members of the month before.
 //! Opted-out members are never named. Scheduled per guild with `/spotlight shoutout`.
+//! Also the spotlights (product §5): ranked candidates, and a manager's spotlight post.
+
+use std::collections::HashSet;
 
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 use serde_json::{json, Value};
@@ -9,11 +12,14 @@ use tracing::info;
 use crate::config::Config;
 use crate::db::{self, recognition::Shoutout, Pool};
 use crate::domain::analytics::{CohortPeriod, Contributor};
+use crate::domain::recognition::{suggest, Candidate};
 use crate::domain::schedule::{Schedule, ScheduleError};
 use crate::domain::settings::ChannelPurpose;
+use crate::error::{OrUser, UserError};
+use crate::features::activity::Tracker;
 use crate::features::reports::month_bounds;
 use crate::features::settings;
-use crate::outbox::{enqueue_in, message_post, posts};
+use crate::outbox::{action_json, enqueue_in, message_post, posts, Action, Outbox};
 
 /// Job kind of the shout-out (one job per guild, target = guild id).
 pub const JOB: &str = "shoutout";
@@ -147,6 +153,208 @@ pub async fn schedule_shoutout(
     Ok(next)
 }
 
+/// A monthly shout-out as scheduled: when it recurs, its next run and where it goes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ShoutoutScheduled {
+    pub shoutout: Shoutout,
+    pub next: Option<DateTime<Utc>>,
+    /// The spotlight channel; without one the runs are skipped.
+    pub channel: Option<u64>,
+}
+
+impl ShoutoutScheduled {
+    /// What `/spotlight shoutout` answers.
+    pub fn text(&self) -> String {
+        let mut reply = match self.next {
+            Some(next) => format!(
+                "The top {PLACES} contributors of each month will be celebrated on day {} at {} \
+                 server time; next: <t:{}:F>.",
+                self.shoutout.day,
+                self.shoutout.time_of_day,
+                next.timestamp()
+            ),
+            None => "The shout-out is saved but has no next run.".to_owned(),
+        };
+        match self.channel {
+            Some(channel) => reply.push_str(&format!(" It goes to <#{channel}>.")),
+            None => reply.push_str(
+                " There is no spotlight channel yet: `/config channel purpose:spotlight` sets \
+                 one, or the shout-out is skipped.",
+            ),
+        }
+        reply
+    }
+}
+
+/// Saves and schedules a guild's monthly shout-out on `day` at `time` (server time); a
+/// [`UserError`] says what is wrong with them.
+pub async fn start_shoutout(
+    pool: &Pool,
+    config: &Config,
+    guild_id: u64,
+    day: u8,
+    time: &str,
+    author: u64,
+    now: DateTime<Utc>,
+) -> anyhow::Result<ShoutoutScheduled> {
+    let shoutout = parse(day, time).map_err(UserError)?;
+    db::recognition::set_shoutout(pool, guild_id, &shoutout, author, now.timestamp()).await?;
+    let next = schedule_shoutout(pool, config, guild_id, Some(&shoutout), now).await?;
+    let settings = settings::resolve(pool, config, guild_id).await?;
+    Ok(ShoutoutScheduled {
+        shoutout,
+        next,
+        channel: settings.channel(ChannelPurpose::Spotlight),
+    })
+}
+
+/// Stops a guild's monthly shout-out; returns whether there was one.
+pub async fn stop_shoutout(
+    pool: &Pool,
+    config: &Config,
+    guild_id: u64,
+    now: DateTime<Utc>,
+) -> anyhow::Result<bool> {
+    let had = db::recognition::remove_shoutout(pool, guild_id).await?;
+    schedule_shoutout(pool, config, guild_id, None, now).await?;
+    Ok(had)
+}
+
+/// Queues last month's shout-out now (as of `now` in server time) and wakes the outbox;
+/// false when it was not posted (see [`queue`]).
+pub async fn post_last_month(
+    pool: &Pool,
+    config: &Config,
+    outbox: &Outbox,
+    guild_id: u64,
+    now: DateTime<Utc>,
+) -> anyhow::Result<bool> {
+    let tz = settings::timezone(pool, config, guild_id).await?;
+    let queued = queue(pool, config, guild_id, now.with_timezone(&tz).date_naive()).await?;
+    outbox.wake();
+    Ok(queued)
+}
+
+/// Spotlight candidates (`/spotlight suggest`): the last 30 days' top contributors and quiet
+/// experts, and nominations, leaving out opted-out members, the bot, and members spotlighted
+/// in the last `weeks` weeks.
+pub async fn candidates(
+    pool: &Pool,
+    config: &Config,
+    guild_id: u64,
+    bot_id: u64,
+    weeks: u32,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Vec<Candidate>> {
+    let tz = settings::timezone(pool, config, guild_id).await?;
+    let to = now.with_timezone(&tz).date_naive();
+    let from = to - Duration::days(29);
+    let report =
+        crate::features::stats::report(pool, guild_id, tz, from, to, CohortPeriod::Month).await?;
+    let top: Vec<(u64, u64)> = report
+        .top_contributors
+        .iter()
+        .filter_map(|c| Some((c.user_id.parse().ok()?, c.activity)))
+        .collect();
+    let experts: Vec<(u64, f64)> =
+        crate::features::stats::quiet_experts(pool, guild_id, tz, from, to, 5)
+            .await?
+            .iter()
+            .map(|e| (e.user_id, e.per_message()))
+            .collect();
+    let nominations =
+        db::recognition::nominations_since(pool, guild_id, now.timestamp() - 30 * 86_400).await?;
+    let since = now.timestamp() - i64::from(weeks) * 7 * 86_400;
+    let mut exclude: HashSet<u64> = db::recognition::spotlights(pool, guild_id, since)
+        .await?
+        .into_iter()
+        .map(|(m, _, _)| m)
+        .collect();
+    exclude.extend(db::activity::optouts_in(pool, guild_id).await?);
+    exclude.insert(bot_id);
+    Ok(suggest(&top, &experts, &nominations, &exclude, 10))
+}
+
+/// What `/spotlight suggest` answers.
+pub fn candidates_text(ranked: &[Candidate]) -> String {
+    let text = if ranked.is_empty() {
+        "No candidates yet: suggestions come from the last 30 days of activity and nominations."
+            .to_owned()
+    } else {
+        ranked
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("{}. <@{}>: {}", i + 1, c.user_id, c.reasons.join("; ")))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    format!(
+        "**Spotlight candidates** (opted-out and recently spotlighted members left out)\n{text}"
+    )
+}
+
+/// A manager's spotlight of a member (`/spotlight post`).
+#[derive(Clone, Debug)]
+pub struct Spotlight {
+    pub guild_id: u64,
+    pub user_id: u64,
+    pub name: String,
+    pub avatar_url: String,
+    /// When the member joined (unix seconds), if known.
+    pub joined_at: Option<i64>,
+    pub story: String,
+    pub posted_by: u64,
+    /// The command's interaction id: one post per request, however often it is retried.
+    pub request_id: u64,
+}
+
+/// Queues a spotlight in the spotlight channel and records it; returns the channel. Refused
+/// (a [`UserError`]) without a spotlight channel or for an opted-out member.
+pub async fn post_spotlight(
+    pool: &Pool,
+    config: &Config,
+    outbox: &Outbox,
+    tracker: &Tracker,
+    spotlight: &Spotlight,
+    now: DateTime<Utc>,
+) -> anyhow::Result<u64> {
+    let (guild_id, user_id) = (spotlight.guild_id, spotlight.user_id);
+    let channel = settings::resolve(pool, config, guild_id)
+        .await?
+        .channel(ChannelPurpose::Spotlight)
+        .or_user("There is no spotlight channel: `/config channel purpose:spotlight` sets one.")?;
+    if tracker.is_opted_out(guild_id, user_id) {
+        return Err(UserError(format!(
+            "{} opted out of tracking and spotlights.",
+            spotlight.name
+        ))
+        .into());
+    }
+    let thread = db::welcome::intro_thread(pool, guild_id, user_id).await?;
+    let body = posts::spotlight_post(
+        user_id,
+        &spotlight.name,
+        &spotlight.avatar_url,
+        &spotlight.story,
+        spotlight.joined_at,
+        thread,
+    );
+    let key = format!("spotlight:{guild_id}:{user_id}:{}", spotlight.request_id);
+    outbox
+        .enqueue(db::outbox::NewPost {
+            guild_id,
+            channel_id: channel,
+            kind: "spotlight".into(),
+            dedup_key: key,
+            body: action_json(&Action::Message { body, thread: None }),
+            not_before_ms: None,
+        })
+        .await?;
+    let (by, at) = (spotlight.posted_by, now.timestamp());
+    db::recognition::record_spotlight(pool, guild_id, user_id, by, at).await?;
+    Ok(channel)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -220,5 +428,43 @@ mod tests {
         );
         assert_eq!(body["allowed_mentions"]["parse"], json!([]));
         assert_eq!(body["allowed_mentions"]["users"], json!(["1", "2", "3"]));
+    }
+
+    #[test]
+    fn the_shout_out_reply_names_the_next_run_and_a_missing_channel() {
+        let scheduled = ShoutoutScheduled {
+            shoutout: parse(3, "18:30").unwrap(),
+            next: DateTime::from_timestamp(1_775_233_800, 0),
+            channel: None,
+        };
+        assert_eq!(
+            scheduled.text(),
+            "The top 3 contributors of each month will be celebrated on day 3 at 18:30 server \
+             time; next: <t:1775233800:F>. There is no spotlight channel yet: `/config channel \
+             purpose:spotlight` sets one, or the shout-out is skipped."
+        );
+        let with_channel = ShoutoutScheduled {
+            next: None,
+            channel: Some(9),
+            ..scheduled
+        };
+        assert_eq!(
+            with_channel.text(),
+            "The shout-out is saved but has no next run. It goes to <#9>."
+        );
+    }
+
+    #[test]
+    fn candidates_are_numbered_with_their_reasons() {
+        assert!(candidates_text(&[]).ends_with("\nNo candidates yet: suggestions come from the last 30 days of activity and nominations."));
+        let ranked = [Candidate {
+            user_id: 5,
+            score: 10.0,
+            reasons: vec!["top contributor".into(), "nominated".into()],
+        }];
+        assert_eq!(
+            candidates_text(&ranked),
+            "**Spotlight candidates** (opted-out and recently spotlighted members left out)\n1. <@5>: top contributor; nominated"
+        );
     }
 }

@@ -11,8 +11,9 @@ use crate::db::{self, Pool};
 use crate::domain::analytics::{CohortPeriod, Report};
 use crate::domain::schedule::Schedule;
 use crate::domain::settings::ChannelPurpose;
+use crate::error::UserError;
 use crate::features::settings;
-use crate::outbox::{enqueue_in, message_post, posts};
+use crate::outbox::{enqueue_in, message_post, posts, Outbox};
 
 /// Job kind of the monthly report (one job per guild, target = guild id).
 pub const JOB: &str = "monthly-report";
@@ -152,6 +153,42 @@ pub async fn queue(
     Ok(true)
 }
 
+/// The first day of a month typed as YYYY-MM.
+pub fn parse_month(text: &str) -> Result<NaiveDate, UserError> {
+    NaiveDate::parse_from_str(&format!("{}-01", text.trim()), "%Y-%m-%d")
+        .map_err(|_| UserError(format!("month: `{text}` is not a month like 2026-03.")))
+}
+
+/// Queues a report on demand (`/report monthly`): for `month` (YYYY-MM), or else the month
+/// of `now` in server time, and wakes the outbox; returns a day of the month reported. A
+/// [`UserError`] for a bad month or a guild without a reports channel.
+#[allow(clippy::too_many_arguments)]
+pub async fn post_now(
+    pool: &Pool,
+    config: &Config,
+    outbox: &Outbox,
+    guild_id: u64,
+    guild_name: &str,
+    month: Option<&str>,
+    request_id: u64,
+    now: DateTime<Utc>,
+) -> anyhow::Result<NaiveDate> {
+    let tz = settings::timezone(pool, config, guild_id).await?;
+    let day = match month {
+        None => now.with_timezone(&tz).date_naive(),
+        Some(text) => parse_month(text)?,
+    };
+    let key = format!("monthly-report-now:{guild_id}:{request_id}");
+    if !queue(pool, config, guild_id, day, &key, guild_name).await? {
+        return Err(UserError(
+            "There is no reports channel: `/config channel purpose:reports` sets one.".into(),
+        )
+        .into());
+    }
+    outbox.wake();
+    Ok(day)
+}
+
 /// When the monthly report runs: the 1st of each month, 09:00 server time.
 pub fn schedule() -> Schedule {
     Schedule::cron("0 9 1 * *").unwrap_or(Schedule::Weekly {
@@ -196,5 +233,17 @@ mod tests {
         assert_eq!(change(120.0, 100.0), "▲ +20%");
         assert_eq!(change(50.0, 100.0), "▼ -50%");
         assert_eq!(change(3.0, 0.0), "new");
+    }
+
+    #[test]
+    fn a_month_is_typed_as_yyyy_mm() {
+        assert_eq!(
+            parse_month(" 2026-03 ").unwrap(),
+            NaiveDate::from_ymd_opt(2026, 3, 1).unwrap()
+        );
+        assert_eq!(
+            parse_month("March").unwrap_err().0,
+            "month: `March` is not a month like 2026-03."
+        );
     }
 }

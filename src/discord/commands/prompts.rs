@@ -1,6 +1,6 @@
 //! `/prompts` and `/calendar`: the content calendar (product §4).
 
-use chrono::{Duration, Utc};
+use chrono::Utc;
 use poise::serenity_prelude::{ChannelId, CreateAttachment};
 use poise::CreateReply;
 
@@ -8,10 +8,9 @@ use crate::db::{self, prompts::NewPrompt};
 use crate::discord::checks::guild_id;
 use crate::discord::{checks, Command, Context, Error};
 use crate::domain::clock::{unix_now, Clock, SystemClock};
-use crate::domain::ical::{self, CalendarEvent};
 use crate::domain::prompt::CLASSIC_WEEK;
-use crate::domain::schedule::{parse_catch_up, CatchUp, Schedule};
 use crate::error::{OrUser, UserError};
+use crate::features::calendar;
 use crate::features::prompts as feature;
 use crate::outbox::posts;
 
@@ -55,86 +54,32 @@ async fn add(
     #[description = "Missed runs after downtime: skip, or how late is still fine (default 1h)"]
     catch_up: Option<String>,
 ) -> Result<(), Error> {
-    let guild_id = guild_id(ctx)?;
-    let schedule = match (cron.as_deref(), days.as_deref(), time.as_deref()) {
-        (Some(cron), None, None) => Schedule::cron(cron),
-        (None, Some(days), Some(time)) => Schedule::weekly(days, time),
-        _ => return Err(UserError("Give either `days` and `time` (e.g. days:mon time:09:00) or `cron` (e.g. 0 9 * * MON).".into()).into()),
-    }
-    .map_err(|e| UserError(format!("That schedule cannot be saved: {e}.")))?;
-    let late_within_secs = match parse_catch_up(catch_up.as_deref().unwrap_or("1h"))
-        .map_err(|e| UserError(format!("catch_up: {e}")))?
-    {
-        CatchUp::Skip => None,
-        CatchUp::LateWithin(d) => Some(d.num_seconds()),
-    };
-    let poll = poll_json(poll_question, poll_answers, poll_hours)?;
-    let (kind, days, time, cron) = match &schedule {
-        Schedule::Weekly { .. } => ("weekly", days, time, None),
-        Schedule::Cron { expression, .. } => ("cron", None, None, Some(expression.clone())),
-    };
-    let row = NewPrompt {
-        guild_id,
-        theme: theme.clone(),
+    let request = feature::PromptRequest {
+        theme,
         channel_id: channel.get(),
-        schedule_kind: kind.into(),
         days,
-        time_of_day: time,
+        time,
         cron,
-        late_within_secs,
         text,
-        thread: thread.unwrap_or(false),
-        poll: poll.map(|p| p.to_string()),
-        author_id: ctx.author().id.get(),
-        paused: false,
+        thread,
+        poll_question,
+        poll_answers,
+        poll_hours,
+        catch_up,
     };
-    let id = db::prompts::insert_prompt(&ctx.data().pool, &row, unix_now()).await?;
-    let next = reschedule(ctx, id).await?;
+    let (data, author) = (ctx.data(), ctx.author().id.get());
+    let (guild, now) = (guild_id(ctx)?, SystemClock.now());
+    let added = feature::add(&data.pool, &data.config, guild, author, request, now).await?;
+    data.scheduler.wake();
+    let (row, schedule, next) = (&added.row, &added.schedule, next_text(added.next));
     ctx.say(format!(
-        "Prompt #{id} **{theme}** in <#{}>: {schedule}. {}",
-        channel.get(),
-        next_text(next)
+        "Prompt #{} **{}** in <#{}>: {schedule}. {next}",
+        row.id,
+        row.theme,
+        row.channel()
     ))
     .await?;
     Ok(())
-}
-
-fn poll_json(
-    question: Option<String>,
-    answers: Option<String>,
-    hours: Option<u32>,
-) -> Result<Option<serde_json::Value>, Error> {
-    let Some(question) = question else {
-        return match answers {
-            Some(_) => Err(UserError("poll_answers needs a poll_question.".into()).into()),
-            None => Ok(None),
-        };
-    };
-    let answers: Vec<String> = answers
-        .unwrap_or_default()
-        .split('|')
-        .map(str::trim)
-        .filter(|a| !a.is_empty())
-        .map(str::to_owned)
-        .collect();
-    if !(1..=10).contains(&answers.len()) {
-        return Err(UserError(format!(
-            "poll_answers: a poll needs 1 to 10 answers separated by |, got {}.",
-            answers.len()
-        ))
-        .into());
-    }
-    if question.chars().count() > 300 || answers.iter().any(|a| a.chars().count() > 55) {
-        return Err(UserError(
-            "poll: the question may have 300 characters and each answer 55.".into(),
-        )
-        .into());
-    }
-    let hours = hours.unwrap_or(24);
-    if !(1..=768).contains(&hours) {
-        return Err(UserError("poll_hours: between 1 and 768 (32 days).".into()).into());
-    }
-    Ok(Some(crate::outbox::posts::poll(&question, &answers, hours)))
 }
 
 /// Recomputes a prompt's next run and wakes the scheduler.
@@ -413,135 +358,30 @@ pub async fn calendar(
     if matches!(format, Some(CalendarFormat::Ical)) {
         return calendar_ical(ctx).await;
     }
-    let guild_id = guild_id(ctx)?;
     let days = i64::from(days.unwrap_or(14).clamp(1, 90));
-    let tz =
-        crate::features::settings::timezone(&ctx.data().pool, &ctx.data().config, guild_id).await?;
-    let now = SystemClock.now();
-    let until = now + Duration::days(days);
-    let mut items = Vec::new();
-    for row in db::prompts::prompts(&ctx.data().pool, guild_id)
-        .await?
-        .iter()
-        .filter(|r| !r.paused)
-    {
-        let Ok(schedule) = feature::schedule_of(row) else {
-            continue;
-        };
-        let mut at = now;
-        while let Some(next) = schedule.next_after(at, tz).filter(|t| *t <= until) {
-            items.push((next, format!("{} in <#{}>", row.theme, row.channel())));
-            at = next;
-        }
-    }
-    for ama in db::ama::list(&ctx.data().pool, guild_id)
-        .await?
-        .iter()
-        .filter(|a| a.status == "open")
-    {
-        if let Some(start) =
-            chrono::DateTime::from_timestamp(ama.start_at, 0).filter(|t| *t >= now && *t <= until)
-        {
-            items.push((
-                start,
-                format!(
-                    "AMA: {} with <@{}> in <#{}>",
-                    ama.title,
-                    db::from_sql_id(ama.host_id),
-                    db::from_sql_id(ama.channel_id)
-                ),
-            ));
-        }
-    }
-    // The monthly leadership report, when it has somewhere to go.
-    let settings = ctx.data().settings(guild_id).await?;
-    if let Some(reports) = settings.channel(crate::domain::settings::ChannelPurpose::Reports) {
-        let mut at = now;
-        while let Some(next) = crate::features::reports::schedule()
-            .next_after(at, tz)
-            .filter(|t| *t <= until)
-        {
-            items.push((next, format!("Monthly community report in <#{reports}>")));
-            at = next;
-        }
-    }
-    if let (Some(spotlight), Some(shoutout)) = (
-        settings.channel(crate::domain::settings::ChannelPurpose::Spotlight),
-        db::recognition::shoutout(&ctx.data().pool, guild_id).await?,
-    ) {
-        let mut at = now;
-        while let Some(next) = crate::features::recognition::schedule(&shoutout)
-            .and_then(|s| s.next_after(at, tz))
-            .filter(|t| *t <= until)
-        {
-            items.push((
-                next,
-                format!("Monthly top-3 contributors shout-out in <#{spotlight}>"),
-            ));
-            at = next;
-        }
-    }
-    items.sort();
-    let text = if items.is_empty() {
-        format!("Nothing scheduled in the next {days} days.")
-    } else {
-        let lines: Vec<String> = items
-            .iter()
-            .map(|(t, what)| {
-                format!(
-                    "{} · <t:{}:F> · {what}",
-                    t.with_timezone(&tz).format("%a %d %b %H:%M"),
-                    t.timestamp()
-                )
-            })
-            .collect();
-        format!(
-            "**Next {days} days** (server time {}; Discord shows each in your own time):\n{}",
-            tz.name(),
-            lines.join("\n")
-        )
-    };
-    ctx.say(posts::truncate(&text, posts::MESSAGE_LIMIT))
-        .await?;
+    let (pool, config) = (&ctx.data().pool, &ctx.data().config);
+    let calendar = calendar::scheduled(pool, config, guild_id(ctx)?, SystemClock.now()).await?;
+    ctx.say(posts::truncate(
+        &calendar.listing(days),
+        posts::MESSAGE_LIMIT,
+    ))
+    .await?;
     Ok(())
 }
 
 /// The calendar as an .ics file (RFC 5545) for calendar apps.
 async fn calendar_ical(ctx: Context<'_>) -> Result<(), Error> {
     let guild_id = guild_id(ctx)?;
-    let tz =
-        crate::features::settings::timezone(&ctx.data().pool, &ctx.data().config, guild_id).await?;
-    let now = SystemClock.now();
-    let mut events = Vec::new();
-    for row in db::prompts::prompts(&ctx.data().pool, guild_id)
-        .await?
-        .iter()
-        .filter(|r| !r.paused)
-    {
-        let Ok(schedule) = feature::schedule_of(row) else {
-            continue;
-        };
-        let Some(start) = schedule.next_after(now, tz) else {
-            continue;
-        };
-        events.push(CalendarEvent {
-            uid: format!("prompt-{}-{guild_id}@hearth", row.id),
-            summary: row.theme.clone(),
-            description: format!("Themed-day prompt in #{}", row.channel()),
-            start,
-            duration_minutes: 30,
-            rrule: schedule.rrule(),
-        });
-    }
+    let (pool, config) = (&ctx.data().pool, &ctx.data().config);
+    let calendar = calendar::scheduled(pool, config, guild_id, SystemClock.now()).await?;
     let name = ctx
         .guild()
         .map_or_else(|| "Community".to_owned(), |g| g.name.clone());
-    let text = ical::calendar(&format!("{name} calendar"), tz, &events, now);
+    let (text, count) = calendar.ics(guild_id, &name);
     ctx.send(
         CreateReply::default()
             .content(format!(
-                "{} scheduled item(s). Import the file into your calendar app.",
-                events.len()
+                "{count} scheduled item(s). Import the file into your calendar app."
             ))
             .attachment(CreateAttachment::bytes(
                 text.into_bytes(),

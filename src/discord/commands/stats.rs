@@ -1,6 +1,5 @@
 //! `/stats overview` and `/privacy optout|optin` (product §6 and §8; more views follow).
 
-use chrono::Duration;
 use poise::CreateReply;
 
 use crate::db;
@@ -33,35 +32,21 @@ async fn monthly(
     #[description = "Month as YYYY-MM (default: the current month)"] month: Option<String>,
 ) -> Result<(), Error> {
     let guild_id = guild_id(ctx)?;
-    let tz =
-        crate::features::settings::timezone(&ctx.data().pool, &ctx.data().config, guild_id).await?;
-    let day = match month.as_deref() {
-        None => SystemClock.now().with_timezone(&tz).date_naive(),
-        Some(text) => chrono::NaiveDate::parse_from_str(&format!("{}-01", text.trim()), "%Y-%m-%d")
-            .map_err(|_| {
-                crate::error::UserError(format!("month: `{text}` is not a month like 2026-03."))
-            })?,
-    };
     let name = ctx
         .guild()
         .map_or_else(|| "the community".to_owned(), |g| g.name.clone());
-    let key = format!("monthly-report-now:{guild_id}:{}", ctx.id());
-    if !crate::features::reports::queue(
-        &ctx.data().pool,
-        &ctx.data().config,
+    let data = ctx.data();
+    let day = crate::features::reports::post_now(
+        &data.pool,
+        &data.config,
+        &data.outbox,
         guild_id,
-        day,
-        &key,
         &name,
+        month.as_deref(),
+        ctx.id(),
+        SystemClock.now(),
     )
-    .await?
-    {
-        return Err(crate::error::UserError(
-            "There is no reports channel: `/config channel purpose:reports` sets one.".into(),
-        )
-        .into());
-    }
-    ctx.data().outbox.wake();
+    .await?;
     ctx.say(format!(
         "The report for {} is on its way to the reports channel.",
         day.format("%B %Y")
@@ -90,10 +75,10 @@ async fn overview(
     #[description = "How many days (default 30)"] days: Option<u32>,
 ) -> Result<(), Error> {
     let guild_id = guild_id(ctx)?;
-    let tz =
-        crate::features::settings::timezone(&ctx.data().pool, &ctx.data().config, guild_id).await?;
-    let to = SystemClock.now().with_timezone(&tz).date_naive();
-    let from = to - Duration::days(i64::from(days.unwrap_or(30).clamp(1, 365)) - 1);
+    let (pool, config) = (&ctx.data().pool, &ctx.data().config);
+    let days = i64::from(days.unwrap_or(30).clamp(1, 365));
+    let (tz, from, to) =
+        crate::features::stats::last_days(pool, config, guild_id, days, SystemClock.now()).await?;
     let managers = managers(ctx, guild_id).await?;
     let (report, talk) =
         crate::features::stats::overview(&ctx.data().pool, guild_id, tz, from, to, &managers)
@@ -179,40 +164,21 @@ async fn quiet_experts(
     #[description = "Least messages to be considered (default 5)"] min_messages: Option<u32>,
 ) -> Result<(), Error> {
     let guild_id = guild_id(ctx)?;
-    let tz =
-        crate::features::settings::timezone(&ctx.data().pool, &ctx.data().config, guild_id).await?;
-    let to = SystemClock.now().with_timezone(&tz).date_naive();
-    let from = to - Duration::days(i64::from(days.unwrap_or(30).clamp(1, 365)) - 1);
-    let experts = crate::features::stats::quiet_experts(
-        &ctx.data().pool,
+    let pool = &ctx.data().pool;
+    let days = i64::from(days.unwrap_or(30).clamp(1, 365));
+    let (tz, from, to) = crate::features::stats::last_days(
+        pool,
+        &ctx.data().config,
         guild_id,
-        tz,
-        from,
-        to,
-        u64::from(min_messages.unwrap_or(5)),
+        days,
+        SystemClock.now(),
     )
     .await?;
-    let lines: Vec<String> = experts
-        .iter()
-        .enumerate()
-        .map(|(i, e)| {
-            format!(
-                "{}. <@{}>: {:.1} replies and reactions per message ({} messages)",
-                i + 1,
-                e.user_id,
-                e.per_message(),
-                e.messages
-            )
-        })
-        .collect();
-    let text = if lines.is_empty() {
-        "Nobody qualifies yet: quiet experts need enough messages that draw replies or reactions."
-            .to_owned()
-    } else {
-        lines.join("\n")
-    };
-    ctx.say(format!(
-        "**Quiet experts, {from} to {to}** (only managers see this)\n{text}"
+    let min_messages = u64::from(min_messages.unwrap_or(5));
+    let experts =
+        crate::features::stats::quiet_experts(pool, guild_id, tz, from, to, min_messages).await?;
+    ctx.say(crate::features::stats::quiet_experts_text(
+        &experts, from, to,
     ))
     .await?;
     Ok(())
@@ -271,10 +237,9 @@ async fn period_report(
     period: CohortPeriod,
 ) -> Result<crate::domain::analytics::Report, Error> {
     let guild_id = guild_id(ctx)?;
-    let tz =
-        crate::features::settings::timezone(&ctx.data().pool, &ctx.data().config, guild_id).await?;
-    let to = SystemClock.now().with_timezone(&tz).date_naive();
-    let from = to - Duration::days(days - 1);
+    let (pool, config) = (&ctx.data().pool, &ctx.data().config);
+    let (tz, from, to) =
+        crate::features::stats::last_days(pool, config, guild_id, days, SystemClock.now()).await?;
     crate::features::stats::report(&ctx.data().pool, guild_id, tz, from, to, period).await
 }
 

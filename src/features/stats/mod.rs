@@ -361,3 +361,66 @@ pub async fn quiet_experts(
         .collect();
     Ok(analytics::quiet_experts(candidates, min_messages, 10))
 }
+
+/// The last `days` days, today included, as local days of the guild: (time zone, first, last).
+pub async fn last_days(
+    pool: &Pool,
+    config: &crate::config::Config,
+    guild_id: u64,
+    days: i64,
+    now: DateTime<Utc>,
+) -> anyhow::Result<(Tz, NaiveDate, NaiveDate)> {
+    let tz = crate::features::settings::timezone(pool, config, guild_id).await?;
+    let to = now.with_timezone(&tz).date_naive();
+    Ok((tz, to - Duration::days(days - 1), to))
+}
+
+/// What `/stats quiet-experts` answers.
+pub fn quiet_experts_text(
+    experts: &[analytics::QuietExpert],
+    from: NaiveDate,
+    to: NaiveDate,
+) -> String {
+    let lines: Vec<String> = experts
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            format!(
+                "{}. <@{}>: {:.1} replies and reactions per message ({} messages)",
+                i + 1,
+                e.user_id,
+                e.per_message(),
+                e.messages
+            )
+        })
+        .collect();
+    let text = if lines.is_empty() {
+        "Nobody qualifies yet: quiet experts need enough messages that draw replies or reactions."
+            .to_owned()
+    } else {
+        lines.join("\n")
+    };
+    format!("**Quiet experts, {from} to {to}** (only managers see this)\n{text}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quiet_experts_are_numbered_with_their_rate() {
+        let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        let expert = analytics::QuietExpert {
+            user_id: 4,
+            messages: 6,
+            responses: 9,
+        };
+        assert_eq!(
+            quiet_experts_text(&[expert], d("2026-03-01"), d("2026-03-30")),
+            "**Quiet experts, 2026-03-01 to 2026-03-30** (only managers see this)\n\
+             1. <@4>: 1.5 replies and reactions per message (6 messages)"
+        );
+        assert!(quiet_experts_text(&[], d("2026-03-01"), d("2026-03-30"))
+            .ends_with("\nNobody qualifies yet: quiet experts need enough messages that draw replies or reactions."));
+    }
+}
