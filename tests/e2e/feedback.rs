@@ -162,7 +162,33 @@ async fn submit_in_forum(world: &World, category: u64, title: &str, dm: bool) ->
         )
         .await
         .unwrap();
-    post.response["id"].as_str().unwrap().parse().unwrap()
+    let thread: u64 = post.response["id"].as_str().unwrap().parse().unwrap();
+    // Discord has answered; the outbox records the thread a moment later. A manager acting on
+    // the item needs that record, so wait for it as a person would (a click takes longer).
+    let store = world.store().await;
+    let recorded = async {
+        loop {
+            let items = hearth::db::feedback::list(&store, world.guild, None, None, 0)
+                .await
+                .unwrap();
+            let item = items.iter().find(|i| i.title == title);
+            if let Some(outbox) = item.and_then(|i| i.outbox_id) {
+                if hearth::db::feedback::thread_of(&store, outbox)
+                    .await
+                    .unwrap()
+                    == Some(thread)
+                {
+                    return;
+                }
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    };
+    tokio::time::timeout(WAIT, recorded)
+        .await
+        .expect("the outbox records the forum post's thread");
+    store.close().await;
+    thread
 }
 
 fn tag_names(world: &World, forum: u64, thread: u64) -> Vec<String> {
