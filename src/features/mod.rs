@@ -4,6 +4,7 @@
 //! the other way round. A new feature lands here as one more module.
 
 pub mod activity;
+pub mod ama;
 pub mod applications;
 pub mod calendar;
 pub mod feedback;

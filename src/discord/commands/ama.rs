@@ -3,7 +3,6 @@
 //! queue, answers, and a recap that ends the event. Buttons are handled from their custom ids,
 //! so they keep working after a restart.
 
-use chrono::{Duration, NaiveDateTime, TimeZone, Utc};
 use poise::serenity_prelude::{
     self as serenity, ComponentInteraction, CreateActionRow, CreateInputText,
     CreateInteractionResponse, CreateInteractionResponseMessage, CreateModal, InputTextStyle,
@@ -11,23 +10,19 @@ use poise::serenity_prelude::{
 };
 use serde_json::json;
 
-use crate::db::{self, outbox::NewPost};
+use crate::db;
 use crate::discord::checks::guild_id;
 use crate::discord::components::{ephemeral, id_after, modal_value};
+use crate::discord::errors::short_reason;
 use crate::discord::{checks, Command, Context, Data, Error};
 use crate::domain::clock::unix_now;
-use crate::domain::settings::ChannelPurpose;
-use crate::error::{OrUser, UserError};
+use crate::error::UserError;
+use crate::features::ama::{self as feature, ASK, QUESTION, VOTE};
 use crate::outbox::posts;
-use crate::outbox::{action_json, Action};
 
 pub fn commands() -> Vec<Command> {
     vec![ama()]
 }
-
-const ASK: &str = "hearth:ama:ask:";
-const QUESTION: &str = "hearth:ama:question:";
-const VOTE: &str = "hearth:ama:vote:";
 
 /// Ask-me-anything sessions
 #[poise::command(
@@ -55,111 +50,43 @@ async fn create(
     description: Option<String>,
 ) -> Result<(), Error> {
     let guild_id = guild_id(ctx)?;
-    let settings = ctx.data().settings(guild_id).await?;
-    let channel = settings
-        .channel(ChannelPurpose::Ama)
-        .or_user("There is no AMA channel: `/config channel purpose:ama` sets one.")?;
-    let local = NaiveDateTime::parse_from_str(start.trim(), "%Y-%m-%d %H:%M").map_err(|_| {
-        UserError(format!(
-            "start: `{start}` is not a date and time like 2026-12-01 18:00 (server time, {}).",
-            settings.timezone.name()
-        ))
-    })?;
-    let start_at = crate::domain::schedule::resolve(local, settings.timezone);
-    if start_at <= crate::domain::clock::now() {
-        return Err(UserError(
-            "start: that time has passed; Discord events must start in the future.".into(),
-        )
-        .into());
-    }
-    let end_at = start_at + Duration::minutes(i64::from(duration.unwrap_or(60).clamp(5, 24 * 60)));
-    let pool = &ctx.data().pool;
-    let id = db::ama::create(
-        pool,
-        guild_id,
-        &title,
-        host.user.id.get(),
-        channel,
-        start_at.timestamp(),
-        end_at.timestamp(),
-        unix_now(),
-    )
-    .await?;
-    let event = json!({
-        "name": format!("AMA: {title}"),
-        "privacy_level": 2,
-        "scheduled_start_time": start_at.to_rfc3339(),
-        "scheduled_end_time": end_at.to_rfc3339(),
-        "entity_type": 3,
-        "entity_metadata": { "location": format!("#{} on Discord", ctx.guild().and_then(|g| g.channels.get(&channel.into()).map(|c| c.name.clone())).unwrap_or_else(|| "ama".into())) },
-        "description": description.clone().unwrap_or_default(),
+    let data = ctx.data();
+    let new = feature::NewAma {
+        title: &title,
+        host: host.user.id.get(),
+        start: &start,
+        duration_minutes: duration,
+        description: description.as_deref(),
+    };
+    let draft = feature::create(&data.pool, &data.config, guild_id, &new, unix_now()).await?;
+    let event = create_event(ctx, &draft).await;
+    let reply = feature::announce(&data.pool, &data.outbox, &draft, event).await?;
+    ctx.say(reply).await?;
+    Ok(())
+}
+
+/// Creates the AMA's Discord scheduled event; returns its id.
+async fn create_event(
+    ctx: Context<'_>,
+    draft: &feature::Draft,
+) -> Result<u64, feature::EventError> {
+    let channel_name = ctx.guild().and_then(|g| {
+        g.channels
+            .get(&draft.channel.into())
+            .map(|c| c.name.clone())
     });
-    let created = ctx
-        .http()
+    ctx.http()
         .create_scheduled_event(
-            guild_id.into(),
-            &event,
+            draft.guild_id.into(),
+            &draft.event_body(channel_name.as_deref()),
             Some("AMA created with /ama create"),
         )
-        .await;
-    let event_note = match created {
-        Ok(event) => {
-            db::ama::set_event(pool, id, event.id.get()).await?;
-            "The Discord event is created.".to_owned()
-        }
-        Err(err) => {
-            tracing::warn!(guild.id = guild_id, error = %err, "could not create the AMA's scheduled event");
-            format!("The Discord event could not be created ({}); give the bot Create Events (`/config doctor`).", crate::discord::errors::short_reason(&err))
-        }
-    };
-    let body = posts::ama_post(
-        id,
-        &title,
-        host.user.id.get(),
-        start_at.timestamp(),
-        description.as_deref(),
-        &format!("{ASK}{id}"),
-    );
-    queue_post(
-        ctx.data(),
-        guild_id,
-        channel,
-        "ama",
-        format!("ama:{guild_id}:{id}"),
-        body,
-    )
-    .await?;
-    ctx.say(format!("AMA #{id} **{title}** with <@{}> <t:{}:F>. {event_note} The question post is going up in <#{channel}>.", host.user.id.get(), start_at.timestamp()))
-        .await?;
-    Ok(())
-}
-
-async fn queue_post(
-    data: &Data,
-    guild_id: u64,
-    channel: u64,
-    kind: &str,
-    key: String,
-    body: serde_json::Value,
-) -> Result<(), Error> {
-    data.outbox
-        .enqueue(NewPost {
-            guild_id,
-            channel_id: channel,
-            kind: kind.into(),
-            dedup_key: key,
-            body: action_json(&Action::Message { body, thread: None }),
-            not_before_ms: None,
+        .await
+        .map(|event| event.id.get())
+        .map_err(|err| feature::EventError {
+            error: err.to_string(),
+            reason: short_reason(&err),
         })
-        .await?;
-    Ok(())
-}
-
-/// Open AMAs of a guild, newest first.
-async fn open_amas(data: &Data, guild_id: u64) -> Result<Vec<db::ama::Ama>, Error> {
-    let mut all = db::ama::list(&data.pool, guild_id).await?;
-    all.retain(|a| a.status == "open");
-    Ok(all)
 }
 
 async fn autocomplete_open(
@@ -167,7 +94,9 @@ async fn autocomplete_open(
     partial: &str,
 ) -> serenity::CreateAutocompleteResponse {
     let amas = match ctx.guild_id() {
-        Some(guild) => open_amas(ctx.data(), guild.get()).await.unwrap_or_default(),
+        Some(guild) => feature::open_amas(&ctx.data().pool, guild.get())
+            .await
+            .unwrap_or_default(),
         None => Vec::new(),
     };
     let needle = partial.trim().trim_start_matches('#').to_lowercase();
@@ -193,34 +122,7 @@ async fn ask(
     #[autocomplete = "autocomplete_open"]
     ama: Option<i64>,
 ) -> Result<(), Error> {
-    let guild_id = guild_id(ctx)?;
-    let open = open_amas(ctx.data(), guild_id).await?;
-    let id = match (ama, open.as_slice()) {
-        (Some(id), _) if open.iter().any(|a| a.id == id) => id,
-        (Some(id), _) => {
-            let known = db::ama::get(&ctx.data().pool, guild_id, id).await?;
-            return Err(UserError(match known {
-                Some(_) => format!("AMA #{id} is closed; `/ama list` shows the others."),
-                None => format!("There is no AMA #{id}; `/ama list` shows them."),
-            })
-            .into());
-        }
-        (None, [only]) => only.id,
-        (None, []) => {
-            return Err(UserError("No AMA is open for questions right now.".into()).into())
-        }
-        (None, several) => {
-            let names: Vec<String> = several
-                .iter()
-                .map(|a| format!("#{} {}", a.id, a.title))
-                .collect();
-            return Err(UserError(format!(
-                "Several AMAs are open ({}): choose one with the `ama` option.",
-                names.join(", ")
-            ))
-            .into());
-        }
-    };
+    let id = feature::open_for_question(&ctx.data().pool, guild_id(ctx)?, ama).await?;
     let poise::Context::Application(app) = ctx else {
         return Err(UserError("`/ama ask` is a slash command.".into()).into());
     };
@@ -253,12 +155,6 @@ fn question_modal(id: i64) -> CreateModal {
     ])
 }
 
-async fn own_ama(ctx: Context<'_>, id: i64) -> Result<db::ama::Ama, Error> {
-    db::ama::get(&ctx.data().pool, guild_id(ctx)?, id)
-        .await?
-        .or_user(format!("There is no AMA #{id}; `/ama list` shows them."))
-}
-
 async fn host_or_manager(ctx: Context<'_>, ama: &db::ama::Ama) -> Result<(), Error> {
     if db::from_sql_id(ama.host_id) == ctx.author().id.get()
         || checks::manager(ctx).await.unwrap_or(false)
@@ -272,7 +168,7 @@ async fn host_or_manager(ctx: Context<'_>, ama: &db::ama::Ama) -> Result<(), Err
 /// Open questions by votes (host and managers)
 #[poise::command(slash_command, ephemeral, rename = "queue")]
 async fn queue(ctx: Context<'_>, #[description = "AMA number"] id: i64) -> Result<(), Error> {
-    let ama = own_ama(ctx, id).await?;
+    let ama = feature::get(&ctx.data().pool, guild_id(ctx)?, id).await?;
     host_or_manager(ctx, &ama).await?;
     let is_manager = checks::manager(ctx).await.unwrap_or(false);
     let questions = db::ama::questions(&ctx.data().pool, ama.id).await?;
@@ -315,28 +211,20 @@ async fn answer(
     #[max_length = 1800]
     answer: Option<String>,
 ) -> Result<(), Error> {
-    let guild_id = guild_id(ctx)?;
-    let (ama, q) = db::ama::question(&ctx.data().pool, guild_id, question)
-        .await?
-        .or_user(format!("There is no question Q{question}."))?;
+    let data = ctx.data();
+    let (ama, q) = feature::question(&data.pool, guild_id(ctx)?, question).await?;
     host_or_manager(ctx, &ama).await?;
-    db::ama::answer(&ctx.data().pool, q.id, answer.as_deref(), unix_now()).await?;
-    let body = posts::ama_answer(
-        &q.text,
-        (!q.anonymous).then_some(q.author()),
+    let reply = feature::answer(
+        &data.pool,
+        &data.outbox,
+        &ama,
+        &q,
         answer.as_deref(),
-        db::from_sql_id(ama.host_id),
-    );
-    queue_post(
-        ctx.data(),
-        guild_id,
-        db::from_sql_id(ama.channel_id),
-        "ama-answer",
-        format!("ama-answer:{}:{}", q.id, ctx.id()),
-        body,
+        ctx.id(),
+        unix_now(),
     )
     .await?;
-    ctx.say(format!("Q{} marked answered.", q.id)).await?;
+    ctx.say(reply).await?;
     Ok(())
 }
 
@@ -344,38 +232,15 @@ async fn answer(
 #[poise::command(slash_command, ephemeral, check = "checks::manager")]
 async fn close(ctx: Context<'_>, #[description = "AMA number"] id: i64) -> Result<(), Error> {
     let guild_id = guild_id(ctx)?;
-    let ama = own_ama(ctx, id).await?;
-    if !db::ama::close(&ctx.data().pool, ama.id).await? {
-        return Err(UserError(format!("AMA #{id} is already closed.")).into());
-    }
-    let questions = db::ama::questions(&ctx.data().pool, ama.id).await?;
-    let body = posts::ama_recap(&ama.title, db::from_sql_id(ama.host_id), &questions);
-    queue_post(
-        ctx.data(),
-        guild_id,
-        db::from_sql_id(ama.channel_id),
-        "ama-recap",
-        format!("ama-recap:{}", ama.id),
-        body,
-    )
-    .await?;
-    if let Some(event) = ama.event_id {
-        // Completed once it started; cancelled if it never did (Discord's allowed transitions).
-        let status = if Utc
-            .timestamp_opt(ama.start_at, 0)
-            .single()
-            .is_some_and(|s| s <= crate::domain::clock::now())
-        {
-            3
-        } else {
-            4
-        };
+    let data = ctx.data();
+    let event = feature::close(&data.pool, &data.outbox, guild_id, id, unix_now()).await?;
+    if let Some(event) = event {
         let result = ctx
             .http()
             .edit_scheduled_event(
                 guild_id.into(),
-                serenity::ScheduledEventId::new(db::from_sql_id(event)),
-                &json!({ "status": status }),
+                serenity::ScheduledEventId::new(event.event_id),
+                &json!({ "status": event.status }),
                 None,
             )
             .await;
@@ -464,48 +329,20 @@ pub async fn on_modal(
     let Some(guild_id) = interaction.guild_id.map(|g| g.get()) else {
         return Ok(true);
     };
-    let Some(ama) = db::ama::get(&data.pool, guild_id, id)
-        .await?
-        .filter(|a| a.status == "open")
-    else {
+    let text = modal_value(interaction, "question").unwrap_or_default();
+    let question = feature::NewQuestion {
+        guild_id,
+        ama_id: id,
+        author: interaction.user.id.get(),
+        text: &text,
+        anonymous: feature::wants_anonymity(modal_value(interaction, "anonymous").as_deref()),
+    };
+    // A form sent after the AMA closed gets no answer.
+    let Some(reply) = feature::ask(&data.pool, &data.outbox, &question, unix_now()).await? else {
         return Ok(true);
     };
-    let text = modal_value(interaction, "question").unwrap_or_default();
-    let anonymous = modal_value(interaction, "anonymous").is_some_and(|v| {
-        v.trim().eq_ignore_ascii_case("yes") || v.trim().eq_ignore_ascii_case("y")
-    });
-    let author = interaction.user.id.get();
-    let qid = db::ama::ask(
-        &data.pool,
-        ama.id,
-        author,
-        anonymous,
-        text.trim(),
-        unix_now(),
-    )
-    .await?;
-    let body = posts::ama_question(
-        qid,
-        &text,
-        (!anonymous).then_some(author),
-        &format!("{VOTE}{qid}"),
-    );
-    queue_post(
-        data,
-        guild_id,
-        db::from_sql_id(ama.channel_id),
-        "ama-question",
-        format!("ama-question:{qid}"),
-        body,
-    )
-    .await?;
-    let note = if anonymous {
-        " Members will not see who asked; managers can, for moderation."
-    } else {
-        ""
-    };
     let message = CreateInteractionResponseMessage::new()
-        .content(format!("Your question Q{qid} is in.{note}"))
+        .content(reply)
         .ephemeral(true);
     interaction
         .create_response(ctx, CreateInteractionResponse::Message(message))

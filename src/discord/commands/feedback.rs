@@ -4,15 +4,14 @@
 use poise::serenity_prelude::{self as serenity, ChannelId};
 use poise::{ChoiceParameter as _, Modal as _};
 
-use crate::db::{self, outbox::NewPost};
+use crate::db;
 use crate::discord::checks::guild_id;
 use crate::discord::{checks, embeds, Command, Context, Data, Error};
 use crate::domain::clock::unix_now;
 use crate::domain::feedback::{self, ItemFacts, Status};
-use crate::domain::settings::ChannelPurpose;
-use crate::error::{OrUser, UserError};
+use crate::error::UserError;
+use crate::features::feedback::{self as feature, NewItem, Place, StatusChange, ThreadCheck};
 use crate::outbox::posts;
-use crate::outbox::{action_json, Action};
 use serde_json::json;
 use tracing::warn;
 
@@ -99,25 +98,14 @@ async fn submit(
     let Some(form) = FeedbackForm::execute(ctx).await? else {
         return Ok(());
     };
-    let category = category.name();
-    let user_id = ctx.author().id.get();
-    let body = posts::feedback_item(user_id, category, &form.details, None);
-    let id = open_item(
-        ctx.data(),
-        ctx.http(),
-        guild_id,
-        channel,
-        forum,
-        user_id,
-        form.title.trim(),
-        category,
-        None,
-        body,
-    )
-    .await?;
-    if dm_updates == Some(true) {
-        db::feedback::set_notify_dm(&ctx.data().pool, id, true).await?;
-    }
+    let item = NewItem::submitted(
+        ctx.author().id.get(),
+        category.name(),
+        &form.title,
+        &form.details,
+        dm_updates == Some(true),
+    );
+    let id = open_item(ctx.data(), ctx.http(), guild_id, channel, forum, &item).await?;
     pctx.send(poise::CreateReply::default().content(format!("Thanks! Feedback #{id} is posted in <#{channel}>; the team will answer in its thread.")).ephemeral(true))
         .await?;
     Ok(())
@@ -134,42 +122,23 @@ async fn submit(
 async fn tag_as_feedback(ctx: Context<'_>, message: serenity::Message) -> Result<(), Error> {
     let guild_id = guild_id(ctx)?;
     let (channel, forum) = feedback_channel(ctx, guild_id).await?;
-    let author = message.author.id.get();
-    let link = format!(
-        "https://discord.com/channels/{guild_id}/{}/{}",
-        message.channel_id.get(),
-        message.id.get()
-    );
-    let title = format!("Feedback from {}", message.author.name);
-    let body = posts::feedback_item(
-        author,
-        "other",
-        &format!("Tagged from {link}"),
-        Some(ctx.author().id.get()),
-    );
-    let id = open_item(
-        ctx.data(),
-        ctx.http(),
+    let item = NewItem::tagged(
         guild_id,
-        channel,
-        forum,
-        author,
-        &title,
-        "other",
-        Some((message.channel_id.get(), message.id.get())),
-        body,
-    )
-    .await?;
+        (message.channel_id.get(), message.id.get()),
+        message.author.id.get(),
+        &message.author.name,
+        ctx.author().id.get(),
+    );
+    let id = open_item(ctx.data(), ctx.http(), guild_id, channel, forum, &item).await?;
     ctx.say(format!("Feedback #{id} opened in <#{channel}>."))
         .await?;
     Ok(())
 }
 
+/// The feedback channel and whether it is a forum.
 async fn feedback_channel(ctx: Context<'_>, guild_id: u64) -> Result<(u64, bool), Error> {
-    let settings = ctx.data().settings(guild_id).await?;
-    let channel = settings.channel(ChannelPurpose::Feedback).or_user(
-        "Feedback is not set up here: a manager can run `/config channel purpose:feedback`.",
-    )?;
+    let data = ctx.data();
+    let channel = feature::channel(&data.pool, &data.config, guild_id).await?;
     let forum = ctx
         .guild()
         .and_then(|g| {
@@ -181,61 +150,27 @@ async fn feedback_channel(ctx: Context<'_>, guild_id: u64) -> Result<(u64, bool)
     Ok((channel, forum))
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn open_item(
     data: &Data,
     http: &serenity::Http,
     guild_id: u64,
     channel: u64,
     forum: bool,
-    submitter: u64,
-    title: &str,
-    category: &str,
-    source: Option<(u64, u64)>,
-    body: serde_json::Value,
+    item: &NewItem,
 ) -> Result<i64, Error> {
-    let id = db::feedback::create(
-        &data.pool,
-        guild_id,
-        submitter,
-        title,
-        category,
-        source,
-        unix_now(),
-    )
-    .await?;
     let tags = if forum {
-        forum_tags(http, channel, category, Status::New).await
+        forum_tags(http, channel, &item.category, Status::New).await
     } else {
         Vec::new()
     };
-    let outbox_id = data
-        .outbox
-        .enqueue(NewPost {
-            guild_id,
-            channel_id: channel,
-            kind: "feedback".into(),
-            dedup_key: format!("feedback:{guild_id}:{id}"),
-            body: action_json(&Action::Thread {
-                name: posts::truncate(&format!("#{id} {title}"), 100),
-                forum,
-                body,
-                tags,
-            }),
-            not_before_ms: None,
-        })
-        .await?;
-    if let Some(outbox_id) = outbox_id {
-        db::feedback::set_outbox(&data.pool, id, outbox_id).await?;
-    }
-    crate::features::feedback::schedule_sla_check(
-        &data.pool,
-        &data.config,
+    let place = Place {
         guild_id,
-        id,
-        unix_now(),
-    )
-    .await?;
+        channel,
+        forum,
+        tags,
+    };
+    let (pool, config, outbox) = (&data.pool, &data.config, &data.outbox);
+    let id = feature::open_item(pool, config, outbox, &place, item, unix_now()).await?;
     data.scheduler.wake();
     Ok(id)
 }
@@ -293,88 +228,63 @@ async fn status(
     #[max_length = 1000]
     note: Option<String>,
 ) -> Result<(), Error> {
-    let guild_id = guild_id(ctx)?;
-    let pool = &ctx.data().pool;
-    let item = db::feedback::get(pool, guild_id, id)
-        .await?
-        .or_user(format!(
-            "There is no feedback #{id}; `/feedback list` shows them."
-        ))?;
-    let status = Status::from(status);
-    db::feedback::set_status(pool, guild_id, id, status.name(), unix_now()).await?;
-    let text =
-        posts::feedback_follow_up(id, &item.title, item.submitter(), status, note.as_deref());
-    let thread = match item.outbox_id {
-        Some(outbox) => db::feedback::thread_of(pool, outbox).await?,
-        None => None,
+    let data = ctx.data();
+    let change = StatusChange {
+        guild_id: guild_id(ctx)?,
+        id,
+        status: status.into(),
+        note: note.as_deref(),
+        interaction: ctx.id(),
     };
-    // A deleted thread must not swallow the follow-up: check it, and fall back to the feedback
-    // channel with a clear note to the manager.
-    let exists = match thread {
+    let moved = feature::move_item(&data.pool, &change, unix_now()).await?;
+    // A deleted thread must not swallow the follow-up: check it (the feature then falls back
+    // to the feedback channel with a clear note to the manager).
+    let exists = match moved.thread {
         Some(t) => ctx.http().get_channel(ChannelId::new(t)).await.is_ok(),
         None => false,
     };
-    let settings = ctx.data().settings(guild_id).await?;
-    let mut tag_note = String::new();
-    if let (Some(t), true, Some(forum)) =
-        (thread, exists, settings.channel(ChannelPurpose::Feedback))
-    {
-        if feedback_channel(ctx, guild_id)
-            .await
-            .is_ok_and(|(_, is_forum)| is_forum)
-        {
-            let tags = forum_tags(ctx.http(), forum, &item.category, status).await;
-            let applied = ctx
-                .http()
-                .edit_thread(
-                    ChannelId::new(t),
-                    &json!({ "applied_tags": tags.iter().map(u64::to_string).collect::<Vec<_>>() }),
-                    Some("Hearth feedback status"),
-                )
-                .await;
-            if let Err(err) = applied {
-                warn!(thread = t, error = %err, "cannot update the feedback post's tags");
-                tag_note = " (its forum tags could not be updated: the bot needs Manage Threads)"
-                    .to_owned();
-            }
+    let tags_failed = match moved.thread {
+        Some(t) if exists => {
+            !retag(ctx, change.guild_id, t, &moved.item.category, change.status).await
         }
-    }
-    let (target, where_) = match (thread, exists, settings.channel(ChannelPurpose::Feedback)) {
-        (Some(t), true, _) => (t, format!("in <#{t}>")),
-        (_, _, Some(channel)) => (channel, format!("in <#{channel}> (the item's thread is gone, so the follow-up went to the feedback channel)")),
-        _ => return Err(UserError(format!("Feedback #{id} is now **{status}**, but there is nowhere to post the follow-up: its thread is gone and no feedback channel is set.")).into()),
+        _ => false,
     };
-    ctx.data()
-        .outbox
-        .message(
-            guild_id,
-            target,
-            "feedback-follow-up",
-            format!("feedback-status:{guild_id}:{id}:{}", ctx.id()),
-            text,
-        )
-        .await?;
-    if item.notify_dm {
-        // Opted in at submission; one DM per change, through the outbox's DM throttle.
-        ctx.data()
-            .outbox
-            .enqueue(NewPost {
-                guild_id,
-                channel_id: 0,
-                kind: "feedback-dm".into(),
-                dedup_key: format!("feedback-dm:{guild_id}:{id}:{}", ctx.id()),
-                body: action_json(&Action::DirectMessage {
-                    user_id: item.submitter(),
-                    body: posts::feedback_dm(id, &item.title, status, note.as_deref()),
-                    fallback_to_thread: false,
-                }),
-                not_before_ms: None,
-            })
-            .await?;
-    }
-    ctx.say(format!("Feedback #{id} is now **{status}**{tag_note}; the follow-up is posted {where_} and <@{}> is told there.", item.submitter()))
-        .await?;
+    let check = ThreadCheck {
+        exists,
+        tags_failed,
+    };
+    let (pool, config, outbox) = (&data.pool, &data.config, &data.outbox);
+    let reply = feature::follow_up(pool, config, outbox, &change, &moved, &check).await?;
+    ctx.say(reply).await?;
     Ok(())
+}
+
+/// Gives an item's forum post the tags of its new status (when the feedback channel is a
+/// forum); false when Discord refused.
+async fn retag(
+    ctx: Context<'_>,
+    guild_id: u64,
+    thread: u64,
+    category: &str,
+    status: Status,
+) -> bool {
+    let Ok((forum, true)) = feedback_channel(ctx, guild_id).await else {
+        return true;
+    };
+    let tags = forum_tags(ctx.http(), forum, category, status).await;
+    let applied = ctx
+        .http()
+        .edit_thread(
+            ChannelId::new(thread),
+            &json!({ "applied_tags": tags.iter().map(u64::to_string).collect::<Vec<_>>() }),
+            Some("Hearth feedback status"),
+        )
+        .await;
+    if let Err(err) = applied {
+        warn!(thread, error = %err, "cannot update the feedback post's tags");
+        return false;
+    }
+    true
 }
 
 /// List feedback items
