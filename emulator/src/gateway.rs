@@ -5,13 +5,20 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use axum::extract::ws::{Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
-use axum::extract::State;
-use axum::response::Response;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use futures_util::{SinkExt, StreamExt};
+use hyper_util::rt::TokioIo;
 use parking_lot::Mutex;
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::WebSocketStream;
 
 use crate::Inner;
 
@@ -29,7 +36,7 @@ pub struct GatewayStats {
 }
 
 enum Out {
-    Text(Utf8Bytes),
+    Text(String),
     Close(u16),
     /// Drop the TCP connection without a close frame.
     Drop,
@@ -39,7 +46,7 @@ struct Session {
     seq: u64,
     /// From IDENTIFY: what op 8 may ask for.
     intents: u64,
-    buffer: VecDeque<(u64, Utf8Bytes)>,
+    buffer: VecDeque<(u64, String)>,
     /// The live connection, if any.
     conn: Option<(u64, mpsc::UnboundedSender<Out>)>,
 }
@@ -93,9 +100,8 @@ impl Gateway {
 
     /// Sends a raw frame on every connection (identified or not).
     pub fn send_all(&self, text: &str) {
-        let text = Utf8Bytes::from(text);
         for tx in self.connections.lock().values() {
-            let _ = tx.send(Out::Text(text.clone()));
+            let _ = tx.send(Out::Text(text.to_owned()));
         }
     }
 
@@ -105,11 +111,51 @@ impl Gateway {
     }
 }
 
-pub async fn upgrade(State(inner): State<Arc<Inner>>, ws: WebSocketUpgrade) -> Response {
-    ws.on_upgrade(move |socket| connection(inner, socket))
+/// `GET /gateway`: the websocket handshake, answered by hand so that the socket is served by the
+/// tokio-tungstenite serenity already builds (axum's `ws` feature would build a second one).
+pub async fn upgrade(State(inner): State<Arc<Inner>>, mut request: Request) -> Response {
+    let Some(accept) = accept_key(request.headers()) else {
+        return (StatusCode::BAD_REQUEST, "expected a websocket upgrade").into_response();
+    };
+    let on_upgrade = hyper::upgrade::on(&mut request);
+    tokio::spawn(async move {
+        let Ok(upgraded) = on_upgrade.await else {
+            return;
+        };
+        let socket =
+            WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, None).await;
+        connection(inner, socket).await;
+    });
+    Response::builder()
+        .status(StatusCode::SWITCHING_PROTOCOLS)
+        .header(header::CONNECTION, "upgrade")
+        .header(header::UPGRADE, "websocket")
+        .header(header::SEC_WEBSOCKET_ACCEPT, accept)
+        .body(Body::empty())
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
 }
 
-async fn connection(inner: Arc<Inner>, socket: WebSocket) {
+/// The `Sec-WebSocket-Accept` answer to a well-formed version-13 upgrade request.
+fn accept_key(headers: &HeaderMap) -> Option<String> {
+    let has = |name: header::HeaderName, token: &str| {
+        headers.get_all(name).iter().any(|value| {
+            value.to_str().is_ok_and(|v| {
+                v.split(',')
+                    .any(|part| part.trim().eq_ignore_ascii_case(token))
+            })
+        })
+    };
+    if !has(header::CONNECTION, "upgrade")
+        || !has(header::UPGRADE, "websocket")
+        || !has(header::SEC_WEBSOCKET_VERSION, "13")
+    {
+        return None;
+    }
+    let key = headers.get(header::SEC_WEBSOCKET_KEY)?;
+    Some(derive_accept_key(key.as_bytes()))
+}
+
+async fn connection(inner: Arc<Inner>, socket: WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>) {
     let (mut sink, mut stream) = socket.split();
     let (tx, mut rx) = mpsc::unbounded_channel::<Out>();
     // Heartbeat ACKs, closes and drops go ahead of queued dispatches. A replay can queue hundreds
@@ -141,8 +187,8 @@ async fn connection(inner: Arc<Inner>, socket: WebSocket) {
                         }
                     }
                     Out::Close(code) => {
-                        let frame = axum::extract::ws::CloseFrame {
-                            code,
+                        let frame = CloseFrame {
+                            code: CloseCode::from(code),
                             reason: "".into(),
                         };
                         let _ = sink.send(Message::Close(Some(frame))).await;
@@ -159,7 +205,7 @@ async fn connection(inner: Arc<Inner>, socket: WebSocket) {
     });
     let hello = json!({ "op": 10, "d": { "heartbeat_interval": inner.cfg.heartbeat_interval_ms }, "s": null, "t": null });
     check(&inner, "HELLO", &hello);
-    let _ = tx.send(Out::Text(hello.to_string().into()));
+    let _ = tx.send(Out::Text(hello.to_string()));
 
     let mut session_id: Option<String> = None;
     let mut writer = writer;
@@ -172,7 +218,7 @@ async fn connection(inner: Arc<Inner>, socket: WebSocket) {
         };
         let Some(Ok(message)) = message else { break };
         let text = match message {
-            Message::Text(t) => t.to_string(),
+            Message::Text(t) => t,
             Message::Binary(b) => String::from_utf8_lossy(&b).into_owned(),
             Message::Close(_) => break,
             _ => continue,
@@ -185,8 +231,7 @@ async fn connection(inner: Arc<Inner>, socket: WebSocket) {
             Some(1) => {
                 inner.gateway.heartbeats.fetch_add(1, Ordering::SeqCst);
                 if inner.heartbeat_ack.load(Ordering::SeqCst) {
-                    let _ =
-                        control_tx.send(Out::Text(Utf8Bytes::from_static(r#"{"op":11,"d":null}"#)));
+                    let _ = control_tx.send(Out::Text(r#"{"op":11,"d":null}"#.to_owned()));
                 }
             }
             Some(8) => {
@@ -217,7 +262,7 @@ async fn connection(inner: Arc<Inner>, socket: WebSocket) {
                     inner.gateway.resumes.fetch_add(1, Ordering::SeqCst);
                     session_id = Some(id);
                 } else {
-                    let _ = tx.send(Out::Text(Utf8Bytes::from_static(r#"{"op":9,"d":false}"#)));
+                    let _ = tx.send(Out::Text(r#"{"op":9,"d":false}"#.to_owned()));
                 }
             }
             _ => {}
@@ -311,9 +356,7 @@ fn resume(
         let _ = tx.send(Out::Text(text.clone()));
     }
     session.seq += 1;
-    let resumed: Utf8Bytes = json!({ "op": 0, "t": "RESUMED", "s": session.seq, "d": {} })
-        .to_string()
-        .into();
+    let resumed = json!({ "op": 0, "t": "RESUMED", "s": session.seq, "d": {} }).to_string();
     session.buffer.push_back((session.seq, resumed.clone()));
     let _ = tx.send(Out::Text(resumed));
     true
@@ -463,7 +506,7 @@ fn send_to(inner: &Arc<Inner>, session_id: &str, name: &str, d: &Value) {
 
 fn push(session: &mut Session, name: &str, d: &str, limit: usize) {
     session.seq += 1;
-    let text: Utf8Bytes = frame(session.seq, name, d).into();
+    let text = frame(session.seq, name, d);
     if limit > 0 {
         while session.buffer.len() >= limit {
             session.buffer.pop_front();

@@ -30,9 +30,7 @@ async fn next(ws: &mut Socket) -> Value {
 }
 
 async fn send(ws: &mut Socket, value: Value) {
-    ws.send(Message::Text(value.to_string().into()))
-        .await
-        .unwrap();
+    ws.send(Message::Text(value.to_string())).await.unwrap();
 }
 
 async fn identify(ws: &mut Socket) -> Value {
