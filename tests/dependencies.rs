@@ -54,14 +54,9 @@ const ALLOWED_DUPLICATES: &[(&str, usize, &str)] = &[
         "hyper-util 0.1 uses base64 0.23; axum, jsonschema, reqwest, serenity and sqlx use 0.22",
     ),
     (
-        "bitflags",
-        2,
-        "png 0.17 (the charts) is on bitflags 1; everything else is on 2",
-    ),
-    (
         "getrandom",
         2,
-        "rand 0.8 and ring use 0.2; ahash (jsonschema) and rand_core 0.9 (tungstenite 0.29) use 0.3",
+        "rand 0.8 and ring use 0.2; ahash (jsonschema, the emulator) uses 0.3",
     ),
     (
         "hashbrown",
@@ -71,16 +66,8 @@ const ALLOWED_DUPLICATES: &[(&str, usize, &str)] = &[
     (
         "miniz_oxide",
         2,
-        "png 0.17 pins 0.8; flate2 (ours, serenity's) uses 0.9",
+        "png 0.18 (the charts) uses 0.8; flate2 (ours, serenity's) uses 0.9",
     ),
-    (
-        "rand",
-        2,
-        "hearth, the emulator and tungstenite 0.21 (serenity) use 0.8; tungstenite 0.29 (axum's \
-         websockets in the emulator) uses 0.9",
-    ),
-    ("rand_chacha", 2, "follows rand (0.8 and 0.9)"),
-    ("rand_core", 2, "follows rand (0.8 and 0.9)"),
     (
         "rustls",
         2,
@@ -105,12 +92,6 @@ const ALLOWED_DUPLICATES: &[(&str, usize, &str)] = &[
         "tungstenite 0.21 (serenity 0.12) uses thiserror 1; Hearth uses 2",
     ),
     ("thiserror-impl", 2, "follows thiserror (1 and 2)"),
-    (
-        "tungstenite",
-        2,
-        "serenity 0.12 uses 0.21; axum 0.8's websockets (the emulator's gateway) use 0.29",
-    ),
-    ("tokio-tungstenite", 2, "follows tungstenite (0.21 and 0.29)"),
     (
         "winnow",
         2,
