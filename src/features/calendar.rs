@@ -196,24 +196,53 @@ impl Calendar {
         )
     }
 
-    /// The events of the .ics export: the prompts, each repeating from its next run.
+    /// The events of the .ics export: everything the listing shows (product §4). Prompts repeat
+    /// from their next run where their schedule has an RRULE; an AMA is its one occurrence; the
+    /// monthly report and shout-out are their next run (a cron schedule has no RRULE here).
     pub fn ical_events(&self, guild_id: u64) -> Vec<CalendarEvent> {
         self.entries
             .iter()
-            .filter_map(|entry| match &entry.what {
-                What::Prompt {
-                    id,
-                    theme,
-                    channel_id,
-                } => Some(CalendarEvent {
-                    uid: format!("prompt-{id}-{guild_id}@hearth"),
-                    summary: theme.clone(),
-                    description: format!("Themed-day prompt in #{channel_id}"),
+            .map(|entry| {
+                let (uid, summary, description, duration_minutes) = match &entry.what {
+                    What::Prompt {
+                        id,
+                        theme,
+                        channel_id,
+                    } => (
+                        format!("prompt-{id}-{guild_id}@hearth"),
+                        theme.clone(),
+                        format!("Themed-day prompt in #{channel_id}"),
+                        30,
+                    ),
+                    What::Ama {
+                        title, channel_id, ..
+                    } => (
+                        format!("ama-{}-{guild_id}@hearth", entry.next.timestamp()),
+                        format!("AMA: {title}"),
+                        format!("Ask-me-anything in #{channel_id}"),
+                        60,
+                    ),
+                    What::MonthlyReport { channel_id } => (
+                        format!("monthly-report-{guild_id}@hearth"),
+                        "Monthly community report".to_owned(),
+                        format!("Posted in #{channel_id}"),
+                        15,
+                    ),
+                    What::Shoutout { channel_id } => (
+                        format!("shoutout-{guild_id}@hearth"),
+                        "Top-3 contributors shout-out".to_owned(),
+                        format!("Posted in #{channel_id}"),
+                        15,
+                    ),
+                };
+                CalendarEvent {
+                    uid,
+                    summary,
+                    description,
                     start: entry.next,
-                    duration_minutes: 30,
+                    duration_minutes,
                     rrule: entry.repeats.as_ref().and_then(Schedule::rrule),
-                }),
-                _ => None,
+                }
             })
             .collect()
     }
@@ -319,7 +348,7 @@ mod tests {
     }
 
     #[test]
-    fn the_ics_export_holds_the_prompts_only() {
+    fn the_ics_export_holds_everything_the_listing_shows() {
         let now = at("2026-03-04T12:00:00Z");
         let cal = calendar(vec![
             prompt(3, "Friday wins", "fri", "16:00", now),
@@ -330,15 +359,22 @@ mod tests {
             },
         ]);
         let events = cal.ical_events(42);
-        assert_eq!(events.len(), 1);
+        assert_eq!(events.len(), 2);
         assert_eq!(events[0].uid, "prompt-3-42@hearth");
         assert_eq!(events[0].description, "Themed-day prompt in #7");
         assert_eq!(
             events[0].rrule.as_deref(),
             Some("FREQ=WEEKLY;BYDAY=FR;BYHOUR=16;BYMINUTE=0")
         );
+        assert_eq!(events[1].uid, "monthly-report-42@hearth");
+        assert_eq!(events[1].start, at("2026-04-01T07:00:00Z"));
+        assert_eq!(
+            events[1].rrule, None,
+            "a cron schedule exports its next run"
+        );
         let (text, count) = cal.ics(42, "Acme");
-        assert_eq!(count, 1);
+        assert_eq!(count, 2);
         assert!(text.contains("Acme calendar"), "{text}");
+        assert!(text.contains("Monthly community report"), "{text}");
     }
 }

@@ -60,6 +60,24 @@ async fn an_ama_from_creation_to_recap() {
         calendar.contains("AMA: Building synths"),
         "AMAs appear in /calendar: {calendar}"
     );
+    let export = world
+        .emu
+        .slash_command(
+            world.guild,
+            world.general,
+            world.member,
+            "calendar",
+            json!([{"type": 4, "name": "format", "value": 1}]),
+        )
+        .response(WAIT)
+        .await
+        .unwrap();
+    let (_, ics) = export.files.first().cloned().expect("an .ics attachment");
+    let ics = String::from_utf8_lossy(&ics);
+    assert!(
+        ics.contains("SUMMARY:AMA: Building synths"),
+        "and in its .ics export: {ics}"
+    );
     let post = wait_posts(&world.emu, channel, 1).await.remove(0);
     let post_id: u64 = post.response["id"].as_str().unwrap().parse().unwrap();
     let ask = post.body["components"][0]["components"][0]["custom_id"]

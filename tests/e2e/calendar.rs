@@ -239,8 +239,8 @@ async fn the_calendar_exports_an_ics_that_a_calendar_parser_accepts() {
         .collect::<Result<Vec<_>, _>>()
         .expect("valid iCalendar");
     assert_eq!(calendars.len(), 1);
-    let event = &calendars[0].events[0];
-    let prop = |n: &str| {
+    // The export holds everything the listing shows; the prompt is one of its events.
+    let value = |event: &ical::parser::ical::component::IcalEvent, n: &str| {
         event
             .properties
             .iter()
@@ -248,6 +248,12 @@ async fn the_calendar_exports_an_ics_that_a_calendar_parser_accepts() {
             .and_then(|p| p.value.clone())
             .unwrap_or_default()
     };
+    let event = calendars[0]
+        .events
+        .iter()
+        .find(|e| value(e, "SUMMARY") == "Tool-Tip Tuesday")
+        .expect("the prompt is in the export");
+    let prop = |n: &str| value(event, n);
     assert_eq!(prop("SUMMARY"), "Tool-Tip Tuesday");
     assert_eq!(
         prop("RRULE"),
