@@ -1,10 +1,10 @@
 //! AMAs, their questions and votes.
 
-use sqlx::{FromRow, SqliteExecutor};
+use sqlx::SqliteExecutor;
 
 use super::{from_sql_id, to_sql_id, Pool};
 
-#[derive(Clone, Debug, FromRow, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Ama {
     pub id: i64,
     pub guild_id: i64,
@@ -17,7 +17,19 @@ pub struct Ama {
     pub status: String,
 }
 
-#[derive(Clone, Debug, FromRow, PartialEq, Eq)]
+super::from_row!(Ama {
+    id,
+    guild_id,
+    title,
+    host_id,
+    channel_id,
+    start_at,
+    end_at,
+    event_id,
+    status
+});
+
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Question {
     pub id: i64,
     pub ama_id: i64,
@@ -28,6 +40,17 @@ pub struct Question {
     pub answered_at: Option<i64>,
     pub votes: i64,
 }
+
+super::from_row!(Question {
+    id,
+    ama_id,
+    author_id,
+    anonymous,
+    text,
+    answer,
+    answered_at,
+    votes
+});
 
 impl Question {
     pub fn author(&self) -> u64 {

@@ -1,10 +1,10 @@
 //! Membership applications: who applied and what was decided.
 
-use sqlx::{FromRow, SqliteExecutor};
+use sqlx::SqliteExecutor;
 
 use super::{from_sql_id, to_sql_id, Pool};
 
-#[derive(Clone, Debug, FromRow, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Application {
     pub id: i64,
     pub guild_id: i64,
@@ -12,6 +12,14 @@ pub struct Application {
     pub status: String,
     pub decline_reason: Option<String>,
 }
+
+super::from_row!(Application {
+    id,
+    guild_id,
+    user_id,
+    status,
+    decline_reason
+});
 
 impl Application {
     pub fn user(&self) -> u64 {

@@ -1,10 +1,10 @@
 //! Feedback items.
 
-use sqlx::{FromRow, SqliteExecutor};
+use sqlx::SqliteExecutor;
 
 use super::{from_sql_id, to_sql_id};
 
-#[derive(Clone, Debug, FromRow, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Item {
     pub id: i64,
     pub guild_id: i64,
@@ -17,6 +17,19 @@ pub struct Item {
     pub acknowledged_at: Option<i64>,
     pub notify_dm: bool,
 }
+
+super::from_row!(Item {
+    id,
+    guild_id,
+    submitter_id,
+    title,
+    category,
+    status,
+    outbox_id,
+    created_at,
+    acknowledged_at,
+    notify_dm
+});
 
 impl Item {
     pub fn submitter(&self) -> u64 {

@@ -1,18 +1,25 @@
 //! The scheduler's jobs: one row per scheduled thing (a prompt, a guild's monthly report, ...),
 //! whose `next_run_at` is the truth about when it runs next.
 
-use sqlx::{FromRow, SqliteExecutor};
+use sqlx::SqliteExecutor;
 
 use super::to_sql_id;
 
 /// A scheduled job.
-#[derive(Clone, Copy, Debug, FromRow, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Job {
     pub id: i64,
     pub guild_id: i64,
     pub target_id: i64,
     pub next_run_at: Option<i64>,
 }
+
+super::from_row!(Job {
+    id,
+    guild_id,
+    target_id,
+    next_run_at
+});
 
 /// Creates or moves the job of a target.
 pub async fn upsert(

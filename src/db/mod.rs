@@ -9,6 +9,7 @@ pub mod applications;
 pub mod feedback;
 pub mod guilds;
 pub mod jobs;
+mod migrations;
 pub mod outbox;
 pub mod privacy;
 pub mod prompts;
@@ -25,6 +26,23 @@ use anyhow::Context as _;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 pub use sqlx::SqlitePool as Pool;
+
+/// `sqlx::FromRow` for a row struct, each field read from the column of the same name: what
+/// `#[derive(sqlx::FromRow)]` does, without sqlx's macros crate (see `migrations.rs` for why).
+/// `from_row!(Item { id, title })`; a field left out does not compile.
+macro_rules! from_row {
+    ($ty:ident { $($field:ident),* $(,)? }) => {
+        impl<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow> for $ty {
+            fn from_row(row: &'r sqlx::sqlite::SqliteRow) -> sqlx::Result<Self> {
+                use sqlx::Row as _;
+                Ok(Self {
+                    $($field: row.try_get(stringify!($field))?),*
+                })
+            }
+        }
+    };
+}
+pub(crate) use from_row;
 
 /// Snowflakes are u64 on Discord and i64 in SQL; the bits are kept as they are.
 pub fn to_sql_id(id: u64) -> i64 {
@@ -289,7 +307,7 @@ pub async fn connect_read_only(url: &str) -> anyhow::Result<Pool> {
 
 /// Applies the embedded migrations; returns how many were newly applied.
 pub async fn migrate(pool: &Pool) -> anyhow::Result<usize> {
-    let migrator = sqlx::migrate!("./migrations");
+    let migrator = migrations::migrator().await?;
     let before: i64 = applied_count(pool).await;
     migrator
         .run(pool)

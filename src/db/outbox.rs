@@ -1,6 +1,6 @@
 //! The outbox table: posts written before they are sent.
 
-use sqlx::{FromRow, SqliteExecutor};
+use sqlx::SqliteExecutor;
 
 use super::{from_sql_id, to_sql_id, Pool};
 
@@ -21,7 +21,7 @@ pub struct NewPost {
 }
 
 /// A queued post that is due or pending.
-#[derive(Clone, Debug, FromRow)]
+#[derive(Clone, Debug)]
 pub struct QueuedPost {
     pub id: i64,
     pub guild_id: i64,
@@ -34,6 +34,18 @@ pub struct QueuedPost {
     /// Unix seconds.
     pub created_at: i64,
 }
+
+super::from_row!(QueuedPost {
+    id,
+    guild_id,
+    channel_id,
+    kind,
+    nonce,
+    body,
+    attempts,
+    next_attempt_ms,
+    created_at
+});
 
 impl QueuedPost {
     pub fn channel(&self) -> u64 {
@@ -202,13 +214,20 @@ pub async fn pending_intro_thread_due(
 }
 
 /// A post's delivery state, for tests and `/config doctor`.
-#[derive(Clone, Debug, FromRow, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PostState {
     pub kind: String,
     pub status: String,
     pub attempts: i64,
     pub last_error: Option<String>,
 }
+
+super::from_row!(PostState {
+    kind,
+    status,
+    attempts,
+    last_error
+});
 
 /// Every post of a kind, oldest first (tests, diagnostics).
 pub async fn states_of_kind(pool: &Pool, kind: &str) -> sqlx::Result<Vec<PostState>> {

@@ -1,11 +1,11 @@
 //! Prompts and their text banks (their runs are `jobs` rows).
 
-use sqlx::{FromRow, SqliteExecutor};
+use sqlx::SqliteExecutor;
 
 use super::{from_sql_id, to_sql_id, Pool};
 
 /// A prompt as stored.
-#[derive(Clone, Debug, FromRow, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PromptRow {
     pub id: i64,
     pub guild_id: i64,
@@ -22,6 +22,23 @@ pub struct PromptRow {
     pub author_id: i64,
     pub paused: bool,
 }
+
+super::from_row!(PromptRow {
+    id,
+    guild_id,
+    theme,
+    channel_id,
+    schedule_kind,
+    days,
+    time_of_day,
+    cron,
+    late_within_secs,
+    text,
+    thread,
+    poll,
+    author_id,
+    paused
+});
 
 impl PromptRow {
     pub fn guild(&self) -> u64 {
@@ -139,12 +156,14 @@ pub async fn set_paused(
 }
 
 /// A text of a prompt's rotating bank.
-#[derive(Clone, Debug, FromRow, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BankText {
     pub id: i64,
     pub text: String,
     pub used: bool,
 }
+
+super::from_row!(BankText { id, text, used });
 
 pub async fn bank(db: impl SqliteExecutor<'_>, prompt_id: i64) -> sqlx::Result<Vec<BankText>> {
     sqlx::query_as("SELECT id, text, used FROM prompt_bank WHERE prompt_id = $1 ORDER BY id")

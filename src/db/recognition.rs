@@ -81,11 +81,13 @@ pub async fn spotlights(
 }
 
 /// When a guild's monthly shout-out recurs.
-#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Shoutout {
     pub day: i64,
     pub time_of_day: String,
 }
+
+super::from_row!(Shoutout { day, time_of_day });
 
 pub async fn set_shoutout(
     db: impl SqliteExecutor<'_>,

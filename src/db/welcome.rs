@@ -2,12 +2,12 @@
 
 use std::collections::BTreeMap;
 
-use sqlx::{FromRow, QueryBuilder, Sqlite, SqliteConnection, SqliteExecutor};
+use sqlx::{QueryBuilder, Sqlite, SqliteConnection, SqliteExecutor};
 
 use super::{from_sql_id, to_sql_id, Pool};
 
 /// The welcome switches of a guild.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, FromRow)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct WelcomeSettings {
     pub enabled: bool,
     pub dm: bool,
@@ -15,6 +15,14 @@ pub struct WelcomeSettings {
     pub burst_started_at: Option<i64>,
     pub burst_until: Option<i64>,
 }
+
+super::from_row!(WelcomeSettings {
+    enabled,
+    dm,
+    intro_thread,
+    burst_started_at,
+    burst_until
+});
 
 impl Default for WelcomeSettings {
     fn default() -> Self {
@@ -73,12 +81,18 @@ pub async fn set_burst(
 }
 
 /// A saved welcome template.
-#[derive(Clone, Debug, FromRow, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StoredTemplate {
     pub id: i64,
     pub body: String,
     pub created_by: i64,
 }
+
+super::from_row!(StoredTemplate {
+    id,
+    body,
+    created_by
+});
 
 pub async fn templates(
     db: impl SqliteExecutor<'_>,
@@ -309,12 +323,18 @@ pub async fn record_first_messages(
 }
 
 /// A member's most recent join, if recorded.
-#[derive(Clone, Copy, Debug, FromRow, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct JoinRow {
     pub joined_at: i64,
     pub pending: bool,
     pub welcomed: bool,
 }
+
+super::from_row!(JoinRow {
+    joined_at,
+    pending,
+    welcomed
+});
 
 pub async fn latest_join(
     db: impl SqliteExecutor<'_>,
