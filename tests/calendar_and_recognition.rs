@@ -153,8 +153,8 @@ async fn the_calendar_lists_open_amas_the_report_and_the_shout_out_where_they_ca
             "2026-04-01T08:00:00+00:00 Monthly top-3 contributors shout-out in <#9>",
         ]
     );
-    // The .ics export holds prompts only.
-    assert_eq!(cal.ics(GUILD, "Acme").1, 0);
+    // The .ics export holds the same three items.
+    assert_eq!(cal.ics(GUILD, "Acme").1, 3);
 }
 
 #[tokio::test]
