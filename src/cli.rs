@@ -360,7 +360,21 @@ async fn report(
     };
     let report = crate::features::stats::report(&pool, guild, tz, from, to, period).await?;
     match format {
-        ReportFormat::Json => println!("{}", serde_json::to_string(&report)?),
+        ReportFormat::Json => {
+            let mut json = serde_json::to_value(&report)?;
+            let events = crate::features::events::report_json(
+                &pool,
+                config,
+                guild,
+                tz,
+                from,
+                to,
+                SystemClock.now().timestamp(),
+            )
+            .await?;
+            json["events"] = events;
+            println!("{}", serde_json::to_string(&json)?);
+        }
         ReportFormat::Table => print!("{}", crate::features::stats::render_table(&report)),
         ReportFormat::Csv => print!("{}", crate::features::stats::render_csv(&report)),
     }

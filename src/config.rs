@@ -27,6 +27,7 @@ pub struct Config {
     pub welcome: WelcomeConfig,
     pub privacy: PrivacyConfig,
     pub feedback: FeedbackConfig,
+    pub events: EventsConfig,
     pub defaults: GuildDefaults,
     /// Per-guild defaults keyed by guild id; slash commands override them in the database.
     pub guilds: BTreeMap<String, GuildDefaults>,
@@ -78,6 +79,7 @@ impl fmt::Debug for Config {
             .field("welcome", &self.welcome)
             .field("privacy", &self.privacy)
             .field("feedback", &self.feedback)
+            .field("events", &self.events)
             .field("defaults", &self.defaults)
             .field("guilds", &self.guilds)
             .finish()
@@ -192,6 +194,49 @@ pub struct FeedbackConfig {
 impl Default for FeedbackConfig {
     fn default() -> Self {
         Self { sla_days: 7 }
+    }
+}
+
+/// Events (product §9).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EventsConfig {
+    /// Reminders a member gets before an event unless they choose others (`/event remind`):
+    /// durations before the start, such as "24h, 1h"; "none" for no default reminders.
+    pub reminders: String,
+    /// How long a spot freed on a full event is held for the next member on the waitlist.
+    pub offer_window_secs: i64,
+    /// A reminder more than this late (the bot was down when it was due) is skipped, not sent.
+    pub reminder_grace_secs: i64,
+    /// Presence in the event's voice channel that counts as attending: this many seconds, or
+    /// `attendance_share` of the event's length if that is shorter.
+    pub attendance_min_secs: i64,
+    pub attendance_share: f64,
+}
+
+impl Default for EventsConfig {
+    fn default() -> Self {
+        Self {
+            reminders: "24h, 1h".into(),
+            offer_window_secs: 4 * 3600,
+            reminder_grace_secs: 300,
+            attendance_min_secs: 600,
+            attendance_share: 0.25,
+        }
+    }
+}
+
+impl EventsConfig {
+    /// The default reminder offsets in seconds (validated at load).
+    pub fn default_offsets(&self) -> Vec<i64> {
+        crate::domain::events::parse_offsets(&self.reminders).unwrap_or_default()
+    }
+
+    pub fn attendance(&self) -> crate::domain::events::AttendanceRule {
+        crate::domain::events::AttendanceRule {
+            min_secs: self.attendance_min_secs,
+            min_share: self.attendance_share,
+        }
     }
 }
 
@@ -376,6 +421,27 @@ impl Config {
                 "use a tracing filter such as \"info,hearth=debug\"",
             )
         })?;
+        crate::domain::events::parse_offsets(&self.events.reminders).map_err(|problem| {
+            invalid(
+                "events.reminders",
+                problem,
+                "write durations before the start separated by commas, such as \"24h, 1h\", or \"none\"",
+            )
+        })?;
+        if self.events.offer_window_secs <= 0 {
+            return Err(invalid(
+                "events.offer_window_secs",
+                "must be at least 1",
+                "set offer_window_secs = 14400 (4 hours)",
+            ));
+        }
+        if !(0.0..=1.0).contains(&self.events.attendance_share) {
+            return Err(invalid(
+                "events.attendance_share",
+                "must be between 0 and 1",
+                "set attendance_share = 0.25 (a quarter of the event)",
+            ));
+        }
         if self.outbox.max_attempts == 0 {
             return Err(invalid(
                 "outbox.max_attempts",

@@ -809,17 +809,30 @@ impl Emulator {
         self.dispatch("MESSAGE_REACTION_ADD", d);
     }
 
+    /// A member joins (or moves to) a voice channel.
     pub fn voice_join(&self, guild: u64, channel: u64, user: u64) {
+        self.voice_state(guild, Some(channel), user);
+    }
+
+    /// A member leaves voice: VOICE_STATE_UPDATE with a null channel, as Discord sends it.
+    pub fn voice_leave(&self, guild: u64, user: u64) {
+        self.voice_state(guild, None, user);
+    }
+
+    fn voice_state(&self, guild: u64, channel: Option<u64>, user: u64) {
         let member = {
             let mut world = self.inner.world.lock();
             if let Some(g) = world.guilds.get_mut(&guild) {
-                g.voice_states.insert(user, channel);
+                match channel {
+                    Some(channel) => g.voice_states.insert(user, channel),
+                    None => g.voice_states.remove(&user),
+                };
             }
             world.member_json(guild, user, true)
         };
         let d = json!({
             "guild_id": guild.to_string(),
-            "channel_id": channel.to_string(),
+            "channel_id": channel.map(|c| c.to_string()),
             "user_id": user.to_string(),
             "member": member,
             "session_id": format!("voice-{user}"),
@@ -827,6 +840,86 @@ impl Emulator {
             "self_video": false, "suppress": false, "request_to_speak_timestamp": null,
         });
         self.dispatch("VOICE_STATE_UPDATE", d);
+    }
+
+    /// The guild's scheduled events as Discord holds them.
+    pub fn scheduled_events(&self, guild: u64) -> Vec<Value> {
+        self.inner
+            .world
+            .lock()
+            .guilds
+            .get(&guild)
+            .map(|g| g.scheduled_events.values().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// A member edits a scheduled event in Discord's own UI (new times, a status such as 4,
+    /// cancelled): the event changes and GUILD_SCHEDULED_EVENT_UPDATE is sent, as Discord does.
+    pub fn edit_event_in_ui(&self, guild: u64, event: u64, changes: &Value) -> bool {
+        let updated = {
+            let mut world = self.inner.world.lock();
+            let Some(target) = world
+                .guilds
+                .get_mut(&guild)
+                .and_then(|g| g.scheduled_events.get_mut(&event))
+            else {
+                return false;
+            };
+            if let (Some(target), Some(changes)) = (target.as_object_mut(), changes.as_object()) {
+                for (k, v) in changes {
+                    target.insert(k.clone(), v.clone());
+                }
+            }
+            target.clone()
+        };
+        self.dispatch("GUILD_SCHEDULED_EVENT_UPDATE", updated);
+        true
+    }
+
+    /// Adds `count` scheduled external events created by a member (a guild at Discord's limit
+    /// of 100 uncompleted events, for tests).
+    pub fn add_scheduled_events(&self, guild: u64, count: usize) {
+        let start = world::iso(world::now_ms() + 86_400_000);
+        for _ in 0..count {
+            let id = self.id();
+            let event = json!({
+                "id": id.to_string(), "guild_id": guild.to_string(), "name": "Community night",
+                "status": 1, "entity_type": 3, "privacy_level": 2, "user_count": 0,
+                "scheduled_start_time": start, "scheduled_end_time": start,
+                "entity_metadata": { "location": "Somewhere" }, "channel_id": null,
+                "creator_id": null, "description": null, "entity_id": null, "image": null,
+                "recurrence_rule": null,
+            });
+            if let Some(g) = self.inner.world.lock().guilds.get_mut(&guild) {
+                g.scheduled_events.insert(id, event);
+            }
+        }
+    }
+
+    /// A member clicks (or takes back) "Interested" on a scheduled event.
+    pub fn event_interest(&self, guild: u64, event: u64, user: u64, interested: bool) {
+        {
+            let mut world = self.inner.world.lock();
+            if let Some(e) = world
+                .guilds
+                .get_mut(&guild)
+                .and_then(|g| g.scheduled_events.get_mut(&event))
+            {
+                let count = e["user_count"].as_i64().unwrap_or(0) + if interested { 1 } else { -1 };
+                e["user_count"] = json!(count.max(0));
+            }
+        }
+        let d = json!({
+            "guild_scheduled_event_id": event.to_string(),
+            "user_id": user.to_string(),
+            "guild_id": guild.to_string(),
+        });
+        let name = if interested {
+            "GUILD_SCHEDULED_EVENT_USER_ADD"
+        } else {
+            "GUILD_SCHEDULED_EVENT_USER_REMOVE"
+        };
+        self.dispatch(name, d);
     }
 
     /// A member opens a thread; returns its id.

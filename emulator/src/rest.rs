@@ -25,6 +25,21 @@ fn error(status: u16, code: u64, message: &str) -> Answer {
     (status, json!({ "code": code, "message": message }))
 }
 
+/// A 50035 Invalid Form Body naming one field (`a.b` for nested fields), as Discord answers a
+/// body that is valid JSON but breaks a rule the schema cannot express.
+fn invalid_form(field: &str, code: &str, message: &str) -> Answer {
+    let mut errors = json!({});
+    let mut node = &mut errors;
+    for part in field.split('.') {
+        node = &mut node[part];
+    }
+    node["_errors"] = json!([{ "code": code, "message": message }]);
+    (
+        400,
+        json!({ "code": 50035, "message": "Invalid Form Body", "errors": errors }),
+    )
+}
+
 fn unknown_channel() -> Answer {
     error(404, 10003, "Unknown Channel")
 }
@@ -1601,6 +1616,64 @@ fn create_event(call: &Call<'_>) -> Answer {
     // Since February 2026 only Create Events allows creating an event; Manage Events does not.
     if world.base_permissions(g, bot) & perm::CREATE_EVENTS == 0 {
         return missing_permissions();
+    }
+    // Per entity type (docs, "Permissions for events with entity_type ..."): a voice event
+    // needs View Channel and Connect in its channel, a stage event also Manage Channels, Mute
+    // Members and Move Members; an external one needs a location and an end time.
+    let entity_type = event["entity_type"].as_u64().unwrap_or(0);
+    match entity_type {
+        1 | 2 => {
+            let Some(channel) = parse_id(&event["channel_id"]) else {
+                return invalid_form("channel_id", "BASE_TYPE_REQUIRED", "This field is required");
+            };
+            let needed = if entity_type == 1 {
+                perm::VIEW_CHANNEL
+                    | perm::CONNECT
+                    | perm::MANAGE_CHANNELS
+                    | perm::MUTE_MEMBERS
+                    | perm::MOVE_MEMBERS
+            } else {
+                perm::VIEW_CHANNEL | perm::CONNECT
+            };
+            if world.channel_permissions(channel, bot) & needed != needed {
+                return missing_permissions();
+            }
+        }
+        3 => {
+            if event["entity_metadata"]["location"]
+                .as_str()
+                .is_none_or(str::is_empty)
+            {
+                return invalid_form(
+                    "entity_metadata.location",
+                    "BASE_TYPE_REQUIRED",
+                    "This field is required",
+                );
+            }
+            if event["scheduled_end_time"].is_null() {
+                return invalid_form(
+                    "scheduled_end_time",
+                    "BASE_TYPE_REQUIRED",
+                    "This field is required",
+                );
+            }
+        }
+        _ => {}
+    }
+    // Discord allows 100 events that are scheduled or active per guild.
+    let uncompleted = world.guilds.get(&g).map_or(0, |guild| {
+        guild
+            .scheduled_events
+            .values()
+            .filter(|e| matches!(e["status"].as_u64(), Some(1 | 2)))
+            .count()
+    });
+    if uncompleted >= 100 {
+        return error(
+            400,
+            30038,
+            "Maximum number of uncompleted guild scheduled events reached (100)",
+        );
     }
     event["creator"] = world.user_json(bot);
     if let Some(guild) = world.guilds.get_mut(&g) {

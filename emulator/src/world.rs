@@ -76,6 +76,9 @@ pub mod perm {
     pub const ADMINISTRATOR: u64 = 1 << 3;
     pub const MANAGE_CHANNELS: u64 = 1 << 4;
     pub const MANAGE_GUILD: u64 = 1 << 5;
+    pub const MUTE_MEMBERS: u64 = 1 << 22;
+    pub const MOVE_MEMBERS: u64 = 1 << 24;
+    pub const CONNECT: u64 = 1 << 20;
     pub const ADD_REACTIONS: u64 = 1 << 6;
     pub const VIEW_CHANNEL: u64 = 1 << 10;
     pub const SEND_MESSAGES: u64 = 1 << 11;

@@ -34,6 +34,7 @@ const FILES: &[(&str, &str)] = &embed![
     "0013_live_days.sql",
     "0014_activity_replies_index.sql",
     "0015_outbox_claims_first_seen_ms.sql",
+    "0016_events.sql",
 ];
 
 /// The migrator `sqlx::migrate!("./migrations")` would build.

@@ -255,3 +255,17 @@ pub async fn recent_failures(
     .fetch_all(pool)
     .await
 }
+
+/// The message a delivered post created (for a thread started on it, also the thread's id).
+pub async fn delivered_message_id(
+    db: impl SqliteExecutor<'_>,
+    dedup_key: &str,
+) -> sqlx::Result<Option<u64>> {
+    let id: Option<Option<i64>> = sqlx::query_scalar(
+        "SELECT message_id FROM outbox WHERE dedup_key = $1 AND status = 'delivered'",
+    )
+    .bind(dedup_key)
+    .fetch_optional(db)
+    .await?;
+    Ok(id.flatten().map(super::from_sql_id))
+}

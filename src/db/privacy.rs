@@ -74,6 +74,24 @@ pub async fn export(pool: &Pool, guild_id: Option<u64>, user_id: u64) -> sqlx::R
             .bind(guild)
             .fetch_all(pool)
             .await?;
+    let rsvps: Vec<(i64, i64, String, String, i64)> = sqlx::query_as(
+        "SELECT e.guild_id, r.event_id, r.status, r.offsets, r.dm FROM event_rsvps r
+         JOIN events e ON e.id = r.event_id
+         WHERE r.user_id = $1 AND ($2 IS NULL OR e.guild_id = $2) ORDER BY r.event_id",
+    )
+    .bind(user)
+    .bind(guild)
+    .fetch_all(pool)
+    .await?;
+    let presence: Vec<(i64, i64, i64, Option<i64>, String)> = sqlx::query_as(
+        "SELECT e.guild_id, p.event_id, p.joined_at, p.left_at, p.source FROM event_presence p
+         JOIN events e ON e.id = p.event_id
+         WHERE p.user_id = $1 AND ($2 IS NULL OR e.guild_id = $2) ORDER BY p.event_id, p.joined_at",
+    )
+    .bind(user)
+    .bind(guild)
+    .fetch_all(pool)
+    .await?;
     Ok(json!({
         "user_id": user_id.to_string(),
         "note": "Hearth stores ids, times, channels and counts; never the content of your messages.",
@@ -81,6 +99,8 @@ pub async fn export(pool: &Pool, guild_id: Option<u64>, user_id: u64) -> sqlx::R
         "joins": joins.iter().map(|(g, t)| json!({"guild_id": g.to_string(), "joined_at": t})).collect::<Vec<_>>(),
         "activity": activity,
         "interests": interests.iter().map(|(g, i)| json!({"guild_id": g.to_string(), "interests": i})).collect::<Vec<_>>(),
+        "event_rsvps": rsvps.iter().map(|(g, e, status, offsets, dm)| json!({"guild_id": g.to_string(), "event_id": e, "status": status, "reminder_offsets_secs": offsets, "dm": *dm != 0})).collect::<Vec<_>>(),
+        "event_attendance": presence.iter().map(|(g, e, from, to, source)| json!({"guild_id": g.to_string(), "event_id": e, "from": from, "to": to, "source": source})).collect::<Vec<_>>(),
         "tracking_opt_outs": optouts.iter().map(|(g, t)| json!({"guild_id": g.to_string(), "since": t})).collect::<Vec<_>>(),
     }))
 }
@@ -111,6 +131,9 @@ pub async fn forget(
         "UPDATE member_days SET user_id = $3 WHERE user_id = $1 AND ($2 IS NULL OR guild_id = $2)",
         "UPDATE members SET user_id = $3, intro_thread_id = NULL WHERE user_id = $1 AND ($2 IS NULL OR guild_id = $2)",
         "UPDATE applications SET user_id = $3, decline_reason = NULL WHERE user_id = $1 AND ($2 IS NULL OR guild_id = $2)",
+        // Event figures stay right: the answer and the presence remain, under the anonymous id.
+        "UPDATE event_rsvps SET user_id = $3, dm = 0 WHERE user_id = $1 AND ($2 IS NULL OR event_id IN (SELECT id FROM events WHERE guild_id = $2))",
+        "UPDATE event_presence SET user_id = $3 WHERE user_id = $1 AND ($2 IS NULL OR event_id IN (SELECT id FROM events WHERE guild_id = $2))",
         "DELETE FROM member_interests WHERE user_id = $1 AND ($2 IS NULL OR guild_id = $2) AND $3 = $3",
         "DELETE FROM tracking_optouts WHERE user_id = $1 AND ($2 IS NULL OR guild_id = $2) AND $3 = $3",
     ] {
@@ -140,6 +163,7 @@ pub async fn purge_left_guilds(pool: &Pool, cutoff: i64) -> sqlx::Result<Vec<i64
             "member_interests",
             "tracking_optouts",
             "applications",
+            "events",
             "welcome_templates",
             "jobs",
             "prompts",

@@ -9,6 +9,7 @@ use super::serenity::{self, FullEvent};
 use super::{Data, Error};
 use crate::db;
 use crate::domain::clock::{unix_now, Clock, SystemClock};
+use crate::features::events;
 
 pub async fn handle(
     framework: poise::FrameworkContext<'_, Data, Error>,
@@ -43,6 +44,10 @@ async fn feature_event(
             )
             .await?;
             known_joins(data, guild.members.values());
+            // Who is in a voice channel right now: attendance of an event under way.
+            for state in guild.voice_states.values() {
+                voice_presence(data, guild.id.get(), state).await?;
+            }
             let members = recent_members(data, guild.members.values());
             catch_up_welcomes(framework, guild.id, &members).await?;
             // A large guild's GUILD_CREATE lists only some members: ask for the rest, which
@@ -100,11 +105,64 @@ async fn feature_event(
             }
             super::interactions::route(ctx, data, interaction).await?;
         }
+        FullEvent::VoiceStateUpdate { old, new } => {
+            let moved = old.as_ref().is_none_or(|o| o.channel_id != new.channel_id);
+            if let (true, Some(guild_id)) = (moved, new.guild_id) {
+                voice_presence(data, guild_id.get(), new).await?;
+            }
+        }
+        FullEvent::GuildScheduledEventUpdate { event } => {
+            events::discord_event_updated(
+                &data.pool,
+                &data.config,
+                &data.outbox,
+                event.id.get(),
+                Some(event.start_time.unix_timestamp()),
+                event.end_time.map(|t| t.unix_timestamp()),
+                u8::from(event.status),
+                unix_now(),
+            )
+            .await?;
+            data.scheduler.wake();
+        }
+        FullEvent::GuildScheduledEventDelete { event } => {
+            events::discord_event_deleted(&data.pool, &data.outbox, event.id.get()).await?;
+        }
+        FullEvent::GuildScheduledEventUserAdd { subscribed } => {
+            events::interested(&data.pool, subscribed.scheduled_event_id.get(), 1).await?;
+        }
+        FullEvent::GuildScheduledEventUserRemove { unsubscribed } => {
+            events::interested(&data.pool, unsubscribed.scheduled_event_id.get(), -1).await?;
+        }
         FullEvent::GuildDelete { incomplete, .. } if !incomplete.unavailable => {
             db::guilds::mark_left(&data.pool, incomplete.id.get(), unix_now()).await?;
             info!(guild.id = incomplete.id.get(), "removed from guild");
         }
         _ => {}
     }
+    Ok(())
+}
+
+/// A member's voice channel, for the attendance of events held there (never for opted-out
+/// members, and never outside an event's window: the feature checks).
+async fn voice_presence(
+    data: &Data,
+    guild_id: u64,
+    state: &serenity::VoiceState,
+) -> Result<(), Error> {
+    let user = state.user_id.get();
+    if state.member.as_ref().is_some_and(|m| m.user.bot)
+        || data.tracker.is_opted_out(guild_id, user)
+    {
+        return Ok(());
+    }
+    events::voice_moved(
+        &data.pool,
+        guild_id,
+        user,
+        state.channel_id.map(|c| c.get()),
+        unix_now(),
+    )
+    .await?;
     Ok(())
 }

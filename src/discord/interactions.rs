@@ -13,7 +13,8 @@ pub async fn route(
     match interaction {
         Interaction::Component(component) => {
             let _handled = commands::apply::on_button(ctx, data, component).await?
-                || commands::ama::on_button(ctx, data, component).await?;
+                || commands::ama::on_button(ctx, data, component).await?
+                || commands::events::on_button(ctx, data, component).await?;
         }
         Interaction::Modal(modal) => {
             let _handled = commands::apply::on_modal(ctx, data, modal).await?

@@ -66,6 +66,8 @@ pub(super) fn track(
                     in_thread: false,
                 });
             }
+            // Events' attendance (handled with the features) needs it too.
+            return false;
         }
         _ => return false,
     }

@@ -16,7 +16,8 @@ pub const ALL_REQUIRED: u64 = perm::VIEW_CHANNEL
     | perm::MANAGE_THREADS
     | perm::SEND_POLLS
     | perm::MANAGE_ROLES
-    | perm::CREATE_EVENTS;
+    | perm::CREATE_EVENTS
+    | perm::CONNECT;
 
 /// Permissions needed in the channel configured for a purpose.
 pub fn channel_permissions(purpose: ChannelPurpose) -> u64 {
@@ -24,9 +25,10 @@ pub fn channel_permissions(purpose: ChannelPurpose) -> u64 {
     let base = VIEW_CHANNEL | SEND_MESSAGES | EMBED_LINKS | READ_MESSAGE_HISTORY;
     base | match purpose {
         ChannelPurpose::Welcome | ChannelPurpose::Spotlight => 0,
-        ChannelPurpose::Intros | ChannelPurpose::Ama | ChannelPurpose::Applications => {
-            CREATE_PUBLIC_THREADS | SEND_MESSAGES_IN_THREADS
-        }
+        ChannelPurpose::Intros
+        | ChannelPurpose::Ama
+        | ChannelPurpose::Applications
+        | ChannelPurpose::Events => CREATE_PUBLIC_THREADS | SEND_MESSAGES_IN_THREADS,
         ChannelPurpose::Feedback => {
             CREATE_PUBLIC_THREADS | SEND_MESSAGES_IN_THREADS | MANAGE_THREADS
         }
@@ -39,7 +41,7 @@ pub fn channel_permissions(purpose: ChannelPurpose) -> u64 {
 pub fn guild_permissions(purpose: ChannelPurpose) -> u64 {
     match purpose {
         ChannelPurpose::Applications => perm::MANAGE_ROLES,
-        ChannelPurpose::Ama => perm::CREATE_EVENTS,
+        ChannelPurpose::Ama | ChannelPurpose::Events => perm::CREATE_EVENTS,
         _ => 0,
     }
 }
@@ -178,9 +180,79 @@ pub fn role_grant_finding(
     }
 }
 
+/// Permissions Discord requires in the channel of a voice (or stage) event the bot creates.
+pub fn voice_event_permissions(stage: bool) -> u64 {
+    let voice = perm::VIEW_CHANNEL | perm::CONNECT;
+    if stage {
+        voice | perm::MANAGE_CHANNELS | perm::MUTE_MEMBERS | perm::MOVE_MEMBERS
+    } else {
+        voice
+    }
+}
+
+/// Whether the bot may hold the event `title` in its voice or stage channel.
+pub fn voice_event_finding(
+    title: &str,
+    channel_id: u64,
+    stage: bool,
+    bot_permissions: Option<u64>,
+) -> Finding {
+    let needed = voice_event_permissions(stage);
+    let (ok, problem, fix) = match bot_permissions {
+        None => (
+            false,
+            format!(
+                "the channel of the event \"{title}\" (id {channel_id}) is gone or hidden from me"
+            ),
+            "move the event to another channel with /event edit, or cancel it".to_owned(),
+        ),
+        Some(bits) if bits & needed != needed => {
+            let missing = permission_names(needed & !bits).join(", ");
+            (
+                false,
+                format!("in <#{channel_id}> I lack {missing}: Discord refuses to create or move the event \"{title}\" there"),
+                format!("grant me {missing} in <#{channel_id}>"),
+            )
+        }
+        Some(_) => (
+            true,
+            format!("I can hold \"{title}\" in <#{channel_id}>"),
+            String::new(),
+        ),
+    };
+    Finding {
+        purpose: ChannelPurpose::Events,
+        ok,
+        problem,
+        fix,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_voice_event_channel_names_exactly_what_is_missing() {
+        let all = voice_event_permissions(true);
+        assert!(voice_event_finding("Jam", 5, false, Some(all)).ok);
+        let without_connect = voice_event_finding("Jam", 5, false, Some(perm::VIEW_CHANNEL));
+        assert!(!without_connect.ok);
+        assert!(
+            without_connect.problem.contains("I lack Connect"),
+            "{}",
+            without_connect.problem
+        );
+        let stage = voice_event_finding("Talk", 6, true, Some(perm::VIEW_CHANNEL | perm::CONNECT));
+        assert!(
+            stage
+                .problem
+                .contains("Manage Channels, Mute Members, Move Members"),
+            "{}",
+            stage.problem
+        );
+        assert!(!voice_event_finding("Gone", 7, false, None).ok);
+    }
 
     #[test]
     fn the_readme_invite_url_asks_for_exactly_what_hearth_needs() {

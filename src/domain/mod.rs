@@ -5,6 +5,7 @@ pub mod analytics;
 pub mod clock;
 pub mod delivery;
 pub mod doctor;
+pub mod events;
 pub mod feedback;
 pub mod ical;
 pub mod import;

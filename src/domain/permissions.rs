@@ -18,9 +18,14 @@ pub const SEND_POLLS: u64 = 1 << 49;
 pub const ADMINISTRATOR: u64 = 1 << 3;
 pub const MANAGE_GUILD: u64 = 1 << 5;
 pub const MANAGE_CHANNELS: u64 = 1 << 4;
+/// Joining a voice channel; Discord requires it (with View Channel) in the channel of a voice
+/// event the bot creates.
+pub const CONNECT: u64 = 1 << 20;
+pub const MUTE_MEMBERS: u64 = 1 << 22;
+pub const MOVE_MEMBERS: u64 = 1 << 24;
 
 /// Names as Discord's client shows them.
-pub const NAMES: [(u64, &str); 12] = [
+pub const NAMES: [(u64, &str); 16] = [
     (VIEW_CHANNEL, "View Channel"),
     (SEND_MESSAGES, "Send Messages"),
     (EMBED_LINKS, "Embed Links"),
@@ -30,6 +35,10 @@ pub const NAMES: [(u64, &str); 12] = [
     (SEND_MESSAGES_IN_THREADS, "Send Messages in Threads"),
     (MANAGE_THREADS, "Manage Threads"),
     (SEND_POLLS, "Create Polls"),
+    (MANAGE_CHANNELS, "Manage Channels"),
+    (CONNECT, "Connect"),
+    (MUTE_MEMBERS, "Mute Members"),
+    (MOVE_MEMBERS, "Move Members"),
     (MANAGE_ROLES, "Manage Roles"),
     (MANAGE_EVENTS, "Manage Events"),
     (CREATE_EVENTS, "Create Events"),

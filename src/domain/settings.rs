@@ -15,11 +15,12 @@ pub enum ChannelPurpose {
     Reports,
     Prompts,
     Applications,
+    Events,
 }
 
 impl ChannelPurpose {
     /// Every purpose, in the order `/config show` lists them.
-    pub const ALL: [ChannelPurpose; 8] = [
+    pub const ALL: [ChannelPurpose; 9] = [
         Self::Welcome,
         Self::Intros,
         Self::Spotlight,
@@ -28,6 +29,7 @@ impl ChannelPurpose {
         Self::Reports,
         Self::Prompts,
         Self::Applications,
+        Self::Events,
     ];
 
     /// The name used in config files, slash commands and the database.
@@ -41,6 +43,7 @@ impl ChannelPurpose {
             Self::Reports => "reports",
             Self::Prompts => "prompts",
             Self::Applications => "applications",
+            Self::Events => "events",
         }
     }
 
@@ -60,6 +63,7 @@ impl ChannelPurpose {
             Self::Reports => "the monthly leadership report",
             Self::Prompts => "themed-day prompts",
             Self::Applications => "application review posts",
+            Self::Events => "event RSVP cards, their threads and reminders",
         }
     }
 }

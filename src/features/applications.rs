@@ -200,6 +200,7 @@ pub async fn decline(
                 user_id: application.user(),
                 body,
                 fallback_to_thread: false,
+                fallback_channel: None,
             }),
             not_before_ms: None,
         })

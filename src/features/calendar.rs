@@ -1,4 +1,4 @@
-//! What is scheduled in a guild (product §4): prompt runs, open AMAs, the monthly report and the
+//! What is scheduled in a guild (product §4): prompt runs, open AMAs, events, the monthly report and the
 //! monthly shout-out. `/calendar` lists the coming days from it; `/calendar format:ical` exports
 //! it as an .ics file. A new scheduled feature adds its items to [`scheduled`].
 
@@ -25,6 +25,13 @@ pub enum What {
         host_id: u64,
         channel_id: u64,
     },
+    Event {
+        id: i64,
+        title: String,
+        /// `<#channel>` or the external location.
+        place: String,
+        minutes: u32,
+    },
     MonthlyReport {
         channel_id: u64,
     },
@@ -45,6 +52,9 @@ impl What {
                 host_id,
                 channel_id,
             } => format!("AMA: {title} with <@{host_id}> in <#{channel_id}>"),
+            Self::Event {
+                id, title, place, ..
+            } => format!("Event #{id}: {title} ({place})"),
             Self::MonthlyReport { channel_id } => {
                 format!("Monthly community report in <#{channel_id}>")
             }
@@ -113,6 +123,30 @@ pub async fn scheduled(
                 repeats: None,
             });
         }
+    }
+    for event in db::events::upcoming(pool, guild_id, now.timestamp()).await? {
+        let Some(start) = DateTime::from_timestamp(event.start_at, 0).filter(|t| *t >= now) else {
+            continue;
+        };
+        if !event.is_scheduled() {
+            continue;
+        }
+        let place = event.voice_channel().map_or_else(
+            || event.location.clone().unwrap_or_default(),
+            |channel| format!("<#{channel}>"),
+        );
+        entries.push(Entry {
+            what: What::Event {
+                id: event.id,
+                minutes: u32::try_from((event.end_at - event.start_at) / 60)
+                    .unwrap_or(60)
+                    .max(1),
+                title: event.title,
+                place,
+            },
+            next: start,
+            repeats: None,
+        });
     }
     entries.extend(monthly_entries(pool, guild_id, &settings, now).await?);
     Ok(Calendar {
@@ -221,6 +255,17 @@ impl Calendar {
                         format!("AMA: {title}"),
                         format!("Ask-me-anything in #{channel_id}"),
                         60,
+                    ),
+                    What::Event {
+                        id,
+                        title,
+                        place,
+                        minutes,
+                    } => (
+                        format!("event-{id}-{guild_id}@hearth"),
+                        title.clone(),
+                        format!("Event: {place}"),
+                        *minutes,
                     ),
                     What::MonthlyReport { channel_id } => (
                         format!("monthly-report-{guild_id}@hearth"),

@@ -295,6 +295,7 @@ fn status_dm(change: &StatusChange<'_>, item: &Item) -> NewPost {
             user_id: item.submitter(),
             body: posts::feedback_dm(id, &item.title, change.status, change.note),
             fallback_to_thread: false,
+            fallback_channel: None,
         }),
         not_before_ms: None,
     }

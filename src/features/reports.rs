@@ -141,7 +141,23 @@ pub async fn queue(
     let previous =
         crate::features::stats::report(pool, guild_id, tz, prev_from, prev_to, CohortPeriod::Month)
             .await?;
-    let body = report_post(&month, &previous, guild_name);
+    let mut body = report_post(&month, &previous, guild_name);
+    let events = crate::features::events::report_json(
+        pool,
+        config,
+        guild_id,
+        tz,
+        from,
+        to,
+        crate::domain::clock::unix_now(),
+    )
+    .await?;
+    if let (Some(field), Some(fields)) = (
+        crate::features::events::month_field(&events),
+        body["embeds"][0]["fields"].as_array_mut(),
+    ) {
+        fields.push(field);
+    }
     let post = message_post(
         guild_id,
         channel,

@@ -370,6 +370,7 @@ impl Welcomer<'_> {
                     user_id,
                     body,
                     fallback_to_thread: true,
+                    fallback_channel: None,
                 }),
                 // After the intro thread, which is the fallback when DMs are closed.
                 not_before_ms: Some(crate::domain::clock::unix_now_ms() + 1),

@@ -70,6 +70,10 @@ pub enum Action {
         body: Value,
         #[serde(default)]
         fallback_to_thread: bool,
+        /// When DMs are closed, post the body in this channel instead (an event's thread; the
+        /// body mentions the member). Takes precedence over `fallback_to_thread`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        fallback_channel: Option<u64>,
     },
 }
 
@@ -345,9 +349,14 @@ impl Worker {
                 user_id,
                 body,
                 fallback_to_thread,
+                fallback_channel,
             } => {
-                self.direct_message(post, *user_id, body, *fallback_to_thread)
-                    .await
+                let fallback = match fallback_channel {
+                    Some(channel) => DmFallback::Channel(*channel),
+                    None if *fallback_to_thread => DmFallback::IntroThread,
+                    None => DmFallback::Nothing,
+                };
+                self.direct_message(post, *user_id, body, fallback).await
             }
         }
     }
@@ -413,17 +422,29 @@ impl Worker {
         post: &QueuedPost,
         user_id: u64,
         body: &Value,
-        fallback: bool,
+        fallback: DmFallback,
     ) -> Attempt {
         let sink = self.sink.as_ref();
         let dm = step!(sink.open_dm(user_id).await);
-        match sink
+        let sent = sink
             .create_message(dm, &with_nonce(body, &post.nonce, 'd'))
-            .await
-        {
-            Attempt::Rejected {
-                code: Some(50007), ..
-            } if fallback => {
+            .await;
+        match (sent, fallback) {
+            (
+                Attempt::Rejected {
+                    code: Some(50007), ..
+                },
+                DmFallback::Channel(channel),
+            ) => {
+                sink.create_message(channel, &with_nonce(body, &post.nonce, 't'))
+                    .await
+            }
+            (
+                Attempt::Rejected {
+                    code: Some(50007), ..
+                },
+                DmFallback::IntroThread,
+            ) => {
                 let thread = db::welcome::intro_thread(&self.pool, post.guild(), user_id)
                     .await
                     .ok()
@@ -459,9 +480,17 @@ impl Worker {
                 sink.create_message(thread, &with_nonce(body, &post.nonce, 't'))
                     .await
             }
-            other => other,
+            (other, _) => other,
         }
     }
+}
+
+/// Where a direct message goes when the member does not accept DMs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum DmFallback {
+    Nothing,
+    IntroThread,
+    Channel(u64),
 }
 
 /// A message body with the post's nonce for one step.

@@ -300,3 +300,82 @@ mod tests {
         assert!(body["allowed_mentions"].get("roles").is_none());
     }
 }
+
+/// What an event's RSVP card shows.
+#[derive(Clone, Debug)]
+pub struct EventCard<'a> {
+    pub id: i64,
+    pub title: &'a str,
+    pub start: i64,
+    pub end: i64,
+    /// `<#channel>` or the external location.
+    pub place: &'a str,
+    pub capacity: Option<u32>,
+    pub description: Option<&'a str>,
+    /// Only members with this role may answer.
+    pub role: Option<u64>,
+    /// Followed by `going`, `maybe` or `cant` in the buttons' custom ids.
+    pub rsvp_prefix: &'a str,
+    /// The check-in button's custom id (external events, which no voice channel can take
+    /// attendance of).
+    pub check_in: Option<&'a str>,
+}
+
+/// An event's RSVP card: when and where, and the Going / Maybe / Can't go buttons. The title
+/// and description are the manager's words, so nobody is pinged (not even the role named).
+pub fn event_card(card: &EventCard<'_>) -> Value {
+    let EventCard {
+        id,
+        title,
+        start,
+        end,
+        place,
+        ..
+    } = *card;
+    let spots = card.capacity.map_or_else(String::new, |c| {
+        format!("\n**{c} spots**; when full, a waitlist offers freed spots in order.")
+    });
+    let role = card
+        .role
+        .map_or_else(String::new, |r| format!("\nFor members with <@&{r}>."));
+    let prefix = card.rsvp_prefix;
+    let mut buttons = vec![
+        json!({ "type": 2, "style": 3, "label": "Going", "custom_id": format!("{prefix}going") }),
+        json!({ "type": 2, "style": 1, "label": "Maybe", "custom_id": format!("{prefix}maybe") }),
+        json!({ "type": 2, "style": 2, "label": "Can't go", "custom_id": format!("{prefix}cant") }),
+    ];
+    if let Some(check_in) = card.check_in {
+        buttons.push(json!({ "type": 2, "style": 2, "label": "Check in", "custom_id": check_in }));
+    }
+    let about = card
+        .description
+        .map(|d| format!("{d}\n\n"))
+        .unwrap_or_default();
+    json!({
+        "content": truncate(&format!("📅 **Event #{id}: {title}**\n<t:{start}:F> (<t:{start}:R>) to <t:{end}:t> · {place}{spots}{role}"), MESSAGE_LIMIT),
+        "embeds": [{ "description": truncate(&format!("{about}Answer below: Going members get reminders (choose when with `/event remind`), Maybe gets one nudge, Can't go is never reminded."), EMBED_DESCRIPTION_LIMIT), "color": COLOUR }],
+        "components": [{ "type": 1, "components": buttons }],
+        "allowed_mentions": allowed_mentions(&[]),
+    })
+}
+
+/// A freed spot offered to the next member on the waitlist, with its confirm button.
+pub fn event_offer(title: &str, user: u64, expires_at: i64, confirm_id: &str) -> Value {
+    json!({
+        "content": truncate(&format!("<@{user}> a spot opened up for **{title}**: it is held for you until <t:{expires_at}:t> (<t:{expires_at}:R>). Confirm to take it."), MESSAGE_LIMIT),
+        "components": ask_button(confirm_id, "Confirm my spot", 3),
+        "allowed_mentions": allowed_mentions(&[user]),
+    })
+}
+
+/// A short notice to one member about an event (promotion, expired offer, reminder).
+pub fn event_notice(user: u64, text: &str) -> Value {
+    text_post(&format!("<@{user}> {text}"), &[user])
+}
+
+/// A notice to several members at once (the event moved or was cancelled): one post, each
+/// member mentioned once, at most 50 per post so a large event splits into several.
+pub fn event_announcement(users: &[u64], text: &str) -> Value {
+    let mentions: String = users.iter().map(|u| format!("<@{u}> ")).collect();
+    text_post(&format!("{mentions}\n{text}"), users)
+}

@@ -9,7 +9,8 @@ use tracing::{info, warn};
 use crate::config::Config;
 use crate::db::{self, Pool};
 use crate::domain::schedule::{decide_run, CatchUp, RunDecision, Schedule};
-use crate::features::{feedback, prompts, recognition, reports, settings};
+use crate::features::{events, feedback, prompts, recognition, reports, settings};
+use crate::outbox::Outbox;
 
 /// What happened to one due run (for logs and tests).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -214,6 +215,54 @@ pub async fn run_due_sla_reminders(
             due,
             posted,
             next: None,
+        });
+    }
+    Ok(reports)
+}
+
+/// Event reminders due: one run per due time of each event, whatever the number of members.
+pub async fn run_due_event_reminders(
+    pool: &Pool,
+    config: &Config,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Vec<RunReport>> {
+    let mut reports = Vec::new();
+    for job in db::jobs::due(pool, events::REMINDER_JOB, now.timestamp()).await? {
+        let Some(due) = job.next_run_at else { continue };
+        let (posted, next) =
+            events::run_reminders(pool, config, job.id, job.target_id, due, now.timestamp())
+                .await?;
+        reports.push(RunReport {
+            job_kind: events::REMINDER_JOB,
+            target_id: job.target_id,
+            due,
+            posted,
+            next,
+        });
+    }
+    Ok(reports)
+}
+
+/// Offers of a freed spot that ran out: each passes to the next member on the waitlist.
+pub async fn run_due_event_offers(
+    pool: &Pool,
+    config: &Config,
+    outbox: &Outbox,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Vec<RunReport>> {
+    let mut reports = Vec::new();
+    for job in db::jobs::due(pool, events::OFFER_JOB, now.timestamp()).await? {
+        let Some(due) = job.next_run_at else { continue };
+        let posted =
+            events::run_offers(pool, config, outbox, job.target_id, now.timestamp()).await?;
+        reports.push(RunReport {
+            job_kind: events::OFFER_JOB,
+            target_id: job.target_id,
+            due,
+            posted,
+            next: db::jobs::get(pool, events::OFFER_JOB, job.target_id)
+                .await?
+                .and_then(|j| j.next_run_at),
         });
     }
     Ok(reports)

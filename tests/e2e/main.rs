@@ -7,6 +7,7 @@ mod calendar;
 mod common;
 mod delivery;
 mod demo;
+mod events;
 mod feedback;
 mod foundation;
 mod installed;

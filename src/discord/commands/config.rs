@@ -96,6 +96,8 @@ enum Purpose {
     Prompts,
     #[name = "applications"]
     Applications,
+    #[name = "events"]
+    Events,
 }
 
 impl From<Purpose> for ChannelPurpose {
@@ -109,6 +111,7 @@ impl From<Purpose> for ChannelPurpose {
             Purpose::Reports => Self::Reports,
             Purpose::Prompts => Self::Prompts,
             Purpose::Applications => Self::Applications,
+            Purpose::Events => Self::Events,
         }
     }
 }
@@ -183,6 +186,7 @@ async fn doctor(ctx: Context<'_>) -> Result<(), Error> {
     if let Some(role) = db::applications::role(&ctx.data().pool, guild_id).await? {
         findings.push(role_finding(ctx, role)?);
     }
+    findings.extend(voice_event_findings(ctx, guild_id).await?);
     for finding in findings.iter().filter(|f| !f.ok) {
         tracing::warn!(guild.id = guild_id, purpose = %finding.purpose, problem = %finding.problem, fix = %finding.fix, "doctor found a problem");
     }
@@ -195,6 +199,37 @@ async fn doctor(ctx: Context<'_>) -> Result<(), Error> {
     ctx.send(CreateReply::default().embed(embeds::doctor_embed(&findings, &failures)))
         .await?;
     Ok(())
+}
+
+/// For each coming event in a voice or stage channel, whether Discord lets the bot hold it there.
+async fn voice_event_findings(
+    ctx: Context<'_>,
+    guild_id: u64,
+) -> Result<Vec<doctor::Finding>, Error> {
+    let events = db::events::upcoming(&ctx.data().pool, guild_id, unix_now()).await?;
+    let bot_id = ctx.cache().current_user().id;
+    let guild = ctx.guild().or_user(
+        "I have not received this server's data from Discord yet; try again in a minute.",
+    )?;
+    let member = guild.members.get(&bot_id);
+    Ok(events
+        .iter()
+        .filter(|e| e.is_scheduled())
+        .filter_map(|event| {
+            let channel_id = event.voice_channel()?;
+            let channel = guild.channels.get(&ChannelId::new(channel_id));
+            let stage = channel.is_some_and(|c| c.kind == serenity::ChannelType::Stage);
+            let bits = channel
+                .zip(member)
+                .map(|(c, m)| guild.user_permissions_in(c, m).bits());
+            Some(doctor::voice_event_finding(
+                &event.title,
+                channel_id,
+                stage,
+                bits,
+            ))
+        })
+        .collect())
 }
 
 /// Whether the bot can grant `role` (it must be below the bot's highest role).

@@ -3,6 +3,7 @@
 pub mod ama;
 pub mod apply;
 mod config;
+pub mod events;
 mod feedback;
 mod intro;
 mod prompts;
@@ -23,5 +24,6 @@ pub fn all() -> Vec<Command> {
     all.extend(spotlight::commands());
     all.extend(feedback::commands());
     all.extend(ama::commands());
+    all.extend(events::commands());
     all
 }

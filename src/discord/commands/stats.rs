@@ -61,7 +61,7 @@ async fn monthly(
     guild_only,
     default_member_permissions = "MANAGE_GUILD",
     check = "checks::manager",
-    subcommands("overview", "retention", "top", "quiet_experts", "export"),
+    subcommands("overview", "retention", "top", "quiet_experts", "export", "events"),
     subcommand_required
 )]
 pub async fn stats(_: Context<'_>) -> Result<(), Error> {
@@ -123,6 +123,25 @@ enum CohortChoice {
     Month,
     #[name = "week"]
     Week,
+}
+
+/// Events: RSVPs, show-up and no-shows, and whether events keep newcomers
+#[poise::command(slash_command, ephemeral)]
+async fn events(
+    ctx: Context<'_>,
+    #[description = "How many days (default 30)"] days: Option<u32>,
+) -> Result<(), Error> {
+    let data = ctx.data();
+    let text = crate::features::events::stats(
+        &data.pool,
+        &data.config,
+        crate::discord::checks::guild_id(ctx)?,
+        i64::from(days.unwrap_or(30).clamp(1, 365)),
+        crate::domain::clock::unix_now(),
+    )
+    .await?;
+    ctx.say(text).await?;
+    Ok(())
 }
 
 /// The most active members (managers only; opted-out members never appear)

@@ -1,0 +1,54 @@
+-- Events (product §9): a Hearth event is a Discord scheduled event plus an RSVP card.
+CREATE TABLE events (
+    id                INTEGER PRIMARY KEY,
+    guild_id          INTEGER NOT NULL,
+    title             TEXT    NOT NULL,
+    description       TEXT,
+    start_at          INTEGER NOT NULL,
+    end_at            INTEGER NOT NULL,
+    -- The voice or stage channel the event takes place in; NULL for an external event.
+    voice_channel_id  INTEGER,
+    location          TEXT,
+    capacity          INTEGER,
+    cutoff_at         INTEGER,
+    -- Only members with this role may answer (NULL: everyone).
+    required_role_id  INTEGER,
+    -- The channel of the RSVP card; its message (and the event thread started on it, which has
+    -- the same id) once posted.
+    card_channel_id   INTEGER NOT NULL,
+    card_message_id   INTEGER,
+    discord_event_id  INTEGER,
+    -- Members who clicked "Interested" in Discord: a soft count, never Going.
+    interested        INTEGER NOT NULL DEFAULT 0,
+    status            TEXT    NOT NULL DEFAULT 'scheduled',
+    created_by        INTEGER NOT NULL,
+    created_at        INTEGER NOT NULL
+);
+CREATE INDEX events_guild ON events (guild_id, start_at);
+CREATE INDEX events_discord ON events (discord_event_id);
+
+-- One answer per member and event. `queued_ms` orders the waitlist; `offsets` are the member's
+-- reminder offsets in seconds before the start ("86400,3600"), `dm` whether they asked for DMs.
+CREATE TABLE event_rsvps (
+    event_id          INTEGER NOT NULL REFERENCES events (id) ON DELETE CASCADE,
+    user_id           INTEGER NOT NULL,
+    status            TEXT    NOT NULL,
+    queued_ms         INTEGER NOT NULL,
+    offer_expires_at  INTEGER,
+    offsets           TEXT    NOT NULL,
+    dm                INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (event_id, user_id)
+);
+
+-- Presence in the event's voice channel, only around the event's window (never general voice
+-- activity): one row per stay, `left_at` NULL while the member is still there. Check-ins and the
+-- host's marks are stays with `source` 'checkin' or 'host'.
+CREATE TABLE event_presence (
+    id          INTEGER PRIMARY KEY,
+    event_id    INTEGER NOT NULL REFERENCES events (id) ON DELETE CASCADE,
+    user_id     INTEGER NOT NULL,
+    joined_at   INTEGER NOT NULL,
+    left_at     INTEGER,
+    source      TEXT    NOT NULL DEFAULT 'voice'
+);
+CREATE INDEX event_presence_event ON event_presence (event_id, user_id);

@@ -1,0 +1,451 @@
+//! Events (issue 16): the RSVP card, capacity with an ordered waitlist and offers that expire,
+//! reminders (skipped when their time passed during downtime, never doubled, never to Can't go),
+//! attendance from voice presence, following edits made in Discord's UI, and Discord's limit of
+//! 100 events.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::common::*;
+
+/// The events channel, configured, and a bot started with `extra` config.
+async fn events_world(extra: &str) -> (World, u64, hearth::demo::harness::BotProcess) {
+    let world = World::new().await;
+    let channel = world.emu.add_channel(world.guild, "events", 0);
+    let bot = world.start_bot_with(1, extra).await;
+    world.set_channel("events", channel).await;
+    (world, channel, bot)
+}
+
+fn member(world: &World, name: &str) -> u64 {
+    let user = world.emu.add_user(name, false);
+    world.emu.add_member(world.guild, user, &[]);
+    user
+}
+
+/// `/event create` with `options`; returns the manager's answer.
+async fn create(world: &World, options: Value) -> String {
+    text_of(&world.run(world.manager, "event", "create", options).await)
+}
+
+/// The RSVP card (the first post in the events channel): its id (also the event thread's) and
+/// its buttons' custom ids by label.
+async fn card(world: &World, channel: u64) -> (u64, Vec<(String, String)>) {
+    let post = wait_posts(&world.emu, channel, 1).await.remove(0);
+    let id = post.response["id"].as_str().unwrap().parse().unwrap();
+    let buttons = post.body["components"][0]["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| {
+            (
+                b["label"].as_str().unwrap().to_owned(),
+                b["custom_id"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    (id, buttons)
+}
+
+fn button<'a>(buttons: &'a [(String, String)], label: &str) -> &'a str {
+    &buttons.iter().find(|(l, _)| l == label).unwrap().1
+}
+
+/// A member clicks a button on a message; returns the ephemeral answer's text.
+async fn click(world: &World, channel: u64, user: u64, message: u64, custom_id: &str) -> String {
+    let answer = world
+        .emu
+        .button_click(world.guild, channel, user, message, custom_id)
+        .response(WAIT)
+        .await
+        .unwrap();
+    assert!(is_ephemeral(&answer.body["data"]), "{}", answer.body);
+    text_of(&answer.body["data"])
+}
+
+fn contents(posts: &[discord_emulator::RecordedRequest]) -> Vec<String> {
+    posts
+        .iter()
+        .map(|p| p.body["content"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_full_event_waitlists_offers_in_order_and_an_expired_offer_passes_on() {
+    let (world, channel, _bot) = events_world("[events]\noffer_window_secs = 3\n").await;
+    let created = create(
+        &world,
+        json!([
+            {"type": 3, "name": "title", "value": "Board games"},
+            {"type": 3, "name": "start", "value": "in 2h"},
+            {"type": 4, "name": "capacity", "value": 2}
+        ]),
+    )
+    .await;
+    assert!(created.contains("Event #1 is created"), "{created}");
+    let discord_event = world
+        .emu
+        .wait_for_request(
+            |r| r.method == "POST" && r.path.ends_with("/scheduled-events"),
+            WAIT,
+        )
+        .await
+        .unwrap();
+    assert_eq!(discord_event.body["entity_type"], 3);
+    let (card_id, buttons) = card(&world, channel).await;
+    let thread = card_id;
+    let (going, cant, maybe) = (
+        button(&buttons, "Going"),
+        button(&buttons, "Can't go"),
+        button(&buttons, "Maybe"),
+    );
+    let (a, b, c, d, e) = (
+        world.member,
+        member(&world, "bea"),
+        member(&world, "cy"),
+        member(&world, "dee"),
+        member(&world, "eli"),
+    );
+    assert!(click(&world, channel, a, card_id, going)
+        .await
+        .contains("You're going"));
+    assert!(click(&world, channel, b, card_id, going)
+        .await
+        .contains("You're going"));
+    let third = click(&world, channel, c, card_id, going).await;
+    assert!(third.contains("#1 on the waitlist"), "{third}");
+
+    // A Going member switches to Can't go: the spot is offered to the first in line.
+    assert!(click(&world, channel, a, card_id, cant)
+        .await
+        .contains("can't go"));
+    let offer = wait_posts(&world.emu, thread, 1).await.remove(0);
+    let text = offer.body["content"].as_str().unwrap();
+    assert!(
+        text.contains(&format!("<@{c}>")) && text.contains("a spot opened up"),
+        "{text}"
+    );
+    assert_eq!(
+        offer.body["allowed_mentions"]["users"],
+        json!([c.to_string()])
+    );
+    let confirm = offer.body["components"][0]["components"][0]["custom_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let offer_id: u64 = offer.response["id"].as_str().unwrap().parse().unwrap();
+    let taken = click(&world, thread, c, offer_id, &confirm).await;
+    assert!(taken.contains("The spot is yours"), "{taken}");
+
+    // Two more wait; a Going member leaves; the offer to the first expires unconfirmed and
+    // passes to the second.
+    assert!(click(&world, channel, d, card_id, going)
+        .await
+        .contains("#1 on the waitlist"));
+    assert!(click(&world, channel, e, card_id, going)
+        .await
+        .contains("#2 on the waitlist"));
+    assert!(click(&world, channel, b, card_id, maybe)
+        .await
+        .contains("maybe"));
+    let posts = wait_posts(&world.emu, thread, 4).await;
+    let texts = contents(&posts);
+    assert!(
+        texts[1].contains(&format!("<@{d}>")) && texts[1].contains("a spot opened up"),
+        "{texts:#?}"
+    );
+    assert!(
+        texts[2].contains(&format!("<@{d}>")) && texts[2].contains("did not confirm in time"),
+        "{texts:#?}"
+    );
+    assert!(
+        texts[3].contains(&format!("<@{e}>")) && texts[3].contains("a spot opened up"),
+        "{texts:#?}"
+    );
+    let late = click(&world, thread, d, offer_id, &confirm).await;
+    assert!(late.contains("no spot held for you"), "{late}");
+    let e_offer: u64 = posts[3].response["id"].as_str().unwrap().parse().unwrap();
+    assert!(click(&world, thread, e, e_offer, &confirm)
+        .await
+        .contains("The spot is yours"));
+
+    let report = text_of(
+        &world
+            .run(
+                world.manager,
+                "event",
+                "report",
+                json!([{"type": 4, "name": "id", "value": 1}]),
+            )
+            .await,
+    );
+    assert!(
+        report.contains("Going 2 · Maybe 2 · Can't go 1 · Waitlist 0"),
+        "c and e going; b and d maybe; a can't: {report}"
+    );
+    let list = text_of(&world.run(world.member, "event", "list", json!([])).await);
+    assert!(
+        list.contains("Board games") && list.contains("Going 2/2"),
+        "{list}"
+    );
+}
+
+#[tokio::test]
+async fn reminders_skip_what_passed_while_down_send_the_rest_once_and_never_to_cant_go() {
+    let extra = "[events]\nreminders = \"14s, 4s\"\nreminder_grace_secs = 2\n";
+    let (world, channel, mut bot) = events_world(extra).await;
+    let created = create(
+        &world,
+        json!([
+            {"type": 3, "name": "title", "value": "Synth jam"},
+            {"type": 3, "name": "start", "value": "in 20s"}
+        ]),
+    )
+    .await;
+    assert!(created.contains("is created"), "{created}");
+    let (card_id, buttons) = card(&world, channel).await;
+    let thread = card_id;
+    let (going, maybe, cant) = (
+        button(&buttons, "Going"),
+        button(&buttons, "Maybe"),
+        button(&buttons, "Can't go"),
+    );
+    let (stays, switches, unsure) = (world.member, member(&world, "sam"), member(&world, "uma"));
+    assert!(click(&world, channel, stays, card_id, going)
+        .await
+        .contains("Reminders: 14s, 4s before"));
+    click(&world, channel, switches, card_id, going).await;
+    click(&world, channel, unsure, card_id, maybe).await;
+    // Changed their mind between scheduling and sending: gets nothing.
+    click(&world, channel, switches, card_id, cant).await;
+
+    // Down across the first reminder (due 6 s after the start of the test).
+    bot.terminate().await.unwrap();
+    tokio::time::sleep(Duration::from_secs(9)).await;
+    let _bot = world.start_bot_with(2, extra).await;
+    // The second reminder is due 4 s before the start; wait past the start.
+    tokio::time::sleep(Duration::from_secs(12)).await;
+    let texts = contents(&posts_in(&world.emu, thread));
+    let reminders: Vec<&String> = texts.iter().filter(|t| t.contains("reminder:")).collect();
+    assert_eq!(
+        reminders.len(),
+        1,
+        "the 14s reminder was due while Hearth was down (skipped), the 4s one is sent once: {texts:#?}"
+    );
+    assert!(reminders[0].contains(&format!("<@{stays}>")), "{texts:#?}");
+    assert!(
+        !texts.iter().any(|t| t.contains(&format!("<@{switches}>"))),
+        "Can't go is never reminded: {texts:#?}"
+    );
+    assert!(
+        !texts.iter().any(|t| t.contains("still coming")),
+        "Maybe's one nudge is at the first offset, which passed while down: {texts:#?}"
+    );
+}
+
+#[tokio::test]
+async fn attendance_counts_time_in_the_event_channel_during_the_event_only() {
+    let extra = "[events]\nattendance_min_secs = 4\nattendance_share = 0.25\n";
+    let (world, channel, _bot) = events_world(extra).await;
+    let stage = world.emu.add_channel(world.guild, "Hangout", 2);
+    let other = world.emu.add_channel(world.guild, "Other voice", 2);
+    let created = create(
+        &world,
+        json!([
+            {"type": 3, "name": "title", "value": "Voice meetup"},
+            {"type": 3, "name": "start", "value": "in 3s"},
+            {"type": 3, "name": "duration", "value": "2m"},
+            {"type": 7, "name": "channel", "value": stage.to_string()}
+        ]),
+    )
+    .await;
+    assert!(created.contains("is created"), "{created}");
+    let request = world
+        .emu
+        .wait_for_request(
+            |r| r.method == "POST" && r.path.ends_with("/scheduled-events"),
+            WAIT,
+        )
+        .await
+        .unwrap();
+    assert_eq!(request.body["entity_type"], 2);
+    assert_eq!(request.body["channel_id"], stage.to_string());
+    let (stayed, dropped_in, elsewhere) =
+        (world.member, member(&world, "dru"), member(&world, "ezra"));
+    // Early and staying: counts from the start.
+    world.emu.voice_join(world.guild, stage, stayed);
+    world.emu.voice_join(world.guild, other, elsewhere);
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    world.emu.voice_join(world.guild, stage, dropped_in);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    world.emu.voice_leave(world.guild, dropped_in);
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let _ = channel;
+    let report = text_of(
+        &world
+            .run(
+                world.manager,
+                "event",
+                "report",
+                json!([{"type": 4, "name": "id", "value": 1}]),
+            )
+            .await,
+    );
+    assert!(
+        report.contains("Attended 1 "),
+        "only the member who stayed: {report}"
+    );
+    assert!(
+        report.contains("walk-ins 1"),
+        "who came without answering Going: {report}"
+    );
+    let store = world.store().await;
+    let stays = hearth::db::events::stays(&store, 1).await.unwrap();
+    assert!(
+        stays
+            .iter()
+            .all(|s| hearth::db::from_sql_id(s.user_id) != elsewhere),
+        "another voice channel is not the event: {stays:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_event_moved_or_cancelled_in_discord_is_followed_and_going_is_told_once() {
+    let (world, channel, _bot) = events_world("").await;
+    create(
+        &world,
+        json!([
+            {"type": 3, "name": "title", "value": "Reading club"},
+            {"type": 3, "name": "start", "value": "in 3h"},
+            {"type": 3, "name": "location", "value": "The library"}
+        ]),
+    )
+    .await;
+    let (card_id, buttons) = card(&world, channel).await;
+    click(
+        &world,
+        channel,
+        world.member,
+        card_id,
+        button(&buttons, "Going"),
+    )
+    .await;
+    let discord_id: u64 = world.emu.scheduled_events(world.guild)[0]["id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let later = hearth::domain::clock::now() + chrono::Duration::hours(5);
+    let changes = json!({
+        "scheduled_start_time": later.to_rfc3339(),
+        "scheduled_end_time": (later + chrono::Duration::hours(1)).to_rfc3339(),
+    });
+    world
+        .emu
+        .edit_event_in_ui(world.guild, discord_id, &changes);
+    world
+        .emu
+        .edit_event_in_ui(world.guild, discord_id, &changes);
+    let posts = wait_posts(&world.emu, card_id, 1).await;
+    let text = posts[0].body["content"].as_str().unwrap().to_owned();
+    assert!(
+        text.contains(&format!("<@{}>", world.member)) && text.contains("moved"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("<t:{}:F>", later.timestamp())),
+        "{text}"
+    );
+    world
+        .emu
+        .event_interest(world.guild, discord_id, world.manager, true);
+    world
+        .emu
+        .edit_event_in_ui(world.guild, discord_id, &json!({ "status": 4 }));
+    let posts = wait_posts(&world.emu, card_id, 2).await;
+    assert!(
+        contents(&posts)[1].contains("is cancelled"),
+        "{:#?}",
+        contents(&posts)
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        posts_in(&world.emu, card_id).len(),
+        2,
+        "the repeated move is told once: {:#?}",
+        contents(&posts_in(&world.emu, card_id))
+    );
+    let store = world.store().await;
+    let event = hearth::db::events::by_id(&store, 1).await.unwrap().unwrap();
+    assert_eq!(event.status, "cancelled");
+    assert_eq!(event.interested, 1, "Interested is a soft count");
+    assert_eq!(event.start_at, later.timestamp());
+}
+
+#[tokio::test]
+async fn a_guild_at_discords_limit_of_100_events_gets_a_clear_answer() {
+    let (world, channel, _bot) = events_world("").await;
+    world.emu.add_scheduled_events(world.guild, 100);
+    let answer = create(
+        &world,
+        json!([
+            {"type": 3, "name": "title", "value": "One too many"},
+            {"type": 3, "name": "start", "value": "in 1d"}
+        ]),
+    )
+    .await;
+    assert!(
+        answer.contains("maximum of 100 scheduled events"),
+        "{answer}"
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        posts_in(&world.emu, channel).is_empty(),
+        "no card for an event Discord refused"
+    );
+}
+
+#[tokio::test]
+async fn a_role_restricted_event_refuses_others_and_a_cutoff_closes_answers() {
+    let (world, channel, _bot) = events_world("").await;
+    let players = world.emu.add_role(world.guild, "Players", 0);
+    let player = world.emu.add_user("pat", false);
+    world.emu.add_member(world.guild, player, &[players]);
+    let created = create(
+        &world,
+        json!([
+            {"type": 3, "name": "title", "value": "Ranked night"},
+            {"type": 3, "name": "start", "value": "in 2h"},
+            {"type": 8, "name": "role", "value": players.to_string()},
+            {"type": 3, "name": "cutoff", "value": "119m50s"}
+        ]),
+    )
+    .await;
+    assert!(created.contains("is created"), "{created}");
+    let (card_id, buttons) = card(&world, channel).await;
+    let card_text = posts_in(&world.emu, channel)[0].body["content"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(card_text.contains(&format!("<@&{players}>")), "{card_text}");
+    assert_eq!(
+        posts_in(&world.emu, channel)[0].body["allowed_mentions"]["parse"],
+        json!([]),
+        "naming the role pings nobody"
+    );
+    let refused = click(
+        &world,
+        channel,
+        world.member,
+        card_id,
+        button(&buttons, "Going"),
+    )
+    .await;
+    assert!(refused.contains("is for members with the"), "{refused}");
+    let accepted = click(&world, channel, player, card_id, button(&buttons, "Going")).await;
+    assert!(accepted.contains("You're going"), "{accepted}");
+    tokio::time::sleep(Duration::from_secs(11)).await;
+    let closed = click(&world, channel, player, card_id, button(&buttons, "Maybe")).await;
+    assert!(closed.contains("cutoff has passed"), "{closed}");
+}
