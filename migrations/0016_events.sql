@@ -52,3 +52,16 @@ CREATE TABLE event_presence (
     source      TEXT    NOT NULL DEFAULT 'voice'
 );
 CREATE INDEX event_presence_event ON event_presence (event_id, user_id);
+
+-- Post-event feedback, from attendees only: one answer per member (a second one replaces it).
+-- `anonymous` answers are never shown with their author, to members or managers; the author is
+-- kept only so a member answers once and can export or forget their answer.
+CREATE TABLE event_feedback (
+    event_id    INTEGER NOT NULL REFERENCES events (id) ON DELETE CASCADE,
+    user_id     INTEGER NOT NULL,
+    score       INTEGER NOT NULL,
+    comment     TEXT,
+    anonymous   INTEGER NOT NULL DEFAULT 1,
+    answered_at INTEGER NOT NULL,
+    PRIMARY KEY (event_id, user_id)
+);

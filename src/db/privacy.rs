@@ -92,6 +92,15 @@ pub async fn export(pool: &Pool, guild_id: Option<u64>, user_id: u64) -> sqlx::R
     .bind(guild)
     .fetch_all(pool)
     .await?;
+    let ratings: Vec<(i64, i64, i64, Option<String>, bool)> = sqlx::query_as(
+        "SELECT e.guild_id, f.event_id, f.score, f.comment, f.anonymous FROM event_feedback f
+         JOIN events e ON e.id = f.event_id
+         WHERE f.user_id = $1 AND ($2 IS NULL OR e.guild_id = $2) ORDER BY f.event_id",
+    )
+    .bind(user)
+    .bind(guild)
+    .fetch_all(pool)
+    .await?;
     Ok(json!({
         "user_id": user_id.to_string(),
         "note": "Hearth stores ids, times, channels and counts; never the content of your messages.",
@@ -101,6 +110,7 @@ pub async fn export(pool: &Pool, guild_id: Option<u64>, user_id: u64) -> sqlx::R
         "interests": interests.iter().map(|(g, i)| json!({"guild_id": g.to_string(), "interests": i})).collect::<Vec<_>>(),
         "event_rsvps": rsvps.iter().map(|(g, e, status, offsets, dm)| json!({"guild_id": g.to_string(), "event_id": e, "status": status, "reminder_offsets_secs": offsets, "dm": *dm != 0})).collect::<Vec<_>>(),
         "event_attendance": presence.iter().map(|(g, e, from, to, source)| json!({"guild_id": g.to_string(), "event_id": e, "from": from, "to": to, "source": source})).collect::<Vec<_>>(),
+        "event_feedback": ratings.iter().map(|(g, e, score, comment, anonymous)| json!({"guild_id": g.to_string(), "event_id": e, "score": score, "comment": comment, "anonymous": anonymous})).collect::<Vec<_>>(),
         "tracking_opt_outs": optouts.iter().map(|(g, t)| json!({"guild_id": g.to_string(), "since": t})).collect::<Vec<_>>(),
     }))
 }
@@ -133,6 +143,7 @@ pub async fn forget(
         "UPDATE applications SET user_id = $3, decline_reason = NULL WHERE user_id = $1 AND ($2 IS NULL OR guild_id = $2)",
         // Event figures stay right: the answer and the presence remain, under the anonymous id.
         "UPDATE event_rsvps SET user_id = $3, dm = 0 WHERE user_id = $1 AND ($2 IS NULL OR event_id IN (SELECT id FROM events WHERE guild_id = $2))",
+        "UPDATE event_feedback SET user_id = $3, anonymous = 1 WHERE user_id = $1 AND ($2 IS NULL OR event_id IN (SELECT id FROM events WHERE guild_id = $2))",
         "UPDATE event_presence SET user_id = $3 WHERE user_id = $1 AND ($2 IS NULL OR event_id IN (SELECT id FROM events WHERE guild_id = $2))",
         "DELETE FROM member_interests WHERE user_id = $1 AND ($2 IS NULL OR guild_id = $2) AND $3 = $3",
         "DELETE FROM tracking_optouts WHERE user_id = $1 AND ($2 IS NULL OR guild_id = $2) AND $3 = $3",

@@ -18,7 +18,8 @@ pub async fn route(
         }
         Interaction::Modal(modal) => {
             let _handled = commands::apply::on_modal(ctx, data, modal).await?
-                || commands::ama::on_modal(ctx, data, modal).await?;
+                || commands::ama::on_modal(ctx, data, modal).await?
+                || commands::events::on_modal(ctx, data, modal).await?;
         }
         _ => {}
     }

@@ -28,9 +28,19 @@ pub const CONFIRM: &str = "hearth:event:confirm:";
 /// `hearth:event:checkin:{id}`: attendance at an external event.
 pub const CHECK_IN: &str = "hearth:event:checkin:";
 
+/// `hearth:event:rate:{id}`: opens the feedback form (attendees only).
+pub const RATE: &str = "hearth:event:rate:";
+/// `hearth:event:feedback:{id}`: the feedback form's submission.
+pub const FEEDBACK: &str = "hearth:event:feedback:";
+
 /// Scheduler job kinds, each targeting an event id.
 pub const REMINDER_JOB: &str = "event-reminders";
 pub const OFFER_JOB: &str = "event-offers";
+/// At the event's end: asks attendees for feedback.
+pub const FEEDBACK_JOB: &str = "event-feedback";
+
+/// Feedback closes this long after the event's end.
+const FEEDBACK_WINDOW_SECS: i64 = 72 * 3600;
 
 /// Voice presence is recorded from this long before the start (members gather early) and
 /// counted only inside the event's window.
@@ -197,7 +207,17 @@ pub async fn announce(
     discord: Result<u64, EventError>,
 ) -> anyhow::Result<String> {
     match discord {
-        Ok(discord_id) => db::events::set_discord_event(pool, event.id, discord_id).await?,
+        Ok(discord_id) => {
+            db::events::set_discord_event(pool, event.id, discord_id).await?;
+            db::jobs::upsert(
+                pool,
+                event.guild(),
+                FEEDBACK_JOB,
+                event.id,
+                Some(event.end_at),
+            )
+            .await?;
+        }
         Err(err) => {
             warn!(guild.id = event.guild(), error = %err.error, "could not create the event's Discord scheduled event");
             db::events::cancel(pool, event.id).await?;
@@ -751,6 +771,7 @@ pub async fn moved(
         return Ok(false);
     }
     db::events::set_times(pool, event.id, start_at, end_at).await?;
+    db::jobs::upsert(pool, event.guild(), FEEDBACK_JOB, event.id, Some(end_at)).await?;
     let moved = Event {
         start_at,
         end_at,
@@ -782,6 +803,7 @@ pub async fn cancelled(
     }
     db::jobs::delete(pool, REMINDER_JOB, event.id).await?;
     db::jobs::delete(pool, OFFER_JOB, event.id).await?;
+    db::jobs::delete(pool, FEEDBACK_JOB, event.id).await?;
     announce_change(
         pool,
         outbox,
@@ -939,6 +961,8 @@ pub async fn attendees(
 pub struct EventReport {
     pub event: Event,
     pub figures: rules::EventFigures,
+    /// Attendees' ratings.
+    pub feedback: Vec<db::events::Feedback>,
 }
 
 pub async fn report_of(
@@ -952,6 +976,7 @@ pub async fn report_of(
     let attendees = attendees(pool, config, &event, now).await?;
     Ok(EventReport {
         figures: rules::figures(&rsvps, &attendees),
+        feedback: db::events::feedback(pool, event.id).await?,
         event,
     })
 }
@@ -1002,10 +1027,55 @@ impl EventReport {
             "attended": f.attended,
             "no_shows": f.no_shows,
             "walk_ins": f.walk_ins,
-            // Post-event feedback is not built yet: no score and no responses.
-            "score": Value::Null,
-            "responses": 0,
+            "score": self.average_score().map(|s| (s * 100.0).round() / 100.0),
+            "responses": self.feedback.len(),
         })
+    }
+
+    /// The attendees' average rating (1-5).
+    pub fn average_score(&self) -> Option<f64> {
+        #[allow(clippy::cast_precision_loss)]
+        (!self.feedback.is_empty()).then(|| {
+            self.feedback.iter().map(|f| f.score).sum::<i64>() as f64 / self.feedback.len() as f64
+        })
+    }
+
+    /// Ratings and comments: an anonymous one never names its author, to anyone.
+    fn feedback_text(&self) -> String {
+        let responses = self.feedback.len();
+        if responses == 0 {
+            return "\nNo feedback yet.".to_owned();
+        }
+        let rate = if self.figures.attended > 0 {
+            #[allow(clippy::cast_precision_loss)]
+            let r = responses as f64 / self.figures.attended as f64;
+            format!("{:.0}%", r * 100.0)
+        } else {
+            "n/a".to_owned()
+        };
+        let comments: Vec<String> = self
+            .feedback
+            .iter()
+            .filter_map(|f| {
+                let comment = f.comment.as_deref().filter(|c| !c.trim().is_empty())?;
+                let who = if f.anonymous {
+                    "anonymous".to_owned()
+                } else {
+                    format!("<@{}>", db::from_sql_id(f.user_id))
+                };
+                Some(format!(
+                    "> {} ({}/5, {who})",
+                    comment.replace('\n', " "),
+                    f.score
+                ))
+            })
+            .collect();
+        format!(
+            "\nFeedback: average {:.1}/5 from {responses} response(s) · response rate {rate}{}{}",
+            self.average_score().unwrap_or(0.0),
+            if comments.is_empty() { "" } else { "\n" },
+            comments.join("\n")
+        )
     }
 
     /// The text of `/event report`.
@@ -1019,7 +1089,7 @@ impl EventReport {
         format!(
             "**Event #{}: {}** · <t:{}:F> · {}\nGoing {} · Maybe {} · Can't go {} · Waitlist {} · Interested in Discord {}\nAttended {} · show-up rate {rate} · no-shows {} · walk-ins {}",
             e.id, e.title, e.start_at, e.status, f.going, f.maybe, f.cant, f.waitlist, e.interested, f.attended, f.no_shows, f.walk_ins
-        )
+        ) + &self.feedback_text()
     }
 }
 
@@ -1171,4 +1241,119 @@ pub fn month_field(events: &Value) -> Option<Value> {
         "value": format!("{} held · {going} going · {attended} attended · show-up {show_up}", events.len()),
         "inline": true,
     }))
+}
+
+/// At the event's end: asks the attendees (mentioned, 50 per post) to rate it in the event
+/// thread. Returns whether anything was queued.
+pub async fn request_feedback(
+    pool: &Pool,
+    config: &Config,
+    event_id: i64,
+    now: i64,
+) -> anyhow::Result<bool> {
+    let Some(event) = db::events::by_id(pool, event_id)
+        .await?
+        .filter(Event::is_scheduled)
+    else {
+        return Ok(false);
+    };
+    let attendees = attendees(pool, config, &event, now).await?;
+    let channel = thread_of(pool, &event)
+        .await?
+        .unwrap_or(db::from_sql_id(event.card_channel_id));
+    let mut queued = false;
+    for (i, users) in attendees.chunks(50).enumerate() {
+        let post = outbox::message_post(
+            event.guild(),
+            channel,
+            "event-feedback",
+            format!("event:{}:rate:{i}", event.id),
+            posts::event_feedback_request(
+                &event.title,
+                users,
+                &format!("{RATE}{}", event.id),
+                event.end_at + FEEDBACK_WINDOW_SECS,
+            ),
+        );
+        queued |= outbox::enqueue_in(pool, &post).await?.is_some();
+    }
+    Ok(queued)
+}
+
+/// Whether `user` may rate the event now: they attended, it has ended, and feedback has not
+/// closed (72 hours after the end).
+pub async fn may_rate(
+    pool: &Pool,
+    config: &Config,
+    guild_id: u64,
+    event_id: i64,
+    user: u64,
+    now: i64,
+) -> anyhow::Result<Event> {
+    let event = db::events::get(pool, guild_id, event_id)
+        .await?
+        .or_user(format!("There is no event #{event_id} in this server."))?;
+    if now < event.end_at {
+        return Err(UserError(format!(
+            "**{}** has not ended yet: rate it afterwards.",
+            event.title
+        ))
+        .into());
+    }
+    if now > event.end_at + FEEDBACK_WINDOW_SECS {
+        return Err(UserError(format!(
+            "Feedback on **{}** closed 72 hours after it ended.",
+            event.title
+        ))
+        .into());
+    }
+    if !attendees(pool, config, &event, now).await?.contains(&user) {
+        return Err(UserError(format!(
+            "Only members who attended **{}** can rate it (attendance comes from the voice channel, check-ins and the host's marks).",
+            event.title
+        ))
+        .into());
+    }
+    Ok(event)
+}
+
+/// An attendee's rating from the feedback form: a score from 1 to 5, an optional comment, and
+/// whether it is anonymous (the default).
+#[allow(clippy::too_many_arguments)]
+pub async fn rate(
+    pool: &Pool,
+    config: &Config,
+    guild_id: u64,
+    event_id: i64,
+    user: u64,
+    score: &str,
+    comment: Option<&str>,
+    anonymous: &str,
+    now: i64,
+) -> anyhow::Result<String> {
+    let event = may_rate(pool, config, guild_id, event_id, user, now).await?;
+    let score: i64 = score
+        .trim()
+        .parse()
+        .ok()
+        .filter(|s| (1..=5).contains(s))
+        .or_user(format!(
+            "score: `{}` is not a number from 1 to 5.",
+            score.trim()
+        ))?;
+    let anonymous = !matches!(
+        anonymous.trim().to_lowercase().as_str(),
+        "no" | "n" | "false"
+    );
+    let comment = comment.map(str::trim).filter(|c| !c.is_empty());
+    db::events::save_feedback(pool, event.id, user, (score, comment, anonymous), now).await?;
+    Ok(format!(
+        "Thank you! Your {score}/5 for **{}** is saved{}. Submitting again replaces it.",
+        event.title,
+        if anonymous {
+            ", anonymously: nobody will see it is yours"
+        } else {
+            ""
+        }
+    ))
 }

@@ -379,3 +379,18 @@ pub fn event_announcement(users: &[u64], text: &str) -> Value {
     let mentions: String = users.iter().map(|u| format!("<@{u}> ")).collect();
     text_post(&format!("{mentions}\n{text}"), users)
 }
+
+/// The post asking an event's attendees to rate it, with the button that opens the form.
+pub fn event_feedback_request(
+    title: &str,
+    attendees: &[u64],
+    rate_id: &str,
+    closes_at: i64,
+) -> Value {
+    let mentions: String = attendees.iter().map(|u| format!("<@{u}> ")).collect();
+    json!({
+        "content": truncate(&format!("{mentions}\nThanks for coming to **{title}**! How was it? Rate it (1-5, anonymously if you like) before <t:{closes_at}:f>."), MESSAGE_LIMIT),
+        "components": ask_button(rate_id, "Rate this event", 1),
+        "allowed_mentions": allowed_mentions(attendees),
+    })
+}

@@ -267,3 +267,27 @@ pub async fn run_due_event_offers(
     }
     Ok(reports)
 }
+
+/// Events that ended: their attendees are asked for feedback, once.
+pub async fn run_due_event_feedback(
+    pool: &Pool,
+    config: &Config,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Vec<RunReport>> {
+    let mut reports = Vec::new();
+    for job in db::jobs::due(pool, events::FEEDBACK_JOB, now.timestamp()).await? {
+        let Some(due) = job.next_run_at else { continue };
+        // Queued before the job moves on: a crash in between re-runs it, and the outbox key
+        // keeps the request single.
+        let posted = events::request_feedback(pool, config, job.target_id, now.timestamp()).await?;
+        db::jobs::advance(pool, job.id, due, None).await?;
+        reports.push(RunReport {
+            job_kind: events::FEEDBACK_JOB,
+            target_id: job.target_id,
+            due,
+            posted,
+            next: None,
+        });
+    }
+    Ok(reports)
+}

@@ -23,7 +23,7 @@ fn demo_plays_the_scripted_community_and_exits_0() {
         "Time zone set to **Europe/Berlin**",
         "staged for the demo: Hearth's role may read #team-reports but not post there",
         "missing Send Messages in #team-reports",
-        "1 of these is the staged problem; 5 are features that stay off",
+        "1 of these is the staged problem; 6 are features that stay off",
         "Only community managers can use `/config timezone`",
         "Welcome aboard, @noor!",
         "opened the thread \"Welcome, jules\"",

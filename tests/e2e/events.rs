@@ -449,3 +449,135 @@ async fn a_role_restricted_event_refuses_others_and_a_cutoff_closes_answers() {
     let closed = click(&world, channel, player, card_id, button(&buttons, "Maybe")).await;
     assert!(closed.contains("cutoff has passed"), "{closed}");
 }
+
+#[tokio::test]
+async fn feedback_after_the_event_is_for_attendees_only_and_anonymous_means_anonymous() {
+    let (world, channel, _bot) = events_world("").await;
+    let created = create(
+        &world,
+        json!([
+            {"type": 3, "name": "title", "value": "Park cleanup"},
+            {"type": 3, "name": "start", "value": "in 5s"},
+            {"type": 3, "name": "duration", "value": "1m"},
+            {"type": 3, "name": "location", "value": "City park"}
+        ]),
+    )
+    .await;
+    assert!(created.contains("is created"), "{created}");
+    let (card_id, buttons) = card(&world, channel).await;
+    let came = world.member;
+    let stayed_home = member(&world, "hal");
+    let checked_in = click(&world, channel, came, card_id, button(&buttons, "Check in")).await;
+    assert!(checked_in.contains("Checked in"), "{checked_in}");
+
+    // At the end, the attendees are asked in the event thread.
+    let deadline = std::time::Instant::now() + Duration::from_secs(90);
+    let request = loop {
+        let found = posts_in(&world.emu, card_id).into_iter().find(|p| {
+            p.body["content"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("How was it?")
+        });
+        if let Some(found) = found {
+            break found;
+        }
+        assert!(std::time::Instant::now() < deadline, "no feedback request");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    let text = request.body["content"].as_str().unwrap();
+    assert!(
+        text.contains(&format!("<@{came}>")) && !text.contains(&stayed_home.to_string()),
+        "{text}"
+    );
+    let rate = request.body["components"][0]["components"][0]["custom_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let request_id: u64 = request.response["id"].as_str().unwrap().parse().unwrap();
+    let refused = click(&world, card_id, stayed_home, request_id, &rate).await;
+    assert!(refused.contains("Only members who attended"), "{refused}");
+
+    let form = world
+        .emu
+        .button_click(world.guild, card_id, came, request_id, &rate)
+        .response(WAIT)
+        .await
+        .unwrap();
+    assert_eq!(form.body["type"], json!(9), "a form: {}", form.body);
+    let form_id = form.body["data"]["custom_id"].as_str().unwrap().to_owned();
+    human_pause().await;
+    let bad = world
+        .emu
+        .modal_submit(
+            world.guild,
+            card_id,
+            came,
+            &form_id,
+            &[("score", "9"), ("anonymous", "yes")],
+        )
+        .response(WAIT)
+        .await
+        .unwrap();
+    assert!(
+        text_of(&bad.body["data"]).contains("not a number from 1 to 5"),
+        "{}",
+        bad.body
+    );
+    let saved = world
+        .emu
+        .modal_submit(
+            world.guild,
+            card_id,
+            came,
+            &form_id,
+            &[
+                ("score", "4"),
+                ("comment", "Great people, more bags next time"),
+                ("anonymous", "yes"),
+            ],
+        )
+        .response(WAIT)
+        .await
+        .unwrap();
+    assert!(
+        text_of(&saved.body["data"]).contains("anonymously"),
+        "{}",
+        saved.body
+    );
+
+    let report = text_of(
+        &world
+            .run(
+                world.manager,
+                "event",
+                "report",
+                json!([{"type": 4, "name": "id", "value": 1}]),
+            )
+            .await,
+    );
+    assert!(
+        report.contains("average 4.0/5 from 1 response(s)"),
+        "{report}"
+    );
+    assert!(
+        report.contains("more bags next time (4/5, anonymous)"),
+        "{report}"
+    );
+    assert!(
+        !report.contains(&came.to_string()),
+        "the author is never shown: {report}"
+    );
+    let json: Value = serde_json::from_str(&hearth_report(&world, &["--format", "json"])).unwrap();
+    let event = &json["events"][0];
+    assert_eq!(
+        (
+            event["title"].as_str(),
+            event["attended"].as_u64(),
+            event["score"].as_f64(),
+            event["responses"].as_u64()
+        ),
+        (Some("Park cleanup"), Some(1), Some(4.0), Some(1)),
+        "{event}"
+    );
+}
