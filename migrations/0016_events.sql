@@ -1,4 +1,34 @@
 -- Events (product §9): a Hearth event is a Discord scheduled event plus an RSVP card.
+
+-- A recurring event: the template of its occurrences and its schedule in the server's time zone
+-- (the prompts' grammar: "thu 19:00", "mon,wed 18:30", "cron 0 19 * * 5"). Occurrences are
+-- created a few ahead, each an `events` row with its own Discord event.
+CREATE TABLE event_series (
+    id                INTEGER PRIMARY KEY,
+    guild_id          INTEGER NOT NULL,
+    title             TEXT    NOT NULL,
+    description       TEXT,
+    length_secs       INTEGER NOT NULL,
+    voice_channel_id  INTEGER,
+    stage             INTEGER NOT NULL DEFAULT 0,
+    location          TEXT,
+    capacity          INTEGER,
+    cutoff_secs       INTEGER,
+    required_role_id  INTEGER,
+    card_channel_id   INTEGER NOT NULL,
+    schedule          TEXT    NOT NULL,
+    status            TEXT    NOT NULL DEFAULT 'active',
+    created_by        INTEGER NOT NULL,
+    created_at        INTEGER NOT NULL
+);
+
+-- Members who answered Going for the whole series: Going on each new occurrence.
+CREATE TABLE event_series_members (
+    series_id  INTEGER NOT NULL REFERENCES event_series (id) ON DELETE CASCADE,
+    user_id    INTEGER NOT NULL,
+    PRIMARY KEY (series_id, user_id)
+);
+
 CREATE TABLE events (
     id                INTEGER PRIMARY KEY,
     guild_id          INTEGER NOT NULL,
@@ -21,9 +51,11 @@ CREATE TABLE events (
     -- Members who clicked "Interested" in Discord: a soft count, never Going.
     interested        INTEGER NOT NULL DEFAULT 0,
     status            TEXT    NOT NULL DEFAULT 'scheduled',
+    series_id         INTEGER REFERENCES event_series (id) ON DELETE SET NULL,
     created_by        INTEGER NOT NULL,
     created_at        INTEGER NOT NULL
 );
+CREATE INDEX events_series ON events (series_id, start_at);
 CREATE INDEX events_guild ON events (guild_id, start_at);
 CREATE INDEX events_discord ON events (discord_event_id);
 

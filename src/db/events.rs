@@ -23,6 +23,7 @@ pub struct Event {
     pub discord_event_id: Option<i64>,
     pub interested: i64,
     pub status: String,
+    pub series_id: Option<i64>,
     pub created_by: i64,
 }
 
@@ -43,12 +44,13 @@ super::from_row!(Event {
     discord_event_id,
     interested,
     status,
+    series_id,
     created_by
 });
 
 const EVENT: &str = "SELECT id, guild_id, title, description, start_at, end_at, voice_channel_id,
     location, capacity, cutoff_at, required_role_id, card_channel_id, card_message_id, discord_event_id, interested,
-    status, created_by FROM events";
+    status, series_id, created_by FROM events";
 
 impl Event {
     pub fn guild(&self) -> u64 {
@@ -91,6 +93,7 @@ pub struct NewEvent<'a> {
     pub cutoff_at: Option<i64>,
     pub required_role: Option<u64>,
     pub card_channel: u64,
+    pub series_id: Option<i64>,
     pub created_by: u64,
 }
 
@@ -101,8 +104,9 @@ pub async fn create(
 ) -> sqlx::Result<i64> {
     sqlx::query_scalar(
         "INSERT INTO events (guild_id, title, description, start_at, end_at, voice_channel_id,
-         location, capacity, cutoff_at, required_role_id, card_channel_id, created_by, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id",
+         location, capacity, cutoff_at, required_role_id, card_channel_id, series_id, created_by,
+         created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id",
     )
     .bind(to_sql_id(new.guild_id))
     .bind(new.title)
@@ -115,6 +119,7 @@ pub async fn create(
     .bind(new.cutoff_at)
     .bind(new.required_role.map(to_sql_id))
     .bind(to_sql_id(new.card_channel))
+    .bind(new.series_id)
     .bind(to_sql_id(new.created_by))
     .bind(now)
     .fetch_one(db)
@@ -506,4 +511,142 @@ pub async fn feedback(db: impl SqliteExecutor<'_>, event_id: i64) -> sqlx::Resul
     .bind(event_id)
     .fetch_all(db)
     .await
+}
+
+/// A recurring event's template and schedule.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Series {
+    pub id: i64,
+    pub guild_id: i64,
+    pub title: String,
+    pub description: Option<String>,
+    pub length_secs: i64,
+    pub voice_channel_id: Option<i64>,
+    pub stage: bool,
+    pub location: Option<String>,
+    pub capacity: Option<i64>,
+    pub cutoff_secs: Option<i64>,
+    pub required_role_id: Option<i64>,
+    pub card_channel_id: i64,
+    pub schedule: String,
+    pub status: String,
+    pub created_by: i64,
+}
+
+super::from_row!(Series {
+    id,
+    guild_id,
+    title,
+    description,
+    length_secs,
+    voice_channel_id,
+    stage,
+    location,
+    capacity,
+    cutoff_secs,
+    required_role_id,
+    card_channel_id,
+    schedule,
+    status,
+    created_by
+});
+
+impl Series {
+    pub fn guild(&self) -> u64 {
+        from_sql_id(self.guild_id)
+    }
+}
+
+pub async fn create_series(
+    db: impl SqliteExecutor<'_>,
+    series: &Series,
+    now: i64,
+) -> sqlx::Result<i64> {
+    sqlx::query_scalar(
+        "INSERT INTO event_series (guild_id, title, description, length_secs, voice_channel_id,
+         stage, location, capacity, cutoff_secs, required_role_id, card_channel_id, schedule,
+         created_by, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id",
+    )
+    .bind(series.guild_id)
+    .bind(&series.title)
+    .bind(&series.description)
+    .bind(series.length_secs)
+    .bind(series.voice_channel_id)
+    .bind(series.stage)
+    .bind(&series.location)
+    .bind(series.capacity)
+    .bind(series.cutoff_secs)
+    .bind(series.required_role_id)
+    .bind(series.card_channel_id)
+    .bind(&series.schedule)
+    .bind(series.created_by)
+    .bind(now)
+    .fetch_one(db)
+    .await
+}
+
+pub async fn series(db: impl SqliteExecutor<'_>, id: i64) -> sqlx::Result<Option<Series>> {
+    sqlx::query_as(
+        "SELECT id, guild_id, title, description, length_secs, voice_channel_id, stage, location,
+         capacity, cutoff_secs, required_role_id, card_channel_id, schedule, status, created_by
+         FROM event_series WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(db)
+    .await
+}
+
+/// Ends a series; false when it had already ended.
+pub async fn end_series(db: impl SqliteExecutor<'_>, id: i64) -> sqlx::Result<bool> {
+    let done =
+        sqlx::query("UPDATE event_series SET status = 'ended' WHERE id = $1 AND status = 'active'")
+            .bind(id)
+            .execute(db)
+            .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// The occurrences of a series, earliest first.
+pub async fn occurrences(db: impl SqliteExecutor<'_>, series_id: i64) -> sqlx::Result<Vec<Event>> {
+    sqlx::query_as(&format!(
+        "{EVENT} WHERE series_id = $1 ORDER BY start_at, id"
+    ))
+    .bind(series_id)
+    .fetch_all(db)
+    .await
+}
+
+pub async fn series_members(db: impl SqliteExecutor<'_>, series_id: i64) -> sqlx::Result<Vec<u64>> {
+    let ids: Vec<i64> = sqlx::query_scalar(
+        "SELECT user_id FROM event_series_members WHERE series_id = $1 ORDER BY user_id",
+    )
+    .bind(series_id)
+    .fetch_all(db)
+    .await?;
+    Ok(ids.into_iter().map(from_sql_id).collect())
+}
+
+/// Adds or removes a member of a series' Going list; returns whether they are in it now.
+pub async fn toggle_series_member(
+    db: &super::Pool,
+    series_id: i64,
+    user_id: u64,
+) -> sqlx::Result<bool> {
+    let removed =
+        sqlx::query("DELETE FROM event_series_members WHERE series_id = $1 AND user_id = $2")
+            .bind(series_id)
+            .bind(to_sql_id(user_id))
+            .execute(db)
+            .await?
+            .rows_affected();
+    if removed > 0 {
+        return Ok(false);
+    }
+    sqlx::query("INSERT INTO event_series_members (series_id, user_id) VALUES ($1, $2)")
+        .bind(series_id)
+        .bind(to_sql_id(user_id))
+        .execute(db)
+        .await?;
+    Ok(true)
 }

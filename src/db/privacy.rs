@@ -101,6 +101,15 @@ pub async fn export(pool: &Pool, guild_id: Option<u64>, user_id: u64) -> sqlx::R
     .bind(guild)
     .fetch_all(pool)
     .await?;
+    let series: Vec<(i64, i64)> = sqlx::query_as(
+        "SELECT s.guild_id, m.series_id FROM event_series_members m
+         JOIN event_series s ON s.id = m.series_id
+         WHERE m.user_id = $1 AND ($2 IS NULL OR s.guild_id = $2) ORDER BY m.series_id",
+    )
+    .bind(user)
+    .bind(guild)
+    .fetch_all(pool)
+    .await?;
     Ok(json!({
         "user_id": user_id.to_string(),
         "note": "Hearth stores ids, times, channels and counts; never the content of your messages.",
@@ -111,6 +120,7 @@ pub async fn export(pool: &Pool, guild_id: Option<u64>, user_id: u64) -> sqlx::R
         "event_rsvps": rsvps.iter().map(|(g, e, status, offsets, dm)| json!({"guild_id": g.to_string(), "event_id": e, "status": status, "reminder_offsets_secs": offsets, "dm": *dm != 0})).collect::<Vec<_>>(),
         "event_attendance": presence.iter().map(|(g, e, from, to, source)| json!({"guild_id": g.to_string(), "event_id": e, "from": from, "to": to, "source": source})).collect::<Vec<_>>(),
         "event_feedback": ratings.iter().map(|(g, e, score, comment, anonymous)| json!({"guild_id": g.to_string(), "event_id": e, "score": score, "comment": comment, "anonymous": anonymous})).collect::<Vec<_>>(),
+        "event_series_going": series.iter().map(|(g, s)| json!({"guild_id": g.to_string(), "series_id": s})).collect::<Vec<_>>(),
         "tracking_opt_outs": optouts.iter().map(|(g, t)| json!({"guild_id": g.to_string(), "since": t})).collect::<Vec<_>>(),
     }))
 }
@@ -144,6 +154,7 @@ pub async fn forget(
         // Event figures stay right: the answer and the presence remain, under the anonymous id.
         "UPDATE event_rsvps SET user_id = $3, dm = 0 WHERE user_id = $1 AND ($2 IS NULL OR event_id IN (SELECT id FROM events WHERE guild_id = $2))",
         "UPDATE event_feedback SET user_id = $3, anonymous = 1 WHERE user_id = $1 AND ($2 IS NULL OR event_id IN (SELECT id FROM events WHERE guild_id = $2))",
+        "DELETE FROM event_series_members WHERE user_id = $1 AND ($2 IS NULL OR series_id IN (SELECT id FROM event_series WHERE guild_id = $2)) AND $3 = $3",
         "UPDATE event_presence SET user_id = $3 WHERE user_id = $1 AND ($2 IS NULL OR event_id IN (SELECT id FROM events WHERE guild_id = $2))",
         "DELETE FROM member_interests WHERE user_id = $1 AND ($2 IS NULL OR guild_id = $2) AND $3 = $3",
         "DELETE FROM tracking_optouts WHERE user_id = $1 AND ($2 IS NULL OR guild_id = $2) AND $3 = $3",
@@ -175,6 +186,7 @@ pub async fn purge_left_guilds(pool: &Pool, cutoff: i64) -> sqlx::Result<Vec<i64
             "tracking_optouts",
             "applications",
             "events",
+            "event_series",
             "welcome_templates",
             "jobs",
             "prompts",

@@ -402,6 +402,34 @@ pub fn reminder_is_timely(due: i64, now: i64, grace_secs: i64) -> bool {
     now - due <= grace_secs
 }
 
+/// A series' `repeat`, normalised to the text stored and shown: `weekly` becomes the first
+/// start's weekday and time (`thu 19:00`); `<days> <HH:MM>` is the prompts' grammar
+/// (`mon,wed 18:30`, `daily 09:00`, `weekdays 12:00`); `cron <5 fields>` a crontab line.
+pub fn normalise_repeat(text: &str, first_start: chrono::NaiveDateTime) -> Result<String, String> {
+    let text = text.trim();
+    let normalised = if text.eq_ignore_ascii_case("weekly") {
+        first_start.format("%a %H:%M").to_string().to_lowercase()
+    } else if let Some(expression) = text.strip_prefix("cron ") {
+        format!("cron {}", expression.trim())
+    } else {
+        text.to_lowercase()
+    };
+    repeat_schedule(&normalised)?;
+    Ok(normalised)
+}
+
+/// The schedule of a normalised `repeat`.
+pub fn repeat_schedule(repeat: &str) -> Result<crate::domain::schedule::Schedule, String> {
+    use crate::domain::schedule::Schedule;
+    if let Some(expression) = repeat.strip_prefix("cron ") {
+        return Schedule::cron(expression).map_err(|e| e.to_string());
+    }
+    let (days, time) = repeat.rsplit_once(' ').ok_or_else(|| {
+        format!("`{repeat}` is not a repeat like `weekly`, `thu 19:00`, `mon,wed 18:30` or `cron 0 19 * * 5`.")
+    })?;
+    Schedule::weekly(days, time).map_err(|e| e.to_string())
+}
+
 /// A duration like `90s`, `15m`, `2h`, `1d` or `1h30m`, in seconds.
 pub fn parse_duration(text: &str) -> Result<i64, String> {
     let text = text.trim().to_lowercase();
@@ -789,6 +817,29 @@ mod tests {
         assert!(parse_offsets("0s").is_err());
         assert!(parse_offsets("1m,2m,3m,4m,5m,6m").is_err());
         assert_eq!(format_offsets(&[86_400, 3600, 90]), "1d, 1h, 90s");
+    }
+
+    #[test]
+    fn a_weekly_series_keeps_its_local_time_across_a_dst_change() {
+        let berlin: chrono_tz::Tz = "Europe/Berlin".parse().unwrap();
+        let first = chrono::NaiveDate::from_ymd_opt(2027, 3, 25)
+            .unwrap()
+            .and_hms_opt(19, 0, 0)
+            .unwrap();
+        let repeat = normalise_repeat("weekly", first).unwrap();
+        assert_eq!(repeat, "thu 19:00");
+        let schedule = repeat_schedule(&repeat).unwrap();
+        let start = crate::domain::schedule::resolve(first, berlin);
+        let next = schedule.next_after(start, berlin).unwrap();
+        assert_eq!(start.to_rfc3339(), "2027-03-25T18:00:00+00:00", "CET");
+        assert_eq!(
+            next.to_rfc3339(),
+            "2027-04-01T17:00:00+00:00",
+            "CEST: still 19:00 local"
+        );
+        assert!(normalise_repeat("someday", first).is_err());
+        assert!(normalise_repeat("cron 0 19 * * 5", first).is_ok());
+        assert!(normalise_repeat("cron 0 19", first).is_err());
     }
 
     #[test]

@@ -28,6 +28,8 @@ pub const CONFIRM: &str = "hearth:event:confirm:";
 /// `hearth:event:checkin:{id}`: attendance at an external event.
 pub const CHECK_IN: &str = "hearth:event:checkin:";
 
+/// `hearth:event:series:{series_id}`: Going to every occurrence of a series (a toggle).
+pub const SERIES: &str = "hearth:event:series:";
 /// `hearth:event:rate:{id}`: opens the feedback form (attendees only).
 pub const RATE: &str = "hearth:event:rate:";
 /// `hearth:event:feedback:{id}`: the feedback form's submission.
@@ -38,6 +40,11 @@ pub const REMINDER_JOB: &str = "event-reminders";
 pub const OFFER_JOB: &str = "event-offers";
 /// At the event's end: asks attendees for feedback.
 pub const FEEDBACK_JOB: &str = "event-feedback";
+/// Creates a series' next occurrences (target: the series id).
+pub const SERIES_JOB: &str = "event-series";
+
+/// How many occurrences of a series exist ahead of time, each its own Discord event.
+const OCCURRENCES_AHEAD: usize = 3;
 
 /// Feedback closes this long after the event's end.
 const FEEDBACK_WINDOW_SECS: i64 = 72 * 3600;
@@ -64,6 +71,8 @@ pub struct NewEvent<'a> {
     pub cutoff: Option<&'a str>,
     /// Only members with this role may answer.
     pub required_role: Option<u64>,
+    /// Repeat on a schedule in the server's time zone (`weekly`, `thu 19:00`, `cron ...`).
+    pub repeat: Option<&'a str>,
 }
 
 /// Why Discord did not create the scheduled event: the whole error for the log, a short
@@ -139,6 +148,35 @@ pub async fn create(
         (None, Some(place)) if !place.trim().is_empty() => Some(place.trim()),
         (None, _) => Some("On Discord"),
     };
+    let series_id = match new.repeat.map(str::trim).filter(|r| !r.is_empty()) {
+        Some(repeat) => {
+            let first_local = DateTime::<Utc>::from_timestamp(start_at, 0)
+                .unwrap_or_default()
+                .with_timezone(&settings.timezone)
+                .naive_local();
+            let schedule = rules::normalise_repeat(repeat, first_local)
+                .map_err(|e| UserError(format!("repeat: {e}")))?;
+            let series = db::events::Series {
+                id: 0,
+                guild_id: db::to_sql_id(guild_id),
+                title: new.title.to_owned(),
+                description: new.description.map(str::to_owned),
+                length_secs: length,
+                voice_channel_id: new.voice_channel.map(db::to_sql_id),
+                stage: new.stage,
+                location: location.map(str::to_owned),
+                capacity: new.capacity.map(i64::from),
+                cutoff_secs: cutoff_at.map(|c| start_at - c),
+                required_role_id: new.required_role.map(db::to_sql_id),
+                card_channel_id: db::to_sql_id(card_channel),
+                schedule,
+                status: "active".into(),
+                created_by: db::to_sql_id(created_by),
+            };
+            Some(db::events::create_series(pool, &series, now).await?)
+        }
+        None => None,
+    };
     let id = db::events::create(
         pool,
         &db::events::NewEvent {
@@ -153,6 +191,7 @@ pub async fn create(
             cutoff_at,
             required_role: new.required_role,
             card_channel,
+            series_id,
             created_by,
         },
         now,
@@ -205,6 +244,7 @@ pub async fn announce(
     outbox: &outbox::Outbox,
     event: &Event,
     discord: Result<u64, EventError>,
+    now: i64,
 ) -> anyhow::Result<String> {
     match discord {
         Ok(discord_id) => {
@@ -233,6 +273,21 @@ pub async fn announce(
             .into());
         }
     }
+    outbox.enqueue(card_post(event)).await?;
+    if let Some(series) = event.series_id {
+        // The next occurrences are created by the series job, starting now.
+        db::jobs::upsert(pool, event.guild(), SERIES_JOB, series, Some(now)).await?;
+    }
+    Ok(format!(
+        "Event #{} is created: <t:{}:F>. Its RSVP card is on its way to <#{}>.",
+        event.id,
+        event.start_at,
+        db::from_sql_id(event.card_channel_id)
+    ))
+}
+
+/// The RSVP card of an event, with its thread, as an outbox post.
+fn card_post(event: &Event) -> NewPost {
     let place = match event.voice_channel() {
         Some(channel) => format!("<#{channel}>"),
         None => event.location.clone().unwrap_or_default(),
@@ -242,6 +297,7 @@ pub async fn announce(
         .voice_channel()
         .is_none()
         .then(|| format!("{CHECK_IN}{}", event.id));
+    let series = event.series_id.map(|s| format!("{SERIES}{s}"));
     let body = posts::event_card(&posts::EventCard {
         id: event.id,
         title: &event.title,
@@ -253,26 +309,19 @@ pub async fn announce(
         role: event.required_role(),
         rsvp_prefix: &rsvp_prefix,
         check_in: check_in.as_deref(),
+        series: series.as_deref(),
     });
-    outbox
-        .enqueue(NewPost {
-            guild_id: event.guild(),
-            channel_id: db::from_sql_id(event.card_channel_id),
-            kind: "event-card".into(),
-            dedup_key: card_key(event.id),
-            body: outbox::action_json(&Action::Message {
-                body,
-                thread: Some(posts::truncate(&event.title, 100)),
-            }),
-            not_before_ms: None,
-        })
-        .await?;
-    Ok(format!(
-        "Event #{} is created: <t:{}:F>. Its RSVP card is on its way to <#{}>.",
-        event.id,
-        event.start_at,
-        db::from_sql_id(event.card_channel_id)
-    ))
+    NewPost {
+        guild_id: event.guild(),
+        channel_id: db::from_sql_id(event.card_channel_id),
+        kind: "event-card".into(),
+        dedup_key: card_key(event.id),
+        body: outbox::action_json(&Action::Message {
+            body,
+            thread: Some(posts::truncate(&event.title, 100)),
+        }),
+        not_before_ms: None,
+    }
 }
 
 /// The event's thread (started on the card, so with the card's id), once the card is out.
@@ -1356,4 +1405,229 @@ pub async fn rate(
             ""
         }
     ))
+}
+
+/// Creates the next occurrences of a series so that [`OCCURRENCES_AHEAD`] are coming, each with
+/// its Discord event (through the outbox) and its card; members Going to the whole series are
+/// Going (or waitlisted) on each. Returns whether anything was queued and when to run again
+/// (when the earliest coming occurrence starts).
+pub async fn roll_series(
+    pool: &Pool,
+    config: &Config,
+    series_id: i64,
+    now: i64,
+) -> anyhow::Result<(bool, Option<i64>)> {
+    let Some(series) = db::events::series(pool, series_id).await? else {
+        return Ok((false, None));
+    };
+    if series.status != "active" {
+        return Ok((false, None));
+    }
+    let tz = settings::timezone(pool, config, series.guild()).await?;
+    let schedule = rules::repeat_schedule(&series.schedule)
+        .map_err(|e| anyhow::anyhow!("series {series_id}: {e}"))?;
+    let occurrences = db::events::occurrences(pool, series_id).await?;
+    let mut coming = occurrences
+        .iter()
+        .filter(|e| e.is_scheduled() && e.start_at > now)
+        .count();
+    let mut last = occurrences.iter().map(|e| e.start_at).max().unwrap_or(now);
+    let members = db::events::series_members(pool, series_id).await?;
+    let mut queued = false;
+    // Bounded: a year of missed weekly occurrences after a long downtime is 52 steps.
+    for _ in 0..1000 {
+        if coming >= OCCURRENCES_AHEAD {
+            break;
+        }
+        let Some(next) =
+            DateTime::<Utc>::from_timestamp(last, 0).and_then(|t| schedule.next_after(t, tz))
+        else {
+            break;
+        };
+        last = next.timestamp();
+        if last <= now {
+            continue;
+        }
+        let event = occurrence(pool, config, &series, last, &members, now).await?;
+        info!(
+            event.id = event.id,
+            series.id = series_id,
+            start = last,
+            "series occurrence created"
+        );
+        queued = true;
+        coming += 1;
+    }
+    let next_run = db::events::occurrences(pool, series_id)
+        .await?
+        .iter()
+        .filter(|e| e.is_scheduled() && e.start_at > now)
+        .map(|e| e.start_at)
+        .min();
+    Ok((queued, next_run))
+}
+
+/// One new occurrence of a series starting at `start_at`: the event, its Discord event and card
+/// (through the outbox), its feedback job and the series' Going members, in one transaction so
+/// that a crash leaves all of it or none.
+async fn occurrence(
+    pool: &Pool,
+    config: &Config,
+    series: &db::events::Series,
+    start_at: i64,
+    members: &[u64],
+    now: i64,
+) -> anyhow::Result<Event> {
+    let mut tx = pool.begin().await?;
+    let id = db::events::create(
+        &mut *tx,
+        &db::events::NewEvent {
+            guild_id: series.guild(),
+            title: &series.title,
+            description: series.description.as_deref(),
+            start_at,
+            end_at: start_at + series.length_secs,
+            voice_channel: series.voice_channel_id.map(db::from_sql_id),
+            location: series.location.as_deref(),
+            capacity: series.capacity.and_then(|c| u32::try_from(c).ok()),
+            cutoff_at: series.cutoff_secs.map(|c| start_at - c),
+            required_role: series.required_role_id.map(db::from_sql_id),
+            card_channel: db::from_sql_id(series.card_channel_id),
+            series_id: Some(series.id),
+            created_by: db::from_sql_id(series.created_by),
+        },
+        now,
+    )
+    .await?;
+    let event = db::events::by_id(&mut *tx, id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("event {id} vanished after its creation"))?;
+    let discord = NewPost {
+        guild_id: event.guild(),
+        channel_id: db::from_sql_id(event.card_channel_id),
+        kind: "event-discord".into(),
+        dedup_key: format!("event:{id}:discord"),
+        body: outbox::action_json(&Action::ScheduledEvent {
+            event_id: id,
+            body: scheduled_event_body(&event, series.stage),
+        }),
+        not_before_ms: None,
+    };
+    outbox::enqueue_in(&mut *tx, &discord).await?;
+    outbox::enqueue_in(&mut *tx, &card_post(&event)).await?;
+    db::jobs::upsert(
+        &mut *tx,
+        event.guild(),
+        FEEDBACK_JOB,
+        id,
+        Some(event.end_at),
+    )
+    .await?;
+    // Going to the whole series: Going here too (or on the waitlist when it is full).
+    let mut roster = Roster {
+        capacity: event.capacity(),
+        start_at: event.start_at,
+        cutoff_at: event.cutoff_at,
+        offer_window_secs: config.events.offer_window_secs,
+        rsvps: Vec::new(),
+    };
+    for (i, user) in members.iter().enumerate() {
+        let _ = roster.answer(
+            *user,
+            Choice::Going,
+            now * 1000 + i64::try_from(i).unwrap_or(0),
+        );
+    }
+    let defaults = offsets_text(&config.events.default_offsets());
+    for rsvp in &roster.rsvps {
+        db::events::save_rsvp(&mut *tx, id, rsvp, &defaults).await?;
+    }
+    tx.commit().await?;
+    reschedule_reminders(pool, config, &event, now).await?;
+    Ok(event)
+}
+
+/// A member's "Going to all" on a series card: toggles their place on the series' Going list,
+/// and when joining answers Going on every coming occurrence.
+#[allow(clippy::too_many_arguments)]
+pub async fn toggle_series(
+    pool: &Pool,
+    config: &Config,
+    outbox: &outbox::Outbox,
+    guild_id: u64,
+    series_id: i64,
+    user: u64,
+    roles: &[u64],
+    now_ms: i64,
+) -> anyhow::Result<String> {
+    let series = db::events::series(pool, series_id)
+        .await?
+        .filter(|s| s.guild() == guild_id && s.status == "active")
+        .or_user("This series has ended.")?;
+    if let Some(role) = series.required_role_id.map(db::from_sql_id) {
+        if !roles.contains(&role) {
+            return Err(UserError(format!(
+                "**{}** is for members with the <@&{role}> role.",
+                series.title
+            ))
+            .into());
+        }
+    }
+    if !db::events::toggle_series_member(pool, series_id, user).await? {
+        return Ok(format!(
+            "You left the **{}** series: new occurrences will not add you. Your answers on the ones already listed stay; change them on their cards.",
+            series.title
+        ));
+    }
+    let now = now_ms.div_euclid(1000);
+    let mut going = 0;
+    for event in db::events::occurrences(pool, series_id).await? {
+        if !event.is_scheduled() || event.start_at <= now {
+            continue;
+        }
+        if answer(
+            pool,
+            config,
+            outbox,
+            guild_id,
+            event.id,
+            user,
+            roles,
+            Choice::Going,
+            now_ms,
+        )
+        .await
+        .is_ok()
+        {
+            going += 1;
+        }
+    }
+    Ok(format!(
+        "You're going to every **{}** (answered Going on the {going} listed; new ones add you as they are created). Click again to leave the series.",
+        series.title
+    ))
+}
+
+/// Ends a series: no more occurrences; coming ones are cancelled (Going members told once).
+/// Returns the coming occurrences cancelled, for the command to delete their Discord events.
+pub async fn end_series(
+    pool: &Pool,
+    outbox: &outbox::Outbox,
+    guild_id: u64,
+    series_id: i64,
+    now: i64,
+) -> anyhow::Result<Vec<Event>> {
+    let series = db::events::series(pool, series_id)
+        .await?
+        .filter(|s| s.guild() == guild_id)
+        .or_user(format!("There is no series #{series_id} in this server."))?;
+    db::events::end_series(pool, series.id).await?;
+    db::jobs::delete(pool, SERIES_JOB, series.id).await?;
+    let mut cancelled_events = Vec::new();
+    for event in db::events::occurrences(pool, series.id).await? {
+        if event.start_at > now && cancelled(pool, outbox, &event).await? {
+            cancelled_events.push(event);
+        }
+    }
+    Ok(cancelled_events)
 }

@@ -75,6 +75,9 @@ pub enum Action {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         fallback_channel: Option<u64>,
     },
+    /// Create the Discord scheduled event of Hearth event `event_id` (an occurrence of a
+    /// series) from `body`; delivered with its id, which is recorded on the event.
+    ScheduledEvent { event_id: i64, body: Value },
 }
 
 /// Discord operations the outbox needs: Discord in production, a recorder in tests.
@@ -99,6 +102,17 @@ pub trait Sink: Send + Sync {
     async fn add_thread_member(&self, thread_id: u64, user_id: u64) -> Attempt;
     /// Opens (or finds) the DM channel with a user; `Delivered` carries the channel id.
     async fn open_dm(&self, user_id: u64) -> Attempt;
+    /// Creates a guild scheduled event, unless one of the bot's own with the same name and
+    /// start exists (a retry after a crash); `Delivered` carries its id.
+    async fn create_scheduled_event(&self, guild_id: u64, body: &Value) -> Attempt {
+        let _ = (guild_id, body);
+        Attempt::Rejected {
+            status: 501,
+            code: None,
+            message: "this sink cannot create scheduled events".into(),
+            retry_after_secs: None,
+        }
+    }
 }
 
 /// Handle to queue posts; cheap to clone.
@@ -345,6 +359,9 @@ impl Worker {
                     sink.start_thread(post.channel(), starter, name).await
                 }
             }
+            Action::ScheduledEvent { event_id, body } => {
+                self.scheduled_event(post, *event_id, body).await
+            }
             Action::DirectMessage {
                 user_id,
                 body,
@@ -415,6 +432,45 @@ impl Worker {
         }
         step!(sink.add_thread_member(thread, user_id).await);
         Attempt::Delivered { message_id: thread }
+    }
+
+    /// Each step is idempotent: an event already recorded is done, and the sink adopts an
+    /// event it created before a crash instead of creating a second one.
+    async fn scheduled_event(&self, post: &QueuedPost, event_id: i64, body: &Value) -> Attempt {
+        match db::events::by_id(&self.pool, event_id).await {
+            Ok(Some(event)) => {
+                if let Some(done) = event.discord_event_id {
+                    return Attempt::Delivered {
+                        message_id: db::from_sql_id(done),
+                    };
+                }
+                if !event.is_scheduled() {
+                    return Attempt::Rejected {
+                        status: 410,
+                        code: None,
+                        message: "the event was cancelled before Discord's event was created"
+                            .into(),
+                        retry_after_secs: None,
+                    };
+                }
+            }
+            Ok(None) => {
+                return Attempt::Rejected {
+                    status: 404,
+                    code: None,
+                    message: format!("event {event_id} no longer exists"),
+                    retry_after_secs: None,
+                }
+            }
+            Err(err) => return Attempt::Network(format!("database: {err}")),
+        }
+        let discord_id = step!(self.sink.create_scheduled_event(post.guild(), body).await);
+        if let Err(err) = db::events::set_discord_event(&self.pool, event_id, discord_id).await {
+            return Attempt::Network(format!("database: {err}"));
+        }
+        Attempt::Delivered {
+            message_id: discord_id,
+        }
     }
 
     async fn direct_message(

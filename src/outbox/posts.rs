@@ -319,6 +319,8 @@ pub struct EventCard<'a> {
     /// The check-in button's custom id (external events, which no voice channel can take
     /// attendance of).
     pub check_in: Option<&'a str>,
+    /// The "Going to all" button's custom id (occurrences of a series).
+    pub series: Option<&'a str>,
 }
 
 /// An event's RSVP card: when and where, and the Going / Maybe / Can't go buttons. The title
@@ -346,6 +348,10 @@ pub fn event_card(card: &EventCard<'_>) -> Value {
     ];
     if let Some(check_in) = card.check_in {
         buttons.push(json!({ "type": 2, "style": 2, "label": "Check in", "custom_id": check_in }));
+    }
+    if let Some(series) = card.series {
+        buttons
+            .push(json!({ "type": 2, "style": 3, "label": "Going to all", "custom_id": series }));
     }
     let about = card
         .description

@@ -1,4 +1,4 @@
-//! The outbox's way to Discord: its own small HTTP client for the six calls the outbox makes.
+//! The outbox's way to Discord: its own small HTTP client for the calls the outbox makes.
 //!
 //! Not serenity's client, because serenity turns an error answer into a message and drops the
 //! headers, and its ratelimiter is off whenever `api_base_url` points elsewhere: a 429 then
@@ -27,6 +27,8 @@ pub struct DiscordSink {
     api: String,
     authorization: String,
     limits: Mutex<RateLimits>,
+    /// The bot's own user id, read once from `/users/@me` when first needed.
+    bot_id: Mutex<Option<String>>,
 }
 
 impl DiscordSink {
@@ -51,7 +53,24 @@ impl DiscordSink {
             api: format!("{}/api/v10", origin.trim_end_matches('/')),
             authorization,
             limits: Mutex::new(RateLimits::default()),
+            bot_id: Mutex::new(None),
         })
+    }
+
+    /// The bot's user id (cached after the first successful `/users/@me`).
+    async fn bot_id(&self) -> Result<String, Attempt> {
+        if let Some(id) = self.bot_id.lock().clone() {
+            return Ok(id);
+        }
+        let me = self
+            .call(Method::GET, "GET /users/@me", "/users/@me", None)
+            .await?;
+        let id = me["id"]
+            .as_str()
+            .ok_or_else(|| Attempt::Network(format!("/users/@me has no id: {me}")))?
+            .to_owned();
+        *self.bot_id.lock() = Some(id.clone());
+        Ok(id)
     }
 
     /// One request. `route` names the rate-limit bucket (method, path, major id). The answer's
@@ -129,6 +148,15 @@ fn observed(status: u16, headers: &HeaderMap, answer: &Value) -> Observed {
     }
 }
 
+/// Whether two RFC 3339 timestamps name the same instant (Discord rewrites the offset).
+fn same_instant(a: &Value, b: &Value) -> bool {
+    let parse = |v: &Value| {
+        v.as_str()
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+    };
+    matches!((parse(a), parse(b)), (Some(a), Some(b)) if a == b)
+}
+
 /// The id of a created object.
 fn id_of(answer: &Value) -> Attempt {
     match answer["id"].as_str().and_then(|id| id.parse().ok()) {
@@ -203,6 +231,37 @@ impl Sink for DiscordSink {
             },
             Err(attempt) => attempt,
         }
+    }
+
+    async fn create_scheduled_event(&self, guild_id: u64, body: &Value) -> Attempt {
+        let path = format!("/guilds/{guild_id}/scheduled-events");
+        // A retry after a crash between Discord creating the event and the outbox recording
+        // it: adopt the bot's own event with the same name and start.
+        let bot = match self.bot_id().await {
+            Ok(id) => id,
+            Err(attempt) => return attempt,
+        };
+        let existing = match self
+            .call(Method::GET, &format!("GET {path}"), &path, None)
+            .await
+        {
+            Ok(list) => list,
+            Err(attempt) => return attempt,
+        };
+        let same = existing.as_array().and_then(|events| {
+            events.iter().find(|e| {
+                e["name"] == body["name"]
+                    && same_instant(&e["scheduled_start_time"], &body["scheduled_start_time"])
+                    && e["creator_id"].as_str() == Some(bot.as_str())
+            })
+        });
+        if let Some(event) = same {
+            return id_of(event);
+        }
+        outcome(
+            self.call(Method::POST, &format!("POST {path}"), &path, Some(body))
+                .await,
+        )
     }
 
     async fn open_dm(&self, user_id: u64) -> Attempt {

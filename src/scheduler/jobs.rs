@@ -291,3 +291,26 @@ pub async fn run_due_event_feedback(
     }
     Ok(reports)
 }
+
+/// Series whose earliest coming occurrence started: their next occurrences are created.
+pub async fn run_due_event_series(
+    pool: &Pool,
+    config: &Config,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Vec<RunReport>> {
+    let mut reports = Vec::new();
+    for job in db::jobs::due(pool, events::SERIES_JOB, now.timestamp()).await? {
+        let Some(due) = job.next_run_at else { continue };
+        let (posted, next) =
+            events::roll_series(pool, config, job.target_id, now.timestamp()).await?;
+        db::jobs::advance(pool, job.id, due, next).await?;
+        reports.push(RunReport {
+            job_kind: events::SERIES_JOB,
+            target_id: job.target_id,
+            due,
+            posted,
+            next,
+        });
+    }
+    Ok(reports)
+}

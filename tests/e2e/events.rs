@@ -581,3 +581,107 @@ async fn feedback_after_the_event_is_for_attendees_only_and_anonymous_means_anon
         "{event}"
     );
 }
+
+#[tokio::test]
+async fn a_weekly_series_keeps_19_00_local_across_a_dst_change_and_going_to_all_follows_it() {
+    let (world, channel, _bot) = events_world("").await;
+    world
+        .run(
+            world.manager,
+            "config",
+            "timezone",
+            json!([{"type": 3, "name": "name", "value": "Europe/Berlin"}]),
+        )
+        .await;
+    // Europe/Berlin moves to summer time on 2027-03-28.
+    let created = create(
+        &world,
+        json!([
+            {"type": 3, "name": "title", "value": "Weekly jam"},
+            {"type": 3, "name": "start", "value": "2027-03-25 19:00"},
+            {"type": 3, "name": "location", "value": "Online"},
+            {"type": 3, "name": "repeat", "value": "weekly"}
+        ]),
+    )
+    .await;
+    assert!(created.contains("Event #1 is created"), "{created}");
+    let cards = wait_posts(&world.emu, channel, 3).await;
+    let deadline = std::time::Instant::now() + WAIT;
+    let starts = loop {
+        let mut starts: Vec<String> = world
+            .emu
+            .scheduled_events(world.guild)
+            .iter()
+            .map(|e| e["scheduled_start_time"].as_str().unwrap().to_owned())
+            .collect();
+        starts.sort();
+        if starts.len() >= 3 || std::time::Instant::now() > deadline {
+            break starts;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let instants: Vec<i64> = starts
+        .iter()
+        .map(|s| chrono::DateTime::parse_from_rfc3339(s).unwrap().timestamp())
+        .collect();
+    let expected: Vec<i64> = [
+        "2027-03-25T18:00:00Z",
+        "2027-04-01T17:00:00Z",
+        "2027-04-08T17:00:00Z",
+    ]
+    .iter()
+    .map(|s| chrono::DateTime::parse_from_rfc3339(s).unwrap().timestamp())
+    .collect();
+    assert_eq!(
+        instants, expected,
+        "19:00 in Berlin before and after the change: {starts:?}"
+    );
+    let texts = contents(&cards);
+    assert!(texts.iter().all(|t| t.contains("Weekly jam")), "{texts:#?}");
+
+    // Going to all, from the first card: Going on the three occurrences.
+    let first: u64 = cards[0].response["id"].as_str().unwrap().parse().unwrap();
+    let all = cards[0].body["components"][0]["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["label"] == "Going to all")
+        .expect("a series card has Going to all")["custom_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let joined = click(&world, channel, world.member, first, &all).await;
+    assert!(
+        joined.contains("answered Going on the 3 listed"),
+        "{joined}"
+    );
+    let store = world.store().await;
+    for id in 1..=3 {
+        let rsvps = hearth::db::events::rsvps(&store, id).await.unwrap();
+        assert_eq!(
+            rsvps
+                .iter()
+                .map(|r| (r.user(), r.status.as_str()))
+                .collect::<Vec<_>>(),
+            vec![(world.member, "going")],
+            "occurrence {id}"
+        );
+    }
+
+    // Ending the series cancels the coming occurrences here and in Discord.
+    let ended = text_of(
+        &world
+            .run(
+                world.manager,
+                "event",
+                "cancel",
+                json!([{"type": 4, "name": "id", "value": 1}, {"type": 5, "name": "series", "value": true}]),
+            )
+            .await,
+    );
+    assert!(
+        ended.contains("3 coming occurrence(s) cancelled"),
+        "{ended}"
+    );
+    assert!(world.emu.scheduled_events(world.guild).is_empty());
+}

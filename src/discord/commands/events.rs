@@ -17,7 +17,7 @@ use crate::discord::errors::short_reason;
 use crate::discord::{checks, Command, Context, Data, Error};
 use crate::domain::clock::{unix_now, unix_now_ms};
 use crate::error::UserError;
-use crate::features::events::{self as feature, CHECK_IN, CONFIRM, FEEDBACK, RATE, RSVP};
+use crate::features::events::{self as feature, CHECK_IN, CONFIRM, FEEDBACK, RATE, RSVP, SERIES};
 
 pub fn commands() -> Vec<Command> {
     vec![event()]
@@ -58,6 +58,8 @@ async fn create(
     description: Option<String>,
     #[description = "Close RSVPs this long before the start, like 2h"] cutoff: Option<String>,
     #[description = "Only members with this role may answer"] role: Option<serenity::Role>,
+    #[description = "Repeat, server time: weekly, `thu 19:00`, `mon,wed 18:30` or `cron 0 19 * * 5`"]
+    repeat: Option<String>,
 ) -> Result<(), Error> {
     let guild_id = guild_id(ctx)?;
     let data = ctx.data();
@@ -75,6 +77,7 @@ async fn create(
         description: description.as_deref(),
         cutoff: cutoff.as_deref(),
         required_role: role.as_ref().map(|r| r.id.get()),
+        repeat: repeat.as_deref(),
     };
     let event = feature::create(
         &data.pool,
@@ -104,7 +107,9 @@ async fn create(
             error: err.to_string(),
             reason: short_reason(&err),
         });
-    let reply = feature::announce(&data.pool, &data.outbox, &event, discord).await?;
+    let reply = feature::announce(&data.pool, &data.outbox, &event, discord, unix_now()).await?;
+    // A series' next occurrences are created by its job.
+    data.scheduler.wake();
     ctx.say(reply).await?;
     Ok(())
 }
@@ -201,34 +206,65 @@ async fn edit(
     Ok(())
 }
 
-/// Cancel an event: Going members are told, reminders stop
+/// Cancel an event (or its whole series): Going members are told, reminders stop
 #[poise::command(slash_command, ephemeral, check = "checks::manager")]
-async fn cancel(ctx: Context<'_>, #[description = "Event number"] id: i64) -> Result<(), Error> {
+async fn cancel(
+    ctx: Context<'_>,
+    #[description = "Event number"] id: i64,
+    #[description = "End the whole series this event belongs to (coming occurrences too)"]
+    series: Option<bool>,
+) -> Result<(), Error> {
     let guild_id = guild_id(ctx)?;
     let data = ctx.data();
     let event = db::events::get(&data.pool, guild_id, id)
         .await?
         .ok_or_else(|| UserError(format!("There is no event #{id}.")))?;
-    if !feature::cancelled(&data.pool, &data.outbox, &event).await? {
-        return Err(UserError(format!("Event #{id} is already {}.", event.status)).into());
-    }
-    if let Some(discord_id) = event.discord_event_id {
-        // Hearth's own record is cancelled either way; a failure here only leaves Discord's.
-        if let Err(err) = ctx
-            .http()
-            .delete_scheduled_event(guild_id.into(), db::from_sql_id(discord_id).into())
-            .await
-        {
-            ctx.say(format!(
-                "Event #{id} is cancelled in Hearth, but Discord's event could not be deleted ({}).",
-                short_reason(&err)
-            ))
-            .await?;
-            return Ok(());
+    let cancelled = match (series.unwrap_or(false), event.series_id) {
+        (true, Some(series_id)) => {
+            feature::end_series(&data.pool, &data.outbox, guild_id, series_id, unix_now()).await?
+        }
+        (true, None) => {
+            return Err(UserError(format!("Event #{id} is not part of a series.")).into())
+        }
+        (false, _) => {
+            if !feature::cancelled(&data.pool, &data.outbox, &event).await? {
+                return Err(UserError(format!("Event #{id} is already {}.", event.status)).into());
+            }
+            vec![event]
+        }
+    };
+    // Hearth's own records are cancelled either way; a failure here only leaves Discord's.
+    let mut left = Vec::new();
+    for event in &cancelled {
+        if let Some(discord_id) = event.discord_event_id {
+            if let Err(err) = ctx
+                .http()
+                .delete_scheduled_event(guild_id.into(), db::from_sql_id(discord_id).into())
+                .await
+            {
+                left.push(format!("#{} ({})", event.id, short_reason(&err)));
+            }
         }
     }
-    ctx.say(format!("Event #{id} is cancelled; Going members are told."))
+    let done = match cancelled.len() {
+        1 => format!(
+            "Event #{} is cancelled; Going members are told.",
+            cancelled[0].id
+        ),
+        n => {
+            format!("The series is ended; {n} coming occurrence(s) cancelled, Going members told.")
+        }
+    };
+    if left.is_empty() {
+        ctx.say(done).await?;
+    } else {
+        ctx.say(format!(
+            "{done} Discord's events could not be deleted for {}.",
+            left.join(", ")
+        ))
         .await?;
+    }
+    data.scheduler.wake();
     Ok(())
 }
 
@@ -339,6 +375,18 @@ pub async fn on_button(
         .await
     } else if let Some(id) = id_after(custom_id, CHECK_IN) {
         feature::check_in(&data.pool, guild_id, id, user, unix_now()).await
+    } else if let Some(series) = id_after(custom_id, SERIES) {
+        feature::toggle_series(
+            &data.pool,
+            &data.config,
+            &data.outbox,
+            guild_id,
+            series,
+            user,
+            &roles,
+            unix_now_ms(),
+        )
+        .await
     } else if let Some(id) = id_after(custom_id, RATE) {
         match feature::may_rate(&data.pool, &data.config, guild_id, id, user, unix_now()).await {
             Ok(event) => {
