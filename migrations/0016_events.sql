@@ -15,6 +15,7 @@ CREATE TABLE event_series (
     capacity          INTEGER,
     cutoff_secs       INTEGER,
     required_role_id  INTEGER,
+    attendee_role_id  INTEGER,
     card_channel_id   INTEGER NOT NULL,
     schedule          TEXT    NOT NULL,
     status            TEXT    NOT NULL DEFAULT 'active',
@@ -43,6 +44,8 @@ CREATE TABLE events (
     cutoff_at         INTEGER,
     -- Only members with this role may answer (NULL: everyone).
     required_role_id  INTEGER,
+    -- Given to Going members, taken back when they leave Going and after the event.
+    attendee_role_id  INTEGER,
     -- The channel of the RSVP card; its message (and the event thread started on it, which has
     -- the same id) once posted.
     card_channel_id   INTEGER NOT NULL,

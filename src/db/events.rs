@@ -18,6 +18,7 @@ pub struct Event {
     pub capacity: Option<i64>,
     pub cutoff_at: Option<i64>,
     pub required_role_id: Option<i64>,
+    pub attendee_role_id: Option<i64>,
     pub card_channel_id: i64,
     pub card_message_id: Option<i64>,
     pub discord_event_id: Option<i64>,
@@ -39,6 +40,7 @@ super::from_row!(Event {
     capacity,
     cutoff_at,
     required_role_id,
+    attendee_role_id,
     card_channel_id,
     card_message_id,
     discord_event_id,
@@ -49,7 +51,7 @@ super::from_row!(Event {
 });
 
 const EVENT: &str = "SELECT id, guild_id, title, description, start_at, end_at, voice_channel_id,
-    location, capacity, cutoff_at, required_role_id, card_channel_id, card_message_id, discord_event_id, interested,
+    location, capacity, cutoff_at, required_role_id, attendee_role_id, card_channel_id, card_message_id, discord_event_id, interested,
     status, series_id, created_by FROM events";
 
 impl Event {
@@ -74,6 +76,10 @@ impl Event {
         self.required_role_id.map(from_sql_id)
     }
 
+    pub fn attendee_role(&self) -> Option<u64> {
+        self.attendee_role_id.map(from_sql_id)
+    }
+
     pub fn is_scheduled(&self) -> bool {
         self.status == "scheduled"
     }
@@ -92,6 +98,7 @@ pub struct NewEvent<'a> {
     pub capacity: Option<u32>,
     pub cutoff_at: Option<i64>,
     pub required_role: Option<u64>,
+    pub attendee_role: Option<u64>,
     pub card_channel: u64,
     pub series_id: Option<i64>,
     pub created_by: u64,
@@ -104,9 +111,9 @@ pub async fn create(
 ) -> sqlx::Result<i64> {
     sqlx::query_scalar(
         "INSERT INTO events (guild_id, title, description, start_at, end_at, voice_channel_id,
-         location, capacity, cutoff_at, required_role_id, card_channel_id, series_id, created_by,
-         created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id",
+         location, capacity, cutoff_at, required_role_id, attendee_role_id, card_channel_id,
+         series_id, created_by, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING id",
     )
     .bind(to_sql_id(new.guild_id))
     .bind(new.title)
@@ -118,6 +125,7 @@ pub async fn create(
     .bind(new.capacity.map(i64::from))
     .bind(new.cutoff_at)
     .bind(new.required_role.map(to_sql_id))
+    .bind(new.attendee_role.map(to_sql_id))
     .bind(to_sql_id(new.card_channel))
     .bind(new.series_id)
     .bind(to_sql_id(new.created_by))
@@ -527,6 +535,7 @@ pub struct Series {
     pub capacity: Option<i64>,
     pub cutoff_secs: Option<i64>,
     pub required_role_id: Option<i64>,
+    pub attendee_role_id: Option<i64>,
     pub card_channel_id: i64,
     pub schedule: String,
     pub status: String,
@@ -545,6 +554,7 @@ super::from_row!(Series {
     capacity,
     cutoff_secs,
     required_role_id,
+    attendee_role_id,
     card_channel_id,
     schedule,
     status,
@@ -564,9 +574,9 @@ pub async fn create_series(
 ) -> sqlx::Result<i64> {
     sqlx::query_scalar(
         "INSERT INTO event_series (guild_id, title, description, length_secs, voice_channel_id,
-         stage, location, capacity, cutoff_secs, required_role_id, card_channel_id, schedule,
-         created_by, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id",
+         stage, location, capacity, cutoff_secs, required_role_id, attendee_role_id,
+         card_channel_id, schedule, created_by, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING id",
     )
     .bind(series.guild_id)
     .bind(&series.title)
@@ -578,6 +588,7 @@ pub async fn create_series(
     .bind(series.capacity)
     .bind(series.cutoff_secs)
     .bind(series.required_role_id)
+    .bind(series.attendee_role_id)
     .bind(series.card_channel_id)
     .bind(&series.schedule)
     .bind(series.created_by)
@@ -589,8 +600,8 @@ pub async fn create_series(
 pub async fn series(db: impl SqliteExecutor<'_>, id: i64) -> sqlx::Result<Option<Series>> {
     sqlx::query_as(
         "SELECT id, guild_id, title, description, length_secs, voice_channel_id, stage, location,
-         capacity, cutoff_secs, required_role_id, card_channel_id, schedule, status, created_by
-         FROM event_series WHERE id = $1",
+         capacity, cutoff_secs, required_role_id, attendee_role_id, card_channel_id, schedule,
+         status, created_by FROM event_series WHERE id = $1",
     )
     .bind(id)
     .fetch_optional(db)

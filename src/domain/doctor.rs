@@ -159,15 +159,26 @@ pub fn role_grant_finding(
     role_position: Option<u16>,
     bot_top_position: u16,
 ) -> Finding {
+    let (who, set_another) = if purpose == ChannelPurpose::Events {
+        (
+            "Going members of an event",
+            "give the event another attendee role (recreate it) or none",
+        )
+    } else {
+        (
+            "approved applicants",
+            "set another with /config application-role",
+        )
+    };
     let (ok, problem, fix) = match role_position {
         None => (
             false,
-            format!("the role to grant (id {role_id}) no longer exists: approved applicants get no role"),
-            "set another with /config application-role".to_owned(),
+            format!("the role to grant (id {role_id}) no longer exists: {who} get no role"),
+            set_another.to_owned(),
         ),
         Some(position) if position >= bot_top_position => (
             false,
-            format!("<@&{role_id}> is above my highest role, so I cannot grant it to approved applicants"),
+            format!("<@&{role_id}> is above my highest role, so I cannot grant it to {who}"),
             format!("drag the Hearth role above <@&{role_id}> in Server Settings → Roles"),
         ),
         Some(_) => (true, format!("I can grant <@&{role_id}>"), String::new()),

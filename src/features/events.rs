@@ -73,6 +73,8 @@ pub struct NewEvent<'a> {
     pub required_role: Option<u64>,
     /// Repeat on a schedule in the server's time zone (`weekly`, `thu 19:00`, `cron ...`).
     pub repeat: Option<&'a str>,
+    /// Given to Going members until the event ends.
+    pub attendee_role: Option<u64>,
 }
 
 /// Why Discord did not create the scheduled event: the whole error for the log, a short
@@ -168,6 +170,7 @@ pub async fn create(
                 capacity: new.capacity.map(i64::from),
                 cutoff_secs: cutoff_at.map(|c| start_at - c),
                 required_role_id: new.required_role.map(db::to_sql_id),
+                attendee_role_id: new.attendee_role.map(db::to_sql_id),
                 card_channel_id: db::to_sql_id(card_channel),
                 schedule,
                 status: "active".into(),
@@ -190,6 +193,7 @@ pub async fn create(
             capacity: new.capacity,
             cutoff_at,
             required_role: new.required_role,
+            attendee_role: new.attendee_role,
             card_channel,
             series_id,
             created_by,
@@ -426,6 +430,13 @@ async fn commit(
     let mut tx = pool.begin().await?;
     for rsvp in after.changed_since(before) {
         db::events::save_rsvp(&mut *tx, event.id, rsvp, &defaults).await?;
+        let was_going = before.status_of(rsvp.user) == Some(Status::Going);
+        let is_going = rsvp.status == Status::Going;
+        if was_going != is_going {
+            if let Some(post) = attendee_role_post(event, rsvp.user, is_going, rsvp.queued_ms) {
+                outbox::enqueue_in(&mut *tx, &post).await?;
+            }
+        }
     }
     for notice in notices {
         let (user, kind, body) = match notice {
@@ -476,6 +487,28 @@ async fn commit(
     reschedule_reminders(pool, config, event, now).await?;
     outbox.wake();
     Ok(())
+}
+
+/// Gives (or takes back) the event's temporary attendee role, if it has one; keyed by the
+/// change's time so a member who leaves and comes back gets it again.
+fn attendee_role_post(event: &Event, user: u64, add: bool, at_ms: i64) -> Option<NewPost> {
+    let role_id = event.attendee_role()?;
+    Some(NewPost {
+        guild_id: event.guild(),
+        channel_id: db::from_sql_id(event.card_channel_id),
+        kind: "event-role".into(),
+        dedup_key: format!(
+            "event:{}:role:{user}:{}:{at_ms}",
+            event.id,
+            if add { "add" } else { "remove" }
+        ),
+        body: outbox::action_json(&Action::MemberRole {
+            user_id: user,
+            role_id,
+            add,
+        }),
+        not_before_ms: None,
+    })
 }
 
 /// A member's click on Going, Maybe or Can't go; returns the ephemeral answer.
@@ -853,6 +886,14 @@ pub async fn cancelled(
     db::jobs::delete(pool, REMINDER_JOB, event.id).await?;
     db::jobs::delete(pool, OFFER_JOB, event.id).await?;
     db::jobs::delete(pool, FEEDBACK_JOB, event.id).await?;
+    let now_ms = crate::domain::clock::unix_now_ms();
+    for row in db::events::rsvps(pool, event.id).await? {
+        if row.rsvp().status == Status::Going {
+            if let Some(post) = attendee_role_post(event, row.user(), false, now_ms) {
+                outbox.enqueue(post).await?;
+            }
+        }
+    }
     announce_change(
         pool,
         outbox,
@@ -1292,8 +1333,8 @@ pub fn month_field(events: &Value) -> Option<Value> {
     }))
 }
 
-/// At the event's end: asks the attendees (mentioned, 50 per post) to rate it in the event
-/// thread. Returns whether anything was queued.
+/// At the event's end: takes back the temporary attendee role and asks the attendees
+/// (mentioned, 50 per post) to rate it in the event thread. Returns whether anything was queued.
 pub async fn request_feedback(
     pool: &Pool,
     config: &Config,
@@ -1306,11 +1347,19 @@ pub async fn request_feedback(
     else {
         return Ok(false);
     };
+    let mut queued = false;
+    // The temporary attendee role ends with the event.
+    for row in db::events::rsvps(pool, event.id).await? {
+        if row.rsvp().status == Status::Going {
+            if let Some(post) = attendee_role_post(&event, row.user(), false, event.end_at * 1000) {
+                queued |= outbox::enqueue_in(pool, &post).await?.is_some();
+            }
+        }
+    }
     let attendees = attendees(pool, config, &event, now).await?;
     let channel = thread_of(pool, &event)
         .await?
         .unwrap_or(db::from_sql_id(event.card_channel_id));
-    let mut queued = false;
     for (i, users) in attendees.chunks(50).enumerate() {
         let post = outbox::message_post(
             event.guild(),
@@ -1492,6 +1541,7 @@ async fn occurrence(
             capacity: series.capacity.and_then(|c| u32::try_from(c).ok()),
             cutoff_at: series.cutoff_secs.map(|c| start_at - c),
             required_role: series.required_role_id.map(db::from_sql_id),
+            attendee_role: series.attendee_role_id.map(db::from_sql_id),
             card_channel: db::from_sql_id(series.card_channel_id),
             series_id: Some(series.id),
             created_by: db::from_sql_id(series.created_by),
@@ -1541,6 +1591,11 @@ async fn occurrence(
     let defaults = offsets_text(&config.events.default_offsets());
     for rsvp in &roster.rsvps {
         db::events::save_rsvp(&mut *tx, id, rsvp, &defaults).await?;
+        if rsvp.status == Status::Going {
+            if let Some(post) = attendee_role_post(&event, rsvp.user, true, rsvp.queued_ms) {
+                outbox::enqueue_in(&mut *tx, &post).await?;
+            }
+        }
     }
     tx.commit().await?;
     reschedule_reminders(pool, config, &event, now).await?;

@@ -78,6 +78,12 @@ pub enum Action {
     /// Create the Discord scheduled event of Hearth event `event_id` (an occurrence of a
     /// series) from `body`; delivered with its id, which is recorded on the event.
     ScheduledEvent { event_id: i64, body: Value },
+    /// Give (`add`) or take back a role (an event's temporary attendee role).
+    MemberRole {
+        user_id: u64,
+        role_id: u64,
+        add: bool,
+    },
 }
 
 /// Discord operations the outbox needs: Discord in production, a recorder in tests.
@@ -104,6 +110,16 @@ pub trait Sink: Send + Sync {
     async fn open_dm(&self, user_id: u64) -> Attempt;
     /// Creates a guild scheduled event, unless one of the bot's own with the same name and
     /// start exists (a retry after a crash); `Delivered` carries its id.
+    /// Gives or takes back a member's role; `Delivered` carries the role id.
+    async fn member_role(&self, guild_id: u64, user_id: u64, role_id: u64, add: bool) -> Attempt {
+        let _ = (guild_id, user_id, role_id, add);
+        Attempt::Rejected {
+            status: 501,
+            code: None,
+            message: "this sink cannot change roles".into(),
+            retry_after_secs: None,
+        }
+    }
     async fn create_scheduled_event(&self, guild_id: u64, body: &Value) -> Attempt {
         let _ = (guild_id, body);
         Attempt::Rejected {
@@ -361,6 +377,14 @@ impl Worker {
             }
             Action::ScheduledEvent { event_id, body } => {
                 self.scheduled_event(post, *event_id, body).await
+            }
+            Action::MemberRole {
+                user_id,
+                role_id,
+                add,
+            } => {
+                sink.member_role(post.guild(), *user_id, *role_id, *add)
+                    .await
             }
             Action::DirectMessage {
                 user_id,

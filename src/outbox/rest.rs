@@ -233,6 +233,23 @@ impl Sink for DiscordSink {
         }
     }
 
+    async fn member_role(&self, guild_id: u64, user_id: u64, role_id: u64, add: bool) -> Attempt {
+        let path = format!("/guilds/{guild_id}/members/{user_id}/roles/{role_id}");
+        let (method, verb) = if add {
+            (Method::PUT, "PUT")
+        } else {
+            (Method::DELETE, "DELETE")
+        };
+        let route = format!("{verb} /guilds/{guild_id}/members/:id/roles/:id");
+        match self.call(method, &route, &path, None).await {
+            // 204, no body: the role is the result.
+            Ok(_) => Attempt::Delivered {
+                message_id: role_id,
+            },
+            Err(attempt) => attempt,
+        }
+    }
+
     async fn create_scheduled_event(&self, guild_id: u64, body: &Value) -> Attempt {
         let path = format!("/guilds/{guild_id}/scheduled-events");
         // A retry after a crash between Discord creating the event and the outbox recording

@@ -453,13 +453,15 @@ async fn a_role_restricted_event_refuses_others_and_a_cutoff_closes_answers() {
 #[tokio::test]
 async fn feedback_after_the_event_is_for_attendees_only_and_anonymous_means_anonymous() {
     let (world, channel, _bot) = events_world("").await;
+    let attending = world.emu.add_role(world.guild, "Attending", 0);
     let created = create(
         &world,
         json!([
             {"type": 3, "name": "title", "value": "Park cleanup"},
             {"type": 3, "name": "start", "value": "in 5s"},
             {"type": 3, "name": "duration", "value": "1m"},
-            {"type": 3, "name": "location", "value": "City park"}
+            {"type": 3, "name": "location", "value": "City park"},
+            {"type": 8, "name": "attendee_role", "value": attending.to_string()}
         ]),
     )
     .await;
@@ -467,6 +469,38 @@ async fn feedback_after_the_event_is_for_attendees_only_and_anonymous_means_anon
     let (card_id, buttons) = card(&world, channel).await;
     let came = world.member;
     let stayed_home = member(&world, "hal");
+    let has_role = |user: u64| {
+        world.emu.member(world.guild, user).unwrap()["roles"]
+            .as_array()
+            .unwrap()
+            .contains(&json!(attending.to_string()))
+    };
+    // The temporary attendee role: given at Going, taken back at Can't go and after the event.
+    click(&world, channel, came, card_id, button(&buttons, "Going")).await;
+    click(
+        &world,
+        channel,
+        stayed_home,
+        card_id,
+        button(&buttons, "Going"),
+    )
+    .await;
+    click(
+        &world,
+        channel,
+        stayed_home,
+        card_id,
+        button(&buttons, "Can't go"),
+    )
+    .await;
+    let deadline = std::time::Instant::now() + WAIT;
+    while !has_role(came) || has_role(stayed_home) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "role given to Going only"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let checked_in = click(&world, channel, came, card_id, button(&buttons, "Check in")).await;
     assert!(checked_in.contains("Checked in"), "{checked_in}");
 
@@ -495,6 +529,14 @@ async fn feedback_after_the_event_is_for_attendees_only_and_anonymous_means_anon
         .unwrap()
         .to_owned();
     let request_id: u64 = request.response["id"].as_str().unwrap().parse().unwrap();
+    let deadline = std::time::Instant::now() + WAIT;
+    while has_role(came) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the attendee role ends with the event"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let refused = click(&world, card_id, stayed_home, request_id, &rate).await;
     assert!(refused.contains("Only members who attended"), "{refused}");
 

@@ -184,9 +184,12 @@ async fn doctor(ctx: Context<'_>) -> Result<(), Error> {
     let (states, guild_perms) = bot_permissions(ctx, &settings)?;
     let mut findings = doctor::diagnose(&states, guild_perms);
     if let Some(role) = db::applications::role(&ctx.data().pool, guild_id).await? {
-        findings.push(role_finding(ctx, role)?);
+        findings.push(role_finding(ctx, ChannelPurpose::Applications, role)?);
     }
     findings.extend(voice_event_findings(ctx, guild_id).await?);
+    for role in event_attendee_roles(ctx, guild_id).await? {
+        findings.push(role_finding(ctx, ChannelPurpose::Events, role)?);
+    }
     for finding in findings.iter().filter(|f| !f.ok) {
         tracing::warn!(guild.id = guild_id, purpose = %finding.purpose, problem = %finding.problem, fix = %finding.fix, "doctor found a problem");
     }
@@ -199,6 +202,19 @@ async fn doctor(ctx: Context<'_>) -> Result<(), Error> {
     ctx.send(CreateReply::default().embed(embeds::doctor_embed(&findings, &failures)))
         .await?;
     Ok(())
+}
+
+/// The temporary attendee roles of coming events, each once.
+async fn event_attendee_roles(ctx: Context<'_>, guild_id: u64) -> Result<Vec<u64>, Error> {
+    let mut roles: Vec<u64> = db::events::upcoming(&ctx.data().pool, guild_id, unix_now())
+        .await?
+        .iter()
+        .filter(|e| e.is_scheduled())
+        .filter_map(db::events::Event::attendee_role)
+        .collect();
+    roles.sort_unstable();
+    roles.dedup();
+    Ok(roles)
 }
 
 /// For each coming event in a voice or stage channel, whether Discord lets the bot hold it there.
@@ -233,7 +249,11 @@ async fn voice_event_findings(
 }
 
 /// Whether the bot can grant `role` (it must be below the bot's highest role).
-fn role_finding(ctx: Context<'_>, role: u64) -> Result<doctor::Finding, Error> {
+fn role_finding(
+    ctx: Context<'_>,
+    purpose: ChannelPurpose,
+    role: u64,
+) -> Result<doctor::Finding, Error> {
     let bot_id = ctx.cache().current_user().id;
     let guild = ctx.guild().or_user(
         "I have not received this server's data from Discord yet; try again in a minute.",
@@ -251,12 +271,7 @@ fn role_finding(ctx: Context<'_>, role: u64) -> Result<doctor::Finding, Error> {
         })
         .unwrap_or(0);
     let position = guild.roles.get(&RoleId::new(role)).map(|r| r.position);
-    Ok(doctor::role_grant_finding(
-        ChannelPurpose::Applications,
-        role,
-        position,
-        top,
-    ))
+    Ok(doctor::role_grant_finding(purpose, role, position, top))
 }
 
 /// The bot's permissions in each configured channel and server-wide, from the gateway cache.

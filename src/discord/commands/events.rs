@@ -60,6 +60,9 @@ async fn create(
     #[description = "Only members with this role may answer"] role: Option<serenity::Role>,
     #[description = "Repeat, server time: weekly, `thu 19:00`, `mon,wed 18:30` or `cron 0 19 * * 5`"]
     repeat: Option<String>,
+    #[description = "A role Going members get until the event ends"] attendee_role: Option<
+        serenity::Role,
+    >,
 ) -> Result<(), Error> {
     let guild_id = guild_id(ctx)?;
     let data = ctx.data();
@@ -78,6 +81,7 @@ async fn create(
         cutoff: cutoff.as_deref(),
         required_role: role.as_ref().map(|r| r.id.get()),
         repeat: repeat.as_deref(),
+        attendee_role: attendee_role.as_ref().map(|r| r.id.get()),
     };
     let event = feature::create(
         &data.pool,
