@@ -661,3 +661,37 @@ pub async fn toggle_series_member(
         .await?;
     Ok(true)
 }
+
+/// Members with a stay (voice, check-in or host mark) in an event of the guild that started
+/// before `before`: who is not a first-time attendee.
+pub async fn earlier_attendees(
+    db: impl SqliteExecutor<'_>,
+    guild_id: u64,
+    before: i64,
+) -> sqlx::Result<Vec<u64>> {
+    let ids: Vec<i64> = sqlx::query_scalar(
+        "SELECT DISTINCT p.user_id FROM event_presence p JOIN events e ON e.id = p.event_id
+         WHERE e.guild_id = $1 AND e.start_at < $2",
+    )
+    .bind(to_sql_id(guild_id))
+    .bind(before)
+    .fetch_all(db)
+    .await?;
+    Ok(ids.into_iter().map(from_sql_id).collect())
+}
+
+/// Members who first joined the guild at or after `since` (newcomers at an event).
+pub async fn joined_since(
+    db: impl SqliteExecutor<'_>,
+    guild_id: u64,
+    since: i64,
+) -> sqlx::Result<Vec<u64>> {
+    let ids: Vec<i64> = sqlx::query_scalar(
+        "SELECT user_id FROM members WHERE guild_id = $1 AND first_joined_at >= $2",
+    )
+    .bind(to_sql_id(guild_id))
+    .bind(since)
+    .fetch_all(db)
+    .await?;
+    Ok(ids.into_iter().map(from_sql_id).collect())
+}

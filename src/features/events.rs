@@ -1053,6 +1053,10 @@ pub struct EventReport {
     pub figures: rules::EventFigures,
     /// Attendees' ratings.
     pub feedback: Vec<db::events::Feedback>,
+    /// Attendees with no stay at an earlier event of the server.
+    pub first_timers: usize,
+    /// Attendees who joined the server less than 30 days before the event.
+    pub newcomers: usize,
 }
 
 pub async fn report_of(
@@ -1064,9 +1068,14 @@ pub async fn report_of(
     let rows = db::events::rsvps(pool, event.id).await?;
     let rsvps: Vec<rules::Rsvp> = rows.iter().map(db::events::RsvpRow::rsvp).collect();
     let attendees = attendees(pool, config, &event, now).await?;
+    let earlier = db::events::earlier_attendees(pool, event.guild(), event.start_at).await?;
+    let recent =
+        db::events::joined_since(pool, event.guild(), event.start_at - 30 * 86_400).await?;
     Ok(EventReport {
         figures: rules::figures(&rsvps, &attendees),
         feedback: db::events::feedback(pool, event.id).await?,
+        first_timers: attendees.iter().filter(|u| !earlier.contains(u)).count(),
+        newcomers: attendees.iter().filter(|u| recent.contains(u)).count(),
         event,
     })
 }
@@ -1177,8 +1186,8 @@ impl EventReport {
             |r| format!("{:.0}%", r * 100.0),
         );
         format!(
-            "**Event #{}: {}** · <t:{}:F> · {}\nGoing {} · Maybe {} · Can't go {} · Waitlist {} · Interested in Discord {}\nAttended {} · show-up rate {rate} · no-shows {} · walk-ins {}",
-            e.id, e.title, e.start_at, e.status, f.going, f.maybe, f.cant, f.waitlist, e.interested, f.attended, f.no_shows, f.walk_ins
+            "**Event #{}: {}** · <t:{}:F> · {}\nGoing {} · Maybe {} · Can't go {} · Waitlist {} · Interested in Discord {}\nAttended {} · show-up rate {rate} · no-shows {} · walk-ins {} · first-time attendees {} · newcomers (joined < 30 days) {}",
+            e.id, e.title, e.start_at, e.status, f.going, f.maybe, f.cant, f.waitlist, e.interested, f.attended, f.no_shows, f.walk_ins, self.first_timers, self.newcomers
         ) + &self.feedback_text()
     }
 }
@@ -1263,6 +1272,34 @@ pub async fn stats(
         lines.push(format!(
             "#{} {} · <t:{}:d> · Going {} · attended {} · show-up {rate} · no-shows {} · walk-ins {}",
             report.event.id, report.event.title, report.event.start_at, f.going, f.attended, f.no_shows, f.walk_ins
+        ));
+    }
+    let mut series: std::collections::BTreeMap<i64, Vec<&EventReport>> =
+        std::collections::BTreeMap::new();
+    for report in &recent {
+        if let Some(id) = report.event.series_id {
+            series.entry(id).or_default().push(report);
+        }
+    }
+    for (id, occurrences) in &series {
+        let total = |f: fn(&rules::EventFigures) -> usize| {
+            occurrences.iter().map(|r| f(&r.figures)).sum::<usize>()
+        };
+        let (going, attended, no_shows) = (
+            total(|f| f.going),
+            total(|f| f.attended),
+            total(|f| f.no_shows),
+        );
+        #[allow(clippy::cast_precision_loss)]
+        let rate = if going > 0 {
+            format!("{:.0}%", (going - no_shows) as f64 / going as f64 * 100.0)
+        } else {
+            "n/a".to_owned()
+        };
+        lines.push(format!(
+            "Series #{id} {} · {} occurrence(s) · Going {going} · attended {attended} · show-up {rate}",
+            occurrences[0].event.title,
+            occurrences.len()
         ));
     }
     let local_day = |ts: i64| {

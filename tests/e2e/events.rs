@@ -300,6 +300,16 @@ async fn attendance_counts_time_in_the_event_channel_during_the_event_only() {
         report.contains("walk-ins 1"),
         "who came without answering Going: {report}"
     );
+    assert!(
+        report.contains("first-time attendees 1 · newcomers (joined < 30 days) 0"),
+        "{report}"
+    );
+    let stats = text_of(&world.run(world.manager, "stats", "events", json!([])).await);
+    assert!(
+        stats.contains("#1 Voice meetup") && stats.contains("attended 1"),
+        "{stats}"
+    );
+    assert!(stats.contains("Do events keep newcomers?"), "{stats}");
     let store = world.store().await;
     let stays = hearth::db::events::stays(&store, 1).await.unwrap();
     assert!(
