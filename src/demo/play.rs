@@ -320,6 +320,7 @@ struct Server {
     reports: u64,
     feedback: u64,
     ama: u64,
+    events: u64,
     projects: u64,
     help: u64,
     team: u64,
@@ -364,6 +365,7 @@ async fn play(out: &Path) -> anyhow::Result<()> {
     calendar(&mut demo, &server).await?;
     feedback_loop(&mut demo, &server).await?;
     ama(&mut demo, &server).await?;
+    event(&mut demo, &server).await?;
     health(&mut demo, &server).await?;
     stop(&mut demo, bot).await
 }
@@ -384,6 +386,7 @@ fn build_server(emu: &Emulator, names: &mut BTreeMap<u64, String>) -> Server {
     let reports = channel("team-reports", 0);
     let feedback = channel("feedback", 0);
     let ama = channel("ama", 0);
+    let events = channel("events", 0);
     let projects = channel("projects", 0);
     let help = channel("help", 0);
     emu.set_system_channel(guild, Some(general));
@@ -412,6 +415,7 @@ fn build_server(emu: &Emulator, names: &mut BTreeMap<u64, String>) -> Server {
         reports,
         feedback,
         ama,
+        events,
         projects,
         help,
         team,
@@ -762,6 +766,108 @@ async fn ama(demo: &mut Demo, server: &Server) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// An event with two spots: the third member waits, a spot frees, the offer is confirmed.
+async fn event(demo: &mut Demo, server: &Server) -> anyhow::Result<()> {
+    let Server {
+        guild,
+        events,
+        maria,
+        sam,
+        ..
+    } = *server;
+    demo.say("\n— An event with a waitlist —");
+    let index = ChannelPurpose::ALL
+        .iter()
+        .position(|p| *p == ChannelPurpose::Events)
+        .unwrap_or(0);
+    demo.command(maria, "config", "channel", json!([{"type": 4, "name": "purpose", "value": index}, {"type": 7, "name": "channel", "value": events.to_string()}]), " purpose:events channel:#events")
+        .await?;
+    let start = (crate::domain::clock::now() + chrono::Duration::days(2))
+        .format("%Y-%m-%d 19:00")
+        .to_string();
+    demo.command(
+        maria,
+        "event",
+        "create",
+        json!([{"type": 3, "name": "title", "value": "Soldering night"}, {"type": 3, "name": "start", "value": start}, {"type": 3, "name": "location", "value": "The makerspace"}, {"type": 4, "name": "capacity", "value": 2}]),
+        &format!(" title:Soldering night start:{start} location:The makerspace capacity:2"),
+    )
+    .await?;
+    demo.wait_for_posts(1).await?;
+    let Some(card) = demo
+        .bot_posts()
+        .into_iter()
+        .rev()
+        .find(|p| p.path == format!("/channels/{events}/messages"))
+    else {
+        return Ok(());
+    };
+    let card_id: u64 = card.response["id"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let button = |label: &str| {
+        card.body["components"][0]["components"]
+            .as_array()
+            .and_then(|b| b.iter().find(|b| b["label"] == label))
+            .and_then(|b| b["custom_id"].as_str())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let (going, cant) = (button("Going"), button("Can't go"));
+    let by_name = |name: &str| {
+        demo.names
+            .iter()
+            .find(|(_, n)| n.as_str() == name)
+            .map_or(0, |(id, _)| *id)
+    };
+    let (noor, jules) = (by_name("noor"), by_name("jules"));
+    for (who, id, label) in [
+        (sam, going.clone(), "Going"),
+        (noor, going.clone(), "Going"),
+        (jules, going.clone(), "Going"),
+        (sam, cant, "Can't go"),
+    ] {
+        let answer = demo
+            .emu
+            .button_click(guild, events, who, card_id, &id)
+            .response(WAIT)
+            .await?;
+        let line = format!(
+            "{} {} clicks “{label}” → {}",
+            demo.stamp(),
+            demo.name(who),
+            demo.readable(&visible_text(&answer.body["data"]))
+        );
+        demo.say(&line);
+    }
+    // The freed spot is offered to jules in the event thread, with a confirm button.
+    demo.wait_for_posts(1).await?;
+    if let Some(offer) = demo.bot_posts().last().cloned() {
+        let offer_id: u64 = offer.response["id"]
+            .as_str()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let confirm = offer.body["components"][0]["components"][0]["custom_id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        let answer = demo
+            .emu
+            .button_click(guild, card_id, jules, offer_id, &confirm)
+            .response(WAIT)
+            .await?;
+        let line = format!(
+            "{} jules clicks “Confirm my spot” → {}",
+            demo.stamp(),
+            demo.readable(&visible_text(&answer.body["data"]))
+        );
+        demo.say(&line);
+    }
+    demo.command(maria, "event", "list", json!([]), "").await?;
+    Ok(())
+}
+
 /// A member asks anonymously through the AMA post's button and form; the manager upvotes.
 async fn ask_and_upvote(
     demo: &mut Demo,
@@ -930,7 +1036,7 @@ fn doctor_note(report: &str) -> String {
     if !unset.is_empty() {
         let _ = write!(
             note,
-            "; {} are features that stay off until a channel is chosen for them ({}); #feedback and #ama are set further down",
+            "; {} are features that stay off until a channel is chosen for them ({}); #feedback, #ama and #events are set further down",
             unset.len(),
             unset.join(", ")
         );
@@ -1019,7 +1125,7 @@ mod tests {
             ⚠️ **prompts**: no prompts channel: themed-day prompts are off";
         assert_eq!(
             doctor_note(report),
-            "          → 1 of these is the staged problem; 2 are features that stay off until a channel is chosen for them (spotlight, prompts); #feedback and #ama are set further down"
+            "          → 1 of these is the staged problem; 2 are features that stay off until a channel is chosen for them (spotlight, prompts); #feedback, #ama and #events are set further down"
         );
     }
 }

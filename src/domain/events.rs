@@ -499,10 +499,11 @@ pub fn format_offsets(offsets: &[i64]) -> String {
         .join(", ")
 }
 
-/// A duration in the largest whole unit that fits: `1d`, `90m`, `45s`.
+/// A duration as a person would write it: `2d`, `24h`, `90m`, `45s` (days only from two days
+/// on: "24h" reads better than "1d" for a reminder).
 pub fn format_duration(secs: i64) -> String {
     match secs {
-        s if s % 86_400 == 0 && s > 0 => format!("{}d", s / 86_400),
+        s if s % 86_400 == 0 && s >= 2 * 86_400 => format!("{}d", s / 86_400),
         s if s % 3600 == 0 && s > 0 => format!("{}h", s / 3600),
         s if s % 60 == 0 && s > 0 => format!("{}m", s / 60),
         s => format!("{s}s"),
@@ -816,7 +817,10 @@ mod tests {
         assert_eq!(parse_offsets("none"), Ok(vec![]));
         assert!(parse_offsets("0s").is_err());
         assert!(parse_offsets("1m,2m,3m,4m,5m,6m").is_err());
-        assert_eq!(format_offsets(&[86_400, 3600, 90]), "1d, 1h, 90s");
+        assert_eq!(
+            format_offsets(&[172_800, 86_400, 3600, 5400, 90]),
+            "2d, 24h, 1h, 90m, 90s"
+        );
     }
 
     #[test]

@@ -31,6 +31,8 @@ fn demo_plays_the_scripted_community_and_exits_0() {
         "has shipped",
         "a member (anonymous)",
         "Recap of the AMA",
+        "is full: you are #1 on the waitlist",
+        "jules clicks “Confirm my spot” → The spot is yours",
         "chart attached: activity.png",
         "chart attached: retention.png",
         "Top contributors",
