@@ -41,3 +41,19 @@ pub async fn ephemeral(
         .await?;
     Ok(())
 }
+
+/// Answers a form submission with a message only the member sees.
+pub async fn ephemeral_to_form(
+    ctx: &serenity::Context,
+    interaction: &ModalInteraction,
+    text: &str,
+) -> Result<(), Error> {
+    let message = CreateInteractionResponseMessage::new()
+        .content(text)
+        .ephemeral(true)
+        .allowed_mentions(embeds::no_mentions());
+    interaction
+        .create_response(ctx, CreateInteractionResponse::Message(message))
+        .await?;
+    Ok(())
+}

@@ -372,30 +372,41 @@ fn to_member(
     }
 }
 
-async fn scheduled_event(pool: &Pool, guild_id: u64, id: i64) -> anyhow::Result<Event> {
-    let event = db::events::get(pool, guild_id, id)
+/// The guild's event `id`, in any state; a [`UserError`] when there is none.
+pub async fn event(pool: &Pool, guild_id: u64, id: i64) -> anyhow::Result<Event> {
+    db::events::get(pool, guild_id, id)
         .await?
-        .or_user(format!("There is no event #{id} in this server."))?;
+        .or_user(format!("There is no event #{id} in this server."))
+}
+
+/// The guild's event `id` while it is scheduled; a [`UserError`] otherwise.
+pub async fn scheduled_event(pool: &Pool, guild_id: u64, id: i64) -> anyhow::Result<Event> {
+    let event = event(pool, guild_id, id).await?;
     if !event.is_scheduled() {
         return Err(UserError(format!("Event #{id} is {}.", event.status)).into());
     }
     Ok(event)
 }
 
-async fn roster_of(
-    pool: &Pool,
-    config: &Config,
-    event: &Event,
-) -> anyhow::Result<(Roster, Vec<db::events::RsvpRow>)> {
-    let rows = db::events::rsvps(pool, event.id).await?;
-    let roster = Roster {
+/// The roster of an event with `rsvps`.
+fn roster(event: &Event, config: &Config, rsvps: Vec<rules::Rsvp>) -> Roster {
+    Roster {
         capacity: event.capacity(),
         start_at: event.start_at,
         cutoff_at: event.cutoff_at,
         offer_window_secs: config.events.offer_window_secs,
-        rsvps: rows.iter().map(db::events::RsvpRow::rsvp).collect(),
-    };
-    Ok((roster, rows))
+        rsvps,
+    }
+}
+
+/// The event's roster as stored.
+async fn roster_of(pool: &Pool, config: &Config, event: &Event) -> anyhow::Result<Roster> {
+    let rows = db::events::rsvps(pool, event.id).await?;
+    Ok(roster(
+        event,
+        config,
+        rows.iter().map(db::events::RsvpRow::rsvp).collect(),
+    ))
 }
 
 fn offsets_text(offsets: &[i64]) -> String {
@@ -404,6 +415,28 @@ fn offsets_text(offsets: &[i64]) -> String {
         .map(i64::to_string)
         .collect::<Vec<_>>()
         .join(",")
+}
+
+/// Loads the event's roster, applies `change` (a refusal becomes the member's answer) and
+/// commits the result: the roster after the change and who is to be told what.
+async fn change_roster(
+    pool: &Pool,
+    config: &Config,
+    outbox: &outbox::Outbox,
+    event: &Event,
+    actor: Option<u64>,
+    now_ms: i64,
+    change: impl FnOnce(&mut Roster) -> Result<Vec<Notice>, rules::Refusal>,
+) -> anyhow::Result<(Roster, Vec<Notice>)> {
+    let before = roster_of(pool, config, event).await?;
+    let mut after = before.clone();
+    let notices = change(&mut after).map_err(|refusal| UserError(refusal.to_string()))?;
+    let now = now_ms.div_euclid(1000);
+    commit(
+        pool, config, outbox, event, &before, &after, &notices, actor, now,
+    )
+    .await?;
+    Ok((after, notices))
 }
 
 /// Saves what changed in the roster, queues the notices to other members, and moves the
@@ -534,23 +567,10 @@ pub async fn answer(
             .into());
         }
     }
-    let (before, rows) = roster_of(pool, config, &event).await?;
-    let mut after = before.clone();
-    let notices = after
-        .answer(user, choice, now_ms)
-        .map_err(|refusal| UserError(refusal.to_string()))?;
-    let now = now_ms.div_euclid(1000);
-    commit(
-        pool,
-        config,
-        outbox,
-        &event,
-        &before,
-        &after,
-        &notices,
-        Some(user),
-        now,
-    )
+    let rows = db::events::rsvps(pool, event.id).await?;
+    let (after, _) = change_roster(pool, config, outbox, &event, Some(user), now_ms, |r| {
+        r.answer(user, choice, now_ms)
+    })
     .await?;
     let offsets = rows.iter().find(|r| r.user() == user).map_or_else(
         || config.events.default_offsets(),
@@ -589,22 +609,9 @@ pub async fn confirm(
     now_ms: i64,
 ) -> anyhow::Result<String> {
     let event = scheduled_event(pool, guild_id, event_id).await?;
-    let (before, _) = roster_of(pool, config, &event).await?;
-    let mut after = before.clone();
-    let notices = after
-        .confirm(user, now_ms)
-        .map_err(|refusal| UserError(refusal.to_string()))?;
-    commit(
-        pool,
-        config,
-        outbox,
-        &event,
-        &before,
-        &after,
-        &notices,
-        Some(user),
-        now_ms.div_euclid(1000),
-    )
+    change_roster(pool, config, outbox, &event, Some(user), now_ms, |r| {
+        r.confirm(user, now_ms)
+    })
     .await?;
     Ok(format!(
         "The spot is yours: you're going to **{}** (<t:{}:F>).",
@@ -765,12 +772,9 @@ pub async fn run_offers(
         db::jobs::delete(pool, OFFER_JOB, event_id).await?;
         return Ok(false);
     };
-    let (before, _) = roster_of(pool, config, &event).await?;
-    let mut after = before.clone();
-    let notices = after.expire_offers(now * 1000);
-    commit(
-        pool, config, outbox, &event, &before, &after, &notices, None, now,
-    )
+    let (_, notices) = change_roster(pool, config, outbox, &event, None, now * 1000, |r| {
+        Ok(r.expire_offers(now * 1000))
+    })
     .await?;
     Ok(!notices.is_empty())
 }
@@ -786,21 +790,10 @@ pub async fn set_capacity(
     now_ms: i64,
 ) -> anyhow::Result<usize> {
     let event = scheduled_event(pool, guild_id, event_id).await?;
-    let (before, _) = roster_of(pool, config, &event).await?;
-    let mut after = before.clone();
-    let notices = after.set_capacity(capacity, now_ms);
     db::events::set_capacity(pool, event.id, capacity).await?;
-    commit(
-        pool,
-        config,
-        outbox,
-        &event,
-        &before,
-        &after,
-        &notices,
-        None,
-        now_ms.div_euclid(1000),
-    )
+    let (_, notices) = change_roster(pool, config, outbox, &event, None, now_ms, |r| {
+        Ok(r.set_capacity(capacity, now_ms))
+    })
     .await?;
     Ok(notices.len())
 }
@@ -1004,9 +997,7 @@ pub async fn mark_attended(
     event_id: i64,
     user: u64,
 ) -> anyhow::Result<String> {
-    let event = db::events::get(pool, guild_id, event_id)
-        .await?
-        .or_user(format!("There is no event #{event_id} in this server."))?;
+    let event = event(pool, guild_id, event_id).await?;
     db::events::arrive(pool, event.id, user, event.start_at, "host").await?;
     Ok(format!(
         "<@{user}> is marked as having attended **{}**.",
@@ -1087,9 +1078,7 @@ pub async fn report(
     event_id: i64,
     now: i64,
 ) -> anyhow::Result<EventReport> {
-    let event = db::events::get(pool, guild_id, event_id)
-        .await?
-        .or_user(format!("There is no event #{event_id} in this server."))?;
+    let event = event(pool, guild_id, event_id).await?;
     report_of(pool, config, event, now).await
 }
 
@@ -1425,9 +1414,7 @@ pub async fn may_rate(
     user: u64,
     now: i64,
 ) -> anyhow::Result<Event> {
-    let event = db::events::get(pool, guild_id, event_id)
-        .await?
-        .or_user(format!("There is no event #{event_id} in this server."))?;
+    let event = event(pool, guild_id, event_id).await?;
     if now < event.end_at {
         return Err(UserError(format!(
             "**{}** has not ended yet: rate it afterwards.",
@@ -1611,13 +1598,7 @@ async fn occurrence(
     )
     .await?;
     // Going to the whole series: Going here too (or on the waitlist when it is full).
-    let mut roster = Roster {
-        capacity: event.capacity(),
-        start_at: event.start_at,
-        cutoff_at: event.cutoff_at,
-        offer_window_secs: config.events.offer_window_secs,
-        rsvps: Vec::new(),
-    };
+    let mut roster = roster(&event, config, Vec::new());
     for (i, user) in members.iter().enumerate() {
         let _ = roster.answer(
             *user,

@@ -5,14 +5,13 @@
 
 use poise::serenity_prelude::{
     self as serenity, ComponentInteraction, CreateActionRow, CreateInputText,
-    CreateInteractionResponse, CreateInteractionResponseMessage, CreateModal, InputTextStyle,
-    Member, ModalInteraction,
+    CreateInteractionResponse, CreateModal, InputTextStyle, Member, ModalInteraction,
 };
 use serde_json::json;
 
 use crate::db;
 use crate::discord::checks::guild_id;
-use crate::discord::components::{ephemeral, id_after, modal_value};
+use crate::discord::components::{ephemeral, ephemeral_to_form, id_after, modal_value};
 use crate::discord::errors::short_reason;
 use crate::discord::{checks, Command, Context, Data, Error};
 use crate::domain::clock::unix_now;
@@ -341,11 +340,6 @@ pub async fn on_modal(
     let Some(reply) = feature::ask(&data.pool, &data.outbox, &question, unix_now()).await? else {
         return Ok(true);
     };
-    let message = CreateInteractionResponseMessage::new()
-        .content(reply)
-        .ephemeral(true);
-    interaction
-        .create_response(ctx, CreateInteractionResponse::Message(message))
-        .await?;
+    ephemeral_to_form(ctx, interaction, &reply).await?;
     Ok(true)
 }

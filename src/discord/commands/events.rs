@@ -4,15 +4,13 @@
 
 use poise::serenity_prelude::{
     self as serenity, ComponentInteraction, CreateActionRow, CreateInputText,
-    CreateInteractionResponse, CreateInteractionResponseMessage, CreateModal, InputTextStyle,
-    ModalInteraction,
+    CreateInteractionResponse, CreateModal, InputTextStyle, ModalInteraction,
 };
 use serde_json::json;
 
 use crate::db;
 use crate::discord::checks::guild_id;
-use crate::discord::components::{ephemeral, id_after, modal_value};
-use crate::discord::embeds;
+use crate::discord::components::{ephemeral, ephemeral_to_form, id_after, modal_value};
 use crate::discord::errors::short_reason;
 use crate::discord::{checks, Command, Context, Data, Error};
 use crate::domain::clock::{unix_now, unix_now_ms};
@@ -131,10 +129,7 @@ async fn edit(
 ) -> Result<(), Error> {
     let guild_id = guild_id(ctx)?;
     let data = ctx.data();
-    let event = db::events::get(&data.pool, guild_id, id)
-        .await?
-        .filter(db::events::Event::is_scheduled)
-        .ok_or_else(|| UserError(format!("There is no scheduled event #{id}.")))?;
+    let event = feature::scheduled_event(&data.pool, guild_id, id).await?;
     let mut done = Vec::new();
     if let Some(capacity) = capacity {
         let promoted = feature::set_capacity(
@@ -220,9 +215,7 @@ async fn cancel(
 ) -> Result<(), Error> {
     let guild_id = guild_id(ctx)?;
     let data = ctx.data();
-    let event = db::events::get(&data.pool, guild_id, id)
-        .await?
-        .ok_or_else(|| UserError(format!("There is no event #{id}.")))?;
+    let event = feature::event(&data.pool, guild_id, id).await?;
     let cancelled = match (series.unwrap_or(false), event.series_id) {
         (true, Some(series_id)) => {
             feature::end_series(&data.pool, &data.outbox, guild_id, series_id, unix_now()).await?
@@ -323,9 +316,7 @@ async fn attendance(
 ) -> Result<(), Error> {
     let guild_id = guild_id(ctx)?;
     let data = ctx.data();
-    let event = db::events::get(&data.pool, guild_id, id)
-        .await?
-        .ok_or_else(|| UserError(format!("There is no event #{id}.")))?;
+    let event = feature::event(&data.pool, guild_id, id).await?;
     if db::from_sql_id(event.created_by) != ctx.author().id.get() {
         checks::manager(ctx).await?;
     }
@@ -479,12 +470,6 @@ pub async fn on_modal(
         Ok(text) => text,
         Err(err) => err.downcast::<UserError>()?.0,
     };
-    let message = CreateInteractionResponseMessage::new()
-        .content(text)
-        .ephemeral(true)
-        .allowed_mentions(embeds::no_mentions());
-    interaction
-        .create_response(ctx, CreateInteractionResponse::Message(message))
-        .await?;
+    ephemeral_to_form(ctx, interaction, &text).await?;
     Ok(true)
 }
