@@ -235,12 +235,8 @@ impl Sink for DiscordSink {
 
     async fn member_role(&self, guild_id: u64, user_id: u64, role_id: u64, add: bool) -> Attempt {
         let path = format!("/guilds/{guild_id}/members/{user_id}/roles/{role_id}");
-        let (method, verb) = if add {
-            (Method::PUT, "PUT")
-        } else {
-            (Method::DELETE, "DELETE")
-        };
-        let route = format!("{verb} /guilds/{guild_id}/members/:id/roles/:id");
+        let method = if add { Method::PUT } else { Method::DELETE };
+        let route = format!("{method} /guilds/{guild_id}/members/:id/roles/:id");
         match self.call(method, &route, &path, None).await {
             // 204, no body: the role is the result.
             Ok(_) => Attempt::Delivered {
