@@ -330,6 +330,16 @@ impl RsvpRow {
     }
 }
 
+/// Reminder offsets as the `offsets` column stores them ("86400,3600"); read back by
+/// [`RsvpRow::offsets_secs`].
+pub fn offsets_column(offsets: &[i64]) -> String {
+    offsets
+        .iter()
+        .map(i64::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 pub async fn rsvps(db: impl SqliteExecutor<'_>, event_id: i64) -> sqlx::Result<Vec<RsvpRow>> {
     sqlx::query_as(
         "SELECT user_id, status, queued_ms, offer_expires_at, offsets, dm FROM event_rsvps

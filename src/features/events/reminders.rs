@@ -1,7 +1,6 @@
 //! Reminders at each member's offsets: one scheduler job per event, pointing at its next due
 //! time; each reminder keyed by member and due time in the outbox, so none is sent twice.
 
-use super::rsvp::offsets_text;
 use super::*;
 
 /// A member's reminder choice for one event (`/event remind`).
@@ -19,7 +18,15 @@ pub async fn set_reminders(
     let event = scheduled_event(pool, guild_id, event_id).await?;
     let offsets =
         rules::parse_offsets(offsets).map_err(|e| UserError(format!("reminders: {e}")))?;
-    if !db::events::set_reminders(pool, event.id, user, &offsets_text(&offsets), dm).await? {
+    if !db::events::set_reminders(
+        pool,
+        event.id,
+        user,
+        &db::events::offsets_column(&offsets),
+        dm,
+    )
+    .await?
+    {
         return Err(UserError(format!(
             "Answer event #{event_id} first (Going or Maybe on its card), then choose your reminders."
         ))

@@ -26,14 +26,6 @@ async fn roster_of(pool: &Pool, config: &Config, event: &Event) -> anyhow::Resul
     ))
 }
 
-pub(super) fn offsets_text(offsets: &[i64]) -> String {
-    offsets
-        .iter()
-        .map(i64::to_string)
-        .collect::<Vec<_>>()
-        .join(",")
-}
-
 /// Loads the event's roster, applies `change` (a refusal becomes the member's answer) and
 /// commits the result: the roster after the change and who is to be told what.
 async fn change_roster(
@@ -76,7 +68,7 @@ async fn commit(
         .iter()
         .map(|r| (r.user(), r.dm))
         .collect();
-    let defaults = offsets_text(&config.events.default_offsets());
+    let defaults = db::events::offsets_column(&config.events.default_offsets());
     let mut tx = pool.begin().await?;
     for rsvp in after.changed_since(before) {
         db::events::save_rsvp(&mut *tx, event.id, rsvp, &defaults).await?;

@@ -2,7 +2,7 @@
 //! card; members Going to the whole series are Going on each.
 
 use super::reminders::reschedule_reminders;
-use super::rsvp::{attendee_role_post, offsets_text, roster};
+use super::rsvp::{attendee_role_post, roster};
 use super::*;
 
 /// How many occurrences of a series exist ahead of time, each its own Discord event.
@@ -134,7 +134,7 @@ async fn occurrence(
             now * 1000 + i64::try_from(i).unwrap_or(0),
         );
     }
-    let defaults = offsets_text(&config.events.default_offsets());
+    let defaults = db::events::offsets_column(&config.events.default_offsets());
     for rsvp in &roster.rsvps {
         db::events::save_rsvp(&mut *tx, id, rsvp, &defaults).await?;
         if rsvp.status == Status::Going {
