@@ -1617,6 +1617,27 @@ fn create_event(call: &Call<'_>) -> Answer {
     if world.base_permissions(g, bot) & perm::CREATE_EVENTS == 0 {
         return missing_permissions();
     }
+    // Discord refuses a start that has passed, and an end that is not after the start.
+    let instant = |key: &str| event[key].as_str().and_then(world::parse_iso_ms);
+    if instant("scheduled_start_time").is_some_and(|start| start <= world::now_ms()) {
+        return invalid_form(
+            "scheduled_start_time",
+            "GUILD_SCHEDULED_EVENT_SCHEDULE_PAST",
+            "Cannot schedule event in the past.",
+        );
+    }
+    if let (Some(start), Some(end)) = (
+        instant("scheduled_start_time"),
+        instant("scheduled_end_time"),
+    ) {
+        if end <= start {
+            return invalid_form(
+                "scheduled_end_time",
+                "GUILD_SCHEDULED_EVENT_END_BEFORE_START",
+                "Cannot schedule event to end before starting.",
+            );
+        }
+    }
     // Per entity type (docs, "Permissions for events with entity_type ..."): a voice event
     // needs View Channel and Connect in its channel, a stage event also Manage Channels, Mute
     // Members and Move Members; an external one needs a location and an end time.
