@@ -11,7 +11,9 @@
 //! - startup: process start to commands registered, with a warm database;
 //! - memory: peak RSS of each process after GUILD_CREATE of a `--guild-members` guild, and
 //!   overall;
-//! - reports: on a generated year of history, `hearth report` and `/stats overview` latency.
+//! - reports: on a generated year of history, `hearth report` and `/stats overview` latency;
+//! - events (`--only events`, not part of the default run): 10k event reminders scheduled,
+//!   held and sent under Discord's rate limits and injected 429s (`hearth_bench/events.rs`).
 //!
 //! Figures depend on the machine; nothing here asserts a timing.
 
@@ -26,9 +28,12 @@ use hearth::demo::harness::{self, BotProcess};
 use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
+#[path = "hearth_bench/events.rs"]
+mod events;
+
 const USAGE: &str = "hearth-bench [--data community-activity.csv.gz] [--events N] [--members M] \
 [--guild-members G] [--rounds R] [--records R] [--store-members S] [--store FILE] \
-[--only ingest|reports|writer] [--out FILE]";
+[--only ingest|reports|writer|events] [--event-members N] [--event-count E] [--out FILE]";
 
 struct Args {
     data: Option<PathBuf>,
@@ -41,6 +46,9 @@ struct Args {
     /// The generated store: reused when the file exists, kept afterwards.
     store: Option<PathBuf>,
     only: Option<String>,
+    /// `--only events`: guild members, each Going to one event, and the number of events.
+    event_members: u64,
+    event_count: u64,
     out: PathBuf,
 }
 
@@ -55,6 +63,8 @@ fn args() -> anyhow::Result<Args> {
         records: 20_000_000,
         store: None,
         only: None,
+        event_members: 10_000,
+        event_count: 50,
         out: PathBuf::from("bench.json"),
     };
     let mut it = std::env::args().skip(1);
@@ -73,7 +83,9 @@ fn args() -> anyhow::Result<Args> {
             "--store-members" => args.store_members = value.parse()?,
             "--records" => args.records = value.parse()?,
             "--store" => args.store = Some(PathBuf::from(value)),
-            "--only" if ["ingest", "reports", "writer"].contains(&value.as_str()) => {
+            "--event-members" => args.event_members = value.parse()?,
+            "--event-count" => args.event_count = value.parse()?,
+            "--only" if ["ingest", "reports", "writer", "events"].contains(&value.as_str()) => {
                 args.only = Some(value)
             }
             "--out" => args.out = PathBuf::from(value),
@@ -487,6 +499,8 @@ async fn main() -> anyhow::Result<()> {
     let mut report = json!({});
     if args.only.as_deref() == Some("writer") {
         report["writer"] = writer_cost(&args).await?;
+    } else if args.only.as_deref() == Some("events") {
+        report["events"] = events::run(args.event_members, args.event_count).await?;
     } else {
         if args.only.as_deref() != Some("reports") {
             report = ingest(&args, &exe_dir).await?;
