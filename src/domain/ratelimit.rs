@@ -7,7 +7,12 @@
 //! `{"message", "retry_after" (seconds, float), "global" (bool), "code"?}` and the headers
 //! `Retry-After` (seconds), `X-RateLimit-Global`, `X-RateLimit-Scope` (user, global, shared).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
+
+/// Requests per second the outbox allows itself. Discord's global limit is 50 per second for a
+/// bot token and no header announces it; the rest is left to serenity's own calls (command
+/// handlers' REST requests), which share the token.
+pub const OUTBOX_REQUESTS_PER_SECOND: usize = 40;
 
 /// What one answer said about rate limits.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -55,9 +60,29 @@ impl Observed {
 pub struct RateLimits {
     global_until_ms: i64,
     route_until_ms: HashMap<String, i64>,
+    /// When the requests of the last second were sent (unix ms), oldest first.
+    sent_ms: VecDeque<i64>,
 }
 
 impl RateLimits {
+    /// Asks to send a request on `route` now: `None` (and the request is counted) when it may
+    /// go, else how long to wait `(ms, global)`: for the route, for a global 429, or for the
+    /// outbox's own share of the global limit.
+    pub fn take(&mut self, route: &str, now_ms: i64) -> Option<(u64, bool)> {
+        if let Some(wait) = self.wait(route, now_ms) {
+            return Some(wait);
+        }
+        while self.sent_ms.front().is_some_and(|t| *t <= now_ms - 1000) {
+            self.sent_ms.pop_front();
+        }
+        if self.sent_ms.len() >= OUTBOX_REQUESTS_PER_SECOND {
+            let oldest = self.sent_ms.front().copied().unwrap_or(now_ms);
+            return Some((ms_between(now_ms, oldest + 1000), true));
+        }
+        self.sent_ms.push_back(now_ms);
+        None
+    }
+
     /// How long a request on `route` must still wait, if at all: `(ms, global)`.
     pub fn wait(&self, route: &str, now_ms: i64) -> Option<(u64, bool)> {
         if self.global_until_ms > now_ms {
@@ -104,6 +129,21 @@ fn ms_between(now_ms: i64, until_ms: i64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_outbox_keeps_under_the_global_limit_of_50_per_second_without_a_429() {
+        let mut limits = RateLimits::default();
+        for i in 0..OUTBOX_REQUESTS_PER_SECOND {
+            let route = format!("POST /channels/{i}/messages");
+            assert_eq!(limits.take(&route, 10_000), None, "request {i}");
+        }
+        assert_eq!(
+            limits.take("POST /channels/99/messages", 10_500),
+            Some((500, true)),
+            "one more within the second waits for the oldest to age out"
+        );
+        assert_eq!(limits.take("POST /channels/99/messages", 11_000), None);
+    }
 
     fn limited(body_secs: Option<f64>, header_secs: Option<f64>, global: bool) -> Observed {
         Observed {

@@ -82,7 +82,7 @@ impl DiscordSink {
         path: &str,
         body: Option<&Value>,
     ) -> Result<Value, Attempt> {
-        if let Some((ms, global)) = self.limits.lock().wait(route, unix_now_ms()) {
+        if let Some((ms, global)) = self.limits.lock().take(route, unix_now_ms()) {
             return Err(Attempt::RateLimited {
                 retry_after_ms: ms,
                 global,

@@ -106,6 +106,12 @@ async fn create(
                 }
                 _ => None,
             },
+            status: match &err {
+                serenity::Error::Http(serenity::HttpError::UnsuccessfulRequest(r)) => {
+                    Some(r.status_code.as_u16())
+                }
+                _ => None,
+            },
             error: err.to_string(),
             reason: short_reason(&err),
         });

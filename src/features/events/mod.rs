@@ -90,8 +90,10 @@ pub struct NewEvent<'a> {
 pub struct EventError {
     pub error: String,
     pub reason: String,
-    /// Discord's JSON error code (30038: the guild has 100 events).
+    /// Discord's JSON error code (30038: the guild has 100 events; 50013: a missing permission).
     pub code: Option<u64>,
+    /// The HTTP status (429: rate limited).
+    pub status: Option<u16>,
 }
 
 /// Reads an event start: a date and time in the server's time zone, or `in <duration>`.
@@ -272,10 +274,11 @@ pub async fn announce(
         Err(err) => {
             warn!(guild.id = event.guild(), error = %err.error, "could not create the event's Discord scheduled event");
             db::events::cancel(pool, event.id).await?;
-            let fix = if err.code == Some(30038) {
-                "The server has Discord's maximum of 100 scheduled events: end or delete some first."
-            } else {
-                "Give the bot **Create Events** (and View Channel and Connect in a voice channel); `/config doctor` lists what is missing."
+            let fix = match (err.status, err.code) {
+                (_, Some(30038)) => "The server has Discord's maximum of 100 scheduled events: end or delete some first.",
+                (_, Some(50013 | 50001)) => "Give the bot **Create Events** (and View Channel and Connect in a voice channel); `/config doctor` lists what is missing.",
+                (Some(429), _) => "Discord is rate limiting the bot right now: try again in a few seconds.",
+                _ => "Try again in a moment; if it keeps failing, `/config doctor` checks the bot's permissions.",
             };
             return Err(UserError(format!(
                 "Discord refused to create the event ({}). {fix}",
