@@ -1008,6 +1008,32 @@ impl Emulator {
         message: u64,
         custom_id: &str,
     ) -> InteractionHandle {
+        let data = json!({ "custom_id": custom_id, "component_type": 2 });
+        self.component(guild, channel, user, message, data)
+    }
+
+    /// A member picks `values` in a string select menu (component type 3) on a message.
+    pub fn select_menu(
+        &self,
+        guild: u64,
+        channel: u64,
+        user: u64,
+        message: u64,
+        custom_id: &str,
+        values: &[&str],
+    ) -> InteractionHandle {
+        let data = json!({ "custom_id": custom_id, "component_type": 3, "values": values });
+        self.component(guild, channel, user, message, data)
+    }
+
+    fn component(
+        &self,
+        guild: u64,
+        channel: u64,
+        user: u64,
+        message: u64,
+        data: Value,
+    ) -> InteractionHandle {
         let msg = {
             let mut world = self.inner.world.lock();
             let wanted = message.to_string();
@@ -1033,7 +1059,6 @@ impl Emulator {
                 made
             })
         };
-        let data = json!({ "custom_id": custom_id, "component_type": 2 });
         self.interaction(3, guild, channel, user, data, Some(msg))
     }
 

@@ -35,6 +35,7 @@ const FILES: &[(&str, &str)] = &embed![
     "0014_activity_replies_index.sql",
     "0015_outbox_claims_first_seen_ms.sql",
     "0016_events.sql",
+    "0017_surveys.sql",
 ];
 
 /// The migrator `sqlx::migrate!("./migrations")` would build.

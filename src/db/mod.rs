@@ -17,6 +17,7 @@ pub mod prompts;
 pub mod recognition;
 pub mod rollup;
 pub mod statements;
+pub mod surveys;
 pub mod welcome;
 
 use std::path::{Path, PathBuf};

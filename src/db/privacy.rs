@@ -110,6 +110,16 @@ pub async fn export(pool: &Pool, guild_id: Option<u64>, user_id: u64) -> sqlx::R
     .bind(guild)
     .fetch_all(pool)
     .await?;
+    // Anonymous survey answers are found only through an open wave's salt; closed waves' answers
+    // lead to nobody any more, the member included.
+    let mut survey_answers = Vec::new();
+    for wave in super::surveys::open_waves(pool, guild_id).await? {
+        let Some(salt) = &wave.salt else { continue };
+        let key = crate::domain::surveys::respondent_key(salt, user_id);
+        if let Some(answer) = super::surveys::answer_of(pool, wave.id, &key).await? {
+            survey_answers.push(json!({"survey_id": wave.survey_id, "wave": wave.number, "score": answer.score, "comment": answer.comment}));
+        }
+    }
     Ok(json!({
         "user_id": user_id.to_string(),
         "note": "Hearth stores ids, times, channels and counts; never the content of your messages.",
@@ -121,6 +131,7 @@ pub async fn export(pool: &Pool, guild_id: Option<u64>, user_id: u64) -> sqlx::R
         "event_attendance": presence.iter().map(|(g, e, from, to, source)| json!({"guild_id": g.to_string(), "event_id": e, "from": from, "to": to, "source": source})).collect::<Vec<_>>(),
         "event_feedback": ratings.iter().map(|(g, e, score, comment, anonymous)| json!({"guild_id": g.to_string(), "event_id": e, "score": score, "comment": comment, "anonymous": anonymous})).collect::<Vec<_>>(),
         "event_series_going": series.iter().map(|(g, s)| json!({"guild_id": g.to_string(), "series_id": s})).collect::<Vec<_>>(),
+        "survey_answers": survey_answers,
         "tracking_opt_outs": optouts.iter().map(|(g, t)| json!({"guild_id": g.to_string(), "since": t})).collect::<Vec<_>>(),
     }))
 }
@@ -161,6 +172,23 @@ pub async fn forget(
     ] {
         sqlx::query(statement).bind(user).bind(guild).bind(anon).execute(&mut *tx).await?;
     }
+    // A forgotten member's survey answers keep counting under keys that lead nowhere.
+    for wave in super::surveys::open_waves(&mut *tx, guild_id).await? {
+        let Some(salt) = &wave.salt else { continue };
+        let key = crate::domain::surveys::respondent_key(salt, user_id);
+        let nowhere = crate::domain::surveys::respondent_key(
+            &format!("{:x}", rand::random::<u128>()),
+            anonymous_id,
+        );
+        super::surveys::rekey(&mut *tx, wave.id, &key, &nowhere).await?;
+    }
+    sqlx::query(
+        "DELETE FROM survey_contacts WHERE user_id = $1 AND ($2 IS NULL OR wave_id IN (SELECT w.id FROM survey_waves w JOIN surveys s ON s.id = w.survey_id WHERE s.guild_id = $2))",
+    )
+    .bind(user)
+    .bind(guild)
+    .execute(&mut *tx)
+    .await?;
     tx.commit().await?;
     Ok(moved)
 }
@@ -187,6 +215,7 @@ pub async fn purge_left_guilds(pool: &Pool, cutoff: i64) -> sqlx::Result<Vec<i64
             "applications",
             "events",
             "event_series",
+            "surveys",
             "welcome_templates",
             "jobs",
             "prompts",

@@ -14,12 +14,14 @@ pub async fn route(
         Interaction::Component(component) => {
             let _handled = commands::apply::on_button(ctx, data, component).await?
                 || commands::ama::on_button(ctx, data, component).await?
-                || commands::events::on_button(ctx, data, component).await?;
+                || commands::events::on_button(ctx, data, component).await?
+                || commands::surveys::on_component(ctx, data, component).await?;
         }
         Interaction::Modal(modal) => {
             let _handled = commands::apply::on_modal(ctx, data, modal).await?
                 || commands::ama::on_modal(ctx, data, modal).await?
-                || commands::events::on_modal(ctx, data, modal).await?;
+                || commands::events::on_modal(ctx, data, modal).await?
+                || commands::surveys::on_modal(ctx, data, modal).await?;
         }
         _ => {}
     }

@@ -16,4 +16,5 @@ pub mod ratelimit;
 pub mod recognition;
 pub mod schedule;
 pub mod settings;
+pub mod surveys;
 pub mod template;

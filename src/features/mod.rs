@@ -18,4 +18,5 @@ pub mod reports;
 pub mod rollup;
 pub mod settings;
 pub mod stats;
+pub mod surveys;
 pub mod welcome;

@@ -152,11 +152,13 @@ pub async fn queue(
         crate::domain::clock::unix_now(),
     )
     .await?;
-    if let (Some(field), Some(fields)) = (
+    let surveys = crate::features::surveys::report_json(pool, guild_id, tz, from, to).await?;
+    let extra = [
         crate::features::events::month_field(&events),
-        body["embeds"][0]["fields"].as_array_mut(),
-    ) {
-        fields.push(field);
+        crate::features::surveys::month_field(&surveys),
+    ];
+    if let Some(fields) = body["embeds"][0]["fields"].as_array_mut() {
+        fields.extend(extra.into_iter().flatten());
     }
     let post = message_post(
         guild_id,

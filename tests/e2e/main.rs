@@ -14,4 +14,5 @@ mod installed;
 mod recognition;
 #[path = "../support/mod.rs"]
 mod support;
+mod surveys;
 mod welcome;

@@ -1,7 +1,7 @@
 //! `/feedback` and the "Tag as feedback" message command: the close-the-loop protocol
 //! (acknowledge publicly → take private → follow up publicly), product §5.
 
-use poise::serenity_prelude::{self as serenity, ChannelId};
+use poise::serenity_prelude::{self as serenity, ChannelId, GuildId};
 use poise::{ChoiceParameter as _, Modal as _};
 
 use crate::db;
@@ -137,10 +137,18 @@ async fn tag_as_feedback(ctx: Context<'_>, message: serenity::Message) -> Result
 
 /// The feedback channel and whether it is a forum.
 async fn feedback_channel(ctx: Context<'_>, guild_id: u64) -> Result<(u64, bool), Error> {
-    let data = ctx.data();
+    channel_of(ctx.serenity_context(), ctx.data(), guild_id).await
+}
+
+async fn channel_of(
+    ctx: &serenity::Context,
+    data: &Data,
+    guild_id: u64,
+) -> Result<(u64, bool), Error> {
     let channel = feature::channel(&data.pool, &data.config, guild_id).await?;
     let forum = ctx
-        .guild()
+        .cache
+        .guild(GuildId::new(guild_id))
         .and_then(|g| {
             g.channels
                 .get(&ChannelId::new(channel))
@@ -148,6 +156,18 @@ async fn feedback_channel(ctx: Context<'_>, guild_id: u64) -> Result<(u64, bool)
         })
         .unwrap_or(false);
     Ok((channel, forum))
+}
+
+/// Opens an item in the feedback channel from outside a command (a survey respondent's
+/// comment); returns its id.
+pub(crate) async fn open_in_feedback_channel(
+    ctx: &serenity::Context,
+    data: &Data,
+    guild_id: u64,
+    item: &NewItem,
+) -> Result<i64, Error> {
+    let (channel, forum) = channel_of(ctx, data, guild_id).await?;
+    open_item(data, &ctx.http, guild_id, channel, forum, item).await
 }
 
 async fn open_item(

@@ -9,6 +9,7 @@ mod intro;
 mod prompts;
 mod spotlight;
 mod stats;
+pub mod surveys;
 mod welcome;
 
 use super::Command;
@@ -25,5 +26,6 @@ pub fn all() -> Vec<Command> {
     all.extend(feedback::commands());
     all.extend(ama::commands());
     all.extend(events::commands());
+    all.extend(surveys::commands());
     all
 }

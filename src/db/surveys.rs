@@ -1,0 +1,325 @@
+//! Surveys, their waves and anonymous answers (product §10).
+
+use sqlx::SqliteExecutor;
+
+use super::{from_sql_id, to_sql_id};
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Survey {
+    pub id: i64,
+    pub guild_id: i64,
+    pub kind: String,
+    pub title: String,
+    pub channel_id: i64,
+}
+
+super::from_row!(Survey {
+    id,
+    guild_id,
+    kind,
+    title,
+    channel_id
+});
+
+impl Survey {
+    pub fn guild(&self) -> u64 {
+        from_sql_id(self.guild_id)
+    }
+
+    pub fn channel(&self) -> u64 {
+        from_sql_id(self.channel_id)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Wave {
+    pub id: i64,
+    pub survey_id: i64,
+    pub number: i64,
+    pub opened_at: i64,
+    pub closed_at: Option<i64>,
+    /// `None` once the wave is closed.
+    pub salt: Option<String>,
+    pub reached: i64,
+}
+
+super::from_row!(Wave {
+    id,
+    survey_id,
+    number,
+    opened_at,
+    closed_at,
+    salt,
+    reached
+});
+
+impl Wave {
+    pub fn is_open(&self) -> bool {
+        self.closed_at.is_none()
+    }
+}
+
+/// One anonymous answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Answer {
+    pub score: i64,
+    pub comment: Option<String>,
+    pub newcomer: bool,
+}
+
+super::from_row!(Answer {
+    score,
+    comment,
+    newcomer
+});
+
+const WAVE: &str =
+    "SELECT id, survey_id, number, opened_at, closed_at, salt, reached FROM survey_waves";
+
+pub async fn create(
+    db: impl SqliteExecutor<'_>,
+    guild_id: u64,
+    kind: &str,
+    title: &str,
+    channel_id: u64,
+    created_by: u64,
+    now: i64,
+) -> sqlx::Result<i64> {
+    sqlx::query_scalar(
+        "INSERT INTO surveys (guild_id, kind, title, channel_id, created_by, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+    )
+    .bind(to_sql_id(guild_id))
+    .bind(kind)
+    .bind(title)
+    .bind(to_sql_id(channel_id))
+    .bind(to_sql_id(created_by))
+    .bind(now)
+    .fetch_one(db)
+    .await
+}
+
+pub async fn get(
+    db: impl SqliteExecutor<'_>,
+    guild_id: u64,
+    id: i64,
+) -> sqlx::Result<Option<Survey>> {
+    sqlx::query_as(
+        "SELECT id, guild_id, kind, title, channel_id FROM surveys WHERE guild_id = $1 AND id = $2",
+    )
+    .bind(to_sql_id(guild_id))
+    .bind(id)
+    .fetch_optional(db)
+    .await
+}
+
+pub async fn list(db: impl SqliteExecutor<'_>, guild_id: u64) -> sqlx::Result<Vec<Survey>> {
+    sqlx::query_as(
+        "SELECT id, guild_id, kind, title, channel_id FROM surveys WHERE guild_id = $1 ORDER BY id DESC",
+    )
+    .bind(to_sql_id(guild_id))
+    .fetch_all(db)
+    .await
+}
+
+/// Opens the next wave of a survey; returns its id.
+pub async fn open_wave(
+    db: impl SqliteExecutor<'_>,
+    survey_id: i64,
+    salt: &str,
+    reached: i64,
+    now: i64,
+) -> sqlx::Result<i64> {
+    sqlx::query_scalar(
+        "INSERT INTO survey_waves (survey_id, number, opened_at, salt, reached)
+         VALUES ($1, (SELECT COALESCE(MAX(number), 0) + 1 FROM survey_waves WHERE survey_id = $1),
+                 $2, $3, $4) RETURNING id",
+    )
+    .bind(survey_id)
+    .bind(now)
+    .bind(salt)
+    .bind(reached)
+    .fetch_one(db)
+    .await
+}
+
+pub async fn wave(db: impl SqliteExecutor<'_>, id: i64) -> sqlx::Result<Option<Wave>> {
+    sqlx::query_as(&format!("{WAVE} WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(db)
+        .await
+}
+
+/// A survey's waves, first first.
+pub async fn waves(db: impl SqliteExecutor<'_>, survey_id: i64) -> sqlx::Result<Vec<Wave>> {
+    sqlx::query_as(&format!("{WAVE} WHERE survey_id = $1 ORDER BY number"))
+        .bind(survey_id)
+        .fetch_all(db)
+        .await
+}
+
+/// The waves of a guild's surveys opened in `[from, to)`, with their survey ids.
+pub async fn waves_between(
+    db: impl SqliteExecutor<'_>,
+    guild_id: u64,
+    from: i64,
+    to: i64,
+) -> sqlx::Result<Vec<Wave>> {
+    sqlx::query_as(
+        "SELECT w.id, w.survey_id, w.number, w.opened_at, w.closed_at, w.salt, w.reached
+         FROM survey_waves w JOIN surveys s ON s.id = w.survey_id
+         WHERE s.guild_id = $1 AND w.opened_at >= $2 AND w.opened_at < $3
+         ORDER BY w.opened_at, w.id",
+    )
+    .bind(to_sql_id(guild_id))
+    .bind(from)
+    .bind(to)
+    .fetch_all(db)
+    .await
+}
+
+/// Closes a wave and deletes its salt; false when it was closed already.
+pub async fn close_wave(db: impl SqliteExecutor<'_>, id: i64, now: i64) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE survey_waves SET closed_at = $2, salt = NULL WHERE id = $1 AND closed_at IS NULL",
+    )
+    .bind(id)
+    .bind(now)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Stores an answer; the same respondent's second answer replaces the first.
+pub async fn save_answer(
+    db: impl SqliteExecutor<'_>,
+    wave_id: i64,
+    respondent_key: &str,
+    answer: &Answer,
+    day: i64,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO survey_answers (wave_id, respondent_key, score, comment, newcomer, answered_day)
+         VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (wave_id, respondent_key) DO UPDATE SET score = excluded.score,
+         comment = excluded.comment, newcomer = excluded.newcomer, answered_day = excluded.answered_day",
+    )
+    .bind(wave_id)
+    .bind(respondent_key)
+    .bind(answer.score)
+    .bind(&answer.comment)
+    .bind(answer.newcomer)
+    .bind(day)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// A wave's answers, in key order (which says nothing about who answered or when).
+pub async fn answers(db: impl SqliteExecutor<'_>, wave_id: i64) -> sqlx::Result<Vec<Answer>> {
+    sqlx::query_as(
+        "SELECT score, comment, newcomer FROM survey_answers WHERE wave_id = $1 ORDER BY respondent_key",
+    )
+    .bind(wave_id)
+    .fetch_all(db)
+    .await
+}
+
+/// The answer stored under a respondent key (a member's own, while the wave is open).
+pub async fn answer_of(
+    db: impl SqliteExecutor<'_>,
+    wave_id: i64,
+    respondent_key: &str,
+) -> sqlx::Result<Option<Answer>> {
+    sqlx::query_as(
+        "SELECT score, comment, newcomer FROM survey_answers WHERE wave_id = $1 AND respondent_key = $2",
+    )
+    .bind(wave_id)
+    .bind(respondent_key)
+    .fetch_optional(db)
+    .await
+}
+
+/// Moves an answer to a key that leads nowhere (a forgotten member's answer keeps counting).
+pub async fn rekey(
+    db: impl SqliteExecutor<'_>,
+    wave_id: i64,
+    from_key: &str,
+    to_key: &str,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE survey_answers SET respondent_key = $3 WHERE wave_id = $1 AND respondent_key = $2",
+    )
+    .bind(wave_id)
+    .bind(from_key)
+    .bind(to_key)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// A respondent asked to be contacted (with the feedback item made of a detractor's comment).
+pub async fn add_contact(
+    db: impl SqliteExecutor<'_>,
+    wave_id: i64,
+    user_id: u64,
+    feedback_item: Option<i64>,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO survey_contacts (wave_id, user_id, feedback_item) VALUES ($1, $2, $3)
+         ON CONFLICT (wave_id, user_id) DO UPDATE SET feedback_item = COALESCE(excluded.feedback_item, feedback_item)",
+    )
+    .bind(wave_id)
+    .bind(to_sql_id(user_id))
+    .bind(feedback_item)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Open waves of a guild with their salts (to find or forget a member's own answers).
+pub async fn open_waves(
+    db: impl SqliteExecutor<'_>,
+    guild_id: Option<u64>,
+) -> sqlx::Result<Vec<Wave>> {
+    sqlx::query_as(
+        "SELECT w.id, w.survey_id, w.number, w.opened_at, w.closed_at, w.salt, w.reached
+         FROM survey_waves w JOIN surveys s ON s.id = w.survey_id
+         WHERE w.closed_at IS NULL AND ($1 IS NULL OR s.guild_id = $1) ORDER BY w.id",
+    )
+    .bind(guild_id.map(to_sql_id))
+    .fetch_all(db)
+    .await
+}
+
+/// Members active on a day from `from_day` on (day numbers of the guild's time zone): those a
+/// survey posted in the server is put before.
+pub async fn active_members(
+    db: impl SqliteExecutor<'_>,
+    guild_id: u64,
+    from_day: i64,
+) -> sqlx::Result<i64> {
+    sqlx::query_scalar(
+        "SELECT COUNT(DISTINCT user_id) FROM member_days WHERE guild_id = $1 AND day >= $2",
+    )
+    .bind(to_sql_id(guild_id))
+    .bind(from_day)
+    .fetch_one(db)
+    .await
+}
+
+/// When a member first joined the guild, if known.
+pub async fn first_joined_at(
+    db: impl SqliteExecutor<'_>,
+    guild_id: u64,
+    user_id: u64,
+) -> sqlx::Result<Option<i64>> {
+    let at: Option<Option<i64>> = sqlx::query_scalar(
+        "SELECT first_joined_at FROM members WHERE guild_id = $1 AND user_id = $2",
+    )
+    .bind(to_sql_id(guild_id))
+    .bind(to_sql_id(user_id))
+    .fetch_optional(db)
+    .await?;
+    Ok(at.flatten())
+}

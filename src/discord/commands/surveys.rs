@@ -1,0 +1,218 @@
+//! Surveys (product §10): `/survey nps|close|results|list`, and the answer flow: the wave's
+//! Answer button → a 0-10 select menu (ephemeral) → a form for the comment → thanks. Handled
+//! from custom ids, so it keeps working after a restart.
+
+use poise::serenity_prelude::{
+    self as serenity, ComponentInteraction, ComponentInteractionDataKind, CreateActionRow,
+    CreateInputText, CreateInteractionResponse, CreateInteractionResponseMessage, CreateModal,
+    CreateSelectMenu, CreateSelectMenuKind, CreateSelectMenuOption, InputTextStyle,
+    ModalInteraction,
+};
+
+use crate::discord::checks::guild_id;
+use crate::discord::components::{ephemeral, ephemeral_to_form, id_after, modal_value};
+use crate::discord::{checks, embeds, Command, Context, Data, Error};
+use crate::domain::clock::unix_now;
+use crate::error::UserError;
+use crate::features::surveys::{self as feature, FORM, NPS_FOLLOW_UP, NPS_QUESTION, OPEN, SCORE};
+
+pub fn commands() -> Vec<Command> {
+    vec![survey()]
+}
+
+/// Surveys and NPS, anonymous by default
+#[poise::command(
+    slash_command,
+    guild_only,
+    default_member_permissions = "MANAGE_GUILD",
+    check = "checks::manager",
+    subcommands("nps", "close", "results", "list"),
+    subcommand_required
+)]
+pub async fn survey(_: Context<'_>) -> Result<(), Error> {
+    Ok(())
+}
+
+/// Ask the NPS question and "one thing we could do better", anonymously
+#[poise::command(slash_command, ephemeral)]
+async fn nps(
+    ctx: Context<'_>,
+    #[description = "Where to post it (default: here)"]
+    #[channel_types("Text")]
+    channel: Option<serenity::GuildChannel>,
+    #[description = "Title (default: Community check-in)"]
+    #[max_length = 80]
+    title: Option<String>,
+) -> Result<(), Error> {
+    let data = ctx.data();
+    let channel = channel.map_or(ctx.channel_id().get(), |c| c.id.get());
+    let reply = feature::start_nps(
+        &data.pool,
+        &data.config,
+        &data.outbox,
+        guild_id(ctx)?,
+        channel,
+        ctx.author().id.get(),
+        title.as_deref(),
+        unix_now(),
+    )
+    .await?;
+    ctx.say(reply).await?;
+    Ok(())
+}
+
+/// Close a survey's open wave (its answers can then no longer be traced to anyone)
+#[poise::command(slash_command, ephemeral)]
+async fn close(ctx: Context<'_>, #[description = "Survey number"] id: i64) -> Result<(), Error> {
+    let text = feature::close(&ctx.data().pool, guild_id(ctx)?, id, unix_now()).await?;
+    ctx.say(text).await?;
+    Ok(())
+}
+
+/// NPS with its margin of error, response rate, segments and comments (no names)
+#[poise::command(slash_command, ephemeral)]
+async fn results(ctx: Context<'_>, #[description = "Survey number"] id: i64) -> Result<(), Error> {
+    let text = feature::results(&ctx.data().pool, guild_id(ctx)?, id).await?;
+    ctx.say(text).await?;
+    Ok(())
+}
+
+/// The server's surveys
+#[poise::command(slash_command, ephemeral)]
+async fn list(ctx: Context<'_>) -> Result<(), Error> {
+    let text = feature::list(&ctx.data().pool, guild_id(ctx)?).await?;
+    ctx.say(text).await?;
+    Ok(())
+}
+
+/// The Answer button (→ the score menu) and the score menu (→ the comment form).
+pub async fn on_component(
+    ctx: &serenity::Context,
+    data: &Data,
+    interaction: &ComponentInteraction,
+) -> Result<bool, Error> {
+    let custom_id = interaction.data.custom_id.as_str();
+    let Some(guild_id) = interaction.guild_id.map(|g| g.get()) else {
+        return Ok(false);
+    };
+    if let Some(wave) = id_after(custom_id, OPEN) {
+        if let Err(err) = feature::open_wave_of(&data.pool, guild_id, wave).await {
+            let text = err.downcast::<UserError>()?.0;
+            ephemeral(ctx, interaction, &text).await?;
+            return Ok(true);
+        }
+        let options = (0..=10)
+            .rev()
+            .map(|n| {
+                let label = match n {
+                    10 => "10 · extremely likely".to_owned(),
+                    0 => "0 · not at all likely".to_owned(),
+                    n => n.to_string(),
+                };
+                CreateSelectMenuOption::new(label, n.to_string())
+            })
+            .collect();
+        let menu = CreateSelectMenu::new(
+            format!("{SCORE}{wave}"),
+            CreateSelectMenuKind::String { options },
+        )
+        .placeholder("0 to 10");
+        let message = CreateInteractionResponseMessage::new()
+            .content(format!("{NPS_QUESTION} (anonymous)"))
+            .components(vec![CreateActionRow::SelectMenu(menu)])
+            .ephemeral(true)
+            .allowed_mentions(embeds::no_mentions());
+        interaction
+            .create_response(ctx, CreateInteractionResponse::Message(message))
+            .await?;
+        return Ok(true);
+    }
+    if let Some(wave) = id_after(custom_id, SCORE) {
+        let score = match &interaction.data.kind {
+            ComponentInteractionDataKind::StringSelect { values } => {
+                values.first().and_then(|v| v.parse::<u8>().ok())
+            }
+            _ => None,
+        };
+        let Some(score) = score.filter(|s| *s <= 10) else {
+            ephemeral(ctx, interaction, "Pick a score from 0 to 10.").await?;
+            return Ok(true);
+        };
+        let form =
+            CreateModal::new(format!("{FORM}{wave}:{score}"), "One more thing").components(vec![
+                CreateActionRow::InputText(
+                    CreateInputText::new(InputTextStyle::Paragraph, NPS_FOLLOW_UP, "comment")
+                        .required(false)
+                        .max_length(1000),
+                ),
+                CreateActionRow::InputText(
+                    CreateInputText::new(
+                        InputTextStyle::Short,
+                        "May a manager contact you? (yes/no)",
+                        "contact",
+                    )
+                    .required(false)
+                    .value("no")
+                    .max_length(3),
+                ),
+            ]);
+        interaction
+            .create_response(ctx, CreateInteractionResponse::Modal(form))
+            .await?;
+        return Ok(true);
+    }
+    Ok(false)
+}
+
+/// The comment form: stores the answer and, for a detractor who asked to be contacted, opens
+/// a feedback item with the comment.
+pub async fn on_modal(
+    ctx: &serenity::Context,
+    data: &Data,
+    interaction: &ModalInteraction,
+) -> Result<bool, Error> {
+    let Some(rest) = interaction.data.custom_id.strip_prefix(FORM) else {
+        return Ok(false);
+    };
+    let Some((wave, score)) = rest
+        .split_once(':')
+        .and_then(|(w, s)| Some((w.parse::<i64>().ok()?, s.parse::<u8>().ok()?)))
+    else {
+        return Ok(false);
+    };
+    let Some(guild_id) = interaction.guild_id.map(|g| g.get()) else {
+        return Ok(true);
+    };
+    let user = interaction.user.id.get();
+    let contact = modal_value(interaction, "contact")
+        .is_some_and(|c| matches!(c.trim().to_lowercase().as_str(), "yes" | "y"));
+    let answered = feature::answer(
+        &data.pool,
+        &data.config,
+        guild_id,
+        wave,
+        user,
+        score,
+        modal_value(interaction, "comment").as_deref(),
+        contact,
+        unix_now(),
+    )
+    .await;
+    let text = match answered {
+        Ok(answered) => {
+            if let Some(item) = &answered.feedback {
+                match super::feedback::open_in_feedback_channel(ctx, data, guild_id, item).await {
+                    Ok(id) => feature::contact_item(&data.pool, wave, user, id).await?,
+                    // No feedback channel: the contact is recorded; managers see it in results.
+                    Err(err) => {
+                        tracing::warn!(guild.id = guild_id, error = %err, "a survey contact's comment could not become a feedback item")
+                    }
+                }
+            }
+            answered.reply
+        }
+        Err(err) => err.downcast::<UserError>()?.0,
+    };
+    ephemeral_to_form(ctx, interaction, &text).await?;
+    Ok(true)
+}

@@ -1,0 +1,387 @@
+//! Surveys and NPS (product §10): a wave is a post with an "Answer" button; the 0-10 answer is a
+//! select menu, the comment a form. Answers are stored under a key made of the wave's salt and
+//! the member (no member id), so a second answer replaces the first while no row names anyone;
+//! closing the wave deletes the salt. Managers see only aggregates and comments without names;
+//! a respondent who asks to be contacted is named, and a detractor's comment then becomes a
+//! feedback item (§5).
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use rand::distributions::{Alphanumeric, DistString};
+use serde_json::{json, Value};
+
+use crate::config::Config;
+use crate::db::{self, surveys::Answer, Pool};
+use crate::domain::analytics::day_number;
+use crate::domain::surveys::{self as rules, Nps};
+use crate::error::{OrUser, UserError};
+use crate::features::{feedback::NewItem, settings};
+use crate::outbox::{self, posts};
+
+/// Custom ids, followed by a wave id (and, for the form, `:{score}`). Posts carry them.
+pub const OPEN: &str = "hearth:survey:open:";
+pub const SCORE: &str = "hearth:survey:score:";
+pub const FORM: &str = "hearth:survey:form:";
+
+pub const NPS_QUESTION: &str = "How likely are you to recommend this community to a friend?";
+pub const NPS_FOLLOW_UP: &str = "What is one thing we could do better?";
+
+/// Newcomers (the segment) joined less than this long before answering.
+const NEWCOMER_SECS: i64 = 30 * 86_400;
+
+/// A new NPS survey and its first wave, posted in `channel`; returns the manager's answer.
+#[allow(clippy::too_many_arguments)]
+pub async fn start_nps(
+    pool: &Pool,
+    config: &Config,
+    outbox: &outbox::Outbox,
+    guild_id: u64,
+    channel: u64,
+    created_by: u64,
+    title: Option<&str>,
+    now: i64,
+) -> anyhow::Result<String> {
+    let title = title.map_or("Community check-in", str::trim);
+    let survey =
+        db::surveys::create(pool, guild_id, "nps", title, channel, created_by, now).await?;
+    let wave = open_wave(pool, config, outbox, guild_id, survey, title, channel, now).await?;
+    Ok(format!(
+        "Survey #{survey} is open (wave {wave}) in <#{channel}>: the NPS question and one comment, anonymous to everyone, managers included. `/survey results id:{survey}` shows the figures; `/survey close id:{survey}` ends the wave."
+    ))
+}
+
+/// Opens a wave: its salt, the members it is put before (those active in the last 30 days),
+/// and its post with the Answer button.
+#[allow(clippy::too_many_arguments)]
+async fn open_wave(
+    pool: &Pool,
+    config: &Config,
+    outbox: &outbox::Outbox,
+    guild_id: u64,
+    survey: i64,
+    title: &str,
+    channel: u64,
+    now: i64,
+) -> anyhow::Result<i64> {
+    let tz = settings::timezone(pool, config, guild_id).await?;
+    let today = local_day(now, tz);
+    let reached = db::surveys::active_members(pool, guild_id, today - 29).await?;
+    let salt = Alphanumeric.sample_string(&mut rand::thread_rng(), 32);
+    let wave = db::surveys::open_wave(pool, survey, &salt, reached, now).await?;
+    outbox
+        .message(
+            guild_id,
+            channel,
+            "survey",
+            format!("survey:{wave}:post"),
+            posts::survey_post(title, NPS_QUESTION, &format!("{OPEN}{wave}")),
+        )
+        .await?;
+    Ok(wave)
+}
+
+fn local_day(at: i64, tz: Tz) -> i64 {
+    DateTime::<Utc>::from_timestamp(at, 0)
+        .map(|t| day_number(t.with_timezone(&tz).date_naive()))
+        .unwrap_or(0)
+}
+
+/// An open wave of this guild; a [`UserError`] otherwise.
+pub async fn open_wave_of(
+    pool: &Pool,
+    guild_id: u64,
+    wave_id: i64,
+) -> anyhow::Result<db::surveys::Wave> {
+    let wave = db::surveys::wave(pool, wave_id)
+        .await?
+        .filter(db::surveys::Wave::is_open)
+        .or_user("This survey is closed. Thank you all the same!")?;
+    db::surveys::get(pool, guild_id, wave.survey_id)
+        .await?
+        .or_user("This survey is not from this server.")?;
+    Ok(wave)
+}
+
+/// What a member's answer led to.
+#[derive(Clone, Debug)]
+pub struct Answered {
+    /// The ephemeral thanks.
+    pub reply: String,
+    /// A detractor who asked to be contacted: their comment as a feedback item to open.
+    pub feedback: Option<NewItem>,
+}
+
+/// A member's answer from the form: the 0-10 score chosen in the menu, an optional comment,
+/// and whether they want to be contacted (which names them; nothing else does).
+#[allow(clippy::too_many_arguments)]
+pub async fn answer(
+    pool: &Pool,
+    config: &Config,
+    guild_id: u64,
+    wave_id: i64,
+    user: u64,
+    score: u8,
+    comment: Option<&str>,
+    contact: bool,
+    now: i64,
+) -> anyhow::Result<Answered> {
+    if score > 10 {
+        return Err(UserError("The score goes from 0 to 10.".into()).into());
+    }
+    let wave = open_wave_of(pool, guild_id, wave_id).await?;
+    let salt = wave.salt.clone().or_user("This survey is closed.")?;
+    let joined = db::surveys::first_joined_at(pool, guild_id, user).await?;
+    let comment = comment.map(str::trim).filter(|c| !c.is_empty());
+    let tz = settings::timezone(pool, config, guild_id).await?;
+    let answer = Answer {
+        score: i64::from(score),
+        comment: comment.map(str::to_owned),
+        newcomer: joined.is_some_and(|j| now - j < NEWCOMER_SECS),
+    };
+    let key = rules::respondent_key(&salt, user);
+    db::surveys::save_answer(pool, wave.id, &key, &answer, local_day(now, tz)).await?;
+    let detractor = rules::group(score) == rules::Group::Detractor;
+    let feedback = match (contact, detractor, comment) {
+        (true, true, Some(text)) => Some(NewItem::submitted(
+            user,
+            "other",
+            &posts::truncate(&format!("Survey: {text}"), 90),
+            &format!("From survey #{} wave {} (score {score}/10); the member asked to be contacted:\n> {text}", wave.survey_id, wave.number),
+            false,
+        )),
+        _ => None,
+    };
+    if contact {
+        db::surveys::add_contact(pool, wave.id, user, None).await?;
+    }
+    let reply = if contact {
+        "Thank you! You asked to be contacted, so a manager may reach out about your answer."
+    } else {
+        "Thank you! Your answer is anonymous: nobody, managers included, can see it is yours. Answering again replaces it."
+    };
+    Ok(Answered {
+        reply: reply.to_owned(),
+        feedback,
+    })
+}
+
+/// Records the feedback item made of a contact's comment.
+pub async fn contact_item(pool: &Pool, wave_id: i64, user: u64, item: i64) -> anyhow::Result<()> {
+    db::surveys::add_contact(pool, wave_id, user, Some(item)).await?;
+    Ok(())
+}
+
+/// Closes the survey's open wave (its salt is deleted: its answers can no longer be traced).
+pub async fn close(pool: &Pool, guild_id: u64, survey_id: i64, now: i64) -> anyhow::Result<String> {
+    let survey = db::surveys::get(pool, guild_id, survey_id)
+        .await?
+        .or_user(format!("There is no survey #{survey_id} in this server."))?;
+    let open = db::surveys::waves(pool, survey.id)
+        .await?
+        .into_iter()
+        .filter(db::surveys::Wave::is_open)
+        .collect::<Vec<_>>();
+    if open.is_empty() {
+        return Err(UserError(format!("Survey #{survey_id} has no open wave.")).into());
+    }
+    for wave in &open {
+        db::surveys::close_wave(pool, wave.id, now).await?;
+    }
+    Ok(format!(
+        "Survey #{survey_id} is closed; its answers can no longer be traced to anyone. `/survey results id:{survey_id}` shows the figures."
+    ))
+}
+
+/// One wave's figures.
+#[derive(Clone, Debug)]
+pub struct WaveResult {
+    pub survey: db::surveys::Survey,
+    pub wave: db::surveys::Wave,
+    pub nps: Nps,
+    pub newcomers: Option<Nps>,
+    pub veterans: Option<Nps>,
+    pub comments: Vec<String>,
+}
+
+impl WaveResult {
+    pub fn response_rate(&self) -> Option<f64> {
+        rules::response_rate(
+            self.nps.responses,
+            usize::try_from(self.wave.reached).unwrap_or(0),
+        )
+    }
+
+    /// The entry of `hearth report`'s `surveys` array.
+    pub fn json(&self) -> Value {
+        json!({
+            "id": self.survey.id,
+            "wave": self.wave.number,
+            "date": DateTime::<Utc>::from_timestamp(self.wave.opened_at, 0).map(|t| t.date_naive().to_string()),
+            "responses": self.nps.responses,
+            "reached": self.wave.reached,
+            "nps": self.nps.score().map(|s| (s * 10.0).round() / 10.0),
+            "promoters": self.nps.promoters,
+            "passives": self.nps.passives,
+            "detractors": self.nps.detractors,
+        })
+    }
+}
+
+async fn wave_result(
+    pool: &Pool,
+    survey: &db::surveys::Survey,
+    wave: db::surveys::Wave,
+) -> anyhow::Result<WaveResult> {
+    let answers = db::surveys::answers(pool, wave.id).await?;
+    let scores = |filter: &dyn Fn(&Answer) -> bool| -> Vec<u8> {
+        answers
+            .iter()
+            .filter(|a| filter(a))
+            .filter_map(|a| u8::try_from(a.score).ok())
+            .collect()
+    };
+    Ok(WaveResult {
+        survey: survey.clone(),
+        nps: Nps::of(&scores(&|_| true)),
+        newcomers: rules::segment(&scores(&|a| a.newcomer)),
+        veterans: rules::segment(&scores(&|a| !a.newcomer)),
+        comments: answers.iter().filter_map(|a| a.comment.clone()).collect(),
+        wave,
+    })
+}
+
+/// `/survey results`: the latest wave's NPS with its margin of error, the groups, the response
+/// rate, newcomers vs veterans (each hidden under 5 answers), comments without names, and the
+/// trend over the waves.
+pub async fn results(pool: &Pool, guild_id: u64, survey_id: i64) -> anyhow::Result<String> {
+    let survey = db::surveys::get(pool, guild_id, survey_id)
+        .await?
+        .or_user(format!("There is no survey #{survey_id} in this server."))?;
+    let mut results = Vec::new();
+    for wave in db::surveys::waves(pool, survey.id).await? {
+        results.push(wave_result(pool, &survey, wave).await?);
+    }
+    let latest = results.last().or_user("This survey has no wave yet.")?;
+    let pct = |r: Option<f64>| r.map_or_else(|| "n/a".to_owned(), |r| format!("{:.0}%", r * 100.0));
+    let segment = |s: &Option<Nps>| {
+        s.as_ref().map_or_else(
+            || format!("hidden (under {} answers)", rules::MIN_SEGMENT_RESPONSES),
+            Nps::shown,
+        )
+    };
+    let n = &latest.nps;
+    let mut lines = vec![
+        format!(
+            "**Survey #{}: {}** · wave {} ({})",
+            survey.id,
+            survey.title,
+            latest.wave.number,
+            if latest.wave.is_open() { "open" } else { "closed" }
+        ),
+        format!("NPS **{}** (95% margin of error)", n.shown()),
+        format!(
+            "Promoters {} · passives {} · detractors {} · {} answer(s) from {} members reached: response rate {}",
+            n.promoters,
+            n.passives,
+            n.detractors,
+            n.responses,
+            latest.wave.reached,
+            pct(latest.response_rate())
+        ),
+        format!("Newcomers: {} · veterans: {}", segment(&latest.newcomers), segment(&latest.veterans)),
+    ];
+    if results.len() > 1 {
+        let trend: Vec<String> = results
+            .iter()
+            .map(|r| {
+                format!(
+                    "wave {}: {}",
+                    r.wave.number,
+                    r.nps
+                        .score()
+                        .map_or_else(|| "n/a".to_owned(), |s| format!("{s:+.0}"))
+                )
+            })
+            .collect();
+        lines.push(format!("Trend: {}", trend.join(" → ")));
+    }
+    if !latest.comments.is_empty() {
+        lines.push("Comments (no names):".into());
+        lines.extend(
+            latest
+                .comments
+                .iter()
+                .map(|c| format!("> {}", c.replace('\n', " "))),
+        );
+    }
+    Ok(posts::truncate(&lines.join("\n"), posts::MESSAGE_LIMIT))
+}
+
+/// `/survey list`.
+pub async fn list(pool: &Pool, guild_id: u64) -> anyhow::Result<String> {
+    let mut lines = Vec::new();
+    for survey in db::surveys::list(pool, guild_id).await? {
+        let waves = db::surveys::waves(pool, survey.id).await?;
+        let open = waves.iter().any(db::surveys::Wave::is_open);
+        lines.push(format!(
+            "**#{}** {} · {} wave(s) · {} · <#{}>",
+            survey.id,
+            survey.title,
+            waves.len(),
+            if open { "open" } else { "closed" },
+            survey.channel()
+        ));
+    }
+    Ok(if lines.is_empty() {
+        "No surveys yet. `/survey nps` starts one.".to_owned()
+    } else {
+        posts::truncate(&lines.join("\n"), posts::MESSAGE_LIMIT)
+    })
+}
+
+/// `hearth report`'s `surveys` array: waves opened on the report's days.
+pub async fn report_json(
+    pool: &Pool,
+    guild_id: u64,
+    timezone: Tz,
+    from: chrono::NaiveDate,
+    to: chrono::NaiveDate,
+) -> anyhow::Result<Value> {
+    let midnight = |day: chrono::NaiveDate| {
+        crate::domain::schedule::resolve(day.and_time(chrono::NaiveTime::MIN), timezone).timestamp()
+    };
+    let mut entries = Vec::new();
+    for wave in db::surveys::waves_between(
+        pool,
+        guild_id,
+        midnight(from),
+        midnight(to + chrono::Duration::days(1)),
+    )
+    .await?
+    {
+        let Some(survey) = db::surveys::get(pool, guild_id, wave.survey_id).await? else {
+            continue;
+        };
+        entries.push(wave_result(pool, &survey, wave).await?.json());
+    }
+    Ok(Value::Array(entries))
+}
+
+/// The monthly report's "NPS" field from `report_json`'s array: the last wave of the month.
+pub fn month_field(surveys: &Value) -> Option<Value> {
+    let last = surveys.as_array()?.last()?;
+    let nps = last["nps"]
+        .as_f64()
+        .map_or_else(|| "n/a".to_owned(), |s| format!("{s:+.0}"));
+    let (responses, reached) = (last["responses"].as_u64()?, last["reached"].as_u64()?);
+    let rate = rules::response_rate(
+        usize::try_from(responses).ok()?,
+        usize::try_from(reached).ok()?,
+    )
+    .map_or_else(|| "n/a".to_owned(), |r| format!("{:.0}%", r * 100.0));
+    Some(json!({
+        "name": "NPS",
+        "value": format!("{nps} from {responses} answer(s) · response rate {rate}"),
+        "inline": true,
+    }))
+}

@@ -1,0 +1,231 @@
+//! Surveys and NPS (issue 17, part): the answer flow (button → 0-10 menu → comment form), one
+//! answer per member per wave, anonymity in the store, results with hidden small segments, a
+//! detractor who asks to be contacted becoming a feedback item, and the `surveys` array of
+//! `hearth report`.
+
+use serde_json::{json, Value};
+
+use crate::common::*;
+
+/// A member answers wave `wave`'s post (`post`, with its Answer button) with `score`.
+async fn answer(
+    world: &World,
+    post: &discord_emulator::RecordedRequest,
+    user: u64,
+    score: &str,
+    comment: &str,
+    contact: &str,
+) -> String {
+    let channel: u64 = post.body["channel_id"]
+        .as_str()
+        .map_or(world.general, |c| c.parse().unwrap());
+    let post_id: u64 = post.response["id"].as_str().unwrap().parse().unwrap();
+    let open = post.body["components"][0]["components"][0]["custom_id"]
+        .as_str()
+        .unwrap();
+    let menu = world
+        .emu
+        .button_click(world.guild, channel, user, post_id, open)
+        .response(WAIT)
+        .await
+        .unwrap();
+    assert!(is_ephemeral(&menu.body["data"]), "{}", menu.body);
+    let select = menu.body["data"]["components"][0]["components"][0].clone();
+    assert_eq!(select["type"], 3, "a select menu: {select}");
+    assert_eq!(select["options"].as_array().unwrap().len(), 11, "0 to 10");
+    let select_id = select["custom_id"].as_str().unwrap();
+    let form = world
+        .emu
+        .select_menu(world.guild, channel, user, post_id, select_id, &[score])
+        .response(WAIT)
+        .await
+        .unwrap();
+    assert_eq!(form.body["type"], json!(9), "{}", form.body);
+    let form_id = form.body["data"]["custom_id"].as_str().unwrap().to_owned();
+    human_pause().await;
+    let thanks = world
+        .emu
+        .modal_submit(
+            world.guild,
+            channel,
+            user,
+            &form_id,
+            &[("comment", comment), ("contact", contact)],
+        )
+        .response(WAIT)
+        .await
+        .unwrap();
+    text_of(&thanks.body["data"])
+}
+
+#[tokio::test]
+async fn an_nps_wave_is_answered_anonymously_once_per_member_and_reported() {
+    let world = World::new().await;
+    let feedback = world.emu.add_channel(world.guild, "feedback", 0);
+    let _bot = world.start_bot(1).await;
+    world.set_channel("feedback", feedback).await;
+    let started = text_of(&world.run(world.manager, "survey", "nps", json!([])).await);
+    assert!(started.contains("Survey #1 is open"), "{started}");
+    let post = wait_posts(&world.emu, world.general, 1).await.remove(0);
+    assert!(
+        post.body["content"]
+            .as_str()
+            .unwrap()
+            .contains("recommend this community"),
+        "{}",
+        post.body
+    );
+
+    let members: Vec<u64> = (0..4)
+        .map(|i| {
+            let user = world.emu.add_user(&format!("m{i}"), false);
+            world.emu.add_member(world.guild, user, &[]);
+            user
+        })
+        .collect();
+    let thanks = answer(&world, &post, world.member, "3", "first thought", "no").await;
+    assert!(thanks.contains("anonymous"), "{thanks}");
+    // A second answer replaces the first.
+    answer(
+        &world,
+        &post,
+        world.member,
+        "10",
+        "More meetups please",
+        "no",
+    )
+    .await;
+    for (user, score) in members.iter().zip(["9", "8", "6", "10"]) {
+        answer(&world, &post, *user, score, "", "no").await;
+    }
+    // A detractor asks to be contacted: named by their own choice, and a feedback item.
+    let detractor = world.emu.add_user("dora", false);
+    world.emu.add_member(world.guild, detractor, &[]);
+    let contacted = answer(
+        &world,
+        &post,
+        detractor,
+        "2",
+        "The help channel is slow",
+        "yes",
+    )
+    .await;
+    assert!(contacted.contains("may reach out"), "{contacted}");
+    let item = wait_posts(&world.emu, feedback, 1).await.remove(0);
+    assert!(
+        item.body.to_string().contains("The help channel is slow"),
+        "the contact's comment is a feedback item: {}",
+        item.body
+    );
+
+    // Anonymity: no answer row names a member, and no stored text holds the anonymous comment
+    // next to a member id.
+    let store = world.store().await;
+    let rows: Vec<(String, i64, Option<String>)> =
+        sqlx::query_as("SELECT respondent_key, score, comment FROM survey_answers ORDER BY score")
+            .fetch_all(&store)
+            .await
+            .unwrap();
+    assert_eq!(rows.len(), 6, "one answer per member: {rows:?}");
+    for (key, _, _) in &rows {
+        for user in members.iter().chain([&world.member, &detractor]) {
+            assert!(!key.contains(&user.to_string()), "{key}");
+        }
+    }
+    let columns: Vec<String> =
+        sqlx::query_scalar("SELECT name FROM pragma_table_info('survey_answers')")
+            .fetch_all(&store)
+            .await
+            .unwrap();
+    assert!(
+        !columns.iter().any(|c| c.contains("user")),
+        "no member column: {columns:?}"
+    );
+
+    let results = text_of(
+        &world
+            .run(
+                world.manager,
+                "survey",
+                "results",
+                json!([{"type": 4, "name": "id", "value": 1}]),
+            )
+            .await,
+    );
+    // 10, 9, 10 promoters; 8 passive; 6, 2 detractors: (3 - 2) / 6 = +17.
+    assert!(results.contains("NPS **+17"), "{results}");
+    assert!(
+        results.contains("Promoters 3 · passives 1 · detractors 2 · 6 answer(s)"),
+        "{results}"
+    );
+    assert!(
+        results.contains("Newcomers: hidden (under 5 answers)"),
+        "{results}"
+    );
+    assert!(
+        results.contains("> More meetups please") && !results.contains("first thought"),
+        "{results}"
+    );
+    assert!(
+        !results.contains(&world.member.to_string()),
+        "comments without names: {results}"
+    );
+
+    let closed = text_of(
+        &world
+            .run(
+                world.manager,
+                "survey",
+                "close",
+                json!([{"type": 4, "name": "id", "value": 1}]),
+            )
+            .await,
+    );
+    assert!(closed.contains("can no longer be traced"), "{closed}");
+    let salt: Option<String> = sqlx::query_scalar("SELECT salt FROM survey_waves WHERE id = 1")
+        .fetch_one(&store)
+        .await
+        .unwrap();
+    assert_eq!(salt, None, "the salt is gone with the open wave");
+    let late = answer_refused(&world, &post, members[0]).await;
+    assert!(late.contains("closed"), "{late}");
+
+    let report: Value =
+        serde_json::from_str(&hearth_report(&world, &["--format", "json"])).unwrap();
+    let wave = &report["surveys"][0];
+    assert_eq!(
+        (
+            wave["id"].as_i64(),
+            wave["wave"].as_i64(),
+            wave["responses"].as_u64(),
+            wave["promoters"].as_u64(),
+            wave["passives"].as_u64(),
+            wave["detractors"].as_u64()
+        ),
+        (Some(1), Some(1), Some(6), Some(3), Some(1), Some(2)),
+        "{wave}"
+    );
+    assert!(
+        (wave["nps"].as_f64().unwrap() - 16.7).abs() < 0.01,
+        "{wave}"
+    );
+}
+
+/// A click on a closed wave's Answer button: the refusal.
+async fn answer_refused(
+    world: &World,
+    post: &discord_emulator::RecordedRequest,
+    user: u64,
+) -> String {
+    let post_id: u64 = post.response["id"].as_str().unwrap().parse().unwrap();
+    let open = post.body["components"][0]["components"][0]["custom_id"]
+        .as_str()
+        .unwrap();
+    let refused = world
+        .emu
+        .button_click(world.guild, world.general, user, post_id, open)
+        .response(WAIT)
+        .await
+        .unwrap();
+    text_of(&refused.body["data"])
+}
