@@ -11,7 +11,9 @@ CREATE TABLE surveys (
 CREATE INDEX surveys_guild ON surveys (guild_id);
 
 -- `salt` makes the respondent keys of the wave's answers; it is deleted when the wave closes,
--- after which no answer can be traced to anyone. `reached`: members the wave was put before.
+-- after which no answer can be traced to anyone. `reached`: members the wave was put before (a
+-- post: those active in the 30 days before; a DM sample: counted from the DMs delivered).
+-- `sampled`: members sent a DM (0 for a wave posted in a channel).
 CREATE TABLE survey_waves (
     id          INTEGER PRIMARY KEY,
     survey_id   INTEGER NOT NULL REFERENCES surveys (id) ON DELETE CASCADE,
@@ -20,6 +22,7 @@ CREATE TABLE survey_waves (
     closed_at   INTEGER,
     salt        TEXT,
     reached     INTEGER NOT NULL DEFAULT 0,
+    sampled     INTEGER NOT NULL DEFAULT 0,
     UNIQUE (survey_id, number)
 );
 

@@ -1000,6 +1000,7 @@ impl Emulator {
         self.interaction(2, guild, channel, user, data, None)
     }
 
+    /// A member clicks a button on a message (`guild` 0: a message in the bot's DM).
     pub fn button_click(
         &self,
         guild: u64,
@@ -1150,6 +1151,18 @@ impl Emulator {
             });
             if let Some(message) = message {
                 d["message"] = message;
+            }
+            // Guild 0: an interaction in the bot's DM with the member (a button on a DM), which
+            // Discord sends with `user` and no guild or member.
+            if guild == 0 {
+                if let Some(map) = d.as_object_mut() {
+                    for key in ["guild_id", "guild", "member", "guild_locale"] {
+                        map.remove(key);
+                    }
+                }
+                d["user"] = world.user_json(user);
+                d["context"] = json!(1);
+                d["authorizing_integration_owners"] = json!({ "0": "0" });
             }
             let reply_type = match (kind, data["type"].as_u64()) {
                 (2, Some(1)) | (4, _) => 20,

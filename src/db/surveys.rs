@@ -41,6 +41,8 @@ pub struct Wave {
     /// `None` once the wave is closed.
     pub salt: Option<String>,
     pub reached: i64,
+    /// Members sent a DM; 0 for a wave posted in a channel.
+    pub sampled: i64,
 }
 
 super::from_row!(Wave {
@@ -50,7 +52,8 @@ super::from_row!(Wave {
     opened_at,
     closed_at,
     salt,
-    reached
+    reached,
+    sampled
 });
 
 impl Wave {
@@ -74,7 +77,7 @@ super::from_row!(Answer {
 });
 
 const WAVE: &str =
-    "SELECT id, survey_id, number, opened_at, closed_at, salt, reached FROM survey_waves";
+    "SELECT id, survey_id, number, opened_at, closed_at, salt, reached, sampled FROM survey_waves";
 
 pub async fn create(
     db: impl SqliteExecutor<'_>,
@@ -127,18 +130,19 @@ pub async fn open_wave(
     db: impl SqliteExecutor<'_>,
     survey_id: i64,
     salt: &str,
-    reached: i64,
+    (reached, sampled): (i64, i64),
     now: i64,
 ) -> sqlx::Result<i64> {
     sqlx::query_scalar(
-        "INSERT INTO survey_waves (survey_id, number, opened_at, salt, reached)
+        "INSERT INTO survey_waves (survey_id, number, opened_at, salt, reached, sampled)
          VALUES ($1, (SELECT COALESCE(MAX(number), 0) + 1 FROM survey_waves WHERE survey_id = $1),
-                 $2, $3, $4) RETURNING id",
+                 $2, $3, $4, $5) RETURNING id",
     )
     .bind(survey_id)
     .bind(now)
     .bind(salt)
     .bind(reached)
+    .bind(sampled)
     .fetch_one(db)
     .await
 }
@@ -166,8 +170,8 @@ pub async fn waves_between(
     to: i64,
 ) -> sqlx::Result<Vec<Wave>> {
     sqlx::query_as(
-        "SELECT w.id, w.survey_id, w.number, w.opened_at, w.closed_at, w.salt, w.reached
-         FROM survey_waves w JOIN surveys s ON s.id = w.survey_id
+        "SELECT w.id, w.survey_id, w.number, w.opened_at, w.closed_at, w.salt, w.reached,
+         w.sampled FROM survey_waves w JOIN surveys s ON s.id = w.survey_id
          WHERE s.guild_id = $1 AND w.opened_at >= $2 AND w.opened_at < $3
          ORDER BY w.opened_at, w.id",
     )
@@ -283,8 +287,8 @@ pub async fn open_waves(
     guild_id: Option<u64>,
 ) -> sqlx::Result<Vec<Wave>> {
     sqlx::query_as(
-        "SELECT w.id, w.survey_id, w.number, w.opened_at, w.closed_at, w.salt, w.reached
-         FROM survey_waves w JOIN surveys s ON s.id = w.survey_id
+        "SELECT w.id, w.survey_id, w.number, w.opened_at, w.closed_at, w.salt, w.reached,
+         w.sampled FROM survey_waves w JOIN surveys s ON s.id = w.survey_id
          WHERE w.closed_at IS NULL AND ($1 IS NULL OR s.guild_id = $1) ORDER BY w.id",
     )
     .bind(guild_id.map(to_sql_id))
@@ -292,18 +296,18 @@ pub async fn open_waves(
     .await
 }
 
-/// Members active on a day from `from_day` on (day numbers of the guild's time zone): those a
-/// survey posted in the server is put before.
+/// Members with any activity since `since` (unix seconds): those a survey posted in the server
+/// is put before. Forgotten members' anonymous ids (negative here) are not members.
 pub async fn active_members(
     db: impl SqliteExecutor<'_>,
     guild_id: u64,
-    from_day: i64,
+    since: i64,
 ) -> sqlx::Result<i64> {
     sqlx::query_scalar(
-        "SELECT COUNT(DISTINCT user_id) FROM member_days WHERE guild_id = $1 AND day >= $2",
+        "SELECT COUNT(DISTINCT user_id) FROM activity WHERE guild_id = $1 AND at >= $2 AND user_id >= 0",
     )
     .bind(to_sql_id(guild_id))
-    .bind(from_day)
+    .bind(since)
     .fetch_one(db)
     .await
 }
@@ -322,4 +326,41 @@ pub async fn first_joined_at(
     .fetch_optional(db)
     .await?;
     Ok(at.flatten())
+}
+
+/// Members with any activity since `since` who have not opted out: those a DM sample is drawn
+/// from.
+pub async fn active_member_ids(
+    db: impl SqliteExecutor<'_>,
+    guild_id: u64,
+    since: i64,
+) -> sqlx::Result<Vec<u64>> {
+    let ids: Vec<i64> = sqlx::query_scalar(
+        "SELECT DISTINCT user_id FROM activity WHERE guild_id = $1 AND at >= $2 AND user_id >= 0
+         AND user_id NOT IN (SELECT user_id FROM tracking_optouts WHERE guild_id = $1)
+         ORDER BY user_id",
+    )
+    .bind(to_sql_id(guild_id))
+    .bind(since)
+    .fetch_all(db)
+    .await?;
+    Ok(ids.into_iter().map(from_sql_id).collect())
+}
+
+/// A sampled wave's DMs that Discord accepted: the members it reached.
+pub async fn delivered_dms(db: impl SqliteExecutor<'_>, wave_id: i64) -> sqlx::Result<i64> {
+    sqlx::query_scalar(
+        "SELECT COUNT(*) FROM outbox WHERE kind = 'survey-dm' AND dedup_key LIKE $1 AND status = 'delivered'",
+    )
+    .bind(format!("survey:{wave_id}:dm:%"))
+    .fetch_one(db)
+    .await
+}
+
+/// The guild of a survey.
+pub async fn guild_of(db: impl SqliteExecutor<'_>, survey_id: i64) -> sqlx::Result<Option<i64>> {
+    sqlx::query_scalar("SELECT guild_id FROM surveys WHERE id = $1")
+        .bind(survey_id)
+        .fetch_optional(db)
+        .await
 }

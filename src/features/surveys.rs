@@ -8,6 +8,7 @@
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use rand::distributions::{Alphanumeric, DistString};
+use rand::seq::SliceRandom;
 use serde_json::{json, Value};
 
 use crate::config::Config;
@@ -29,55 +30,102 @@ pub const NPS_FOLLOW_UP: &str = "What is one thing we could do better?";
 /// Newcomers (the segment) joined less than this long before answering.
 const NEWCOMER_SECS: i64 = 30 * 86_400;
 
-/// A new NPS survey and its first wave, posted in `channel`; returns the manager's answer.
-#[allow(clippy::too_many_arguments)]
+/// A manager's `/survey nps`.
+#[derive(Clone, Debug)]
+pub struct NewNps<'a> {
+    pub guild_id: u64,
+    /// Where the wave is posted (and, for a DM sample, where the survey belongs).
+    pub channel: u64,
+    pub created_by: u64,
+    pub title: Option<&'a str>,
+    /// Ask this many members active in the last 30 days by DM instead of posting.
+    pub sample: Option<u32>,
+}
+
+/// DMs of a sample go out this far apart: never everyone at once.
+const DM_SPACING_MS: i64 = 2_000;
+
+/// A new NPS survey and its first wave; returns the manager's answer.
 pub async fn start_nps(
     pool: &Pool,
-    config: &Config,
     outbox: &outbox::Outbox,
-    guild_id: u64,
-    channel: u64,
-    created_by: u64,
-    title: Option<&str>,
+    new: &NewNps<'_>,
     now: i64,
 ) -> anyhow::Result<String> {
-    let title = title.map_or("Community check-in", str::trim);
-    let survey =
-        db::surveys::create(pool, guild_id, "nps", title, channel, created_by, now).await?;
-    let wave = open_wave(pool, config, outbox, guild_id, survey, title, channel, now).await?;
+    let title = new.title.map_or("Community check-in", str::trim);
+    let survey = db::surveys::create(
+        pool,
+        new.guild_id,
+        "nps",
+        title,
+        new.channel,
+        new.created_by,
+        now,
+    )
+    .await?;
+    let (wave, sampled) = open_wave(pool, outbox, new, survey, title, now).await?;
+    let place = match new.sample {
+        Some(_) => format!("by DM to {sampled} member(s) active in the last 30 days, {} s apart (members with closed DMs are skipped, never pinged in public)", DM_SPACING_MS / 1000),
+        None => format!("in <#{}>", new.channel),
+    };
     Ok(format!(
-        "Survey #{survey} is open (wave {wave}) in <#{channel}>: the NPS question and one comment, anonymous to everyone, managers included. `/survey results id:{survey}` shows the figures; `/survey close id:{survey}` ends the wave."
+        "Survey #{survey} is open (wave {wave}) {place}: the NPS question and one comment, anonymous to everyone, managers included. `/survey results id:{survey}` shows the figures; `/survey close id:{survey}` ends the wave."
     ))
 }
 
-/// Opens a wave: its salt, the members it is put before (those active in the last 30 days),
-/// and its post with the Answer button.
-#[allow(clippy::too_many_arguments)]
+/// Opens a wave: its salt, and either its post with the Answer button (reaching the members
+/// active in the last 30 days) or DMs to a random sample of them (reaching those whose DM
+/// arrives), spaced out. Returns the wave and how many were sampled.
 async fn open_wave(
     pool: &Pool,
-    config: &Config,
     outbox: &outbox::Outbox,
-    guild_id: u64,
+    new: &NewNps<'_>,
     survey: i64,
     title: &str,
-    channel: u64,
     now: i64,
-) -> anyhow::Result<i64> {
-    let tz = settings::timezone(pool, config, guild_id).await?;
-    let today = local_day(now, tz);
-    let reached = db::surveys::active_members(pool, guild_id, today - 29).await?;
+) -> anyhow::Result<(i64, usize)> {
+    let guild_id = new.guild_id;
+    let since = now - 30 * 86_400;
     let salt = Alphanumeric.sample_string(&mut rand::thread_rng(), 32);
-    let wave = db::surveys::open_wave(pool, survey, &salt, reached, now).await?;
-    outbox
-        .message(
+    let Some(sample) = new.sample else {
+        let reached = db::surveys::active_members(pool, guild_id, since).await?;
+        let wave = db::surveys::open_wave(pool, survey, &salt, (reached, 0), now).await?;
+        let body = posts::survey_post(title, NPS_QUESTION, &format!("{OPEN}{wave}"));
+        let key = format!("survey:{wave}:post");
+        outbox
+            .message(guild_id, new.channel, "survey", key, body)
+            .await?;
+        return Ok((wave, 0));
+    };
+    let active = db::surveys::active_member_ids(pool, guild_id, since).await?;
+    let picked: Vec<u64> = active
+        .choose_multiple(&mut rand::thread_rng(), sample as usize)
+        .copied()
+        .collect();
+    let sampled = i64::try_from(picked.len()).unwrap_or(i64::MAX);
+    let mut tx = pool.begin().await?;
+    let wave = db::surveys::open_wave(&mut *tx, survey, &salt, (0, sampled), now).await?;
+    let body = posts::survey_post(title, NPS_QUESTION, &format!("{OPEN}{wave}"));
+    for (i, user) in picked.iter().enumerate() {
+        let post = db::outbox::NewPost {
             guild_id,
-            channel,
-            "survey",
-            format!("survey:{wave}:post"),
-            posts::survey_post(title, NPS_QUESTION, &format!("{OPEN}{wave}")),
-        )
-        .await?;
-    Ok(wave)
+            channel_id: new.channel,
+            kind: "survey-dm".into(),
+            dedup_key: format!("survey:{wave}:dm:{user}"),
+            // Closed DMs: nothing else (never a public ping); the member counts as not reached.
+            body: outbox::action_json(&outbox::Action::DirectMessage {
+                user_id: *user,
+                body: body.clone(),
+                fallback_to_thread: false,
+                fallback_channel: None,
+            }),
+            not_before_ms: Some(now * 1000 + DM_SPACING_MS * i64::try_from(i).unwrap_or(0)),
+        };
+        outbox::enqueue_in(&mut *tx, &post).await?;
+    }
+    tx.commit().await?;
+    outbox.wake();
+    Ok((wave, picked.len()))
 }
 
 fn local_day(at: i64, tz: Tz) -> i64 {
@@ -86,20 +134,25 @@ fn local_day(at: i64, tz: Tz) -> i64 {
         .unwrap_or(0)
 }
 
-/// An open wave of this guild; a [`UserError`] otherwise.
+/// An open wave and its guild; a [`UserError`] otherwise. `guild_id` is the server the button
+/// was clicked in (none in a DM).
 pub async fn open_wave_of(
     pool: &Pool,
-    guild_id: u64,
+    guild_id: Option<u64>,
     wave_id: i64,
-) -> anyhow::Result<db::surveys::Wave> {
+) -> anyhow::Result<(db::surveys::Wave, u64)> {
     let wave = db::surveys::wave(pool, wave_id)
         .await?
         .filter(db::surveys::Wave::is_open)
         .or_user("This survey is closed. Thank you all the same!")?;
-    db::surveys::get(pool, guild_id, wave.survey_id)
+    let survey_guild = db::surveys::guild_of(pool, wave.survey_id)
         .await?
-        .or_user("This survey is not from this server.")?;
-    Ok(wave)
+        .map(db::from_sql_id)
+        .or_user("This survey no longer exists.")?;
+    if guild_id.is_some_and(|g| g != survey_guild) {
+        return Err(UserError("This survey is not from this server.".into()).into());
+    }
+    Ok((wave, survey_guild))
 }
 
 /// What a member's answer led to.
@@ -109,6 +162,8 @@ pub struct Answered {
     pub reply: String,
     /// A detractor who asked to be contacted: their comment as a feedback item to open.
     pub feedback: Option<NewItem>,
+    /// The survey's server (the answer may come from a DM).
+    pub guild_id: u64,
 }
 
 /// A member's answer from the form: the 0-10 score chosen in the menu, an optional comment,
@@ -117,7 +172,7 @@ pub struct Answered {
 pub async fn answer(
     pool: &Pool,
     config: &Config,
-    guild_id: u64,
+    guild_id: Option<u64>,
     wave_id: i64,
     user: u64,
     score: u8,
@@ -128,7 +183,7 @@ pub async fn answer(
     if score > 10 {
         return Err(UserError("The score goes from 0 to 10.".into()).into());
     }
-    let wave = open_wave_of(pool, guild_id, wave_id).await?;
+    let (wave, guild_id) = open_wave_of(pool, guild_id, wave_id).await?;
     let salt = wave.salt.clone().or_user("This survey is closed.")?;
     let joined = db::surveys::first_joined_at(pool, guild_id, user).await?;
     let comment = comment.map(str::trim).filter(|c| !c.is_empty());
@@ -162,6 +217,7 @@ pub async fn answer(
     Ok(Answered {
         reply: reply.to_owned(),
         feedback,
+        guild_id,
     })
 }
 
@@ -230,8 +286,11 @@ impl WaveResult {
 async fn wave_result(
     pool: &Pool,
     survey: &db::surveys::Survey,
-    wave: db::surveys::Wave,
+    mut wave: db::surveys::Wave,
 ) -> anyhow::Result<WaveResult> {
+    if wave.sampled > 0 {
+        wave.reached = db::surveys::delivered_dms(pool, wave.id).await?;
+    }
     let answers = db::surveys::answers(pool, wave.id).await?;
     let scores = |filter: &dyn Fn(&Answer) -> bool| -> Vec<u8> {
         answers

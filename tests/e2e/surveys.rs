@@ -229,3 +229,171 @@ async fn answer_refused(
         .unwrap();
     text_of(&refused.body["data"])
 }
+
+#[tokio::test]
+async fn a_dm_sample_skips_closed_dms_and_opted_out_members_and_counts_only_those_reached() {
+    let world = World::new().await;
+    let _bot = world.start_bot(1).await;
+    let member = |name: &str| {
+        let user = world.emu.add_user(name, false);
+        world.emu.add_member(world.guild, user, &[]);
+        world.emu.user_message(world.general, user, "hello", None);
+        user
+    };
+    let (open_a, open_b, closed, opted_out) =
+        (member("ana"), member("bo"), member("cy"), member("di"));
+    world.emu.set_dms_closed(closed, true);
+    let optout = world
+        .emu
+        .slash_command(
+            world.guild,
+            world.general,
+            opted_out,
+            "privacy",
+            json!([{"type": 1, "name": "optout", "options": []}]),
+        )
+        .response(WAIT)
+        .await
+        .unwrap();
+    assert!(
+        text_of(&optout.body["data"])
+            .to_lowercase()
+            .contains("opted out")
+            || text_of(&optout.body["data"]).contains("no longer"),
+        "{}",
+        optout.body
+    );
+    // The members' activity reaches the store (the batched writer's window).
+    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+
+    let started = text_of(
+        &world
+            .run(
+                world.manager,
+                "survey",
+                "nps",
+                json!([{"type": 4, "name": "sample", "value": 10}]),
+            )
+            .await,
+    );
+    assert!(
+        started.contains("by DM to 3 member(s)"),
+        "ana, bo and cy; never the opted-out di: {started}"
+    );
+
+    // Two DMs arrive (spaced out); cy's DMs are closed: nothing, and no public ping.
+    let deadline = std::time::Instant::now() + WAIT;
+    let dms = loop {
+        let dms: Vec<discord_emulator::RecordedRequest> = world
+            .emu
+            .requests()
+            .into_iter()
+            .filter(|r| {
+                r.method == "POST"
+                    && r.path.ends_with("/messages")
+                    && r.status == 200
+                    && r.body["content"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .contains("recommend this community")
+            })
+            .collect();
+        let refused = world
+            .emu
+            .requests()
+            .iter()
+            .filter(|r| r.status == 403 && r.path.ends_with("/messages"))
+            .count();
+        if dms.len() >= 2 && refused >= 1 {
+            break dms;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "DMs: {} sent, {refused} refused",
+            dms.len()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert!(
+        !posts_in(&world.emu, world.general).iter().any(|p| {
+            let text = p.body.to_string();
+            text.contains("recommend this community") || text.contains(&closed.to_string())
+        }),
+        "no public post or ping for a DM wave"
+    );
+    let ana = open_a.to_string();
+    let to_ana = dms
+        .iter()
+        .find(|r| {
+            world.emu.requests().iter().any(|open| {
+                open.path == "/users/@me/channels"
+                    && open.body["recipient_id"] == ana.as_str()
+                    && r.path
+                        == format!(
+                            "/channels/{}/messages",
+                            open.response["id"].as_str().unwrap_or_default()
+                        )
+            })
+        })
+        .expect("a DM to ana")
+        .clone();
+    let dm_channel: u64 = to_ana.path.split('/').nth(2).unwrap().parse().unwrap();
+    let dm_id: u64 = to_ana.response["id"].as_str().unwrap().parse().unwrap();
+    let open = to_ana.body["components"][0]["components"][0]["custom_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // Answering from the DM (no guild in the interaction).
+    let menu = world
+        .emu
+        .button_click(0, dm_channel, open_a, dm_id, &open)
+        .response(WAIT)
+        .await
+        .unwrap();
+    let select_id = menu.body["data"]["components"][0]["components"][0]["custom_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let form = world
+        .emu
+        .select_menu(0, dm_channel, open_a, dm_id, &select_id, &["9"])
+        .response(WAIT)
+        .await
+        .unwrap();
+    let form_id = form.body["data"]["custom_id"].as_str().unwrap().to_owned();
+    human_pause().await;
+    let thanks = world
+        .emu
+        .modal_submit(
+            0,
+            dm_channel,
+            open_a,
+            &form_id,
+            &[("comment", ""), ("contact", "no")],
+        )
+        .response(WAIT)
+        .await
+        .unwrap();
+    assert!(
+        text_of(&thanks.body["data"]).contains("anonymous"),
+        "{}",
+        thanks.body
+    );
+
+    let results = text_of(
+        &world
+            .run(
+                world.manager,
+                "survey",
+                "results",
+                json!([{"type": 4, "name": "id", "value": 1}]),
+            )
+            .await,
+    );
+    assert!(
+        results.contains("1 answer(s) from 2 members reached: response rate 50%"),
+        "cy's closed DMs count as not reached: {results}"
+    );
+    let _ = open_b;
+}

@@ -43,20 +43,20 @@ async fn nps(
     #[description = "Title (default: Community check-in)"]
     #[max_length = 80]
     title: Option<String>,
+    #[description = "Ask this many members active in the last 30 days by DM instead"]
+    #[min = 1]
+    #[max = 500]
+    sample: Option<u32>,
 ) -> Result<(), Error> {
     let data = ctx.data();
-    let channel = channel.map_or(ctx.channel_id().get(), |c| c.id.get());
-    let reply = feature::start_nps(
-        &data.pool,
-        &data.config,
-        &data.outbox,
-        guild_id(ctx)?,
-        channel,
-        ctx.author().id.get(),
-        title.as_deref(),
-        unix_now(),
-    )
-    .await?;
+    let new = feature::NewNps {
+        guild_id: guild_id(ctx)?,
+        channel: channel.map_or(ctx.channel_id().get(), |c| c.id.get()),
+        created_by: ctx.author().id.get(),
+        title: title.as_deref(),
+        sample,
+    };
+    let reply = feature::start_nps(&data.pool, &data.outbox, &new, unix_now()).await?;
     ctx.say(reply).await?;
     Ok(())
 }
@@ -92,9 +92,8 @@ pub async fn on_component(
     interaction: &ComponentInteraction,
 ) -> Result<bool, Error> {
     let custom_id = interaction.data.custom_id.as_str();
-    let Some(guild_id) = interaction.guild_id.map(|g| g.get()) else {
-        return Ok(false);
-    };
+    // None in a DM (a sampled wave): the wave says which server it belongs to.
+    let guild_id = interaction.guild_id.map(|g| g.get());
     if let Some(wave) = id_after(custom_id, OPEN) {
         if let Err(err) = feature::open_wave_of(&data.pool, guild_id, wave).await {
             let text = err.downcast::<UserError>()?.0;
@@ -180,9 +179,7 @@ pub async fn on_modal(
     else {
         return Ok(false);
     };
-    let Some(guild_id) = interaction.guild_id.map(|g| g.get()) else {
-        return Ok(true);
-    };
+    let guild_id = interaction.guild_id.map(|g| g.get());
     let user = interaction.user.id.get();
     let contact = modal_value(interaction, "contact")
         .is_some_and(|c| matches!(c.trim().to_lowercase().as_str(), "yes" | "y"));
@@ -201,6 +198,7 @@ pub async fn on_modal(
     let text = match answered {
         Ok(answered) => {
             if let Some(item) = &answered.feedback {
+                let guild_id = answered.guild_id;
                 match super::feedback::open_in_feedback_channel(ctx, data, guild_id, item).await {
                     Ok(id) => feature::contact_item(&data.pool, wave, user, id).await?,
                     // No feedback channel: the contact is recorded; managers see it in results.
