@@ -5,6 +5,10 @@ CREATE TABLE surveys (
     kind        TEXT    NOT NULL DEFAULT 'nps',
     title       TEXT    NOT NULL,
     channel_id  INTEGER NOT NULL,
+    -- Waves repeat on this schedule in the server's time zone (NULL: one wave).
+    every       TEXT,
+    -- Each wave goes by DM to this many members active in the last 30 days (NULL: a post).
+    sample      INTEGER,
     created_by  INTEGER NOT NULL,
     created_at  INTEGER NOT NULL
 );

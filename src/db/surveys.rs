@@ -11,6 +11,8 @@ pub struct Survey {
     pub kind: String,
     pub title: String,
     pub channel_id: i64,
+    pub every: Option<String>,
+    pub sample: Option<i64>,
 }
 
 super::from_row!(Survey {
@@ -18,7 +20,9 @@ super::from_row!(Survey {
     guild_id,
     kind,
     title,
-    channel_id
+    channel_id,
+    every,
+    sample
 });
 
 impl Survey {
@@ -79,26 +83,46 @@ super::from_row!(Answer {
 const WAVE: &str =
     "SELECT id, survey_id, number, opened_at, closed_at, salt, reached, sampled FROM survey_waves";
 
+/// A new survey as the manager set it up.
+#[derive(Clone, Debug)]
+pub struct NewSurvey<'a> {
+    pub guild_id: u64,
+    pub kind: &'a str,
+    pub title: &'a str,
+    pub channel_id: u64,
+    pub every: Option<&'a str>,
+    pub sample: Option<u32>,
+    pub created_by: u64,
+}
+
 pub async fn create(
     db: impl SqliteExecutor<'_>,
-    guild_id: u64,
-    kind: &str,
-    title: &str,
-    channel_id: u64,
-    created_by: u64,
+    new: &NewSurvey<'_>,
     now: i64,
 ) -> sqlx::Result<i64> {
     sqlx::query_scalar(
-        "INSERT INTO surveys (guild_id, kind, title, channel_id, created_by, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+        "INSERT INTO surveys (guild_id, kind, title, channel_id, every, sample, created_by, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
     )
-    .bind(to_sql_id(guild_id))
-    .bind(kind)
-    .bind(title)
-    .bind(to_sql_id(channel_id))
-    .bind(to_sql_id(created_by))
+    .bind(to_sql_id(new.guild_id))
+    .bind(new.kind)
+    .bind(new.title)
+    .bind(to_sql_id(new.channel_id))
+    .bind(new.every)
+    .bind(new.sample.map(i64::from))
+    .bind(to_sql_id(new.created_by))
     .bind(now)
     .fetch_one(db)
+    .await
+}
+
+/// A survey by id, whatever its server (for its scheduled waves).
+pub async fn by_id(db: impl SqliteExecutor<'_>, id: i64) -> sqlx::Result<Option<Survey>> {
+    sqlx::query_as(
+        "SELECT id, guild_id, kind, title, channel_id, every, sample FROM surveys WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(db)
     .await
 }
 
@@ -108,7 +132,8 @@ pub async fn get(
     id: i64,
 ) -> sqlx::Result<Option<Survey>> {
     sqlx::query_as(
-        "SELECT id, guild_id, kind, title, channel_id FROM surveys WHERE guild_id = $1 AND id = $2",
+        "SELECT id, guild_id, kind, title, channel_id, every, sample FROM surveys
+         WHERE guild_id = $1 AND id = $2",
     )
     .bind(to_sql_id(guild_id))
     .bind(id)
@@ -118,7 +143,8 @@ pub async fn get(
 
 pub async fn list(db: impl SqliteExecutor<'_>, guild_id: u64) -> sqlx::Result<Vec<Survey>> {
     sqlx::query_as(
-        "SELECT id, guild_id, kind, title, channel_id FROM surveys WHERE guild_id = $1 ORDER BY id DESC",
+        "SELECT id, guild_id, kind, title, channel_id, every, sample FROM surveys
+         WHERE guild_id = $1 ORDER BY id DESC",
     )
     .bind(to_sql_id(guild_id))
     .fetch_all(db)

@@ -420,14 +420,7 @@ pub fn normalise_repeat(text: &str, first_start: chrono::NaiveDateTime) -> Resul
 
 /// The schedule of a normalised `repeat`.
 pub fn repeat_schedule(repeat: &str) -> Result<crate::domain::schedule::Schedule, String> {
-    use crate::domain::schedule::Schedule;
-    if let Some(expression) = repeat.strip_prefix("cron ") {
-        return Schedule::cron(expression).map_err(|e| e.to_string());
-    }
-    let (days, time) = repeat.rsplit_once(' ').ok_or_else(|| {
-        format!("`{repeat}` is not a repeat like `weekly`, `thu 19:00`, `mon,wed 18:30` or `cron 0 19 * * 5`.")
-    })?;
-    Schedule::weekly(days, time).map_err(|e| e.to_string())
+    crate::domain::schedule::Schedule::from_text(repeat)
 }
 
 /// A duration like `90s`, `15m`, `2h`, `1d` or `1h30m`, in seconds.

@@ -45,6 +45,19 @@ impl Schedule {
         Ok(Self::Weekly { days, time })
     }
 
+    /// A schedule written in one line: `<days> <HH:MM>` (`thu 19:00`, `mon,wed 18:30`,
+    /// `daily 09:00`) or `cron <5 fields>`.
+    pub fn from_text(text: &str) -> Result<Self, String> {
+        let text = text.trim();
+        if let Some(expression) = text.strip_prefix("cron ") {
+            return Self::cron(expression).map_err(|e| e.to_string());
+        }
+        let (days, time) = text.rsplit_once(' ').ok_or_else(|| {
+            format!("`{text}` is not a schedule like `thu 19:00`, `mon,wed 18:30` or `cron 0 19 * * 5`.")
+        })?;
+        Self::weekly(days, time).map_err(|e| e.to_string())
+    }
+
     /// A 5-field crontab expression.
     pub fn cron(expression: &str) -> Result<Self, ScheduleError> {
         let fields: Vec<&str> = expression.split_whitespace().collect();

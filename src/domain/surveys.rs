@@ -92,6 +92,21 @@ pub fn segment(scores: &[u8]) -> Option<Nps> {
     (scores.len() >= MIN_SEGMENT_RESPONSES).then(|| Nps::of(scores))
 }
 
+/// A survey's `every`, normalised to the one-line schedule stored: `monthly` (the 1st, 10:00),
+/// `quarterly` (January, April, July, October), or any schedule of [`Schedule::from_text`].
+///
+/// [`Schedule::from_text`]: crate::domain::schedule::Schedule::from_text
+pub fn normalise_every(text: &str) -> Result<String, String> {
+    let text = text.trim().to_lowercase();
+    let normalised = match text.as_str() {
+        "monthly" => "cron 0 10 1 * *".to_owned(),
+        "quarterly" => "cron 0 10 1 1,4,7,10 *".to_owned(),
+        _ => text,
+    };
+    crate::domain::schedule::Schedule::from_text(&normalised)?;
+    Ok(normalised)
+}
+
 /// The key under which a member's answer to one wave is stored: a hash of the wave's random
 /// salt and the member, so a second answer replaces the first while no row names the member.
 /// The salt is deleted when the wave closes; from then on the key leads to nobody.
@@ -136,6 +151,17 @@ mod tests {
         assert_eq!(segment(&[10, 9, 0, 5, 8]).map(|n| n.responses), Some(5));
         assert_eq!(response_rate(3, 0), None);
         assert_eq!(response_rate(3, 12), Some(0.25));
+    }
+
+    #[test]
+    fn every_reads_monthly_quarterly_and_the_prompts_grammar() {
+        assert_eq!(
+            normalise_every("Quarterly"),
+            Ok("cron 0 10 1 1,4,7,10 *".to_owned())
+        );
+        assert_eq!(normalise_every("monthly"), Ok("cron 0 10 1 * *".to_owned()));
+        assert_eq!(normalise_every("fri 17:00"), Ok("fri 17:00".to_owned()));
+        assert!(normalise_every("sometimes").is_err());
     }
 
     #[test]

@@ -40,37 +40,101 @@ pub struct NewNps<'a> {
     pub title: Option<&'a str>,
     /// Ask this many members active in the last 30 days by DM instead of posting.
     pub sample: Option<u32>,
+    /// Open a new wave on this schedule (`quarterly`, `monthly`, `fri 17:00`, `cron ...`).
+    pub every: Option<&'a str>,
 }
+
+/// Scheduler job kind of surveys with waves on a schedule (target: the survey id).
+pub const WAVE_JOB: &str = "survey-wave";
 
 /// DMs of a sample go out this far apart: never everyone at once.
 const DM_SPACING_MS: i64 = 2_000;
 
-/// A new NPS survey and its first wave; returns the manager's answer.
+/// A new NPS survey and its first wave (and, with `every`, its schedule of waves); returns the
+/// manager's answer.
 pub async fn start_nps(
     pool: &Pool,
+    config: &Config,
     outbox: &outbox::Outbox,
     new: &NewNps<'_>,
     now: i64,
 ) -> anyhow::Result<String> {
     let title = new.title.map_or("Community check-in", str::trim);
-    let survey = db::surveys::create(
+    let every = new
+        .every
+        .map(rules::normalise_every)
+        .transpose()
+        .map_err(|e| UserError(format!("every: {e}")))?;
+    let id = db::surveys::create(
         pool,
-        new.guild_id,
-        "nps",
-        title,
-        new.channel,
-        new.created_by,
+        &db::surveys::NewSurvey {
+            guild_id: new.guild_id,
+            kind: "nps",
+            title,
+            channel_id: new.channel,
+            every: every.as_deref(),
+            sample: new.sample,
+            created_by: new.created_by,
+        },
         now,
     )
     .await?;
-    let (wave, sampled) = open_wave(pool, outbox, new, survey, title, now).await?;
+    let survey = db::surveys::by_id(pool, id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("survey {id} vanished after its creation"))?;
+    let (wave, sampled) = open_wave(pool, outbox, &survey, now).await?;
     let place = match new.sample {
         Some(_) => format!("by DM to {sampled} member(s) active in the last 30 days, {} s apart (members with closed DMs are skipped, never pinged in public)", DM_SPACING_MS / 1000),
         None => format!("in <#{}>", new.channel),
     };
+    let next = match schedule_next_wave(pool, config, &survey, now).await? {
+        Some(at) => format!(" The next wave opens <t:{at}:F> (this one closes then)."),
+        None => String::new(),
+    };
     Ok(format!(
-        "Survey #{survey} is open (wave {wave}) {place}: the NPS question and one comment, anonymous to everyone, managers included. `/survey results id:{survey}` shows the figures; `/survey close id:{survey}` ends the wave."
+        "Survey #{id} is open (wave {wave}) {place}: the NPS question and one comment, anonymous to everyone, managers included.{next} `/survey results id:{id}` shows the figures; `/survey close id:{id}` ends the wave."
     ))
+}
+
+/// Points the survey's wave job at its next wave (none without `every`); returns when.
+async fn schedule_next_wave(
+    pool: &Pool,
+    config: &Config,
+    survey: &db::surveys::Survey,
+    now: i64,
+) -> anyhow::Result<Option<i64>> {
+    let Some(every) = &survey.every else {
+        return Ok(None);
+    };
+    let tz = settings::timezone(pool, config, survey.guild()).await?;
+    let schedule = crate::domain::schedule::Schedule::from_text(every)
+        .map_err(|e| anyhow::anyhow!("survey {}: {e}", survey.id))?;
+    let next = DateTime::<Utc>::from_timestamp(now, 0)
+        .and_then(|t| schedule.next_after(t, tz))
+        .map(|t| t.timestamp());
+    db::jobs::upsert(pool, survey.guild(), WAVE_JOB, survey.id, next).await?;
+    Ok(next)
+}
+
+/// A scheduled wave is due: the open one closes and the next opens. Returns whether a wave was
+/// opened and when the one after is due.
+pub async fn next_wave(
+    pool: &Pool,
+    config: &Config,
+    outbox: &outbox::Outbox,
+    survey_id: i64,
+    now: i64,
+) -> anyhow::Result<(bool, Option<i64>)> {
+    let Some(survey) = db::surveys::by_id(pool, survey_id).await? else {
+        return Ok((false, None));
+    };
+    for wave in db::surveys::waves(pool, survey.id).await? {
+        if wave.is_open() {
+            db::surveys::close_wave(pool, wave.id, now).await?;
+        }
+    }
+    open_wave(pool, outbox, &survey, now).await?;
+    Ok((true, schedule_next_wave(pool, config, &survey, now).await?))
 }
 
 /// Opens a wave: its salt, and either its post with the Answer button (reaching the members
@@ -79,37 +143,35 @@ pub async fn start_nps(
 async fn open_wave(
     pool: &Pool,
     outbox: &outbox::Outbox,
-    new: &NewNps<'_>,
-    survey: i64,
-    title: &str,
+    survey: &db::surveys::Survey,
     now: i64,
 ) -> anyhow::Result<(i64, usize)> {
-    let guild_id = new.guild_id;
+    let (guild_id, channel) = (survey.guild(), survey.channel());
     let since = now - 30 * 86_400;
     let salt = Alphanumeric.sample_string(&mut rand::thread_rng(), 32);
-    let Some(sample) = new.sample else {
+    let Some(sample) = survey.sample.and_then(|s| usize::try_from(s).ok()) else {
         let reached = db::surveys::active_members(pool, guild_id, since).await?;
-        let wave = db::surveys::open_wave(pool, survey, &salt, (reached, 0), now).await?;
-        let body = posts::survey_post(title, NPS_QUESTION, &format!("{OPEN}{wave}"));
+        let wave = db::surveys::open_wave(pool, survey.id, &salt, (reached, 0), now).await?;
+        let body = posts::survey_post(&survey.title, NPS_QUESTION, &format!("{OPEN}{wave}"));
         let key = format!("survey:{wave}:post");
         outbox
-            .message(guild_id, new.channel, "survey", key, body)
+            .message(guild_id, channel, "survey", key, body)
             .await?;
         return Ok((wave, 0));
     };
     let active = db::surveys::active_member_ids(pool, guild_id, since).await?;
     let picked: Vec<u64> = active
-        .choose_multiple(&mut rand::thread_rng(), sample as usize)
+        .choose_multiple(&mut rand::thread_rng(), sample)
         .copied()
         .collect();
     let sampled = i64::try_from(picked.len()).unwrap_or(i64::MAX);
     let mut tx = pool.begin().await?;
-    let wave = db::surveys::open_wave(&mut *tx, survey, &salt, (0, sampled), now).await?;
-    let body = posts::survey_post(title, NPS_QUESTION, &format!("{OPEN}{wave}"));
+    let wave = db::surveys::open_wave(&mut *tx, survey.id, &salt, (0, sampled), now).await?;
+    let body = posts::survey_post(&survey.title, NPS_QUESTION, &format!("{OPEN}{wave}"));
     for (i, user) in picked.iter().enumerate() {
         let post = db::outbox::NewPost {
             guild_id,
-            channel_id: new.channel,
+            channel_id: channel,
             kind: "survey-dm".into(),
             dedup_key: format!("survey:{wave}:dm:{user}"),
             // Closed DMs: nothing else (never a public ping); the member counts as not reached.

@@ -9,7 +9,7 @@ use tracing::{info, warn};
 use crate::config::Config;
 use crate::db::{self, Pool};
 use crate::domain::schedule::{decide_run, CatchUp, RunDecision, Schedule};
-use crate::features::{events, feedback, prompts, recognition, reports, settings};
+use crate::features::{events, feedback, prompts, recognition, reports, settings, surveys};
 use crate::outbox::Outbox;
 
 /// What happened to one due run (for logs and tests).
@@ -306,6 +306,33 @@ pub async fn run_due_event_series(
         db::jobs::advance(pool, job.id, due, next).await?;
         reports.push(RunReport {
             job_kind: events::SERIES_JOB,
+            target_id: job.target_id,
+            due,
+            posted,
+            next,
+        });
+    }
+    Ok(reports)
+}
+
+/// Surveys whose next wave is due: the open wave closes, the next opens.
+pub async fn run_due_survey_waves(
+    pool: &Pool,
+    config: &Config,
+    outbox: &Outbox,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Vec<RunReport>> {
+    let mut reports = Vec::new();
+    for job in db::jobs::due(pool, surveys::WAVE_JOB, now.timestamp()).await? {
+        let Some(due) = job.next_run_at else { continue };
+        // Claimed first: a wave opened twice would split its answers.
+        if !db::jobs::advance(pool, job.id, due, None).await? {
+            continue;
+        }
+        let (posted, next) =
+            surveys::next_wave(pool, config, outbox, job.target_id, now.timestamp()).await?;
+        reports.push(RunReport {
+            job_kind: surveys::WAVE_JOB,
             target_id: job.target_id,
             due,
             posted,

@@ -47,6 +47,8 @@ async fn nps(
     #[min = 1]
     #[max = 500]
     sample: Option<u32>,
+    #[description = "Open a new wave on a schedule: quarterly, monthly, `fri 17:00`, `cron 0 10 1 */3 *`"]
+    every: Option<String>,
 ) -> Result<(), Error> {
     let data = ctx.data();
     let new = feature::NewNps {
@@ -55,8 +57,12 @@ async fn nps(
         created_by: ctx.author().id.get(),
         title: title.as_deref(),
         sample,
+        every: every.as_deref(),
     };
-    let reply = feature::start_nps(&data.pool, &data.outbox, &new, unix_now()).await?;
+    let reply =
+        feature::start_nps(&data.pool, &data.config, &data.outbox, &new, unix_now()).await?;
+    // A survey with `every` has a job now.
+    data.scheduler.wake();
     ctx.say(reply).await?;
     Ok(())
 }

@@ -1,0 +1,112 @@
+//! Survey waves on a schedule, with a fixed clock and a real store: each wave opens at the
+//! same local time across a DST change, closes the one before (deleting its salt), and keeps its
+//! own answers.
+
+mod support;
+
+use chrono::{DateTime, Utc};
+use hearth::config::Config;
+use hearth::db;
+use hearth::features::surveys::{self, NewNps};
+use hearth::outbox::Outbox;
+use hearth::scheduler::run_due;
+
+fn at(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+}
+
+#[tokio::test]
+async fn weekly_waves_keep_19_00_in_berlin_across_the_spring_change() {
+    let (_dir, pool) = support::temp_store().await;
+    db::guilds::set_timezone(&pool, 1, "Europe/Berlin", 0)
+        .await
+        .unwrap();
+    let (config, outbox) = (Config::default(), Outbox::new(pool.clone()));
+    let new = NewNps {
+        guild_id: 1,
+        channel: 2,
+        created_by: 3,
+        title: None,
+        sample: None,
+        every: Some("sun 19:00"),
+    };
+    // Saturday 2027-03-20; Berlin moves to summer time on Sunday 2027-03-28.
+    let started = surveys::start_nps(
+        &pool,
+        &config,
+        &outbox,
+        &new,
+        at("2027-03-20T12:00:00Z").timestamp(),
+    )
+    .await
+    .unwrap();
+    assert!(started.contains("The next wave opens"), "{started}");
+    let job = db::jobs::get(&pool, surveys::WAVE_JOB, 1)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        job.next_run_at,
+        Some(at("2027-03-21T18:00:00Z").timestamp()),
+        "19:00 CET"
+    );
+
+    let wave_1 = db::surveys::waves(&pool, 1).await.unwrap().remove(0);
+    surveys::answer(
+        &pool,
+        &config,
+        Some(1),
+        wave_1.id,
+        7,
+        9,
+        Some("good"),
+        false,
+        at("2027-03-20T13:00:00Z").timestamp(),
+    )
+    .await
+    .unwrap();
+
+    let reports = run_due(&pool, &config, &outbox, at("2027-03-21T18:00:00Z"))
+        .await
+        .unwrap();
+    let report = reports
+        .iter()
+        .find(|r| r.job_kind == surveys::WAVE_JOB)
+        .expect("the wave ran");
+    assert_eq!(
+        report.next,
+        Some(at("2027-03-28T17:00:00Z").timestamp()),
+        "19:00 CEST"
+    );
+    let waves = db::surveys::waves(&pool, 1).await.unwrap();
+    assert_eq!(waves.len(), 2);
+    assert!(
+        !waves[0].is_open() && waves[0].salt.is_none(),
+        "wave 1 closed, its salt gone"
+    );
+    assert!(waves[1].is_open() && waves[1].salt.is_some());
+    assert_eq!(
+        db::surveys::answers(&pool, waves[0].id)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(
+        db::surveys::answers(&pool, waves[1].id)
+            .await
+            .unwrap()
+            .is_empty(),
+        "each wave has its own answers"
+    );
+    // Run again at the same instant: claimed once, no third wave.
+    run_due(&pool, &config, &outbox, at("2027-03-21T18:00:00Z"))
+        .await
+        .unwrap();
+    assert_eq!(db::surveys::waves(&pool, 1).await.unwrap().len(), 2);
+    let posts: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE kind = 'survey'")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(posts, 2, "one post per wave");
+}
