@@ -374,7 +374,7 @@ async fn wave_result(
 /// `/survey results`: the latest wave's NPS with its margin of error, the groups, the response
 /// rate, newcomers vs veterans (each hidden under 5 answers), comments without names, and the
 /// trend over the waves.
-pub async fn results(pool: &Pool, guild_id: u64, survey_id: i64) -> anyhow::Result<String> {
+pub async fn results(pool: &Pool, guild_id: u64, survey_id: i64) -> anyhow::Result<Results> {
     let survey = db::surveys::get(pool, guild_id, survey_id)
         .await?
         .or_user(format!("There is no survey #{survey_id} in this server."))?;
@@ -435,7 +435,29 @@ pub async fn results(pool: &Pool, guild_id: u64, survey_id: i64) -> anyhow::Resu
                 .map(|c| format!("> {}", c.replace('\n', " "))),
         );
     }
-    Ok(posts::truncate(&lines.join("\n"), posts::MESSAGE_LIMIT))
+    let points: Vec<(i64, f64, f64)> = results
+        .iter()
+        .filter_map(|r| Some((r.wave.number, r.nps.score()?, r.nps.margin_of_error()?)))
+        .collect();
+    let chart = if points.is_empty() {
+        None
+    } else {
+        Some(crate::features::stats::chart::nps_png(
+            &survey.title,
+            &points,
+        )?)
+    };
+    Ok(Results {
+        text: posts::truncate(&lines.join("\n"), posts::MESSAGE_LIMIT),
+        chart,
+    })
+}
+
+/// `/survey results`: the text and, once a wave has answers, the trend as a PNG.
+#[derive(Clone, Debug)]
+pub struct Results {
+    pub text: String,
+    pub chart: Option<Vec<u8>>,
 }
 
 /// `/survey list`.

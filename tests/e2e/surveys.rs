@@ -142,16 +142,21 @@ async fn an_nps_wave_is_answered_anonymously_once_per_member_and_reported() {
         "no member column: {columns:?}"
     );
 
-    let results = text_of(
-        &world
-            .run(
-                world.manager,
-                "survey",
-                "results",
-                json!([{"type": 4, "name": "id", "value": 1}]),
-            )
-            .await,
-    );
+    let shown = world
+        .slash(
+            world.manager,
+            "survey",
+            "results",
+            json!([{"type": 4, "name": "id", "value": 1}]),
+        )
+        .response(WAIT)
+        .await
+        .unwrap();
+    let results = text_of(&shown.body["data"]);
+    let (name, png) = shown.files.first().cloned().expect("the trend chart");
+    assert_eq!(name, "nps.png");
+    std::fs::write(world.dir.path().join("nps.png"), &png).unwrap();
+    assert_eq!(&png[1..4], b"PNG");
     // 10, 9, 10 promoters; 8 passive; 6, 2 detractors: (3 - 2) / 6 = +17.
     assert!(results.contains("NPS **+17"), "{results}");
     assert!(

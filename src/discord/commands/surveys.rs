@@ -78,8 +78,12 @@ async fn close(ctx: Context<'_>, #[description = "Survey number"] id: i64) -> Re
 /// NPS with its margin of error, response rate, segments and comments (no names)
 #[poise::command(slash_command, ephemeral)]
 async fn results(ctx: Context<'_>, #[description = "Survey number"] id: i64) -> Result<(), Error> {
-    let text = feature::results(&ctx.data().pool, guild_id(ctx)?, id).await?;
-    ctx.say(text).await?;
+    let results = feature::results(&ctx.data().pool, guild_id(ctx)?, id).await?;
+    let mut reply = poise::CreateReply::default().content(results.text);
+    if let Some(png) = results.chart {
+        reply = reply.attachment(serenity::CreateAttachment::bytes(png, "nps.png"));
+    }
+    ctx.send(reply).await?;
     Ok(())
 }
 

@@ -139,6 +139,66 @@ pub fn retention_png(report: &Report) -> anyhow::Result<Vec<u8>> {
     encode_png(&pixels, width, height)
 }
 
+/// A survey's NPS per wave with its 95% margin of error as a bar around each point, as a PNG.
+/// `waves`: (wave number, NPS, margin of error); waves without answers are left out.
+pub fn nps_png(title: &str, waves: &[(i64, f64, f64)]) -> anyhow::Result<Vec<u8>> {
+    register_font();
+    let mut pixels = vec![255u8; (WIDTH * HEIGHT * 3) as usize];
+    {
+        let root = BitMapBackend::with_buffer(&mut pixels, (WIDTH, HEIGHT)).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let first = waves.first().map_or(1, |w| w.0);
+        let last = waves.last().map_or(1, |w| w.0).max(first);
+        let mut chart = ChartBuilder::on(&root)
+            .caption(format!("NPS by wave · {title}"), ("sans-serif", 22))
+            .margin(16)
+            .x_label_area_size(36)
+            .y_label_area_size(48)
+            .build_cartesian_2d((first - 1)..(last + 1), -100f64..100f64)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        chart
+            .configure_mesh()
+            .x_labels(usize::try_from(last - first + 3).unwrap_or(3).min(12))
+            .x_label_formatter(&|w| {
+                if *w >= first && *w <= last {
+                    format!("wave {w}")
+                } else {
+                    String::new()
+                }
+            })
+            .y_desc("NPS (bars: 95% margin of error)")
+            .y_label_formatter(&|v| format!("{v:+.0}"))
+            .label_style(("sans-serif", 13))
+            .light_line_style(RGBColor(235, 235, 235))
+            .draw()
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let colour = RGBColor(232, 106, 51);
+        chart
+            .draw_series(waves.iter().map(|&(w, nps, moe)| {
+                PathElement::new(
+                    vec![(w, (nps - moe).max(-100.0)), (w, (nps + moe).min(100.0))],
+                    RGBColor(200, 200, 200).stroke_width(6),
+                )
+            }))
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        chart
+            .draw_series(LineSeries::new(
+                waves.iter().map(|&(w, nps, _)| (w, nps)),
+                colour.stroke_width(3),
+            ))
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        chart
+            .draw_series(
+                waves
+                    .iter()
+                    .map(|&(w, nps, _)| Circle::new((w, nps), 5, colour.filled())),
+            )
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        root.present().map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
+    encode_png(&pixels, WIDTH, HEIGHT)
+}
+
 fn encode_png(rgb: &[u8], width: u32, height: u32) -> anyhow::Result<Vec<u8>> {
     let mut out = Vec::new();
     {
@@ -178,6 +238,17 @@ mod tests {
         if let Ok(dir) = std::env::var("HEARTH_TEST_ARTIFACTS") {
             std::fs::write(std::path::Path::new(&dir).join("retention.png"), &png).unwrap();
         }
+    }
+
+    #[test]
+    fn draws_an_nps_trend() {
+        let png = nps_png(
+            "Check-in",
+            &[(1, 20.0, 15.0), (2, 35.0, 12.0), (3, -10.0, 30.0)],
+        )
+        .unwrap();
+        assert_eq!(&png[1..4], b"PNG");
+        assert!(nps_png("Empty", &[]).is_ok());
     }
 
     #[test]
