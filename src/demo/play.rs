@@ -366,6 +366,7 @@ async fn play(out: &Path) -> anyhow::Result<()> {
     feedback_loop(&mut demo, &server).await?;
     ama(&mut demo, &server).await?;
     event(&mut demo, &server).await?;
+    survey(&mut demo, &server).await?;
     health(&mut demo, &server).await?;
     stop(&mut demo, bot).await
 }
@@ -865,6 +866,93 @@ async fn event(demo: &mut Demo, server: &Server) -> anyhow::Result<()> {
         demo.say(&line);
     }
     demo.command(maria, "event", "list", json!([]), "").await?;
+    Ok(())
+}
+
+/// An anonymous NPS pulse: two members answer (a menu, then a short form), the manager sees
+/// only the figures.
+async fn survey(demo: &mut Demo, server: &Server) -> anyhow::Result<()> {
+    let Server {
+        guild,
+        general,
+        maria,
+        sam,
+        ..
+    } = *server;
+    demo.say("\n— An anonymous NPS pulse —");
+    demo.command(maria, "survey", "nps", json!([]), "").await?;
+    demo.wait_for_posts(1).await?;
+    let Some(post) = demo
+        .bot_posts()
+        .into_iter()
+        .rev()
+        .find(|p| p.path == format!("/channels/{general}/messages"))
+    else {
+        return Ok(());
+    };
+    let post_id: u64 = post.response["id"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let open = post.body["components"][0]["components"][0]["custom_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let noor = demo
+        .names
+        .iter()
+        .find(|(_, n)| n.as_str() == "noor")
+        .map_or(0, |(id, _)| *id);
+    for (who, score, comment) in [
+        (sam, "9", "More show-and-tell threads!"),
+        (noor, "6", "The help channel could be faster."),
+    ] {
+        let menu = demo
+            .emu
+            .button_click(guild, general, who, post_id, &open)
+            .response(WAIT)
+            .await?;
+        let select = menu.body["data"]["components"][0]["components"][0]["custom_id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        let form = demo
+            .emu
+            .select_menu(guild, general, who, post_id, &select, &[score])
+            .response(WAIT)
+            .await?;
+        let form_id = form.body["data"]["custom_id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        tokio::time::sleep(Duration::from_millis(300)).await; // a person fills the form in
+        let thanks = demo
+            .emu
+            .modal_submit(
+                guild,
+                general,
+                who,
+                &form_id,
+                &[("comment", comment), ("contact", "no")],
+            )
+            .response(WAIT)
+            .await?;
+        let line = format!(
+            "{} {} answers {score}/10 (“{comment}”) → {}",
+            demo.stamp(),
+            demo.name(who),
+            visible_text(&thanks.body["data"])
+        );
+        demo.say(&line);
+    }
+    demo.command(
+        maria,
+        "survey",
+        "results",
+        json!([{"type": 4, "name": "id", "value": 1}]),
+        " id:1",
+    )
+    .await?;
     Ok(())
 }
 

@@ -33,6 +33,8 @@ fn demo_plays_the_scripted_community_and_exits_0() {
         "Recap of the AMA",
         "is full: you are #1 on the waitlist",
         "jules clicks “Confirm my spot” → The spot is yours",
+        "Comments (no names):",
+        "chart attached: nps.png",
         "chart attached: activity.png",
         "chart attached: retention.png",
         "Top contributors",
