@@ -4,6 +4,8 @@ CREATE TABLE surveys (
     guild_id    INTEGER NOT NULL,
     kind        TEXT    NOT NULL DEFAULT 'nps',
     title       TEXT    NOT NULL,
+    -- A custom survey's questions (JSON, see domain::surveys::Question); NULL for NPS.
+    questions   TEXT,
     channel_id  INTEGER NOT NULL,
     -- Waves repeat on this schedule in the server's time zone (NULL: one wave).
     every       TEXT,
@@ -36,8 +38,11 @@ CREATE TABLE survey_waves (
 CREATE TABLE survey_answers (
     wave_id         INTEGER NOT NULL REFERENCES survey_waves (id) ON DELETE CASCADE,
     respondent_key  TEXT    NOT NULL,
-    score           INTEGER NOT NULL,
+    -- NPS: the 0-10 score and the comment. A custom survey: `answers`, a JSON array with a value
+    -- (or null) per question.
+    score           INTEGER,
     comment         TEXT,
+    answers         TEXT,
     newcomer        INTEGER NOT NULL,
     answered_day    INTEGER NOT NULL,
     PRIMARY KEY (wave_id, respondent_key)

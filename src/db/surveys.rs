@@ -13,6 +13,8 @@ pub struct Survey {
     pub channel_id: i64,
     pub every: Option<String>,
     pub sample: Option<i64>,
+    /// A custom survey's questions (JSON); `None` for NPS.
+    pub questions: Option<String>,
 }
 
 super::from_row!(Survey {
@@ -22,7 +24,8 @@ super::from_row!(Survey {
     title,
     channel_id,
     every,
-    sample
+    sample,
+    questions
 });
 
 impl Survey {
@@ -69,15 +72,19 @@ impl Wave {
 /// One anonymous answer.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Answer {
-    pub score: i64,
+    /// NPS: 0-10.
+    pub score: Option<i64>,
     pub comment: Option<String>,
     pub newcomer: bool,
+    /// A custom survey: a JSON array with a value (or null) per question.
+    pub answers: Option<String>,
 }
 
 super::from_row!(Answer {
     score,
     comment,
-    newcomer
+    newcomer,
+    answers
 });
 
 const WAVE: &str =
@@ -92,6 +99,7 @@ pub struct NewSurvey<'a> {
     pub channel_id: u64,
     pub every: Option<&'a str>,
     pub sample: Option<u32>,
+    pub questions: Option<&'a str>,
     pub created_by: u64,
 }
 
@@ -101,8 +109,8 @@ pub async fn create(
     now: i64,
 ) -> sqlx::Result<i64> {
     sqlx::query_scalar(
-        "INSERT INTO surveys (guild_id, kind, title, channel_id, every, sample, created_by, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+        "INSERT INTO surveys (guild_id, kind, title, channel_id, every, sample, questions,
+         created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
     )
     .bind(to_sql_id(new.guild_id))
     .bind(new.kind)
@@ -110,6 +118,7 @@ pub async fn create(
     .bind(to_sql_id(new.channel_id))
     .bind(new.every)
     .bind(new.sample.map(i64::from))
+    .bind(new.questions)
     .bind(to_sql_id(new.created_by))
     .bind(now)
     .fetch_one(db)
@@ -119,7 +128,7 @@ pub async fn create(
 /// A survey by id, whatever its server (for its scheduled waves).
 pub async fn by_id(db: impl SqliteExecutor<'_>, id: i64) -> sqlx::Result<Option<Survey>> {
     sqlx::query_as(
-        "SELECT id, guild_id, kind, title, channel_id, every, sample FROM surveys WHERE id = $1",
+        "SELECT id, guild_id, kind, title, channel_id, every, sample, questions FROM surveys WHERE id = $1",
     )
     .bind(id)
     .fetch_optional(db)
@@ -132,7 +141,7 @@ pub async fn get(
     id: i64,
 ) -> sqlx::Result<Option<Survey>> {
     sqlx::query_as(
-        "SELECT id, guild_id, kind, title, channel_id, every, sample FROM surveys
+        "SELECT id, guild_id, kind, title, channel_id, every, sample, questions FROM surveys
          WHERE guild_id = $1 AND id = $2",
     )
     .bind(to_sql_id(guild_id))
@@ -143,7 +152,7 @@ pub async fn get(
 
 pub async fn list(db: impl SqliteExecutor<'_>, guild_id: u64) -> sqlx::Result<Vec<Survey>> {
     sqlx::query_as(
-        "SELECT id, guild_id, kind, title, channel_id, every, sample FROM surveys
+        "SELECT id, guild_id, kind, title, channel_id, every, sample, questions FROM surveys
          WHERE guild_id = $1 ORDER BY id DESC",
     )
     .bind(to_sql_id(guild_id))
@@ -229,16 +238,18 @@ pub async fn save_answer(
     day: i64,
 ) -> sqlx::Result<()> {
     sqlx::query(
-        "INSERT INTO survey_answers (wave_id, respondent_key, score, comment, newcomer, answered_day)
-         VALUES ($1, $2, $3, $4, $5, $6)
+        "INSERT INTO survey_answers (wave_id, respondent_key, score, comment, newcomer, answers,
+         answered_day) VALUES ($1, $2, $3, $4, $5, $6, $7)
          ON CONFLICT (wave_id, respondent_key) DO UPDATE SET score = excluded.score,
-         comment = excluded.comment, newcomer = excluded.newcomer, answered_day = excluded.answered_day",
+         comment = excluded.comment, newcomer = excluded.newcomer, answers = excluded.answers,
+         answered_day = excluded.answered_day",
     )
     .bind(wave_id)
     .bind(respondent_key)
     .bind(answer.score)
     .bind(&answer.comment)
     .bind(answer.newcomer)
+    .bind(&answer.answers)
     .bind(day)
     .execute(db)
     .await?;
@@ -248,7 +259,8 @@ pub async fn save_answer(
 /// A wave's answers, in key order (which says nothing about who answered or when).
 pub async fn answers(db: impl SqliteExecutor<'_>, wave_id: i64) -> sqlx::Result<Vec<Answer>> {
     sqlx::query_as(
-        "SELECT score, comment, newcomer FROM survey_answers WHERE wave_id = $1 ORDER BY respondent_key",
+        "SELECT score, comment, newcomer, answers FROM survey_answers WHERE wave_id = $1
+         ORDER BY respondent_key",
     )
     .bind(wave_id)
     .fetch_all(db)
@@ -262,7 +274,8 @@ pub async fn answer_of(
     respondent_key: &str,
 ) -> sqlx::Result<Option<Answer>> {
     sqlx::query_as(
-        "SELECT score, comment, newcomer FROM survey_answers WHERE wave_id = $1 AND respondent_key = $2",
+        "SELECT score, comment, newcomer, answers FROM survey_answers
+         WHERE wave_id = $1 AND respondent_key = $2",
     )
     .bind(wave_id)
     .bind(respondent_key)

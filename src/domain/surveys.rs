@@ -92,6 +92,164 @@ pub fn segment(scores: &[u8]) -> Option<Nps> {
     (scores.len() >= MIN_SEGMENT_RESPONSES).then(|| Nps::of(scores))
 }
 
+/// A question of a custom survey (`/survey create`), as the manager writes it:
+/// `scale: How was onboarding?` (1 to 5), `choice: Which day suits you? | Mon | Wed | Fri`,
+/// `text: Anything else?`.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Question {
+    Scale { text: String },
+    Choice { text: String, options: Vec<String> },
+    Text { text: String },
+}
+
+/// Questions a custom survey may have: five (a form holds five text fields), of which at most
+/// four scale or choice questions (a message holds five rows: four menus and a Finish button).
+pub const MAX_QUESTIONS: usize = 5;
+pub const MAX_MENU_QUESTIONS: usize = 4;
+
+impl Question {
+    pub fn parse(spec: &str) -> Result<Self, String> {
+        let (kind, rest) = spec.split_once(':').ok_or_else(|| {
+            format!("`{spec}`: start with `scale:`, `choice:` or `text:`, e.g. `scale: How was onboarding?`")
+        })?;
+        let rest = rest.trim();
+        let text = |t: &str| -> Result<String, String> {
+            let t = t.trim();
+            if t.is_empty() || t.chars().count() > 45 {
+                return Err(format!("`{spec}`: the question needs 1 to 45 characters (Discord's limit for a form label)."));
+            }
+            Ok(t.to_owned())
+        };
+        match kind.trim().to_lowercase().as_str() {
+            "scale" => Ok(Self::Scale { text: text(rest)? }),
+            "text" => Ok(Self::Text { text: text(rest)? }),
+            "choice" => {
+                let mut parts = rest.split('|');
+                let question = text(parts.next().unwrap_or_default())?;
+                let options: Vec<String> = parts
+                    .map(|o| o.trim().chars().take(100).collect::<String>())
+                    .filter(|o| !o.is_empty())
+                    .collect();
+                if !(2..=25).contains(&options.len()) {
+                    return Err(format!("`{spec}`: a choice needs 2 to 25 options after `|`, e.g. `choice: Which day? | Mon | Wed`."));
+                }
+                Ok(Self::Choice {
+                    text: question,
+                    options,
+                })
+            }
+            other => Err(format!(
+                "`{other}` is not a question kind: use scale, choice or text."
+            )),
+        }
+    }
+
+    pub fn text(&self) -> &str {
+        match self {
+            Self::Scale { text } | Self::Choice { text, .. } | Self::Text { text } => text,
+        }
+    }
+
+    /// Answered with a menu (scale, choice) rather than in the form.
+    pub fn is_menu(&self) -> bool {
+        !matches!(self, Self::Text { .. })
+    }
+
+    /// Whether `value` answers the question.
+    pub fn accepts(&self, value: &str) -> bool {
+        match self {
+            Self::Scale { .. } => matches!(value, "1" | "2" | "3" | "4" | "5"),
+            Self::Choice { options, .. } => options.iter().any(|o| o == value),
+            Self::Text { .. } => value.chars().count() <= 1000,
+        }
+    }
+}
+
+/// The questions of `/survey create`, checked together.
+pub fn parse_questions(specs: &[&str]) -> Result<Vec<Question>, String> {
+    let questions = specs
+        .iter()
+        .map(|s| Question::parse(s))
+        .collect::<Result<Vec<_>, _>>()?;
+    if questions.is_empty() || questions.len() > MAX_QUESTIONS {
+        return Err(format!("a survey has 1 to {MAX_QUESTIONS} questions."));
+    }
+    if questions.iter().filter(|q| q.is_menu()).count() > MAX_MENU_QUESTIONS {
+        return Err(format!("at most {MAX_MENU_QUESTIONS} scale or choice questions (they are menus in one message)."));
+    }
+    Ok(questions)
+}
+
+/// One question's results over a wave's answers (each answer: a value per question, or none).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Summary {
+    /// Average of 1-5 and how many gave each score.
+    Scale {
+        average: Option<f64>,
+        counts: [usize; 5],
+    },
+    Choice {
+        counts: Vec<(String, usize)>,
+    },
+    Text {
+        answers: Vec<String>,
+    },
+}
+
+pub fn summarise(questions: &[Question], answers: &[Vec<Option<String>>]) -> Vec<Summary> {
+    questions
+        .iter()
+        .enumerate()
+        .map(|(i, question)| {
+            let values: Vec<&str> = answers
+                .iter()
+                .filter_map(|a| a.get(i).and_then(|v| v.as_deref()))
+                .filter(|v| question.accepts(v))
+                .collect();
+            match question {
+                Question::Scale { .. } => {
+                    let mut counts = [0; 5];
+                    for v in &values {
+                        if let Ok(n) = v.parse::<usize>() {
+                            counts[n - 1] += 1;
+                        }
+                    }
+                    let total: usize = counts.iter().sum();
+                    #[allow(clippy::cast_precision_loss)]
+                    let average = (total > 0).then(|| {
+                        counts
+                            .iter()
+                            .enumerate()
+                            .map(|(k, c)| (k + 1) * c)
+                            .sum::<usize>() as f64
+                            / total as f64
+                    });
+                    Summary::Scale { average, counts }
+                }
+                Question::Choice { options, .. } => Summary::Choice {
+                    counts: options
+                        .iter()
+                        .map(|o| {
+                            (
+                                o.clone(),
+                                values.iter().filter(|v| **v == o.as_str()).count(),
+                            )
+                        })
+                        .collect(),
+                },
+                Question::Text { .. } => Summary::Text {
+                    answers: values
+                        .iter()
+                        .filter(|v| !v.trim().is_empty())
+                        .map(|v| (*v).to_owned())
+                        .collect(),
+                },
+            }
+        })
+        .collect()
+}
+
 /// A survey's `every`, normalised to the one-line schedule stored: `monthly` (the 1st, 10:00),
 /// `quarterly` (January, April, July, October), or any schedule of [`Schedule::from_text`].
 ///
@@ -151,6 +309,61 @@ mod tests {
         assert_eq!(segment(&[10, 9, 0, 5, 8]).map(|n| n.responses), Some(5));
         assert_eq!(response_rate(3, 0), None);
         assert_eq!(response_rate(3, 12), Some(0.25));
+    }
+
+    #[test]
+    fn custom_questions_are_read_checked_and_summarised() {
+        let questions = parse_questions(&[
+            "scale: How was onboarding?",
+            "choice: Which day? | Mon | Wed | Fri",
+            "text: Anything else?",
+        ])
+        .unwrap();
+        assert_eq!(
+            questions[1],
+            Question::Choice {
+                text: "Which day?".into(),
+                options: vec!["Mon".into(), "Wed".into(), "Fri".into()]
+            }
+        );
+        assert!(parse_questions(&["rating: x"]).is_err());
+        assert!(parse_questions(&["choice: Only one | A"]).is_err());
+        assert!(
+            parse_questions(&["scale: a", "scale: b", "scale: c", "scale: d", "scale: e"]).is_err(),
+            "5 menus"
+        );
+        assert!(parse_questions(&[]).is_err());
+        let a = |s: &str, c: &str, t: &str| {
+            vec![Some(s.to_owned()), Some(c.to_owned()), Some(t.to_owned())]
+        };
+        let summary = summarise(
+            &questions,
+            &[
+                a("5", "Wed", "Great"),
+                a("4", "Wed", ""),
+                vec![Some("9".into()), None, None],
+            ],
+        );
+        assert_eq!(
+            summary[0],
+            Summary::Scale {
+                average: Some(4.5),
+                counts: [0, 0, 0, 1, 1]
+            },
+            "9 is no answer to a 1-5 scale"
+        );
+        assert_eq!(
+            summary[1],
+            Summary::Choice {
+                counts: vec![("Mon".into(), 0), ("Wed".into(), 2), ("Fri".into(), 0)]
+            }
+        );
+        assert_eq!(
+            summary[2],
+            Summary::Text {
+                answers: vec!["Great".into()]
+            }
+        );
     }
 
     #[test]

@@ -23,8 +23,13 @@ use crate::outbox::{self, posts};
 pub const OPEN: &str = "hearth:survey:open:";
 pub const SCORE: &str = "hearth:survey:score:";
 pub const FORM: &str = "hearth:survey:form:";
+/// A custom survey's menus (`{wave}:{question}`), its Finish button and text form (`{wave}`).
+pub const PICK: &str = "hearth:survey:pick:";
+pub const FINISH: &str = "hearth:survey:finish:";
+pub const TEXTS: &str = "hearth:survey:texts:";
 
-pub const NPS_QUESTION: &str = "How likely are you to recommend this community to a friend?";
+pub const NPS_QUESTION: &str =
+    "How likely are you to recommend this community to a friend? (0-10, and one thing we could do better.)";
 pub const NPS_FOLLOW_UP: &str = "What is one thing we could do better?";
 
 /// Newcomers (the segment) joined less than this long before answering.
@@ -74,6 +79,7 @@ pub async fn start_nps(
             channel_id: new.channel,
             every: every.as_deref(),
             sample: new.sample,
+            questions: None,
             created_by: new.created_by,
         },
         now,
@@ -152,7 +158,7 @@ async fn open_wave(
     let Some(sample) = survey.sample.and_then(|s| usize::try_from(s).ok()) else {
         let reached = db::surveys::active_members(pool, guild_id, since).await?;
         let wave = db::surveys::open_wave(pool, survey.id, &salt, (reached, 0), now).await?;
-        let body = posts::survey_post(&survey.title, NPS_QUESTION, &format!("{OPEN}{wave}"));
+        let body = wave_post(survey, wave);
         let key = format!("survey:{wave}:post");
         outbox
             .message(guild_id, channel, "survey", key, body)
@@ -167,7 +173,7 @@ async fn open_wave(
     let sampled = i64::try_from(picked.len()).unwrap_or(i64::MAX);
     let mut tx = pool.begin().await?;
     let wave = db::surveys::open_wave(&mut *tx, survey.id, &salt, (0, sampled), now).await?;
-    let body = posts::survey_post(&survey.title, NPS_QUESTION, &format!("{OPEN}{wave}"));
+    let body = wave_post(survey, wave);
     for (i, user) in picked.iter().enumerate() {
         let post = db::outbox::NewPost {
             guild_id,
@@ -188,6 +194,24 @@ async fn open_wave(
     tx.commit().await?;
     outbox.wake();
     Ok((wave, picked.len()))
+}
+
+/// A wave's post (or DM): the NPS question, or how many questions a custom survey asks.
+fn wave_post(survey: &db::surveys::Survey, wave: i64) -> Value {
+    let open = format!("{OPEN}{wave}");
+    match questions_of(survey) {
+        Some(questions) => posts::survey_post(
+            &survey.title,
+            &format!("{} short question(s).", questions.len()),
+            &open,
+        ),
+        None => posts::survey_post(&survey.title, NPS_QUESTION, &open),
+    }
+}
+
+/// A custom survey's questions; `None` for NPS.
+pub fn questions_of(survey: &db::surveys::Survey) -> Option<Vec<rules::Question>> {
+    serde_json::from_str(survey.questions.as_deref()?).ok()
 }
 
 fn local_day(at: i64, tz: Tz) -> i64 {
@@ -251,9 +275,10 @@ pub async fn answer(
     let comment = comment.map(str::trim).filter(|c| !c.is_empty());
     let tz = settings::timezone(pool, config, guild_id).await?;
     let answer = Answer {
-        score: i64::from(score),
+        score: Some(i64::from(score)),
         comment: comment.map(str::to_owned),
         newcomer: joined.is_some_and(|j| now - j < NEWCOMER_SECS),
+        answers: None,
     };
     let key = rules::respondent_key(&salt, user);
     db::surveys::save_answer(pool, wave.id, &key, &answer, local_day(now, tz)).await?;
@@ -358,7 +383,7 @@ async fn wave_result(
         answers
             .iter()
             .filter(|a| filter(a))
-            .filter_map(|a| u8::try_from(a.score).ok())
+            .filter_map(|a| a.score.and_then(|s| u8::try_from(s).ok()))
             .collect()
     };
     Ok(WaveResult {
@@ -383,6 +408,26 @@ pub async fn results(pool: &Pool, guild_id: u64, survey_id: i64) -> anyhow::Resu
         results.push(wave_result(pool, &survey, wave).await?);
     }
     let latest = results.last().or_user("This survey has no wave yet.")?;
+    if let Some(questions) = questions_of(&survey) {
+        let answers = db::surveys::answers(pool, latest.wave.id).await?;
+        let mut lines = vec![format!(
+            "**Survey #{}: {}** · wave {} ({}) · reached {}",
+            survey.id,
+            survey.title,
+            latest.wave.number,
+            if latest.wave.is_open() {
+                "open"
+            } else {
+                "closed"
+            },
+            latest.wave.reached
+        )];
+        lines.extend(custom_lines(&questions, &answers));
+        return Ok(Results {
+            text: posts::truncate(&lines.join("\n"), posts::MESSAGE_LIMIT),
+            chart: None,
+        });
+    }
     let pct = |r: Option<f64>| r.map_or_else(|| "n/a".to_owned(), |r| format!("{:.0}%", r * 100.0));
     let segment = |s: &Option<Nps>| {
         s.as_ref().map_or_else(
@@ -527,4 +572,161 @@ pub fn month_field(surveys: &Value) -> Option<Value> {
         "value": format!("{nps} from {responses} answer(s) · response rate {rate}"),
         "inline": true,
     }))
+}
+
+/// A manager's `/survey create`: up to five questions (`scale: …`, `choice: … | a | b`, `text: …`).
+#[derive(Clone, Debug)]
+pub struct NewCustom<'a> {
+    pub guild_id: u64,
+    pub channel: u64,
+    pub created_by: u64,
+    pub title: &'a str,
+    pub questions: Vec<&'a str>,
+    pub sample: Option<u32>,
+    pub every: Option<&'a str>,
+}
+
+/// A new custom survey and its first wave; returns the manager's answer.
+pub async fn start_custom(
+    pool: &Pool,
+    config: &Config,
+    outbox: &outbox::Outbox,
+    new: &NewCustom<'_>,
+    now: i64,
+) -> anyhow::Result<String> {
+    let questions =
+        rules::parse_questions(&new.questions).map_err(|e| UserError(format!("questions: {e}")))?;
+    let every = new
+        .every
+        .map(rules::normalise_every)
+        .transpose()
+        .map_err(|e| UserError(format!("every: {e}")))?;
+    let json = serde_json::to_string(&questions)?;
+    let id = db::surveys::create(
+        pool,
+        &db::surveys::NewSurvey {
+            guild_id: new.guild_id,
+            kind: "custom",
+            title: new.title.trim(),
+            channel_id: new.channel,
+            every: every.as_deref(),
+            sample: new.sample,
+            questions: Some(&json),
+            created_by: new.created_by,
+        },
+        now,
+    )
+    .await?;
+    let survey = db::surveys::by_id(pool, id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("survey {id} vanished after its creation"))?;
+    let (wave, sampled) = open_wave(pool, outbox, &survey, now).await?;
+    schedule_next_wave(pool, config, &survey, now).await?;
+    let place = if new.sample.is_some() {
+        format!("by DM to {sampled} member(s)")
+    } else {
+        format!("in <#{}>", new.channel)
+    };
+    Ok(format!(
+        "Survey #{id} is open (wave {wave}) {place} with {} question(s), anonymous to everyone, managers included.",
+        questions.len()
+    ))
+}
+
+/// A custom survey's open wave and questions, for a member answering it.
+pub async fn custom_wave(
+    pool: &Pool,
+    guild_id: Option<u64>,
+    wave_id: i64,
+) -> anyhow::Result<Option<(db::surveys::Wave, u64, Vec<rules::Question>)>> {
+    let (wave, guild) = open_wave_of(pool, guild_id, wave_id).await?;
+    let Some(survey) = db::surveys::get(pool, guild, wave.survey_id).await? else {
+        return Ok(None);
+    };
+    Ok(questions_of(&survey).map(|q| (wave, guild, q)))
+}
+
+/// Saves some of a member's answers to a custom survey's wave (a menu pick, or the form's text
+/// answers): `(question index, value)`. Earlier answers to other questions stay.
+#[allow(clippy::too_many_arguments)]
+pub async fn save_custom(
+    pool: &Pool,
+    config: &Config,
+    guild_id: Option<u64>,
+    wave_id: i64,
+    user: u64,
+    values: &[(usize, String)],
+    now: i64,
+) -> anyhow::Result<()> {
+    let (wave, guild, questions) = custom_wave(pool, guild_id, wave_id)
+        .await?
+        .or_user("This is not a custom survey.")?;
+    let salt = wave.salt.clone().or_user("This survey is closed.")?;
+    let key = rules::respondent_key(&salt, user);
+    let previous = db::surveys::answer_of(pool, wave.id, &key).await?;
+    let mut answers: Vec<Option<String>> = previous
+        .as_ref()
+        .and_then(|a| a.answers.as_deref())
+        .and_then(|a| serde_json::from_str(a).ok())
+        .unwrap_or_default();
+    answers.resize(questions.len(), None);
+    for (index, value) in values {
+        let question = questions
+            .get(*index)
+            .or_user("There is no such question.")?;
+        let value = value.trim();
+        if !question.accepts(value) {
+            return Err(
+                UserError(format!("`{value}` does not answer “{}”.", question.text())).into(),
+            );
+        }
+        answers[*index] = (!value.is_empty()).then(|| value.to_owned());
+    }
+    let joined = db::surveys::first_joined_at(pool, guild, user).await?;
+    let tz = settings::timezone(pool, config, guild).await?;
+    let answer = Answer {
+        score: None,
+        comment: None,
+        newcomer: joined.is_some_and(|j| now - j < NEWCOMER_SECS),
+        answers: Some(serde_json::to_string(&answers)?),
+    };
+    db::surveys::save_answer(pool, wave.id, &key, &answer, local_day(now, tz)).await?;
+    Ok(())
+}
+
+/// The results lines of a custom survey's wave.
+fn custom_lines(questions: &[rules::Question], answers: &[Answer]) -> Vec<String> {
+    let rows: Vec<Vec<Option<String>>> = answers
+        .iter()
+        .filter_map(|a| serde_json::from_str(a.answers.as_deref()?).ok())
+        .collect();
+    let mut lines = vec![format!("{} respondent(s)", rows.len())];
+    for (question, summary) in questions.iter().zip(rules::summarise(questions, &rows)) {
+        lines.push(format!("**{}**", question.text()));
+        match summary {
+            rules::Summary::Scale { average, counts } => lines.push(format!(
+                "average {} (1-5) · {}",
+                average.map_or_else(|| "n/a".to_owned(), |a| format!("{a:.1}")),
+                counts
+                    .iter()
+                    .enumerate()
+                    .map(|(i, c)| format!("{}: {c}", i + 1))
+                    .collect::<Vec<_>>()
+                    .join(" · ")
+            )),
+            rules::Summary::Choice { counts } => lines.push(
+                counts
+                    .iter()
+                    .map(|(o, c)| format!("{o}: {c}"))
+                    .collect::<Vec<_>>()
+                    .join(" · "),
+            ),
+            rules::Summary::Text { answers } => lines.extend(
+                answers
+                    .iter()
+                    .map(|a| format!("> {}", a.replace('\n', " "))),
+            ),
+        }
+    }
+    lines
 }

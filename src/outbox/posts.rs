@@ -404,7 +404,7 @@ pub fn event_feedback_request(
 /// A survey wave's post: the question and the button that opens the answer.
 pub fn survey_post(title: &str, question: &str, open_id: &str) -> Value {
     json!({
-        "content": truncate(&format!("📋 **{title}**: {question} (0-10, and one thing we could do better). Two questions, anonymous to everyone, managers included."), MESSAGE_LIMIT),
+        "content": truncate(&format!("📋 **{title}**: {question} Anonymous to everyone, managers included."), MESSAGE_LIMIT),
         "components": ask_button(open_id, "Answer", 1),
         "allowed_mentions": allowed_mentions(&[]),
     })

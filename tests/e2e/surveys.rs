@@ -402,3 +402,118 @@ async fn a_dm_sample_skips_closed_dms_and_opted_out_members_and_counts_only_thos
     );
     let _ = open_b;
 }
+
+#[tokio::test]
+async fn a_custom_survey_takes_menus_and_a_form_and_summarises_each_question() {
+    let world = World::new().await;
+    let _bot = world.start_bot(1).await;
+    let started = text_of(
+        &world
+            .run(
+                world.manager,
+                "survey",
+                "create",
+                json!([
+                    {"type": 3, "name": "title", "value": "Onboarding check"},
+                    {"type": 3, "name": "q1", "value": "scale: How was onboarding?"},
+                    {"type": 3, "name": "q2", "value": "choice: Best day for events? | Mon | Wed"},
+                    {"type": 3, "name": "q3", "value": "text: Anything else?"}
+                ]),
+            )
+            .await,
+    );
+    assert!(started.contains("with 3 question(s)"), "{started}");
+    let refused = text_of(
+        &world
+            .run(world.manager, "survey", "create", json!([{"type": 3, "name": "title", "value": "x"}, {"type": 3, "name": "q1", "value": "rating: 1-10"}]))
+            .await,
+    );
+    assert!(refused.contains("not a question kind"), "{refused}");
+    let post = wait_posts(&world.emu, world.general, 1)
+        .await
+        .pop()
+        .unwrap();
+    let post_id: u64 = post.response["id"].as_str().unwrap().parse().unwrap();
+    let open = post.body["components"][0]["components"][0]["custom_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let other = world.emu.add_user("ola", false);
+    world.emu.add_member(world.guild, other, &[]);
+    for (user, scale, day, text) in [
+        (world.member, "4", "Wed", "Loved the intro thread"),
+        (other, "5", "Mon", ""),
+    ] {
+        let menus = world
+            .emu
+            .button_click(world.guild, world.general, user, post_id, &open)
+            .response(WAIT)
+            .await
+            .unwrap();
+        let rows = menus.body["data"]["components"].as_array().unwrap().clone();
+        assert_eq!(rows.len(), 3, "two menus and Finish: {rows:?}");
+        let id_of = |row: usize| {
+            rows[row]["components"][0]["custom_id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        };
+        for (row, value) in [(0, scale), (1, day)] {
+            let ack = world
+                .emu
+                .select_menu(
+                    world.guild,
+                    world.general,
+                    user,
+                    post_id,
+                    &id_of(row),
+                    &[value],
+                )
+                .response(WAIT)
+                .await
+                .unwrap();
+            assert_eq!(
+                ack.body["type"],
+                json!(6),
+                "a pick is acknowledged in place: {}",
+                ack.body
+            );
+        }
+        let form = world
+            .emu
+            .button_click(world.guild, world.general, user, post_id, &id_of(2))
+            .response(WAIT)
+            .await
+            .unwrap();
+        assert_eq!(form.body["type"], json!(9), "{}", form.body);
+        let form_id = form.body["data"]["custom_id"].as_str().unwrap().to_owned();
+        human_pause().await;
+        let thanks = world
+            .emu
+            .modal_submit(world.guild, world.general, user, &form_id, &[("q2", text)])
+            .response(WAIT)
+            .await
+            .unwrap();
+        assert!(
+            text_of(&thanks.body["data"]).contains("anonymously"),
+            "{}",
+            thanks.body
+        );
+    }
+    let shown = world
+        .slash(
+            world.manager,
+            "survey",
+            "results",
+            json!([{"type": 4, "name": "id", "value": 1}]),
+        )
+        .response(WAIT)
+        .await
+        .unwrap();
+    let results = text_of(&shown.body["data"]);
+    assert!(results.contains("2 respondent(s)"), "{results}");
+    assert!(results.contains("average 4.5 (1-5)"), "{results}");
+    assert!(results.contains("Mon: 1 · Wed: 1"), "{results}");
+    assert!(results.contains("> Loved the intro thread"), "{results}");
+    assert!(!results.contains(&world.member.to_string()), "{results}");
+}

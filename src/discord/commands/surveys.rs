@@ -13,8 +13,11 @@ use crate::discord::checks::guild_id;
 use crate::discord::components::{ephemeral, ephemeral_to_form, id_after, modal_value};
 use crate::discord::{checks, embeds, Command, Context, Data, Error};
 use crate::domain::clock::unix_now;
+use crate::domain::surveys::Question;
 use crate::error::UserError;
-use crate::features::surveys::{self as feature, FORM, NPS_FOLLOW_UP, NPS_QUESTION, OPEN, SCORE};
+use crate::features::surveys::{
+    self as feature, FINISH, FORM, NPS_FOLLOW_UP, NPS_QUESTION, OPEN, PICK, SCORE, TEXTS,
+};
 
 pub fn commands() -> Vec<Command> {
     vec![survey()]
@@ -26,7 +29,7 @@ pub fn commands() -> Vec<Command> {
     guild_only,
     default_member_permissions = "MANAGE_GUILD",
     check = "checks::manager",
-    subcommands("nps", "close", "results", "list"),
+    subcommands("nps", "create", "close", "results", "list"),
     subcommand_required
 )]
 pub async fn survey(_: Context<'_>) -> Result<(), Error> {
@@ -63,6 +66,51 @@ async fn nps(
         feature::start_nps(&data.pool, &data.config, &data.outbox, &new, unix_now()).await?;
     // A survey with `every` has a job now.
     data.scheduler.wake();
+    ctx.say(reply).await?;
+    Ok(())
+}
+
+/// A short custom survey (up to 5 questions: scale, choice, text), anonymous by default
+#[allow(clippy::too_many_arguments)]
+#[poise::command(slash_command, ephemeral)]
+async fn create(
+    ctx: Context<'_>,
+    #[description = "Title"]
+    #[max_length = 80]
+    title: String,
+    #[description = "`scale: How was onboarding?` · `choice: Which day? | Mon | Wed` · `text: Anything else?`"]
+    q1: String,
+    #[description = "A second question"] q2: Option<String>,
+    #[description = "A third question"] q3: Option<String>,
+    #[description = "A fourth question"] q4: Option<String>,
+    #[description = "A fifth question"] q5: Option<String>,
+    #[description = "Where to post it (default: here)"]
+    #[channel_types("Text")]
+    channel: Option<serenity::GuildChannel>,
+    #[description = "Ask this many members active in the last 30 days by DM instead"]
+    #[min = 1]
+    #[max = 500]
+    sample: Option<u32>,
+) -> Result<(), Error> {
+    let data = ctx.data();
+    let mut questions = vec![q1.as_str()];
+    questions.extend(
+        [&q2, &q3, &q4, &q5]
+            .into_iter()
+            .flatten()
+            .map(String::as_str),
+    );
+    let new = feature::NewCustom {
+        guild_id: guild_id(ctx)?,
+        channel: channel.map_or(ctx.channel_id().get(), |c| c.id.get()),
+        created_by: ctx.author().id.get(),
+        title: &title,
+        questions,
+        sample,
+        every: None,
+    };
+    let reply =
+        feature::start_custom(&data.pool, &data.config, &data.outbox, &new, unix_now()).await?;
     ctx.say(reply).await?;
     Ok(())
 }
@@ -105,10 +153,17 @@ pub async fn on_component(
     // None in a DM (a sampled wave): the wave says which server it belongs to.
     let guild_id = interaction.guild_id.map(|g| g.get());
     if let Some(wave) = id_after(custom_id, OPEN) {
-        if let Err(err) = feature::open_wave_of(&data.pool, guild_id, wave).await {
-            let text = err.downcast::<UserError>()?.0;
-            ephemeral(ctx, interaction, &text).await?;
-            return Ok(true);
+        match feature::custom_wave(&data.pool, guild_id, wave).await {
+            Ok(Some((_, _, questions))) => {
+                custom_menus(ctx, interaction, wave, &questions).await?;
+                return Ok(true);
+            }
+            Ok(None) => {}
+            Err(err) => {
+                let text = err.downcast::<UserError>()?.0;
+                ephemeral(ctx, interaction, &text).await?;
+                return Ok(true);
+            }
         }
         let options = (0..=10)
             .rev()
@@ -134,6 +189,71 @@ pub async fn on_component(
         interaction
             .create_response(ctx, CreateInteractionResponse::Message(message))
             .await?;
+        return Ok(true);
+    }
+    if let Some(rest) = custom_id.strip_prefix(PICK) {
+        let Some((wave, index)) = rest
+            .split_once(':')
+            .and_then(|(w, i)| Some((w.parse::<i64>().ok()?, i.parse::<usize>().ok()?)))
+        else {
+            return Ok(false);
+        };
+        let value = match &interaction.data.kind {
+            ComponentInteractionDataKind::StringSelect { values } => values.first().cloned(),
+            _ => None,
+        }
+        .unwrap_or_default();
+        let user = interaction.user.id.get();
+        let saved = feature::save_custom(
+            &data.pool,
+            &data.config,
+            guild_id,
+            wave,
+            user,
+            &[(index, value)],
+            unix_now(),
+        )
+        .await;
+        match saved {
+            // The pick is kept; the menus stay as they are.
+            Ok(()) => {
+                interaction
+                    .create_response(ctx, CreateInteractionResponse::Acknowledge)
+                    .await?
+            }
+            Err(err) => ephemeral(ctx, interaction, &err.downcast::<UserError>()?.0).await?,
+        }
+        return Ok(true);
+    }
+    if let Some(wave) = id_after(custom_id, FINISH) {
+        let questions = match feature::custom_wave(&data.pool, guild_id, wave).await {
+            Ok(Some((_, _, questions))) => questions,
+            Ok(None) => return Ok(false),
+            Err(err) => {
+                ephemeral(ctx, interaction, &err.downcast::<UserError>()?.0).await?;
+                return Ok(true);
+            }
+        };
+        let texts: Vec<CreateActionRow> = questions
+            .iter()
+            .enumerate()
+            .filter(|(_, q)| !q.is_menu())
+            .map(|(i, q)| {
+                CreateActionRow::InputText(
+                    CreateInputText::new(InputTextStyle::Paragraph, q.text(), format!("q{i}"))
+                        .required(false)
+                        .max_length(1000),
+                )
+            })
+            .collect();
+        if texts.is_empty() {
+            ephemeral(ctx, interaction, "Thank you! Your answers are saved, anonymously: nobody, managers included, can see they are yours.").await?;
+        } else {
+            let form = CreateModal::new(format!("{TEXTS}{wave}"), "Almost done").components(texts);
+            interaction
+                .create_response(ctx, CreateInteractionResponse::Modal(form))
+                .await?;
+        }
         return Ok(true);
     }
     if let Some(wave) = id_after(custom_id, SCORE) {
@@ -173,6 +293,53 @@ pub async fn on_component(
     Ok(false)
 }
 
+/// A custom survey's menus (one per scale or choice question) and its Finish button.
+async fn custom_menus(
+    ctx: &serenity::Context,
+    interaction: &ComponentInteraction,
+    wave: i64,
+    questions: &[Question],
+) -> Result<(), Error> {
+    let mut rows: Vec<CreateActionRow> = questions
+        .iter()
+        .enumerate()
+        .filter_map(|(i, question)| {
+            let options: Vec<CreateSelectMenuOption> = match question {
+                Question::Scale { .. } => (1..=5)
+                    .map(|n| CreateSelectMenuOption::new(n.to_string(), n.to_string()))
+                    .collect(),
+                Question::Choice { options, .. } => options
+                    .iter()
+                    .map(|o| CreateSelectMenuOption::new(o.clone(), o.clone()))
+                    .collect(),
+                Question::Text { .. } => return None,
+            };
+            let placeholder: String = question.text().chars().take(150).collect();
+            Some(CreateActionRow::SelectMenu(
+                CreateSelectMenu::new(
+                    format!("{PICK}{wave}:{i}"),
+                    CreateSelectMenuKind::String { options },
+                )
+                .placeholder(placeholder),
+            ))
+        })
+        .collect();
+    rows.push(CreateActionRow::Buttons(vec![serenity::CreateButton::new(
+        format!("{FINISH}{wave}"),
+    )
+    .label("Finish")
+    .style(serenity::ButtonStyle::Success)]));
+    let message = CreateInteractionResponseMessage::new()
+        .content("Pick your answers (anonymous), then Finish.")
+        .components(rows)
+        .ephemeral(true)
+        .allowed_mentions(embeds::no_mentions());
+    interaction
+        .create_response(ctx, CreateInteractionResponse::Message(message))
+        .await?;
+    Ok(())
+}
+
 /// The comment form: stores the answer and, for a detractor who asked to be contacted, opens
 /// a feedback item with the comment.
 pub async fn on_modal(
@@ -180,6 +347,39 @@ pub async fn on_modal(
     data: &Data,
     interaction: &ModalInteraction,
 ) -> Result<bool, Error> {
+    if let Some(wave) = id_after(&interaction.data.custom_id, TEXTS) {
+        let values: Vec<(usize, String)> = interaction
+            .data
+            .components
+            .iter()
+            .flat_map(|row| row.components.iter())
+            .filter_map(|c| match c {
+                serenity::ActionRowComponent::InputText(input) => Some((
+                    input.custom_id.strip_prefix('q')?.parse().ok()?,
+                    input.value.clone().unwrap_or_default(),
+                )),
+                _ => None,
+            })
+            .collect();
+        let guild_id = interaction.guild_id.map(|g| g.get());
+        let user = interaction.user.id.get();
+        let saved = feature::save_custom(
+            &data.pool,
+            &data.config,
+            guild_id,
+            wave,
+            user,
+            &values,
+            unix_now(),
+        )
+        .await;
+        let text = match saved {
+            Ok(()) => "Thank you! Your answers are saved, anonymously: nobody, managers included, can see they are yours. Answering again replaces them.".to_owned(),
+            Err(err) => err.downcast::<UserError>()?.0,
+        };
+        ephemeral_to_form(ctx, interaction, &text).await?;
+        return Ok(true);
+    }
     let Some(rest) = interaction.data.custom_id.strip_prefix(FORM) else {
         return Ok(false);
     };
