@@ -110,3 +110,65 @@ async fn weekly_waves_keep_19_00_in_berlin_across_the_spring_change() {
         .unwrap();
     assert_eq!(posts, 2, "one post per wave");
 }
+
+#[tokio::test]
+async fn a_member_exports_and_forgets_their_own_answer_and_the_figures_stay() {
+    let (_dir, pool) = support::temp_store().await;
+    let (config, outbox) = (Config::default(), Outbox::new(pool.clone()));
+    let new = NewNps {
+        guild_id: 1,
+        channel: 2,
+        created_by: 3,
+        title: None,
+        sample: None,
+        every: None,
+    };
+    let now = at("2026-12-03T12:00:00Z").timestamp();
+    surveys::start_nps(&pool, &config, &outbox, &new, now)
+        .await
+        .unwrap();
+    let wave = db::surveys::waves(&pool, 1).await.unwrap().remove(0);
+    surveys::answer(
+        &pool,
+        &config,
+        Some(1),
+        wave.id,
+        7,
+        3,
+        Some("Slower replies lately"),
+        false,
+        now,
+    )
+    .await
+    .unwrap();
+    surveys::answer(&pool, &config, Some(1), wave.id, 8, 10, None, false, now)
+        .await
+        .unwrap();
+
+    let export = db::privacy::export(&pool, Some(1), 7).await.unwrap();
+    let mine = &export["survey_answers"];
+    assert_eq!(mine.as_array().map(Vec::len), Some(1), "{export}");
+    assert_eq!(mine[0]["score"], 3);
+    assert_eq!(mine[0]["comment"], "Slower replies lately");
+
+    db::privacy::forget(&pool, Some(1), 7, db::privacy::anonymous_id())
+        .await
+        .unwrap();
+    let export = db::privacy::export(&pool, Some(1), 7).await.unwrap();
+    assert_eq!(
+        export["survey_answers"].as_array().map(Vec::len),
+        Some(0),
+        "{export}"
+    );
+    let answers = db::surveys::answers(&pool, wave.id).await.unwrap();
+    assert_eq!(
+        answers.len(),
+        2,
+        "the answer still counts, under a key that leads nowhere"
+    );
+    // Answering again after forgetting is a new answer, not an update of the forgotten one.
+    surveys::answer(&pool, &config, Some(1), wave.id, 7, 9, None, false, now)
+        .await
+        .unwrap();
+    assert_eq!(db::surveys::answers(&pool, wave.id).await.unwrap().len(), 3);
+}

@@ -91,6 +91,8 @@ async fn create(
     #[min = 1]
     #[max = 500]
     sample: Option<u32>,
+    #[description = "Open a new wave on a schedule: quarterly, monthly, `fri 17:00`, `cron 0 10 1 */3 *`"]
+    every: Option<String>,
 ) -> Result<(), Error> {
     let data = ctx.data();
     let mut questions = vec![q1.as_str()];
@@ -107,10 +109,11 @@ async fn create(
         title: &title,
         questions,
         sample,
-        every: None,
+        every: every.as_deref(),
     };
     let reply =
         feature::start_custom(&data.pool, &data.config, &data.outbox, &new, unix_now()).await?;
+    data.scheduler.wake();
     ctx.say(reply).await?;
     Ok(())
 }
