@@ -26,16 +26,21 @@ pub fn modal_value(interaction: &ModalInteraction, field: &str) -> Option<String
         })
 }
 
+/// A message only the member who acted sees, pinging nobody.
+pub fn private_message(text: &str) -> CreateInteractionResponseMessage {
+    CreateInteractionResponseMessage::new()
+        .content(text)
+        .ephemeral(true)
+        .allowed_mentions(embeds::no_mentions())
+}
+
 /// Answers a button click with a message only the clicker sees.
 pub async fn ephemeral(
     ctx: &serenity::Context,
     interaction: &ComponentInteraction,
     text: &str,
 ) -> Result<(), Error> {
-    let message = CreateInteractionResponseMessage::new()
-        .content(text)
-        .ephemeral(true)
-        .allowed_mentions(embeds::no_mentions());
+    let message = private_message(text);
     interaction
         .create_response(ctx, CreateInteractionResponse::Message(message))
         .await?;
@@ -48,10 +53,7 @@ pub async fn ephemeral_to_form(
     interaction: &ModalInteraction,
     text: &str,
 ) -> Result<(), Error> {
-    let message = CreateInteractionResponseMessage::new()
-        .content(text)
-        .ephemeral(true)
-        .allowed_mentions(embeds::no_mentions());
+    let message = private_message(text);
     interaction
         .create_response(ctx, CreateInteractionResponse::Message(message))
         .await?;

@@ -4,14 +4,15 @@
 
 use poise::serenity_prelude::{
     self as serenity, ComponentInteraction, ComponentInteractionDataKind, CreateActionRow,
-    CreateInputText, CreateInteractionResponse, CreateInteractionResponseMessage, CreateModal,
-    CreateSelectMenu, CreateSelectMenuKind, CreateSelectMenuOption, InputTextStyle,
-    ModalInteraction,
+    CreateInputText, CreateInteractionResponse, CreateModal, CreateSelectMenu,
+    CreateSelectMenuKind, CreateSelectMenuOption, InputTextStyle, ModalInteraction,
 };
 
 use crate::discord::checks::guild_id;
-use crate::discord::components::{ephemeral, ephemeral_to_form, id_after, modal_value};
-use crate::discord::{checks, embeds, Command, Context, Data, Error};
+use crate::discord::components::{
+    ephemeral, ephemeral_to_form, id_after, modal_value, private_message,
+};
+use crate::discord::{checks, Command, Context, Data, Error};
 use crate::domain::clock::unix_now;
 use crate::domain::surveys::Question;
 use crate::error::UserError;
@@ -184,11 +185,8 @@ pub async fn on_component(
             CreateSelectMenuKind::String { options },
         )
         .placeholder("0 to 10");
-        let message = CreateInteractionResponseMessage::new()
-            .content(format!("{NPS_QUESTION} (anonymous)"))
-            .components(vec![CreateActionRow::SelectMenu(menu)])
-            .ephemeral(true)
-            .allowed_mentions(embeds::no_mentions());
+        let message = private_message(&format!("{NPS_QUESTION} (anonymous)"))
+            .components(vec![CreateActionRow::SelectMenu(menu)]);
         interaction
             .create_response(ctx, CreateInteractionResponse::Message(message))
             .await?;
@@ -332,11 +330,7 @@ async fn custom_menus(
     )
     .label("Finish")
     .style(serenity::ButtonStyle::Success)]));
-    let message = CreateInteractionResponseMessage::new()
-        .content("Pick your answers (anonymous), then Finish.")
-        .components(rows)
-        .ephemeral(true)
-        .allowed_mentions(embeds::no_mentions());
+    let message = private_message("Pick your answers (anonymous), then Finish.").components(rows);
     interaction
         .create_response(ctx, CreateInteractionResponse::Message(message))
         .await?;
