@@ -30,10 +30,13 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 
 #[path = "hearth_bench/events.rs"]
 mod events;
+#[path = "hearth_bench/matching.rs"]
+mod matching;
 
 const USAGE: &str = "hearth-bench [--data community-activity.csv.gz] [--events N] [--members M] \
 [--guild-members G] [--rounds R] [--records R] [--store-members S] [--store FILE] \
-[--only ingest|reports|writer|events] [--event-members N] [--event-count E] [--out FILE]";
+[--only ingest|reports|writer|events|matching] [--event-members N] [--event-count E] \
+[--match-members N] [--out FILE]";
 
 struct Args {
     data: Option<PathBuf>,
@@ -49,6 +52,8 @@ struct Args {
     /// `--only events`: guild members, each Going to one event, and the number of events.
     event_members: u64,
     event_count: u64,
+    /// `--only matching`: opted-in members of the connections round.
+    match_members: u64,
     out: PathBuf,
 }
 
@@ -65,6 +70,7 @@ fn args() -> anyhow::Result<Args> {
         only: None,
         event_members: 10_000,
         event_count: 50,
+        match_members: 10_000,
         out: PathBuf::from("bench.json"),
     };
     let mut it = std::env::args().skip(1);
@@ -85,7 +91,11 @@ fn args() -> anyhow::Result<Args> {
             "--store" => args.store = Some(PathBuf::from(value)),
             "--event-members" => args.event_members = value.parse()?,
             "--event-count" => args.event_count = value.parse()?,
-            "--only" if ["ingest", "reports", "writer", "events"].contains(&value.as_str()) => {
+            "--match-members" => args.match_members = value.parse()?,
+            "--only"
+                if ["ingest", "reports", "writer", "events", "matching"]
+                    .contains(&value.as_str()) =>
+            {
                 args.only = Some(value)
             }
             "--out" => args.out = PathBuf::from(value),
@@ -501,6 +511,8 @@ async fn main() -> anyhow::Result<()> {
         report["writer"] = writer_cost(&args).await?;
     } else if args.only.as_deref() == Some("events") {
         report["events"] = events::run(args.event_members, args.event_count).await?;
+    } else if args.only.as_deref() == Some("matching") {
+        report["matching"] = matching::run(args.match_members)?;
     } else {
         if args.only.as_deref() != Some("reports") {
             report = ingest(&args, &exe_dir).await?;

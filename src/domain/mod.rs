@@ -3,6 +3,7 @@
 
 pub mod analytics;
 pub mod clock;
+pub mod connections;
 pub mod delivery;
 pub mod doctor;
 pub mod events;

@@ -8,7 +8,7 @@ use super::*;
 /// How many occurrences of a series exist ahead of time, each its own Discord event.
 pub(super) const OCCURRENCES_AHEAD: usize = 3;
 
-/// Creates the next occurrences of a series so that [`OCCURRENCES_AHEAD`] are coming, each with
+/// Creates the next occurrences of a series so that `OCCURRENCES_AHEAD` are coming, each with
 /// its Discord event (through the outbox) and its card; members Going to the whole series are
 /// Going (or waitlisted) on each. Returns whether anything was queued and when to run again
 /// (when the earliest coming occurrence starts).
