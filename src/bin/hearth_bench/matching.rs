@@ -6,8 +6,9 @@
 
 use std::time::Instant;
 
-use hearth::domain::connections::{greedy, match_round, Constraints, Member, Params};
+use hearth::domain::connections::{greedy, match_round, pair_score, Constraints, Member, Params};
 use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
 
@@ -71,25 +72,47 @@ pub fn run(count: u64) -> anyhow::Result<Value> {
         let round = f();
         (started.elapsed().as_secs_f64(), round)
     };
+    // What the coffee bots do: shuffle and pair in order (the last three together when odd).
+    let started = Instant::now();
+    let mut order: Vec<&Member> = members.iter().collect();
+    order.shuffle(&mut StdRng::seed_from_u64(2026));
+    let (mut random_score, mut random_repeats) = (0i64, 0usize);
+    for pair in order.chunks(2) {
+        if let [a, b] = pair {
+            random_score += pair_score(a, b);
+            random_repeats += usize::from(!constraints.allowed(a.id, b.id));
+        }
+    }
+    let random_secs = started.elapsed().as_secs_f64();
     let (greedy_secs, base) = timed(&|| greedy(&members, &constraints, &params));
     let (match_secs, round) = timed(&|| match_round(&members, &constraints, &params));
     let trios =
         |r: &hearth::domain::connections::Round| r.groups.iter().filter(|g| g.len() == 3).count();
     eprintln!("matching: {count} members, {INTERESTS} interests each of {UNIVERSE}, {HISTORY_ROUNDS} rounds of history ({history_secs:.1} s to build)");
-    eprintln!("{:<44}{:>12}{:>14}", "", "greedy", "hearth");
-    eprintln!("{:<44}{:>12.3}{:>14.3}", "time, s", greedy_secs, match_secs);
-    eprintln!("{:<44}{:>12}{:>14}", "total score", base.score, round.score);
+    let cell = |r: &hearth::domain::connections::Round| {
+        (
+            format!("{} ({})", r.groups.len(), trios(r)),
+            format!("{} / {}", r.repeats, r.left_out.len()),
+        )
+    };
+    let ((base_groups, base_rep), (our_groups, our_rep)) = (cell(&base), cell(&round));
+    eprintln!("{:<44}{:>12}{:>12}{:>14}", "", "random", "greedy", "hearth");
     eprintln!(
-        "{:<44}{:>12}{:>14}",
-        "groups (trios)",
-        format!("{} ({})", base.groups.len(), trios(&base)),
-        format!("{} ({})", round.groups.len(), trios(&round))
+        "{:<44}{random_secs:>12.3}{greedy_secs:>12.3}{match_secs:>14.3}",
+        "time, s"
     );
     eprintln!(
-        "{:<44}{:>12}{:>14}",
+        "{:<44}{random_score:>12}{:>12}{:>14}",
+        "total score", base.score, round.score
+    );
+    eprintln!(
+        "{:<44}{:>12}{base_groups:>12}{our_groups:>14}",
+        "groups (trios)", ""
+    );
+    eprintln!(
+        "{:<44}{:>12}{base_rep:>12}{our_rep:>14}",
         "repeats of the last 12 rounds / left out",
-        format!("{} / {}", base.repeats, base.left_out.len()),
-        format!("{} / {}", round.repeats, round.left_out.len())
+        format!("{random_repeats} / 0")
     );
     #[allow(clippy::cast_precision_loss)]
     let gain = (round.score - base.score) as f64 / base.score.max(1) as f64 * 100.0;
@@ -98,6 +121,7 @@ pub fn run(count: u64) -> anyhow::Result<Value> {
         "members": count,
         "interests_per_member": INTERESTS,
         "history_rounds": HISTORY_ROUNDS,
+        "random": { "secs": random_secs, "score": random_score, "repeats": random_repeats },
         "greedy": { "secs": greedy_secs, "score": base.score, "repeats": base.repeats, "left_out": base.left_out.len() },
         "hearth": { "secs": match_secs, "score": round.score, "repeats": round.repeats, "left_out": round.left_out.len() },
         "score_gain_percent": gain,
