@@ -578,6 +578,25 @@ mod tests {
     }
 
     #[test]
+    fn swaps_fix_greedys_worst_case() {
+        // a-b share 3 interests, a-c and b-d share 2, c-d nothing: greedy takes a-b first and
+        // is left with c-d (30 in all); the swap gives a-c and b-d (40).
+        let members = vec![
+            member(1, &[1, 2, 3, 4, 5], false, None),
+            member(2, &[1, 2, 3, 6, 7], false, None),
+            member(3, &[4, 5], false, None),
+            member(4, &[6, 7], false, None),
+        ];
+        let params = Params::default();
+        assert_eq!(greedy(&members, &Constraints::default(), &params).score, 30);
+        let round = match_round(&members, &Constraints::default(), &params);
+        assert_eq!(
+            (round.score, round.groups),
+            (40, vec![vec![1, 3], vec![2, 4]])
+        );
+    }
+
+    #[test]
     fn the_improvement_never_scores_below_greedy() {
         let mut rng = StdRng::seed_from_u64(7);
         let members: Vec<Member> = (0..400)
