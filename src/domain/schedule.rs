@@ -149,6 +149,21 @@ impl fmt::Display for Schedule {
     }
 }
 
+/// The date in `tz` of the instant `at` (unix seconds).
+pub fn local_date(at: i64, tz: Tz) -> chrono::NaiveDate {
+    DateTime::from_timestamp(at, 0)
+        .unwrap_or_default()
+        .with_timezone(&tz)
+        .date_naive()
+}
+
+/// The instants (unix seconds) `[start, end)` of the days `from..=to` in `tz`: local midnight to
+/// local midnight, whatever daylight saving does in between.
+pub fn days_span(from: chrono::NaiveDate, to: chrono::NaiveDate, tz: Tz) -> (i64, i64) {
+    let midnight = |day: chrono::NaiveDate| resolve(day.and_time(NaiveTime::MIN), tz).timestamp();
+    (midnight(from), midnight(to + Duration::days(1)))
+}
+
 /// Maps a wall-clock time to the instant it denotes: the first occurrence when it happens
 /// twice, the first valid instant after the gap when it does not exist.
 pub fn resolve(wall: NaiveDateTime, tz: Tz) -> DateTime<Utc> {
@@ -294,6 +309,17 @@ pub fn parse_catch_up(text: &str) -> Result<CatchUp, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_day_in_berlin_spans_its_local_midnights_even_when_it_is_23_hours_long() {
+        let berlin: Tz = "Europe/Berlin".parse().unwrap();
+        let day = chrono::NaiveDate::from_ymd_opt(2027, 3, 28).unwrap();
+        let (start, end) = days_span(day, day, berlin);
+        assert_eq!(end - start, 23 * 3600);
+        assert_eq!(local_date(start, berlin), day);
+        assert_eq!(local_date(end - 1, berlin), day);
+        assert_eq!(local_date(end, berlin), day + Duration::days(1));
+    }
     use chrono_tz::{America::New_York, Australia::Lord_Howe, Europe::Berlin};
 
     fn utc(s: &str) -> DateTime<Utc> {

@@ -58,7 +58,7 @@ pub async fn refresh(
         previous => {
             // New, or the time zone changed: every day boundary moved.
             let first = match db::rollup::earliest_activity(pool, guild_id).await? {
-                Some(at) => local_day(at, tz),
+                Some(at) => crate::domain::schedule::local_date(at, tz),
                 None => last + Duration::days(1),
             };
             if previous.is_some() {
@@ -126,7 +126,12 @@ async fn settle_known_joins(
     let finished = |day: NaiveDate| (day < first_unfinished).then(|| day_number(day));
     let settled: Vec<(i64, Option<i64>)> = stale
         .iter()
-        .map(|s| (s.user_id, finished(local_day(s.first_joined_at, tz))))
+        .map(|s| {
+            (
+                s.user_id,
+                finished(crate::domain::schedule::local_date(s.first_joined_at, tz)),
+            )
+        })
         .collect();
     let recount: std::collections::BTreeSet<i64> = stale
         .iter()
@@ -177,7 +182,9 @@ async fn rebuild(
     {
         let until_id = db::rollup::highest_id(&mut tx).await?;
         let latest = db::rollup::latest_activity(&mut *tx, guild_id).await?;
-        let live_last = latest.map_or(last, |at| local_day(at, tz)).max(last);
+        let live_last = latest
+            .map_or(last, |at| crate::domain::schedule::local_date(at, tz))
+            .max(last);
         for d in analytics::days(last + Duration::days(1), live_last) {
             let (start, end) = bounds(d);
             db::rollup::rebuild_day(&mut tx, guild_id, day_number(d), start, end, until_id).await?;
@@ -289,7 +296,7 @@ pub fn fold(records: &[NewRecord], tz: Tz, done_until: i64) -> Folded {
         if is_message {
             member.first_message_at = Some(member.first_message_at.map_or(r.at, |t| t.min(r.at)));
         }
-        let day = day_number(local_day(r.at, tz));
+        let day = day_number(crate::domain::schedule::local_date(r.at, tz));
         if day < done_until {
             continue;
         }
@@ -315,16 +322,14 @@ pub async fn rewind(pool: &Pool, guild_id: u64, earliest: i64) -> anyhow::Result
     let _only_one = REFRESH.lock().await;
     if let Some(state) = db::rollup::state(pool, guild_id).await? {
         let tz: Tz = state.timezone.parse().unwrap_or(Tz::UTC);
-        db::rollup::rewind(pool, guild_id, day_number(local_day(earliest, tz))).await?;
+        db::rollup::rewind(
+            pool,
+            guild_id,
+            day_number(crate::domain::schedule::local_date(earliest, tz)),
+        )
+        .await?;
     }
     Ok(())
-}
-
-fn local_day(at: i64, tz: Tz) -> NaiveDate {
-    DateTime::from_timestamp(at, 0)
-        .unwrap_or_default()
-        .with_timezone(&tz)
-        .date_naive()
 }
 
 #[cfg(test)]

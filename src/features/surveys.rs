@@ -214,10 +214,9 @@ pub fn questions_of(survey: &db::surveys::Survey) -> Option<Vec<rules::Question>
     serde_json::from_str(survey.questions.as_deref()?).ok()
 }
 
+/// The day number (as rollups count days) of `at` in `tz`.
 fn local_day(at: i64, tz: Tz) -> i64 {
-    DateTime::<Utc>::from_timestamp(at, 0)
-        .map(|t| day_number(t.with_timezone(&tz).date_naive()))
-        .unwrap_or(0)
+    day_number(crate::domain::schedule::local_date(at, tz))
 }
 
 /// An open wave and its guild; a [`UserError`] otherwise. `guild_id` is the server the button
@@ -535,18 +534,9 @@ pub async fn report_json(
     from: chrono::NaiveDate,
     to: chrono::NaiveDate,
 ) -> anyhow::Result<Value> {
-    let midnight = |day: chrono::NaiveDate| {
-        crate::domain::schedule::resolve(day.and_time(chrono::NaiveTime::MIN), timezone).timestamp()
-    };
+    let (start, end) = crate::domain::schedule::days_span(from, to, timezone);
     let mut entries = Vec::new();
-    for wave in db::surveys::waves_between(
-        pool,
-        guild_id,
-        midnight(from),
-        midnight(to + chrono::Duration::days(1)),
-    )
-    .await?
-    {
+    for wave in db::surveys::waves_between(pool, guild_id, start, end).await? {
         let Some(survey) = db::surveys::get(pool, guild_id, wave.survey_id).await? else {
             continue;
         };

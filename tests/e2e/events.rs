@@ -750,3 +750,124 @@ async fn a_weekly_series_keeps_19_00_local_across_a_dst_change_and_going_to_all_
     );
     assert!(world.emu.scheduled_events(world.guild).is_empty());
 }
+
+#[tokio::test]
+async fn edit_moves_and_grows_an_event_and_refusals_say_what_to_fix() {
+    let world = World::new().await;
+    let channel = world.emu.add_channel(world.guild, "events", 0);
+    let _bot = world.start_bot_with(1, "").await;
+    let options = json!([
+        {"type": 3, "name": "title", "value": "Workshop"},
+        {"type": 3, "name": "start", "value": "in 3h"},
+        {"type": 4, "name": "capacity", "value": 1}
+    ]);
+    // No events channel yet: said, and nothing created.
+    let unset = create(&world, options.clone()).await;
+    assert!(unset.contains("/config channel purpose:events"), "{unset}");
+    world.set_channel("events", channel).await;
+    // Without Create Events, Discord refuses: the manager is told which permission, no card.
+    let bot_role = world.emu.bot_role(world.guild);
+    world
+        .emu
+        .set_role_permissions(world.guild, bot_role, BOT_PERMISSIONS & !(1 << 44));
+    let refused = create(&world, options.clone()).await;
+    assert!(refused.contains("Create Events"), "{refused}");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        posts_in(&world.emu, channel).is_empty(),
+        "no card for a refused event"
+    );
+    world
+        .emu
+        .set_role_permissions(world.guild, bot_role, BOT_PERMISSIONS);
+
+    let created = create(&world, options).await;
+    assert!(
+        created.contains("Event #2 is created"),
+        "the refused one keeps its number: {created}"
+    );
+    let (card_id, buttons) = card(&world, channel).await;
+    let going = button(&buttons, "Going");
+    click(&world, channel, world.member, card_id, going).await;
+    let waiting = member(&world, "wes");
+    assert!(click(&world, channel, waiting, card_id, going)
+        .await
+        .contains("#1 on the waitlist"));
+    let id = json!({"type": 4, "name": "id", "value": 2});
+
+    let bad = text_of(
+        &world
+            .run(
+                world.manager,
+                "event",
+                "edit",
+                json!([id, {"type": 3, "name": "duration", "value": "9d"}]),
+            )
+            .await,
+    );
+    assert!(bad.contains("between 1 minute and 7 days"), "{bad}");
+    let grown = text_of(
+        &world
+            .run(
+                world.manager,
+                "event",
+                "edit",
+                json!([id, {"type": 4, "name": "capacity", "value": 2}]),
+            )
+            .await,
+    );
+    assert!(
+        grown.contains("1 member(s) moved from the waitlist"),
+        "{grown}"
+    );
+    let moved = text_of(
+        &world
+            .run(
+                world.manager,
+                "event",
+                "edit",
+                json!([id, {"type": 3, "name": "start", "value": "in 5h"}]),
+            )
+            .await,
+    );
+    assert!(moved.contains("It now starts"), "{moved}");
+    let patch = world
+        .emu
+        .wait_for_request(
+            |r| r.method == "PATCH" && r.path.contains("/scheduled-events/"),
+            WAIT,
+        )
+        .await
+        .unwrap();
+    let (start, end) = (
+        chrono::DateTime::parse_from_rfc3339(patch.body["scheduled_start_time"].as_str().unwrap())
+            .unwrap(),
+        chrono::DateTime::parse_from_rfc3339(patch.body["scheduled_end_time"].as_str().unwrap())
+            .unwrap(),
+    );
+    assert_eq!(
+        (end - start).num_minutes(),
+        60,
+        "the length is kept: {}",
+        patch.body
+    );
+    // Both Going members are told once, in the thread (the promotion, then the move).
+    let posts = wait_posts(&world.emu, card_id, 2).await;
+    let texts = contents(&posts);
+    assert!(
+        texts[0].contains(&format!("<@{waiting}>")) && texts[0].contains("you are now Going"),
+        "{texts:#?}"
+    );
+    assert!(
+        texts[1].contains("moved")
+            && texts[1].contains(&format!("<@{}>", world.member))
+            && texts[1].contains(&format!("<@{waiting}>")),
+        "{texts:#?}"
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        posts_in(&world.emu, card_id).len(),
+        2,
+        "told once, even though Discord echoes the move as an update"
+    );
+}

@@ -6,7 +6,6 @@ use poise::serenity_prelude::{
     self as serenity, ComponentInteraction, CreateActionRow, CreateInputText,
     CreateInteractionResponse, CreateModal, InputTextStyle, ModalInteraction,
 };
-use serde_json::json;
 
 use crate::db;
 use crate::discord::checks::guild_id;
@@ -153,30 +152,21 @@ async fn edit(
         ));
     }
     if start.is_some() || duration.is_some() {
-        let timezone = ctx.data().settings(guild_id).await?.timezone;
-        let start_at = match &start {
-            Some(text) => feature::parse_start(text, timezone, unix_now())?,
-            None => event.start_at,
-        };
-        let length = match &duration {
-            Some(text) => crate::domain::events::parse_duration(text)
-                .map_err(|e| UserError(format!("duration: {e}")))?,
-            None => event.end_at - event.start_at,
-        };
+        let (start_at, end_at) = feature::new_times(
+            &data.pool,
+            &data.config,
+            &event,
+            start.as_deref(),
+            duration.as_deref(),
+            unix_now(),
+        )
+        .await?;
         if let Some(discord_id) = event.discord_event_id {
-            let times = |v: i64| {
-                chrono::DateTime::<chrono::Utc>::from_timestamp(v, 0)
-                    .unwrap_or_default()
-                    .to_rfc3339()
-            };
             ctx.http()
                 .edit_scheduled_event(
                     guild_id.into(),
                     db::from_sql_id(discord_id).into(),
-                    &json!({
-                        "scheduled_start_time": times(start_at),
-                        "scheduled_end_time": times(start_at + length),
-                    }),
+                    &feature::times_body(start_at, end_at),
                     Some("Event moved with /event edit"),
                 )
                 .await
@@ -193,7 +183,7 @@ async fn edit(
             &data.outbox,
             &event,
             start_at,
-            start_at + length,
+            end_at,
             unix_now(),
         )
         .await?;

@@ -96,6 +96,49 @@ pub struct EventError {
     pub status: Option<u16>,
 }
 
+/// An event's length: between 1 minute and 7 days.
+fn length_secs(text: &str) -> Result<i64, UserError> {
+    let length = rules::parse_duration(text).map_err(|e| UserError(format!("duration: {e}")))?;
+    if !(60..=7 * 86_400).contains(&length) {
+        return Err(UserError(
+            "duration: an event lasts between 1 minute and 7 days.".into(),
+        ));
+    }
+    Ok(length)
+}
+
+/// The start and end of a Discord scheduled event (the part `/event edit` changes).
+pub fn times_body(start_at: i64, end_at: i64) -> Value {
+    let time = |v: i64| {
+        DateTime::<Utc>::from_timestamp(v, 0)
+            .unwrap_or_default()
+            .to_rfc3339()
+    };
+    json!({ "scheduled_start_time": time(start_at), "scheduled_end_time": time(end_at) })
+}
+
+/// An event's new start and end from `/event edit`'s `start` and `duration` (each kept when
+/// not given), read like `/event create`'s.
+pub async fn new_times(
+    pool: &Pool,
+    config: &Config,
+    event: &Event,
+    start: Option<&str>,
+    duration: Option<&str>,
+    now: i64,
+) -> anyhow::Result<(i64, i64)> {
+    let timezone = settings::timezone(pool, config, event.guild()).await?;
+    let start_at = match start {
+        Some(text) => parse_start(text, timezone, now)?,
+        None => event.start_at,
+    };
+    let length = match duration {
+        Some(text) => length_secs(text)?,
+        None => event.end_at - event.start_at,
+    };
+    Ok((start_at, start_at + length))
+}
+
 /// Reads an event start: a date and time in the server's time zone, or `in <duration>`.
 pub fn parse_start(text: &str, timezone: Tz, now: i64) -> Result<i64, UserError> {
     let text = text.trim();
@@ -133,17 +176,7 @@ pub async fn create(
         .channel(ChannelPurpose::Events)
         .or_user("There is no events channel: `/config channel purpose:events` sets one.")?;
     let start_at = parse_start(new.start, settings.timezone, now)?;
-    let length = match new.duration {
-        Some(text) => {
-            rules::parse_duration(text).map_err(|e| UserError(format!("duration: {e}")))?
-        }
-        None => 3600,
-    };
-    if !(60..=7 * 86_400).contains(&length) {
-        return Err(
-            UserError("duration: an event lasts between 1 minute and 7 days.".into()).into(),
-        );
-    }
+    let length = length_secs(new.duration.unwrap_or("1h"))?;
     let cutoff_at = match new.cutoff {
         Some(text) => Some(
             start_at
@@ -218,18 +251,13 @@ pub async fn create(
 /// The Discord scheduled event for a Hearth event: in its voice (or stage) channel, else
 /// external at its location (Discord requires an end time for external events).
 pub fn scheduled_event_body(event: &Event, stage: bool) -> Value {
-    let times = |v: i64| {
-        DateTime::<Utc>::from_timestamp(v, 0)
-            .unwrap_or_default()
-            .to_rfc3339()
-    };
-    let mut body = json!({
-        "name": posts::truncate(&event.title, 100),
-        "privacy_level": 2,
-        "scheduled_start_time": times(event.start_at),
-        "scheduled_end_time": times(event.end_at),
-        "description": posts::truncate(event.description.as_deref().unwrap_or_default(), 1000),
-    });
+    let mut body = times_body(event.start_at, event.end_at);
+    body["name"] = json!(posts::truncate(&event.title, 100));
+    body["privacy_level"] = json!(2);
+    body["description"] = json!(posts::truncate(
+        event.description.as_deref().unwrap_or_default(),
+        1000
+    ));
     match event.voice_channel() {
         Some(channel) => {
             body["entity_type"] = json!(if stage { 1 } else { 2 });

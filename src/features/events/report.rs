@@ -158,10 +158,7 @@ pub async fn report_json(
     to: chrono::NaiveDate,
     now: i64,
 ) -> anyhow::Result<Value> {
-    let midnight = |day: chrono::NaiveDate| {
-        crate::domain::schedule::resolve(day.and_time(chrono::NaiveTime::MIN), timezone).timestamp()
-    };
-    let (start, end) = (midnight(from), midnight(to + chrono::Duration::days(1)));
+    let (start, end) = crate::domain::schedule::days_span(from, to, timezone);
     let reports = reports_between(pool, config, guild_id, start, end, now).await?;
     Ok(Value::Array(
         reports.iter().map(EventReport::json).collect(),
@@ -222,11 +219,8 @@ pub async fn stats(
             occurrences.len()
         ));
     }
-    let local_day = |ts: i64| {
-        DateTime::<Utc>::from_timestamp(ts, 0)
-            .map(|t| crate::domain::analytics::day_number(t.with_timezone(&tz).date_naive()))
-            .unwrap_or(0)
-    };
+    let local_day =
+        |ts: i64| crate::domain::analytics::day_number(crate::domain::schedule::local_date(ts, tz));
     let today = local_day(now);
     let year = reports_between(pool, config, guild_id, now - 400 * 86_400, now + 1, now).await?;
     let mut first_attended: std::collections::HashMap<u64, i64> = std::collections::HashMap::new();
