@@ -871,3 +871,71 @@ async fn edit_moves_and_grows_an_event_and_refusals_say_what_to_fix() {
         "told once, even though Discord echoes the move as an update"
     );
 }
+
+#[tokio::test]
+async fn reminders_by_dm_go_to_the_thread_when_dms_are_closed() {
+    let extra = "[events]\nreminders = \"8s\"\nreminder_grace_secs = 3\n";
+    let (world, channel, _bot) = events_world(extra).await;
+    create(
+        &world,
+        json!([
+            {"type": 3, "name": "title", "value": "Late night jam"},
+            {"type": 3, "name": "start", "value": "in 20s"}
+        ]),
+    )
+    .await;
+    let (card_id, buttons) = card(&world, channel).await;
+    let (open, closed) = (world.member, member(&world, "cal"));
+    world.emu.set_dms_closed(closed, true);
+    for user in [open, closed] {
+        click(&world, channel, user, card_id, button(&buttons, "Going")).await;
+        let chosen = text_of(
+            &world
+                .run(
+                    user,
+                    "event",
+                    "remind",
+                    json!([
+                        {"type": 4, "name": "id", "value": 1},
+                        {"type": 3, "name": "reminders", "value": "8s"},
+                        {"type": 5, "name": "dm", "value": true}
+                    ]),
+                )
+                .await,
+        );
+        assert!(chosen.contains("by DM"), "{chosen}");
+    }
+    // Due 12 s after creation: cal's DM is refused (50007) and lands in the thread instead.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let in_thread = loop {
+        let found: Vec<String> = contents(&posts_in(&world.emu, card_id))
+            .into_iter()
+            .filter(|t| t.contains("reminder:"))
+            .collect();
+        if !found.is_empty() {
+            break found;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no reminder in the thread"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(in_thread.len(), 1, "{in_thread:#?}");
+    assert!(
+        in_thread[0].contains(&format!("<@{closed}>")),
+        "{in_thread:#?}"
+    );
+    let dms: Vec<String> = world
+        .emu
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "POST" && r.status == 200 && r.path.ends_with("/messages"))
+        .filter(|r| r.path != format!("/channels/{card_id}/messages"))
+        .filter_map(|r| r.body["content"].as_str().map(str::to_owned))
+        .filter(|t| t.contains("reminder:"))
+        .collect();
+    assert_eq!(dms.len(), 1, "mo's reminder by DM, once: {dms:#?}");
+    assert!(dms[0].contains(&format!("<@{open}>")));
+}
