@@ -172,3 +172,81 @@ async fn a_member_exports_and_forgets_their_own_answer_and_the_figures_stay() {
         .unwrap();
     assert_eq!(db::surveys::answers(&pool, wave.id).await.unwrap().len(), 3);
 }
+
+/// Ratings stored before feedback moved onto the survey engine (migration 0018) keep their
+/// figures; an anonymous one keeps no link to its author, a signed one keeps its author.
+#[tokio::test]
+async fn ratings_from_before_the_survey_engine_move_over_with_their_figures() {
+    use sqlx::sqlite::SqliteConnectOptions;
+    use sqlx::{ConnectOptions, Connection};
+    let dir = tempfile::tempdir().unwrap();
+    let mut conn = SqliteConnectOptions::new()
+        .filename(dir.path().join("old.db"))
+        .create_if_missing(true)
+        .connect()
+        .await
+        .unwrap();
+    let mut files: Vec<_> = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    let (before, after): (Vec<_>, Vec<_>) = files
+        .into_iter()
+        .partition(|p| p.file_name().unwrap().to_str().unwrap() < "0018");
+    for file in &before {
+        sqlx::raw_sql(&std::fs::read_to_string(file).unwrap())
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+    sqlx::raw_sql(
+        "INSERT INTO events (id, guild_id, title, start_at, end_at, card_channel_id, created_by, created_at)
+         VALUES (7, 1, 'Park cleanup', 1000, 4600, 2, 3, 0);
+         INSERT INTO event_feedback (event_id, user_id, score, comment, anonymous, answered_at)
+         VALUES (7, 41, 4, 'more bags', 1, 5000), (7, 42, 5, 'signed', 0, 5100);",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let upgrade = after
+        .iter()
+        .find(|p| p.to_str().unwrap().contains("0018"))
+        .unwrap();
+    sqlx::raw_sql(&std::fs::read_to_string(upgrade).unwrap())
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+
+    let url = format!("sqlite://{}", dir.path().join("old.db").display());
+    let pool = db::connect(&url).await.unwrap();
+    let mut ratings = surveys::event_ratings(&pool, 7).await.unwrap();
+    ratings.sort_by_key(|r| r.score);
+    assert_eq!(
+        ratings,
+        vec![
+            surveys::Rating {
+                score: 4,
+                comment: Some("more bags".into()),
+                author: None
+            },
+            surveys::Rating {
+                score: 5,
+                comment: Some("signed".into()),
+                author: Some(42)
+            },
+        ]
+    );
+    let keys: Vec<String> = sqlx::query_scalar("SELECT respondent_key FROM survey_answers")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    // Only the signed answer names its author; the anonymous one is under a random key.
+    assert!(keys.contains(&"signed:42".to_owned()), "{keys:?}");
+    assert!(
+        keys.iter().filter(|k| k.starts_with("moved:")).count() == 1
+            && !keys.iter().any(|k| k.ends_with(":41")),
+        "{keys:?}"
+    );
+}

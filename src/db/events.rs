@@ -479,58 +479,6 @@ pub async fn newcomers(
     .await
 }
 
-/// A member's rating of an event they attended.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Feedback {
-    pub user_id: i64,
-    pub score: i64,
-    pub comment: Option<String>,
-    pub anonymous: bool,
-}
-
-super::from_row!(Feedback {
-    user_id,
-    score,
-    comment,
-    anonymous
-});
-
-/// Stores a member's rating; a second one replaces the first.
-pub async fn save_feedback(
-    db: impl SqliteExecutor<'_>,
-    event_id: i64,
-    user_id: u64,
-    feedback: (i64, Option<&str>, bool),
-    now: i64,
-) -> sqlx::Result<()> {
-    let (score, comment, anonymous) = feedback;
-    sqlx::query(
-        "INSERT INTO event_feedback (event_id, user_id, score, comment, anonymous, answered_at)
-         VALUES ($1, $2, $3, $4, $5, $6)
-         ON CONFLICT (event_id, user_id) DO UPDATE SET score = excluded.score,
-         comment = excluded.comment, anonymous = excluded.anonymous, answered_at = excluded.answered_at",
-    )
-    .bind(event_id)
-    .bind(to_sql_id(user_id))
-    .bind(score)
-    .bind(comment)
-    .bind(anonymous)
-    .bind(now)
-    .execute(db)
-    .await?;
-    Ok(())
-}
-
-pub async fn feedback(db: impl SqliteExecutor<'_>, event_id: i64) -> sqlx::Result<Vec<Feedback>> {
-    sqlx::query_as(
-        "SELECT user_id, score, comment, anonymous FROM event_feedback WHERE event_id = $1
-         ORDER BY answered_at, user_id",
-    )
-    .bind(event_id)
-    .fetch_all(db)
-    .await
-}
-
 /// A recurring event's template and schedule.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Series {

@@ -92,15 +92,6 @@ pub async fn export(pool: &Pool, guild_id: Option<u64>, user_id: u64) -> sqlx::R
     .bind(guild)
     .fetch_all(pool)
     .await?;
-    let ratings: Vec<(i64, i64, i64, Option<String>, bool)> = sqlx::query_as(
-        "SELECT e.guild_id, f.event_id, f.score, f.comment, f.anonymous FROM event_feedback f
-         JOIN events e ON e.id = f.event_id
-         WHERE f.user_id = $1 AND ($2 IS NULL OR e.guild_id = $2) ORDER BY f.event_id",
-    )
-    .bind(user)
-    .bind(guild)
-    .fetch_all(pool)
-    .await?;
     let series: Vec<(i64, i64)> = sqlx::query_as(
         "SELECT s.guild_id, m.series_id FROM event_series_members m
          JOIN event_series s ON s.id = m.series_id
@@ -112,12 +103,21 @@ pub async fn export(pool: &Pool, guild_id: Option<u64>, user_id: u64) -> sqlx::R
     .await?;
     // Anonymous survey answers are found only through an open wave's salt; closed waves' answers
     // lead to nobody any more, the member included.
+    // Answers the member signed are theirs in any wave.
     let mut survey_answers = Vec::new();
+    let mut found = std::collections::HashSet::new();
+    for a in super::surveys::signed_by(pool, guild_id, user_id).await? {
+        survey_answers.push(json!({"survey_id": a.survey_id, "wave": a.number, "score": a.score, "comment": a.comment, "answers": a.answers, "signed": true}));
+        found.insert((a.wave_id, a.respondent_key));
+    }
     for wave in super::surveys::open_waves(pool, guild_id).await? {
         let Some(salt) = &wave.salt else { continue };
         let key = crate::domain::surveys::respondent_key(salt, user_id);
+        if found.contains(&(wave.id, key.clone())) {
+            continue;
+        }
         if let Some(answer) = super::surveys::answer_of(pool, wave.id, &key).await? {
-            survey_answers.push(json!({"survey_id": wave.survey_id, "wave": wave.number, "score": answer.score, "comment": answer.comment}));
+            survey_answers.push(json!({"survey_id": wave.survey_id, "wave": wave.number, "score": answer.score, "comment": answer.comment, "answers": answer.answers, "signed": false}));
         }
     }
     Ok(json!({
@@ -129,7 +129,6 @@ pub async fn export(pool: &Pool, guild_id: Option<u64>, user_id: u64) -> sqlx::R
         "interests": interests.iter().map(|(g, i)| json!({"guild_id": g.to_string(), "interests": i})).collect::<Vec<_>>(),
         "event_rsvps": rsvps.iter().map(|(g, e, status, offsets, dm)| json!({"guild_id": g.to_string(), "event_id": e, "status": status, "reminder_offsets_secs": offsets, "dm": *dm != 0})).collect::<Vec<_>>(),
         "event_attendance": presence.iter().map(|(g, e, from, to, source)| json!({"guild_id": g.to_string(), "event_id": e, "from": from, "to": to, "source": source})).collect::<Vec<_>>(),
-        "event_feedback": ratings.iter().map(|(g, e, score, comment, anonymous)| json!({"guild_id": g.to_string(), "event_id": e, "score": score, "comment": comment, "anonymous": anonymous})).collect::<Vec<_>>(),
         "event_series_going": series.iter().map(|(g, s)| json!({"guild_id": g.to_string(), "series_id": s})).collect::<Vec<_>>(),
         "survey_answers": survey_answers,
         "tracking_opt_outs": optouts.iter().map(|(g, t)| json!({"guild_id": g.to_string(), "since": t})).collect::<Vec<_>>(),
@@ -164,7 +163,6 @@ pub async fn forget(
         "UPDATE applications SET user_id = $3, decline_reason = NULL WHERE user_id = $1 AND ($2 IS NULL OR guild_id = $2)",
         // Event figures stay right: the answer and the presence remain, under the anonymous id.
         "UPDATE event_rsvps SET user_id = $3, dm = 0 WHERE user_id = $1 AND ($2 IS NULL OR event_id IN (SELECT id FROM events WHERE guild_id = $2))",
-        "UPDATE event_feedback SET user_id = $3, anonymous = 1 WHERE user_id = $1 AND ($2 IS NULL OR event_id IN (SELECT id FROM events WHERE guild_id = $2))",
         "DELETE FROM event_series_members WHERE user_id = $1 AND ($2 IS NULL OR series_id IN (SELECT id FROM event_series WHERE guild_id = $2)) AND $3 = $3",
         "UPDATE event_presence SET user_id = $3 WHERE user_id = $1 AND ($2 IS NULL OR event_id IN (SELECT id FROM events WHERE guild_id = $2))",
         "DELETE FROM member_interests WHERE user_id = $1 AND ($2 IS NULL OR guild_id = $2) AND $3 = $3",
@@ -172,15 +170,21 @@ pub async fn forget(
     ] {
         sqlx::query(statement).bind(user).bind(guild).bind(anon).execute(&mut *tx).await?;
     }
-    // A forgotten member's survey answers keep counting under keys that lead nowhere.
+    // A forgotten member's survey answers keep counting under keys that lead nowhere: those
+    // they signed (any wave) and those of open waves (found through the salt).
+    let nowhere = || {
+        crate::domain::surveys::respondent_key(
+            &format!("{:x}", rand::random::<u128>()),
+            anonymous_id,
+        )
+    };
+    for signed in super::surveys::signed_by(&mut *tx, guild_id, user_id).await? {
+        super::surveys::rekey(&mut *tx, signed.wave_id, &signed.respondent_key, &nowhere()).await?;
+    }
     for wave in super::surveys::open_waves(&mut *tx, guild_id).await? {
         let Some(salt) = &wave.salt else { continue };
         let key = crate::domain::surveys::respondent_key(salt, user_id);
-        let nowhere = crate::domain::surveys::respondent_key(
-            &format!("{:x}", rand::random::<u128>()),
-            anonymous_id,
-        );
-        super::surveys::rekey(&mut *tx, wave.id, &key, &nowhere).await?;
+        super::surveys::rekey(&mut *tx, wave.id, &key, &nowhere()).await?;
     }
     sqlx::query(
         "DELETE FROM survey_contacts WHERE user_id = $1 AND ($2 IS NULL OR wave_id IN (SELECT w.id FROM survey_waves w JOIN surveys s ON s.id = w.survey_id WHERE s.guild_id = $2))",

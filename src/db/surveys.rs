@@ -15,6 +15,8 @@ pub struct Survey {
     pub sample: Option<i64>,
     /// A custom survey's questions (JSON); `None` for NPS.
     pub questions: Option<String>,
+    /// An event's feedback survey: its event.
+    pub event_id: Option<i64>,
 }
 
 super::from_row!(Survey {
@@ -25,7 +27,8 @@ super::from_row!(Survey {
     channel_id,
     every,
     sample,
-    questions
+    questions,
+    event_id
 });
 
 impl Survey {
@@ -50,6 +53,8 @@ pub struct Wave {
     pub reached: i64,
     /// Members sent a DM; 0 for a wave posted in a channel.
     pub sampled: i64,
+    /// When it closes by itself (an event's feedback).
+    pub closes_at: Option<i64>,
 }
 
 super::from_row!(Wave {
@@ -60,10 +65,17 @@ super::from_row!(Wave {
     closed_at,
     salt,
     reached,
-    sampled
+    sampled,
+    closes_at
 });
 
 impl Wave {
+    /// Open: not closed, and not past the time it closes by itself.
+    pub fn is_open_at(&self, now: i64) -> bool {
+        self.closed_at.is_none() && self.closes_at.is_none_or(|at| now < at)
+    }
+
+    /// Not closed yet (the job that closes it may be late: see [`Wave::is_open_at`]).
     pub fn is_open(&self) -> bool {
         self.closed_at.is_none()
     }
@@ -87,8 +99,10 @@ super::from_row!(Answer {
     answers
 });
 
-const WAVE: &str =
-    "SELECT id, survey_id, number, opened_at, closed_at, salt, reached, sampled FROM survey_waves";
+const WAVE: &str = "SELECT id, survey_id, number, opened_at, closed_at, salt, reached, sampled,
+     closes_at FROM survey_waves";
+const SURVEY: &str =
+    "SELECT id, guild_id, kind, title, channel_id, every, sample, questions, event_id FROM surveys";
 
 /// A new survey as the manager set it up.
 #[derive(Clone, Debug)]
@@ -101,6 +115,7 @@ pub struct NewSurvey<'a> {
     pub sample: Option<u32>,
     pub questions: Option<&'a str>,
     pub created_by: u64,
+    pub event_id: Option<i64>,
 }
 
 pub async fn create(
@@ -110,7 +125,8 @@ pub async fn create(
 ) -> sqlx::Result<i64> {
     sqlx::query_scalar(
         "INSERT INTO surveys (guild_id, kind, title, channel_id, every, sample, questions,
-         created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+         created_by, created_at, event_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+         RETURNING id",
     )
     .bind(to_sql_id(new.guild_id))
     .bind(new.kind)
@@ -121,18 +137,17 @@ pub async fn create(
     .bind(new.questions)
     .bind(to_sql_id(new.created_by))
     .bind(now)
+    .bind(new.event_id)
     .fetch_one(db)
     .await
 }
 
 /// A survey by id, whatever its server (for its scheduled waves).
 pub async fn by_id(db: impl SqliteExecutor<'_>, id: i64) -> sqlx::Result<Option<Survey>> {
-    sqlx::query_as(
-        "SELECT id, guild_id, kind, title, channel_id, every, sample, questions FROM surveys WHERE id = $1",
-    )
-    .bind(id)
-    .fetch_optional(db)
-    .await
+    sqlx::query_as(&format!("{SURVEY} WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(db)
+        .await
 }
 
 pub async fn get(
@@ -140,24 +155,18 @@ pub async fn get(
     guild_id: u64,
     id: i64,
 ) -> sqlx::Result<Option<Survey>> {
-    sqlx::query_as(
-        "SELECT id, guild_id, kind, title, channel_id, every, sample, questions FROM surveys
-         WHERE guild_id = $1 AND id = $2",
-    )
-    .bind(to_sql_id(guild_id))
-    .bind(id)
-    .fetch_optional(db)
-    .await
+    sqlx::query_as(&format!("{SURVEY} WHERE guild_id = $1 AND id = $2"))
+        .bind(to_sql_id(guild_id))
+        .bind(id)
+        .fetch_optional(db)
+        .await
 }
 
 pub async fn list(db: impl SqliteExecutor<'_>, guild_id: u64) -> sqlx::Result<Vec<Survey>> {
-    sqlx::query_as(
-        "SELECT id, guild_id, kind, title, channel_id, every, sample, questions FROM surveys
-         WHERE guild_id = $1 ORDER BY id DESC",
-    )
-    .bind(to_sql_id(guild_id))
-    .fetch_all(db)
-    .await
+    sqlx::query_as(&format!("{SURVEY} WHERE guild_id = $1 ORDER BY id DESC"))
+        .bind(to_sql_id(guild_id))
+        .fetch_all(db)
+        .await
 }
 
 /// Opens the next wave of a survey; returns its id.
@@ -206,7 +215,7 @@ pub async fn waves_between(
 ) -> sqlx::Result<Vec<Wave>> {
     sqlx::query_as(
         "SELECT w.id, w.survey_id, w.number, w.opened_at, w.closed_at, w.salt, w.reached,
-         w.sampled FROM survey_waves w JOIN surveys s ON s.id = w.survey_id
+         w.sampled, w.closes_at FROM survey_waves w JOIN surveys s ON s.id = w.survey_id
          WHERE s.guild_id = $1 AND w.opened_at >= $2 AND w.opened_at < $3
          ORDER BY w.opened_at, w.id",
     )
@@ -327,7 +336,7 @@ pub async fn open_waves(
 ) -> sqlx::Result<Vec<Wave>> {
     sqlx::query_as(
         "SELECT w.id, w.survey_id, w.number, w.opened_at, w.closed_at, w.salt, w.reached,
-         w.sampled FROM survey_waves w JOIN surveys s ON s.id = w.survey_id
+         w.sampled, w.closes_at FROM survey_waves w JOIN surveys s ON s.id = w.survey_id
          WHERE w.closed_at IS NULL AND ($1 IS NULL OR s.guild_id = $1) ORDER BY w.id",
     )
     .bind(guild_id.map(to_sql_id))
@@ -402,4 +411,105 @@ pub async fn guild_of(db: impl SqliteExecutor<'_>, survey_id: i64) -> sqlx::Resu
         .bind(survey_id)
         .fetch_optional(db)
         .await
+}
+
+/// An event's feedback survey.
+pub async fn by_event(db: impl SqliteExecutor<'_>, event_id: i64) -> sqlx::Result<Option<Survey>> {
+    sqlx::query_as(&format!("{SURVEY} WHERE event_id = $1"))
+        .bind(event_id)
+        .fetch_optional(db)
+        .await
+}
+
+/// Sets when a wave closes by itself.
+pub async fn set_closes_at(
+    db: impl SqliteExecutor<'_>,
+    wave_id: i64,
+    closes_at: i64,
+) -> sqlx::Result<()> {
+    sqlx::query("UPDATE survey_waves SET closes_at = $2 WHERE id = $1")
+        .bind(wave_id)
+        .bind(closes_at)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// A respondent puts their name to their answer (`Some(key)`) or takes it back (`None`).
+pub async fn sign(
+    db: impl SqliteExecutor<'_>,
+    wave_id: i64,
+    user_id: u64,
+    respondent_key: Option<&str>,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO survey_contacts (wave_id, user_id, respondent_key) VALUES ($1, $2, $3)
+         ON CONFLICT (wave_id, user_id) DO UPDATE SET respondent_key = excluded.respondent_key",
+    )
+    .bind(wave_id)
+    .bind(to_sql_id(user_id))
+    .bind(respondent_key)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// An answer with its wave and, where the member signed it, its author.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignedAnswer {
+    pub survey_id: i64,
+    pub number: i64,
+    pub wave_id: i64,
+    pub respondent_key: String,
+    pub score: Option<i64>,
+    pub comment: Option<String>,
+    pub answers: Option<String>,
+    pub signed_by: Option<i64>,
+}
+
+super::from_row!(SignedAnswer {
+    survey_id,
+    number,
+    wave_id,
+    respondent_key,
+    score,
+    comment,
+    answers,
+    signed_by
+});
+
+const SIGNED_ANSWER: &str = "SELECT w.survey_id, w.number, w.id AS wave_id, a.respondent_key,
+     a.score, a.comment, a.answers, c.user_id AS signed_by FROM survey_answers a
+     JOIN survey_waves w ON w.id = a.wave_id JOIN surveys s ON s.id = w.survey_id";
+
+/// A wave's answers with their authors where they signed them, in key order.
+pub async fn signed_answers(
+    db: impl SqliteExecutor<'_>,
+    wave_id: i64,
+) -> sqlx::Result<Vec<SignedAnswer>> {
+    sqlx::query_as(&format!(
+        "{SIGNED_ANSWER} LEFT JOIN survey_contacts c
+           ON c.wave_id = a.wave_id AND c.respondent_key = a.respondent_key
+         WHERE a.wave_id = $1 ORDER BY a.respondent_key"
+    ))
+    .bind(wave_id)
+    .fetch_all(db)
+    .await
+}
+
+/// A member's signed answers (found through their signature, open or closed waves).
+pub async fn signed_by(
+    db: impl SqliteExecutor<'_>,
+    guild_id: Option<u64>,
+    user_id: u64,
+) -> sqlx::Result<Vec<SignedAnswer>> {
+    sqlx::query_as(&format!(
+        "{SIGNED_ANSWER} JOIN survey_contacts c
+           ON c.wave_id = a.wave_id AND c.respondent_key = a.respondent_key
+         WHERE c.user_id = $1 AND ($2 IS NULL OR s.guild_id = $2) ORDER BY w.id"
+    ))
+    .bind(to_sql_id(user_id))
+    .bind(guild_id.map(to_sql_id))
+    .fetch_all(db)
+    .await
 }

@@ -20,7 +20,6 @@ pub async fn route(
         Interaction::Modal(modal) => {
             let _handled = commands::apply::on_modal(ctx, data, modal).await?
                 || commands::ama::on_modal(ctx, data, modal).await?
-                || commands::events::on_modal(ctx, data, modal).await?
                 || commands::surveys::on_modal(ctx, data, modal).await?;
         }
         _ => {}

@@ -81,6 +81,7 @@ pub async fn start_nps(
             sample: new.sample,
             questions: None,
             created_by: new.created_by,
+            event_id: None,
         },
         now,
     )
@@ -225,10 +226,11 @@ pub async fn open_wave_of(
     pool: &Pool,
     guild_id: Option<u64>,
     wave_id: i64,
+    now: i64,
 ) -> anyhow::Result<(db::surveys::Wave, u64)> {
     let wave = db::surveys::wave(pool, wave_id)
         .await?
-        .filter(db::surveys::Wave::is_open)
+        .filter(|w| w.is_open_at(now))
         .or_user("This survey is closed. Thank you all the same!")?;
     let survey_guild = db::surveys::guild_of(pool, wave.survey_id)
         .await?
@@ -268,7 +270,7 @@ pub async fn answer(
     if score > 10 {
         return Err(UserError("The score goes from 0 to 10.".into()).into());
     }
-    let (wave, guild_id) = open_wave_of(pool, guild_id, wave_id).await?;
+    let (wave, guild_id) = open_wave_of(pool, guild_id, wave_id, now).await?;
     let salt = wave.salt.clone().or_user("This survey is closed.")?;
     let joined = db::surveys::first_joined_at(pool, guild_id, user).await?;
     let comment = comment.map(str::trim).filter(|c| !c.is_empty());
@@ -537,7 +539,10 @@ pub async fn report_json(
     let (start, end) = crate::domain::schedule::days_span(from, to, timezone);
     let mut entries = Vec::new();
     for wave in db::surveys::waves_between(pool, guild_id, start, end).await? {
-        let Some(survey) = db::surveys::get(pool, guild_id, wave.survey_id).await? else {
+        let Some(survey) = db::surveys::get(pool, guild_id, wave.survey_id)
+            .await?
+            .filter(|s| s.event_id.is_none())
+        else {
             continue;
         };
         entries.push(wave_result(pool, &survey, wave).await?.json());
@@ -603,6 +608,7 @@ pub async fn start_custom(
             sample: new.sample,
             questions: Some(&json),
             created_by: new.created_by,
+            event_id: None,
         },
         now,
     )
@@ -628,8 +634,9 @@ pub async fn custom_wave(
     pool: &Pool,
     guild_id: Option<u64>,
     wave_id: i64,
+    now: i64,
 ) -> anyhow::Result<Option<(db::surveys::Wave, u64, Vec<rules::Question>)>> {
-    let (wave, guild) = open_wave_of(pool, guild_id, wave_id).await?;
+    let (wave, guild) = open_wave_of(pool, guild_id, wave_id, now).await?;
     let Some(survey) = db::surveys::get(pool, guild, wave.survey_id).await? else {
         return Ok(None);
     };
@@ -637,7 +644,8 @@ pub async fn custom_wave(
 }
 
 /// Saves some of a member's answers to a custom survey's wave (a menu pick, or the form's text
-/// answers): `(question index, value)`. Earlier answers to other questions stay.
+/// answers): `(question index, value)`. Earlier answers to other questions stay. `signed`
+/// (from the form): whether the member puts their name to their answers (`None`: unchanged).
 #[allow(clippy::too_many_arguments)]
 pub async fn save_custom(
     pool: &Pool,
@@ -646,9 +654,10 @@ pub async fn save_custom(
     wave_id: i64,
     user: u64,
     values: &[(usize, String)],
+    signed: Option<bool>,
     now: i64,
 ) -> anyhow::Result<()> {
-    let (wave, guild, questions) = custom_wave(pool, guild_id, wave_id)
+    let (wave, guild, questions) = custom_wave(pool, guild_id, wave_id, now)
         .await?
         .or_user("This is not a custom survey.")?;
     let salt = wave.salt.clone().or_user("This survey is closed.")?;
@@ -680,7 +689,12 @@ pub async fn save_custom(
         newcomer: joined.is_some_and(|j| now - j < NEWCOMER_SECS),
         answers: Some(serde_json::to_string(&answers)?),
     };
-    db::surveys::save_answer(pool, wave.id, &key, &answer, local_day(now, tz)).await?;
+    let mut tx = pool.begin().await?;
+    db::surveys::save_answer(&mut *tx, wave.id, &key, &answer, local_day(now, tz)).await?;
+    if let Some(signed) = signed {
+        db::surveys::sign(&mut *tx, wave.id, user, signed.then_some(key.as_str())).await?;
+    }
+    tx.commit().await?;
     Ok(())
 }
 
@@ -719,4 +733,120 @@ fn custom_lines(questions: &[rules::Question], answers: &[Answer]) -> Vec<String
         }
     }
     lines
+}
+
+/// Scheduler job kind of waves that close by themselves (target: the wave id).
+pub const CLOSE_JOB: &str = "survey-close";
+
+/// A wave's time to close has come: it closes (its salt is deleted). Returns whether it was
+/// still open.
+pub async fn close_due(pool: &Pool, wave_id: i64, now: i64) -> anyhow::Result<bool> {
+    Ok(db::surveys::close_wave(pool, wave_id, now).await?)
+}
+
+/// An event's feedback survey (§9 on this engine): what the event gives it.
+#[derive(Clone, Debug)]
+pub struct EventSurvey<'a> {
+    pub guild_id: u64,
+    pub event_id: i64,
+    pub title: &'a str,
+    /// The event's thread (or its card's channel), where the request is posted.
+    pub channel: u64,
+    pub created_by: u64,
+    /// Attendees asked.
+    pub reached: usize,
+    pub closes_at: i64,
+}
+
+/// Questions of an event's feedback: a 1-5 scale and a comment.
+pub fn event_questions() -> Vec<rules::Question> {
+    vec![
+        rules::Question::Scale {
+            text: "How was it?".into(),
+        },
+        rules::Question::Text {
+            text: "Anything to add?".into(),
+        },
+    ]
+}
+
+/// The wave of an event's feedback survey, created with its survey on the first call (the
+/// same wave after a crash and a second run), closing by itself at `closes_at`.
+pub async fn open_event_wave(pool: &Pool, new: &EventSurvey<'_>, now: i64) -> anyhow::Result<i64> {
+    let mut tx = pool.begin().await?;
+    let survey_id = match db::surveys::by_event(&mut *tx, new.event_id).await? {
+        Some(survey) => survey.id,
+        None => {
+            let questions = serde_json::to_string(&event_questions())?;
+            db::surveys::create(
+                &mut *tx,
+                &db::surveys::NewSurvey {
+                    guild_id: new.guild_id,
+                    kind: "event",
+                    title: new.title,
+                    channel_id: new.channel,
+                    every: None,
+                    sample: None,
+                    questions: Some(&questions),
+                    created_by: new.created_by,
+                    event_id: Some(new.event_id),
+                },
+                now,
+            )
+            .await?
+        }
+    };
+    let wave = match db::surveys::waves(&mut *tx, survey_id).await?.first() {
+        Some(wave) => wave.id,
+        None => {
+            let salt = Alphanumeric.sample_string(&mut rand::thread_rng(), 32);
+            let reached = i64::try_from(new.reached).unwrap_or(i64::MAX);
+            let wave =
+                db::surveys::open_wave(&mut *tx, survey_id, &salt, (reached, 0), now).await?;
+            db::surveys::set_closes_at(&mut *tx, wave, new.closes_at).await?;
+            db::jobs::upsert(&mut *tx, new.guild_id, CLOSE_JOB, wave, Some(new.closes_at)).await?;
+            wave
+        }
+    };
+    tx.commit().await?;
+    Ok(wave)
+}
+
+/// One attendee's rating of an event: the author only where they signed it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Rating {
+    pub score: i64,
+    pub comment: Option<String>,
+    pub author: Option<u64>,
+}
+
+/// The ratings of an event (its feedback survey's answers that have a score).
+pub async fn event_ratings(pool: &Pool, event_id: i64) -> anyhow::Result<Vec<Rating>> {
+    let Some(survey) = db::surveys::by_event(pool, event_id).await? else {
+        return Ok(Vec::new());
+    };
+    let mut ratings = Vec::new();
+    for wave in db::surveys::waves(pool, survey.id).await? {
+        for answer in db::surveys::signed_answers(pool, wave.id).await? {
+            let values: Vec<Option<String>> = answer
+                .answers
+                .as_deref()
+                .and_then(|a| serde_json::from_str(a).ok())
+                .unwrap_or_default();
+            let Some(score) = values
+                .first()
+                .cloned()
+                .flatten()
+                .and_then(|s| s.parse().ok())
+            else {
+                continue;
+            };
+            ratings.push(Rating {
+                score,
+                comment: values.get(1).cloned().flatten(),
+                author: answer.signed_by.map(db::from_sql_id),
+            });
+        }
+    }
+    Ok(ratings)
 }

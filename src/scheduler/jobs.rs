@@ -315,6 +315,27 @@ pub async fn run_due_event_series(
     Ok(reports)
 }
 
+/// Waves whose time to close has come (an event's feedback, 72 hours after its end).
+pub async fn run_due_survey_closes(
+    pool: &Pool,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Vec<RunReport>> {
+    let mut reports = Vec::new();
+    for job in db::jobs::due(pool, surveys::CLOSE_JOB, now.timestamp()).await? {
+        let Some(due) = job.next_run_at else { continue };
+        surveys::close_due(pool, job.target_id, now.timestamp()).await?;
+        db::jobs::advance(pool, job.id, due, None).await?;
+        reports.push(RunReport {
+            job_kind: surveys::CLOSE_JOB,
+            target_id: job.target_id,
+            due,
+            posted: false,
+            next: None,
+        });
+    }
+    Ok(reports)
+}
+
 /// Surveys whose next wave is due: the open wave closes, the next opens.
 pub async fn run_due_survey_waves(
     pool: &Pool,

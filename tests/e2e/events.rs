@@ -563,53 +563,57 @@ async fn feedback_after_the_event_is_for_attendees_only_and_anonymous_means_anon
     let refused = click(&world, card_id, stayed_home, request_id, &rate).await;
     assert!(refused.contains("Only members who attended"), "{refused}");
 
-    let form = world
-        .emu
-        .button_click(world.guild, card_id, came, request_id, &rate)
-        .response(WAIT)
-        .await
-        .unwrap();
-    assert_eq!(form.body["type"], json!(9), "a form: {}", form.body);
-    let form_id = form.body["data"]["custom_id"].as_str().unwrap().to_owned();
-    human_pause().await;
-    let bad = world
-        .emu
-        .modal_submit(
-            world.guild,
-            card_id,
-            came,
-            &form_id,
-            &[("score", "9"), ("anonymous", "yes")],
-        )
-        .response(WAIT)
-        .await
-        .unwrap();
-    assert!(
-        text_of(&bad.body["data"]).contains("not a number from 1 to 5"),
-        "{}",
-        bad.body
-    );
-    let saved = world
-        .emu
-        .modal_submit(
-            world.guild,
-            card_id,
-            came,
-            &form_id,
-            &[
-                ("score", "4"),
-                ("comment", "Great people, more bags next time"),
-                ("anonymous", "yes"),
-            ],
-        )
-        .response(WAIT)
-        .await
-        .unwrap();
-    assert!(
-        text_of(&saved.body["data"]).contains("anonymously"),
-        "{}",
-        saved.body
-    );
+    // The survey engine's form: the 1-5 menu, Finish, then the comment and the choice to sign.
+    let rate_it = |comment: &'static str, sign: &'static str| {
+        let (world, rate) = (&world, rate.clone());
+        async move {
+            let menus = world
+                .emu
+                .button_click(world.guild, card_id, came, request_id, &rate)
+                .response(WAIT)
+                .await
+                .unwrap();
+            let rows = menus.body["data"]["components"].as_array().unwrap().clone();
+            assert_eq!(rows.len(), 2, "the score menu and Finish: {rows:?}");
+            let id_of = |row: usize| {
+                rows[row]["components"][0]["custom_id"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            };
+            let ack = world
+                .emu
+                .select_menu(world.guild, card_id, came, request_id, &id_of(0), &["4"])
+                .response(WAIT)
+                .await
+                .unwrap();
+            assert_eq!(ack.body["type"], json!(6), "{}", ack.body);
+            let form = world
+                .emu
+                .button_click(world.guild, card_id, came, request_id, &id_of(1))
+                .response(WAIT)
+                .await
+                .unwrap();
+            assert_eq!(form.body["type"], json!(9), "a form: {}", form.body);
+            let form_id = form.body["data"]["custom_id"].as_str().unwrap().to_owned();
+            human_pause().await;
+            let saved = world
+                .emu
+                .modal_submit(
+                    world.guild,
+                    card_id,
+                    came,
+                    &form_id,
+                    &[("q1", comment), ("sign", sign)],
+                )
+                .response(WAIT)
+                .await
+                .unwrap();
+            text_of(&saved.body["data"])
+        }
+    };
+    let saved = rate_it("Great people, more bags next time", "no").await;
+    assert!(saved.contains("anonymously"), "{saved}");
 
     let report = text_of(
         &world
@@ -644,6 +648,25 @@ async fn feedback_after_the_event_is_for_attendees_only_and_anonymous_means_anon
         ),
         (Some("Park cleanup"), Some(1), Some(4.0), Some(1)),
         "{event}"
+    );
+
+    // Answering again replaces the answer; signing it names the author, by their choice only.
+    let saved = rate_it("Signed: more bags", "yes").await;
+    assert!(saved.contains("with your name"), "{saved}");
+    let report = text_of(
+        &world
+            .run(
+                world.manager,
+                "event",
+                "report",
+                json!([{"type": 4, "name": "id", "value": 1}]),
+            )
+            .await,
+    );
+    assert!(
+        report.contains("from 1 response(s)")
+            && report.contains(&format!("Signed: more bags (4/5, <@{came}>)")),
+        "{report}"
     );
 }
 

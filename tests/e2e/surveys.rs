@@ -429,10 +429,19 @@ async fn a_custom_survey_takes_menus_and_a_form_and_summarises_each_question() {
             .await,
     );
     assert!(refused.contains("not a question kind"), "{refused}");
-    let post = wait_posts(&world.emu, world.general, 1)
-        .await
-        .pop()
-        .unwrap();
+    let deadline = std::time::Instant::now() + WAIT;
+    let post = loop {
+        let posts = posts_in(&world.emu, world.general);
+        if let Some(post) = posts.iter().find(|p| p.body["components"].is_array()) {
+            break post.clone();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no survey post: {:#?}",
+            posts.iter().map(|p| &p.body).collect::<Vec<_>>()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
     let post_id: u64 = post.response["id"].as_str().unwrap().parse().unwrap();
     let open = post.body["components"][0]["components"][0]["custom_id"]
         .as_str()

@@ -2,19 +2,17 @@
 //! card's buttons (Going / Maybe / Can't go, the waitlist's confirm, check-in). Buttons are
 //! handled from their custom ids, so they keep working after a restart.
 
-use poise::serenity_prelude::{
-    self as serenity, ComponentInteraction, CreateActionRow, CreateInputText,
-    CreateInteractionResponse, CreateModal, InputTextStyle, ModalInteraction,
-};
+use poise::serenity_prelude::{self as serenity, ComponentInteraction};
 
 use crate::db;
 use crate::discord::checks::guild_id;
-use crate::discord::components::{ephemeral, ephemeral_to_form, id_after, modal_value};
+use crate::discord::components::{ephemeral, id_after};
 use crate::discord::errors::short_reason;
 use crate::discord::{checks, Command, Context, Data, Error};
 use crate::domain::clock::{unix_now, unix_now_ms};
 use crate::error::UserError;
-use crate::features::events::{self as feature, CHECK_IN, CONFIRM, FEEDBACK, RATE, RSVP, SERIES};
+use crate::features::events::{self as feature, CHECK_IN, CONFIRM, RATE, RSVP, SERIES};
+use crate::features::surveys;
 
 pub fn commands() -> Vec<Command> {
     vec![event()]
@@ -379,13 +377,11 @@ pub async fn on_button(
         )
         .await
     } else if let Some(id) = id_after(custom_id, RATE) {
-        match feature::may_rate(&data.pool, &data.config, guild_id, id, user, unix_now()).await {
-            Ok(event) => {
-                interaction
-                    .create_response(
-                        ctx,
-                        CreateInteractionResponse::Modal(feedback_form(id, &event.title)),
-                    )
+        let wave =
+            feature::rating_wave(&data.pool, &data.config, guild_id, id, user, unix_now()).await;
+        match wave {
+            Ok(wave) => {
+                super::surveys::answer_menus(ctx, interaction, wave, &surveys::event_questions())
                     .await?;
                 return Ok(true);
             }
@@ -404,68 +400,5 @@ pub async fn on_button(
         },
     };
     ephemeral(ctx, interaction, &text).await?;
-    Ok(true)
-}
-
-/// The post-event feedback form; its submission is handled by [`on_modal`].
-fn feedback_form(id: i64, title: &str) -> CreateModal {
-    let title: String = format!("Rate: {title}").chars().take(45).collect();
-    CreateModal::new(format!("{FEEDBACK}{id}"), title).components(vec![
-        CreateActionRow::InputText(
-            CreateInputText::new(
-                InputTextStyle::Short,
-                "Score from 1 (poor) to 5 (great)",
-                "score",
-            )
-            .min_length(1)
-            .max_length(1),
-        ),
-        CreateActionRow::InputText(
-            CreateInputText::new(
-                InputTextStyle::Paragraph,
-                "Anything to tell the hosts?",
-                "comment",
-            )
-            .required(false)
-            .max_length(1000),
-        ),
-        CreateActionRow::InputText(
-            CreateInputText::new(InputTextStyle::Short, "Anonymous? (yes/no)", "anonymous")
-                .required(false)
-                .value("yes")
-                .max_length(3),
-        ),
-    ])
-}
-
-/// The feedback form's submission.
-pub async fn on_modal(
-    ctx: &serenity::Context,
-    data: &Data,
-    interaction: &ModalInteraction,
-) -> Result<bool, Error> {
-    let Some(id) = id_after(&interaction.data.custom_id, FEEDBACK) else {
-        return Ok(false);
-    };
-    let Some(guild_id) = interaction.guild_id.map(|g| g.get()) else {
-        return Ok(true);
-    };
-    let answer = feature::rate(
-        &data.pool,
-        &data.config,
-        guild_id,
-        id,
-        interaction.user.id.get(),
-        &modal_value(interaction, "score").unwrap_or_default(),
-        modal_value(interaction, "comment").as_deref(),
-        &modal_value(interaction, "anonymous").unwrap_or_default(),
-        unix_now(),
-    )
-    .await;
-    let text = match answer {
-        Ok(text) => text,
-        Err(err) => err.downcast::<UserError>()?.0,
-    };
-    ephemeral_to_form(ctx, interaction, &text).await?;
     Ok(true)
 }

@@ -16,9 +16,13 @@ use crate::discord::{checks, Command, Context, Data, Error};
 use crate::domain::clock::unix_now;
 use crate::domain::surveys::Question;
 use crate::error::UserError;
+use crate::features::events;
 use crate::features::surveys::{
     self as feature, FINISH, FORM, NPS_FOLLOW_UP, NPS_QUESTION, OPEN, PICK, SCORE, TEXTS,
 };
+
+/// The form field where a respondent chooses to put their name to a custom survey's answers.
+const SIGN: &str = "sign";
 
 pub fn commands() -> Vec<Command> {
     vec![survey()]
@@ -156,10 +160,23 @@ pub async fn on_component(
     let custom_id = interaction.data.custom_id.as_str();
     // None in a DM (a sampled wave): the wave says which server it belongs to.
     let guild_id = interaction.guild_id.map(|g| g.get());
+    let user = interaction.user.id.get();
+    if let Some(wave) = [OPEN, PICK, FINISH, SCORE]
+        .iter()
+        .find_map(|prefix| custom_id.strip_prefix(prefix))
+        .and_then(|rest| rest.split(':').next()?.parse::<i64>().ok())
+    {
+        // An event's feedback is for its attendees only.
+        if let Err(err) = events::may_answer(&data.pool, &data.config, wave, user, unix_now()).await
+        {
+            ephemeral(ctx, interaction, &err.downcast::<UserError>()?.0).await?;
+            return Ok(true);
+        }
+    }
     if let Some(wave) = id_after(custom_id, OPEN) {
-        match feature::custom_wave(&data.pool, guild_id, wave).await {
+        match feature::custom_wave(&data.pool, guild_id, wave, unix_now()).await {
             Ok(Some((_, _, questions))) => {
-                custom_menus(ctx, interaction, wave, &questions).await?;
+                answer_menus(ctx, interaction, wave, &questions).await?;
                 return Ok(true);
             }
             Ok(None) => {}
@@ -204,7 +221,6 @@ pub async fn on_component(
             _ => None,
         }
         .unwrap_or_default();
-        let user = interaction.user.id.get();
         let saved = feature::save_custom(
             &data.pool,
             &data.config,
@@ -212,6 +228,7 @@ pub async fn on_component(
             wave,
             user,
             &[(index, value)],
+            None,
             unix_now(),
         )
         .await;
@@ -227,7 +244,7 @@ pub async fn on_component(
         return Ok(true);
     }
     if let Some(wave) = id_after(custom_id, FINISH) {
-        let questions = match feature::custom_wave(&data.pool, guild_id, wave).await {
+        let questions = match feature::custom_wave(&data.pool, guild_id, wave, unix_now()).await {
             Ok(Some((_, _, questions))) => questions,
             Ok(None) => return Ok(false),
             Err(err) => {
@@ -235,7 +252,7 @@ pub async fn on_component(
                 return Ok(true);
             }
         };
-        let texts: Vec<CreateActionRow> = questions
+        let mut texts: Vec<CreateActionRow> = questions
             .iter()
             .enumerate()
             .filter(|(_, q)| !q.is_menu())
@@ -247,6 +264,15 @@ pub async fn on_component(
                 )
             })
             .collect();
+        // A form holds five fields: the choice to sign comes when there is room for it.
+        if !texts.is_empty() && texts.len() < 5 {
+            texts.push(CreateActionRow::InputText(
+                CreateInputText::new(InputTextStyle::Short, "Put your name to it? (yes/no)", SIGN)
+                    .required(false)
+                    .value("no")
+                    .max_length(3),
+            ));
+        }
         if texts.is_empty() {
             ephemeral(ctx, interaction, "Thank you! Your answers are saved, anonymously: nobody, managers included, can see they are yours.").await?;
         } else {
@@ -295,7 +321,7 @@ pub async fn on_component(
 }
 
 /// A custom survey's menus (one per scale or choice question) and its Finish button.
-async fn custom_menus(
+pub async fn answer_menus(
     ctx: &serenity::Context,
     interaction: &ComponentInteraction,
     wave: i64,
@@ -360,17 +386,27 @@ pub async fn on_modal(
             .collect();
         let guild_id = interaction.guild_id.map(|g| g.get());
         let user = interaction.user.id.get();
-        let saved = feature::save_custom(
-            &data.pool,
-            &data.config,
-            guild_id,
-            wave,
-            user,
-            &values,
-            unix_now(),
-        )
-        .await;
+        let signed = modal_value(interaction, SIGN)
+            .is_some_and(|c| matches!(c.trim().to_lowercase().as_str(), "yes" | "y"));
+        let saved = match events::may_answer(&data.pool, &data.config, wave, user, unix_now()).await
+        {
+            Ok(()) => {
+                feature::save_custom(
+                    &data.pool,
+                    &data.config,
+                    guild_id,
+                    wave,
+                    user,
+                    &values,
+                    Some(signed),
+                    unix_now(),
+                )
+                .await
+            }
+            Err(err) => Err(err),
+        };
         let text = match saved {
+            Ok(()) if signed => "Thank you! Your answers are saved with your name, as you chose. Answering again replaces them.".to_owned(),
             Ok(()) => "Thank you! Your answers are saved, anonymously: nobody, managers included, can see they are yours. Answering again replaces them.".to_owned(),
             Err(err) => err.downcast::<UserError>()?.0,
         };

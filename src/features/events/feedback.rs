@@ -1,5 +1,5 @@
-//! Post-event feedback from attendees only: 1-5, a comment, anonymous by default, open for 72
-//! hours after the end.
+//! Post-event feedback from attendees only, on the survey engine (§10): a 1-5 scale and a
+//! comment, anonymous unless the member signs it, open for 72 hours after the end.
 
 use super::rsvp::attendee_role_post;
 use super::*;
@@ -7,8 +7,9 @@ use super::*;
 /// Feedback closes this long after the event's end.
 pub(super) const FEEDBACK_WINDOW_SECS: i64 = 72 * 3600;
 
-/// At the event's end: takes back the temporary attendee role and asks the attendees
-/// (mentioned, 50 per post) to rate it in the event thread. Returns whether anything was queued.
+/// At the event's end: takes back the temporary attendee role, opens the event's feedback
+/// survey and asks the attendees (mentioned, 50 per post) to rate it in the event thread.
+/// Returns whether anything was queued.
 pub async fn request_feedback(
     pool: &Pool,
     config: &Config,
@@ -34,6 +35,7 @@ pub async fn request_feedback(
     let channel = thread_of(pool, &event)
         .await?
         .unwrap_or(db::from_sql_id(event.card_channel_id));
+    let wave = feedback_wave(pool, &event, channel, attendees.len(), now).await?;
     for (i, users) in attendees.chunks(50).enumerate() {
         let post = outbox::message_post(
             event.guild(),
@@ -43,13 +45,76 @@ pub async fn request_feedback(
             posts::event_feedback_request(
                 &event.title,
                 users,
-                &format!("{RATE}{}", event.id),
+                &format!("{}{wave}", surveys::OPEN),
                 event.end_at + FEEDBACK_WINDOW_SECS,
             ),
         );
         queued |= outbox::enqueue_in(pool, &post).await?.is_some();
     }
     Ok(queued)
+}
+
+/// The wave of the event's feedback survey (opened on the first call).
+async fn feedback_wave(
+    pool: &Pool,
+    event: &Event,
+    channel: u64,
+    reached: usize,
+    now: i64,
+) -> anyhow::Result<i64> {
+    surveys::open_event_wave(
+        pool,
+        &surveys::EventSurvey {
+            guild_id: event.guild(),
+            event_id: event.id,
+            title: &event.title,
+            channel,
+            created_by: db::from_sql_id(event.created_by),
+            reached,
+            closes_at: event.end_at + FEEDBACK_WINDOW_SECS,
+        },
+        now,
+    )
+    .await
+}
+
+/// The feedback wave a member may answer from an older post's "Rate this event" button
+/// (`RATE`): checked like [`may_answer`], and opened if the request has not run yet.
+pub async fn rating_wave(
+    pool: &Pool,
+    config: &Config,
+    guild_id: u64,
+    event_id: i64,
+    user: u64,
+    now: i64,
+) -> anyhow::Result<i64> {
+    let event = may_rate(pool, config, guild_id, event_id, user, now).await?;
+    let channel = thread_of(pool, &event)
+        .await?
+        .unwrap_or(db::from_sql_id(event.card_channel_id));
+    let reached = attendees(pool, config, &event, now).await?.len();
+    feedback_wave(pool, &event, channel, reached, now).await
+}
+
+/// Whether `user` may answer a survey wave: any member for a survey of its own, only the
+/// event's attendees (ended, within 72 hours) for an event's feedback.
+pub async fn may_answer(
+    pool: &Pool,
+    config: &Config,
+    wave_id: i64,
+    user: u64,
+    now: i64,
+) -> anyhow::Result<()> {
+    let Some(wave) = db::surveys::wave(pool, wave_id).await? else {
+        return Ok(());
+    };
+    let Some(survey) = db::surveys::by_id(pool, wave.survey_id).await? else {
+        return Ok(());
+    };
+    if let Some(event_id) = survey.event_id {
+        may_rate(pool, config, survey.guild(), event_id, user, now).await?;
+    }
+    Ok(())
 }
 
 /// Whether `user` may rate the event now: they attended, it has ended, and feedback has not
@@ -85,45 +150,4 @@ pub async fn may_rate(
         .into());
     }
     Ok(event)
-}
-
-/// An attendee's rating from the feedback form: a score from 1 to 5, an optional comment, and
-/// whether it is anonymous (the default).
-#[allow(clippy::too_many_arguments)]
-pub async fn rate(
-    pool: &Pool,
-    config: &Config,
-    guild_id: u64,
-    event_id: i64,
-    user: u64,
-    score: &str,
-    comment: Option<&str>,
-    anonymous: &str,
-    now: i64,
-) -> anyhow::Result<String> {
-    let event = may_rate(pool, config, guild_id, event_id, user, now).await?;
-    let score: i64 = score
-        .trim()
-        .parse()
-        .ok()
-        .filter(|s| (1..=5).contains(s))
-        .or_user(format!(
-            "score: `{}` is not a number from 1 to 5.",
-            score.trim()
-        ))?;
-    let anonymous = !matches!(
-        anonymous.trim().to_lowercase().as_str(),
-        "no" | "n" | "false"
-    );
-    let comment = comment.map(str::trim).filter(|c| !c.is_empty());
-    db::events::save_feedback(pool, event.id, user, (score, comment, anonymous), now).await?;
-    Ok(format!(
-        "Thank you! Your {score}/5 for **{}** is saved{}. Submitting again replaces it.",
-        event.title,
-        if anonymous {
-            ", anonymously: nobody will see it is yours"
-        } else {
-            ""
-        }
-    ))
 }

@@ -17,7 +17,7 @@ use crate::domain::events::{
 };
 use crate::domain::settings::ChannelPurpose;
 use crate::error::{OrUser, UserError};
-use crate::features::settings;
+use crate::features::{settings, surveys};
 use crate::outbox::{self, posts, Action};
 
 mod attendance;
@@ -28,7 +28,7 @@ mod rsvp;
 mod series;
 
 pub use attendance::{attendees, check_in, mark_attended, voice_moved};
-pub use feedback::{may_rate, rate, request_feedback};
+pub use feedback::{may_answer, may_rate, rating_wave, request_feedback};
 pub use reminders::{run_reminders, set_reminders};
 pub use report::{month_field, report, report_json, reports_between, stats, EventReport};
 pub use rsvp::{answer, confirm, run_offers, set_capacity};
@@ -47,10 +47,9 @@ pub const CHECK_IN: &str = "hearth:event:checkin:";
 
 /// `hearth:event:series:{series_id}`: Going to every occurrence of a series (a toggle).
 pub const SERIES: &str = "hearth:event:series:";
-/// `hearth:event:rate:{id}`: opens the feedback form (attendees only).
+/// `hearth:event:rate:{id}`: the feedback button of posts made before feedback moved onto the
+/// survey engine (whose `hearth:survey:open:{wave}` newer posts carry).
 pub const RATE: &str = "hearth:event:rate:";
-/// `hearth:event:feedback:{id}`: the feedback form's submission.
-pub const FEEDBACK: &str = "hearth:event:feedback:";
 
 /// Scheduler job kinds, each targeting an event id.
 pub const REMINDER_JOB: &str = "event-reminders";

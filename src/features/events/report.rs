@@ -8,8 +8,8 @@ use super::*;
 pub struct EventReport {
     pub event: Event,
     pub figures: rules::EventFigures,
-    /// Attendees' ratings.
-    pub feedback: Vec<db::events::Feedback>,
+    /// Attendees' ratings (from the event's feedback survey).
+    pub feedback: Vec<surveys::Rating>,
     /// Attendees with no stay at an earlier event of the server.
     pub first_timers: usize,
     /// Attendees who joined the server less than 30 days before the event.
@@ -30,7 +30,7 @@ pub async fn report_of(
         db::events::joined_since(pool, event.guild(), event.start_at - 30 * 86_400).await?;
     Ok(EventReport {
         figures: rules::figures(&rsvps, &attendees),
-        feedback: db::events::feedback(pool, event.id).await?,
+        feedback: surveys::event_ratings(pool, event.id).await?,
         first_timers: attendees.iter().filter(|u| !earlier.contains(u)).count(),
         newcomers: attendees.iter().filter(|u| recent.contains(u)).count(),
         event,
@@ -112,11 +112,9 @@ impl EventReport {
             .iter()
             .filter_map(|f| {
                 let comment = f.comment.as_deref().filter(|c| !c.trim().is_empty())?;
-                let who = if f.anonymous {
-                    "anonymous".to_owned()
-                } else {
-                    format!("<@{}>", db::from_sql_id(f.user_id))
-                };
+                let who = f
+                    .author
+                    .map_or_else(|| "anonymous".to_owned(), |user| format!("<@{user}>"));
                 Some(format!(
                     "> {} ({}/5, {who})",
                     comment.replace('\n', " "),
