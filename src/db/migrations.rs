@@ -37,6 +37,7 @@ const FILES: &[(&str, &str)] = &embed![
     "0016_events.sql",
     "0017_surveys.sql",
     "0018_event_feedback_surveys.sql",
+    "0020_connections.sql",
 ];
 
 /// The migrator `sqlx::migrate!("./migrations")` would build.

@@ -103,6 +103,17 @@ pub async fn export(pool: &Pool, guild_id: Option<u64>, user_id: u64) -> sqlx::R
     .await?;
     // Anonymous survey answers are found only through an open wave's salt; closed waves' answers
     // lead to nobody any more, the member included.
+    // guild, interests, time zone, frequency, status
+    type ConnectRow = (i64, Option<String>, Option<String>, String, String);
+    let connect: Vec<ConnectRow> = sqlx::query_as(
+        "SELECT guild_id, interests, timezone, frequency, status FROM connect_members
+         WHERE user_id = $1 AND ($2 IS NULL OR guild_id = $2) ORDER BY guild_id",
+    )
+    .bind(user)
+    .bind(guild)
+    .fetch_all(pool)
+    .await?;
+    let matches = super::connections::history(pool, guild_id, user_id).await?;
     // Answers the member signed are theirs in any wave.
     let mut survey_answers = Vec::new();
     let mut found = std::collections::HashSet::new();
@@ -131,6 +142,8 @@ pub async fn export(pool: &Pool, guild_id: Option<u64>, user_id: u64) -> sqlx::R
         "event_attendance": presence.iter().map(|(g, e, from, to, source)| json!({"guild_id": g.to_string(), "event_id": e, "from": from, "to": to, "source": source})).collect::<Vec<_>>(),
         "event_series_going": series.iter().map(|(g, s)| json!({"guild_id": g.to_string(), "series_id": s})).collect::<Vec<_>>(),
         "survey_answers": survey_answers,
+        "connections": connect.iter().map(|(g, interests, tz, frequency, status)| json!({"guild_id": g.to_string(), "interests": interests, "timezone": tz, "frequency": frequency, "status": status})).collect::<Vec<_>>(),
+        "connection_matches": matches.iter().map(|m| json!({"guild_id": m.guild_id.to_string(), "round": m.round_number, "at": m.ran_at, "with": m.members.iter().filter(|(u, _)| *u != user_id).map(|(u, _)| u.to_string()).collect::<Vec<_>>(), "met": m.members.iter().find(|(u, _)| *u == user_id).and_then(|(_, met)| *met)})).collect::<Vec<_>>(),
         "tracking_opt_outs": optouts.iter().map(|(g, t)| json!({"guild_id": g.to_string(), "since": t})).collect::<Vec<_>>(),
     }))
 }
@@ -166,6 +179,10 @@ pub async fn forget(
         "DELETE FROM event_series_members WHERE user_id = $1 AND ($2 IS NULL OR series_id IN (SELECT id FROM event_series WHERE guild_id = $2)) AND $3 = $3",
         "UPDATE event_presence SET user_id = $3 WHERE user_id = $1 AND ($2 IS NULL OR event_id IN (SELECT id FROM events WHERE guild_id = $2))",
         "DELETE FROM member_interests WHERE user_id = $1 AND ($2 IS NULL OR guild_id = $2) AND $3 = $3",
+        // Out of future rounds; past groups keep their counts under the anonymous id.
+        "DELETE FROM connect_members WHERE user_id = $1 AND ($2 IS NULL OR guild_id = $2) AND $3 = $3",
+        "DELETE FROM connect_declines WHERE (user_id = $1 OR other_id = $1) AND ($2 IS NULL OR guild_id = $2) AND $3 = $3",
+        "UPDATE connect_match_members SET user_id = $3 WHERE user_id = $1 AND ($2 IS NULL OR match_id IN (SELECT id FROM connect_matches WHERE guild_id = $2))",
         "DELETE FROM tracking_optouts WHERE user_id = $1 AND ($2 IS NULL OR guild_id = $2) AND $3 = $3",
     ] {
         sqlx::query(statement).bind(user).bind(guild).bind(anon).execute(&mut *tx).await?;
@@ -220,6 +237,11 @@ pub async fn purge_left_guilds(pool: &Pool, cutoff: i64) -> sqlx::Result<Vec<i64
             "events",
             "event_series",
             "surveys",
+            "connect_matches",
+            "connect_rounds",
+            "connect_members",
+            "connect_declines",
+            "connect_programs",
             "welcome_templates",
             "jobs",
             "prompts",

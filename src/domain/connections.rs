@@ -514,6 +514,63 @@ fn repair(
     still
 }
 
+/// Start times to suggest to a group: up to `count` whole hours in the week after `now`, a day
+/// apart, when it is between 10:00 and 20:00 for every member who gave a time zone (minutes east
+/// of UTC). Empty when no hour suits everyone.
+pub fn suggested_times(offsets: &[Option<i32>], now: i64, count: usize) -> Vec<i64> {
+    let suits = |at: i64| {
+        offsets.iter().flatten().all(|offset| {
+            let local_hour = (at + i64::from(*offset) * 60)
+                .div_euclid(3600)
+                .rem_euclid(24);
+            (10..=20).contains(&local_hour)
+        })
+    };
+    // From the next whole hour a day ahead: time to arrange it.
+    let start = (now + 86_400).div_euclid(3600) * 3600 + 3600;
+    let mut times = Vec::new();
+    let mut at = start;
+    while times.len() < count && at < start + 7 * 86_400 {
+        if suits(at) {
+            times.push(at);
+            at += 86_400;
+        } else {
+            at += 3600;
+        }
+    }
+    times
+}
+
+/// Interests a group has in common, in the order of the first member's list.
+pub fn shared_interests(lists: &[Vec<String>]) -> Vec<String> {
+    let Some((first, rest)) = lists.split_first() else {
+        return Vec::new();
+    };
+    first
+        .iter()
+        .filter(|i| rest.iter().all(|other| other.contains(i)))
+        .cloned()
+        .collect()
+}
+
+/// A member's interests as given (`"Rust, board games,rust"`): trimmed, lower case, each once,
+/// at most 20.
+pub fn parse_interests(text: &str) -> Vec<String> {
+    let mut seen = Vec::new();
+    for interest in text.split(',').map(|i| i.trim().to_lowercase()) {
+        if !interest.is_empty() && !seen.contains(&interest) && seen.len() < 20 {
+            seen.push(interest);
+        }
+    }
+    seen
+}
+
+/// Whether a member who ignored `ignored` rounds in a row (no answer to "did you meet?") is
+/// paused.
+pub fn pauses_after(ignored: i64) -> bool {
+    ignored >= 3
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -622,5 +679,43 @@ mod tests {
             better.score,
             base.score
         );
+    }
+
+    #[test]
+    fn suggested_times_suit_everyone_a_day_apart() {
+        // 2027-01-04 00:00 UTC; Berlin (+60) and New York (-300).
+        let now = 1_798_934_400;
+        let times = suggested_times(&[Some(60), Some(-300)], now, 2);
+        assert_eq!(times.len(), 2);
+        for t in &times {
+            let berlin = (t + 3600).div_euclid(3600).rem_euclid(24);
+            let new_york = (t - 5 * 3600).div_euclid(3600).rem_euclid(24);
+            assert!((10..=20).contains(&berlin) && (10..=20).contains(&new_york));
+        }
+        assert_eq!(times[1] - times[0], 86_400);
+        assert!(times[0] > now + 86_400);
+        // Twelve hours apart: no hour suits both.
+        assert!(suggested_times(&[Some(0), Some(720)], now, 2).is_empty());
+        // Nobody gave a time zone: any hour.
+        assert_eq!(suggested_times(&[None, None], now, 1).len(), 1);
+    }
+
+    #[test]
+    fn interests_are_normalised_and_shared_ones_found() {
+        assert_eq!(
+            parse_interests(" Rust, board games,rust,, "),
+            vec!["rust".to_owned(), "board games".to_owned()]
+        );
+        let lists = [
+            parse_interests("rust, chess, go"),
+            parse_interests("go, rust"),
+            parse_interests("rust, go, tea"),
+        ];
+        assert_eq!(
+            shared_interests(&lists),
+            vec!["rust".to_owned(), "go".to_owned()]
+        );
+        assert!(shared_interests(&[]).is_empty());
+        assert!(!pauses_after(2) && pauses_after(3));
     }
 }

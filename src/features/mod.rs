@@ -7,6 +7,7 @@ pub mod activity;
 pub mod ama;
 pub mod applications;
 pub mod calendar;
+pub mod connections;
 pub mod events;
 pub mod feedback;
 pub mod guilds;

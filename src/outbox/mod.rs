@@ -84,6 +84,15 @@ pub enum Action {
         role_id: u64,
         add: bool,
     },
+    /// The private thread of a connections group (`match_id`): created once (its id is
+    /// recorded on the match), the members added, then `body` posted; delivered with the
+    /// thread's id.
+    MatchThread {
+        match_id: i64,
+        name: String,
+        members: Vec<u64>,
+        body: Value,
+    },
 }
 
 /// Discord operations the outbox needs: Discord in production, a recorder in tests.
@@ -106,6 +115,16 @@ pub trait Sink: Send + Sync {
     async fn reopen_thread(&self, thread_id: u64) -> Attempt;
     /// Adds a member to a thread.
     async fn add_thread_member(&self, thread_id: u64, user_id: u64) -> Attempt;
+    /// Creates a private thread in a channel; `Delivered` carries the thread id.
+    async fn create_private_thread(&self, channel_id: u64, name: &str) -> Attempt {
+        let _ = (channel_id, name);
+        Attempt::Rejected {
+            status: 501,
+            code: None,
+            message: "this sink cannot create private threads".into(),
+            retry_after_secs: None,
+        }
+    }
     /// Opens (or finds) the DM channel with a user; `Delivered` carries the channel id.
     async fn open_dm(&self, user_id: u64) -> Attempt;
     /// Creates a guild scheduled event, unless one of the bot's own with the same name and
@@ -378,6 +397,15 @@ impl Worker {
             Action::ScheduledEvent { event_id, body } => {
                 self.scheduled_event(post, *event_id, body).await
             }
+            Action::MatchThread {
+                match_id,
+                name,
+                members,
+                body,
+            } => {
+                self.match_thread(post, *match_id, name, members, body)
+                    .await
+            }
             Action::MemberRole {
                 user_id,
                 role_id,
@@ -456,6 +484,43 @@ impl Worker {
         }
         step!(sink.add_thread_member(thread, user_id).await);
         Attempt::Delivered { message_id: thread }
+    }
+
+    /// Each step is idempotent: the thread is recorded on the match as soon as it exists, adding
+    /// a member twice is harmless, and the introduction carries a nonce.
+    async fn match_thread(
+        &self,
+        post: &QueuedPost,
+        match_id: i64,
+        name: &str,
+        members: &[u64],
+        body: &Value,
+    ) -> Attempt {
+        let sink = self.sink.as_ref();
+        let recorded = match db::connections::match_by_id(&self.pool, match_id).await {
+            Ok(found) => found.and_then(|m| m.thread_id),
+            Err(err) => return Attempt::Network(format!("database: {err}")),
+        };
+        let thread = match recorded {
+            Some(thread) => thread,
+            None => {
+                let thread = step!(sink.create_private_thread(post.channel(), name).await);
+                if let Err(err) = db::connections::set_thread(&self.pool, match_id, thread).await {
+                    return Attempt::Network(format!("database: {err}"));
+                }
+                thread
+            }
+        };
+        for member in members {
+            step!(sink.add_thread_member(thread, *member).await);
+        }
+        match sink
+            .create_message(thread, &with_nonce(body, &post.nonce, 'c'))
+            .await
+        {
+            Attempt::Delivered { .. } => Attempt::Delivered { message_id: thread },
+            other => other,
+        }
     }
 
     /// Each step is idempotent: an event already recorded is done, and the sink adopts an

@@ -409,3 +409,51 @@ pub fn survey_post(title: &str, question: &str, open_id: &str) -> Value {
         "allowed_mentions": allowed_mentions(&[]),
     })
 }
+
+/// The introduction in a connections group's private thread: who, what they share, times to
+/// suggest (Discord timestamps show in each reader's own time zone).
+pub fn connect_intro(members: &[u64], shared: &[String], times: &[i64]) -> Value {
+    let names: Vec<String> = members.iter().map(|u| format!("<@{u}>")).collect();
+    let shared = if shared.is_empty() {
+        "You have not listed the same interests: a good chance to find out what you do share!"
+            .to_owned()
+    } else {
+        format!("You share: **{}**.", shared.join(", "))
+    };
+    let times = if times.is_empty() {
+        "Find a time that works for all of you.".to_owned()
+    } else {
+        format!(
+            "Times that suit everyone's time zone: {}.",
+            times
+                .iter()
+                .map(|t| format!("<t:{t}:F>"))
+                .collect::<Vec<_>>()
+                .join(" or ")
+        )
+    };
+    text_post(
+        &truncate(
+            &format!(
+                "👋 {}: meet your match for this round! {shared}\n{times}\nA short call or a chat here is plenty. I will ask later whether you met.",
+                names.join(" and ")
+            ),
+            MESSAGE_LIMIT,
+        ),
+        members,
+    )
+}
+
+/// "Did you meet?" with its three answers; `answer_id` is followed by `yes`, `no` or `never`.
+pub fn connect_follow_up(members: &[u64], answer_id: &str) -> Value {
+    let names: String = members.iter().map(|u| format!("<@{u}> ")).collect();
+    json!({
+        "content": format!("{names}\nDid you meet? Your answer helps the next rounds (only managers see totals)."),
+        "components": [{ "type": 1, "components": [
+            { "type": 2, "style": 3, "label": "Yes, we met", "custom_id": format!("{answer_id}yes") },
+            { "type": 2, "style": 2, "label": "Not yet", "custom_id": format!("{answer_id}no") },
+            { "type": 2, "style": 4, "label": "Don't pair us again", "custom_id": format!("{answer_id}never") },
+        ]}],
+        "allowed_mentions": allowed_mentions(members),
+    })
+}

@@ -222,6 +222,17 @@ impl Sink for DiscordSink {
         )
     }
 
+    async fn create_private_thread(&self, channel_id: u64, name: &str) -> Attempt {
+        // Members cannot invite others into a connection's thread.
+        let body =
+            json!({ "name": name, "type": 12, "invitable": false, "auto_archive_duration": 10080 });
+        let path = format!("/channels/{channel_id}/threads");
+        outcome(
+            self.call(Method::POST, &format!("POST {path}"), &path, Some(&body))
+                .await,
+        )
+    }
+
     async fn add_thread_member(&self, thread_id: u64, user_id: u64) -> Attempt {
         let path = format!("/channels/{thread_id}/thread-members/{user_id}");
         let route = format!("PUT /channels/{thread_id}/thread-members/:id");

@@ -9,7 +9,9 @@ use tracing::{info, warn};
 use crate::config::Config;
 use crate::db::{self, Pool};
 use crate::domain::schedule::{decide_run, CatchUp, RunDecision, Schedule};
-use crate::features::{events, feedback, prompts, recognition, reports, settings, surveys};
+use crate::features::{
+    connections, events, feedback, prompts, recognition, reports, settings, surveys,
+};
 use crate::outbox::Outbox;
 
 /// What happened to one due run (for logs and tests).
@@ -310,6 +312,56 @@ pub async fn run_due_event_series(
             due,
             posted,
             next,
+        });
+    }
+    Ok(reports)
+}
+
+/// Connection rounds that are due: the round runs, the next one is scheduled.
+pub async fn run_due_connect_rounds(
+    pool: &Pool,
+    config: &Config,
+    outbox: &Outbox,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Vec<RunReport>> {
+    let mut reports = Vec::new();
+    for job in db::jobs::due(pool, connections::ROUND_JOB, now.timestamp()).await? {
+        let Some(due) = job.next_run_at else { continue };
+        // Claimed first: a round run twice would match everyone twice.
+        if !db::jobs::advance(pool, job.id, due, None).await? {
+            continue;
+        }
+        let (posted, next) =
+            connections::scheduled_round(pool, config, outbox, job.target_id, now.timestamp())
+                .await?;
+        reports.push(RunReport {
+            job_kind: connections::ROUND_JOB,
+            target_id: job.target_id,
+            due,
+            posted,
+            next,
+        });
+    }
+    Ok(reports)
+}
+
+/// Rounds whose "did you meet?" is due.
+pub async fn run_due_connect_follow_ups(
+    pool: &Pool,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Vec<RunReport>> {
+    let mut reports = Vec::new();
+    for job in db::jobs::due(pool, connections::FOLLOW_UP_JOB, now.timestamp()).await? {
+        let Some(due) = job.next_run_at else { continue };
+        // Queued before the job moves on; the outbox keys keep each question single.
+        let posted = connections::follow_up(pool, job.target_id).await?;
+        db::jobs::advance(pool, job.id, due, None).await?;
+        reports.push(RunReport {
+            job_kind: connections::FOLLOW_UP_JOB,
+            target_id: job.target_id,
+            due,
+            posted,
+            next: None,
         });
     }
     Ok(reports)

@@ -3,6 +3,7 @@
 pub mod ama;
 pub mod apply;
 mod config;
+pub mod connect;
 pub mod events;
 mod feedback;
 mod intro;
@@ -27,5 +28,6 @@ pub fn all() -> Vec<Command> {
     all.extend(ama::commands());
     all.extend(events::commands());
     all.extend(surveys::commands());
+    all.extend(connect::commands());
     all
 }

@@ -1,0 +1,580 @@
+//! Peer connections (product §11): members opt in; each round matches them into pairs (a trio
+//! when the count is odd) by shared interests, newcomer-veteran pairs and time zones, never
+//! repeating a recent pair or one a member declined; each group gets a private thread with an
+//! introduction, then "did you meet?". Members who leave three rounds in a row unanswered are
+//! paused and told how to come back. The matching itself is `domain::connections`.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Offset, TimeZone, Utc};
+use chrono_tz::Tz;
+use serde_json::{json, Value};
+
+use crate::config::Config;
+use crate::db::{self, connections::Match, Pool};
+use crate::domain::connections::{self as rules, Constraints, Member, Params};
+use crate::domain::events as event_rules;
+use crate::error::{OrUser, UserError};
+use crate::features::settings;
+use crate::outbox::{self, posts, Action};
+
+/// Scheduler job kinds: the next round (target: the programme id) and a round's "did you
+/// meet?" (target: the round id).
+pub const ROUND_JOB: &str = "connect-round";
+pub const FOLLOW_UP_JOB: &str = "connect-follow-up";
+
+/// `hearth:connect:met:{match}:{yes|no|never}`: an answer to "did you meet?".
+pub const MET: &str = "hearth:connect:met:";
+
+/// Newcomers (for newcomer-veteran pairs) joined less than this long ago.
+const NEWCOMER_SECS: i64 = 30 * 86_400;
+
+/// A manager's `/connect setup`.
+#[derive(Clone, Debug)]
+pub struct Setup<'a> {
+    pub guild_id: u64,
+    pub channel: u64,
+    pub every: &'a str,
+    pub repeat_rounds: Option<u32>,
+    pub follow_up: Option<&'a str>,
+    pub by: u64,
+}
+
+/// Sets up (or changes) the programme and schedules its next round; returns the answer.
+pub async fn setup(
+    pool: &Pool,
+    config: &Config,
+    new: &Setup<'_>,
+    now: i64,
+) -> anyhow::Result<String> {
+    let every = crate::domain::surveys::normalise_every(new.every)
+        .map_err(|e| UserError(format!("every: {e}")))?;
+    let follow_up = new
+        .follow_up
+        .map(event_rules::parse_duration)
+        .transpose()
+        .map_err(|e| UserError(format!("follow_up: {e}")))?
+        .unwrap_or(4 * 86_400);
+    let repeat_rounds = i64::from(new.repeat_rounds.unwrap_or(6));
+    let id = db::connections::set_program(
+        pool,
+        new.guild_id,
+        new.channel,
+        &every,
+        repeat_rounds,
+        follow_up,
+        new.by,
+        now,
+    )
+    .await?;
+    let next = schedule_next_round(pool, config, new.guild_id, id, &every, now).await?;
+    let (active, _) = db::connections::counts(pool, new.guild_id).await?;
+    Ok(format!(
+        "Connections are set up in <#{}>: rounds `{every}`{}, no pair repeats within {repeat_rounds} round(s), \"did you meet?\" {} after each round. {active} member(s) have joined; members opt in with `/connect join`.",
+        new.channel,
+        next.map(|t| format!(" (next <t:{t}:F>)")).unwrap_or_default(),
+        posts::human_duration(follow_up),
+    ))
+}
+
+async fn schedule_next_round(
+    pool: &Pool,
+    config: &Config,
+    guild_id: u64,
+    program_id: i64,
+    every: &str,
+    now: i64,
+) -> anyhow::Result<Option<i64>> {
+    let tz = settings::timezone(pool, config, guild_id).await?;
+    let schedule = crate::domain::schedule::Schedule::from_text(every)
+        .map_err(|e| anyhow::anyhow!("connections of guild {guild_id}: {e}"))?;
+    let next = DateTime::<Utc>::from_timestamp(now, 0)
+        .and_then(|t| schedule.next_after(t, tz))
+        .map(|t| t.timestamp());
+    db::jobs::upsert(pool, guild_id, ROUND_JOB, program_id, next).await?;
+    Ok(next)
+}
+
+/// A member's `/connect join`.
+#[derive(Clone, Debug, Default)]
+pub struct Join<'a> {
+    pub interests: Option<&'a str>,
+    pub timezone: Option<&'a str>,
+    /// `every` or `every_other` round.
+    pub every_other: bool,
+}
+
+/// A member opts in (again, or with new settings).
+pub async fn join(
+    pool: &Pool,
+    guild_id: u64,
+    user: u64,
+    wish: &Join<'_>,
+    now: i64,
+) -> anyhow::Result<String> {
+    let interests = wish.interests.map(rules::parse_interests);
+    if interests.as_ref().is_some_and(Vec::is_empty) {
+        return Err(UserError(
+            "interests: list a few, separated by commas (`rust, board games, hiking`).".into(),
+        )
+        .into());
+    }
+    let timezone = wish
+        .timezone
+        .map(|t| {
+            t.trim().parse::<Tz>().map_err(|_| {
+                UserError(format!(
+                    "timezone: `{}` is not a time zone name; use one like `Europe/Berlin` or `America/New_York`.",
+                    t.trim()
+                ))
+            })
+        })
+        .transpose()?;
+    let frequency = if wish.every_other {
+        "every_other"
+    } else {
+        "every"
+    };
+    let joined = interests.as_ref().map(|i| i.join(", "));
+    db::connections::join(
+        pool,
+        guild_id,
+        user,
+        (
+            joined.as_deref(),
+            timezone.map(|t| t.name().to_owned()).as_deref(),
+            frequency,
+        ),
+        now,
+    )
+    .await?;
+    let me = db::connections::participant(pool, guild_id, user)
+        .await?
+        .or_user("You could not be added; try again.")?;
+    let program = db::connections::program(pool, guild_id).await?;
+    Ok(format!(
+        "You're in! {} Interests: {}. You can pause or leave any time (`/connect pause`, `/connect leave`).",
+        match program {
+            Some(p) => format!("I'll match you at the next round in <#{}>{}.", p.channel(), if wish.every_other { ", every other round" } else { "" }),
+            None => "Rounds start once the managers set them up.".to_owned(),
+        },
+        me.interests.as_deref().filter(|i| !i.is_empty()).unwrap_or("none yet (add some with `/connect join interests:`)")
+    ))
+}
+
+/// `/connect pause` or `/connect leave`.
+pub async fn stop(pool: &Pool, guild_id: u64, user: u64, leave: bool) -> anyhow::Result<String> {
+    let status = if leave { "left" } else { "paused" };
+    if !db::connections::set_status(pool, guild_id, user, status).await? {
+        return Err(UserError("You have not joined connections (`/connect join`).".into()).into());
+    }
+    Ok(if leave {
+        "You have left connections: you won't be matched again. `/connect join` brings you back."
+    } else {
+        "Paused: you won't be matched until you `/connect join` again."
+    }
+    .to_owned())
+}
+
+/// `/connect history`: the member's groups, latest first, and whether they met.
+pub async fn history(pool: &Pool, guild_id: u64, user: u64) -> anyhow::Result<String> {
+    let matches = db::connections::history(pool, Some(guild_id), user).await?;
+    if matches.is_empty() {
+        return Ok("No matches yet.".into());
+    }
+    let lines: Vec<String> = matches
+        .iter()
+        .take(20)
+        .map(|m| {
+            let others: Vec<String> = m
+                .members
+                .iter()
+                .filter(|(u, _)| *u != user)
+                .map(|(u, _)| format!("<@{u}>"))
+                .collect();
+            let met = match m
+                .members
+                .iter()
+                .find(|(u, _)| *u == user)
+                .and_then(|(_, met)| *met)
+            {
+                Some(1) => "met",
+                Some(_) => "not yet",
+                None => "no answer",
+            };
+            format!(
+                "Round {} (<t:{}:d>): {}{} · {met}",
+                m.round_number,
+                m.ran_at,
+                others.join(", "),
+                m.thread_id
+                    .map(|t| format!(" in <#{t}>"))
+                    .unwrap_or_default()
+            )
+        })
+        .collect();
+    Ok(posts::truncate(&lines.join("\n"), posts::MESSAGE_LIMIT))
+}
+
+/// What a round did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RoundOutcome {
+    pub round: Option<i64>,
+    pub groups: usize,
+    pub members: usize,
+    pub paused: Vec<u64>,
+}
+
+impl RoundOutcome {
+    pub fn text(&self) -> String {
+        match self.round {
+            Some(number) => format!(
+                "Round {number}: {} member(s) in {} group(s); each group has its private thread.{}",
+                self.members,
+                self.groups,
+                paused_text(&self.paused)
+            ),
+            None => format!(
+                "Not enough members to match this round (at least 2 need to have joined and not paused).{}",
+                paused_text(&self.paused)
+            ),
+        }
+    }
+}
+
+fn paused_text(paused: &[u64]) -> String {
+    if paused.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " {} member(s) paused after three rounds without an answer.",
+            paused.len()
+        )
+    }
+}
+
+/// Runs a round now: the last round's silence is counted (three rounds in a row pause a member,
+/// who is told in their last thread), then the active members are matched and each group's
+/// thread and introduction queued, and the follow-up scheduled, in one transaction.
+pub async fn run_round(
+    pool: &Pool,
+    outbox: &outbox::Outbox,
+    guild_id: u64,
+    now: i64,
+) -> anyhow::Result<RoundOutcome> {
+    let program = db::connections::program(pool, guild_id)
+        .await?
+        .or_user("Connections are not set up here yet: `/connect setup`.")?;
+    let last = db::connections::last_round(pool, guild_id).await?;
+    let paused = count_silence(pool, &program, last.map(|(id, _)| id)).await?;
+    let last_number = last.map_or(0, |(_, n)| n);
+    let participants: Vec<_> = db::connections::active_participants(pool, guild_id)
+        .await?
+        .into_iter()
+        .filter(|p| !(p.frequency == "every_other" && p.last_round == Some(last_number)))
+        .collect();
+    if participants.len() < 2 {
+        return Ok(RoundOutcome {
+            round: None,
+            groups: 0,
+            members: participants.len(),
+            paused,
+        });
+    }
+    let newcomers = db::events::joined_since(pool, guild_id, now - NEWCOMER_SECS).await?;
+    let mut interest_ids: HashMap<String, u32> = HashMap::new();
+    let mut lists: HashMap<u64, Vec<String>> = HashMap::new();
+    let mut offsets: HashMap<u64, Option<i32>> = HashMap::new();
+    let members: Vec<Member> = participants
+        .iter()
+        .map(|p| {
+            let list = rules::parse_interests(p.interests.as_deref().unwrap_or_default());
+            let next = u32::try_from(interest_ids.len()).unwrap_or(u32::MAX);
+            let interests = list
+                .iter()
+                .map(|i| *interest_ids.entry(i.clone()).or_insert(next))
+                .collect();
+            let offset = p
+                .timezone
+                .as_deref()
+                .and_then(|t| utc_offset_minutes(t, now));
+            lists.insert(p.user(), list);
+            offsets.insert(p.user(), offset);
+            Member {
+                id: p.user(),
+                interests,
+                newcomer: newcomers.contains(&p.user()),
+                utc_offset_minutes: offset,
+            }
+        })
+        .collect();
+    let mut constraints = Constraints::default();
+    let since = last_number - program.repeat_rounds + 1;
+    for recent in db::connections::matches_since_round(pool, guild_id, since).await? {
+        for (i, (a, _)) in recent.members.iter().enumerate() {
+            for (b, _) in &recent.members[i + 1..] {
+                constraints.met(*a, *b);
+            }
+        }
+    }
+    for (a, b) in db::connections::declines(pool, guild_id).await? {
+        constraints.declined(a, b);
+    }
+    let params = Params {
+        seed: guild_id ^ u64::try_from(last_number + 1).unwrap_or(0),
+        ..Params::default()
+    };
+    let round = rules::match_round(&members, &constraints, &params);
+    let placed: usize = round.groups.iter().map(Vec::len).sum();
+
+    let mut tx = pool.begin().await?;
+    let (round_id, number) =
+        db::connections::add_round(&mut *tx, guild_id, placed, round.repeats, now).await?;
+    for group in &round.groups {
+        let match_id = db::connections::add_match(&mut tx, round_id, guild_id, group, now).await?;
+        let group_lists: Vec<Vec<String>> = group
+            .iter()
+            .map(|u| lists.get(u).cloned().unwrap_or_default())
+            .collect();
+        let group_offsets: Vec<Option<i32>> = group
+            .iter()
+            .map(|u| offsets.get(u).copied().flatten())
+            .collect();
+        let body = posts::connect_intro(
+            group,
+            &rules::shared_interests(&group_lists),
+            &rules::suggested_times(&group_offsets, now, 2),
+        );
+        let post = db::outbox::NewPost {
+            guild_id,
+            channel_id: program.channel(),
+            kind: "connect-thread".into(),
+            dedup_key: format!("connect:{match_id}:thread"),
+            body: outbox::action_json(&Action::MatchThread {
+                match_id,
+                name: format!("Round {number} · connection #{match_id}"),
+                members: group.clone(),
+                body,
+            }),
+            not_before_ms: None,
+        };
+        outbox::enqueue_in(&mut *tx, &post).await?;
+    }
+    db::jobs::upsert(
+        &mut *tx,
+        guild_id,
+        FOLLOW_UP_JOB,
+        round_id,
+        Some(now + program.follow_up_secs),
+    )
+    .await?;
+    tx.commit().await?;
+    outbox.wake();
+    Ok(RoundOutcome {
+        round: Some(number),
+        groups: round.groups.len(),
+        members: placed,
+        paused,
+    })
+}
+
+/// Minutes east of UTC of a time zone at `now`.
+fn utc_offset_minutes(timezone: &str, now: i64) -> Option<i32> {
+    let tz: Tz = timezone.parse().ok()?;
+    let at = DateTime::<Utc>::from_timestamp(now, 0)?.naive_utc();
+    Some(tz.offset_from_utc_datetime(&at).fix().local_minus_utc() / 60)
+}
+
+/// Counts the silence of the last round's members: an answer resets their count, none adds
+/// one; a third in a row pauses them, with a note in that round's thread. Returns who was
+/// paused.
+async fn count_silence(
+    pool: &Pool,
+    program: &db::connections::Program,
+    last_round: Option<i64>,
+) -> anyhow::Result<Vec<u64>> {
+    let Some(round_id) = last_round else {
+        return Ok(Vec::new());
+    };
+    let guild_id = program.guild();
+    let mut paused = Vec::new();
+    for group in db::connections::round_matches(pool, round_id).await? {
+        for (user, met) in &group.members {
+            let Some(me) = db::connections::participant(pool, guild_id, *user).await? else {
+                continue;
+            };
+            if me.status != "active" {
+                continue;
+            }
+            let ignored = if met.is_some() { 0 } else { me.ignored + 1 };
+            db::connections::set_ignored(pool, guild_id, *user, ignored).await?;
+            if rules::pauses_after(ignored) {
+                db::connections::set_status(pool, guild_id, *user, "paused").await?;
+                paused.push(*user);
+                if let Some(thread) = group.thread_id {
+                    let post = outbox::message_post(
+                        guild_id,
+                        thread,
+                        "connect-paused",
+                        format!("connect:paused:{round_id}:{user}"),
+                        posts::text_post(
+                            &format!("<@{user}>: you haven't answered for three rounds, so I've paused your connections. `/connect join` resumes them whenever you like."),
+                            &[*user],
+                        ),
+                    );
+                    outbox::enqueue_in(pool, &post).await?;
+                }
+            }
+        }
+    }
+    Ok(paused)
+}
+
+/// A round's follow-up is due: "did you meet?" in each group's thread. Returns whether
+/// anything was queued.
+pub async fn follow_up(pool: &Pool, round_id: i64) -> anyhow::Result<bool> {
+    let mut queued = false;
+    for group in db::connections::round_matches(pool, round_id).await? {
+        // A thread that was never created (Discord refused it) has nobody to ask.
+        let Some(thread) = group.thread_id else {
+            continue;
+        };
+        let members: Vec<u64> = group.members.iter().map(|(u, _)| *u).collect();
+        let post = outbox::message_post(
+            group.guild_id,
+            thread,
+            "connect-follow-up",
+            format!("connect:{}:follow-up", group.id),
+            posts::connect_follow_up(&members, &format!("{MET}{}:", group.id)),
+        );
+        queued |= outbox::enqueue_in(pool, &post).await?.is_some();
+    }
+    Ok(queued)
+}
+
+/// A member's answer to "did you meet?": `yes`, `no` (not yet) or `never` (not yet, and never
+/// pair us again).
+pub async fn answer_met(
+    pool: &Pool,
+    guild_id: u64,
+    match_id: i64,
+    user: u64,
+    choice: &str,
+    now: i64,
+) -> anyhow::Result<String> {
+    let group = db::connections::match_by_id(pool, match_id)
+        .await?
+        .filter(|m| m.guild_id == guild_id && m.members.iter().any(|(u, _)| *u == user))
+        .or_user("Only the members of this group can answer.")?;
+    let met = choice == "yes";
+    db::connections::answer(pool, group.id, user, met, now).await?;
+    if choice == "never" {
+        for (other, _) in group.members.iter().filter(|(u, _)| *u != user) {
+            db::connections::decline(pool, guild_id, user, *other).await?;
+        }
+        return Ok("Noted: you won't be paired with them again. Nobody is told.".into());
+    }
+    Ok(if met {
+        "Wonderful, thanks for telling me!".into()
+    } else {
+        "Thanks! There's still time; the thread stays open.".into()
+    })
+}
+
+/// Matches made and met in `[from, to)`: `(groups, groups where someone said they met)`.
+fn made_and_met(matches: &[Match]) -> (usize, usize) {
+    let met = matches
+        .iter()
+        .filter(|m| m.members.iter().any(|(_, met)| *met == Some(1)))
+        .count();
+    (matches.len(), met)
+}
+
+/// `/connect stats` (managers): members, rounds' matches and met rate over `days`, and the
+/// retention of newcomers who met someone against those of the same join weeks who did not.
+pub async fn stats(
+    pool: &Pool,
+    config: &Config,
+    guild_id: u64,
+    days: i64,
+    now: i64,
+) -> anyhow::Result<String> {
+    let (active, paused) = db::connections::counts(pool, guild_id).await?;
+    let matches =
+        db::connections::matches_between(pool, guild_id, now - days * 86_400, now + 1).await?;
+    let (made, met) = made_and_met(&matches);
+    let pct = |r: Option<f64>| r.map_or_else(|| "n/a".to_owned(), |r| format!("{:.0}%", r * 100.0));
+    #[allow(clippy::cast_precision_loss)]
+    let met_rate = (made > 0).then(|| met as f64 / made as f64);
+    let tz = settings::timezone(pool, config, guild_id).await?;
+    let today = crate::domain::analytics::day_number(crate::domain::schedule::local_date(now, tz));
+    let first_met: HashMap<u64, i64> = db::connections::first_met(pool, guild_id)
+        .await?
+        .into_iter()
+        .map(|(u, at)| {
+            (
+                u,
+                crate::domain::analytics::day_number(crate::domain::schedule::local_date(at, tz)),
+            )
+        })
+        .collect();
+    let newcomers: Vec<event_rules::Newcomer> = db::events::newcomers(pool, guild_id, today - 400)
+        .await?
+        .into_iter()
+        .map(|(user, join_day, r30, r90)| event_rules::Newcomer {
+            join_day,
+            retained_30: r30,
+            retained_90: r90,
+            first_attended_day: first_met.get(&db::from_sql_id(user)).copied(),
+        })
+        .collect();
+    let (met_someone, did_not) = event_rules::attendee_retention(&newcomers, today);
+    Ok(format!(
+        "**Connections** · {active} member(s) taking part, {paused} paused\nLast {days} days: {made} match(es), met {met} ({})\nNewcomers who met someone in their first 30 days: 30-day retention {} (of {}), 90-day {} (of {}) · same join weeks, did not: {} (of {}), {} (of {})",
+        pct(met_rate),
+        pct(met_someone.rate_30()),
+        met_someone.members_30,
+        pct(met_someone.rate_90()),
+        met_someone.members_90,
+        pct(did_not.rate_30()),
+        did_not.members_30,
+        pct(did_not.rate_90()),
+        did_not.members_90,
+    ))
+}
+
+/// `hearth report`'s `connections` object for `[from, to)` (unix seconds): matches made and met.
+/// (Connected members come from the activity rollup.)
+pub async fn report_json(pool: &Pool, guild_id: u64, from: i64, to: i64) -> anyhow::Result<Value> {
+    let matches = db::connections::matches_between(pool, guild_id, from, to).await?;
+    let (made, met) = made_and_met(&matches);
+    Ok(json!({ "matches": made, "met": met }))
+}
+
+/// A programme's round is due: it runs, and the next one is scheduled. Returns whether groups
+/// were made and when the next round is due.
+pub async fn scheduled_round(
+    pool: &Pool,
+    config: &Config,
+    outbox: &outbox::Outbox,
+    program_id: i64,
+    now: i64,
+) -> anyhow::Result<(bool, Option<i64>)> {
+    let Some(program) = db::connections::program_by_id(pool, program_id).await? else {
+        return Ok((false, None));
+    };
+    let outcome = run_round(pool, outbox, program.guild(), now).await;
+    // The next round is scheduled even when this one failed: one bad round never ends them.
+    let next = schedule_next_round(
+        pool,
+        config,
+        program.guild(),
+        program.id,
+        &program.every,
+        now,
+    )
+    .await?;
+    let outcome = outcome?;
+    tracing::info!(guild.id = program.guild(), round = ?outcome.round, groups = outcome.groups, members = outcome.members, "connections round");
+    Ok((outcome.groups > 0, next))
+}
