@@ -1,9 +1,8 @@
 -- Peer connections (product §11): opt-in members matched in rounds into private threads.
--- One programme per server.
+-- One programme per server; its threads go in the server's `connections` channel (§2 settings).
 CREATE TABLE connect_programs (
     id              INTEGER PRIMARY KEY,
     guild_id        INTEGER NOT NULL UNIQUE,
-    channel_id      INTEGER NOT NULL,
     -- Rounds repeat on this schedule in the server's time zone (`every` of /connect setup).
     every           TEXT    NOT NULL,
     -- A pair may not meet again within this many rounds.

@@ -375,6 +375,8 @@ async fn report(
             json["events"] = events;
             json["surveys"] =
                 crate::features::surveys::report_json(&pool, guild, tz, from, to).await?;
+            json["connections"] =
+                crate::features::connections::report_json(&pool, guild, tz, from, to).await?;
             println!("{}", serde_json::to_string(&json)?);
         }
         ReportFormat::Table => print!("{}", crate::features::stats::render_table(&report)),

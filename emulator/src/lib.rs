@@ -1253,6 +1253,17 @@ impl Emulator {
             .unwrap_or_default()
     }
 
+    /// Who is in a thread (the bot included), in the order they were added.
+    pub fn thread_members(&self, thread: u64) -> Vec<u64> {
+        self.inner
+            .world
+            .lock()
+            .channels
+            .get(&thread)
+            .map(|c| c.thread_members.clone())
+            .unwrap_or_default()
+    }
+
     pub fn channel(&self, id: u64) -> Option<Value> {
         self.inner.world.lock().channel_json(id)
     }

@@ -10,7 +10,6 @@ use super::{from_sql_id, to_sql_id};
 pub struct Program {
     pub id: i64,
     pub guild_id: i64,
-    pub channel_id: i64,
     pub every: String,
     pub repeat_rounds: i64,
     pub follow_up_secs: i64,
@@ -19,7 +18,6 @@ pub struct Program {
 super::from_row!(Program {
     id,
     guild_id,
-    channel_id,
     every,
     repeat_rounds,
     follow_up_secs
@@ -29,21 +27,16 @@ impl Program {
     pub fn guild(&self) -> u64 {
         from_sql_id(self.guild_id)
     }
-
-    pub fn channel(&self) -> u64 {
-        from_sql_id(self.channel_id)
-    }
 }
 
 const PROGRAM: &str =
-    "SELECT id, guild_id, channel_id, every, repeat_rounds, follow_up_secs FROM connect_programs";
+    "SELECT id, guild_id, every, repeat_rounds, follow_up_secs FROM connect_programs";
 
 /// Creates or updates a server's programme; returns its id.
 #[allow(clippy::too_many_arguments)]
 pub async fn set_program(
     db: impl SqliteExecutor<'_>,
     guild_id: u64,
-    channel_id: u64,
     every: &str,
     repeat_rounds: i64,
     follow_up_secs: i64,
@@ -51,14 +44,13 @@ pub async fn set_program(
     now: i64,
 ) -> sqlx::Result<i64> {
     sqlx::query_scalar(
-        "INSERT INTO connect_programs (guild_id, channel_id, every, repeat_rounds, follow_up_secs,
-         created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)
-         ON CONFLICT (guild_id) DO UPDATE SET channel_id = excluded.channel_id,
+        "INSERT INTO connect_programs (guild_id, every, repeat_rounds, follow_up_secs,
+         created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (guild_id) DO UPDATE SET
          every = excluded.every, repeat_rounds = excluded.repeat_rounds,
          follow_up_secs = excluded.follow_up_secs RETURNING id",
     )
     .bind(to_sql_id(guild_id))
-    .bind(to_sql_id(channel_id))
     .bind(every)
     .bind(repeat_rounds)
     .bind(follow_up_secs)

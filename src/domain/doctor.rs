@@ -12,6 +12,7 @@ pub const ALL_REQUIRED: u64 = perm::VIEW_CHANNEL
     | perm::ATTACH_FILES
     | perm::READ_MESSAGE_HISTORY
     | perm::CREATE_PUBLIC_THREADS
+    | perm::CREATE_PRIVATE_THREADS
     | perm::SEND_MESSAGES_IN_THREADS
     | perm::MANAGE_THREADS
     | perm::SEND_POLLS
@@ -29,6 +30,7 @@ pub fn channel_permissions(purpose: ChannelPurpose) -> u64 {
         | ChannelPurpose::Ama
         | ChannelPurpose::Applications
         | ChannelPurpose::Events => CREATE_PUBLIC_THREADS | SEND_MESSAGES_IN_THREADS,
+        ChannelPurpose::Connections => CREATE_PRIVATE_THREADS | SEND_MESSAGES_IN_THREADS,
         ChannelPurpose::Feedback => {
             CREATE_PUBLIC_THREADS | SEND_MESSAGES_IN_THREADS | MANAGE_THREADS
         }

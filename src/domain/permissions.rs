@@ -13,6 +13,7 @@ pub const MANAGE_EVENTS: u64 = 1 << 33;
 pub const CREATE_EVENTS: u64 = 1 << 44;
 pub const MANAGE_THREADS: u64 = 1 << 34;
 pub const CREATE_PUBLIC_THREADS: u64 = 1 << 35;
+pub const CREATE_PRIVATE_THREADS: u64 = 1 << 36;
 pub const SEND_MESSAGES_IN_THREADS: u64 = 1 << 38;
 pub const SEND_POLLS: u64 = 1 << 49;
 pub const ADMINISTRATOR: u64 = 1 << 3;
@@ -25,13 +26,14 @@ pub const MUTE_MEMBERS: u64 = 1 << 22;
 pub const MOVE_MEMBERS: u64 = 1 << 24;
 
 /// Names as Discord's client shows them.
-pub const NAMES: [(u64, &str); 16] = [
+pub const NAMES: [(u64, &str); 17] = [
     (VIEW_CHANNEL, "View Channel"),
     (SEND_MESSAGES, "Send Messages"),
     (EMBED_LINKS, "Embed Links"),
     (ATTACH_FILES, "Attach Files"),
     (READ_MESSAGE_HISTORY, "Read Message History"),
     (CREATE_PUBLIC_THREADS, "Create Public Threads"),
+    (CREATE_PRIVATE_THREADS, "Create Private Threads"),
     (SEND_MESSAGES_IN_THREADS, "Send Messages in Threads"),
     (MANAGE_THREADS, "Manage Threads"),
     (SEND_POLLS, "Create Polls"),

@@ -16,11 +16,12 @@ pub enum ChannelPurpose {
     Prompts,
     Applications,
     Events,
+    Connections,
 }
 
 impl ChannelPurpose {
     /// Every purpose, in the order `/config show` lists them.
-    pub const ALL: [ChannelPurpose; 9] = [
+    pub const ALL: [ChannelPurpose; 10] = [
         Self::Welcome,
         Self::Intros,
         Self::Spotlight,
@@ -30,6 +31,7 @@ impl ChannelPurpose {
         Self::Prompts,
         Self::Applications,
         Self::Events,
+        Self::Connections,
     ];
 
     /// The name used in config files, slash commands and the database.
@@ -44,6 +46,7 @@ impl ChannelPurpose {
             Self::Prompts => "prompts",
             Self::Applications => "applications",
             Self::Events => "events",
+            Self::Connections => "connections",
         }
     }
 
@@ -64,6 +67,7 @@ impl ChannelPurpose {
             Self::Prompts => "themed-day prompts",
             Self::Applications => "application review posts",
             Self::Events => "event RSVP cards, their threads and reminders",
+            Self::Connections => "connection rounds' private threads",
         }
     }
 }

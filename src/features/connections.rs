@@ -14,6 +14,7 @@ use crate::config::Config;
 use crate::db::{self, connections::Match, Pool};
 use crate::domain::connections::{self as rules, Constraints, Member, Params};
 use crate::domain::events as event_rules;
+use crate::domain::settings::ChannelPurpose;
 use crate::error::{OrUser, UserError};
 use crate::features::settings;
 use crate::outbox::{self, posts, Action};
@@ -40,7 +41,8 @@ pub struct Setup<'a> {
     pub by: u64,
 }
 
-/// Sets up (or changes) the programme and schedules its next round; returns the answer.
+/// Sets up (or changes) the programme, makes `channel` the server's connections channel and
+/// schedules the next round; returns the answer.
 pub async fn setup(
     pool: &Pool,
     config: &Config,
@@ -56,10 +58,17 @@ pub async fn setup(
         .map_err(|e| UserError(format!("follow_up: {e}")))?
         .unwrap_or(4 * 86_400);
     let repeat_rounds = i64::from(new.repeat_rounds.unwrap_or(6));
+    db::guilds::set_channel(
+        pool,
+        new.guild_id,
+        ChannelPurpose::Connections,
+        new.channel,
+        now,
+    )
+    .await?;
     let id = db::connections::set_program(
         pool,
         new.guild_id,
-        new.channel,
         &every,
         repeat_rounds,
         follow_up,
@@ -107,6 +116,7 @@ pub struct Join<'a> {
 /// A member opts in (again, or with new settings).
 pub async fn join(
     pool: &Pool,
+    config: &Config,
     guild_id: u64,
     user: u64,
     wish: &Join<'_>,
@@ -151,11 +161,16 @@ pub async fn join(
     let me = db::connections::participant(pool, guild_id, user)
         .await?
         .or_user("You could not be added; try again.")?;
-    let program = db::connections::program(pool, guild_id).await?;
+    let channel = match db::connections::program(pool, guild_id).await? {
+        Some(_) => settings::resolve(pool, config, guild_id)
+            .await?
+            .channel(ChannelPurpose::Connections),
+        None => None,
+    };
     Ok(format!(
         "You're in! {} Interests: {}. You can pause or leave any time (`/connect pause`, `/connect leave`).",
-        match program {
-            Some(p) => format!("I'll match you at the next round in <#{}>{}.", p.channel(), if wish.every_other { ", every other round" } else { "" }),
+        match channel {
+            Some(channel) => format!("I'll match you at the next round in <#{channel}>{}.", if wish.every_other { ", every other round" } else { "" }),
             None => "Rounds start once the managers set them up.".to_owned(),
         },
         me.interests.as_deref().filter(|i| !i.is_empty()).unwrap_or("none yet (add some with `/connect join interests:`)")
@@ -258,6 +273,7 @@ fn paused_text(paused: &[u64]) -> String {
 /// thread and introduction queued, and the follow-up scheduled, in one transaction.
 pub async fn run_round(
     pool: &Pool,
+    config: &Config,
     outbox: &outbox::Outbox,
     guild_id: u64,
     now: i64,
@@ -265,6 +281,10 @@ pub async fn run_round(
     let program = db::connections::program(pool, guild_id)
         .await?
         .or_user("Connections are not set up here yet: `/connect setup`.")?;
+    let channel = settings::resolve(pool, config, guild_id)
+        .await?
+        .channel(ChannelPurpose::Connections)
+        .or_user("There is no connections channel: `/config channel purpose:connections`.")?;
     let last = db::connections::last_round(pool, guild_id).await?;
     let paused = count_silence(pool, &program, last.map(|(id, _)| id)).await?;
     let last_number = last.map_or(0, |(_, n)| n);
@@ -347,7 +367,7 @@ pub async fn run_round(
         );
         let post = db::outbox::NewPost {
             guild_id,
-            channel_id: program.channel(),
+            channel_id: channel,
             kind: "connect-thread".into(),
             dedup_key: format!("connect:{match_id}:thread"),
             body: outbox::action_json(&Action::MatchThread {
@@ -543,12 +563,33 @@ pub async fn stats(
     ))
 }
 
-/// `hearth report`'s `connections` object for `[from, to)` (unix seconds): matches made and met.
-/// (Connected members come from the activity rollup.)
-pub async fn report_json(pool: &Pool, guild_id: u64, from: i64, to: i64) -> anyhow::Result<Value> {
-    let matches = db::connections::matches_between(pool, guild_id, from, to).await?;
+/// `hearth report`'s `connections` object for the report's days: matches made in rounds of
+/// those days and how many of them met.
+pub async fn report_json(
+    pool: &Pool,
+    guild_id: u64,
+    timezone: Tz,
+    from: chrono::NaiveDate,
+    to: chrono::NaiveDate,
+) -> anyhow::Result<Value> {
+    let (start, end) = crate::domain::schedule::days_span(from, to, timezone);
+    let matches = db::connections::matches_between(pool, guild_id, start, end).await?;
     let (made, met) = made_and_met(&matches);
     Ok(json!({ "matches": made, "met": met }))
+}
+
+/// The monthly report's "Connections" field from `report_json`'s object (none before the first
+/// round).
+pub fn month_field(connections: &Value) -> Option<Value> {
+    let matches = connections["matches"].as_u64().filter(|m| *m > 0)?;
+    let met = connections["met"].as_u64().unwrap_or(0);
+    #[allow(clippy::cast_precision_loss)]
+    let rate = met as f64 / matches as f64 * 100.0;
+    Some(json!({
+        "name": "Connections",
+        "value": format!("{matches} match(es) · met {met} ({rate:.0}%)"),
+        "inline": true,
+    }))
 }
 
 /// A programme's round is due: it runs, and the next one is scheduled. Returns whether groups
@@ -563,7 +604,7 @@ pub async fn scheduled_round(
     let Some(program) = db::connections::program_by_id(pool, program_id).await? else {
         return Ok((false, None));
     };
-    let outcome = run_round(pool, outbox, program.guild(), now).await;
+    let outcome = run_round(pool, config, outbox, program.guild(), now).await;
     // The next round is scheduled even when this one failed: one bad round never ends them.
     let next = schedule_next_round(
         pool,

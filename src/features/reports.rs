@@ -153,9 +153,12 @@ pub async fn queue(
     )
     .await?;
     let surveys = crate::features::surveys::report_json(pool, guild_id, tz, from, to).await?;
+    let connections =
+        crate::features::connections::report_json(pool, guild_id, tz, from, to).await?;
     let extra = [
         crate::features::events::month_field(&events),
         crate::features::surveys::month_field(&surveys),
+        crate::features::connections::month_field(&connections),
     ];
     if let Some(fields) = body["embeds"][0]["fields"].as_array_mut() {
         fields.extend(extra.into_iter().flatten());

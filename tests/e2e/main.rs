@@ -5,6 +5,7 @@ mod ama;
 mod analytics;
 mod calendar;
 mod common;
+mod connect;
 mod delivery;
 mod demo;
 mod events;

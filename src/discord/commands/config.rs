@@ -98,6 +98,8 @@ enum Purpose {
     Applications,
     #[name = "events"]
     Events,
+    #[name = "connections"]
+    Connections,
 }
 
 impl From<Purpose> for ChannelPurpose {
@@ -112,6 +114,7 @@ impl From<Purpose> for ChannelPurpose {
             Purpose::Prompts => Self::Prompts,
             Purpose::Applications => Self::Applications,
             Purpose::Events => Self::Events,
+            Purpose::Connections => Self::Connections,
         }
     }
 }

@@ -52,6 +52,7 @@ async fn join(
     };
     let reply = feature::join(
         &ctx.data().pool,
+        &ctx.data().config,
         guild_id(ctx)?,
         ctx.author().id.get(),
         &wish,
@@ -125,6 +126,7 @@ async fn setup(
         by: ctx.author().id.get(),
     };
     let reply = feature::setup(&data.pool, &data.config, &new, unix_now()).await?;
+    data.settings_changed(new.guild_id);
     data.scheduler.wake();
     ctx.say(reply).await?;
     Ok(())
@@ -139,7 +141,14 @@ async fn setup(
 )]
 async fn run_now(ctx: Context<'_>) -> Result<(), Error> {
     let data = ctx.data();
-    let outcome = feature::run_round(&data.pool, &data.outbox, guild_id(ctx)?, unix_now()).await?;
+    let outcome = feature::run_round(
+        &data.pool,
+        &data.config,
+        &data.outbox,
+        guild_id(ctx)?,
+        unix_now(),
+    )
+    .await?;
     data.scheduler.wake();
     ctx.say(outcome.text()).await?;
     Ok(())
