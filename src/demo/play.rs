@@ -367,6 +367,7 @@ async fn play(out: &Path) -> anyhow::Result<()> {
     ama(&mut demo, &server).await?;
     event(&mut demo, &server).await?;
     survey(&mut demo, &server).await?;
+    connections(&mut demo, &server).await?;
     health(&mut demo, &server).await?;
     stop(&mut demo, bot).await
 }
@@ -953,6 +954,54 @@ async fn survey(demo: &mut Demo, server: &Server) -> anyhow::Result<()> {
         " id:1",
     )
     .await?;
+    Ok(())
+}
+
+/// Peer connections: two members opt in, the manager runs a round, and the pair gets a private
+/// thread with an introduction.
+async fn connections(demo: &mut Demo, server: &Server) -> anyhow::Result<()> {
+    let Server {
+        guild, maria, sam, ..
+    } = *server;
+    demo.say("\n— Peer connections: an introduction by shared interest —");
+    let coffee = demo.emu.add_channel(guild, "coffee-chats", 0);
+    demo.names.insert(coffee, "coffee-chats".to_owned());
+    demo.command(
+        maria,
+        "connect",
+        "setup",
+        json!([
+            {"type": 7, "name": "channel", "value": coffee.to_string()},
+            {"type": 3, "name": "every", "value": "mon 10:00"}
+        ]),
+        " channel:#coffee-chats every:mon 10:00",
+    )
+    .await?;
+    let noor = demo
+        .names
+        .iter()
+        .find(|(_, n)| n.as_str() == "noor")
+        .map_or(0, |(id, _)| *id);
+    for (who, interests, timezone) in [
+        (sam, "3d printing, rust, synths", "Europe/Lisbon"),
+        (noor, "synths, woodworking", "Europe/Berlin"),
+    ] {
+        demo.command(
+            who,
+            "connect",
+            "join",
+            json!([
+                {"type": 3, "name": "interests", "value": interests},
+                {"type": 3, "name": "timezone", "value": timezone}
+            ]),
+            &format!(" interests:{interests} timezone:{timezone}"),
+        )
+        .await?;
+    }
+    demo.command(maria, "connect", "run-now", json!([]), "")
+        .await?;
+    // The private thread, then the introduction in it.
+    demo.wait_for_posts(2).await?;
     Ok(())
 }
 
