@@ -133,6 +133,7 @@ async fn welcome_preview_says_whether_welcomes_are_on_and_renders_every_template
         member_count: 3,
         intro_channel: None,
         rules_channel: None,
+        channel: None,
     };
     let off = welcome::preview(&pool, &settings, &values).await.unwrap();
     assert!(off.starts_with("Welcomes are off") && off.contains("**Default template**"));

@@ -12,6 +12,7 @@ pub mod feedback;
 pub mod guilds;
 pub mod jobs;
 mod migrations;
+pub mod moderation;
 pub mod outbox;
 pub mod privacy;
 pub mod prompts;

@@ -16,7 +16,8 @@ pub async fn route(
                 || commands::ama::on_button(ctx, data, component).await?
                 || commands::events::on_button(ctx, data, component).await?
                 || commands::surveys::on_component(ctx, data, component).await?
-                || commands::connect::on_button(ctx, data, component).await?;
+                || commands::connect::on_button(ctx, data, component).await?
+                || commands::moderation::on_component(ctx, data, component).await?;
         }
         Interaction::Modal(modal) => {
             let _handled = commands::apply::on_modal(ctx, data, modal).await?

@@ -1,9 +1,10 @@
-//! Welcome templates: `{variable}` substitution, checked when a template is saved so that a
-//! member joining never meets a broken template.
+//! Templates of welcomes and saved replies: `{variable}` substitution, checked when a template
+//! is saved so that nobody ever meets a broken one.
 
 use std::fmt;
 
-/// The variables a welcome template may use (product §3).
+/// The variables templates may use: welcomes (product §3) and saved replies (§12) each allow
+/// their own set ([`WELCOME`], [`SAVED_REPLY`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Variable {
     /// `{user}`: a mention of the member.
@@ -20,10 +21,32 @@ pub enum Variable {
     IntroChannel,
     /// `{rules_channel}`: a mention of the server's rules channel.
     RulesChannel,
+    /// `{channel}`: a mention of the channel the text is posted in.
+    Channel,
 }
 
+/// What a welcome template may use.
+pub const WELCOME: [Variable; 7] = [
+    Variable::User,
+    Variable::Username,
+    Variable::Server,
+    Variable::MemberCount,
+    Variable::MemberCountOrd,
+    Variable::IntroChannel,
+    Variable::RulesChannel,
+];
+
+/// What a saved reply may use: `{user}` is the member replied to.
+pub const SAVED_REPLY: [Variable; 5] = [
+    Variable::User,
+    Variable::Username,
+    Variable::Server,
+    Variable::Channel,
+    Variable::RulesChannel,
+];
+
 impl Variable {
-    pub const ALL: [Variable; 7] = [
+    pub const ALL: [Variable; 8] = [
         Self::User,
         Self::Username,
         Self::Server,
@@ -31,6 +54,7 @@ impl Variable {
         Self::MemberCountOrd,
         Self::IntroChannel,
         Self::RulesChannel,
+        Self::Channel,
     ];
 
     pub fn name(self) -> &'static str {
@@ -42,6 +66,7 @@ impl Variable {
             Self::MemberCountOrd => "member_count_ord",
             Self::IntroChannel => "intro_channel",
             Self::RulesChannel => "rules_channel",
+            Self::Channel => "channel",
         }
     }
 
@@ -49,7 +74,7 @@ impl Variable {
     /// are at most 23 characters, names 32, server names 100; member counts stay below 10^9.
     pub fn max_len(self) -> usize {
         match self {
-            Self::User | Self::IntroChannel | Self::RulesChannel => 23,
+            Self::User | Self::IntroChannel | Self::RulesChannel | Self::Channel => 23,
             Self::Username => 32,
             Self::Server => 100,
             Self::MemberCount => 11,
@@ -79,8 +104,12 @@ pub struct Template {
 /// Why a template was refused, naming the offending part.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum TemplateError {
-    #[error("unknown variable `{{{name}}}` at character {position}; use one of {}", Variable::ALL.iter().map(|v| format!("{{{}}}", v.name())).collect::<Vec<_>>().join(", "))]
-    UnknownVariable { name: String, position: usize },
+    #[error("unknown variable `{{{name}}}` at character {position}; use one of {allowed}")]
+    UnknownVariable {
+        name: String,
+        position: usize,
+        allowed: String,
+    },
     #[error("`{{` at character {position} is never closed; write `{{{{` for a literal brace")]
     Unclosed { position: usize },
     #[error("`}}` at character {position} has no opening `{{`; write `}}}}` for a literal brace")]
@@ -99,9 +128,14 @@ pub enum TemplateError {
 pub const CONTENT_LIMIT: usize = 2000;
 
 impl Template {
-    /// Parses and validates: unknown variables, unbalanced braces, and templates that could
-    /// exceed Discord's limit with the longest possible values are refused.
+    /// A welcome template ([`WELCOME`] variables); see [`Template::parse_with`].
     pub fn parse(source: &str) -> Result<Self, TemplateError> {
+        Self::parse_with(source, &WELCOME)
+    }
+
+    /// Parses and validates: variables outside `allowed`, unbalanced braces, and templates that
+    /// could exceed Discord's limit with the longest possible values are refused.
+    pub fn parse_with(source: &str, allowed: &[Variable]) -> Result<Self, TemplateError> {
         if source.trim().is_empty() {
             return Err(TemplateError::Empty);
         }
@@ -125,12 +159,17 @@ impl Template {
                         .position(|c| *c == '}')
                         .ok_or(TemplateError::Unclosed { position: i + 1 })?;
                     let name: String = chars[i + 1..i + 1 + close].iter().collect();
-                    let var = Variable::from_name(name.trim()).ok_or_else(|| {
-                        TemplateError::UnknownVariable {
+                    let var = Variable::from_name(name.trim())
+                        .filter(|v| allowed.contains(v))
+                        .ok_or_else(|| TemplateError::UnknownVariable {
                             name: name.clone(),
                             position: i + 1,
-                        }
-                    })?;
+                            allowed: allowed
+                                .iter()
+                                .map(|v| format!("{{{}}}", v.name()))
+                                .collect::<Vec<_>>()
+                                .join(", "),
+                        })?;
                     if !text.is_empty() {
                         parts.push(Part::Text(std::mem::take(&mut text)));
                     }
@@ -234,6 +273,8 @@ pub struct Values<'a> {
     pub member_count: u64,
     pub intro_channel: Option<u64>,
     pub rules_channel: Option<u64>,
+    /// The channel posted in (saved replies).
+    pub channel: Option<u64>,
 }
 
 impl Values<'_> {
@@ -249,6 +290,7 @@ impl Values<'_> {
             Variable::MemberCountOrd => ordinal(self.member_count),
             Variable::IntroChannel => channel(self.intro_channel, "the introductions channel"),
             Variable::RulesChannel => channel(self.rules_channel, "the rules"),
+            Variable::Channel => channel(self.channel, "this channel"),
         }
     }
 }
@@ -290,6 +332,7 @@ mod tests {
             member_count: 1024,
             intro_channel: Some(7),
             rules_channel: None,
+            channel: None,
         }
     }
 
@@ -316,14 +359,32 @@ mod tests {
     #[test]
     fn unknown_variable_is_named_with_its_position() {
         let err = Template::parse("Hi {usr}!").unwrap_err();
-        assert_eq!(
-            err,
-            TemplateError::UnknownVariable {
-                name: "usr".into(),
-                position: 4
-            }
+        assert!(
+            matches!(&err, TemplateError::UnknownVariable { name, position: 4, .. } if name == "usr"),
+            "{err:?}"
         );
         assert!(err.to_string().contains("{username}"));
+    }
+
+    #[test]
+    fn each_kind_of_template_allows_its_own_variables() {
+        // `{channel}` belongs to saved replies, `{member_count}` to welcomes.
+        assert!(Template::parse("Welcome to {channel}").is_err());
+        let reply = Template::parse_with(
+            "See {rules_channel}, {user}; asked in {channel}",
+            &SAVED_REPLY,
+        )
+        .unwrap();
+        let rendered = reply.render(&Values {
+            channel: Some(42),
+            ..values()
+        });
+        assert!(rendered.ends_with("asked in <#42>"), "{rendered}");
+        let err = Template::parse_with("{member_count} members", &SAVED_REPLY).unwrap_err();
+        assert!(
+            err.to_string().contains("{channel}") && !err.to_string().contains("{member_count},"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod feedback;
 pub mod guilds;
 pub mod import;
 pub mod intros;
+pub mod moderation;
 pub mod prompts;
 pub mod recognition;
 pub mod reports;

@@ -281,6 +281,7 @@ impl Welcomer<'_> {
             member_count: guild.member_count,
             intro_channel: settings.channel(ChannelPurpose::Intros),
             rules_channel: guild.rules_channel,
+            channel: None,
         };
         let policy = RaidPolicy {
             max_joins: self.config.raid_joins,

@@ -12,6 +12,7 @@ mod events;
 mod feedback;
 mod foundation;
 mod installed;
+mod moderation;
 mod recognition;
 #[path = "../support/mod.rs"]
 mod support;

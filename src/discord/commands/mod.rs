@@ -7,6 +7,7 @@ pub mod connect;
 pub mod events;
 mod feedback;
 mod intro;
+pub mod moderation;
 mod prompts;
 mod spotlight;
 mod stats;
@@ -29,5 +30,6 @@ pub fn all() -> Vec<Command> {
     all.extend(events::commands());
     all.extend(surveys::commands());
     all.extend(connect::commands());
+    all.extend(moderation::commands());
     all
 }

@@ -93,6 +93,7 @@ async fn preview(
         member_count: count,
         intro_channel: settings.channel(ChannelPurpose::Intros),
         rules_channel: rules,
+        channel: None,
     };
     let text = feature::preview(&ctx.data().pool, &settings, &values).await?;
     ctx.send(CreateReply::default().content(text)).await?;
