@@ -114,6 +114,15 @@ pub async fn export(pool: &Pool, guild_id: Option<u64>, user_id: u64) -> sqlx::R
     .fetch_all(pool)
     .await?;
     let matches = super::connections::history(pool, guild_id, user_id).await?;
+    let flags: Vec<(i64, i64, String, i64)> = sqlx::query_as(
+        "SELECT f.guild_id, f.id, r.reason, r.created_at FROM flag_reports r
+         JOIN flags f ON f.id = r.flag_id
+         WHERE r.flagger_id = $1 AND ($2 IS NULL OR f.guild_id = $2) ORDER BY r.created_at",
+    )
+    .bind(user)
+    .bind(guild)
+    .fetch_all(pool)
+    .await?;
     // Answers the member signed are theirs in any wave.
     let mut survey_answers = Vec::new();
     let mut found = std::collections::HashSet::new();
@@ -143,6 +152,7 @@ pub async fn export(pool: &Pool, guild_id: Option<u64>, user_id: u64) -> sqlx::R
         "event_series_going": series.iter().map(|(g, s)| json!({"guild_id": g.to_string(), "series_id": s})).collect::<Vec<_>>(),
         "survey_answers": survey_answers,
         "connections": connect.iter().map(|(g, interests, tz, frequency, status)| json!({"guild_id": g.to_string(), "interests": interests, "timezone": tz, "frequency": frequency, "status": status})).collect::<Vec<_>>(),
+        "flags_raised": flags.iter().map(|(g, id, reason, at)| json!({"guild_id": g.to_string(), "flag": id, "reason": reason, "at": at})).collect::<Vec<_>>(),
         "connection_matches": matches.iter().map(|m| json!({"guild_id": m.guild_id.to_string(), "round": m.round_number, "at": m.ran_at, "with": m.members.iter().filter(|(u, _)| *u != user_id).map(|(u, _)| u.to_string()).collect::<Vec<_>>(), "met": m.members.iter().find(|(u, _)| *u == user_id).and_then(|(_, met)| *met)})).collect::<Vec<_>>(),
         "tracking_opt_outs": optouts.iter().map(|(g, t)| json!({"guild_id": g.to_string(), "since": t})).collect::<Vec<_>>(),
     }))
@@ -183,6 +193,10 @@ pub async fn forget(
         "DELETE FROM connect_members WHERE user_id = $1 AND ($2 IS NULL OR guild_id = $2) AND $3 = $3",
         "DELETE FROM connect_declines WHERE (user_id = $1 OR other_id = $1) AND ($2 IS NULL OR guild_id = $2) AND $3 = $3",
         "UPDATE connect_match_members SET user_id = $3 WHERE user_id = $1 AND ($2 IS NULL OR match_id IN (SELECT id FROM connect_matches WHERE guild_id = $2))",
+        // Flags keep counting; neither the flagger nor the author can be found from them.
+        "UPDATE flag_reports SET flagger_id = $3, reason = '(forgotten)' WHERE flagger_id = $1 AND ($2 IS NULL OR flag_id IN (SELECT id FROM flags WHERE guild_id = $2))",
+        "UPDATE flags SET author_id = $3 WHERE author_id = $1 AND ($2 IS NULL OR guild_id = $2)",
+        "UPDATE saved_reply_uses SET used_by = $3 WHERE used_by = $1 AND ($2 IS NULL OR guild_id = $2)",
         "DELETE FROM tracking_optouts WHERE user_id = $1 AND ($2 IS NULL OR guild_id = $2) AND $3 = $3",
     ] {
         sqlx::query(statement).bind(user).bind(guild).bind(anon).execute(&mut *tx).await?;
@@ -242,6 +256,9 @@ pub async fn purge_left_guilds(pool: &Pool, cutoff: i64) -> sqlx::Result<Vec<i64
             "connect_members",
             "connect_declines",
             "connect_programs",
+            "saved_reply_uses",
+            "saved_replies",
+            "flags",
             "welcome_templates",
             "jobs",
             "prompts",
