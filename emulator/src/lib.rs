@@ -755,7 +755,30 @@ impl Emulator {
         content: &str,
         reply_to: Option<u64>,
     ) -> u64 {
-        let id = self.id();
+        self.message_with_id(self.id(), channel, author, content, reply_to)
+    }
+
+    /// A member's message sent `ago` before now (its id and timestamp say so), delivered now:
+    /// for scenarios about what happened hours ago.
+    pub fn user_message_sent_ago(
+        &self,
+        channel: u64,
+        author: u64,
+        content: &str,
+        ago: std::time::Duration,
+    ) -> u64 {
+        let ms = world::now_ms().saturating_sub(u64::try_from(ago.as_millis()).unwrap_or(0));
+        self.message_with_id(self.inner.ids.at(ms), channel, author, content, None)
+    }
+
+    fn message_with_id(
+        &self,
+        id: u64,
+        channel: u64,
+        author: u64,
+        content: &str,
+        reply_to: Option<u64>,
+    ) -> u64 {
         let d = {
             let mut world = self.inner.world.lock();
             let guild = world.channels.get(&channel).and_then(|c| c.guild_id);

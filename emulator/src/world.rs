@@ -22,7 +22,12 @@ impl Snowflakes {
     }
 
     pub fn next(&self) -> u64 {
-        let ms = now_ms().saturating_sub(DISCORD_EPOCH_MS);
+        self.at(now_ms())
+    }
+
+    /// An id made at `ms` (unix milliseconds): Discord's ids carry their creation time.
+    pub fn at(&self, ms: u64) -> u64 {
+        let ms = ms.saturating_sub(DISCORD_EPOCH_MS);
         let n = self.counter.fetch_add(1, Ordering::Relaxed) & 0x3F_FFFF;
         (ms << 22) | n
     }

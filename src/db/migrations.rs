@@ -39,6 +39,7 @@ const FILES: &[(&str, &str)] = &embed![
     "0018_event_feedback_surveys.sql",
     "0020_connections.sql",
     "0021_replies_and_flags.sql",
+    "0022_digest.sql",
 ];
 
 /// The migrator `sqlx::migrate!("./migrations")` would build.

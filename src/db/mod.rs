@@ -10,6 +10,7 @@ pub mod connections;
 pub mod events;
 pub mod feedback;
 pub mod guilds;
+pub mod inbox;
 pub mod jobs;
 mod migrations;
 pub mod moderation;

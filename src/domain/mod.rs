@@ -10,6 +10,7 @@ pub mod events;
 pub mod feedback;
 pub mod ical;
 pub mod import;
+pub mod inbox;
 pub mod moderation;
 pub mod permissions;
 pub mod prompt;

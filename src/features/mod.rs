@@ -12,6 +12,7 @@ pub mod events;
 pub mod feedback;
 pub mod guilds;
 pub mod import;
+pub mod inbox;
 pub mod intros;
 pub mod moderation;
 pub mod prompts;

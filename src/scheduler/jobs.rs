@@ -10,7 +10,7 @@ use crate::config::Config;
 use crate::db::{self, Pool};
 use crate::domain::schedule::{decide_run, CatchUp, RunDecision, Schedule};
 use crate::features::{
-    connections, events, feedback, prompts, recognition, reports, settings, surveys,
+    connections, events, feedback, inbox, prompts, recognition, reports, settings, surveys,
 };
 use crate::outbox::Outbox;
 
@@ -336,6 +336,30 @@ pub async fn run_due_connect_rounds(
                 .await?;
         reports.push(RunReport {
             job_kind: connections::ROUND_JOB,
+            target_id: job.target_id,
+            due,
+            posted,
+            next,
+        });
+    }
+    Ok(reports)
+}
+
+/// Morning digests that are due: posted, the next one scheduled.
+pub async fn run_due_digests(
+    pool: &Pool,
+    config: &Config,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Vec<RunReport>> {
+    let mut reports = Vec::new();
+    for job in db::jobs::due(pool, inbox::DIGEST_JOB, now.timestamp()).await? {
+        let Some(due) = job.next_run_at else { continue };
+        // The post's key is the local day: a crash and a second run post it once.
+        let (posted, next) =
+            inbox::post_digest(pool, config, db::from_sql_id(job.guild_id), now).await?;
+        db::jobs::advance(pool, job.id, due, next).await?;
+        reports.push(RunReport {
+            job_kind: inbox::DIGEST_JOB,
             target_id: job.target_id,
             due,
             posted,

@@ -56,6 +56,7 @@ pub async fn run_due(
     reports.extend(jobs::run_due_survey_closes(pool, now).await?);
     reports.extend(jobs::run_due_connect_rounds(pool, config, outbox, now).await?);
     reports.extend(jobs::run_due_connect_follow_ups(pool, now).await?);
+    reports.extend(jobs::run_due_digests(pool, config, now).await?);
     if reports.iter().any(|r| r.posted) {
         outbox.wake();
     }

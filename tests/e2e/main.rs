@@ -11,6 +11,7 @@ mod demo;
 mod events;
 mod feedback;
 mod foundation;
+mod inbox;
 mod installed;
 mod moderation;
 mod recognition;

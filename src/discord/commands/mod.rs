@@ -6,6 +6,7 @@ mod config;
 pub mod connect;
 pub mod events;
 mod feedback;
+mod inbox;
 mod intro;
 pub mod moderation;
 mod prompts;
@@ -31,5 +32,6 @@ pub fn all() -> Vec<Command> {
     all.extend(surveys::commands());
     all.extend(connect::commands());
     all.extend(moderation::commands());
+    all.extend(inbox::commands());
     all
 }
