@@ -13,7 +13,7 @@ async fn today_lists_exactly_the_unanswered_newcomer_message() {
     let _bot = world.start_bot(1).await;
     let ten_hours_ago =
         u64::try_from(hearth::domain::clock::now().timestamp_millis()).unwrap() - 10 * 3_600_000;
-    let mut newcomer = |name: &str| {
+    let newcomer = |name: &str| {
         let user = world.emu.add_user(name, false);
         world
             .emu
