@@ -53,3 +53,12 @@ CREATE TABLE flag_reports (
     created_at  INTEGER NOT NULL,
     PRIMARY KEY (flag_id, flagger_id)
 );
+
+-- `/guidelines automod` was asked for: Discord's AutoMod rules Hearth set up (ids, comma
+-- separated; empty while Discord refused), so `/config doctor` can say what is missing.
+CREATE TABLE automod_setups (
+    guild_id      INTEGER PRIMARY KEY,
+    requested_by  INTEGER NOT NULL,
+    requested_at  INTEGER NOT NULL,
+    rule_ids      TEXT    NOT NULL DEFAULT ''
+);

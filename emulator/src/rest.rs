@@ -1780,6 +1780,19 @@ fn automod(call: &Call<'_>) -> Answer {
                 .map_or_else(unknown_rule, |r| (200, r.clone()));
         }
         "create_auto_moderation_rule" => {
+            // Docs: one rule per server of each trigger type but keyword (six of those).
+            let kind = call.body["trigger_type"].as_u64().unwrap_or(0);
+            let same = guild
+                .automod_rules
+                .values()
+                .filter(|r| r["trigger_type"].as_u64() == Some(kind))
+                .count();
+            if same >= if kind == 1 { 6 } else { 1 } {
+                return (
+                    400,
+                    json!({"code": 50035, "message": "Invalid Form Body", "errors": {"trigger_type": {"_errors": [{"code": "AUTO_MODERATION_MAX_RULES_OF_TYPE_EXCEEDED", "message": "Maximum number of rules of this type exceeded"}]}}}),
+                );
+            }
             let id = inner.ids.next();
             let mut rule = call.body.clone();
             rule["id"] = json!(id.to_string());
@@ -1793,6 +1806,20 @@ fn automod(call: &Call<'_>) -> Answer {
             ] {
                 if rule.get(key).is_none_or(Value::is_null) {
                     rule[key] = default;
+                }
+            }
+            // Discord answers with every metadata field of the trigger type, defaults included.
+            let defaults = match kind {
+                1 => json!({"keyword_filter": [], "regex_patterns": [], "allow_list": []}),
+                4 => json!({"presets": [], "allow_list": []}),
+                5 => json!({"mention_total_limit": 0, "mention_raid_protection_enabled": false}),
+                _ => json!({}),
+            };
+            if let Some(defaults) = defaults.as_object() {
+                for (key, value) in defaults {
+                    if rule["trigger_metadata"].get(key).is_none() {
+                        rule["trigger_metadata"][key] = value.clone();
+                    }
                 }
             }
             guild.automod_rules.insert(id, rule.clone());

@@ -323,3 +323,38 @@ pub async fn flag_reasons(
     .await?;
     Ok(rows.into_iter().map(|(u, r)| (from_sql_id(u), r)).collect())
 }
+
+/// Records a `/guidelines automod` request and the rules it made (none when Discord refused).
+pub async fn set_automod(
+    db: impl SqliteExecutor<'_>,
+    guild_id: u64,
+    by: u64,
+    rule_ids: &[u64],
+    now: i64,
+) -> sqlx::Result<()> {
+    let ids: Vec<String> = rule_ids.iter().map(u64::to_string).collect();
+    sqlx::query(
+        "INSERT INTO automod_setups (guild_id, requested_by, requested_at, rule_ids)
+         VALUES ($1, $2, $3, $4)
+         ON CONFLICT (guild_id) DO UPDATE SET requested_by = excluded.requested_by,
+         requested_at = excluded.requested_at,
+         rule_ids = CASE WHEN excluded.rule_ids = '' THEN automod_setups.rule_ids
+                         ELSE excluded.rule_ids END",
+    )
+    .bind(to_sql_id(guild_id))
+    .bind(to_sql_id(by))
+    .bind(now)
+    .bind(ids.join(","))
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Whether AutoMod set-up was asked for in a guild.
+pub async fn automod_wanted(db: impl SqliteExecutor<'_>, guild_id: u64) -> sqlx::Result<bool> {
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM automod_setups WHERE guild_id = $1")
+        .bind(to_sql_id(guild_id))
+        .fetch_one(db)
+        .await?;
+    Ok(n > 0)
+}

@@ -241,6 +241,27 @@ pub fn voice_event_finding(
     }
 }
 
+/// Whether the bot may set up Discord's AutoMod rules (`/guidelines automod`, once asked for):
+/// Discord requires Manage Server.
+pub fn automod_finding(guild_bot_permissions: u64) -> Finding {
+    let ok = guild_bot_permissions & (perm::MANAGE_GUILD | perm::ADMINISTRATOR) != 0;
+    Finding {
+        purpose: ChannelPurpose::Reports,
+        ok,
+        problem: if ok {
+            "I can set up Discord's AutoMod rules (/guidelines automod)".into()
+        } else {
+            "I lack Manage Server: Discord refuses to let me create or change AutoMod rules (/guidelines automod)".into()
+        },
+        fix: if ok {
+            String::new()
+        } else {
+            "grant me Manage Server, or set the rules up yourself in Server Settings → AutoMod"
+                .into()
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,4 +1,49 @@
-//! Moderation's pure parts (product §12): finding a saved reply by a few typed letters.
+//! Moderation's pure parts (product §12): finding a saved reply by a few typed letters, and
+//! the Discord AutoMod rules `/guidelines automod` sets up.
+
+use serde_json::{json, Value};
+
+/// Discord's AutoMod trigger types Hearth uses: its own word lists, and mention spam. Discord
+/// allows one rule of each per server.
+pub const KEYWORD_PRESET: u64 = 4;
+pub const MENTION_SPAM: u64 = 5;
+
+/// The rules to create, by trigger type: Discord blocks the message (Hearth never deletes
+/// anything itself) and alerts the managers in `alert_channel`.
+pub fn automod_rules(alert_channel: u64, mention_limit: u32) -> Vec<(u64, Value)> {
+    let actions = json!([
+        { "type": 1, "metadata": { "custom_message": "Blocked by this server's rules." } },
+        { "type": 2, "metadata": { "channel_id": alert_channel.to_string() } },
+    ]);
+    vec![
+        (
+            KEYWORD_PRESET,
+            json!({
+                "name": "Hearth: Discord's harmful word lists",
+                "event_type": 1,
+                "trigger_type": KEYWORD_PRESET,
+                // profanity, sexual content, slurs
+                "trigger_metadata": { "presets": [1, 2, 3] },
+                "actions": actions,
+                "enabled": true,
+            }),
+        ),
+        (
+            MENTION_SPAM,
+            json!({
+                "name": "Hearth: mention spam",
+                "event_type": 1,
+                "trigger_type": MENTION_SPAM,
+                "trigger_metadata": {
+                    "mention_total_limit": mention_limit,
+                    "mention_raid_protection_enabled": true,
+                },
+                "actions": actions,
+                "enabled": true,
+            }),
+        ),
+    ]
+}
 
 /// The best `limit` names for what was typed: a name starting with it first, then containing
 /// it, then holding its letters in order (`hta` finds `how-to-ask`); shorter names first within
@@ -40,6 +85,26 @@ mod tests {
 
     fn names(list: &[&str]) -> Vec<String> {
         list.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn automod_rules_block_and_alert_and_never_delete() {
+        let rules = automod_rules(77, 8);
+        assert_eq!(
+            rules.iter().map(|(t, _)| *t).collect::<Vec<_>>(),
+            vec![KEYWORD_PRESET, MENTION_SPAM]
+        );
+        for (_, rule) in &rules {
+            let kinds: Vec<u64> = rule["actions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| a["type"].as_u64().unwrap())
+                .collect();
+            assert_eq!(kinds, vec![1, 2], "block and alert: {rule}");
+            assert_eq!(rule["actions"][1]["metadata"]["channel_id"], "77");
+        }
+        assert_eq!(rules[1].1["trigger_metadata"]["mention_total_limit"], 8);
     }
 
     #[test]

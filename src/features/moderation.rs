@@ -384,3 +384,87 @@ pub async fn resolve_flag(
     }
     Ok(format!("Flag #{id} is resolved."))
 }
+
+/// `/guidelines post`: the rules as an embed in `channel` (nobody pinged).
+pub async fn post_guidelines(
+    outbox: &outbox::Outbox,
+    guild_id: u64,
+    channel: u64,
+    title: &str,
+    text: &str,
+    now: i64,
+) -> anyhow::Result<String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err(UserError("text: write the rules, one per line.".into()).into());
+    }
+    let body = json!({
+        "embeds": [{ "title": posts::truncate(title.trim(), 256), "description": posts::truncate(text, 4096), "color": 0x00E6_7E22 }],
+        "allowed_mentions": posts::allowed_mentions(&[]),
+    });
+    outbox
+        .message(
+            guild_id,
+            channel,
+            "guidelines",
+            format!("guidelines:{guild_id}:{now}"),
+            body,
+        )
+        .await?;
+    Ok(format!("The guidelines are being posted in <#{channel}>."))
+}
+
+/// Where AutoMod alerts go: the managers' queue (the reports channel).
+pub async fn automod_alert_channel(
+    pool: &Pool,
+    config: &Config,
+    guild_id: u64,
+) -> anyhow::Result<u64> {
+    settings::resolve(pool, config, guild_id)
+        .await?
+        .channel(ChannelPurpose::Reports)
+        .or_user("AutoMod alerts go to the managers' queue: choose it first with `/config channel purpose:reports`.")
+}
+
+/// What `/guidelines automod` did with each rule.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RuleOutcome {
+    Created(u64),
+    /// A rule of this kind existed already (Discord allows one): left as it is.
+    Existing(String),
+    Refused(String),
+}
+
+/// Records the outcome and says it.
+pub async fn automod_done(
+    pool: &Pool,
+    guild_id: u64,
+    by: u64,
+    outcomes: &[(&str, RuleOutcome)],
+    now: i64,
+) -> anyhow::Result<String> {
+    let created: Vec<u64> = outcomes
+        .iter()
+        .filter_map(|(_, o)| match o {
+            RuleOutcome::Created(id) => Some(*id),
+            _ => None,
+        })
+        .collect();
+    db::moderation::set_automod(pool, guild_id, by, &created, now).await?;
+    let lines: Vec<String> = outcomes
+        .iter()
+        .map(|(what, outcome)| match outcome {
+            RuleOutcome::Created(_) => format!(
+                "✅ {what}: created (Discord blocks the message and alerts the managers' queue)"
+            ),
+            RuleOutcome::Existing(name) => {
+                format!("• {what}: the server already has one (“{name}”), left as it is")
+            }
+            RuleOutcome::Refused(why) => format!("❌ {what}: {why}"),
+        })
+        .collect();
+    Ok(format!(
+        "**Discord AutoMod**\n{}\nHearth never deletes messages itself.",
+        lines.join("\n")
+    ))
+}

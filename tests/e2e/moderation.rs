@@ -331,3 +331,117 @@ async fn a_flag_reaches_the_managers_queue_and_the_author_sees_nothing() {
     assert!(listed.contains("No open flags"), "{listed}");
     world.emu.assert_no_violations();
 }
+
+#[tokio::test]
+async fn automod_needs_manage_server_and_the_doctor_says_so() {
+    let world = World::new().await;
+    let _bot = world.start_bot(1).await;
+    let refused = text_of(
+        &world
+            .run(world.manager, "guidelines", "automod", json!([]))
+            .await,
+    );
+    assert!(
+        refused.contains("/config channel purpose:reports"),
+        "alerts need the managers' queue first: {refused}"
+    );
+    world.set_channel("reports", world.reports).await;
+    // Hearth's invite does not ask for Manage Server: Discord refuses.
+    let refused = text_of(
+        &world
+            .run(world.manager, "guidelines", "automod", json!([]))
+            .await,
+    );
+    assert!(refused.contains("I need **Manage Server**"), "{refused}");
+    let doctor = text_of(
+        &world
+            .run(world.manager, "config", "doctor", json!([]))
+            .await,
+    );
+    assert!(doctor.contains("I lack Manage Server"), "{doctor}");
+
+    world.emu.set_role_permissions(
+        world.guild,
+        world.emu.bot_role(world.guild),
+        BOT_PERMISSIONS | (1 << 5),
+    );
+    let made = text_of(
+        &world
+            .run(
+                world.manager,
+                "guidelines",
+                "automod",
+                json!([{"type": 4, "name": "mention_limit", "value": 6}]),
+            )
+            .await,
+    );
+    assert_eq!(made.matches("created").count(), 2, "{made}");
+    let again = text_of(
+        &world
+            .run(world.manager, "guidelines", "automod", json!([]))
+            .await,
+    );
+    assert_eq!(
+        again.matches("already has one").count(),
+        2,
+        "Discord allows one of each: {again}"
+    );
+    let rules: Vec<Value> = world
+        .emu
+        .requests()
+        .into_iter()
+        .filter(|r| {
+            r.method == "POST" && r.path.ends_with("/auto-moderation/rules") && r.status == 200
+        })
+        .map(|r| r.body)
+        .collect();
+    assert_eq!(rules.len(), 2);
+    for rule in &rules {
+        assert_eq!(
+            rule["actions"][1]["metadata"]["channel_id"],
+            json!(world.reports.to_string()),
+            "alerts go to the managers' queue: {rule}"
+        );
+    }
+    world.emu.assert_no_violations();
+}
+
+#[tokio::test]
+async fn guidelines_are_posted_as_an_embed_that_pings_nobody() {
+    let world = World::new().await;
+    let _bot = world.start_bot(1).await;
+    let command = world.slash(world.manager, "guidelines", "post", json!([]));
+    let modal = command.response(WAIT).await.unwrap();
+    assert_eq!(modal.body["type"], json!(9), "{}", modal.body);
+    human_pause().await;
+    let custom_id = modal.body["data"]["custom_id"].as_str().unwrap().to_owned();
+    world
+        .emu
+        .modal_submit(
+            world.guild,
+            world.general,
+            world.manager,
+            &custom_id,
+            &[
+                ("title", "House rules"),
+                ("text", "1. Be kind @everyone\n2. No spam"),
+            ],
+        )
+        .response(WAIT)
+        .await
+        .unwrap();
+    assert!(text_of(&command.followup(WAIT).await.unwrap().body).contains("being posted"));
+    let post = wait_posts(&world.emu, world.general, 2).await.remove(1);
+    assert_eq!(
+        post.body["embeds"][0]["title"],
+        json!("House rules"),
+        "{}",
+        post.body
+    );
+    assert_eq!(
+        post.body["allowed_mentions"]["parse"],
+        json!([]),
+        "{}",
+        post.body
+    );
+}

@@ -190,6 +190,9 @@ async fn doctor(ctx: Context<'_>) -> Result<(), Error> {
         findings.push(role_finding(ctx, ChannelPurpose::Applications, role)?);
     }
     findings.extend(voice_event_findings(ctx, guild_id).await?);
+    if db::moderation::automod_wanted(&ctx.data().pool, guild_id).await? {
+        findings.push(doctor::automod_finding(guild_perms));
+    }
     for role in event_attendee_roles(ctx, guild_id).await? {
         findings.push(role_finding(ctx, ChannelPurpose::Events, role)?);
     }

@@ -24,6 +24,7 @@ pub fn commands() -> Vec<Command> {
         replies(),
         flag_message(),
         flags(),
+        guidelines(),
     ]
 }
 
@@ -404,4 +405,136 @@ async fn resolve(
     .await?;
     ctx.say(said).await?;
     Ok(())
+}
+
+#[derive(Debug, poise::Modal)]
+#[name = "Server guidelines"]
+struct GuidelinesForm {
+    #[name = "Title"]
+    #[max_length = 100]
+    title: String,
+    #[name = "The rules, one per line"]
+    #[paragraph]
+    #[max_length = 4000]
+    text: String,
+}
+
+/// The server's rules, and Discord's native AutoMod (managers)
+#[poise::command(
+    slash_command,
+    guild_only,
+    default_member_permissions = "MANAGE_GUILD",
+    check = "checks::manager",
+    subcommands("post", "automod"),
+    subcommand_required
+)]
+async fn guidelines(_: Context<'_>) -> Result<(), Error> {
+    Ok(())
+}
+
+/// Post the rules as an embed (written in a form)
+#[poise::command(slash_command)]
+async fn post(
+    ctx: poise::ApplicationContext<'_, Data, Error>,
+    #[description = "Where (default: here)"]
+    #[channel_types("Text", "News")]
+    channel: Option<serenity::GuildChannel>,
+) -> Result<(), Error> {
+    let pctx = Context::Application(ctx);
+    let guild_id = guild_id(pctx)?;
+    let Some(form) = GuidelinesForm::execute(ctx).await? else {
+        return Ok(());
+    };
+    let channel = channel.map_or(pctx.channel_id().get(), |c| c.id.get());
+    let said = feature::post_guidelines(
+        &ctx.data().outbox,
+        guild_id,
+        channel,
+        &form.title,
+        &form.text,
+        unix_now(),
+    )
+    .await;
+    answer(pctx, said).await
+}
+
+/// Set up Discord's AutoMod: its harmful-word lists and mention spam, alerting the managers
+#[poise::command(slash_command, ephemeral)]
+async fn automod(
+    ctx: Context<'_>,
+    #[description = "Mentions in one message that count as spam (default 8)"]
+    #[min = 2]
+    #[max = 50]
+    mention_limit: Option<u32>,
+) -> Result<(), Error> {
+    let guild_id = guild_id(ctx)?;
+    let data = ctx.data();
+    let alerts = feature::automod_alert_channel(&data.pool, &data.config, guild_id).await?;
+    let guild = GuildId::new(guild_id);
+    let existing = match ctx.http().get_automod_rules(guild).await {
+        Ok(rules) => rules,
+        Err(err) => {
+            let outcomes = [(
+                "AutoMod",
+                feature::RuleOutcome::Refused(automod_refusal(&err)),
+            )];
+            let said = feature::automod_done(
+                &data.pool,
+                guild_id,
+                ctx.author().id.get(),
+                &outcomes,
+                unix_now(),
+            )
+            .await?;
+            ctx.say(said).await?;
+            return Ok(());
+        }
+    };
+    let mut outcomes = Vec::new();
+    for (trigger, body) in
+        crate::domain::moderation::automod_rules(alerts, mention_limit.unwrap_or(8))
+    {
+        let what = if trigger == crate::domain::moderation::KEYWORD_PRESET {
+            "Harmful words (Discord's lists)"
+        } else {
+            "Mention spam"
+        };
+        let same = existing
+            .iter()
+            .find(|r| u64::from(u8::from(r.trigger.kind())) == trigger);
+        let outcome = match same {
+            Some(rule) => feature::RuleOutcome::Existing(rule.name.clone()),
+            None => match ctx
+                .http()
+                .create_automod_rule(guild, &body, Some("Hearth /guidelines automod"))
+                .await
+            {
+                Ok(rule) => feature::RuleOutcome::Created(rule.id.get()),
+                Err(err) => feature::RuleOutcome::Refused(automod_refusal(&err)),
+            },
+        };
+        outcomes.push((what, outcome));
+    }
+    let said = feature::automod_done(
+        &data.pool,
+        guild_id,
+        ctx.author().id.get(),
+        &outcomes,
+        unix_now(),
+    )
+    .await?;
+    ctx.say(said).await?;
+    Ok(())
+}
+
+/// Why Discord refused an AutoMod call, with the fix.
+fn automod_refusal(err: &serenity::Error) -> String {
+    match err {
+        serenity::Error::Http(serenity::HttpError::UnsuccessfulRequest(r))
+            if r.status_code.as_u16() == 403 =>
+        {
+            "Discord refused: I need **Manage Server** to set up AutoMod (grant it, or set the rules up in Server Settings → AutoMod; `/config doctor` shows it)".into()
+        }
+        other => crate::discord::errors::short_reason(other),
+    }
 }
