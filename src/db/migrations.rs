@@ -36,6 +36,7 @@ const FILES: &[(&str, &str)] = &embed![
     "0015_outbox_claims_first_seen_ms.sql",
     "0016_events.sql",
     "0017_surveys.sql",
+    "0019_connected_members.sql",
 ];
 
 /// The migrator `sqlx::migrate!("./migrations")` would build.
