@@ -6,12 +6,15 @@
 -- another member's message in that thread. `prev_connected` is the member's previous connected
 -- day: a period's connected members count once, on their first connected day in it (as
 -- `prev_day` does for active members).
+-- Materialised again below: drop the days first, so that the new index is built empty.
+DELETE FROM member_days;
+DELETE FROM guild_days;
 ALTER TABLE member_days ADD COLUMN connected INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE member_days ADD COLUMN prev_connected INTEGER;
--- A period's connected members: an index range (covering).
-CREATE INDEX member_days_connected ON member_days (guild_id, day, prev_connected) WHERE connected = 1;
--- A member's previous and next connected day (as days are marked).
-CREATE INDEX member_days_connected_user ON member_days (guild_id, user_id, day) WHERE connected = 1;
+-- A member's previous and next connected day, as days are marked. Not a partial index (WHERE
+-- connected = 1): without statistics SQLite prefers the primary key of a WITHOUT ROWID table
+-- to a partial index, and would read every earlier day.
+CREATE INDEX member_days_connected_user ON member_days (guild_id, user_id, connected, day);
 -- The member's last connected day: everyone connected since a day is a count over an index range.
 ALTER TABLE members ADD COLUMN last_connected_day INTEGER;
 CREATE INDEX members_last_connected ON members (guild_id, last_connected_day);

@@ -216,6 +216,7 @@ async fn mark_connected(
     day: i64,
     users: &[u64],
 ) -> sqlx::Result<()> {
+    let guild = to_sql_id(guild_id);
     for chunk in users.chunks(CHUNK) {
         let list = placeholders(3, chunk.len());
         let statements = [
@@ -227,14 +228,6 @@ async fn mark_connected(
                  WHERE guild_id = $1 AND day = $2 AND connected = 0 AND user_id IN ({list})"
             ),
             format!(
-                "UPDATE member_days SET prev_connected = $2
-                 WHERE guild_id = $1 AND connected = 1 AND user_id IN ({list}) AND day > $2
-                   AND (prev_connected IS NULL OR prev_connected < $2)
-                   AND day = (SELECT MIN(n.day) FROM member_days n
-                              WHERE n.guild_id = $1 AND n.user_id = member_days.user_id
-                                AND n.connected = 1 AND n.day > $2)"
-            ),
-            format!(
                 "UPDATE members SET last_connected_day = $2
                  WHERE guild_id = $1 AND user_id IN ({list})
                    AND (last_connected_day IS NULL OR last_connected_day < $2)
@@ -243,11 +236,37 @@ async fn mark_connected(
             ),
         ];
         for statement in &statements {
-            let mut query = sqlx::query(statement).bind(to_sql_id(guild_id)).bind(day);
+            let mut query = sqlx::query(statement).bind(guild).bind(day);
             for user in chunk {
                 query = query.bind(to_sql_id(*user));
             }
             query.execute(&mut **tx).await?;
+        }
+    }
+    // Days after this one (a late reply to an older message; never in a rebuild, which goes in
+    // order): each member's next connected day now comes after this one.
+    let later: Option<i64> = sqlx::query_scalar(
+        "SELECT 1 FROM member_days WHERE guild_id = $1 AND day > $2 AND connected = 1 LIMIT 1",
+    )
+    .bind(guild)
+    .bind(day)
+    .fetch_optional(&mut **tx)
+    .await?;
+    if later.is_some() {
+        for user in users {
+            sqlx::query(
+                "UPDATE member_days SET prev_connected = $2
+                 WHERE guild_id = $1 AND user_id = $3
+                   AND day = (SELECT MIN(n.day) FROM member_days n
+                              WHERE n.guild_id = $1 AND n.user_id = $3 AND n.connected = 1
+                                AND n.day > $2)
+                   AND (prev_connected IS NULL OR prev_connected < $2)",
+            )
+            .bind(guild)
+            .bind(day)
+            .bind(to_sql_id(*user))
+            .execute(&mut **tx)
+            .await?;
         }
     }
     Ok(())
