@@ -29,6 +29,14 @@ CREATE TABLE member_pairs (
     PRIMARY KEY (guild_id, user_a, user_b)
 ) WITHOUT ROWID;
 CREATE INDEX member_pairs_first_day ON member_pairs (guild_id, first_day);
+-- Per finished day, the pairs whose first connection it was (counted when the day is finished,
+-- final like `guild_days`): a year's new pairs are a sum over 365 rows, not millions of pairs.
+CREATE TABLE connection_days (
+    guild_id  INTEGER NOT NULL,
+    day       INTEGER NOT NULL,
+    new_pairs INTEGER NOT NULL,
+    PRIMARY KEY (guild_id, day)
+) WITHOUT ROWID;
 
 -- Materialise again from the start so that every day gets its connections.
 DELETE FROM rollups;

@@ -298,10 +298,29 @@ async fn add_pairs(
     Ok(())
 }
 
+/// A finished day: how many pairs first connected on it (final, like the day's figures).
+pub async fn finish_day(
+    tx: &mut Transaction<'_, Sqlite>,
+    guild_id: u64,
+    day: i64,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO connection_days (guild_id, day, new_pairs)
+         SELECT $1, $2, COUNT(*) FROM member_pairs WHERE guild_id = $1 AND first_day = $2
+         ON CONFLICT (guild_id, day) DO UPDATE SET new_pairs = excluded.new_pairs",
+    )
+    .bind(to_sql_id(guild_id))
+    .bind(day)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 /// Forgets a guild's connections (the rollup starts over).
 pub async fn reset(tx: &mut Transaction<'_, Sqlite>, guild_id: u64) -> sqlx::Result<()> {
     for statement in [
         "DELETE FROM member_pairs WHERE guild_id = $1",
+        "DELETE FROM connection_days WHERE guild_id = $1",
         "UPDATE members SET last_connected_day = NULL WHERE guild_id = $1",
     ] {
         sqlx::query(statement)
@@ -321,6 +340,7 @@ pub async fn start_rebuild(
 ) -> sqlx::Result<()> {
     for statement in [
         "DELETE FROM member_pairs WHERE guild_id = $1 AND first_day >= $2",
+        "DELETE FROM connection_days WHERE guild_id = $1 AND day >= $2",
         "UPDATE members SET last_connected_day = (
              SELECT MAX(d.day) FROM member_days d
              WHERE d.guild_id = members.guild_id AND d.user_id = members.user_id AND d.connected = 1)
@@ -336,7 +356,8 @@ pub async fn start_rebuild(
 }
 
 /// Connected and active members, and new pairs, over local days `from..=to` (day numbers), as
-/// materialised: call after the rollup's refresh, as reports do. Distinct members are counted
+/// materialised: call after the rollup's refresh, as reports do (new pairs of finished days are
+/// final, as counted when each day was finished). Distinct members are counted
 /// once each, on their first (connected) day in the period, over whichever index range is
 /// shorter (see [`domain::count_directly`]).
 pub async fn figures(pool: &Pool, guild_id: u64, from: i64, to: i64) -> sqlx::Result<Connected> {
@@ -410,18 +431,52 @@ pub async fn figures(pool: &Pool, guild_id: u64, from: i64, to: i64) -> sqlx::Re
         .await?;
         (seen - seen_after, connected - connected_after)
     };
-    let new_pairs = count(
-        "SELECT COUNT(*) FROM member_pairs WHERE guild_id = $1 AND first_day >= $2 AND first_day <= $3",
-        from,
-        to,
-    )
-    .await?;
+    let new_pairs = pairs_by_day(pool, guild_id, state.done_until, from, to)
+        .await?
+        .iter()
+        .map(|(_, n)| n)
+        .sum();
     let n = |x: i64| u64::try_from(x).unwrap_or(0);
     Ok(Connected {
         connected: n(connected),
         active: n(active),
-        new_pairs: n(new_pairs),
+        new_pairs,
     })
+}
+
+/// New pairs per day over `from..=to`: finished days as counted when finished, live days
+/// (from `done_until` on) from the pairs.
+async fn pairs_by_day(
+    pool: &Pool,
+    guild_id: u64,
+    done_until: i64,
+    from: i64,
+    to: i64,
+) -> sqlx::Result<Vec<(i64, u64)>> {
+    let guild = to_sql_id(guild_id);
+    let mut rows: Vec<(i64, i64)> = sqlx::query_as(
+        "SELECT day, new_pairs FROM connection_days WHERE guild_id = $1 AND day >= $2 AND day <= $3",
+    )
+    .bind(guild)
+    .bind(from)
+    .bind(to.min(done_until - 1))
+    .fetch_all(pool)
+    .await?;
+    rows.extend(
+        sqlx::query_as::<_, (i64, i64)>(
+            "SELECT first_day, COUNT(*) FROM member_pairs
+             WHERE guild_id = $1 AND first_day >= $2 AND first_day <= $3 GROUP BY first_day",
+        )
+        .bind(guild)
+        .bind(from.max(done_until))
+        .bind(to)
+        .fetch_all(pool)
+        .await?,
+    );
+    Ok(rows
+        .into_iter()
+        .map(|(day, n)| (day, u64::try_from(n).unwrap_or(0)))
+        .collect())
 }
 
 /// New pairs per ISO week over local days `from..=to`: (the week's Monday as a day number,
@@ -432,18 +487,9 @@ pub async fn new_pairs_per_week(
     from: i64,
     to: i64,
 ) -> sqlx::Result<Vec<(i64, u64)>> {
-    let rows: Vec<(i64, i64)> = sqlx::query_as(
-        "SELECT first_day, COUNT(*) FROM member_pairs
-         WHERE guild_id = $1 AND first_day >= $2 AND first_day <= $3 GROUP BY first_day",
-    )
-    .bind(to_sql_id(guild_id))
-    .bind(from)
-    .bind(to)
-    .fetch_all(pool)
-    .await?;
-    let by_day: Vec<(i64, u64)> = rows
-        .into_iter()
-        .map(|(day, n)| (day, u64::try_from(n).unwrap_or(0)))
-        .collect();
+    let Some(state) = crate::db::rollup::state(pool, guild_id).await? else {
+        return Ok(domain::per_week(&[], from, to));
+    };
+    let by_day = pairs_by_day(pool, guild_id, state.done_until, from, to).await?;
     Ok(domain::per_week(&by_day, from, to))
 }

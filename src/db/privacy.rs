@@ -211,6 +211,7 @@ pub async fn purge_left_guilds(pool: &Pool, cutoff: i64) -> sqlx::Result<Vec<i64
             "activity",
             "member_days",
             "member_pairs",
+            "connection_days",
             "guild_days",
             "rollups",
             "member_joins",

@@ -451,6 +451,7 @@ pub async fn finish_day(
     .bind(figures.carry_mau)
     .execute(&mut **tx)
     .await?;
+    crate::db::connectedness::finish_day(tx, guild_id, day).await?;
     // The joins of 8 days before have had their 7 days (a day longer, for a DST change).
     let (joined_day, joined_start, joined_end) = activation_day;
     let (joined, activated) =
