@@ -82,7 +82,9 @@ async fn figures(pool: &Pool, from: i64, to: i64) -> Connected {
 
 /// Everything materialised again from raw records.
 async fn rebuild(pool: &Pool, first_day: i64) {
-    db::rollup::reset(pool, GUILD, "UTC", first_day).await.unwrap();
+    db::rollup::reset(pool, GUILD, "UTC", first_day)
+        .await
+        .unwrap();
     refresh(pool).await;
 }
 
@@ -173,10 +175,7 @@ async fn a_reply_folded_in_a_later_catch_up_still_connects_both() {
     write(&pool, &[message(3, today - 250, 304)]).await;
     refresh(&pool).await;
     let expect = |c, a, p| connected(c, a, p);
-    assert_eq!(
-        figures(&pool, day(old), day(today)).await,
-        expect(4, 4, 2)
-    );
+    assert_eq!(figures(&pool, day(old), day(today)).await, expect(4, 4, 2));
     // Member 1 is connected on the day of their message; the pair on the day of the reply.
     assert_eq!(figures(&pool, day(old), day(old)).await, expect(1, 1, 0));
     assert_eq!(
@@ -184,10 +183,7 @@ async fn a_reply_folded_in_a_later_catch_up_still_connects_both() {
         expect(3, 3, 2)
     );
     rebuild(&pool, day(old)).await;
-    assert_eq!(
-        figures(&pool, day(old), day(today)).await,
-        expect(4, 4, 2)
-    );
+    assert_eq!(figures(&pool, day(old), day(today)).await, expect(4, 4, 2));
     assert_eq!(figures(&pool, day(old), day(old)).await, expect(1, 1, 0));
 }
 
@@ -275,7 +271,10 @@ fn by_definition(records: &[Record], from: i64, to: i64) -> Connected {
     Connected {
         connected: connected.len() as u64,
         active: active.len() as u64,
-        new_pairs: first_day.values().filter(|d| (from..=to).contains(d)).count() as u64,
+        new_pairs: first_day
+            .values()
+            .filter(|d| (from..=to).contains(d))
+            .count() as u64,
     }
 }
 

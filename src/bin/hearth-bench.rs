@@ -896,7 +896,8 @@ async fn report_latency(
             ms(pct(&runs, 0.5)),
             ms(pct(&runs, 0.95))
         );
-        connections_json[name] = json!({ "p50": ms(pct(&runs, 0.5)), "max": ms(pct(&runs, 1.0)), "figures": figures });
+        connections_json[name] =
+            json!({ "p50": ms(pct(&runs, 0.5)), "max": ms(pct(&runs, 1.0)), "figures": figures });
     }
     println!(
         "first year report (materialises {} days): {:.1} s; store generated in {generate_secs:.0} s",

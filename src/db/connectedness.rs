@@ -35,18 +35,19 @@ async fn timezone(tx: &mut Transaction<'_, Sqlite>, guild_id: u64) -> sqlx::Resu
 
 /// (replier, reply's time, author, message's time) rows as contacts.
 fn reply_contacts(rows: Vec<(i64, i64, i64, i64)>) -> impl Iterator<Item = Contact> {
-    rows.into_iter().filter_map(|(replier, reply_at, author, message_at)| {
-        Contact::new(
-            Touch {
-                user_id: from_sql_id(replier),
-                at: reply_at,
-            },
-            Touch {
-                user_id: from_sql_id(author),
-                at: message_at,
-            },
-        )
-    })
+    rows.into_iter()
+        .filter_map(|(replier, reply_at, author, message_at)| {
+            Contact::new(
+                Touch {
+                    user_id: from_sql_id(replier),
+                    at: reply_at,
+                },
+                Touch {
+                    user_id: from_sql_id(author),
+                    at: message_at,
+                },
+            )
+        })
 }
 
 fn thread_posts(rows: Vec<(i64, i64, i64, i64)>) -> impl Iterator<Item = ThreadPost> {
@@ -365,10 +366,11 @@ pub async fn figures(pool: &Pool, guild_id: u64, from: i64, to: i64) -> sqlx::Re
     let Some(state) = crate::db::rollup::state(pool, guild_id).await? else {
         return Ok(Connected::default());
     };
-    let last: Option<i64> = sqlx::query_scalar("SELECT MAX(day) FROM member_days WHERE guild_id = $1")
-        .bind(guild)
-        .fetch_one(pool)
-        .await?;
+    let last: Option<i64> =
+        sqlx::query_scalar("SELECT MAX(day) FROM member_days WHERE guild_id = $1")
+            .bind(guild)
+            .fetch_one(pool)
+            .await?;
     let (Some(last), true) = (last, from <= to) else {
         return Ok(Connected::default());
     };

@@ -245,10 +245,7 @@ mod tests {
             Contact::new(t(1, 130), t(2, 510)).unwrap(),
         ];
         let folded = fold(&contacts, day);
-        assert_eq!(
-            folded.connected,
-            BTreeSet::from([(1, 1), (2, 3), (2, 5)])
-        );
+        assert_eq!(folded.connected, BTreeSet::from([(1, 1), (2, 3), (2, 5)]));
         assert_eq!(folded.pairs, BTreeMap::from([((1, 2), 3)]));
         let later_only = fold(&contacts[1..], day);
         assert_eq!(later_only.pairs, BTreeMap::from([((1, 2), 5)]));
@@ -267,16 +264,27 @@ mod tests {
 
     #[test]
     fn weeks_start_on_monday_and_empty_weeks_are_listed() {
-        let n = |y, m, d| crate::domain::analytics::day_number(NaiveDate::from_ymd_opt(y, m, d).unwrap());
+        let n = |y, m, d| {
+            crate::domain::analytics::day_number(NaiveDate::from_ymd_opt(y, m, d).unwrap())
+        };
         // 2026-11-30 is a Monday.
         assert_eq!(week_of(n(2026, 11, 30)), n(2026, 11, 30));
         assert_eq!(week_of(n(2026, 12, 6)), n(2026, 11, 30));
         assert_eq!(week_of(n(2026, 12, 7)), n(2026, 12, 7));
         assert_eq!(week_of(0), n(1969, 12, 29));
-        let by_day = [(n(2026, 11, 29), 9), (n(2026, 12, 1), 2), (n(2026, 12, 3), 1), (n(2026, 12, 15), 4)];
+        let by_day = [
+            (n(2026, 11, 29), 9),
+            (n(2026, 12, 1), 2),
+            (n(2026, 12, 3), 1),
+            (n(2026, 12, 15), 4),
+        ];
         assert_eq!(
             per_week(&by_day, n(2026, 11, 30), n(2026, 12, 16)),
-            vec![(n(2026, 11, 30), 3), (n(2026, 12, 7), 0), (n(2026, 12, 14), 4)]
+            vec![
+                (n(2026, 11, 30), 3),
+                (n(2026, 12, 7), 0),
+                (n(2026, 12, 14), 4)
+            ]
         );
         assert_eq!(per_week(&by_day, 10, 9), vec![]);
     }
