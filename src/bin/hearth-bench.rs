@@ -871,6 +871,7 @@ async fn report_latency(
     }
     bot.terminate().await?;
     overview.sort();
+    let connections = connections_latency(&db_path, guild, today).await?;
     let ms = |d: Duration| (d.as_secs_f64() * 10_000.0).round() / 10.0;
     let pct = |v: &[Duration], p: f64| v[((v.len() as f64 - 1.0) * p).round() as usize];
     println!("{:<34} {:>14} {:>14}", "", "p50, ms", "p95, ms");
@@ -886,6 +887,18 @@ async fn report_latency(
         ms(pct(&warm, 0.5)),
         ms(pct(&warm, 0.95))
     );
+    let mut connections_json = json!({});
+    for (name, mut runs, figures) in connections {
+        runs.sort();
+        println!(
+            "{:<34} {:>14.1} {:>14.1}   {figures}",
+            format!("connections, {name} (9 runs)"),
+            ms(pct(&runs, 0.5)),
+            ms(pct(&runs, 0.95))
+        );
+        connections_json[name] =
+            json!({ "p50": ms(pct(&runs, 0.5)), "max": ms(pct(&runs, 1.0)), "figures": figures });
+    }
     println!(
         "first year report (materialises {} days): {:.1} s; store generated in {generate_secs:.0} s",
         365,
@@ -895,7 +908,60 @@ async fn report_latency(
         "store": { "members": args.store_members, "records": records, "generate_secs": generate_secs.round() },
         "stats_overview_ms": { "p50": ms(pct(&overview, 0.5)), "p95": ms(pct(&overview, 0.95)), "calls": overview.len() },
         "year_report_ms": { "p50": ms(pct(&warm, 0.5)), "max": ms(pct(&warm, 1.0)), "first_run_materialising": ms(first) },
+        "connections_ms": connections_json,
     }))
+}
+
+/// Connected members (issue 18) read from the materialised store, in this process after the
+/// reports (days materialised): the year, the last 30 days, last month as a monthly report
+/// reads it, and new pairs per week over the year. One warm-up, then 9 timed runs each.
+async fn connections_latency(
+    db_path: &std::path::Path,
+    guild: u64,
+    today: chrono::NaiveDate,
+) -> anyhow::Result<Vec<(&'static str, Vec<Duration>, Value)>> {
+    use hearth::domain::analytics::day_number;
+    let pool = hearth::db::open(&format!("sqlite://{}", db_path.display())).await?;
+    let to = day_number(today);
+    let month_end = to - 31;
+    let spans = [
+        ("year", to - 364, to),
+        ("last 30 days", to - 29, to),
+        ("a past month", month_end - 29, month_end),
+    ];
+    let mut out = Vec::new();
+    for (name, from, to) in spans {
+        let mut runs = Vec::new();
+        let mut last = None;
+        for i in 0..10 {
+            let started = Instant::now();
+            let c = hearth::db::connectedness::figures(&pool, guild, from, to).await?;
+            if i > 0 {
+                runs.push(started.elapsed());
+            }
+            last = Some(c);
+        }
+        let c = last.unwrap_or_default();
+        let figures = json!({ "connected": c.connected, "active": c.active, "rate": c.rate(), "new_pairs": c.new_pairs });
+        out.push((name, runs, figures));
+    }
+    let mut runs = Vec::new();
+    let mut weeks = Vec::new();
+    for i in 0..10 {
+        let started = Instant::now();
+        weeks = hearth::db::connectedness::new_pairs_per_week(&pool, guild, to - 364, to).await?;
+        if i > 0 {
+            runs.push(started.elapsed());
+        }
+    }
+    let total: u64 = weeks.iter().map(|(_, n)| n).sum();
+    out.push((
+        "new pairs per week, year",
+        runs,
+        json!({ "weeks": weeks.len(), "new_pairs": total }),
+    ));
+    pool.close().await;
+    Ok(out)
 }
 
 /// A year of synthetic history shaped like real communities: members join through the year,

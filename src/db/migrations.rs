@@ -37,6 +37,7 @@ const FILES: &[(&str, &str)] = &embed![
     "0016_events.sql",
     "0017_surveys.sql",
     "0018_event_feedback_surveys.sql",
+    "0019_connected_members.sql",
     "0020_connections.sql",
     "0021_replies_and_flags.sql",
     "0022_digest.sql",

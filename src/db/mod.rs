@@ -6,6 +6,7 @@
 pub mod activity;
 pub mod ama;
 pub mod applications;
+pub mod connectedness;
 pub mod connections;
 pub mod events;
 pub mod feedback;

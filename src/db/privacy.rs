@@ -182,6 +182,10 @@ pub async fn forget(
     for statement in [
         "UPDATE member_joins SET user_id = $3 WHERE user_id = $1 AND ($2 IS NULL OR guild_id = $2)",
         "UPDATE member_days SET user_id = $3 WHERE user_id = $1 AND ($2 IS NULL OR guild_id = $2)",
+        // Pairs keep the smaller id first: an anonymous id (top bit set) is above every
+        // snowflake.
+        "UPDATE member_pairs SET user_a = user_b, user_b = $3 WHERE user_a = $1 AND ($2 IS NULL OR guild_id = $2)",
+        "UPDATE member_pairs SET user_b = $3 WHERE user_b = $1 AND ($2 IS NULL OR guild_id = $2)",
         "UPDATE members SET user_id = $3, intro_thread_id = NULL WHERE user_id = $1 AND ($2 IS NULL OR guild_id = $2)",
         "UPDATE applications SET user_id = $3, decline_reason = NULL WHERE user_id = $1 AND ($2 IS NULL OR guild_id = $2)",
         // Event figures stay right: the answer and the presence remain, under the anonymous id.
@@ -241,6 +245,8 @@ pub async fn purge_left_guilds(pool: &Pool, cutoff: i64) -> sqlx::Result<Vec<i64
         for table in [
             "activity",
             "member_days",
+            "member_pairs",
+            "connection_days",
             "guild_days",
             "rollups",
             "member_joins",

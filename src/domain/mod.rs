@@ -3,6 +3,7 @@
 
 pub mod analytics;
 pub mod clock;
+pub mod connectedness;
 pub mod connections;
 pub mod delivery;
 pub mod doctor;

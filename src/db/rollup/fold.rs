@@ -17,7 +17,8 @@ const ADD_TO_MEMBER: &str = "ON CONFLICT (guild_id, user_id) DO UPDATE SET
            activity_total = members.activity_total + excluded.activity_total";
 
 /// Builds one day (`[start, end)` in unix seconds) of `member_days` from the raw records up to
-/// `until_id`, and each active member's first activity and first message.
+/// `until_id`, each active member's first activity and first message, and the day's
+/// connections (days are built in order).
 pub async fn rebuild_day(
     tx: &mut Transaction<'_, Sqlite>,
     guild_id: u64,
@@ -73,6 +74,7 @@ pub async fn rebuild_day(
     .bind(until_id)
     .execute(&mut **tx)
     .await?;
+    crate::db::connectedness::fold_day(tx, guild_id, (start, end), until_id).await?;
     Ok(())
 }
 
@@ -449,6 +451,7 @@ pub async fn finish_day(
     .bind(figures.carry_mau)
     .execute(&mut **tx)
     .await?;
+    crate::db::connectedness::finish_day(tx, guild_id, day).await?;
     // The joins of 8 days before have had their 7 days (a day longer, for a DST change).
     let (joined_day, joined_start, joined_end) = activation_day;
     let (joined, activated) =

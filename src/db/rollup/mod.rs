@@ -58,6 +58,7 @@ pub async fn reset(
             .execute(&mut *tx)
             .await?;
     }
+    crate::db::connectedness::reset(&mut tx, guild_id).await?;
     set_state(&mut tx, guild_id, timezone, done_until).await?;
     tx.commit().await
 }
@@ -124,6 +125,7 @@ pub async fn start_rebuild(pool: &Pool, guild_id: u64, day: i64) -> sqlx::Result
     .bind(day)
     .execute(&mut *tx)
     .await?;
+    crate::db::connectedness::start_rebuild(&mut tx, guild_id, day).await?;
     // Retention windows reaching the rebuilt days: what the days kept say, and the rebuilt days
     // add theirs as they are finished.
     let window = |flag: &str, start: i64, end: i64| {
@@ -157,12 +159,21 @@ pub async fn highest_id(tx: &mut Transaction<'_, Sqlite>) -> sqlx::Result<i64> {
         .await
 }
 
-/// Moves the live mark to `id`: every record up to it is folded into `member_days`.
+/// Moves the live mark to `id`: every record up to it is folded into `member_days`. Moving it
+/// from an earlier mark (the catch-up, after the records' member days are added) folds the
+/// records' connections too; a rebuild folded them day by day.
 pub async fn folded_until(
     tx: &mut Transaction<'_, Sqlite>,
     guild_id: u64,
     id: i64,
 ) -> sqlx::Result<()> {
+    if let Some(mark) = state(&mut **tx, guild_id)
+        .await?
+        .and_then(|s| s.live_until_id)
+        .filter(|mark| *mark < id)
+    {
+        crate::db::connectedness::fold_new(tx, guild_id, mark, id).await?;
+    }
     sqlx::query("UPDATE rollups SET live_until_id = $2 WHERE guild_id = $1")
         .bind(to_sql_id(guild_id))
         .bind(id)
