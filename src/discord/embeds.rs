@@ -19,6 +19,7 @@ pub fn no_mentions() -> CreateAllowedMentions {
 pub fn overview_embed(
     report: &crate::domain::analytics::Report,
     talk: &crate::domain::analytics::Conversations,
+    connected: &crate::domain::connectedness::Connected,
 ) -> CreateEmbed {
     let last = report.daily.last();
     let (dau, wau, mau) = last.map_or((0, 0, 0), |d| (d.dau, d.wau, d.mau));
@@ -91,6 +92,20 @@ pub fn overview_embed(
                 None => format!("n/a · {} unanswered", talk.unanswered_newcomers),
             },
             true,
+        )
+        .field(
+            "Connected members (a reply exchanged, or the same thread within an hour)",
+            match connected.rate() {
+                Some(rate) => format!(
+                    "{:.0}% ({} of {} active) · {} new connection(s)",
+                    rate * 100.0,
+                    connected.connected,
+                    connected.active,
+                    connected.new_pairs
+                ),
+                None => "n/a (nobody active)".to_owned(),
+            },
+            false,
         )
         .field("Daily active, last 7 days", trend.join(" · "), false)
         .footer(poise::serenity_prelude::CreateEmbedFooter::new(format!(

@@ -12,8 +12,10 @@ use serde_json::{json, Value};
 
 use crate::config::Config;
 use crate::db::{self, connections::Match, Pool};
+use crate::domain::connectedness::Connected;
 use crate::domain::connections::{self as rules, Constraints, Member, Params};
 use crate::domain::events as event_rules;
+use crate::domain::schedule::local_date;
 use crate::domain::settings::ChannelPurpose;
 use crate::error::{OrUser, UserError};
 use crate::features::settings;
@@ -527,7 +529,7 @@ pub async fn stats(
     #[allow(clippy::cast_precision_loss)]
     let met_rate = (made > 0).then(|| met as f64 / made as f64);
     let tz = settings::timezone(pool, config, guild_id).await?;
-    let today = crate::domain::analytics::day_number(crate::domain::schedule::local_date(now, tz));
+    let today = crate::domain::analytics::day_number(local_date(now, tz));
     let first_met: HashMap<u64, i64> = db::connections::first_met(pool, guild_id)
         .await?
         .into_iter()
@@ -549,9 +551,16 @@ pub async fn stats(
         })
         .collect();
     let (met_someone, did_not) = event_rules::attendee_retention(&newcomers, today);
+    let to = local_date(now, tz);
+    crate::features::rollup::refresh(pool, guild_id, tz, crate::domain::clock::now()).await?;
+    let figures = connected(pool, guild_id, to - chrono::Duration::days(days - 1), to).await?;
     Ok(format!(
-        "**Connections** · {active} member(s) taking part, {paused} paused\nLast {days} days: {made} match(es), met {met} ({})\nNewcomers who met someone in their first 30 days: 30-day retention {} (of {}), 90-day {} (of {}) · same join weeks, did not: {} (of {}), {} (of {})",
+        "**Connections** · {active} member(s) taking part, {paused} paused\nLast {days} days: {made} match(es), met {met} ({}) · connected members {} ({} of {} active), {} new connection(s)\nNewcomers who met someone in their first 30 days: 30-day retention {} (of {}), 90-day {} (of {}) · same join weeks, did not: {} (of {}), {} (of {})",
         pct(met_rate),
+        pct(figures.rate()),
+        figures.connected,
+        figures.active,
+        figures.new_pairs,
         pct(met_someone.rate_30()),
         met_someone.members_30,
         pct(met_someone.rate_90()),
@@ -563,8 +572,21 @@ pub async fn stats(
     ))
 }
 
-/// `hearth report`'s `connections` object for the report's days: matches made in rounds of
-/// those days and how many of them met.
+/// Connected members of the days `from..=to` (product §11): active members who exchanged a
+/// reply with another or posted in the same thread within an hour, and pairs connected for the
+/// first time. Reads the materialised days: call after the rollup's refresh (reports do).
+pub async fn connected(
+    pool: &Pool,
+    guild_id: u64,
+    from: chrono::NaiveDate,
+    to: chrono::NaiveDate,
+) -> anyhow::Result<Connected> {
+    let day = crate::domain::analytics::day_number;
+    Ok(db::connectedness::figures(pool, guild_id, day(from), day(to)).await?)
+}
+
+/// `hearth report`'s `connections` object for the report's days: connected members, active
+/// members, the rate, new pairs, and the matches made in rounds of those days and how many met.
 pub async fn report_json(
     pool: &Pool,
     guild_id: u64,
@@ -575,21 +597,33 @@ pub async fn report_json(
     let (start, end) = crate::domain::schedule::days_span(from, to, timezone);
     let matches = db::connections::matches_between(pool, guild_id, start, end).await?;
     let (made, met) = made_and_met(&matches);
-    Ok(json!({ "matches": made, "met": met }))
+    let figures = connected(pool, guild_id, from, to).await?;
+    Ok(json!({
+        "connected": figures.connected,
+        "active": figures.active,
+        "rate": figures.rate().map(|r| (r * 10_000.0).round() / 10_000.0),
+        "new_pairs": figures.new_pairs,
+        "matches": made,
+        "met": met,
+    }))
 }
 
-/// The monthly report's "Connections" field from `report_json`'s object (none before the first
-/// round).
+/// The monthly report's "Connections" field from `report_json`'s object: connected members,
+/// new connections, and the rounds' matches once there were any (none without activity).
 pub fn month_field(connections: &Value) -> Option<Value> {
-    let matches = connections["matches"].as_u64().filter(|m| *m > 0)?;
-    let met = connections["met"].as_u64().unwrap_or(0);
+    let active = connections["active"].as_u64().filter(|a| *a > 0)?;
+    let connected = connections["connected"].as_u64().unwrap_or(0);
     #[allow(clippy::cast_precision_loss)]
-    let rate = met as f64 / matches as f64 * 100.0;
-    Some(json!({
-        "name": "Connections",
-        "value": format!("{matches} match(es) · met {met} ({rate:.0}%)"),
-        "inline": true,
-    }))
+    let share = connected as f64 / active as f64 * 100.0;
+    let mut value = format!(
+        "{share:.0}% connected ({connected} of {active} active) · {} new connection(s)",
+        connections["new_pairs"].as_u64().unwrap_or(0)
+    );
+    if let Some(matches) = connections["matches"].as_u64().filter(|m| *m > 0) {
+        let met = connections["met"].as_u64().unwrap_or(0);
+        value.push_str(&format!(" · {matches} match(es), met {met}"));
+    }
+    Some(json!({ "name": "Connections", "value": value, "inline": false }))
 }
 
 /// A programme's round is due: it runs, and the next one is scheduled. Returns whether groups

@@ -261,7 +261,29 @@ async fn a_round_makes_private_threads_for_everyone_asks_if_they_met_and_never_r
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
-    let json: Value = serde_json::from_str(&hearth_report(world, &["--format", "json"])).unwrap();
+    // Two members talk: a reply makes both connected members.
+    let hello = world
+        .emu
+        .user_message(world.general, members[1], "anyone into synths?", None);
+    world
+        .emu
+        .user_message(world.general, members[2], "me!", Some(hello));
+    let deadline = Instant::now() + WAIT;
+    let json: Value = loop {
+        let json: Value =
+            serde_json::from_str(&hearth_report(world, &["--format", "json"])).unwrap();
+        if json["connections"]["connected"].as_u64() >= Some(2) {
+            break json;
+        }
+        assert!(Instant::now() < deadline, "{}", json["connections"]);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(
+        json["connections"]["new_pairs"],
+        json!(1),
+        "{}",
+        json["connections"]
+    );
     assert_eq!(
         json["connections"]["matches"].as_u64().map(|m| m >= 9),
         Some(true),

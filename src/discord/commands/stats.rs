@@ -83,8 +83,10 @@ async fn overview(
     let (report, talk) =
         crate::features::stats::overview(&ctx.data().pool, guild_id, tz, from, to, &managers)
             .await?;
+    let connected = crate::features::connections::connected(pool, guild_id, from, to).await?;
     let png = crate::features::stats::chart::activity_png(&report)?;
-    let embed = embeds::overview_embed(&report, &talk).image("attachment://activity.png");
+    let embed =
+        embeds::overview_embed(&report, &talk, &connected).image("attachment://activity.png");
     ctx.send(CreateReply::default().embed(embed).attachment(
         poise::serenity_prelude::CreateAttachment::bytes(png, "activity.png"),
     ))
