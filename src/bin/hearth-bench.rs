@@ -11,7 +11,8 @@
 //! - startup: process start to commands registered, with a warm database;
 //! - memory: peak RSS of each process after GUILD_CREATE of a `--guild-members` guild, and
 //!   overall;
-//! - reports: on a generated year of history, `hearth report` and `/stats overview` latency;
+//! - reports: on a generated year of history, `hearth report`, `/stats overview`, connected
+//!   members and the morning digest, timed;
 //! - events (`--only events`, not part of the default run): 10k event reminders scheduled,
 //!   held and sent under Discord's rate limits and injected 429s (`hearth_bench/events.rs`).
 //!
@@ -872,6 +873,7 @@ async fn report_latency(
     bot.terminate().await?;
     overview.sort();
     let connections = connections_latency(&db_path, guild, today).await?;
+    let mut digest = digest_latency(&db_path, guild).await?;
     let ms = |d: Duration| (d.as_secs_f64() * 10_000.0).round() / 10.0;
     let pct = |v: &[Duration], p: f64| v[((v.len() as f64 - 1.0) * p).round() as usize];
     println!("{:<34} {:>14} {:>14}", "", "p50, ms", "p95, ms");
@@ -886,6 +888,13 @@ async fn report_latency(
         "hearth report, a year (5 runs)",
         ms(pct(&warm, 0.5)),
         ms(pct(&warm, 0.95))
+    );
+    digest.sort();
+    println!(
+        "{:<34} {:>14.1} {:>14.1}",
+        "morning digest, built (19 runs)",
+        ms(pct(&digest, 0.5)),
+        ms(pct(&digest, 0.95))
     );
     let mut connections_json = json!({});
     for (name, mut runs, figures) in connections {
@@ -909,7 +918,29 @@ async fn report_latency(
         "stats_overview_ms": { "p50": ms(pct(&overview, 0.5)), "p95": ms(pct(&overview, 0.95)), "calls": overview.len() },
         "year_report_ms": { "p50": ms(pct(&warm, 0.5)), "max": ms(pct(&warm, 1.0)), "first_run_materialising": ms(first) },
         "connections_ms": connections_json,
+        "digest_ms": { "p50": ms(pct(&digest, 0.5)), "p95": ms(pct(&digest, 0.95)), "runs": digest.len() },
     }))
+}
+
+/// The morning digest (issue 19) built on the store: new members, unanswered newcomers'
+/// messages and threads, flags, the schedule, yesterday against last week. One warm-up, then
+/// 19 timed runs.
+async fn digest_latency(db_path: &std::path::Path, guild: u64) -> anyhow::Result<Vec<Duration>> {
+    let pool = hearth::db::open(&format!("sqlite://{}", db_path.display())).await?;
+    let config = hearth::config::Config::default();
+    let mut runs = Vec::new();
+    for i in 0..20 {
+        let started = Instant::now();
+        let digest =
+            hearth::features::inbox::build(&pool, &config, guild, hearth::domain::clock::now())
+                .await?;
+        if i > 0 {
+            runs.push(started.elapsed());
+        }
+        std::hint::black_box(digest);
+    }
+    pool.close().await;
+    Ok(runs)
 }
 
 /// Connected members (issue 18) read from the materialised store, in this process after the
