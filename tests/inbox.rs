@@ -97,3 +97,63 @@ async fn the_digest_keeps_08_00_in_berlin_across_the_spring_change_and_posts_onc
         .await
         .is_err());
 }
+
+#[tokio::test]
+async fn the_weekly_recap_keeps_09_00_across_the_change_and_never_names_an_opted_out_member() {
+    let (_dir, pool) = support::temp_store().await;
+    let (config, outbox) = (Config::default(), Outbox::new(pool.clone()));
+    db::guilds::set_timezone(&pool, 1, "Europe/Berlin", 0)
+        .await
+        .unwrap();
+    let said = inbox::set_recap(
+        &pool,
+        &config,
+        1,
+        Some(3),
+        "mon 09:00",
+        at("2027-03-20T12:00:00Z").timestamp(),
+    )
+    .await
+    .unwrap();
+    assert!(said.contains("<#3>"), "{said}");
+    let job = db::jobs::get(&pool, inbox::RECAP_JOB, 1)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        job.next_run_at,
+        Some(at("2027-03-22T08:00:00Z").timestamp()),
+        "09:00 CET"
+    );
+    // Spotlights of the week: 7, then 8 who has opted out since.
+    db::recognition::record_spotlight(&pool, 1, 7, 2, at("2027-03-18T10:00:00Z").timestamp())
+        .await
+        .unwrap();
+    db::recognition::record_spotlight(&pool, 1, 8, 2, at("2027-03-19T10:00:00Z").timestamp())
+        .await
+        .unwrap();
+    db::activity::set_optout(&pool, 1, 8, true, 0)
+        .await
+        .unwrap();
+    let reports = run_due(&pool, &config, &outbox, at("2027-03-22T08:00:00Z"))
+        .await
+        .unwrap();
+    let recap = reports
+        .iter()
+        .find(|r| r.job_kind == inbox::RECAP_JOB)
+        .unwrap();
+    assert!(recap.posted);
+    assert_eq!(
+        recap.next,
+        Some(at("2027-03-29T07:00:00Z").timestamp()),
+        "09:00 CEST"
+    );
+    let body: String = sqlx::query_scalar("SELECT body FROM outbox WHERE kind = 'recap'")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert!(
+        body.contains("Spotlight: <@7>") && !body.contains("<@8>"),
+        "{body}"
+    );
+}

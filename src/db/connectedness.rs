@@ -363,7 +363,7 @@ pub async fn start_rebuild(
 /// shorter (see [`domain::count_directly`]).
 pub async fn figures(pool: &Pool, guild_id: u64, from: i64, to: i64) -> sqlx::Result<Connected> {
     let guild = to_sql_id(guild_id);
-    let Some(state) = crate::db::rollup::state(pool, guild_id).await? else {
+    let Some(done_until) = done_until(pool, guild_id).await? else {
         return Ok(Connected::default());
     };
     let last: Option<i64> =
@@ -406,7 +406,7 @@ pub async fn figures(pool: &Pool, guild_id: u64, from: i64, to: i64) -> sqlx::Re
                   + (SELECT COUNT(*) FROM member_days
                      WHERE guild_id = $1 AND day >= $3 AND (prev_day IS NULL OR prev_day < $2))",
             from,
-            from.max(state.done_until),
+            from.max(done_until),
         )
         .await?;
         let seen_after = count(
@@ -433,7 +433,7 @@ pub async fn figures(pool: &Pool, guild_id: u64, from: i64, to: i64) -> sqlx::Re
         .await?;
         (seen - seen_after, connected - connected_after)
     };
-    let new_pairs = pairs_by_day(pool, guild_id, state.done_until, from, to)
+    let new_pairs = pairs_by_day(pool, guild_id, done_until, from, to)
         .await?
         .iter()
         .map(|(_, n)| n)
@@ -481,6 +481,15 @@ async fn pairs_by_day(
         .collect())
 }
 
+/// The first day the rollup has not finished, if it materialised the guild (read here rather
+/// than through `rollup::state`, which calls into this module).
+async fn done_until(pool: &Pool, guild_id: u64) -> sqlx::Result<Option<i64>> {
+    sqlx::query_scalar("SELECT done_until FROM rollups WHERE guild_id = $1")
+        .bind(to_sql_id(guild_id))
+        .fetch_optional(pool)
+        .await
+}
+
 /// New pairs per ISO week over local days `from..=to`: (the week's Monday as a day number,
 /// pairs whose first connection falls in it and in the range), every week touching the range.
 pub async fn new_pairs_per_week(
@@ -489,9 +498,9 @@ pub async fn new_pairs_per_week(
     from: i64,
     to: i64,
 ) -> sqlx::Result<Vec<(i64, u64)>> {
-    let Some(state) = crate::db::rollup::state(pool, guild_id).await? else {
+    let Some(done_until) = done_until(pool, guild_id).await? else {
         return Ok(domain::per_week(&[], from, to));
     };
-    let by_day = pairs_by_day(pool, guild_id, state.done_until, from, to).await?;
+    let by_day = pairs_by_day(pool, guild_id, done_until, from, to).await?;
     Ok(domain::per_week(&by_day, from, to))
 }

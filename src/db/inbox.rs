@@ -44,8 +44,8 @@ pub async fn clear_digest(db: impl SqliteExecutor<'_>, guild_id: u64) -> sqlx::R
     Ok(done.rows_affected() == 1)
 }
 
-/// Members who joined since `since` (a join event, or the join time Discord gave) and are still
-/// here: `(member, joined at, first message
+/// Members who first joined since `since` (a join event, or the join time Discord gave) and are
+/// still here: `(member, joined at, first message
 /// at)`, first joined first.
 pub async fn new_members(
     db: impl SqliteExecutor<'_>,
@@ -53,11 +53,10 @@ pub async fn new_members(
     since: i64,
 ) -> sqlx::Result<Vec<(u64, i64, Option<i64>)>> {
     let rows: Vec<(i64, i64, Option<i64>)> = sqlx::query_as(
-        "SELECT user_id, COALESCE(last_joined_at, first_joined_at) AS joined, first_message_at
-         FROM members
-         WHERE guild_id = $1 AND COALESCE(last_joined_at, first_joined_at) >= $2
+        "SELECT user_id, first_joined_at, first_message_at FROM members
+         WHERE guild_id = $1 AND first_joined_at >= $2
            AND (left_at IS NULL OR left_at < COALESCE(last_joined_at, first_joined_at))
-         ORDER BY joined, user_id",
+         ORDER BY first_joined_at, user_id",
     )
     .bind(to_sql_id(guild_id))
     .bind(since)
@@ -70,7 +69,9 @@ pub async fn new_members(
 }
 
 /// First messages of newcomers (first joined since `joined_since`) posted in `[from, until)`
-/// that nobody else answered with a reply.
+/// that nobody else answered with a reply. (The unary `+` keeps SQLite from carrying the time
+/// range over to `f.at`, which would scan every record of the window per newcomer instead of
+/// looking up one.)
 pub async fn unanswered_first_messages(
     db: impl SqliteExecutor<'_>,
     guild_id: u64,
@@ -80,7 +81,7 @@ pub async fn unanswered_first_messages(
     let rows: Vec<(i64, i64, i64, i64)> = sqlx::query_as(
         "SELECT f.user_id, f.channel_id, f.target_id, f.at FROM members m CROSS JOIN activity f
          WHERE m.guild_id = $1 AND m.first_joined_at >= $2
-           AND m.first_message_at >= $3 AND m.first_message_at < $4
+           AND +m.first_message_at >= $3 AND +m.first_message_at < $4
            AND f.guild_id = $1 AND f.user_id = m.user_id AND f.at = m.first_message_at
            AND f.kind = 1
            AND NOT EXISTS (SELECT 1 FROM activity r WHERE r.guild_id = $1
@@ -104,17 +105,26 @@ pub async fn unanswered_first_messages(
         .collect())
 }
 
-/// Threads and forum posts started in `[from, until)`.
-pub async fn threads_started(
+/// Threads and forum posts started by newcomers (first joined since `joined_since`) in
+/// `[from, until)` in which nobody else has posted.
+pub async fn unanswered_newcomer_threads(
     db: impl SqliteExecutor<'_>,
     guild_id: u64,
+    joined_since: i64,
     (from, until): (i64, i64),
 ) -> sqlx::Result<Vec<Post>> {
     let rows: Vec<(i64, i64, i64, i64)> = sqlx::query_as(
-        "SELECT user_id, channel_id, target_id, at FROM activity
-         WHERE guild_id = $1 AND at >= $2 AND at < $3 AND kind = 2 ORDER BY at, target_id",
+        "SELECT t.user_id, t.channel_id, t.target_id, t.at FROM activity t
+         WHERE t.guild_id = $1 AND t.kind = 2 AND t.at >= $3 AND t.at < $4
+           AND t.user_id IN (SELECT user_id FROM members
+                             WHERE guild_id = $1 AND first_joined_at >= $2)
+           AND NOT EXISTS (SELECT 1 FROM activity m WHERE m.guild_id = $1
+                           AND m.channel_id = t.target_id AND m.in_thread = 1
+                           AND m.user_id <> t.user_id)
+         ORDER BY t.at, t.target_id",
     )
     .bind(to_sql_id(guild_id))
+    .bind(joined_since)
     .bind(from)
     .bind(until)
     .fetch_all(db)
@@ -130,26 +140,6 @@ pub async fn threads_started(
         .collect())
 }
 
-/// Who posted in which thread since `since`: `(thread, member)` pairs.
-pub async fn thread_posters(
-    db: impl SqliteExecutor<'_>,
-    guild_id: u64,
-    since: i64,
-) -> sqlx::Result<Vec<(u64, u64)>> {
-    let rows: Vec<(i64, i64)> = sqlx::query_as(
-        "SELECT DISTINCT channel_id, user_id FROM activity
-         WHERE guild_id = $1 AND at >= $2 AND kind = 1 AND in_thread = 1",
-    )
-    .bind(to_sql_id(guild_id))
-    .bind(since)
-    .fetch_all(db)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(c, u)| (from_sql_id(c), from_sql_id(u)))
-        .collect())
-}
-
 pub async fn pending_applications(db: impl SqliteExecutor<'_>, guild_id: u64) -> sqlx::Result<i64> {
     sqlx::query_scalar(
         "SELECT COUNT(*) FROM applications WHERE guild_id = $1 AND status = 'pending'",
@@ -157,4 +147,79 @@ pub async fn pending_applications(db: impl SqliteExecutor<'_>, guild_id: u64) ->
     .bind(to_sql_id(guild_id))
     .fetch_one(db)
     .await
+}
+
+/// The weekly recap's channel and schedule.
+pub async fn recap(
+    db: impl SqliteExecutor<'_>,
+    guild_id: u64,
+) -> sqlx::Result<Option<(u64, String)>> {
+    let row: Option<(i64, String)> =
+        sqlx::query_as("SELECT channel_id, at FROM recaps WHERE guild_id = $1")
+            .bind(to_sql_id(guild_id))
+            .fetch_optional(db)
+            .await?;
+    Ok(row.map(|(c, at)| (from_sql_id(c), at)))
+}
+
+pub async fn set_recap(
+    db: impl SqliteExecutor<'_>,
+    guild_id: u64,
+    channel: u64,
+    at: &str,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO recaps (guild_id, channel_id, at) VALUES ($1, $2, $3)
+         ON CONFLICT (guild_id) DO UPDATE SET channel_id = excluded.channel_id, at = excluded.at",
+    )
+    .bind(to_sql_id(guild_id))
+    .bind(to_sql_id(channel))
+    .bind(at)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+pub async fn clear_recap(db: impl SqliteExecutor<'_>, guild_id: u64) -> sqlx::Result<bool> {
+    let done = sqlx::query("DELETE FROM recaps WHERE guild_id = $1")
+        .bind(to_sql_id(guild_id))
+        .execute(db)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Messages posted in each thread in `[from, until)`: `(thread, messages)`.
+pub async fn thread_messages(
+    db: impl SqliteExecutor<'_>,
+    guild_id: u64,
+    (from, until): (i64, i64),
+) -> sqlx::Result<Vec<(u64, i64)>> {
+    let rows: Vec<(i64, i64)> = sqlx::query_as(
+        "SELECT channel_id, COUNT(*) FROM activity
+         WHERE guild_id = $1 AND at >= $2 AND at < $3 AND kind = 1 AND in_thread = 1
+         GROUP BY channel_id",
+    )
+    .bind(to_sql_id(guild_id))
+    .bind(from)
+    .bind(until)
+    .fetch_all(db)
+    .await?;
+    Ok(rows.into_iter().map(|(c, n)| (from_sql_id(c), n)).collect())
+}
+
+/// Who started a thread (a member whose thread Hearth recorded; none for the bot's own threads
+/// or an opted-out member's).
+pub async fn thread_starter(
+    db: impl SqliteExecutor<'_>,
+    guild_id: u64,
+    thread: u64,
+) -> sqlx::Result<Option<u64>> {
+    let user: Option<i64> = sqlx::query_scalar(
+        "SELECT user_id FROM activity WHERE guild_id = $1 AND kind = 2 AND target_id = $2 LIMIT 1",
+    )
+    .bind(to_sql_id(guild_id))
+    .bind(to_sql_id(thread))
+    .fetch_optional(db)
+    .await?;
+    Ok(user.map(from_sql_id))
 }

@@ -41,6 +41,7 @@ const FILES: &[(&str, &str)] = &embed![
     "0020_connections.sql",
     "0021_replies_and_flags.sql",
     "0022_digest.sql",
+    "0023_recap.sql",
 ];
 
 /// The migrator `sqlx::migrate!("./migrations")` would build.

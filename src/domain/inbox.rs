@@ -1,7 +1,5 @@
-//! The manager's inbox (product §12), the pure part: what counts as unanswered, and the digest's
-//! text. Links only, never message text.
-
-use std::collections::HashSet;
+//! The manager's inbox (product §12), the pure part: the digest's and the recap's texts. Links
+//! only, never message text.
 
 /// A message or thread to link to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -11,24 +9,6 @@ pub struct Post {
     /// The message, or the thread.
     pub target: u64,
     pub at: i64,
-}
-
-/// Threads nobody but their starter posted in (`posters`: `(thread, member)` pairs).
-pub fn unanswered_threads(threads: &[Post], posters: &[(u64, u64)]) -> Vec<Post> {
-    let answered: HashSet<u64> = threads
-        .iter()
-        .filter(|t| {
-            posters
-                .iter()
-                .any(|(thread, user)| *thread == t.target && *user != t.user)
-        })
-        .map(|t| t.target)
-        .collect();
-    threads
-        .iter()
-        .filter(|t| !answered.contains(&t.target))
-        .copied()
-        .collect()
 }
 
 /// One day's figures and those of the same weekday a week before.
@@ -133,7 +113,7 @@ impl Digest {
                 .collect(),
         ));
         out.extend(section(
-            &format!("Threads with no answer after {hours} h"),
+            &format!("Newcomers' threads nobody else posted in after {hours} h"),
             self.unanswered_threads
                 .iter()
                 .map(|p| link(self.guild_id, p, true))
@@ -178,6 +158,53 @@ fn more(total: usize) -> String {
     }
 }
 
+/// The weekly public recap: last week's spotlight, its most-replied member threads (links),
+/// what is coming. Built only from what may be public: no opted-out member is ever named.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Recap {
+    pub spotlight: Option<u64>,
+    /// `(thread, starter, messages)`, most first.
+    pub threads: Vec<(u64, u64, i64)>,
+    /// The coming week's schedule, as lines.
+    pub upcoming: Vec<String>,
+}
+
+/// The three threads with the most messages whose starter is known, most first (then the
+/// oldest thread id).
+pub fn top_threads(counts: &[(u64, Option<u64>, i64)], limit: usize) -> Vec<(u64, u64, i64)> {
+    let mut known: Vec<(u64, u64, i64)> = counts
+        .iter()
+        .filter_map(|(thread, starter, n)| Some((*thread, (*starter)?, *n)))
+        .collect();
+    known.sort_by(|a, b| b.2.cmp(&a.2).then(a.0.cmp(&b.0)));
+    known.truncate(limit);
+    known
+}
+
+impl Recap {
+    pub fn text(&self) -> String {
+        let mut out = vec!["📰 **Last week here**".to_owned()];
+        if let Some(member) = self.spotlight {
+            out.push(format!("🌟 Spotlight: <@{member}>"));
+        }
+        if !self.threads.is_empty() {
+            out.push("💬 Most-replied threads:".into());
+            out.extend(
+                self.threads
+                    .iter()
+                    .map(|(thread, _, n)| format!("• <#{thread}> · {n} message(s)")),
+            );
+        }
+        if self.upcoming.is_empty() {
+            out.push("📅 Nothing scheduled this week yet.".into());
+        } else {
+            out.push("📅 Coming up:".into());
+            out.extend(self.upcoming.iter().map(|l| format!("• {l}")));
+        }
+        out.join("\n")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -189,18 +216,6 @@ mod tests {
             target,
             at: 100,
         }
-    }
-
-    #[test]
-    fn a_thread_answered_by_someone_else_is_not_listed() {
-        let threads = [post(5, 50), post(6, 60), post(7, 70)];
-        // 50: answered by 6; 60: only its starter posted; 70: nobody.
-        let posters = [(50, 5), (50, 6), (60, 6)];
-        let open: Vec<u64> = unanswered_threads(&threads, &posters)
-            .iter()
-            .map(|p| p.target)
-            .collect();
-        assert_eq!(open, vec![60, 70]);
     }
 
     #[test]
@@ -232,12 +247,39 @@ mod tests {
             "{text}"
         );
         assert!(
-            !text.contains("Open flags") && !text.contains("Threads with no answer"),
+            !text.contains("Open flags") && !text.contains("threads nobody"),
             "{text}"
         );
         assert!(
             text.contains("DAU 12 (+2 vs the same day last week) · messages 80 (-10"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn the_recap_lists_the_top_known_threads_and_names_only_the_spotlight() {
+        // 3's starter is unknown (an opted-out member or the bot): never listed.
+        let top = top_threads(
+            &[
+                (1, Some(10), 4),
+                (2, Some(11), 9),
+                (3, None, 50),
+                (4, Some(12), 4),
+                (5, Some(13), 1),
+            ],
+            3,
+        );
+        assert_eq!(top, vec![(2, 11, 9), (1, 10, 4), (4, 12, 4)]);
+        let text = Recap {
+            spotlight: Some(7),
+            threads: top,
+            upcoming: vec![],
+        }
+        .text();
+        assert!(
+            text.contains("Spotlight: <@7>") && text.contains("<#2> · 9 message(s)"),
+            "{text}"
+        );
+        assert!(!text.contains("<@11>"), "starters are not named: {text}");
     }
 }

@@ -47,8 +47,8 @@ pub async fn build(
         .collect();
     let unanswered_messages =
         db::inbox::unanswered_first_messages(pool, guild_id, at - NEWCOMER_SECS, window).await?;
-    let threads = db::inbox::threads_started(pool, guild_id, window).await?;
-    let posters = db::inbox::thread_posters(pool, guild_id, window.0).await?;
+    let unanswered_threads =
+        db::inbox::unanswered_newcomer_threads(pool, guild_id, at - NEWCOMER_SECS, window).await?;
     let open_flags = db::moderation::open_flags(pool, guild_id)
         .await?
         .iter()
@@ -89,7 +89,7 @@ pub async fn build(
         guild_id,
         new_members,
         unanswered_messages,
-        unanswered_threads: rules::unanswered_threads(&threads, &posters),
+        unanswered_threads,
         unanswered_hours: hours,
         open_flags,
         pending_applications: db::inbox::pending_applications(pool, guild_id).await?,
@@ -210,4 +210,96 @@ pub async fn post_digest(
     );
     let queued = outbox::enqueue_in(pool, &post).await?.is_some();
     Ok((queued, next))
+}
+
+/// Scheduler job kind of the weekly recap (target: the guild id).
+pub const RECAP_JOB: &str = "recap";
+
+/// `/recap`: a public recap every week in `channel` at `at` (`mon 09:00`, server time), or off.
+pub async fn set_recap(
+    pool: &Pool,
+    config: &Config,
+    guild_id: u64,
+    channel: Option<u64>,
+    at: &str,
+    now: i64,
+) -> anyhow::Result<String> {
+    let at = at.trim();
+    let Some(channel) = channel.filter(|_| !at.eq_ignore_ascii_case("off")) else {
+        db::inbox::clear_recap(pool, guild_id).await?;
+        db::jobs::upsert(pool, guild_id, RECAP_JOB, db::to_sql_id(guild_id), None).await?;
+        return Ok("The weekly recap is off.".into());
+    };
+    let schedule = Schedule::from_text(at).map_err(|e| UserError(format!("at: {e}")))?;
+    db::inbox::set_recap(pool, guild_id, channel, at).await?;
+    let next = next_at(pool, config, guild_id, &schedule, now).await?;
+    db::jobs::upsert(pool, guild_id, RECAP_JOB, db::to_sql_id(guild_id), next).await?;
+    Ok(format!(
+        "The weekly recap goes to <#{channel}> `{at}` server time{}: last week's spotlight, its most-replied threads (links only) and what is coming. Opted-out members are never named.",
+        next.map(|t| format!(" (next <t:{t}:F>)")).unwrap_or_default()
+    ))
+}
+
+/// The recap of the week before `now`.
+pub async fn build_recap(
+    pool: &Pool,
+    config: &Config,
+    guild_id: u64,
+    now: DateTime<Utc>,
+) -> anyhow::Result<rules::Recap> {
+    let at = now.timestamp();
+    let week = (at - 7 * 86_400, at);
+    let opted_out = db::activity::optouts_in(pool, guild_id).await?;
+    let spotlight = db::recognition::spotlights(pool, guild_id, week.0)
+        .await?
+        .into_iter()
+        .map(|(member, _, _)| member)
+        .find(|m| !opted_out.contains(m));
+    let mut counts = Vec::new();
+    for (thread, messages) in db::inbox::thread_messages(pool, guild_id, week).await? {
+        let starter = db::inbox::thread_starter(pool, guild_id, thread)
+            .await?
+            .filter(|s| !opted_out.contains(s));
+        counts.push((thread, starter, messages));
+    }
+    let upcoming = calendar::scheduled(pool, config, guild_id, now)
+        .await?
+        .occurrences(now + chrono::Duration::days(7))
+        .into_iter()
+        .map(|(t, what)| format!("<t:{}:f> {what}", t.timestamp()))
+        .take(10)
+        .collect();
+    Ok(rules::Recap {
+        spotlight,
+        threads: rules::top_threads(&counts, 3),
+        upcoming,
+    })
+}
+
+/// The recap is due: posted (once per local day) and the next one computed.
+pub async fn post_recap(
+    pool: &Pool,
+    config: &Config,
+    guild_id: u64,
+    now: DateTime<Utc>,
+) -> anyhow::Result<(bool, Option<i64>)> {
+    let Some((channel, at)) = db::inbox::recap(pool, guild_id).await? else {
+        return Ok((false, None));
+    };
+    let next = match Schedule::from_text(&at) {
+        Ok(schedule) => next_at(pool, config, guild_id, &schedule, now.timestamp()).await?,
+        Err(_) => None,
+    };
+    let recap = build_recap(pool, config, guild_id, now).await?;
+    let tz = settings::timezone(pool, config, guild_id).await?;
+    let day = local_date(now.timestamp(), tz);
+    // Public: the spotlighted member is named, nobody is pinged.
+    let post = outbox::message_post(
+        guild_id,
+        channel,
+        "recap",
+        format!("recap:{guild_id}:{day}"),
+        posts::text_post(&posts::truncate(&recap.text(), posts::MESSAGE_LIMIT), &[]),
+    );
+    Ok((outbox::enqueue_in(pool, &post).await?.is_some(), next))
 }

@@ -369,6 +369,29 @@ pub async fn run_due_digests(
     Ok(reports)
 }
 
+/// Weekly recaps that are due: posted, the next one scheduled.
+pub async fn run_due_recaps(
+    pool: &Pool,
+    config: &Config,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Vec<RunReport>> {
+    let mut reports = Vec::new();
+    for job in db::jobs::due(pool, inbox::RECAP_JOB, now.timestamp()).await? {
+        let Some(due) = job.next_run_at else { continue };
+        let (posted, next) =
+            inbox::post_recap(pool, config, db::from_sql_id(job.guild_id), now).await?;
+        db::jobs::advance(pool, job.id, due, next).await?;
+        reports.push(RunReport {
+            job_kind: inbox::RECAP_JOB,
+            target_id: job.target_id,
+            due,
+            posted,
+            next,
+        });
+    }
+    Ok(reports)
+}
+
 /// Rounds whose "did you meet?" is due.
 pub async fn run_due_connect_follow_ups(
     pool: &Pool,

@@ -57,6 +57,7 @@ pub async fn run_due(
     reports.extend(jobs::run_due_connect_rounds(pool, config, outbox, now).await?);
     reports.extend(jobs::run_due_connect_follow_ups(pool, now).await?);
     reports.extend(jobs::run_due_digests(pool, config, now).await?);
+    reports.extend(jobs::run_due_recaps(pool, config, now).await?);
     if reports.iter().any(|r| r.posted) {
         outbox.wake();
     }
