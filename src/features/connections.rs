@@ -552,7 +552,8 @@ pub async fn stats(
         .collect();
     let (met_someone, did_not) = event_rules::attendee_retention(&newcomers, today);
     let to = local_date(now, tz);
-    crate::features::rollup::refresh(pool, guild_id, tz, crate::domain::clock::now()).await?;
+    let at = DateTime::<Utc>::from_timestamp(now, 0).unwrap_or_default();
+    crate::features::rollup::refresh(pool, guild_id, tz, at).await?;
     let figures = connected(pool, guild_id, to - chrono::Duration::days(days - 1), to).await?;
     Ok(format!(
         "**Connections** · {active} member(s) taking part, {paused} paused\nLast {days} days: {made} match(es), met {met} ({}) · connected members {} ({} of {} active), {} new connection(s)\nNewcomers who met someone in their first 30 days: 30-day retention {} (of {}), 90-day {} (of {}) · same join weeks, did not: {} (of {}), {} (of {})",

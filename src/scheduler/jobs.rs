@@ -24,6 +24,50 @@ pub struct RunReport {
     pub next: Option<i64>,
 }
 
+/// When a job moves on: after its run (a crash in between runs it again, and the outbox keys
+/// keep its posts single), or claimed before it (a second run would repeat its work; the run
+/// schedules the next itself).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Claim {
+    AfterRun,
+    BeforeRun,
+}
+
+/// Runs each due job of `kind` with `run`, which says whether it posted and when the job runs
+/// next, moving the job on as `claim` says.
+async fn each_due<F, Fut>(
+    pool: &Pool,
+    kind: &'static str,
+    now: DateTime<Utc>,
+    claim: Claim,
+    mut run: F,
+) -> anyhow::Result<Vec<RunReport>>
+where
+    F: FnMut(db::jobs::Job) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<(bool, Option<i64>)>>,
+{
+    let mut reports = Vec::new();
+    for job in db::jobs::due(pool, kind, now.timestamp()).await? {
+        let Some(due) = job.next_run_at else { continue };
+        let (id, target_id) = (job.id, job.target_id);
+        if claim == Claim::BeforeRun && !db::jobs::advance(pool, id, due, None).await? {
+            continue; // claimed by someone else
+        }
+        let (posted, next) = run(job).await?;
+        if claim == Claim::AfterRun {
+            db::jobs::advance(pool, id, due, next).await?;
+        }
+        reports.push(RunReport {
+            job_kind: kind,
+            target_id,
+            due,
+            posted,
+            next,
+        });
+    }
+    Ok(reports)
+}
+
 /// Each due prompt run: claims it (moving the job on) and queues its post in one transaction.
 pub async fn run_due_prompts(
     pool: &Pool,
@@ -203,23 +247,20 @@ pub async fn run_due_sla_reminders(
     config: &Config,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Vec<RunReport>> {
-    let mut reports = Vec::new();
-    for job in db::jobs::due(pool, feedback::SLA_JOB, now.timestamp()).await? {
-        let Some(due) = job.next_run_at else { continue };
-        let guild_id = db::from_sql_id(job.guild_id);
-        if !db::jobs::advance(pool, job.id, due, None).await? {
-            continue;
-        }
-        let posted = feedback::remind_sla(pool, config, guild_id, job.target_id).await?;
-        reports.push(RunReport {
-            job_kind: feedback::SLA_JOB,
-            target_id: job.target_id,
-            due,
-            posted,
-            next: None,
-        });
-    }
-    Ok(reports)
+    each_due(
+        pool,
+        feedback::SLA_JOB,
+        now,
+        Claim::BeforeRun,
+        move |job| async move {
+            let guild_id = db::from_sql_id(job.guild_id);
+            Ok((
+                feedback::remind_sla(pool, config, guild_id, job.target_id).await?,
+                None,
+            ))
+        },
+    )
+    .await
 }
 
 /// Event reminders due: one run per due time of each event, whatever the number of members.
@@ -276,22 +317,18 @@ pub async fn run_due_event_feedback(
     config: &Config,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Vec<RunReport>> {
-    let mut reports = Vec::new();
-    for job in db::jobs::due(pool, events::FEEDBACK_JOB, now.timestamp()).await? {
-        let Some(due) = job.next_run_at else { continue };
-        // Queued before the job moves on: a crash in between re-runs it, and the outbox key
-        // keeps the request single.
-        let posted = events::request_feedback(pool, config, job.target_id, now.timestamp()).await?;
-        db::jobs::advance(pool, job.id, due, None).await?;
-        reports.push(RunReport {
-            job_kind: events::FEEDBACK_JOB,
-            target_id: job.target_id,
-            due,
-            posted,
-            next: None,
-        });
-    }
-    Ok(reports)
+    each_due(
+        pool,
+        events::FEEDBACK_JOB,
+        now,
+        Claim::AfterRun,
+        move |job| async move {
+            let posted =
+                events::request_feedback(pool, config, job.target_id, now.timestamp()).await?;
+            Ok((posted, None))
+        },
+    )
+    .await
 }
 
 /// Series whose earliest coming occurrence started: their next occurrences are created.
@@ -300,73 +337,55 @@ pub async fn run_due_event_series(
     config: &Config,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Vec<RunReport>> {
-    let mut reports = Vec::new();
-    for job in db::jobs::due(pool, events::SERIES_JOB, now.timestamp()).await? {
-        let Some(due) = job.next_run_at else { continue };
-        let (posted, next) =
-            events::roll_series(pool, config, job.target_id, now.timestamp()).await?;
-        db::jobs::advance(pool, job.id, due, next).await?;
-        reports.push(RunReport {
-            job_kind: events::SERIES_JOB,
-            target_id: job.target_id,
-            due,
-            posted,
-            next,
-        });
-    }
-    Ok(reports)
+    each_due(
+        pool,
+        events::SERIES_JOB,
+        now,
+        Claim::AfterRun,
+        move |job| async move {
+            events::roll_series(pool, config, job.target_id, now.timestamp()).await
+        },
+    )
+    .await
 }
 
-/// Connection rounds that are due: the round runs, the next one is scheduled.
+/// Connection rounds that are due: the round runs, the next one is scheduled (claimed first:
+/// a round run twice would match everyone twice).
 pub async fn run_due_connect_rounds(
     pool: &Pool,
     config: &Config,
     outbox: &Outbox,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Vec<RunReport>> {
-    let mut reports = Vec::new();
-    for job in db::jobs::due(pool, connections::ROUND_JOB, now.timestamp()).await? {
-        let Some(due) = job.next_run_at else { continue };
-        // Claimed first: a round run twice would match everyone twice.
-        if !db::jobs::advance(pool, job.id, due, None).await? {
-            continue;
-        }
-        let (posted, next) =
-            connections::scheduled_round(pool, config, outbox, job.target_id, now.timestamp())
-                .await?;
-        reports.push(RunReport {
-            job_kind: connections::ROUND_JOB,
-            target_id: job.target_id,
-            due,
-            posted,
-            next,
-        });
-    }
-    Ok(reports)
+    each_due(
+        pool,
+        connections::ROUND_JOB,
+        now,
+        Claim::BeforeRun,
+        move |job| async move {
+            connections::scheduled_round(pool, config, outbox, job.target_id, now.timestamp()).await
+        },
+    )
+    .await
 }
 
-/// Morning digests that are due: posted, the next one scheduled.
+/// Morning digests that are due: posted (the post's key is the local day), the next one
+/// scheduled.
 pub async fn run_due_digests(
     pool: &Pool,
     config: &Config,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Vec<RunReport>> {
-    let mut reports = Vec::new();
-    for job in db::jobs::due(pool, inbox::DIGEST_JOB, now.timestamp()).await? {
-        let Some(due) = job.next_run_at else { continue };
-        // The post's key is the local day: a crash and a second run post it once.
-        let (posted, next) =
-            inbox::post_digest(pool, config, db::from_sql_id(job.guild_id), now).await?;
-        db::jobs::advance(pool, job.id, due, next).await?;
-        reports.push(RunReport {
-            job_kind: inbox::DIGEST_JOB,
-            target_id: job.target_id,
-            due,
-            posted,
-            next,
-        });
-    }
-    Ok(reports)
+    each_due(
+        pool,
+        inbox::DIGEST_JOB,
+        now,
+        Claim::AfterRun,
+        move |job| async move {
+            inbox::post_digest(pool, config, db::from_sql_id(job.guild_id), now).await
+        },
+    )
+    .await
 }
 
 /// Weekly recaps that are due: posted, the next one scheduled.
@@ -375,21 +394,16 @@ pub async fn run_due_recaps(
     config: &Config,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Vec<RunReport>> {
-    let mut reports = Vec::new();
-    for job in db::jobs::due(pool, inbox::RECAP_JOB, now.timestamp()).await? {
-        let Some(due) = job.next_run_at else { continue };
-        let (posted, next) =
-            inbox::post_recap(pool, config, db::from_sql_id(job.guild_id), now).await?;
-        db::jobs::advance(pool, job.id, due, next).await?;
-        reports.push(RunReport {
-            job_kind: inbox::RECAP_JOB,
-            target_id: job.target_id,
-            due,
-            posted,
-            next,
-        });
-    }
-    Ok(reports)
+    each_due(
+        pool,
+        inbox::RECAP_JOB,
+        now,
+        Claim::AfterRun,
+        move |job| async move {
+            inbox::post_recap(pool, config, db::from_sql_id(job.guild_id), now).await
+        },
+    )
+    .await
 }
 
 /// Rounds whose "did you meet?" is due.
@@ -397,21 +411,14 @@ pub async fn run_due_connect_follow_ups(
     pool: &Pool,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Vec<RunReport>> {
-    let mut reports = Vec::new();
-    for job in db::jobs::due(pool, connections::FOLLOW_UP_JOB, now.timestamp()).await? {
-        let Some(due) = job.next_run_at else { continue };
-        // Queued before the job moves on; the outbox keys keep each question single.
-        let posted = connections::follow_up(pool, job.target_id).await?;
-        db::jobs::advance(pool, job.id, due, None).await?;
-        reports.push(RunReport {
-            job_kind: connections::FOLLOW_UP_JOB,
-            target_id: job.target_id,
-            due,
-            posted,
-            next: None,
-        });
-    }
-    Ok(reports)
+    each_due(
+        pool,
+        connections::FOLLOW_UP_JOB,
+        now,
+        Claim::AfterRun,
+        move |job| async move { Ok((connections::follow_up(pool, job.target_id).await?, None)) },
+    )
+    .await
 }
 
 /// Waves whose time to close has come (an event's feedback, 72 hours after its end).
@@ -419,45 +426,35 @@ pub async fn run_due_survey_closes(
     pool: &Pool,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Vec<RunReport>> {
-    let mut reports = Vec::new();
-    for job in db::jobs::due(pool, surveys::CLOSE_JOB, now.timestamp()).await? {
-        let Some(due) = job.next_run_at else { continue };
-        surveys::close_due(pool, job.target_id, now.timestamp()).await?;
-        db::jobs::advance(pool, job.id, due, None).await?;
-        reports.push(RunReport {
-            job_kind: surveys::CLOSE_JOB,
-            target_id: job.target_id,
-            due,
-            posted: false,
-            next: None,
-        });
-    }
-    Ok(reports)
+    each_due(
+        pool,
+        surveys::CLOSE_JOB,
+        now,
+        Claim::AfterRun,
+        move |job| async move {
+            surveys::close_due(pool, job.target_id, now.timestamp()).await?;
+            Ok((false, None))
+        },
+    )
+    .await
 }
 
-/// Surveys whose next wave is due: the open wave closes, the next opens.
+/// Surveys whose next wave is due: the open wave closes, the next opens (claimed first: a wave
+/// opened twice would split its answers).
 pub async fn run_due_survey_waves(
     pool: &Pool,
     config: &Config,
     outbox: &Outbox,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Vec<RunReport>> {
-    let mut reports = Vec::new();
-    for job in db::jobs::due(pool, surveys::WAVE_JOB, now.timestamp()).await? {
-        let Some(due) = job.next_run_at else { continue };
-        // Claimed first: a wave opened twice would split its answers.
-        if !db::jobs::advance(pool, job.id, due, None).await? {
-            continue;
-        }
-        let (posted, next) =
-            surveys::next_wave(pool, config, outbox, job.target_id, now.timestamp()).await?;
-        reports.push(RunReport {
-            job_kind: surveys::WAVE_JOB,
-            target_id: job.target_id,
-            due,
-            posted,
-            next,
-        });
-    }
-    Ok(reports)
+    each_due(
+        pool,
+        surveys::WAVE_JOB,
+        now,
+        Claim::BeforeRun,
+        move |job| async move {
+            surveys::next_wave(pool, config, outbox, job.target_id, now.timestamp()).await
+        },
+    )
+    .await
 }

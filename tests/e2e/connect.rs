@@ -298,3 +298,63 @@ async fn a_round_makes_private_threads_for_everyone_asks_if_they_met_and_never_r
     );
     world.emu.assert_no_violations();
 }
+
+#[tokio::test]
+async fn without_create_private_threads_the_round_is_reported_not_lost_silently() {
+    let world = World::new().await;
+    let channel = world.emu.add_channel(world.guild, "connections", 0);
+    world.emu.set_role_permissions(
+        world.guild,
+        world.emu.bot_role(world.guild),
+        BOT_PERMISSIONS & !(1 << 36),
+    );
+    let _bot = world.start_bot(1).await;
+    say(
+        &world,
+        world.manager,
+        "setup",
+        json!([
+            {"type": 7, "name": "channel", "value": channel.to_string()},
+            {"type": 3, "name": "every", "value": "mon 10:00"}
+        ]),
+    )
+    .await;
+    for user in [world.member, world.manager] {
+        say(
+            &world,
+            user,
+            "join",
+            json!([{"type": 3, "name": "interests", "value": "tea"}]),
+        )
+        .await;
+    }
+    let round = say(&world, world.manager, "run-now", json!([])).await;
+    assert!(
+        round.contains("Round 1: 2 member(s) in 1 group(s)"),
+        "{round}"
+    );
+    // Discord refuses the private thread: the doctor names the permission and the post given up.
+    let deadline = Instant::now() + WAIT;
+    let doctor = loop {
+        let doctor = text_of(
+            &world
+                .run(world.manager, "config", "doctor", json!([]))
+                .await,
+        );
+        if doctor.contains("connect-thread") {
+            break doctor;
+        }
+        assert!(Instant::now() < deadline, "{doctor}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(doctor.contains("Create Private Threads"), "{doctor}");
+    assert!(threads_in(&world, channel).is_empty());
+    let refused: Vec<_> = world
+        .emu
+        .requests()
+        .into_iter()
+        .filter(|r| r.path == format!("/channels/{channel}/threads"))
+        .collect();
+    assert_eq!(refused.len(), 1, "refused once, not retried: {refused:?}");
+    assert_eq!(refused[0].status, 403);
+}

@@ -28,13 +28,15 @@ pub fn commands() -> Vec<Command> {
     ]
 }
 
-/// Where a command runs, as the features need it (the server's name and rules channel come
-/// from Discord's data).
+/// Where a command runs, as the features need it: the server's name and rules channel come
+/// from Discord's data (empty until Discord sent the server).
 fn place(ctx: &serenity::Context, guild_id: u64, channel: u64) -> (String, Option<u64>, u64) {
-    ctx.cache
+    let (name, rules) = ctx
+        .cache
         .guild(GuildId::new(guild_id))
-        .map(|g| (g.name.clone(), g.rules_channel_id.map(|c| c.get()), channel))
-        .unwrap_or_default()
+        .map(|g| (g.name.clone(), g.rules_channel_id.map(|c| c.get())))
+        .unwrap_or_default();
+    (name, rules, channel)
 }
 
 async fn autocomplete_reply(
