@@ -341,6 +341,37 @@ async fn figures_follow_the_definition_through_catch_ups_and_a_rebuild() {
             "days {from}..={to} after catch-ups"
         );
     }
+    // `/stats overview` takes the active members of 1, 7 and 30 days from the report's
+    // DAU/WAU/MAU instead of counting them again: the same figures.
+    let date = hearth::domain::analytics::date_of;
+    for length in [1, 7, 30] {
+        let (from, to) = (today - length + 1, today);
+        let report = hearth::features::stats::report(
+            &pool,
+            GUILD,
+            Tz::UTC,
+            date(from),
+            date(to),
+            hearth::domain::analytics::CohortPeriod::Month,
+        )
+        .await
+        .unwrap();
+        let active = report.active_over_period();
+        assert_eq!(
+            active.map(|a| a as u64),
+            Some(by_definition(&all, from, to).active),
+            "{length} days"
+        );
+        let given =
+            hearth::features::connections::connected(&pool, GUILD, (date(from), date(to)), active)
+                .await
+                .unwrap();
+        assert_eq!(
+            given,
+            by_definition(&all, from, to),
+            "{length} days, active given"
+        );
+    }
     rebuild(&pool, day(start)).await;
     for (from, to) in periods {
         assert_eq!(

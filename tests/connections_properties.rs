@@ -25,6 +25,7 @@ fn members_strategy() -> impl Strategy<Value = Vec<Member>> {
                 interests,
                 newcomer,
                 utc_offset_minutes: hours.map(|h| h * 60),
+                prefers_trio: false,
             })
             .collect()
     })
@@ -107,5 +108,41 @@ proptest! {
         prop_assert_eq!(&first, &match_round(&shuffled, &Constraints::default(), &params), "order of input does not matter");
         let base = greedy(&members, &Constraints::default(), &params);
         prop_assert!(first.score >= base.score, "improved {} < greedy {}", first.score, base.score);
+    }
+
+    #[test]
+    fn members_who_ask_for_three_get_trios_and_the_others_pairs(
+        members in members_strategy(),
+        wants_three in prop::collection::vec(any::<bool>(), 40),
+        seed in any::<u64>(),
+    ) {
+        let members: Vec<Member> = members
+            .into_iter()
+            .zip(wants_three)
+            .map(|(m, prefers_trio)| Member { prefers_trio, ..m })
+            .collect();
+        let trio_wanted: Vec<u64> = members.iter().filter(|m| m.prefers_trio).map(|m| m.id).collect();
+        let round = match_round(&members, &Constraints::default(), &Params { seed, ..Params::default() });
+        let mut seen = BTreeMap::new();
+        for group in &round.groups {
+            for id in group {
+                *seen.entry(*id).or_insert(0) += 1;
+            }
+        }
+        prop_assert_eq!(seen.len(), members.len(), "everyone placed: {:?}", round);
+        prop_assert!(seen.values().all(|n| *n == 1), "once: {:?}", round);
+        prop_assert!(round.left_out.is_empty());
+        let pair_pool = members.len() - trio_wanted.len();
+        if trio_wanted.len() >= 3 && pair_pool != 1 {
+            // Groups never mix the two wishes; among those who asked for three, at most two
+            // pairs (n = 3t+1), and everyone else in a trio.
+            let asked = |g: &Vec<u64>| g.iter().all(|id| trio_wanted.contains(id));
+            prop_assert!(round.groups.iter().all(|g| asked(g) || g.iter().all(|id| !trio_wanted.contains(id))), "{:?}", round);
+            let theirs: Vec<&Vec<u64>> = round.groups.iter().filter(|g| asked(g)).collect();
+            let pairs = theirs.iter().filter(|g| g.len() == 2).count();
+            prop_assert!(theirs.iter().all(|g| g.len() == 2 || g.len() == 3), "{:?}", round);
+            let expected_pairs = match trio_wanted.len() % 3 { 0 => 0, 1 => 2, _ => 1 };
+            prop_assert_eq!(pairs, expected_pairs, "{:?}", round);
+        }
     }
 }

@@ -120,3 +120,72 @@ async fn opted_out_members_are_never_matched_declines_hold_and_forget_anonymises
         .unwrap();
     assert_eq!(paused.status, "paused", "three silent rounds in a row");
 }
+
+#[tokio::test]
+async fn members_who_ask_for_groups_of_three_meet_in_threes_the_others_in_pairs() {
+    let (_dir, pool) = support::temp_store().await;
+    let (config, outbox) = (Config::default(), Outbox::new(pool.clone()));
+    let setup = Setup {
+        guild_id: GUILD,
+        channel: 2,
+        every: "mon 10:00",
+        repeat_rounds: None,
+        follow_up: None,
+        by: 3,
+    };
+    connections::setup(&pool, &config, &setup, 1_000)
+        .await
+        .unwrap();
+    for (user, size) in [
+        (5, 3),
+        (6, 3),
+        (7, 3),
+        (8, 3),
+        (9, 3),
+        (10, 3),
+        (11, 2),
+        (12, 2),
+    ] {
+        let wish = Join {
+            interests: Some("chess"),
+            group_size: Some(size),
+            ..Join::default()
+        };
+        let said = connections::join(&pool, &config, GUILD, user, &wish, 0)
+            .await
+            .unwrap();
+        let expected = if size == 3 {
+            "group of three"
+        } else {
+            "one other member"
+        };
+        assert!(said.contains(expected), "{said}");
+    }
+    // Joining again without group_size keeps the choice.
+    join(&pool, 5, "chess, go").await;
+    let export = db::privacy::export(&pool, Some(GUILD), 5).await.unwrap();
+    assert_eq!(export["connections"][0]["group_size"], 3, "{export}");
+
+    let round = connections::run_round(&pool, &config, &outbox, GUILD, 2_000)
+        .await
+        .unwrap();
+    assert_eq!((round.members, round.groups), (8, 3));
+    let mut groups: Vec<Vec<u64>> = Vec::new();
+    for user in [5, 6, 7, 8, 9, 10, 11] {
+        let mine = db::connections::history(&pool, Some(GUILD), user)
+            .await
+            .unwrap();
+        let mut members: Vec<u64> = mine[0].members.iter().map(|(u, _)| *u).collect();
+        members.sort_unstable();
+        if !groups.contains(&members) {
+            groups.push(members);
+        }
+    }
+    groups.sort();
+    let sizes: Vec<usize> = groups.iter().map(Vec::len).collect();
+    assert_eq!(sizes.iter().filter(|s| **s == 3).count(), 2, "{groups:?}");
+    assert!(
+        groups.contains(&vec![11, 12]),
+        "pairs for those who asked: {groups:?}"
+    );
+}

@@ -872,6 +872,7 @@ async fn report_latency(
     }
     bot.terminate().await?;
     overview.sort();
+    let parts = overview_parts(&db_path, guild, today).await?;
     let connections = connections_latency(&db_path, guild, today).await?;
     let mut digest = digest_latency(&db_path, guild).await?;
     let ms = |d: Duration| (d.as_secs_f64() * 10_000.0).round() / 10.0;
@@ -889,6 +890,17 @@ async fn report_latency(
         ms(pct(&warm, 0.5)),
         ms(pct(&warm, 0.95))
     );
+    let mut parts_json = json!({});
+    for (name, mut runs) in parts {
+        runs.sort();
+        println!(
+            "{:<34} {:>14.1} {:>14.1}",
+            format!("  {name} (19 runs)"),
+            ms(pct(&runs, 0.5)),
+            ms(pct(&runs, 0.95))
+        );
+        parts_json[name] = json!({ "p50": ms(pct(&runs, 0.5)), "p95": ms(pct(&runs, 0.95)) });
+    }
     digest.sort();
     println!(
         "{:<34} {:>14.1} {:>14.1}",
@@ -917,9 +929,61 @@ async fn report_latency(
         "store": { "members": args.store_members, "records": records, "generate_secs": generate_secs.round() },
         "stats_overview_ms": { "p50": ms(pct(&overview, 0.5)), "p95": ms(pct(&overview, 0.95)), "calls": overview.len() },
         "year_report_ms": { "p50": ms(pct(&warm, 0.5)), "max": ms(pct(&warm, 1.0)), "first_run_materialising": ms(first) },
+        "stats_overview_parts_ms": parts_json,
         "connections_ms": connections_json,
         "digest_ms": { "p50": ms(pct(&digest, 0.5)), "p95": ms(pct(&digest, 0.95)), "runs": digest.len() },
     }))
+}
+
+/// Where `/stats overview`'s time goes, in this process on the same store (no Discord): the
+/// report and conversations, connected members, and the chart. One warm-up, then 19 timed runs
+/// each; the rest of the command's time is Discord (the member lookup, the answer's upload).
+async fn overview_parts(
+    db_path: &std::path::Path,
+    guild: u64,
+    today: chrono::NaiveDate,
+) -> anyhow::Result<Vec<(&'static str, Vec<Duration>)>> {
+    let pool = hearth::db::open(&format!("sqlite://{}", db_path.display())).await?;
+    let (tz, from) = (chrono_tz::UTC, today - chrono::Duration::days(29));
+    let managers = std::collections::HashSet::from([1_u64]);
+    let (mut report, mut connected, mut chart) = (Vec::new(), Vec::new(), Vec::new());
+    let mut refresh = Vec::new();
+    for i in 0..20 {
+        let started = Instant::now();
+        hearth::features::rollup::refresh(&pool, guild, tz, hearth::domain::clock::now()).await?;
+        if i > 0 {
+            refresh.push(started.elapsed());
+        }
+        let started = Instant::now();
+        let (figures, _) =
+            hearth::features::stats::overview(&pool, guild, tz, from, today, &managers).await?;
+        let report_done = started.elapsed();
+        let started = Instant::now();
+        std::hint::black_box(
+            hearth::features::connections::connected(
+                &pool,
+                guild,
+                (from, today),
+                figures.active_over_period(),
+            )
+            .await?,
+        );
+        let connected_done = started.elapsed();
+        let started = Instant::now();
+        std::hint::black_box(hearth::features::stats::chart::activity_png(&figures)?);
+        if i > 0 {
+            report.push(report_done);
+            connected.push(connected_done);
+            chart.push(started.elapsed());
+        }
+    }
+    pool.close().await;
+    Ok(vec![
+        ("the rollup's refresh alone", refresh),
+        ("report and conversations", report),
+        ("connected members", connected),
+        ("activity chart", chart),
+    ])
 }
 
 /// The morning digest (issue 19) built on the store: new members, unanswered newcomers'
@@ -1082,15 +1146,25 @@ async fn generate_store(
                     3 => Kind::VoiceJoin,
                     _ => Kind::Message,
                 };
+                // A tenth of messages are in threads, and threads live a few days: 40 start
+                // each day and each takes posts for three (a year-long thread would make every
+                // poster a neighbour of every other, which no community looks like).
+                let in_thread = rng.gen_bool(0.1);
+                let channel_id = if in_thread {
+                    let started = (d as u64).saturating_sub(rng.gen_range(0..3));
+                    1_000 + started * 40 + rng.gen_range(0..40)
+                } else {
+                    1 + rng.gen_range(0..20)
+                };
                 Record {
                     guild_id: guild,
                     user_id: user_id(i),
                     at,
                     kind,
-                    channel_id: 1 + rng.gen_range(0..20),
+                    channel_id,
                     target_id: 0,
                     reply_to: None,
-                    in_thread: rng.gen_bool(0.1),
+                    in_thread,
                 }
             })
             .collect();

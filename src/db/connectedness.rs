@@ -362,6 +362,17 @@ pub async fn start_rebuild(
 /// once each, on their first (connected) day in the period, over whichever index range is
 /// shorter (see [`domain::count_directly`]).
 pub async fn figures(pool: &Pool, guild_id: u64, from: i64, to: i64) -> sqlx::Result<Connected> {
+    figures_knowing_active(pool, guild_id, (from, to), None).await
+}
+
+/// [`figures`], with the period's distinct active members given when the caller counted them
+/// already (a report's MAU for 30 days): the longest count of the three is then skipped.
+pub async fn figures_knowing_active(
+    pool: &Pool,
+    guild_id: u64,
+    (from, to): (i64, i64),
+    known_active: Option<u64>,
+) -> sqlx::Result<Connected> {
     let guild = to_sql_id(guild_id);
     let Some(done_until) = done_until(pool, guild_id).await? else {
         return Ok(Connected::default());
@@ -382,13 +393,16 @@ pub async fn figures(pool: &Pool, guild_id: u64, from: i64, to: i64) -> sqlx::Re
             .fetch_one(pool)
     };
     let (active, connected) = if domain::count_directly(from, to, last) {
-        let active = count(
+        let active = match known_active {
+            Some(active) => i64::try_from(active).unwrap_or(i64::MAX),
+            None => count(
             "SELECT COUNT(*) FROM member_days
              WHERE guild_id = $1 AND day >= $2 AND day <= $3 AND (prev_day IS NULL OR prev_day < $2)",
-            from,
-            to,
-        )
-        .await?;
+                from,
+                to,
+            )
+            .await?,
+        };
         let connected = count(
             "SELECT COUNT(*) FROM member_days
              WHERE guild_id = $1 AND day >= $2 AND day <= $3 AND connected = 1
@@ -399,23 +413,10 @@ pub async fn figures(pool: &Pool, guild_id: u64, from: i64, to: i64) -> sqlx::Re
         .await?;
         (active, connected)
     } else {
-        // Everyone seen since `from` (through their last finished day, or a live day whose
-        // previous active day lies before `from`), less those first seen after `to`.
-        let seen = count(
-            "SELECT (SELECT COUNT(*) FROM members WHERE guild_id = $1 AND last_done_day >= $2)
-                  + (SELECT COUNT(*) FROM member_days
-                     WHERE guild_id = $1 AND day >= $3 AND (prev_day IS NULL OR prev_day < $2))",
-            from,
-            from.max(done_until),
-        )
-        .await?;
-        let seen_after = count(
-            "SELECT COUNT(*) FROM member_days
-             WHERE guild_id = $1 AND day > $3 AND (prev_day IS NULL OR prev_day < $2)",
-            from,
-            to,
-        )
-        .await?;
+        let active = match known_active {
+            Some(active) => i64::try_from(active).unwrap_or(i64::MAX),
+            None => active_since(pool, guild_id, (from, to), done_until).await?,
+        };
         let connected: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM members WHERE guild_id = $1 AND last_connected_day >= $2",
         )
@@ -431,7 +432,7 @@ pub async fn figures(pool: &Pool, guild_id: u64, from: i64, to: i64) -> sqlx::Re
             to,
         )
         .await?;
-        (seen - seen_after, connected - connected_after)
+        (active, connected - connected_after)
     };
     let new_pairs = pairs_by_day(pool, guild_id, done_until, from, to)
         .await?
@@ -444,6 +445,38 @@ pub async fn figures(pool: &Pool, guild_id: u64, from: i64, to: i64) -> sqlx::Re
         active: n(active),
         new_pairs,
     })
+}
+
+/// Distinct active members over `from..=to` when the period is long: everyone seen since
+/// `from` (through their last finished day, or a live day whose previous active day lies before
+/// `from`), less those first seen after `to`.
+async fn active_since(
+    pool: &Pool,
+    guild_id: u64,
+    (from, to): (i64, i64),
+    done_until: i64,
+) -> sqlx::Result<i64> {
+    let guild = to_sql_id(guild_id);
+    let seen: i64 = sqlx::query_scalar(
+        "SELECT (SELECT COUNT(*) FROM members WHERE guild_id = $1 AND last_done_day >= $2)
+              + (SELECT COUNT(*) FROM member_days
+                 WHERE guild_id = $1 AND day >= $3 AND (prev_day IS NULL OR prev_day < $2))",
+    )
+    .bind(guild)
+    .bind(from)
+    .bind(from.max(done_until))
+    .fetch_one(pool)
+    .await?;
+    let seen_after: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM member_days
+         WHERE guild_id = $1 AND day > $3 AND (prev_day IS NULL OR prev_day < $2)",
+    )
+    .bind(guild)
+    .bind(from)
+    .bind(to)
+    .fetch_one(pool)
+    .await?;
+    Ok(seen - seen_after)
 }
 
 /// New pairs per day over `from..=to`: finished days as counted when finished, live days

@@ -82,6 +82,8 @@ pub struct Participant {
     pub interests: Option<String>,
     pub timezone: Option<String>,
     pub frequency: String,
+    /// 2 (pairs) or 3 (groups of three).
+    pub group_size: i64,
     pub status: String,
     pub ignored: i64,
     /// The number of the last round they were matched in.
@@ -93,6 +95,7 @@ super::from_row!(Participant {
     interests,
     timezone,
     frequency,
+    group_size,
     status,
     ignored,
     last_round
@@ -105,7 +108,7 @@ impl Participant {
 }
 
 const PARTICIPANT: &str = "SELECT c.user_id, COALESCE(c.interests, i.interests) AS interests,
-     c.timezone, c.frequency, c.status, c.ignored,
+     c.timezone, c.frequency, c.group_size, c.status, c.ignored,
      (SELECT MAX(r.number) FROM connect_match_members mm
       JOIN connect_matches m ON m.id = mm.match_id JOIN connect_rounds r ON r.id = m.round_id
       WHERE mm.user_id = c.user_id AND m.guild_id = c.guild_id) AS last_round
@@ -117,16 +120,17 @@ pub async fn join(
     db: impl SqliteExecutor<'_>,
     guild_id: u64,
     user_id: u64,
-    (interests, timezone, frequency): (Option<&str>, Option<&str>, &str),
+    (interests, timezone, frequency, group_size): (Option<&str>, Option<&str>, &str, Option<i64>),
     now: i64,
 ) -> sqlx::Result<()> {
     sqlx::query(
-        "INSERT INTO connect_members (guild_id, user_id, interests, timezone, frequency, status,
-         ignored, joined_at) VALUES ($1, $2, $3, $4, $5, 'active', 0, $6)
+        "INSERT INTO connect_members (guild_id, user_id, interests, timezone, frequency,
+         group_size, status, ignored, joined_at)
+         VALUES ($1, $2, $3, $4, $5, COALESCE($7, 2), 'active', 0, $6)
          ON CONFLICT (guild_id, user_id) DO UPDATE SET
          interests = COALESCE(excluded.interests, interests),
          timezone = COALESCE(excluded.timezone, timezone), frequency = excluded.frequency,
-         status = 'active', ignored = 0",
+         group_size = COALESCE($7, group_size), status = 'active', ignored = 0",
     )
     .bind(to_sql_id(guild_id))
     .bind(to_sql_id(user_id))
@@ -134,6 +138,7 @@ pub async fn join(
     .bind(timezone)
     .bind(frequency)
     .bind(now)
+    .bind(group_size)
     .execute(db)
     .await?;
     Ok(())

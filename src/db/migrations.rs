@@ -42,6 +42,8 @@ const FILES: &[(&str, &str)] = &embed![
     "0021_replies_and_flags.sql",
     "0022_digest.sql",
     "0023_recap.sql",
+    "0024_connect_group_size.sql",
+    "0025_stale_join_index.sql",
 ];
 
 /// The migrator `sqlx::migrate!("./migrations")` would build.

@@ -103,10 +103,10 @@ pub async fn export(pool: &Pool, guild_id: Option<u64>, user_id: u64) -> sqlx::R
     .await?;
     // Anonymous survey answers are found only through an open wave's salt; closed waves' answers
     // lead to nobody any more, the member included.
-    // guild, interests, time zone, frequency, status
-    type ConnectRow = (i64, Option<String>, Option<String>, String, String);
+    // guild, interests, time zone, frequency, group size, status
+    type ConnectRow = (i64, Option<String>, Option<String>, String, i64, String);
     let connect: Vec<ConnectRow> = sqlx::query_as(
-        "SELECT guild_id, interests, timezone, frequency, status FROM connect_members
+        "SELECT guild_id, interests, timezone, frequency, group_size, status FROM connect_members
          WHERE user_id = $1 AND ($2 IS NULL OR guild_id = $2) ORDER BY guild_id",
     )
     .bind(user)
@@ -151,7 +151,7 @@ pub async fn export(pool: &Pool, guild_id: Option<u64>, user_id: u64) -> sqlx::R
         "event_attendance": presence.iter().map(|(g, e, from, to, source)| json!({"guild_id": g.to_string(), "event_id": e, "from": from, "to": to, "source": source})).collect::<Vec<_>>(),
         "event_series_going": series.iter().map(|(g, s)| json!({"guild_id": g.to_string(), "series_id": s})).collect::<Vec<_>>(),
         "survey_answers": survey_answers,
-        "connections": connect.iter().map(|(g, interests, tz, frequency, status)| json!({"guild_id": g.to_string(), "interests": interests, "timezone": tz, "frequency": frequency, "status": status})).collect::<Vec<_>>(),
+        "connections": connect.iter().map(|(g, interests, tz, frequency, group_size, status)| json!({"guild_id": g.to_string(), "interests": interests, "timezone": tz, "frequency": frequency, "group_size": group_size, "status": status})).collect::<Vec<_>>(),
         "flags_raised": flags.iter().map(|(g, id, reason, at)| json!({"guild_id": g.to_string(), "flag": id, "reason": reason, "at": at})).collect::<Vec<_>>(),
         "connection_matches": matches.iter().map(|m| json!({"guild_id": m.guild_id.to_string(), "round": m.round_number, "at": m.ran_at, "with": m.members.iter().filter(|(u, _)| *u != user_id).map(|(u, _)| u.to_string()).collect::<Vec<_>>(), "met": m.members.iter().find(|(u, _)| *u == user_id).and_then(|(_, met)| *met)})).collect::<Vec<_>>(),
         "tracking_opt_outs": optouts.iter().map(|(g, t)| json!({"guild_id": g.to_string(), "since": t})).collect::<Vec<_>>(),

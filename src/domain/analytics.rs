@@ -114,6 +114,20 @@ pub struct Report {
     pub top_contributors: Vec<Contributor>,
 }
 
+impl Report {
+    /// Distinct active members over the whole period, when the daily figures already hold it:
+    /// the last day's DAU, WAU or MAU for a period of 1, 7 or 30 days.
+    pub fn active_over_period(&self) -> Option<usize> {
+        let last = self.daily.last().filter(|d| d.date == self.to)?;
+        match (self.to - self.from).num_days() + 1 {
+            1 => Some(last.dau),
+            7 => Some(last.wau),
+            30 => Some(last.mau),
+            _ => None,
+        }
+    }
+}
+
 /// How cohorts are grouped.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CohortPeriod {

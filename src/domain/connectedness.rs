@@ -173,6 +173,24 @@ pub fn per_week(by_day: &[(i64, u64)], from: i64, to: i64) -> Vec<(i64, u64)> {
     weeks.into_iter().collect()
 }
 
+/// New pairs per week for people, oldest first: `week of Nov 2: 12 · Nov 9: 15`.
+pub fn render_weeks(weeks: &[(i64, u64)]) -> String {
+    let parts: Vec<String> = weeks
+        .iter()
+        .map(|(monday, n)| {
+            format!(
+                "{}: {n}",
+                crate::domain::analytics::date_of(*monday).format("%b %-d")
+            )
+        })
+        .collect();
+    if parts.is_empty() {
+        "none yet".to_owned()
+    } else {
+        format!("week of {}", parts.join(" · "))
+    }
+}
+
 /// How to count members distinct over days `from..=to` when each of their days knows the
 /// previous one: directly, reading the period's days, when it is shorter than what lies after
 /// it up to `last` (the latest day stored); otherwise everyone seen since `from` minus those
@@ -183,6 +201,18 @@ pub fn count_directly(from: i64, to: i64, last: i64) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn weeks_read_as_their_mondays() {
+        let monday = crate::domain::analytics::day_number(
+            chrono::NaiveDate::from_ymd_opt(2026, 11, 2).unwrap(),
+        );
+        assert_eq!(
+            super::render_weeks(&[(monday, 12), (monday + 7, 0)]),
+            "week of Nov 2: 12 · Nov 9: 0"
+        );
+        assert_eq!(super::render_weeks(&[]), "none yet");
+    }
+
     use super::*;
     use chrono::NaiveDate;
 

@@ -35,6 +35,8 @@ pub struct Member {
     pub newcomer: bool,
     /// Minutes east of UTC, if the member said.
     pub utc_offset_minutes: Option<i32>,
+    /// Asked for groups of three (`/connect join group_size:3`) rather than a pair.
+    pub prefers_trio: bool,
 }
 
 /// Who may not be paired: pairs met in the last K rounds, and pairs one of them declined.
@@ -223,8 +225,124 @@ pub fn greedy(members: &[Member], constraints: &Constraints, params: &Params) ->
 }
 
 /// One round of matching: greedy, improved by 2-opt swaps, then leftovers and the trio.
+/// Members who asked for groups of three are matched among themselves and their pairs then
+/// grown into trios (see [`into_trios`]); with fewer than three of them, or one member left
+/// for pairs, everyone is matched together.
 pub fn match_round(members: &[Member], constraints: &Constraints, params: &Params) -> Round {
-    run(members, constraints, params, true)
+    let (mut trio, mut pair): (Vec<Member>, Vec<Member>) =
+        members.iter().cloned().partition(|m| m.prefers_trio);
+    if trio.len() < 3 {
+        return run(members, constraints, params, true);
+    }
+    if pair.len() == 1 {
+        trio.append(&mut pair);
+    }
+    let grown = into_trios(&trio, constraints, run(&trio, constraints, params, true));
+    if pair.is_empty() {
+        return grown;
+    }
+    let pairs = run(&pair, constraints, params, true);
+    let mut groups = [pairs.groups, grown.groups].concat();
+    groups.sort();
+    Round {
+        groups,
+        score: pairs.score + grown.score,
+        repeats: pairs.repeats + grown.repeats,
+        left_out: [pairs.left_out, grown.left_out].concat(),
+    }
+}
+
+/// Grows a round of pairs into groups of three: the best-scoring ⌈n/3⌉ groups stay, the
+/// others are taken apart and each of their members joins the kept pair they add most to
+/// (allowed with both; a repeat only as a last resort, never a declined pair). n = 3t+1 ends
+/// with two pairs, 3t+2 with one.
+fn into_trios(members: &[Member], constraints: &Constraints, round: Round) -> Round {
+    let mut members = members.to_vec();
+    members.sort_by_key(|m| m.id);
+    members.dedup_by_key(|m| m.id);
+    let scorer = Scorer::new(&members);
+    let index = |id: u64| members.binary_search_by_key(&id, |m| m.id).ok();
+    let group_score = |g: &[usize]| -> i64 {
+        let mut s = 0;
+        for (k, &a) in g.iter().enumerate() {
+            for &b in &g[k + 1..] {
+                s += scorer.score(a, b);
+            }
+        }
+        s
+    };
+    let mut groups: Vec<Vec<usize>> = round
+        .groups
+        .iter()
+        .map(|g| g.iter().filter_map(|&id| index(id)).collect())
+        .collect();
+    // Best first (ties by members, for determinism); trios already full are kept first.
+    groups.sort_by_cached_key(|g| {
+        (
+            std::cmp::Reverse(g.len()),
+            std::cmp::Reverse(group_score(g)),
+            g.clone(),
+        )
+    });
+    let placed: usize = groups.iter().map(Vec::len).sum();
+    let keep = placed.div_ceil(3).min(groups.len());
+    let mut singles: Vec<usize> = groups.split_off(keep).into_iter().flatten().collect();
+    singles.sort_unstable();
+    let id = |i: usize| members[i].id;
+    let mut repeats = round.repeats;
+    let mut left_out = round.left_out;
+    for x in singles {
+        let fits = |g: &Vec<usize>, strict: bool| {
+            g.len() == 2
+                && g.iter().all(|&m| {
+                    if strict {
+                        constraints.allowed(id(x), id(m))
+                    } else {
+                        constraints.allowed_as_last_resort(id(x), id(m))
+                    }
+                })
+        };
+        let best = |strict: bool| {
+            groups
+                .iter()
+                .enumerate()
+                .filter(|(_, g)| fits(g, strict))
+                .max_by_key(|(k, g)| {
+                    (
+                        g.iter().map(|&m| scorer.score(x, m)).sum::<i64>(),
+                        std::cmp::Reverse(*k),
+                    )
+                })
+                .map(|(k, _)| k)
+        };
+        match best(true).or_else(|| best(false)) {
+            Some(k) => {
+                if !fits(&groups[k], true) {
+                    repeats += 1;
+                }
+                groups[k].push(x);
+            }
+            // Every kept pair is declined by x: a pair of their own with another such single
+            // would be smaller than asked; they wait for the next round.
+            None => left_out.push(id(x)),
+        }
+    }
+    let score = groups.iter().map(|g| group_score(g)).sum();
+    let mut groups: Vec<Vec<u64>> = groups
+        .into_iter()
+        .map(|g| {
+            let mut ids: Vec<u64> = g.into_iter().map(id).collect();
+            ids.sort_unstable();
+            ids
+        })
+        .collect();
+    groups.sort();
+    Round {
+        groups,
+        score,
+        repeats,
+        left_out,
+    }
 }
 
 fn run(members: &[Member], constraints: &Constraints, params: &Params, improve: bool) -> Round {
@@ -581,6 +699,7 @@ mod tests {
             interests: interests.to_vec(),
             newcomer,
             utc_offset_minutes: offset,
+            prefers_trio: false,
         }
     }
 

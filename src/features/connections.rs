@@ -113,6 +113,8 @@ pub struct Join<'a> {
     pub timezone: Option<&'a str>,
     /// `every` or `every_other` round.
     pub every_other: bool,
+    /// 2 (a pair) or 3 (a group of three); unchanged when not given.
+    pub group_size: Option<u8>,
 }
 
 /// A member opts in (again, or with new settings).
@@ -156,6 +158,7 @@ pub async fn join(
             joined.as_deref(),
             timezone.map(|t| t.name().to_owned()).as_deref(),
             frequency,
+            wish.group_size.map(i64::from),
         ),
         now,
     )
@@ -172,7 +175,11 @@ pub async fn join(
     Ok(format!(
         "You're in! {} Interests: {}. You can pause or leave any time (`/connect pause`, `/connect leave`).",
         match channel {
-            Some(channel) => format!("I'll match you at the next round in <#{channel}>{}.", if wish.every_other { ", every other round" } else { "" }),
+            Some(channel) => format!(
+                "I'll match you {} at the next round in <#{channel}>{}.",
+                if me.group_size == 3 { "in a group of three" } else { "with one other member" },
+                if wish.every_other { ", every other round" } else { "" }
+            ),
             None => "Rounds start once the managers set them up.".to_owned(),
         },
         me.interests.as_deref().filter(|i| !i.is_empty()).unwrap_or("none yet (add some with `/connect join interests:`)")
@@ -327,6 +334,7 @@ pub async fn run_round(
                 interests,
                 newcomer: newcomers.contains(&p.user()),
                 utc_offset_minutes: offset,
+                prefers_trio: p.group_size == 3,
             }
         })
         .collect();
@@ -554,14 +562,25 @@ pub async fn stats(
     let to = local_date(now, tz);
     let at = DateTime::<Utc>::from_timestamp(now, 0).unwrap_or_default();
     crate::features::rollup::refresh(pool, guild_id, tz, at).await?;
-    let figures = connected(pool, guild_id, to - chrono::Duration::days(days - 1), to).await?;
+    let figures = connected(
+        pool,
+        guild_id,
+        (to - chrono::Duration::days(days - 1), to),
+        None,
+    )
+    .await?;
+    // The last eight weeks, whole, this one included.
+    let today = crate::domain::analytics::day_number(to);
+    let first_monday = crate::domain::connectedness::week_of(today) - 7 * 7;
+    let weeks = db::connectedness::new_pairs_per_week(pool, guild_id, first_monday, today).await?;
     Ok(format!(
-        "**Connections** · {active} member(s) taking part, {paused} paused\nLast {days} days: {made} match(es), met {met} ({}) · connected members {} ({} of {} active), {} new connection(s)\nNewcomers who met someone in their first 30 days: 30-day retention {} (of {}), 90-day {} (of {}) · same join weeks, did not: {} (of {}), {} (of {})",
+        "**Connections** · {active} member(s) taking part, {paused} paused\nLast {days} days: {made} match(es), met {met} ({}) · connected members {} ({} of {} active), {} new connection(s)\nNew connections per week: {}\nNewcomers who met someone in their first 30 days: 30-day retention {} (of {}), 90-day {} (of {}) · same join weeks, did not: {} (of {}), {} (of {})",
         pct(met_rate),
         pct(figures.rate()),
         figures.connected,
         figures.active,
         figures.new_pairs,
+        crate::domain::connectedness::render_weeks(&weeks),
         pct(met_someone.rate_30()),
         met_someone.members_30,
         pct(met_someone.rate_90()),
@@ -576,14 +595,21 @@ pub async fn stats(
 /// Connected members of the days `from..=to` (product §11): active members who exchanged a
 /// reply with another or posted in the same thread within an hour, and pairs connected for the
 /// first time. Reads the materialised days: call after the rollup's refresh (reports do).
+///
+/// `active`: the period's distinct active members when the caller counted them already (see
+/// `Report::active_over_period`), which spares the longest count.
 pub async fn connected(
     pool: &Pool,
     guild_id: u64,
-    from: chrono::NaiveDate,
-    to: chrono::NaiveDate,
+    (from, to): (chrono::NaiveDate, chrono::NaiveDate),
+    active: Option<usize>,
 ) -> anyhow::Result<Connected> {
     let day = crate::domain::analytics::day_number;
-    Ok(db::connectedness::figures(pool, guild_id, day(from), day(to)).await?)
+    let active = active.and_then(|a| u64::try_from(a).ok());
+    Ok(
+        db::connectedness::figures_knowing_active(pool, guild_id, (day(from), day(to)), active)
+            .await?,
+    )
 }
 
 /// `hearth report`'s `connections` object for the report's days: connected members, active
@@ -598,7 +624,7 @@ pub async fn report_json(
     let (start, end) = crate::domain::schedule::days_span(from, to, timezone);
     let matches = db::connections::matches_between(pool, guild_id, start, end).await?;
     let (made, met) = made_and_met(&matches);
-    let figures = connected(pool, guild_id, from, to).await?;
+    let figures = connected(pool, guild_id, (from, to), None).await?;
     Ok(json!({
         "connected": figures.connected,
         "active": figures.active,

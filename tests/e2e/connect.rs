@@ -284,6 +284,14 @@ async fn a_round_makes_private_threads_for_everyone_asks_if_they_met_and_never_r
         "{}",
         json["connections"]
     );
+    // The new pair shows in this week's count (the last of eight weeks).
+    let stats = say(world, world.manager, "stats", json!([])).await;
+    let weekly = stats
+        .lines()
+        .find(|l| l.starts_with("New connections per week: week of "))
+        .unwrap_or_else(|| panic!("{stats}"));
+    assert_eq!(weekly.matches(" · ").count(), 7, "{weekly}");
+    assert!(weekly.ends_with(": 1"), "{weekly}");
     assert_eq!(
         json["connections"]["matches"].as_u64().map(|m| m >= 9),
         Some(true),

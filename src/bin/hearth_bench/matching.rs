@@ -36,6 +36,7 @@ fn members(count: u64) -> Vec<Member> {
                 interests,
                 newcomer: rng.gen_bool(0.2),
                 utc_offset_minutes: Some(rng.gen_range(-10..=12) * 60),
+                prefers_trio: false,
             }
         })
         .collect()

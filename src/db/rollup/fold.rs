@@ -262,8 +262,10 @@ pub struct StaleJoin {
 /// Members whose join day is to be settled.
 pub async fn stale_join_days(pool: &Pool, guild_id: u64) -> sqlx::Result<Vec<StaleJoin>> {
     let rows: Vec<(i64, i64, Option<i64>)> = sqlx::query_as(
+        // `+`: on the small partial index of stale rows, not on the first-join index (which
+        // holds every member with a join).
         "SELECT user_id, first_joined_at, join_day FROM members
-         WHERE guild_id = $1 AND join_day_stale = 1 AND first_joined_at IS NOT NULL",
+         WHERE guild_id = $1 AND join_day_stale = 1 AND +first_joined_at IS NOT NULL",
     )
     .bind(to_sql_id(guild_id))
     .fetch_all(pool)

@@ -26,6 +26,14 @@ pub async fn connect(_: Context<'_>) -> Result<(), Error> {
 }
 
 #[derive(Debug, Clone, Copy, poise::ChoiceParameter)]
+enum GroupSize {
+    #[name = "2: one other member"]
+    Pair,
+    #[name = "3: a small group"]
+    Trio,
+}
+
+#[derive(Debug, Clone, Copy, poise::ChoiceParameter)]
 enum Frequency {
     #[name = "every round"]
     Every,
@@ -44,11 +52,18 @@ async fn join(
     #[description = "Your time zone, like Europe/Berlin, to suggest times that suit you both"]
     #[max_length = 60]
     timezone: Option<String>,
+    #[description = "Meet one member at a time (default) or a group of three"] group_size: Option<
+        GroupSize,
+    >,
 ) -> Result<(), Error> {
     let wish = feature::Join {
         interests: interests.as_deref(),
         timezone: timezone.as_deref(),
         every_other: matches!(frequency, Some(Frequency::EveryOther)),
+        group_size: group_size.map(|g| match g {
+            GroupSize::Pair => 2,
+            GroupSize::Trio => 3,
+        }),
     };
     let reply = feature::join(
         &ctx.data().pool,

@@ -83,8 +83,22 @@ async fn overview(
     let (report, talk) =
         crate::features::stats::overview(&ctx.data().pool, guild_id, tz, from, to, &managers)
             .await?;
-    let connected = crate::features::connections::connected(pool, guild_id, from, to).await?;
-    let png = crate::features::stats::chart::activity_png(&report)?;
+    // The chart is drawn on a blocking thread while connected members are counted.
+    let chart_of = report.clone();
+    let (connected, png) = tokio::try_join!(
+        crate::features::connections::connected(
+            pool,
+            guild_id,
+            (from, to),
+            report.active_over_period()
+        ),
+        async {
+            tokio::task::spawn_blocking(move || {
+                crate::features::stats::chart::activity_png(&chart_of)
+            })
+            .await?
+        }
+    )?;
     let embed =
         embeds::overview_embed(&report, &talk, &connected).image("attachment://activity.png");
     ctx.send(CreateReply::default().embed(embed).attachment(

@@ -59,9 +59,11 @@ pub async fn overview(
     managers: &HashSet<u64>,
 ) -> anyhow::Result<(Report, analytics::Conversations)> {
     let days = days_of(pool, guild_id, tz, from, to).await?;
-    let report = report_of(pool, &days, CohortPeriod::Month, Sections::OVERVIEW).await?;
-    let talk = conversations_of(pool, &days, managers).await?;
-    Ok((report, talk))
+    // Independent reads on their own connections (SQLite's WAL lets readers run together).
+    tokio::try_join!(
+        report_of(pool, &days, CohortPeriod::Month, Sections::OVERVIEW),
+        conversations_of(pool, &days, managers)
+    )
 }
 
 /// A guild's days `from..=to` after a refresh: what every part of a report reads.
