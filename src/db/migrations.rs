@@ -42,6 +42,7 @@ const FILES: &[(&str, &str)] = &embed![
     "0021_replies_and_flags.sql",
     "0022_digest.sql",
     "0023_recap.sql",
+    "0024_web_sessions.sql",
 ];
 
 /// The migrator `sqlx::migrate!("./migrations")` would build.
