@@ -57,12 +57,3 @@ pub async fn delete_expired(db: impl SqliteExecutor<'_>, now: i64) -> sqlx::Resu
         .await?;
     Ok(done.rows_affected())
 }
-
-/// Ends every session of a member (`/privacy forget`).
-pub async fn delete_user(db: impl SqliteExecutor<'_>, user_id: u64) -> sqlx::Result<u64> {
-    let done = sqlx::query("DELETE FROM web_sessions WHERE user_id = $1")
-        .bind(to_sql_id(user_id))
-        .execute(db)
-        .await?;
-    Ok(done.rows_affected())
-}
