@@ -105,6 +105,22 @@ impl Directory for BotDirectory {
         let member = guild.members.get(&serenity::UserId::new(user_id))?;
         Some(member.display_name().to_owned())
     }
+
+    fn channel_name(&self, guild_id: u64, channel_id: u64) -> Option<String> {
+        let guild = self.cache.guild(serenity::GuildId::new(guild_id))?;
+        let channel_id = serenity::ChannelId::new(channel_id);
+        guild
+            .channels
+            .get(&channel_id)
+            .map(|c| c.name.clone())
+            .or_else(|| {
+                guild
+                    .threads
+                    .iter()
+                    .find(|t| t.id == channel_id)
+                    .map(|t| t.name.clone())
+            })
+    }
 }
 
 /// Starts the dashboard on `addr` beside the bot, sharing its store, cache and HTTP client.

@@ -28,6 +28,8 @@ pub trait Directory: Send + Sync {
     fn guild_name(&self, guild_id: u64) -> Option<String>;
     /// A member's display name, when the bot knows it.
     fn member_name(&self, guild_id: u64, user_id: u64) -> Option<String>;
+    /// A channel's name, when the bot knows it.
+    fn channel_name(&self, guild_id: u64, channel_id: u64) -> Option<String>;
 }
 
 /// How long an answer about a member is reused: a page view does not ask Discord each time,

@@ -148,11 +148,14 @@ fn tabs(guild_id: u64, on: &str, query: &str) -> Markup {
         ("health", format!("/servers/{guild_id}")),
         ("retention", format!("/servers/{guild_id}/retention")),
         ("members", format!("/servers/{guild_id}/members")),
+        ("feedback", format!("/servers/{guild_id}/feedback")),
+        ("calendar", format!("/servers/{guild_id}/calendar")),
     ];
     html! {
         nav.tabs {
             a href="/" { "← servers" }
             @for (name, href) in items {
+                @let query = if matches!(name, "feedback" | "calendar") { "" } else { query };
                 a class=@if name == on { "on" } href=(format!("{href}{query}")) { (name) }
             }
         }
@@ -348,6 +351,170 @@ pub async fn members(
         },
     );
     Ok(page.into_response())
+}
+
+/// Discord's mentions (`<#channel>`, `<@member>`, `<@&role>`, `<t:unix:F>`) as plain names.
+fn plain_mentions(web: &Web, guild_id: u64, text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find('<') {
+        out.push_str(&rest[..start]);
+        let tail = &rest[start..];
+        let Some(end) = tail.find('>') else {
+            out.push_str(tail);
+            return out;
+        };
+        let inner = &tail[1..end];
+        let id = |prefix: &str| {
+            inner
+                .strip_prefix(prefix)
+                .and_then(|v| v.parse::<u64>().ok())
+        };
+        let shown = if let Some(channel) = id("#") {
+            format!(
+                "#{}",
+                web.directory
+                    .channel_name(guild_id, channel)
+                    .unwrap_or_else(|| channel.to_string())
+            )
+        } else if let Some(role) = id("@&") {
+            format!("@role {role}")
+        } else if let Some(user) = id("@").or_else(|| id("@!")) {
+            format!(
+                "@{}",
+                web.directory
+                    .member_name(guild_id, user)
+                    .unwrap_or_else(|| format!("member {user}"))
+            )
+        } else {
+            tail[..=end].to_owned()
+        };
+        out.push_str(&shown);
+        rest = &tail[end + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// `GET /servers/{id}/feedback`: the feedback board, one column per status.
+pub async fn feedback(
+    State(web): State<Web>,
+    headers: HeaderMap,
+    uri: Uri,
+    Path(guild): Path<String>,
+) -> Result<Response, PageError> {
+    use crate::domain::feedback::Status;
+    let allowed = allowed(&web, &headers, &uri, &guild).await?;
+    let guild_id = allowed.guild_id;
+    let tz = crate::features::settings::timezone(&web.pool, &web.config, guild_id).await?;
+    let items = crate::db::feedback::list(&web.pool, guild_id, None, None, 0).await?;
+    let sla_days = i64::from(web.config.feedback.sla_days);
+    let now = crate::domain::clock::unix_now();
+    let day_of = |secs: i64| {
+        chrono::DateTime::from_timestamp(secs, 0)
+            .map(|t| t.with_timezone(&tz).date_naive().to_string())
+            .unwrap_or_default()
+    };
+    let page = frame(
+        &format!("{} · feedback", allowed.name),
+        Some(&bar(&web, &allowed.session)),
+        html! {
+            h1 { (allowed.name) " · feedback" }
+            (tabs(guild_id, "feedback", ""))
+            p.small { (items.len()) " item(s), newest first. Late: new for more than " (sla_days) " days without a first answer (feedback.sla_days)." }
+            div.board {
+                @for status in Status::ALL {
+                    @let column: Vec<_> = items.iter().filter(|i| i.status == status.name()).collect();
+                    section.column {
+                        h2 { (status.name()) " " span.count { (column.len()) } }
+                        @for item in &column {
+                            @let late = status == Status::New && now - item.created_at > sla_days * 86_400;
+                            div.item {
+                                div.title { "#" (item.id) " " (item.title) }
+                                div.small {
+                                    (item.category) " · " (day_of(item.created_at))
+                                    @if late { " · " span.late { "late" } }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        },
+    );
+    Ok(page.into_response())
+}
+
+/// `GET /servers/{id}/calendar`: what is scheduled in the next 30 days, and the .ics link.
+pub async fn calendar(
+    State(web): State<Web>,
+    headers: HeaderMap,
+    uri: Uri,
+    Path(guild): Path<String>,
+) -> Result<Response, PageError> {
+    let allowed = allowed(&web, &headers, &uri, &guild).await?;
+    let guild_id = allowed.guild_id;
+    let now = crate::domain::clock::now();
+    let calendar =
+        crate::features::calendar::scheduled(&web.pool, &web.config, guild_id, now).await?;
+    let items = calendar.occurrences(now + Duration::days(30));
+    let tz = calendar.timezone;
+    let page = frame(
+        &format!("{} · calendar", allowed.name),
+        Some(&bar(&web, &allowed.session)),
+        html! {
+            h1 { (allowed.name) " · calendar" }
+            (tabs(guild_id, "calendar", ""))
+            p.small {
+                "Prompts, AMAs, events and reports of the next 30 days, in server time (" (tz.name()) "). "
+                a href=(format!("/servers/{guild_id}/calendar.ics")) { "Download the .ics file" }
+                " for your calendar app (the same as /calendar format:ical)."
+            }
+            @if items.is_empty() {
+                p.notice { "Nothing scheduled in the next 30 days." }
+            } @else {
+                table {
+                    thead { tr { th { "when" } th { "what" } } }
+                    tbody { @for (at, what) in &items {
+                        tr {
+                            td { (at.with_timezone(&tz).format("%a %d %b %Y %H:%M")) }
+                            td { (plain_mentions(&web, guild_id, what)) }
+                        }
+                    } }
+                }
+            }
+        },
+    );
+    Ok(page.into_response())
+}
+
+/// `GET /servers/{id}/calendar.ics`: the calendar as an RFC 5545 file.
+pub async fn calendar_ics(
+    State(web): State<Web>,
+    headers: HeaderMap,
+    uri: Uri,
+    Path(guild): Path<String>,
+) -> Result<Response, PageError> {
+    let allowed = allowed(&web, &headers, &uri, &guild).await?;
+    let calendar = crate::features::calendar::scheduled(
+        &web.pool,
+        &web.config,
+        allowed.guild_id,
+        crate::domain::clock::now(),
+    )
+    .await?;
+    let (text, _) = calendar.ics(allowed.guild_id, &allowed.name);
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/calendar; charset=utf-8"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"hearth-calendar.ics\"",
+            ),
+        ],
+        text,
+    )
+        .into_response())
 }
 
 /// `GET /servers/{id}/activity.png?from=&to=`: the PNG chart of `/stats overview`.

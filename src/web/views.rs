@@ -288,6 +288,13 @@ ul.servers { list-style: none; padding: 0; display: grid; gap: .6rem; }
 ul.servers a { display: block; background: var(--card); border: 1px solid var(--line); border-radius: 10px; padding: .8rem 1rem; color: var(--ink); text-decoration: none; font-weight: 600; }
 .notice { background: #fff7ed; border: 1px solid #fed7aa; border-radius: 8px; padding: .6rem .8rem; }
 .small { font-size: .85rem; color: var(--muted); }
+.board { display: grid; grid-template-columns: repeat(auto-fill, minmax(150px, 1fr)); gap: .6rem; }
+.board .column { background: #f3ede6; border-radius: 10px; padding: .5rem; }
+.board h2 { font-size: .95rem; margin: .2rem .2rem .5rem; text-transform: capitalize; }
+.board .count { color: var(--muted); font-weight: 400; }
+.board .item { background: var(--card); border: 1px solid var(--line); border-radius: 8px; padding: .45rem .55rem; margin-bottom: .45rem; }
+.board .title { font-weight: 600; font-size: .9rem; overflow-wrap: anywhere; }
+.late { color: #b91c1c; font-weight: 600; }
 img.png { max-width: 100%; border: 1px solid var(--line); border-radius: 10px; }
 "#;
 

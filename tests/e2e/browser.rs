@@ -90,11 +90,30 @@ impl Browser {
             .as_str()
             .unwrap_or_else(|| panic!("no WebDriver session: {created}"))
             .to_owned();
-        Self {
+        let browser = Self {
             http,
             session: format!("{base}/session/{id}"),
             _driver: driver,
+        };
+        // Finding an element waits for it (a page loading after a click or a form post).
+        browser
+            .cmd("POST", "/timeouts", Some(json!({ "implicit": 5000 })))
+            .await;
+        browser
+    }
+
+    /// Waits until the page's text contains `needle` (after a click that navigates); returns
+    /// the text.
+    pub async fn wait_for_text(&self, needle: &str) -> String {
+        let mut text = String::new();
+        for _ in 0..100 {
+            text = self.text().await;
+            if text.contains(needle) {
+                return text;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
+        panic!("`{needle}` never appeared on {}:\n{text}", self.url().await)
     }
 
     async fn cmd(&self, method: &str, path: &str, body: Option<Value>) -> Value {
@@ -113,10 +132,11 @@ impl Browser {
             .to_owned()
     }
 
-    /// The visible text of the page.
+    /// The visible text of the page ("" while a new page is replacing the old one).
     pub async fn text(&self) -> String {
-        let body = self.element("body").await;
-        self.cmd("GET", &format!("/element/{body}/text"), None)
+        let script =
+            json!({ "script": "return document.body ? document.body.innerText : '';", "args": [] });
+        self.cmd("POST", "/execute/sync", Some(script))
             .await
             .as_str()
             .unwrap_or_default()

@@ -21,6 +21,19 @@ async fn with_dashboard(world: &World) -> (BotProcess, String) {
         world.emu.oauth_client_secret()
     );
     let bot = world.start_bot_with(1, &extra).await;
+    // The server list shows servers the store knows the bot is in: wait for its GUILD_CREATE.
+    let store = world.store().await;
+    for _ in 0..100 {
+        if hearth::db::guilds::present(&store)
+            .await
+            .unwrap()
+            .contains(&world.guild)
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    store.close().await;
     (bot, origin)
 }
 
@@ -71,7 +84,7 @@ async fn a_manager_logs_in_through_discord_and_sees_the_same_figures_as_hearth_r
 
     // Not logged in: the landing page, then Discord's consent page (the emulator's).
     browser.goto(&origin).await;
-    assert!(browser.text().await.contains("Log in with Discord"));
+    browser.wait_for_text("Log in with Discord").await;
     browser.screenshot(&shots, "01-login.png").await;
     browser.click("a.button").await;
     assert!(
@@ -84,8 +97,7 @@ async fn a_manager_logs_in_through_discord_and_sees_the_same_figures_as_hearth_r
         .await;
 
     // Back on the dashboard, logged in: the server list.
-    let text = browser.text().await;
-    assert!(text.contains("Your servers"), "{text}");
+    let text = browser.wait_for_text("Your servers").await;
     assert!(text.contains("Hearth Test Guild"), "{text}");
     let session = browser.cookie_json("hearth_session").await;
     assert_eq!(session["httpOnly"], Value::Bool(true), "{session}");
@@ -94,8 +106,7 @@ async fn a_manager_logs_in_through_discord_and_sees_the_same_figures_as_hearth_r
 
     // The health page.
     browser.click("ul.servers a").await;
-    let health = browser.text().await;
-    assert!(health.contains("community health"), "{health}");
+    let health = browser.wait_for_text("community health").await;
     let dau = card_value(&health, "DAU");
     for label in [
         "WAU",
@@ -135,6 +146,21 @@ async fn a_manager_logs_in_through_discord_and_sees_the_same_figures_as_hearth_r
     assert!(members.contains("Top contributors"), "{members}");
     assert!(members.contains("Quiet experts"), "{members}");
     browser.screenshot(&shots, "06-members.png").await;
+    browser
+        .goto(&format!("{origin}/servers/{}/feedback", world.guild))
+        .await;
+    let board = browser.text().await;
+    let board = board.to_lowercase();
+    assert!(
+        board.contains("in-progress") && board.contains("shipped"),
+        "{board}"
+    );
+    browser.screenshot(&shots, "09-feedback.png").await;
+    browser
+        .goto(&format!("{origin}/servers/{}/calendar", world.guild))
+        .await;
+    assert!(browser.text().await.contains("Download the .ics file"));
+    browser.screenshot(&shots, "10-calendar.png").await;
 
     // A server the bot is not in: 404, not a crash.
     browser.goto(&format!("{origin}/servers/42")).await;
@@ -158,12 +184,22 @@ async fn a_manager_logs_in_through_discord_and_sees_the_same_figures_as_hearth_r
         assert_eq!(refused.status(), 403, "body `{body}`");
     }
 
+    // The .ics export behind the same login.
+    let ics = http
+        .get(format!("{origin}/servers/{}/calendar.ics", world.guild))
+        .header("cookie", format!("hearth_session={cookie}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ics.status(), 200);
+    assert!(ics.text().await.unwrap().starts_with("BEGIN:VCALENDAR"));
+
     // Logout (the page's form, with its token) ends the session on the server.
     browser
         .goto(&format!("{origin}/servers/{}", world.guild))
         .await;
     browser.click("form.logout button").await;
-    assert!(browser.text().await.contains("Log in with Discord"));
+    browser.wait_for_text("Log in with Discord").await;
     let after = http
         .get(format!("{origin}/servers/{}", world.guild))
         .header("cookie", format!("hearth_session={cookie}"))
@@ -200,8 +236,7 @@ async fn a_member_who_is_not_a_manager_sees_no_server_and_is_refused_by_url() {
     browser
         .click(&format!("button[value=\"{}\"]", world.member))
         .await;
-    let refused = browser.text().await;
-    assert!(refused.contains("Not allowed"), "{refused}");
+    let refused = browser.wait_for_text("Not allowed").await;
     assert!(!refused.contains("DAU"), "{refused}");
     browser.screenshot(&shots, "07-forbidden.png").await;
     browser.goto(&origin).await;
