@@ -198,6 +198,18 @@ pub async fn health(
     let (report, talk) =
         crate::features::stats::overview(&web.pool, guild_id, tz, from, to, &managers).await?;
     let connected = crate::features::connections::connected(&web.pool, guild_id, from, to).await?;
+    let (start, end) = crate::domain::schedule::days_span(from, to, tz);
+    let events = crate::features::events::reports_between(
+        &web.pool,
+        &web.config,
+        guild_id,
+        start,
+        end,
+        crate::domain::clock::unix_now(),
+    )
+    .await?;
+    let surveys = crate::features::surveys::report_json(&web.pool, guild_id, tz, from, to).await?;
+    let waves = surveys.as_array().cloned().unwrap_or_default();
     let last = report.daily.last();
     let (dau, wau, mau) = last.map_or((0, 0, 0), |d| (d.dau, d.wau, d.mau));
     let stickiness = (mau > 0).then(|| dau as f64 / mau as f64);
@@ -237,6 +249,46 @@ pub async fn health(
             }
             h2 { "Active members per day" }
             (views::activity_svg(&report.daily))
+            h2 { "Events" }
+            @if events.is_empty() {
+                p.small { "No event started in this range." }
+            } @else {
+                table {
+                    thead { tr { th { "event" } th { "start" } th { "going" } th { "attended" } th { "show-up" } th { "no-shows" } th { "walk-ins" } th { "rating" } } }
+                    tbody { @for e in &events {
+                        tr {
+                            td { "#" (e.event.id) " " (e.event.title) }
+                            td { (chrono::DateTime::from_timestamp(e.event.start_at, 0).map(|t| t.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string()).unwrap_or_default()) }
+                            td.num { (e.figures.going) }
+                            td.num { (e.figures.attended) }
+                            td.num { (percent(e.figures.show_up_rate)) }
+                            td.num { (e.figures.no_shows) }
+                            td.num { (e.figures.walk_ins) }
+                            td.num { (e.average_score().map_or_else(|| "n/a".to_owned(), |s| format!("{s:.1}/5"))) }
+                        }
+                    } }
+                }
+            }
+            h2 { "NPS surveys" }
+            @if waves.is_empty() {
+                p.small { "No NPS wave in this range (/survey nps starts one)." }
+            } @else {
+                table {
+                    thead { tr { th { "survey" } th { "wave" } th { "date" } th { "NPS" } th { "responses" } th { "promoters" } th { "passives" } th { "detractors" } } }
+                    tbody { @for w in &waves {
+                        tr {
+                            td.num { (w["id"]) }
+                            td.num { (w["wave"]) }
+                            td { (w["date"].as_str().unwrap_or_default()) }
+                            td.num { (w["nps"].as_f64().map_or_else(|| "n/a".to_owned(), |n| format!("{n:.0}"))) }
+                            td.num { (w["responses"]) " of " (w["reached"]) }
+                            td.num { (w["promoters"]) }
+                            td.num { (w["passives"]) }
+                            td.num { (w["detractors"]) }
+                        }
+                    } }
+                }
+            }
         },
     );
     Ok(page.into_response())

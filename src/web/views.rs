@@ -290,7 +290,7 @@ ul.servers a { display: block; background: var(--card); border: 1px solid var(--
 .small { font-size: .85rem; color: var(--muted); }
 .board { display: grid; grid-template-columns: repeat(auto-fill, minmax(150px, 1fr)); gap: .6rem; }
 .board .column { background: #f3ede6; border-radius: 10px; padding: .5rem; }
-.board h2 { font-size: .95rem; margin: .2rem .2rem .5rem; text-transform: capitalize; }
+.board h2 { font-size: .95rem; margin: .2rem .2rem .5rem; }
 .board .count { color: var(--muted); font-weight: 400; }
 .board .item { background: var(--card); border: 1px solid var(--line); border-radius: 8px; padding: .45rem .55rem; margin-bottom: .45rem; }
 .board .title { font-weight: 600; font-size: .9rem; overflow-wrap: anywhere; }
