@@ -214,6 +214,12 @@ async fn check(config: &config::Config, connect: bool) -> i32 {
         }
     );
     println!("  guild sections: {}", config.guilds.len());
+    match config.web.public_origin() {
+        Some(origin) if config.web.bind.is_some() => println!(
+            "  web dashboard: on {origin} (OAuth2 redirect to register: {origin}/callback)"
+        ),
+        _ => println!("  web dashboard: off (set [web] bind to serve it)"),
+    }
     if !connect {
         return exit::OK;
     }

@@ -289,6 +289,7 @@ impl Emulator {
                 axum::routing::get(oauth::authorize_page).post(oauth::authorize_submit),
             )
             .route("/api/v10/oauth2/token", axum::routing::post(oauth::token))
+            .route("/api/oauth2/token", axum::routing::post(oauth::token))
             .route("/api/v10/users/@me", axum::routing::get(oauth::users_me))
             .route(
                 "/api/v10/users/@me/guilds",

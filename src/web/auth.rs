@@ -86,10 +86,17 @@ fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
         .map(|(_, v)| v.to_owned())
 }
 
+/// A `Set-Cookie` value: never readable by scripts, not sent on cross-site subrequests or
+/// POSTs, and only over HTTPS when the dashboard is served over HTTPS.
+fn cookie_text(name: &str, value: &str, max_age: i64, secure: bool) -> String {
+    let secure = if secure { "; Secure" } else { "" };
+    format!("{name}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}")
+}
+
 fn set_cookie(web: &Web, name: &str, value: &str, max_age: i64) -> HeaderValue {
-    let secure = if web.secure_cookies() { "; Secure" } else { "" };
-    let text = format!("{name}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}");
-    HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static(""))
+    // Names and values are ours (hex and percent-encoded paths): always a valid header.
+    HeaderValue::from_str(&cookie_text(name, value, max_age, web.secure_cookies()))
+        .unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
 /// The session of a request, if its cookie names a live one.
@@ -375,6 +382,16 @@ mod tests {
         assert!(check_csrf(&a, Some(&b.csrf())).is_err());
         assert!(check_csrf(&a, None).is_err());
         assert_ne!(a.csrf(), hash_of(&a.id), "the token is not the stored hash");
+    }
+
+    #[test]
+    fn cookies_are_http_only_same_site_and_secure_over_https() {
+        let plain = cookie_text(SESSION_COOKIE, "abc", 60, false);
+        assert_eq!(
+            plain,
+            "hearth_session=abc; Path=/; Max-Age=60; HttpOnly; SameSite=Lax"
+        );
+        assert!(cookie_text(SESSION_COOKIE, "abc", 60, true).ends_with("; Secure"));
     }
 
     #[test]

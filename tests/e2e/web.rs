@@ -123,7 +123,10 @@ async fn a_manager_logs_in_through_discord_and_sees_the_same_figures_as_hearth_r
         browser.text_of("svg.chart").await.contains('0'),
         "the chart is drawn"
     );
-    assert!(health.contains("No event started in this range"), "{health}");
+    assert!(
+        health.contains("No event started in this range"),
+        "{health}"
+    );
     assert!(health.contains("NPS surveys"), "{health}");
     browser.screenshot(&shots, "04-health.png").await;
 
