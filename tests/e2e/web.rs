@@ -345,7 +345,41 @@ async fn oauth_edge_cases_bad_state_reused_code_and_open_redirects_are_refused()
         .await
         .unwrap();
     assert_eq!(home.status(), 200);
+    for (name, value) in [
+        ("x-frame-options", "DENY"),
+        ("referrer-policy", "no-referrer"),
+        ("cache-control", "no-store"),
+    ] {
+        assert_eq!(home.headers()[name], value, "{name}");
+    }
+    assert!(home.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .contains("default-src 'none'"));
     assert!(home.text().await.unwrap().contains("Hearth Test Guild"));
+    // Bad input is a page that says what is wrong, never a crash.
+    let get = |path: String| {
+        http.get(format!("{origin}{path}"))
+            .header("cookie", &session)
+            .send()
+    };
+    let guild = world.guild;
+    let bad_date = get(format!("/servers/{guild}?from=yesterday"))
+        .await
+        .unwrap();
+    assert_eq!(bad_date.status(), 400);
+    assert!(bad_date.text().await.unwrap().contains("YYYY-MM-DD"));
+    let backwards = get(format!("/servers/{guild}?from=2026-02-01&to=2026-01-01"));
+    assert_eq!(backwards.await.unwrap().status(), 400);
+    let by = get(format!("/servers/{guild}/retention?by=year"))
+        .await
+        .unwrap();
+    assert_eq!(by.status(), 400);
+    assert_eq!(
+        get("/servers/not-a-number".into()).await.unwrap().status(),
+        404
+    );
+    assert_eq!(get("/no/such/page".into()).await.unwrap().status(), 404);
 
     // The same code a second time: Discord says invalid_grant, the dashboard refuses.
     let again = http
