@@ -18,6 +18,7 @@ pub struct Browser {
     http: reqwest::Client,
     /// `http://127.0.0.1:PORT/session/ID`
     session: String,
+    closed: bool,
     _driver: tokio::process::Child,
 }
 
@@ -93,6 +94,7 @@ impl Browser {
         let browser = Self {
             http,
             session: format!("{base}/session/{id}"),
+            closed: false,
             _driver: driver,
         };
         // Finding an element waits for it (a page loading after a click or a form post).
@@ -202,8 +204,43 @@ impl Browser {
         std::fs::write(dir.join(name), png).expect("screenshot written");
     }
 
-    pub async fn close(self) {
+    pub async fn close(mut self) {
         let _ = self.http.delete(&self.session).send().await;
+        self.closed = true;
+    }
+}
+
+impl Drop for Browser {
+    /// A failing test drops the browser without `close`: end the session so that chromedriver
+    /// quits Chromium (killing chromedriver alone would leave Chromium running).
+    fn drop(&mut self) {
+        if self.closed {
+            return;
+        }
+        let url = self.session.clone();
+        let _ = std::thread::spawn(move || delete_blocking(&url)).join();
+    }
+}
+
+/// `DELETE url` over a plain socket (no runtime is available in `drop`).
+fn delete_blocking(url: &str) {
+    use std::io::{Read as _, Write as _};
+    let Some(rest) = url.strip_prefix("http://") else {
+        return;
+    };
+    let Some((host, path)) = rest.split_once('/') else {
+        return;
+    };
+    let Ok(addr) = host.parse::<std::net::SocketAddr>() else {
+        return;
+    };
+    let Ok(mut stream) = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)) else {
+        return;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(15)));
+    let request = format!("DELETE /{path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+    if stream.write_all(request.as_bytes()).is_ok() {
+        let _ = stream.read_to_end(&mut Vec::new());
     }
 }
 
