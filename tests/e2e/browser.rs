@@ -11,6 +11,11 @@ use std::time::Duration;
 use base64::Engine as _;
 use serde_json::{json, Value};
 
+/// One Chromium at a time: two at once on a 2-core machine slow the other scenarios that run
+/// beside them.
+static ONE_AT_A_TIME: std::sync::LazyLock<std::sync::Arc<tokio::sync::Mutex<()>>> =
+    std::sync::LazyLock::new(Default::default);
+
 /// The W3C key of an element reference.
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
@@ -20,6 +25,7 @@ pub struct Browser {
     session: String,
     closed: bool,
     _driver: tokio::process::Child,
+    _turn: tokio::sync::OwnedMutexGuard<()>,
 }
 
 fn find(env: &str, default: &str) -> PathBuf {
@@ -37,6 +43,7 @@ impl Browser {
     /// Starts chromedriver and a headless Chromium session. Fails (never skips) when they are
     /// not installed: CI installs them (`.ci/run`).
     pub async fn start() -> Self {
+        let turn = ONE_AT_A_TIME.clone().lock_owned().await;
         let driver_path = find("CHROMEDRIVER", "/usr/bin/chromedriver");
         let chromium = find("CHROMIUM", "/usr/bin/chromium");
         for (path, package) in [(&driver_path, "chromium-driver"), (&chromium, "chromium")] {
@@ -96,6 +103,7 @@ impl Browser {
             session: format!("{base}/session/{id}"),
             closed: false,
             _driver: driver,
+            _turn: turn,
         };
         // Finding an element waits for it (a page loading after a click or a form post).
         browser
