@@ -89,6 +89,20 @@ async fn run_inner(config: Config) -> anyhow::Result<i32> {
         shutdown.clone(),
         Duration::from_secs(10),
     ));
+    // The dashboard (product §13), when `[web] bind` is set.
+    let web = match config.web.bind_addr() {
+        Some(addr) => Some(
+            crate::discord::directory::serve_web(
+                &client,
+                pool.clone(),
+                config.clone(),
+                addr,
+                shutdown.clone(),
+            )
+            .await?,
+        ),
+        None => None,
+    };
     let mut gateway = tokio::spawn(async move { client.start().await });
 
     let code = tokio::select! {
@@ -114,6 +128,9 @@ async fn run_inner(config: Config) -> anyhow::Result<i32> {
     };
 
     shutdown.cancel();
+    if let Some(web) = web {
+        let _ = tokio::time::timeout(Duration::from_secs(5), web).await;
+    }
     // The scheduler stops first so that whatever it queued is in the outbox's final flush.
     let _ = tokio::time::timeout(Duration::from_secs(5), scheduler_task).await;
     if tokio::time::timeout(Duration::from_secs(15), worker)

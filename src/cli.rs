@@ -30,6 +30,9 @@ pub enum Command {
         /// Where to write the transcript, database and bot log (default: a temporary folder)
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
+        /// Keep the bot and its web dashboard running after the script, until Ctrl-C
+        #[arg(long)]
+        web: bool,
     },
     /// Validate the config file and the database location, and print the effective settings
     Check {
@@ -120,13 +123,13 @@ pub fn main() -> i32 {
 }
 
 #[cfg(feature = "emulator")]
-async fn demo(out: Option<std::path::PathBuf>) -> i32 {
-    crate::demo::run(out).await
+async fn demo(out: Option<std::path::PathBuf>, web: bool) -> i32 {
+    crate::demo::run(out, web).await
 }
 
 /// A build without the emulator (`--no-default-features`, for servers) has no demo.
 #[cfg(not(feature = "emulator"))]
-async fn demo(_out: Option<std::path::PathBuf>) -> i32 {
+async fn demo(_out: Option<std::path::PathBuf>, _web: bool) -> i32 {
     eprintln!(
         "error: this build of hearth has no built-in Discord emulator, so `hearth demo` is not available.\n  fix: build with the default features: cargo run --release -- demo"
     );
@@ -134,8 +137,8 @@ async fn demo(_out: Option<std::path::PathBuf>) -> i32 {
 }
 
 async fn dispatch(cli: Cli) -> i32 {
-    if let Command::Demo { out } = cli.command {
-        return demo(out).await;
+    if let Command::Demo { out, web } = cli.command {
+        return demo(out, web).await;
     }
     let config = match config::load(cli.config.as_deref(), &ProcessEnv) {
         Ok(config) => config,
@@ -211,6 +214,12 @@ async fn check(config: &config::Config, connect: bool) -> i32 {
         }
     );
     println!("  guild sections: {}", config.guilds.len());
+    match config.web.public_origin() {
+        Some(origin) if config.web.bind.is_some() => println!(
+            "  web dashboard: on {origin} (OAuth2 redirect to register: {origin}/callback)"
+        ),
+        _ => println!("  web dashboard: off (set [web] bind to serve it)"),
+    }
     if !connect {
         return exit::OK;
     }

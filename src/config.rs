@@ -28,6 +28,7 @@ pub struct Config {
     pub privacy: PrivacyConfig,
     pub feedback: FeedbackConfig,
     pub events: EventsConfig,
+    pub web: WebConfig,
     pub defaults: GuildDefaults,
     /// Per-guild defaults keyed by guild id; slash commands override them in the database.
     pub guilds: BTreeMap<String, GuildDefaults>,
@@ -80,6 +81,7 @@ impl fmt::Debug for Config {
             .field("privacy", &self.privacy)
             .field("feedback", &self.feedback)
             .field("events", &self.events)
+            .field("web", &self.web)
             .field("defaults", &self.defaults)
             .field("guilds", &self.guilds)
             .finish()
@@ -240,6 +242,116 @@ impl EventsConfig {
     }
 }
 
+/// The web dashboard for managers (product §13): off unless `bind` is set.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebConfig {
+    /// Address to listen on, such as `127.0.0.1:8080` (put a TLS reverse proxy in front).
+    pub bind: Option<String>,
+    /// The address managers open, as the browser sees it (`https://hearth.example.org`); the
+    /// OAuth2 redirect is `{public_url}/callback`. Default: `http://{bind}`.
+    pub public_url: Option<String>,
+    /// The application's OAuth2 client id; default `[discord] application_id`, else the id
+    /// Discord reports for the bot's application.
+    pub client_id: Option<u64>,
+    /// The OAuth2 client secret; better in `HEARTH_WEB_CLIENT_SECRET` than in the file.
+    pub client_secret: Option<String>,
+    /// How long a login lasts.
+    pub session_hours: u32,
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        Self {
+            bind: None,
+            public_url: None,
+            client_id: None,
+            client_secret: None,
+            session_hours: 12,
+        }
+    }
+}
+
+// The client secret must never reach a log line, so `Debug` is written by hand.
+impl fmt::Debug for WebConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WebConfig")
+            .field("bind", &self.bind)
+            .field("public_url", &self.public_url)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &self.client_secret.as_ref().map(|_| "***"))
+            .field("session_hours", &self.session_hours)
+            .finish()
+    }
+}
+
+impl WebConfig {
+    /// The address to serve on, when the dashboard is on (validated at load).
+    pub fn bind_addr(&self) -> Option<std::net::SocketAddr> {
+        self.bind.as_deref().and_then(|b| b.parse().ok())
+    }
+
+    /// The origin browsers use, without a trailing slash.
+    pub fn public_origin(&self) -> Option<String> {
+        match (&self.public_url, &self.bind) {
+            (Some(url), _) => Some(url.trim_end_matches('/').to_owned()),
+            (None, Some(bind)) => Some(format!("http://{bind}")),
+            (None, None) => None,
+        }
+    }
+
+    fn validate(&self) -> Result<(), Invalid> {
+        let Some(bind) = &self.bind else {
+            return Ok(());
+        };
+        if bind.parse::<std::net::SocketAddr>().is_err() {
+            return Err(invalid(
+                "web.bind",
+                format!("`{bind}` is not an address and port"),
+                "use an IP address and port such as \"127.0.0.1:8080\", or remove the key to turn the dashboard off",
+            ));
+        }
+        if let Some(url) = &self.public_url {
+            validate_origin(url).map_err(|problem| {
+                invalid(
+                    "web.public_url",
+                    problem,
+                    "use the origin managers open, such as https://hearth.example.org",
+                )
+            })?;
+        }
+        if self.client_id == Some(0) {
+            return Err(invalid(
+                "web.client_id",
+                "0 is not a client id",
+                "copy the Client ID from the developer portal (OAuth2), or remove the key",
+            ));
+        }
+        match self.client_secret.as_deref() {
+            None => Err(invalid(
+                "web.client_secret",
+                "the dashboard is on (web.bind) but has no OAuth2 client secret",
+                "set HEARTH_WEB_CLIENT_SECRET to the Client Secret of the developer portal (OAuth2), or remove web.bind",
+            )),
+            Some(secret) if secret.trim().is_empty() || secret.trim() != secret => Err(invalid(
+                "web.client_secret",
+                "the client secret is empty or has spaces around it",
+                "paste the Client Secret exactly as the developer portal (OAuth2) shows it",
+            )),
+            Some(_) => {
+                if self.session_hours == 0 {
+                    return Err(invalid(
+                        "web.session_hours",
+                        "must be at least 1",
+                        "set session_hours = 12",
+                    ));
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
 /// Data retention (product §8).
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -356,6 +468,9 @@ pub fn load_from_str(text: &str, file: &str, env: &dyn Env) -> Result<Config, Co
     if let Some(filter) = env.var("HEARTH_LOG") {
         config.log.filter = filter;
     }
+    if let Some(secret) = env.var("HEARTH_WEB_CLIENT_SECRET") {
+        config.web.client_secret = Some(secret);
+    }
     config
         .validate()
         .map_err(|(key, problem, fix)| ConfigError {
@@ -470,6 +585,7 @@ impl Config {
                 "set raid_window_secs = 60",
             ));
         }
+        self.web.validate()?;
         validate_guild_defaults("defaults", &self.defaults)?;
         for (id, guild) in &self.guilds {
             let key = format!("guilds.{id}");
@@ -680,6 +796,35 @@ mod tests {
         )
         .unwrap()
         .uses_custom_api());
+    }
+
+    #[test]
+    fn the_dashboard_needs_a_secret_and_keeps_it_out_of_debug() {
+        let text = "[web]\nbind = \"127.0.0.1:8080\"\n";
+        let err = load_from_str(text, "h.toml", &no_env()).unwrap_err();
+        assert_eq!(err.key, "web.client_secret");
+        assert!(err.fix.contains("HEARTH_WEB_CLIENT_SECRET"), "{}", err.fix);
+        let env = BTreeMap::from([("HEARTH_WEB_CLIENT_SECRET", "s3cret-value")]);
+        let config = load_from_str(text, "h.toml", &env).unwrap();
+        assert_eq!(
+            config.web.public_origin().as_deref(),
+            Some("http://127.0.0.1:8080")
+        );
+        assert!(!format!("{config:?}").contains("s3cret-value"));
+        let err = load_from_str("[web]\nbind = \"localhost\"\n", "h.toml", &env).unwrap_err();
+        assert_eq!((err.key.as_str(), err.line), ("web.bind", Some(2)));
+        let err = load_from_str(
+            "[web]\nbind = \"127.0.0.1:1\"\npublic_url = \"https://x.org/dash\"\n",
+            "h.toml",
+            &env,
+        )
+        .unwrap_err();
+        assert_eq!(err.key, "web.public_url");
+        assert!(load_from_str("", "h.toml", &env)
+            .unwrap()
+            .web
+            .bind_addr()
+            .is_none());
     }
 
     #[test]

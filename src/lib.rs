@@ -5,6 +5,8 @@
 //! - `app`, `cli`: wiring and the command line.
 //! - `discord`: the only module that knows poise/serenity: gateway events, interaction routing,
 //!   commands (parse, check, call a feature, render) and embeds.
+//! - `web`: the dashboard for managers (axum, maud): login with Discord, pages over `features`;
+//!   it reaches Discord only through its `Directory` trait, which `discord` implements.
 //! - `scheduler`: the loop that runs due jobs and the housekeeping tasks; it calls features.
 //! - `features`: one module per feature (welcome, prompts, stats, ...): the logic, testable
 //!   without Discord.
@@ -29,3 +31,4 @@ pub mod instance_lock;
 pub mod outbox;
 pub mod scheduler;
 pub mod telemetry;
+pub mod web;

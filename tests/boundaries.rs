@@ -21,6 +21,7 @@ const KNOWN_EXCEPTIONS: &[(Rule, &str, &str, &str)] = &[];
 const LAYERS: &[&[&str]] = &[
     &["app", "cli", "demo"],
     &["discord"],
+    &["web"],
     &["scheduler"],
     &["features"],
     &["outbox"],

@@ -6,6 +6,7 @@
 
 mod gateway;
 mod limits;
+mod oauth;
 mod rest;
 mod spec;
 mod world;
@@ -213,6 +214,8 @@ pub(crate) struct Inner {
     pub shutdown: tokio::sync::watch::Sender<bool>,
     /// `DISCORD_EMULATOR_TRACE` set: every request is printed to stderr.
     pub trace: bool,
+    /// OAuth2 logins (web dashboards).
+    pub oauth: Mutex<oauth::OAuth>,
 }
 
 impl Inner {
@@ -277,9 +280,21 @@ impl Emulator {
             request_seq: AtomicU64::new(0),
             shutdown: tokio::sync::watch::channel(false).0,
             trace: std::env::var_os("DISCORD_EMULATOR_TRACE").is_some(),
+            oauth: Mutex::new(oauth::OAuth::default()),
         });
         let app = axum::Router::new()
             .route("/gateway", axum::routing::get(gateway::upgrade))
+            .route(
+                "/oauth2/authorize",
+                axum::routing::get(oauth::authorize_page).post(oauth::authorize_submit),
+            )
+            .route("/api/v10/oauth2/token", axum::routing::post(oauth::token))
+            .route("/api/oauth2/token", axum::routing::post(oauth::token))
+            .route("/api/v10/users/@me", axum::routing::get(oauth::users_me))
+            .route(
+                "/api/v10/users/@me/guilds",
+                axum::routing::get(oauth::users_me_guilds),
+            )
             .fallback(rest::handle)
             .with_state(inner.clone());
         let mut stop = inner.shutdown.subscribe();
@@ -307,6 +322,22 @@ impl Emulator {
 
     pub fn bot_user_id(&self) -> u64 {
         self.inner.cfg.bot_user_id
+    }
+
+    /// The application's OAuth2 client secret (for a web dashboard's `client_secret`).
+    pub fn oauth_client_secret(&self) -> String {
+        self.inner.oauth.lock().client_secret.clone()
+    }
+
+    /// Registers an OAuth2 redirect URI, as the developer portal does; `/oauth2/authorize`
+    /// refuses any other.
+    pub fn add_oauth_redirect(&self, uri: &str) {
+        self.inner.oauth.lock().redirect_uris.push(uri.to_owned());
+    }
+
+    /// Makes `/oauth2/authorize` approve at once as `user` (`None`: show the consent page).
+    pub fn oauth_auto_approve(&self, user: Option<u64>) {
+        self.inner.oauth.lock().auto_approve = user;
     }
 
     /// Stops the server and closes every gateway connection.

@@ -45,6 +45,7 @@ const FILES: &[(&str, &str)] = &embed![
     "0024_connect_group_size.sql",
     "0025_stale_join_index.sql",
     "0026_connected_days_partial_index.sql",
+    "0027_web_sessions.sql",
 ];
 
 /// The migrator `sqlx::migrate!("./migrations")` would build.

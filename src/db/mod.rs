@@ -22,6 +22,7 @@ pub mod recognition;
 pub mod rollup;
 pub mod statements;
 pub mod surveys;
+pub mod web_sessions;
 pub mod welcome;
 
 use std::path::{Path, PathBuf};

@@ -202,6 +202,8 @@ pub async fn forget(
         "UPDATE flags SET author_id = $3 WHERE author_id = $1 AND ($2 IS NULL OR guild_id = $2)",
         "UPDATE saved_reply_uses SET used_by = $3 WHERE used_by = $1 AND ($2 IS NULL OR guild_id = $2)",
         "DELETE FROM tracking_optouts WHERE user_id = $1 AND ($2 IS NULL OR guild_id = $2) AND $3 = $3",
+        // Dashboard logins belong to no server: forgetting a member everywhere ends them.
+        "DELETE FROM web_sessions WHERE user_id = $1 AND $2 IS NULL AND $3 = $3",
     ] {
         sqlx::query(statement).bind(user).bind(guild).bind(anon).execute(&mut *tx).await?;
     }

@@ -23,8 +23,9 @@ use crate::error::exit;
 
 const WAIT: Duration = Duration::from_secs(30);
 
-/// Runs the demo; returns the exit code.
-pub async fn run(out: Option<PathBuf>) -> i32 {
+/// Runs the demo; returns the exit code. With `keep_web`, the bot and its dashboard stay up
+/// after the script until Ctrl-C.
+pub async fn run(out: Option<PathBuf>, keep_web: bool) -> i32 {
     let temp;
     let out = match out {
         Some(dir) => dir,
@@ -39,7 +40,7 @@ pub async fn run(out: Option<PathBuf>) -> i32 {
             }
         },
     };
-    match play(&out).await {
+    match play(&out, keep_web).await {
         Ok(()) => exit::OK,
         Err(err) => {
             eprintln!("\ndemo failed: {err:#}");
@@ -328,7 +329,7 @@ struct Server {
     sam: u64,
 }
 
-async fn play(out: &Path) -> anyhow::Result<()> {
+async fn play(out: &Path, keep_web: bool) -> anyhow::Result<()> {
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     for stale in ["hearth.db", "hearth.db-wal", "hearth.db-shm", "hearth.log"] {
         let _ = std::fs::remove_file(out.join(stale));
@@ -357,7 +358,7 @@ async fn play(out: &Path) -> anyhow::Result<()> {
     demo.say("Times in Discord's <t:…> format are shown as a member reading in UTC sees them.");
     demo.say("");
     write_history(&mut demo, &server).await?;
-    let bot = start_bot(&mut demo, &server).await?;
+    let (bot, dashboard) = start_bot(&mut demo, &server).await?;
 
     set_up(&mut demo, &server).await?;
     refused(&mut demo, &server).await?;
@@ -369,6 +370,18 @@ async fn play(out: &Path) -> anyhow::Result<()> {
     survey(&mut demo, &server).await?;
     connections(&mut demo, &server).await?;
     health(&mut demo, &server).await?;
+    if keep_web {
+        demo.say(&format!(
+            "\n— The dashboard stays open —\nOpen {dashboard} and log in: the emulator asks who you are (maria is a manager, the\nothers are not). Press Ctrl-C to stop."
+        ));
+        tokio::signal::ctrl_c()
+            .await
+            .context("waiting for Ctrl-C")?;
+    } else {
+        demo.say(&format!(
+            "\nThe web dashboard ran on {dashboard}; `hearth demo --web` keeps it open to log in."
+        ));
+    }
     stop(&mut demo, bot).await
 }
 
@@ -471,15 +484,30 @@ async fn write_history(demo: &mut Demo, server: &Server) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Starts `hearth run` (this same binary) against the emulator and waits for its greeting.
-async fn start_bot(demo: &mut Demo, server: &Server) -> anyhow::Result<BotProcess> {
+/// Starts `hearth run` (this same binary) against the emulator, with its web dashboard on a
+/// free local port, and waits for its greeting. Returns the bot and the dashboard's address.
+async fn start_bot(demo: &mut Demo, server: &Server) -> anyhow::Result<(BotProcess, String)> {
     let exe = std::env::current_exe().context("finding the hearth executable")?;
-    let config = harness::write_config(&demo.out, &demo.emu.base_url(), "")?;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .context("finding a free port for the dashboard")?
+        .port();
+    let dashboard = format!("http://127.0.0.1:{port}");
+    demo.emu
+        .add_oauth_redirect(&format!("{dashboard}/callback"));
+    let web = format!(
+        "[web]\nbind = \"127.0.0.1:{port}\"\nclient_secret = \"{}\"\n",
+        demo.emu.oauth_client_secret()
+    );
+    let config = harness::write_config(&demo.out, &demo.emu.base_url(), &web)?;
     let mut bot = BotProcess::spawn(&exe, &demo.out, &config)?;
     bot.wait_ready(1).await?;
     let ready = demo.stamp();
     demo.say(&format!(
         "{ready} hearth run: connected to the gateway and registered its slash commands"
+    ));
+    demo.say(&format!(
+        "{ready} web dashboard on {dashboard} (log in through the emulator as maria, a manager)"
     ));
     let general = server.general;
     demo.emu
@@ -494,7 +522,7 @@ async fn start_bot(demo: &mut Demo, server: &Server) -> anyhow::Result<BotProces
         .await
         .context("waiting for the greeting")?;
     demo.show_new_posts();
-    Ok(bot)
+    Ok((bot, dashboard))
 }
 
 /// A manager configures the server, and the doctor finds the staged problem.

@@ -5,6 +5,7 @@ pub mod checks;
 pub mod client;
 pub mod commands;
 pub mod components;
+pub mod directory;
 pub mod embeds;
 pub mod errors;
 pub mod events;

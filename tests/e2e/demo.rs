@@ -38,6 +38,8 @@ fn demo_plays_the_scripted_community_and_exits_0() {
         "chart attached: nps.png",
         "chart attached: activity.png",
         "chart attached: retention.png",
+        "web dashboard on http://127.0.0.1:",
+        "`hearth demo --web` keeps it open",
         "Top contributors",
         "0 violation(s) of Discord's OpenAPI spec",
     ] {

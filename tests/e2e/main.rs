@@ -3,6 +3,7 @@
 
 mod ama;
 mod analytics;
+mod browser;
 mod calendar;
 mod common;
 mod connect;
@@ -18,4 +19,5 @@ mod recognition;
 #[path = "../support/mod.rs"]
 mod support;
 mod surveys;
+mod web;
 mod welcome;
