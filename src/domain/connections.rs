@@ -226,8 +226,8 @@ pub fn greedy(members: &[Member], constraints: &Constraints, params: &Params) ->
 
 /// One round of matching: greedy, improved by 2-opt swaps, then leftovers and the trio.
 /// Members who asked for groups of three are matched among themselves and their pairs then
-/// grown into trios (see [`into_trios`]); with fewer than three of them, or one member left
-/// for pairs, everyone is matched together.
+/// grown into trios (the best ⌈n/3⌉ pairs kept, the others taken apart and placed in them);
+/// with fewer than three of them, or one member left for pairs, everyone is matched together.
 pub fn match_round(members: &[Member], constraints: &Constraints, params: &Params) -> Round {
     let (mut trio, mut pair): (Vec<Member>, Vec<Member>) =
         members.iter().cloned().partition(|m| m.prefers_trio);
