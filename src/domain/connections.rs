@@ -262,15 +262,6 @@ fn into_trios(members: &[Member], constraints: &Constraints, round: Round) -> Ro
     members.dedup_by_key(|m| m.id);
     let scorer = Scorer::new(&members);
     let index = |id: u64| members.binary_search_by_key(&id, |m| m.id).ok();
-    let group_score = |g: &[usize]| -> i64 {
-        let mut s = 0;
-        for (k, &a) in g.iter().enumerate() {
-            for &b in &g[k + 1..] {
-                s += scorer.score(a, b);
-            }
-        }
-        s
-    };
     let mut groups: Vec<Vec<usize>> = round
         .groups
         .iter()
@@ -280,7 +271,7 @@ fn into_trios(members: &[Member], constraints: &Constraints, round: Round) -> Ro
     groups.sort_by_cached_key(|g| {
         (
             std::cmp::Reverse(g.len()),
-            std::cmp::Reverse(group_score(g)),
+            std::cmp::Reverse(group_score(&scorer, g)),
             g.clone(),
         )
     });
@@ -327,11 +318,33 @@ fn into_trios(members: &[Member], constraints: &Constraints, round: Round) -> Ro
             None => left_out.push(id(x)),
         }
     }
-    let score = groups.iter().map(|g| group_score(g)).sum();
+    round_of(&scorer, &members, groups, repeats, left_out)
+}
+
+/// The sum of a group's pair scores.
+fn group_score(scorer: &Scorer<'_>, group: &[usize]) -> i64 {
+    let mut s = 0;
+    for (k, &a) in group.iter().enumerate() {
+        for &b in &group[k + 1..] {
+            s += scorer.score(a, b);
+        }
+    }
+    s
+}
+
+/// The round of these groups (member indexes): ids sorted within and across groups, scored.
+fn round_of(
+    scorer: &Scorer<'_>,
+    members: &[Member],
+    groups: Vec<Vec<usize>>,
+    repeats: usize,
+    left_out: Vec<u64>,
+) -> Round {
+    let score = groups.iter().map(|g| group_score(scorer, g)).sum();
     let mut groups: Vec<Vec<u64>> = groups
         .into_iter()
         .map(|g| {
-            let mut ids: Vec<u64> = g.into_iter().map(id).collect();
+            let mut ids: Vec<u64> = g.into_iter().map(|i| members[i].id).collect();
             ids.sort_unstable();
             ids
         })
@@ -531,33 +544,7 @@ fn finish(
             None => left_out.push(id(x)),
         }
     }
-    let score = groups
-        .iter()
-        .map(|g| {
-            let mut s = 0;
-            for (k, &a) in g.iter().enumerate() {
-                for &b in &g[k + 1..] {
-                    s += scorer.score(a, b);
-                }
-            }
-            s
-        })
-        .sum();
-    let mut groups: Vec<Vec<u64>> = groups
-        .into_iter()
-        .map(|g| {
-            let mut ids: Vec<u64> = g.into_iter().map(id).collect();
-            ids.sort_unstable();
-            ids
-        })
-        .collect();
-    groups.sort();
-    Round {
-        groups,
-        score,
-        repeats,
-        left_out,
-    }
+    round_of(scorer, members, groups, repeats, left_out)
 }
 
 /// A pair for `x` to join without a repeat, made by trading: (c, d) and (e, f) become (c, e) and
