@@ -83,15 +83,7 @@ impl Directory for BotDirectory {
         };
         let mut settings = crate::domain::settings::GuildSettings::new(guild_id);
         settings.manager_role = manager_role;
-        guild
-            .members
-            .values()
-            .filter(|m| {
-                let roles: Vec<u64> = m.roles.iter().map(|r| r.get()).collect();
-                settings.is_manager(guild.member_permissions(m).bits(), &roles)
-            })
-            .map(|m| m.user.id.get())
-            .collect()
+        managers_in(&guild, &settings)
     }
 
     fn guild_name(&self, guild_id: u64) -> Option<String> {
@@ -150,4 +142,21 @@ pub async fn serve_web(
     });
     let web = crate::web::Web::new(pool, config, directory, client_id)?;
     crate::web::start(web, addr, shutdown).await
+}
+
+/// The cached members of a guild who are managers by §2 (Manage Server, Administrator or the
+/// manager role): `/stats overview` and the dashboard tell members' threads from managers' by it.
+pub fn managers_in(
+    guild: &serenity::Guild,
+    settings: &crate::domain::settings::GuildSettings,
+) -> HashSet<u64> {
+    guild
+        .members
+        .values()
+        .filter(|m| {
+            let roles: Vec<u64> = m.roles.iter().map(|r| r.get()).collect();
+            settings.is_manager(guild.member_permissions(m).bits(), &roles)
+        })
+        .map(|m| m.user.id.get())
+        .collect()
 }

@@ -361,12 +361,11 @@ pub async fn members(
     let report =
         crate::features::stats::report(&web.pool, guild_id, tz, from, to, CohortPeriod::Month)
             .await?;
-    let optouts = crate::db::activity::optouts_in(&web.pool, guild_id).await?;
+    // The report leaves opted-out members off its leaderboard already.
     let top: Vec<(u64, u64)> = report
         .top_contributors
         .iter()
         .filter_map(|c| Some((c.user_id.parse::<u64>().ok()?, c.activity)))
-        .filter(|(user, _)| !optouts.contains(user))
         .collect();
     let experts =
         crate::features::stats::quiet_experts(&web.pool, guild_id, tz, from, to, 5).await?;

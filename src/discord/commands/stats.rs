@@ -228,15 +228,7 @@ async fn managers(
     let Some(guild) = ctx.guild() else {
         return Ok(std::collections::HashSet::new());
     };
-    Ok(guild
-        .members
-        .values()
-        .filter(|m| {
-            let roles: Vec<u64> = m.roles.iter().map(|r| r.get()).collect();
-            settings.is_manager(guild.member_permissions(m).bits(), &roles)
-        })
-        .map(|m| m.user.id.get())
-        .collect())
+    Ok(crate::discord::directory::managers_in(&guild, &settings))
 }
 
 /// The statistics as a CSV file (daily numbers, cohorts, activation, top contributors)
