@@ -38,31 +38,55 @@ impl SchedulerHandle {
 }
 
 /// Runs every due job at `now`.
+///
+/// Each kind of job runs even when another failed (a busy database, a bad row), and the outbox is
+/// woken whenever something may have been queued: a failure after one kind committed its posts
+/// must not leave them waiting for the outbox's next idle wake-up.
 pub async fn run_due(
     pool: &Pool,
     config: &Config,
     outbox: &Outbox,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Vec<RunReport>> {
-    let mut reports = jobs::run_due_prompts(pool, config, now).await?;
-    reports.extend(jobs::run_due_monthly(pool, config, now, jobs::Monthly::Report).await?);
-    reports.extend(jobs::run_due_sla_reminders(pool, config, now).await?);
-    reports.extend(jobs::run_due_monthly(pool, config, now, jobs::Monthly::Shoutout).await?);
-    reports.extend(jobs::run_due_event_reminders(pool, config, now).await?);
-    reports.extend(jobs::run_due_event_offers(pool, config, outbox, now).await?);
-    reports.extend(jobs::run_due_event_feedback(pool, config, now).await?);
-    reports.extend(jobs::run_due_event_series(pool, config, now).await?);
-    reports.extend(jobs::run_due_survey_waves(pool, config, outbox, now).await?);
-    reports.extend(jobs::run_due_survey_closes(pool, now).await?);
-    reports.extend(jobs::run_due_connect_rounds(pool, config, outbox, now).await?);
-    reports.extend(jobs::run_due_connect_follow_ups(pool, now).await?);
-    reports.extend(jobs::run_due_digests(pool, config, now).await?);
-    reports.extend(jobs::run_due_recaps(pool, config, now).await?);
-    if reports.iter().any(|r| r.posted) {
+    use jobs::Monthly;
+    let passes = [
+        ("prompts", jobs::run_due_prompts(pool, config, now).await),
+        ("monthly report", jobs::run_due_monthly(pool, config, now, Monthly::Report).await),
+        ("feedback reminders", jobs::run_due_sla_reminders(pool, config, now).await),
+        ("shout-out", jobs::run_due_monthly(pool, config, now, Monthly::Shoutout).await),
+        ("event reminders", jobs::run_due_event_reminders(pool, config, now).await),
+        ("event offers", jobs::run_due_event_offers(pool, config, outbox, now).await),
+        ("event feedback", jobs::run_due_event_feedback(pool, config, now).await),
+        ("event series", jobs::run_due_event_series(pool, config, now).await),
+        ("survey waves", jobs::run_due_survey_waves(pool, config, outbox, now).await),
+        ("survey closes", jobs::run_due_survey_closes(pool, now).await),
+        ("connection rounds", jobs::run_due_connect_rounds(pool, config, outbox, now).await),
+        ("connection follow-ups", jobs::run_due_connect_follow_ups(pool, now).await),
+        ("digests", jobs::run_due_digests(pool, config, now).await),
+        ("recaps", jobs::run_due_recaps(pool, config, now).await),
+    ];
+    let mut reports = Vec::new();
+    let mut failed = None;
+    for (kind, pass) in passes {
+        match pass {
+            Ok(done) => reports.extend(done),
+            Err(err) => {
+                warn!(job.kind = kind, error = %format!("{err:#}"), "scheduler pass failed; retrying shortly");
+                failed.get_or_insert(err.context(format!("running due {kind}")));
+            }
+        }
+    }
+    if failed.is_some() || reports.iter().any(|r| r.posted) {
         outbox.wake();
     }
-    Ok(reports)
+    match failed {
+        Some(err) => Err(err),
+        None => Ok(reports),
+    }
 }
+
+/// How soon a pass that failed is tried again (a busy database clears in moments).
+const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(2);
 
 /// Runs due jobs until cancelled, sleeping until the earliest job or a wake-up.
 pub async fn run(
@@ -74,7 +98,7 @@ pub async fn run(
 ) {
     loop {
         let now = crate::domain::clock::Clock::now(&crate::domain::clock::SystemClock);
-        match run_due(&pool, &config, &outbox, now).await {
+        let passed = match run_due(&pool, &config, &outbox, now).await {
             Ok(reports) => {
                 for r in reports.iter().filter(|r| r.posted) {
                     info!(
@@ -83,14 +107,20 @@ pub async fn run(
                         "scheduled post queued"
                     );
                 }
+                true
             }
-            Err(err) => warn!(error = %format!("{err:#}"), "scheduler pass failed"),
-        }
+            Err(_) => false, // each failed kind was logged by `run_due`
+        };
         let wait = match db::jobs::next_run(&pool).await {
             Ok(Some(at)) => {
                 Duration::from_secs(u64::try_from(at - now.timestamp()).unwrap_or(0).max(1))
             }
             _ => Duration::from_secs(3600),
+        };
+        let wait = if passed {
+            wait
+        } else {
+            wait.min(RETRY_AFTER_FAILURE)
         };
         tokio::select! {
             () = shutdown.cancelled() => break,
