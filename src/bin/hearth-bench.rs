@@ -13,6 +13,9 @@
 //!   overall;
 //! - reports: on a generated year of history, `hearth report`, `/stats overview`, connected
 //!   members and the morning digest, timed;
+//! - dashboard: on the same store, 50 logged-in sessions load the health and retention pages at
+//!   once, beside a static page of the same server (`hearth_bench/web.rs`; `--only web` runs
+//!   this part alone);
 //! - events (`--only events`, not part of the default run): 10k event reminders scheduled,
 //!   held and sent under Discord's rate limits and injected 429s (`hearth_bench/events.rs`).
 //!
@@ -33,10 +36,12 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 mod events;
 #[path = "hearth_bench/matching.rs"]
 mod matching;
+#[path = "hearth_bench/web.rs"]
+mod web;
 
 const USAGE: &str = "hearth-bench [--data community-activity.csv.gz] [--events N] [--members M] \
 [--guild-members G] [--rounds R] [--records R] [--store-members S] [--store FILE] \
-[--only ingest|reports|writer|events|matching] [--event-members N] [--event-count E] \
+[--only ingest|reports|web|writer|events|matching] [--event-members N] [--event-count E] \
 [--match-members N] [--out FILE]";
 
 struct Args {
@@ -94,7 +99,7 @@ fn args() -> anyhow::Result<Args> {
             "--event-count" => args.event_count = value.parse()?,
             "--match-members" => args.match_members = value.parse()?,
             "--only"
-                if ["ingest", "reports", "writer", "events", "matching"]
+                if ["ingest", "reports", "web", "writer", "events", "matching"]
                     .contains(&value.as_str()) =>
             {
                 args.only = Some(value)
@@ -515,7 +520,7 @@ async fn main() -> anyhow::Result<()> {
     } else if args.only.as_deref() == Some("matching") {
         report["matching"] = matching::run(args.match_members)?;
     } else {
-        if args.only.as_deref() != Some("reports") {
+        if !matches!(args.only.as_deref(), Some("reports" | "web")) {
             report = ingest(&args, &exe_dir).await?;
         }
         if args.only.as_deref() != Some("ingest") {
@@ -796,7 +801,16 @@ async fn report_latency(
         .clone()
         .unwrap_or_else(|| dir.path().join("hearth.db"));
     let reuse = db_path.exists();
-    let config = harness::write_config(dir.path(), &emu.base_url(), "")?;
+    let web_port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let web_origin = format!("http://127.0.0.1:{web_port}");
+    emu.add_oauth_redirect(&format!("{web_origin}/callback"));
+    let web_config = format!(
+        "[web]\nbind = \"127.0.0.1:{web_port}\"\nclient_secret = \"{}\"\n",
+        emu.oauth_client_secret()
+    );
+    let config = harness::write_config(dir.path(), &emu.base_url(), &web_config)?;
     let config_text = std::fs::read_to_string(&config)?.replace(
         &format!("sqlite://{}", dir.path().join("hearth.db").display()),
         &format!("sqlite://{}", db_path.display()),
@@ -818,6 +832,13 @@ async fn report_latency(
     );
 
     let hearth_exe = exe_dir.join("hearth");
+    if args.only.as_deref() == Some("web") {
+        let mut bot = BotProcess::spawn(&hearth_exe, dir.path(), &config)?;
+        bot.wait_ready(1).await?;
+        let dashboard = web::run(&emu, &web_origin, guild, manager).await;
+        bot.terminate().await?;
+        return Ok(json!({ "dashboard": dashboard? }));
+    }
     let today = hearth::domain::clock::now().date_naive();
     let from = (today - chrono::Duration::days(364)).to_string();
     let report_once = || {
@@ -870,7 +891,9 @@ async fn report_latency(
             bail!("/stats overview answered {}", response.status);
         }
     }
+    let dashboard = web::run(&emu, &web_origin, guild, manager).await;
     bot.terminate().await?;
+    let dashboard = dashboard?;
     overview.sort();
     let parts = overview_parts(&db_path, guild, today).await?;
     let connections = connections_latency(&db_path, guild, today).await?;
@@ -932,6 +955,7 @@ async fn report_latency(
         "stats_overview_parts_ms": parts_json,
         "connections_ms": connections_json,
         "digest_ms": { "p50": ms(pct(&digest, 0.5)), "p95": ms(pct(&digest, 0.95)), "runs": digest.len() },
+        "dashboard": dashboard,
     }))
 }
 

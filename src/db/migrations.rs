@@ -46,6 +46,7 @@ const FILES: &[(&str, &str)] = &embed![
     "0025_stale_join_index.sql",
     "0026_connected_days_partial_index.sql",
     "0027_web_sessions.sql",
+    "0028_settings_changes.sql",
 ];
 
 /// The migrator `sqlx::migrate!("./migrations")` would build.

@@ -20,6 +20,7 @@ pub mod privacy;
 pub mod prompts;
 pub mod recognition;
 pub mod rollup;
+pub mod settings_changes;
 pub mod statements;
 pub mod surveys;
 pub mod web_sessions;

@@ -11,6 +11,11 @@ pub fn anonymous_id() -> u64 {
     rand::random::<u64>() | (1 << 63)
 }
 
+/// Whether an id is one `anonymous_id` gave.
+pub fn is_anonymous(user_id: u64) -> bool {
+    user_id >> 63 == 1
+}
+
 /// Everything stored about a member in a guild (or in every guild with `None`).
 pub async fn export(pool: &Pool, guild_id: Option<u64>, user_id: u64) -> sqlx::Result<Value> {
     let guild = guild_id.map(to_sql_id);
@@ -140,6 +145,7 @@ pub async fn export(pool: &Pool, guild_id: Option<u64>, user_id: u64) -> sqlx::R
             survey_answers.push(json!({"survey_id": wave.survey_id, "wave": wave.number, "score": answer.score, "comment": answer.comment, "answers": answer.answers, "signed": false}));
         }
     }
+    let settings_changes = super::settings_changes::made_by(pool, guild_id, user_id).await?;
     Ok(json!({
         "user_id": user_id.to_string(),
         "note": "Hearth stores ids, times, channels and counts; never the content of your messages.",
@@ -154,6 +160,7 @@ pub async fn export(pool: &Pool, guild_id: Option<u64>, user_id: u64) -> sqlx::R
         "connections": connect.iter().map(|(g, interests, tz, frequency, group_size, status)| json!({"guild_id": g.to_string(), "interests": interests, "timezone": tz, "frequency": frequency, "group_size": group_size, "status": status})).collect::<Vec<_>>(),
         "flags_raised": flags.iter().map(|(g, id, reason, at)| json!({"guild_id": g.to_string(), "flag": id, "reason": reason, "at": at})).collect::<Vec<_>>(),
         "connection_matches": matches.iter().map(|m| json!({"guild_id": m.guild_id.to_string(), "round": m.round_number, "at": m.ran_at, "with": m.members.iter().filter(|(u, _)| *u != user_id).map(|(u, _)| u.to_string()).collect::<Vec<_>>(), "met": m.members.iter().find(|(u, _)| *u == user_id).and_then(|(_, met)| *met)})).collect::<Vec<_>>(),
+        "settings_changes": settings_changes.iter().map(|(g, c)| json!({"guild_id": g.to_string(), "at": c.changed_at, "source": c.source, "setting": c.setting, "detail": c.detail})).collect::<Vec<_>>(),
         "tracking_opt_outs": optouts.iter().map(|(g, t)| json!({"guild_id": g.to_string(), "since": t})).collect::<Vec<_>>(),
     }))
 }
@@ -202,6 +209,8 @@ pub async fn forget(
         "UPDATE flags SET author_id = $3 WHERE author_id = $1 AND ($2 IS NULL OR guild_id = $2)",
         "UPDATE saved_reply_uses SET used_by = $3 WHERE used_by = $1 AND ($2 IS NULL OR guild_id = $2)",
         "DELETE FROM tracking_optouts WHERE user_id = $1 AND ($2 IS NULL OR guild_id = $2) AND $3 = $3",
+        // The audit log keeps the change and its time; who made it is no longer known.
+        "UPDATE settings_changes SET user_id = $3 WHERE user_id = $1 AND ($2 IS NULL OR guild_id = $2)",
         // Dashboard logins belong to no server: forgetting a member everywhere ends them.
         "DELETE FROM web_sessions WHERE user_id = $1 AND $2 IS NULL AND $3 = $3",
     ] {
@@ -264,6 +273,7 @@ pub async fn purge_left_guilds(pool: &Pool, cutoff: i64) -> sqlx::Result<Vec<i64
             "connect_members",
             "connect_declines",
             "connect_programs",
+            "settings_changes",
             "saved_reply_uses",
             "saved_replies",
             "flags",

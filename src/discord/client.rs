@@ -58,6 +58,7 @@ pub async fn build(
         .options(poise::FrameworkOptions {
             commands: commands::all(),
             on_error: |err| Box::pin(errors::on_error(err)),
+            post_command: |ctx| Box::pin(super::audit::after_command(ctx)),
             event_handler: |framework, event| Box::pin(events::handle(framework, event)),
             allowed_mentions: Some(embeds::no_mentions()),
             initialize_owners: false,

@@ -1,6 +1,7 @@
 //! The Discord layer: the only module that imports poise/serenity. Commands and event handlers
 //! are thin adapters over `db` and `domain`; embeds live in `embeds`.
 
+pub mod audit;
 pub mod checks;
 pub mod client;
 pub mod commands;

@@ -3,13 +3,19 @@
 //!
 //! - `auth`: login through Discord, server-side sessions, CSRF tokens, cookies.
 //! - `access`: who may see which server (a manager by §2, checked through the bot).
+//! - `audit`: the audit log of settings changes.
+//! - `figures`, `memo`: the health and retention figures, computed once for everyone asking
+//!   within a minute.
 //! - `pages`: the handlers and their HTML (maud), charts as inline SVG or the PNGs of `/stats`.
 //!
 //! Handlers stay thin: they read through `features`/`db` and render. Every page answer carries
 //! headers that keep it out of frames, caches and referrers.
 
 mod access;
+mod audit;
 mod auth;
+mod figures;
+mod memo;
 mod pages;
 mod views;
 
@@ -41,6 +47,7 @@ pub struct Web {
     public_origin: String,
     http: reqwest::Client,
     access: Arc<access::AccessCache>,
+    figures: Arc<figures::Figures>,
 }
 
 impl Web {
@@ -70,6 +77,7 @@ impl Web {
             public_origin,
             http,
             access: Arc::new(access::AccessCache::default()),
+            figures: Arc::new(figures::Figures::default()),
         })
     }
 
@@ -97,6 +105,7 @@ pub fn router(web: Web) -> Router {
         .route("/servers/{guild}/calendar", get(pages::calendar))
         .route("/servers/{guild}/calendar.ics", get(pages::calendar_ics))
         .route("/servers/{guild}/activity.png", get(pages::activity_png))
+        .route("/servers/{guild}/audit", get(audit::audit))
         .route("/static/style.css", get(pages::stylesheet))
         .fallback(pages::not_found)
         .layer(axum::middleware::map_response(views::security_headers))

@@ -19,7 +19,7 @@ use crate::domain::analytics::CohortPeriod;
 /// The longest range a page shows: three years (longer reports are `hearth report`'s job).
 const MAX_DAYS: i64 = 3 * 366;
 
-fn bar(web: &Web, session: &Session) -> UserBar {
+pub(super) fn bar(web: &Web, session: &Session) -> UserBar {
     UserBar {
         name: web.access.name_of(session.user_id),
         csrf: session.csrf(),
@@ -67,13 +67,13 @@ pub async fn home(State(web): State<Web>, headers: HeaderMap) -> Result<Response
 }
 
 /// The server of a path, once the session and the manager rule allow it.
-struct Allowed {
-    session: Session,
-    guild_id: u64,
-    name: String,
+pub(super) struct Allowed {
+    pub session: Session,
+    pub guild_id: u64,
+    pub name: String,
 }
 
-async fn allowed(
+pub(super) async fn allowed(
     web: &Web,
     headers: &HeaderMap,
     uri: &Uri,
@@ -143,19 +143,20 @@ async fn range(
     Ok((tz, from, to))
 }
 
-fn tabs(guild_id: u64, on: &str, query: &str) -> Markup {
+pub(super) fn tabs(guild_id: u64, on: &str, query: &str) -> Markup {
     let items = [
         ("health", format!("/servers/{guild_id}")),
         ("retention", format!("/servers/{guild_id}/retention")),
         ("members", format!("/servers/{guild_id}/members")),
         ("feedback", format!("/servers/{guild_id}/feedback")),
         ("calendar", format!("/servers/{guild_id}/calendar")),
+        ("audit", format!("/servers/{guild_id}/audit")),
     ];
     html! {
         nav.tabs {
             a href="/" { "← servers" }
             @for (name, href) in items {
-                @let query = if matches!(name, "feedback" | "calendar") { "" } else { query };
+                @let query = if matches!(name, "feedback" | "calendar" | "audit") { "" } else { query };
                 a class=@if name == on { "on" } href=(format!("{href}{query}")) { (name) }
             }
         }
@@ -193,29 +194,14 @@ pub async fn health(
     let allowed = allowed(&web, &headers, &uri, &guild).await?;
     let guild_id = allowed.guild_id;
     let (tz, from, to) = range(&web, guild_id, &query, 30).await?;
-    let settings = crate::features::settings::resolve(&web.pool, &web.config, guild_id).await?;
-    let managers = web.directory.managers(guild_id, settings.manager_role);
-    let (report, talk) =
-        crate::features::stats::overview(&web.pool, guild_id, tz, from, to, &managers).await?;
-    let connected = crate::features::connections::connected(
-        &web.pool,
-        guild_id,
-        (from, to),
-        report.active_over_period(),
-    )
-    .await?;
-    let (start, end) = crate::domain::schedule::days_span(from, to, tz);
-    let events = crate::features::events::reports_between(
-        &web.pool,
-        &web.config,
-        guild_id,
-        start,
-        end,
-        crate::domain::clock::unix_now(),
-    )
-    .await?;
-    let surveys = crate::features::surveys::report_json(&web.pool, guild_id, tz, from, to).await?;
-    let waves = surveys.as_array().cloned().unwrap_or_default();
+    let (figures, computed) = web.figures.health(&web, guild_id, tz, (from, to)).await?;
+    let super::figures::Health {
+        report,
+        talk,
+        connected,
+        events,
+        surveys: waves,
+    } = &*figures;
     let last = report.daily.last();
     let (dau, wau, mau) = last.map_or((0, 0, 0), |d| (d.dau, d.wau, d.mau));
     let stickiness = (mau > 0).then(|| dau as f64 / mau as f64);
@@ -239,7 +225,7 @@ pub async fn health(
             h1 { (allowed.name) " · community health" }
             (tabs(guild_id, "health", &range_query))
             (range_form(&format!("/servers/{guild_id}"), from, to))
-            p.small { (from) " to " (to) " · days in " (tz.name()) " · DAU, WAU and MAU of the last day" }
+            p.small { (from) " to " (to) " · days in " (tz.name()) " · DAU, WAU and MAU of the last day · " (super::figures::age(computed)) }
             div.cards {
                 (card("DAU", dau.to_string(), None))
                 (card("WAU", wau.to_string(), None))
@@ -261,7 +247,7 @@ pub async fn health(
             } @else {
                 table {
                     thead { tr { th { "event" } th { "start" } th { "going" } th { "attended" } th { "show-up" } th { "no-shows" } th { "walk-ins" } th { "rating" } } }
-                    tbody { @for e in &events {
+                    tbody { @for e in events {
                         tr {
                             td { "#" (e.event.id) " " (e.event.title) }
                             td { (chrono::DateTime::from_timestamp(e.event.start_at, 0).map(|t| t.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string()).unwrap_or_default()) }
@@ -281,7 +267,7 @@ pub async fn health(
             } @else {
                 table {
                     thead { tr { th { "survey" } th { "wave" } th { "date" } th { "NPS" } th { "responses" } th { "promoters" } th { "passives" } th { "detractors" } } }
-                    tbody { @for w in &waves {
+                    tbody { @for w in waves {
                         tr {
                             td.num { (w["id"]) }
                             td.num { (w["wave"]) }
@@ -320,7 +306,10 @@ pub async fn retention(
             )))
         }
     };
-    let report = crate::features::stats::report(&web.pool, guild_id, tz, from, to, period).await?;
+    let (report, computed) = web
+        .figures
+        .retention(&web, guild_id, tz, (from, to), period)
+        .await?;
     let range_query = format!("?from={from}&to={to}");
     let page = frame(
         &format!("{} · retention", allowed.name),
@@ -339,7 +328,7 @@ pub async fn retention(
                 }
                 button type="submit" { "Show" }
             }
-            p.small { "Members who joined in each " (by) ", and the share of them active 30-59 and 90-119 days after joining." }
+            p.small { "Members who joined in each " (by) ", and the share of them active 30-59 and 90-119 days after joining · " (super::figures::age(computed)) }
             (views::retention_table(&report.retention))
         },
     );
@@ -411,7 +400,7 @@ pub async fn members(
 }
 
 /// Discord's mentions (`<#channel>`, `<@member>`, `<@&role>`, `<t:unix:F>`) as plain names.
-fn plain_mentions(web: &Web, guild_id: u64, text: &str) -> String {
+pub(super) fn plain_mentions(web: &Web, guild_id: u64, text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(start) = rest.find('<') {

@@ -3,6 +3,7 @@
 
 mod ama;
 mod analytics;
+mod audit;
 mod browser;
 mod calendar;
 mod common;

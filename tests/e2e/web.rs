@@ -12,7 +12,7 @@ use crate::browser::{free_port, Browser};
 use crate::common::*;
 
 /// A world whose bot serves the dashboard; returns the bot and the dashboard's origin.
-async fn with_dashboard(world: &World) -> (BotProcess, String) {
+pub(crate) async fn with_dashboard(world: &World) -> (BotProcess, String) {
     let port = free_port();
     let origin = format!("http://127.0.0.1:{port}");
     world.emu.add_oauth_redirect(&format!("{origin}/callback"));
@@ -42,7 +42,7 @@ fn screenshots() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/web-screenshots")
 }
 
-fn client() -> reqwest::Client {
+pub(crate) fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -262,7 +262,7 @@ async fn a_member_who_is_not_a_manager_sees_no_server_and_is_refused_by_url() {
 }
 
 /// The query parameters of a `Location`.
-fn query_of(location: &str) -> std::collections::HashMap<String, String> {
+pub(crate) fn query_of(location: &str) -> std::collections::HashMap<String, String> {
     location
         .split_once('?')
         .map(|(_, q)| q)
@@ -273,7 +273,7 @@ fn query_of(location: &str) -> std::collections::HashMap<String, String> {
         .collect()
 }
 
-fn set_cookie(response: &reqwest::Response, name: &str) -> String {
+pub(crate) fn set_cookie(response: &reqwest::Response, name: &str) -> String {
     response
         .headers()
         .get_all("set-cookie")

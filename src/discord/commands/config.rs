@@ -27,7 +27,8 @@ pub fn commands() -> Vec<Command> {
         "channel",
         "manager_role",
         "application_role",
-        "doctor"
+        "doctor",
+        "audit"
     ),
     subcommand_required
 )]
@@ -176,6 +177,14 @@ async fn application_role(
         None => "Approving an application no longer grants a role.".to_owned(),
     };
     ctx.say(text).await?;
+    Ok(())
+}
+
+/// Who changed which setting and when (the latest 20 changes)
+#[poise::command(slash_command, ephemeral)]
+async fn audit(ctx: Context<'_>) -> Result<(), Error> {
+    let changes = db::settings_changes::latest(&ctx.data().pool, guild_id(ctx)?, 20).await?;
+    ctx.say(crate::discord::audit::render(&changes)).await?;
     Ok(())
 }
 
