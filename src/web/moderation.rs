@@ -146,9 +146,9 @@ pub async fn inbox(
                 ul { @for member in &silent { li { (member) } } }
             }
             h2 { "Newcomers' first messages with no reply after " (hours) " h" }
-            (posts(&digest.unanswered_messages, false, "None: every newcomer's first message got a reply."))
+            (posts(&digest.unanswered_messages, false, "None: no newcomer's first message is waiting for a reply."))
             h2 { "Newcomers' threads nobody else posted in after " (hours) " h" }
-            (posts(&digest.unanswered_threads, true, "None: every newcomer's thread got an answer."))
+            (posts(&digest.unanswered_threads, true, "None: no newcomer's thread is waiting for an answer."))
             @if !digest.open_flags.is_empty() {
                 p { a href=(format!("/servers/{guild_id}/flags")) { (digest.open_flags.len()) " open flag(s): see the flags page" } }
             }
