@@ -81,7 +81,7 @@ fn upcoming_table(reports: &[EventReport], tz: Tz) -> Markup {
                 @let f = &r.figures;
                 tr {
                     td { "#" (r.event.id) " " (r.event.title) }
-                    td { (local_time(r.event.start_at, tz)) }
+                    td.when { (local_time(r.event.start_at, tz)) }
                     td.num { (f.going) @if let Some(c) = r.event.capacity() { " / " (c) } }
                     td.num { (f.maybe) }
                     td.num { (f.cant) }
@@ -96,7 +96,7 @@ fn upcoming_table(reports: &[EventReport], tz: Tz) -> Markup {
 fn held_table(reports: &[EventReport], tz: Tz) -> Markup {
     let now = crate::domain::clock::unix_now();
     html! {
-        table {
+        div.scroll { table.wide {
             thead { tr {
                 th { "event" } th { "started" } th { "going" } th { "maybe" } th { "can't" } th { "waitlist" }
                 th { "attended" } th { "show-up" } th { "no-shows" } th { "walk-ins" } th { "rating" } th { "responses" }
@@ -105,7 +105,7 @@ fn held_table(reports: &[EventReport], tz: Tz) -> Markup {
                 @let f = &r.figures;
                 tr {
                     td { "#" (r.event.id) " " (r.event.title) @if r.event.end_at > now { " " span.live { "live" } } }
-                    td { (local_time(r.event.start_at, tz)) }
+                    td.when { (local_time(r.event.start_at, tz)) }
                     td.num { (f.going) }
                     td.num { (f.maybe) }
                     td.num { (f.cant) }
@@ -118,7 +118,7 @@ fn held_table(reports: &[EventReport], tz: Tz) -> Markup {
                     td.num { (count_and_share(r.feedback.len(), r.feedback_rate())) }
                 }
             } }
-        }
+        } }
     }
 }
 
@@ -201,7 +201,7 @@ fn nps_section(waves: &[WaveResult], latest: &WaveResult, tz: Tz) -> Markup {
         )
     };
     html! {
-        table {
+        div.scroll { table.wide {
             thead { tr {
                 th { "wave" } th { "opened" } th { "NPS" } th { "promoters" } th { "passives" } th { "detractors" }
                 th { "responses" } th { "reached" } th { "response rate" }
@@ -209,8 +209,8 @@ fn nps_section(waves: &[WaveResult], latest: &WaveResult, tz: Tz) -> Markup {
             tbody { @for w in waves.iter().rev() {
                 tr {
                     td { (w.wave.number) " (" (wave_state(w)) ")" }
-                    td { (local_time(w.wave.opened_at, tz)) }
-                    td.num { (w.nps.shown()) }
+                    td.when { (local_time(w.wave.opened_at, tz)) }
+                    td.num.when { (w.nps.shown()) }
                     td.num { (w.nps.promoters) }
                     td.num { (w.nps.passives) }
                     td.num { (w.nps.detractors) }
@@ -219,7 +219,7 @@ fn nps_section(waves: &[WaveResult], latest: &WaveResult, tz: Tz) -> Markup {
                     td.num { (percent(w.response_rate())) }
                 }
             } }
-        }
+        } }
         p.small { "Wave " (latest.wave.number) ": newcomers " (segment(&latest.newcomers)) " · veterans " (segment(&latest.veterans)) }
         h3 { "Comments on wave " (latest.wave.number) " (no names)" }
         @if latest.comments.is_empty() {

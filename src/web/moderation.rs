@@ -63,7 +63,7 @@ pub async fn flags(
                             td { (member_name(&web, guild_id, crate::db::from_sql_id(f.author_id))) }
                             td.num { (f.reports) " member(s)" }
                             td { @for reason in &q.reasons { div.reason { (reason) } } }
-                            td { (local_time(f.created_at, tz)) }
+                            td.when { (local_time(f.created_at, tz)) }
                         }
                     } }
                 }
@@ -114,7 +114,7 @@ pub async fn inbox(
                         tr {
                             td { (name(p.user)) }
                             td { "#" (channel_name(if thread { p.target } else { p.channel })) }
-                            td { (local_time(p.at, tz)) }
+                            td.when { (local_time(p.at, tz)) }
                             td { a href=(if thread { format!("https://discord.com/channels/{guild_id}/{}", p.target) } else { message_link(guild_id, p.channel, p.target) }) rel="noreferrer" { "open in Discord" } }
                         }
                     } }

@@ -167,10 +167,10 @@ pub fn percent(share: Option<f64>) -> String {
     share.map_or_else(|| "n/a".to_owned(), |s| format!("{:.0}%", s * 100.0))
 }
 
-/// A moment in the server's time zone: `Thu 03 Dec 2026 19:00`.
+/// A moment in the server's time zone: `03 Dec 2026 19:00`.
 pub fn local_time(unix: i64, tz: chrono_tz::Tz) -> String {
     chrono::DateTime::from_timestamp(unix, 0).map_or_else(String::new, |t| {
-        t.with_timezone(&tz).format("%a %d %b %Y %H:%M").to_string()
+        t.with_timezone(&tz).format("%d %b %Y %H:%M").to_string()
     })
 }
 
@@ -353,8 +353,8 @@ button, .button { font: inherit; background: var(--accent); color: #fff; border:
 main { max-width: 980px; margin: 0 auto; padding: 1.2rem; }
 h1 { font-size: 1.5rem; margin: .4rem 0 1rem; }
 h2 { font-size: 1.15rem; margin: 1.6rem 0 .6rem; }
-nav.tabs { display: flex; gap: .4rem; margin-bottom: 1rem; flex-wrap: wrap; }
-nav.tabs a { padding: .3rem .7rem; border-radius: 6px; background: var(--card); border: 1px solid var(--line); color: var(--ink); text-decoration: none; }
+nav.tabs { display: flex; gap: .3rem; margin-bottom: 1rem; flex-wrap: wrap; }
+nav.tabs a { padding: .3rem .55rem; border-radius: 6px; background: var(--card); border: 1px solid var(--line); color: var(--ink); text-decoration: none; }
 nav.tabs a.on { background: var(--accent); border-color: var(--accent); color: #fff; }
 .cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(170px, 1fr)); gap: .7rem; }
 .card { background: var(--card); border: 1px solid var(--line); border-radius: 10px; padding: .7rem .9rem; }
@@ -395,6 +395,10 @@ ul.comments { padding-left: 1.1rem; }
 ul.comments li { margin: .2rem 0; overflow-wrap: anywhere; }
 .reason + .reason { border-top: 1px dashed var(--line); margin-top: .2rem; padding-top: .2rem; }
 table { max-width: 100%; }
+td.when { white-space: nowrap; }
+div.scroll { overflow-x: auto; max-width: 100%; }
+table.wide { font-size: .88rem; }
+table.wide th, table.wide td { padding: .3rem .45rem; }
 "#;
 
 #[cfg(test)]

@@ -364,7 +364,10 @@ async fn events_surveys_connections_flags_and_the_inbox_show_what_the_commands_s
         ("surveys", "No surveys yet: /survey nps"),
         ("connections", "/connect setup starts them"),
         ("flags", "No open flags."),
-        ("inbox", "None: no newcomer's first message is waiting for a reply."),
+        (
+            "inbox",
+            "None: no newcomer's first message is waiting for a reply.",
+        ),
     ] {
         let (status, text) = page(&origin, &manager, &format!("/servers/{guild}/{name}")).await;
         assert_eq!(status, 200, "{name}: {text}");
@@ -762,7 +765,7 @@ async fn events_surveys_connections_flags_and_the_inbox_show_what_the_commands_s
         let text = browser.text().await;
         assert!(text.contains(&format!("· {name}")), "{text}");
         browser
-            .screenshot(&shots, &format!("{}-{name}.png", 11 + i))
+            .screenshot_page(&shots, &format!("{}-{name}.png", 11 + i))
             .await;
     }
     browser.close().await;
