@@ -647,8 +647,11 @@ async fn events_surveys_connections_flags_and_the_inbox_show_what_the_commands_s
         ),
         "{stats}\n{text}"
     );
+    let taking_part = between(&stats, "**Connections** · ", " member(s) taking part");
+    let paused = between(&stats, "taking part, ", " paused");
+    assert_eq!(taking_part, "2", "{stats}");
     assert!(
-        text.contains(&format!("Taking part\n2\n0 paused")),
+        text.contains(&format!("Taking part\n{taking_part}\n{paused} paused")),
         "{stats}\n{text}"
     );
 
