@@ -742,3 +742,35 @@ pub async fn scheduled_round(
     tracing::info!(guild.id = program.guild(), round = ?outcome.round, groups = outcome.groups, members = outcome.members, "connections round");
     Ok((outcome.groups > 0, next))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connect_stats_read_as_before_and_the_met_rate_needs_matches() {
+        let mut stats = ConnectStats {
+            days: 90,
+            active: 2,
+            paused: 1,
+            made: 4,
+            met: 1,
+            connected: Connected {
+                connected: 2,
+                active: 4,
+                new_pairs: 1,
+            },
+            weeks: Vec::new(),
+            met_someone: event_rules::Retained::default(),
+            did_not: event_rules::Retained::default(),
+        };
+        assert_eq!(stats.met_rate(), Some(0.25));
+        let text = stats.text();
+        assert!(
+            text.starts_with("**Connections** · 2 member(s) taking part, 1 paused\nLast 90 days: 4 match(es), met 1 (25%) · connected members 50% (2 of 4 active), 1 new connection(s)\nNew connections per week: none yet"),
+            "{text}"
+        );
+        stats.made = 0;
+        assert_eq!(stats.met_rate(), None);
+    }
+}

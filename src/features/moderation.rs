@@ -503,3 +503,30 @@ pub async fn automod_done(
         lines.join("\n")
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_queued_flag_links_to_its_message_and_keeps_reasons_without_names() {
+        let queued = QueuedFlag {
+            flag: Flag {
+                id: 1,
+                guild_id: 10,
+                channel_id: 20,
+                message_id: 30,
+                author_id: 40,
+                status: "open".into(),
+                created_at: 0,
+                reports: 2,
+            },
+            reasons: vec!["Spam".into(), "Rude".into()],
+        };
+        assert_eq!(queued.link(), "https://discord.com/channels/10/20/30");
+        assert_eq!(
+            queued.link(),
+            flag_line(&queued.flag).split(" · ").nth(1).unwrap()
+        );
+    }
+}

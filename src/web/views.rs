@@ -433,10 +433,10 @@ mod tests {
     fn times_are_shown_in_the_servers_zone() {
         let berlin: chrono_tz::Tz = "Europe/Berlin".parse().unwrap();
         // 2026-07-01 17:00 UTC is 19:00 in Berlin (summer time).
-        assert_eq!(local_time(1_782_925_200, berlin), "Wed 01 Jul 2026 19:00");
+        assert_eq!(local_time(1_782_925_200, berlin), "01 Jul 2026 19:00");
         assert_eq!(
             local_time(1_782_925_200, chrono_tz::UTC),
-            "Wed 01 Jul 2026 17:00"
+            "01 Jul 2026 17:00"
         );
     }
 

@@ -647,6 +647,16 @@ async fn events_surveys_connections_flags_and_the_inbox_show_what_the_commands_s
         ),
         "{stats}\n{text}"
     );
+    for bad in ["0", "a-week", "99999"] {
+        let (status, text) = page(
+            &origin,
+            &manager,
+            &format!("/servers/{guild}/connections?days={bad}"),
+        )
+        .await;
+        assert_eq!(status, 400, "days={bad}: {text}");
+        assert!(text.contains("`days` is a number of days"), "{text}");
+    }
     let taking_part = between(&stats, "**Connections** · ", " member(s) taking part");
     let paused = between(&stats, "taking part, ", " paused");
     assert_eq!(taking_part, "2", "{stats}");
