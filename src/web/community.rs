@@ -3,7 +3,7 @@
 //! `hearth report`), and renders; nothing here counts anything itself.
 
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, Uri};
+use axum::http::{header, HeaderMap, Uri};
 use axum::response::{IntoResponse, Response};
 use chrono_tz::Tz;
 use maud::{html, Markup};
@@ -174,7 +174,13 @@ fn survey_section(web: &Web, guild_id: u64, results: &SurveyResults, tz: Tz) -> 
             @match (results.waves.last(), &results.custom) {
                 (None, _) => { p.notice { "No wave yet." } },
                 (Some(latest), Some(custom)) => { (custom_section(latest, custom, tz)) },
-                (Some(latest), None) => { (nps_section(&results.waves, latest, tz)) },
+                (Some(latest), None) => {
+                    (nps_section(&results.waves, latest, tz))
+                    @if results.waves.iter().any(|w| w.nps.responses > 0) {
+                        h3 { "NPS per wave" }
+                        img.png src=(format!("/servers/{guild_id}/surveys/{}/trend.png", survey.id)) alt="NPS per wave with its margin of error (the chart of /survey results)";
+                    }
+                },
             }
         }
     }
@@ -270,6 +276,28 @@ fn question_summary(question: &Question, summary: &Summary) -> Markup {
             }
         }
     }
+}
+
+/// `GET /servers/{id}/surveys/{survey}/trend.png`: the NPS trend over the waves, the PNG of
+/// `/survey results`.
+pub async fn survey_trend_png(
+    State(web): State<Web>,
+    headers: HeaderMap,
+    uri: Uri,
+    Path((guild, survey)): Path<(String, String)>,
+) -> Result<Response, PageError> {
+    let allowed = allowed(&web, &headers, &uri, &guild).await?;
+    let missing = || PageError::NotFound("This survey has no NPS chart.".into());
+    let survey = survey.parse::<i64>().map_err(|_| missing())?;
+    let results = match crate::features::surveys::results(&web.pool, allowed.guild_id, survey).await
+    {
+        Ok(results) => results,
+        // No such survey, or no wave yet.
+        Err(err) if err.is::<crate::error::UserError>() => return Err(missing()),
+        Err(err) => return Err(err.into()),
+    };
+    let png = results.chart.ok_or_else(missing)?;
+    Ok(([(header::CONTENT_TYPE, "image/png")], png).into_response())
 }
 
 #[derive(Deserialize, Default)]

@@ -99,6 +99,10 @@ pub fn router(web: Web) -> Router {
         .route("/servers/{guild}/members", get(pages::members))
         .route("/servers/{guild}/events", get(community::events))
         .route("/servers/{guild}/surveys", get(community::surveys))
+        .route(
+            "/servers/{guild}/surveys/{survey}/trend.png",
+            get(community::survey_trend_png),
+        )
         .route("/servers/{guild}/connections", get(community::connections))
         .route("/servers/{guild}/feedback", get(pages::feedback))
         .route("/servers/{guild}/flags", get(moderation::flags))

@@ -578,6 +578,36 @@ async fn events_surveys_connections_flags_and_the_inbox_show_what_the_commands_s
             && text.contains("0 respondent(s)"),
         "{text}"
     );
+    let trend = |session: &str| {
+        client()
+            .get(format!("{origin}/servers/{guild}/surveys/1/trend.png"))
+            .header("cookie", session)
+            .send()
+    };
+    let png = trend(&manager).await.unwrap();
+    assert_eq!(png.status(), 200);
+    assert_eq!(png.headers()["content-type"], "image/png");
+    assert_eq!(&png.bytes().await.unwrap()[1..4], b"PNG");
+    let html = client()
+        .get(format!("{origin}/servers/{guild}/surveys"))
+        .header("cookie", &manager)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains(&format!("src=\"/servers/{guild}/surveys/1/trend.png\"")),
+        "the chart is on the page: {html}"
+    );
+    let (status, _) = page(
+        &origin,
+        &manager,
+        &format!("/servers/{guild}/surveys/9/trend.png"),
+    )
+    .await;
+    assert_eq!(status, 404, "no such survey");
     let wave = &json_surveys(&world)[0];
     assert_eq!(wave["responses"], json!(3), "{wave}");
 
@@ -793,6 +823,7 @@ async fn events_surveys_connections_flags_and_the_inbox_show_what_the_commands_s
             "{text}"
         );
     }
+    assert_eq!(trend(&member).await.unwrap().status(), 403);
     world.emu.assert_no_violations();
 }
 
