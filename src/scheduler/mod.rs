@@ -51,50 +51,17 @@ pub async fn run_due(
     use jobs::Monthly;
     let passes = [
         ("prompts", jobs::run_due_prompts(pool, config, now).await),
-        (
-            "monthly report",
-            jobs::run_due_monthly(pool, config, now, Monthly::Report).await,
-        ),
-        (
-            "feedback reminders",
-            jobs::run_due_sla_reminders(pool, config, now).await,
-        ),
-        (
-            "shout-out",
-            jobs::run_due_monthly(pool, config, now, Monthly::Shoutout).await,
-        ),
-        (
-            "event reminders",
-            jobs::run_due_event_reminders(pool, config, now).await,
-        ),
-        (
-            "event offers",
-            jobs::run_due_event_offers(pool, config, outbox, now).await,
-        ),
-        (
-            "event feedback",
-            jobs::run_due_event_feedback(pool, config, now).await,
-        ),
-        (
-            "event series",
-            jobs::run_due_event_series(pool, config, now).await,
-        ),
-        (
-            "survey waves",
-            jobs::run_due_survey_waves(pool, config, outbox, now).await,
-        ),
-        (
-            "survey closes",
-            jobs::run_due_survey_closes(pool, now).await,
-        ),
-        (
-            "connection rounds",
-            jobs::run_due_connect_rounds(pool, config, outbox, now).await,
-        ),
-        (
-            "connection follow-ups",
-            jobs::run_due_connect_follow_ups(pool, now).await,
-        ),
+        ("monthly report", jobs::run_due_monthly(pool, config, now, Monthly::Report).await),
+        ("feedback reminders", jobs::run_due_sla_reminders(pool, config, now).await),
+        ("shout-out", jobs::run_due_monthly(pool, config, now, Monthly::Shoutout).await),
+        ("event reminders", jobs::run_due_event_reminders(pool, config, now).await),
+        ("event offers", jobs::run_due_event_offers(pool, config, outbox, now).await),
+        ("event feedback", jobs::run_due_event_feedback(pool, config, now).await),
+        ("event series", jobs::run_due_event_series(pool, config, now).await),
+        ("survey waves", jobs::run_due_survey_waves(pool, config, outbox, now).await),
+        ("survey closes", jobs::run_due_survey_closes(pool, now).await),
+        ("connection rounds", jobs::run_due_connect_rounds(pool, config, outbox, now).await),
+        ("connection follow-ups", jobs::run_due_connect_follow_ups(pool, now).await),
         ("digests", jobs::run_due_digests(pool, config, now).await),
         ("recaps", jobs::run_due_recaps(pool, config, now).await),
     ];
