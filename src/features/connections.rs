@@ -520,6 +520,64 @@ fn made_and_met(matches: &[Match]) -> (usize, usize) {
     (matches.len(), met)
 }
 
+/// The figures of `/connect stats` (and the dashboard's connections page) over the last
+/// `days` days.
+#[derive(Clone, Debug)]
+pub struct ConnectStats {
+    pub days: i64,
+    /// Members taking part, and paused.
+    pub active: i64,
+    pub paused: i64,
+    /// Matches made in rounds of the period, and how many met.
+    pub made: usize,
+    pub met: usize,
+    /// Connected members of the period (product §11).
+    pub connected: Connected,
+    /// New pairs per ISO week (its Monday's day number), the last eight weeks.
+    pub weeks: Vec<(i64, u64)>,
+    /// Newcomers who met someone in their first 30 days, and those of the same join weeks who
+    /// did not: 30- and 90-day retention.
+    pub met_someone: event_rules::Retained,
+    pub did_not: event_rules::Retained,
+}
+
+impl ConnectStats {
+    /// Met ÷ made; `None` without matches.
+    pub fn met_rate(&self) -> Option<f64> {
+        #[allow(clippy::cast_precision_loss)]
+        (self.made > 0).then(|| self.met as f64 / self.made as f64)
+    }
+
+    /// The text of `/connect stats`.
+    pub fn text(&self) -> String {
+        let pct =
+            |r: Option<f64>| r.map_or_else(|| "n/a".to_owned(), |r| format!("{:.0}%", r * 100.0));
+        let (met_someone, did_not, figures) = (&self.met_someone, &self.did_not, &self.connected);
+        format!(
+            "**Connections** · {} member(s) taking part, {} paused\nLast {} days: {} match(es), met {} ({}) · connected members {} ({} of {} active), {} new connection(s)\nNew connections per week: {}\nNewcomers who met someone in their first 30 days: 30-day retention {} (of {}), 90-day {} (of {}) · same join weeks, did not: {} (of {}), {} (of {})",
+            self.active,
+            self.paused,
+            self.days,
+            self.made,
+            self.met,
+            pct(self.met_rate()),
+            pct(figures.rate()),
+            figures.connected,
+            figures.active,
+            figures.new_pairs,
+            crate::domain::connectedness::render_weeks(&self.weeks),
+            pct(met_someone.rate_30()),
+            met_someone.members_30,
+            pct(met_someone.rate_90()),
+            met_someone.members_90,
+            pct(did_not.rate_30()),
+            did_not.members_30,
+            pct(did_not.rate_90()),
+            did_not.members_90,
+        )
+    }
+}
+
 /// `/connect stats` (managers): members, rounds' matches and met rate over `days`, and the
 /// retention of newcomers who met someone against those of the same join weeks who did not.
 pub async fn stats(
@@ -529,13 +587,23 @@ pub async fn stats(
     days: i64,
     now: i64,
 ) -> anyhow::Result<String> {
+    Ok(stats_figures(pool, config, guild_id, days, now)
+        .await?
+        .text())
+}
+
+/// The figures of [`stats`].
+pub async fn stats_figures(
+    pool: &Pool,
+    config: &Config,
+    guild_id: u64,
+    days: i64,
+    now: i64,
+) -> anyhow::Result<ConnectStats> {
     let (active, paused) = db::connections::counts(pool, guild_id).await?;
     let matches =
         db::connections::matches_between(pool, guild_id, now - days * 86_400, now + 1).await?;
     let (made, met) = made_and_met(&matches);
-    let pct = |r: Option<f64>| r.map_or_else(|| "n/a".to_owned(), |r| format!("{:.0}%", r * 100.0));
-    #[allow(clippy::cast_precision_loss)]
-    let met_rate = (made > 0).then(|| met as f64 / made as f64);
     let tz = settings::timezone(pool, config, guild_id).await?;
     let today = crate::domain::analytics::day_number(local_date(now, tz));
     let first_met: HashMap<u64, i64> = db::connections::first_met(pool, guild_id)
@@ -562,7 +630,7 @@ pub async fn stats(
     let to = local_date(now, tz);
     let at = DateTime::<Utc>::from_timestamp(now, 0).unwrap_or_default();
     crate::features::rollup::refresh(pool, guild_id, tz, at).await?;
-    let figures = connected(
+    let connected = connected(
         pool,
         guild_id,
         (to - chrono::Duration::days(days - 1), to),
@@ -573,23 +641,17 @@ pub async fn stats(
     let today = crate::domain::analytics::day_number(to);
     let first_monday = crate::domain::connectedness::week_of(today) - 7 * 7;
     let weeks = db::connectedness::new_pairs_per_week(pool, guild_id, first_monday, today).await?;
-    Ok(format!(
-        "**Connections** · {active} member(s) taking part, {paused} paused\nLast {days} days: {made} match(es), met {met} ({}) · connected members {} ({} of {} active), {} new connection(s)\nNew connections per week: {}\nNewcomers who met someone in their first 30 days: 30-day retention {} (of {}), 90-day {} (of {}) · same join weeks, did not: {} (of {}), {} (of {})",
-        pct(met_rate),
-        pct(figures.rate()),
-        figures.connected,
-        figures.active,
-        figures.new_pairs,
-        crate::domain::connectedness::render_weeks(&weeks),
-        pct(met_someone.rate_30()),
-        met_someone.members_30,
-        pct(met_someone.rate_90()),
-        met_someone.members_90,
-        pct(did_not.rate_30()),
-        did_not.members_30,
-        pct(did_not.rate_90()),
-        did_not.members_90,
-    ))
+    Ok(ConnectStats {
+        days,
+        active,
+        paused,
+        made,
+        met,
+        connected,
+        weeks,
+        met_someone,
+        did_not,
+    })
 }
 
 /// Connected members of the days `from..=to` (product §11): active members who exchanged a
@@ -679,4 +741,36 @@ pub async fn scheduled_round(
     let outcome = outcome?;
     tracing::info!(guild.id = program.guild(), round = ?outcome.round, groups = outcome.groups, members = outcome.members, "connections round");
     Ok((outcome.groups > 0, next))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connect_stats_read_as_before_and_the_met_rate_needs_matches() {
+        let mut stats = ConnectStats {
+            days: 90,
+            active: 2,
+            paused: 1,
+            made: 4,
+            met: 1,
+            connected: Connected {
+                connected: 2,
+                active: 4,
+                new_pairs: 1,
+            },
+            weeks: Vec::new(),
+            met_someone: event_rules::Retained::default(),
+            did_not: event_rules::Retained::default(),
+        };
+        assert_eq!(stats.met_rate(), Some(0.25));
+        let text = stats.text();
+        assert!(
+            text.starts_with("**Connections** · 2 member(s) taking part, 1 paused\nLast 90 days: 4 match(es), met 1 (25%) · connected members 50% (2 of 4 active), 1 new connection(s)\nNew connections per week: none yet"),
+            "{text}"
+        );
+        stats.made = 0;
+        assert_eq!(stats.met_rate(), None);
+    }
 }

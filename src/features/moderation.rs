@@ -341,6 +341,41 @@ pub async fn list_flags(pool: &Pool, guild_id: u64) -> anyhow::Result<String> {
     ))
 }
 
+/// An open flag of the managers' queue: the flag (a link to the message, never its text) and
+/// the reasons members gave, without who gave them.
+#[derive(Clone, Debug)]
+pub struct QueuedFlag {
+    pub flag: Flag,
+    pub reasons: Vec<String>,
+}
+
+impl QueuedFlag {
+    /// The flagged message in Discord.
+    pub fn link(&self) -> String {
+        let f = &self.flag;
+        format!(
+            "https://discord.com/channels/{}/{}/{}",
+            db::from_sql_id(f.guild_id),
+            db::from_sql_id(f.channel_id),
+            db::from_sql_id(f.message_id)
+        )
+    }
+}
+
+/// The open flags of `/flags list`, oldest first, with their reasons (the dashboard's queue).
+pub async fn queue(pool: &Pool, guild_id: u64) -> anyhow::Result<Vec<QueuedFlag>> {
+    let mut queue = Vec::new();
+    for flag in db::moderation::open_flags(pool, guild_id).await? {
+        let reasons = db::moderation::flag_reasons(pool, flag.id)
+            .await?
+            .into_iter()
+            .map(|(_, reason)| reason)
+            .collect();
+        queue.push(QueuedFlag { flag, reasons });
+    }
+    Ok(queue)
+}
+
 /// One flag as a line of the list, the digest and `/today`.
 pub fn flag_line(flag: &Flag) -> String {
     format!(
@@ -467,4 +502,31 @@ pub async fn automod_done(
         "**Discord AutoMod**\n{}\nHearth never deletes messages itself.",
         lines.join("\n")
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_queued_flag_links_to_its_message_and_keeps_reasons_without_names() {
+        let queued = QueuedFlag {
+            flag: Flag {
+                id: 1,
+                guild_id: 10,
+                channel_id: 20,
+                message_id: 30,
+                author_id: 40,
+                status: "open".into(),
+                created_at: 0,
+                reports: 2,
+            },
+            reasons: vec!["Spam".into(), "Rude".into()],
+        };
+        assert_eq!(queued.link(), "https://discord.com/channels/10/20/30");
+        assert_eq!(
+            queued.link(),
+            flag_line(&queued.flag).split(" · ").nth(1).unwrap()
+        );
+    }
 }

@@ -397,6 +397,68 @@ async fn wave_result(
     })
 }
 
+/// A custom survey's wave summarised: how many answered, and each question with its summary.
+#[derive(Clone, Debug)]
+pub struct CustomSummary {
+    pub respondents: usize,
+    pub questions: Vec<(rules::Question, rules::Summary)>,
+}
+
+fn custom_summary(questions: &[rules::Question], answers: &[Answer]) -> CustomSummary {
+    let rows: Vec<Vec<Option<String>>> = answers
+        .iter()
+        .filter_map(|a| serde_json::from_str(a.answers.as_deref()?).ok())
+        .collect();
+    CustomSummary {
+        respondents: rows.len(),
+        questions: questions
+            .iter()
+            .cloned()
+            .zip(rules::summarise(questions, &rows))
+            .collect(),
+    }
+}
+
+/// A survey with what `/survey results` reads of it: every wave's figures, oldest first, and
+/// for a custom survey its latest wave summarised. Aggregates and comments only, never a name.
+#[derive(Clone, Debug)]
+pub struct SurveyResults {
+    pub survey: db::surveys::Survey,
+    pub waves: Vec<WaveResult>,
+    pub custom: Option<CustomSummary>,
+}
+
+async fn survey_results(pool: &Pool, survey: db::surveys::Survey) -> anyhow::Result<SurveyResults> {
+    let mut waves = Vec::new();
+    for wave in db::surveys::waves(pool, survey.id).await? {
+        waves.push(wave_result(pool, &survey, wave).await?);
+    }
+    let custom = match (questions_of(&survey), waves.last()) {
+        (Some(questions), Some(latest)) => Some(custom_summary(
+            &questions,
+            &db::surveys::answers(pool, latest.wave.id).await?,
+        )),
+        _ => None,
+    };
+    Ok(SurveyResults {
+        survey,
+        waves,
+        custom,
+    })
+}
+
+/// The results of every survey of the server, newest first, events' feedback surveys left
+/// out (their figures are the events'): the dashboard's surveys page.
+pub async fn all_results(pool: &Pool, guild_id: u64) -> anyhow::Result<Vec<SurveyResults>> {
+    let mut all = Vec::new();
+    for survey in db::surveys::list(pool, guild_id).await? {
+        if survey.event_id.is_none() {
+            all.push(survey_results(pool, survey).await?);
+        }
+    }
+    Ok(all)
+}
+
 /// `/survey results`: the latest wave's NPS with its margin of error, the groups, the response
 /// rate, newcomers vs veterans (each hidden under 5 answers), comments without names, and the
 /// trend over the waves.
@@ -404,13 +466,13 @@ pub async fn results(pool: &Pool, guild_id: u64, survey_id: i64) -> anyhow::Resu
     let survey = db::surveys::get(pool, guild_id, survey_id)
         .await?
         .or_user(format!("There is no survey #{survey_id} in this server."))?;
-    let mut results = Vec::new();
-    for wave in db::surveys::waves(pool, survey.id).await? {
-        results.push(wave_result(pool, &survey, wave).await?);
-    }
+    let SurveyResults {
+        survey,
+        waves: results,
+        custom,
+    } = survey_results(pool, survey).await?;
     let latest = results.last().or_user("This survey has no wave yet.")?;
-    if let Some(questions) = questions_of(&survey) {
-        let answers = db::surveys::answers(pool, latest.wave.id).await?;
+    if let Some(custom) = &custom {
         let mut lines = vec![format!(
             "**Survey #{}: {}** · wave {} ({}) · reached {}",
             survey.id,
@@ -423,7 +485,7 @@ pub async fn results(pool: &Pool, guild_id: u64, survey_id: i64) -> anyhow::Resu
             },
             latest.wave.reached
         )];
-        lines.extend(custom_lines(&questions, &answers));
+        lines.extend(custom_lines(custom));
         return Ok(Results {
             text: posts::truncate(&lines.join("\n"), posts::MESSAGE_LIMIT),
             chart: None,
@@ -699,13 +761,9 @@ pub async fn save_custom(
 }
 
 /// The results lines of a custom survey's wave.
-fn custom_lines(questions: &[rules::Question], answers: &[Answer]) -> Vec<String> {
-    let rows: Vec<Vec<Option<String>>> = answers
-        .iter()
-        .filter_map(|a| serde_json::from_str(a.answers.as_deref()?).ok())
-        .collect();
-    let mut lines = vec![format!("{} respondent(s)", rows.len())];
-    for (question, summary) in questions.iter().zip(rules::summarise(questions, &rows)) {
+fn custom_lines(custom: &CustomSummary) -> Vec<String> {
+    let mut lines = vec![format!("{} respondent(s)", custom.respondents)];
+    for (question, summary) in &custom.questions {
         lines.push(format!("**{}**", question.text()));
         match summary {
             rules::Summary::Scale { average, counts } => lines.push(format!(

@@ -6,7 +6,7 @@ use axum::http::{HeaderMap, Uri};
 use axum::response::{IntoResponse, Response};
 use maud::html;
 
-use super::pages::{allowed, bar, plain_mentions, tabs};
+use super::pages::{allowed, bar, member_name, plain_mentions, tabs};
 use super::views::{frame, PageError};
 use super::Web;
 
@@ -32,7 +32,7 @@ pub async fn audit(
         if crate::db::privacy::is_anonymous(user_id) {
             "a forgotten member".to_owned()
         } else {
-            plain_mentions(&web, guild_id, &format!("<@{user_id}>"))
+            member_name(&web, guild_id, user_id)
         }
     };
     let page = frame(
@@ -54,7 +54,7 @@ pub async fn audit(
                                 td { (who(change.user_id)) }
                                 td { @if change.source == "web" { "dashboard" } @else { "slash command" } }
                                 td { code { "/" (change.setting) } }
-                                td { (plain_mentions(&web, guild_id, &change.detail)) }
+                                td { (plain_mentions(&web, guild_id, tz, &change.detail)) }
                             }
                         }
                     }

@@ -7,6 +7,8 @@
 //! - `figures`, `memo`: the health and retention figures, computed once for everyone asking
 //!   within a minute.
 //! - `pages`: the handlers and their HTML (maud), charts as inline SVG or the PNGs of `/stats`.
+//! - `community`: events and attendance, surveys and NPS, connections.
+//! - `moderation`: the flag queue and the manager's inbox.
 //!
 //! Handlers stay thin: they read through `features`/`db` and render. Every page answer carries
 //! headers that keep it out of frames, caches and referrers.
@@ -14,8 +16,10 @@
 mod access;
 mod audit;
 mod auth;
+mod community;
 mod figures;
 mod memo;
+mod moderation;
 mod pages;
 mod views;
 
@@ -101,7 +105,16 @@ pub fn router(web: Web) -> Router {
         .route("/servers/{guild}", get(pages::health))
         .route("/servers/{guild}/retention", get(pages::retention))
         .route("/servers/{guild}/members", get(pages::members))
+        .route("/servers/{guild}/events", get(community::events))
+        .route("/servers/{guild}/surveys", get(community::surveys))
+        .route(
+            "/servers/{guild}/surveys/{survey}/trend.png",
+            get(community::survey_trend_png),
+        )
+        .route("/servers/{guild}/connections", get(community::connections))
         .route("/servers/{guild}/feedback", get(pages::feedback))
+        .route("/servers/{guild}/flags", get(moderation::flags))
+        .route("/servers/{guild}/inbox", get(moderation::inbox))
         .route("/servers/{guild}/calendar", get(pages::calendar))
         .route("/servers/{guild}/calendar.ics", get(pages::calendar_ics))
         .route("/servers/{guild}/activity.png", get(pages::activity_png))

@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use super::access::{self, Denied};
 use super::auth::{self, Session};
-use super::views::{self, frame, percent, PageError, UserBar};
+use super::views::{self, frame, percent, Mention, PageError, UserBar};
 use super::Web;
 use crate::domain::analytics::CohortPeriod;
 
@@ -68,9 +68,9 @@ pub async fn home(State(web): State<Web>, headers: HeaderMap) -> Result<Response
 
 /// The server of a path, once the session and the manager rule allow it.
 pub(super) struct Allowed {
-    pub session: Session,
-    pub guild_id: u64,
-    pub name: String,
+    pub(super) session: Session,
+    pub(super) guild_id: u64,
+    pub(super) name: String,
 }
 
 pub(super) async fn allowed(
@@ -101,14 +101,14 @@ pub(super) async fn allowed(
 
 #[derive(Deserialize, Default)]
 pub struct RangeQuery {
-    from: Option<String>,
-    to: Option<String>,
-    by: Option<String>,
+    pub(super) from: Option<String>,
+    pub(super) to: Option<String>,
+    pub(super) by: Option<String>,
 }
 
 /// The days of a page: `?from=&to=` (YYYY-MM-DD), default the last 30 days in the server's
 /// time zone.
-async fn range(
+pub(super) async fn range(
     web: &Web,
     guild_id: u64,
     query: &RangeQuery,
@@ -143,27 +143,35 @@ async fn range(
     Ok((tz, from, to))
 }
 
+/// The pages of a server, in the order of the tab bar, and whether each reads a date range
+/// (`?from=&to=`, carried from tab to tab).
+const TABS: [(&str, &str, bool); 11] = [
+    ("health", "", true),
+    ("retention", "/retention", true),
+    ("members", "/members", true),
+    ("events", "/events", true),
+    ("surveys", "/surveys", false),
+    ("connections", "/connections", false),
+    ("feedback", "/feedback", false),
+    ("flags", "/flags", false),
+    ("inbox", "/inbox", false),
+    ("calendar", "/calendar", false),
+    ("audit", "/audit", false),
+];
+
 pub(super) fn tabs(guild_id: u64, on: &str, query: &str) -> Markup {
-    let items = [
-        ("health", format!("/servers/{guild_id}")),
-        ("retention", format!("/servers/{guild_id}/retention")),
-        ("members", format!("/servers/{guild_id}/members")),
-        ("feedback", format!("/servers/{guild_id}/feedback")),
-        ("calendar", format!("/servers/{guild_id}/calendar")),
-        ("audit", format!("/servers/{guild_id}/audit")),
-    ];
     html! {
         nav.tabs {
             a href="/" { "← servers" }
-            @for (name, href) in items {
-                @let query = if matches!(name, "feedback" | "calendar" | "audit") { "" } else { query };
-                a class=@if name == on { "on" } href=(format!("{href}{query}")) { (name) }
+            @for (name, path, ranged) in TABS {
+                @let query = if ranged { query } else { "" };
+                a class=@if name == on { "on" } href=(format!("/servers/{guild_id}{path}{query}")) { (name) }
             }
         }
     }
 }
 
-fn range_form(action: &str, from: NaiveDate, to: NaiveDate) -> Markup {
+pub(super) fn range_form(action: &str, from: NaiveDate, to: NaiveDate) -> Markup {
     html! {
         form.range method="get" action=(action) {
             label { "from" input type="date" name="from" value=(from); }
@@ -173,7 +181,7 @@ fn range_form(action: &str, from: NaiveDate, to: NaiveDate) -> Markup {
     }
 }
 
-fn card(label: &str, value: String, sub: Option<String>) -> Markup {
+pub(super) fn card(label: &str, value: String, sub: Option<String>) -> Markup {
     html! {
         div.card {
             div.label { (label) }
@@ -358,11 +366,7 @@ pub async fn members(
         .collect();
     let experts =
         crate::features::stats::quiet_experts(&web.pool, guild_id, tz, from, to, 5).await?;
-    let name = |user: u64| {
-        web.directory
-            .member_name(guild_id, user)
-            .unwrap_or_else(|| format!("member {user}"))
-    };
+    let name = |user: u64| member_name(&web, guild_id, user);
     let range_query = format!("?from={from}&to={to}");
     let page = frame(
         &format!("{} · members", allowed.name),
@@ -399,47 +403,30 @@ pub async fn members(
     Ok(page.into_response())
 }
 
-/// Discord's mentions (`<#channel>`, `<@member>`, `<@&role>`, `<t:unix:F>`) as plain names.
-pub(super) fn plain_mentions(web: &Web, guild_id: u64, text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(start) = rest.find('<') {
-        out.push_str(&rest[..start]);
-        let tail = &rest[start..];
-        let Some(end) = tail.find('>') else {
-            out.push_str(tail);
-            return out;
-        };
-        let inner = &tail[1..end];
-        let id = |prefix: &str| {
-            inner
-                .strip_prefix(prefix)
-                .and_then(|v| v.parse::<u64>().ok())
-        };
-        let shown = if let Some(channel) = id("#") {
-            format!(
-                "#{}",
-                web.directory
-                    .channel_name(guild_id, channel)
-                    .unwrap_or_else(|| channel.to_string())
-            )
-        } else if let Some(role) = id("@&") {
-            format!("@role {role}")
-        } else if let Some(user) = id("@").or_else(|| id("@!")) {
-            format!(
-                "@{}",
-                web.directory
-                    .member_name(guild_id, user)
-                    .unwrap_or_else(|| format!("member {user}"))
-            )
-        } else {
-            tail[..=end].to_owned()
-        };
-        out.push_str(&shown);
-        rest = &tail[end + 1..];
-    }
-    out.push_str(rest);
-    out
+/// Discord's mentions (`<#channel>`, `<@member>`, `<@&role>`, `<t:unix:F>`) as plain names and
+/// times in the server's zone.
+pub(super) fn plain_mentions(web: &Web, guild_id: u64, tz: Tz, text: &str) -> String {
+    views::plain_mentions(text, |mention| match mention {
+        Mention::Channel(channel) => format!(
+            "#{}",
+            web.directory
+                .channel_name(guild_id, channel)
+                .unwrap_or_else(|| channel.to_string())
+        ),
+        Mention::Role(role) => format!("@role {role}"),
+        Mention::User(user) => format!("@{}", member_name(web, guild_id, user)),
+        Mention::Time(at) => chrono::DateTime::from_timestamp(at, 0).map_or_else(
+            || at.to_string(),
+            |t| t.with_timezone(&tz).format("%H:%M").to_string(),
+        ),
+    })
+}
+
+/// A member's display name, or their id when the bot does not know them.
+pub(super) fn member_name(web: &Web, guild_id: u64, user: u64) -> String {
+    web.directory
+        .member_name(guild_id, user)
+        .unwrap_or_else(|| format!("member {user}"))
 }
 
 /// `GET /servers/{id}/feedback`: the feedback board, one column per status.
@@ -524,7 +511,7 @@ pub async fn calendar(
                     tbody { @for (at, what) in &items {
                         tr {
                             td { (at.with_timezone(&tz).format("%a %d %b %Y %H:%M")) }
-                            td { (plain_mentions(&web, guild_id, what)) }
+                            td { (plain_mentions(&web, guild_id, tz, what)) }
                         }
                     } }
                 }

@@ -167,6 +167,97 @@ pub fn percent(share: Option<f64>) -> String {
     share.map_or_else(|| "n/a".to_owned(), |s| format!("{:.0}%", s * 100.0))
 }
 
+/// A moment in the server's time zone: `03 Dec 2026 19:00`.
+pub fn local_time(unix: i64, tz: chrono_tz::Tz) -> String {
+    chrono::DateTime::from_timestamp(unix, 0).map_or_else(String::new, |t| {
+        t.with_timezone(&tz).format("%d %b %Y %H:%M").to_string()
+    })
+}
+
+/// A count and its share: `3 (75%)`, or `0` when the whole is zero.
+pub fn count_and_share(part: usize, share: Option<f64>) -> String {
+    match share {
+        Some(_) => format!("{part} ({})", percent(share)),
+        None => part.to_string(),
+    }
+}
+
+/// What a Discord mention in a text stands for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mention {
+    Channel(u64),
+    Role(u64),
+    User(u64),
+    /// `<t:unix>` or `<t:unix:style>`.
+    Time(i64),
+}
+
+/// Discord's mentions in `text` (`<#channel>`, `<@member>`, `<@&role>`, `<t:unix:F>`) replaced
+/// by what `shown` makes of them; anything else between `<` and `>` is kept as it is.
+pub fn plain_mentions(text: &str, shown: impl Fn(Mention) -> String) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find('<') {
+        out.push_str(&rest[..start]);
+        let tail = &rest[start..];
+        let Some(end) = tail.find('>') else {
+            out.push_str(tail);
+            return out;
+        };
+        let inner = &tail[1..end];
+        let id = |prefix: &str| {
+            inner
+                .strip_prefix(prefix)
+                .and_then(|v| v.parse::<u64>().ok())
+        };
+        let time = inner
+            .strip_prefix("t:")
+            .and_then(|v| v.split(':').next())
+            .and_then(|v| v.parse::<i64>().ok());
+        let mention = if let Some(channel) = id("#") {
+            Some(Mention::Channel(channel))
+        } else if let Some(role) = id("@&") {
+            Some(Mention::Role(role))
+        } else if let Some(user) = id("@").or_else(|| id("@!")) {
+            Some(Mention::User(user))
+        } else {
+            time.map(Mention::Time)
+        };
+        match mention {
+            Some(mention) => out.push_str(&shown(mention)),
+            None => out.push_str(&tail[..=end]),
+        }
+        rest = &tail[end + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Labelled counts as an SVG bar chart (new connections per week, ...).
+pub fn bars_svg(label: &str, bars: &[(String, u64)]) -> Markup {
+    const W: f64 = 760.0;
+    const H: f64 = 200.0;
+    const BOTTOM: f64 = 28.0;
+    const TOP: f64 = 18.0;
+    let top = bars.iter().map(|(_, n)| *n).max().unwrap_or(0).max(1);
+    #[allow(clippy::cast_precision_loss)]
+    let slot = W / bars.len().max(1) as f64;
+    let plot = H - BOTTOM - TOP;
+    #[allow(clippy::cast_precision_loss)]
+    let height = |n: u64| plot * n as f64 / top as f64;
+    html! {
+        svg.chart viewBox=(format!("0 0 {W} {H}")) role="img" aria-label=(label) {
+            line x1="0" y1=(H - BOTTOM) x2=(W) y2=(H - BOTTOM) stroke="#9a8f84" {}
+            @for (i, (name, n)) in bars.iter().enumerate() {
+                @let x = slot * i as f64;
+                rect x=(format!("{:.1}", x + slot * 0.2)) y=(format!("{:.1}", H - BOTTOM - height(*n))) width=(format!("{:.1}", slot * 0.6)) height=(format!("{:.1}", height(*n))) fill="#c2410c" {}
+                text x=(format!("{:.1}", x + slot / 2.0)) y=(format!("{:.1}", H - BOTTOM - height(*n) - 4.0)) text-anchor="middle" font-size="12" fill="#2b2520" { (n) }
+                text x=(format!("{:.1}", x + slot / 2.0)) y=(H - 8.0) text-anchor="middle" font-size="12" fill="#5b524a" { (name) }
+            }
+        }
+    }
+}
+
 /// DAU, WAU and MAU per day as an SVG line chart (no script, no external file).
 pub fn activity_svg(daily: &[Daily]) -> Markup {
     const W: f64 = 760.0;
@@ -262,8 +353,8 @@ button, .button { font: inherit; background: var(--accent); color: #fff; border:
 main { max-width: 980px; margin: 0 auto; padding: 1.2rem; }
 h1 { font-size: 1.5rem; margin: .4rem 0 1rem; }
 h2 { font-size: 1.15rem; margin: 1.6rem 0 .6rem; }
-nav.tabs { display: flex; gap: .4rem; margin-bottom: 1rem; flex-wrap: wrap; }
-nav.tabs a { padding: .3rem .7rem; border-radius: 6px; background: var(--card); border: 1px solid var(--line); color: var(--ink); text-decoration: none; }
+nav.tabs { display: flex; gap: .3rem; margin-bottom: 1rem; flex-wrap: wrap; }
+nav.tabs a { padding: .3rem .55rem; border-radius: 6px; background: var(--card); border: 1px solid var(--line); color: var(--ink); text-decoration: none; }
 nav.tabs a.on { background: var(--accent); border-color: var(--accent); color: #fff; }
 .cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(170px, 1fr)); gap: .7rem; }
 .card { background: var(--card); border: 1px solid var(--line); border-radius: 10px; padding: .7rem .9rem; }
@@ -296,6 +387,18 @@ ul.servers a { display: block; background: var(--card); border: 1px solid var(--
 .board .title { font-weight: 600; font-size: .9rem; overflow-wrap: anywhere; }
 .late { color: #b91c1c; font-weight: 600; }
 img.png { max-width: 100%; border: 1px solid var(--line); border-radius: 10px; }
+h3 { font-size: 1rem; margin: 1rem 0 .4rem; }
+.live { color: #fff; background: #15803d; border-radius: 4px; padding: 0 .35rem; font-size: .8rem; }
+section.survey { background: var(--card); border: 1px solid var(--line); border-radius: 10px; padding: .2rem 1rem 1rem; margin-bottom: 1rem; }
+section.survey h2 { margin-top: .8rem; }
+ul.comments { padding-left: 1.1rem; }
+ul.comments li { margin: .2rem 0; overflow-wrap: anywhere; }
+.reason + .reason { border-top: 1px dashed var(--line); margin-top: .2rem; padding-top: .2rem; }
+table { max-width: 100%; }
+td.when { white-space: nowrap; }
+div.scroll { overflow-x: auto; max-width: 100%; }
+table.wide { font-size: .88rem; }
+table.wide th, table.wide td { padding: .3rem .45rem; }
 "#;
 
 #[cfg(test)]
@@ -308,6 +411,64 @@ mod tests {
             assert_eq!(decode_query(&encode_query(value)).as_deref(), Some(value));
         }
         assert_eq!(decode_query("%zz"), None);
+    }
+
+    #[test]
+    fn mentions_become_names_and_times() {
+        let shown = plain_mentions(
+            "<t:1700000000:t> AMA in <#5> with <@7> and <@!8>, <@&9> <b> <t:x> a < b",
+            |m| format!("[{m:?}]"),
+        );
+        assert_eq!(
+            shown,
+            "[Time(1700000000)] AMA in [Channel(5)] with [User(7)] and [User(8)], [Role(9)] <b> <t:x> a < b"
+        );
+        assert_eq!(
+            plain_mentions("no mention", |_| unreachable!()),
+            "no mention"
+        );
+    }
+
+    #[test]
+    fn times_are_shown_in_the_servers_zone() {
+        let berlin: chrono_tz::Tz = "Europe/Berlin".parse().unwrap();
+        // 2026-07-01 17:00 UTC is 19:00 in Berlin (summer time).
+        assert_eq!(local_time(1_782_925_200, berlin), "01 Jul 2026 19:00");
+        assert_eq!(
+            local_time(1_782_925_200, chrono_tz::UTC),
+            "01 Jul 2026 17:00"
+        );
+    }
+
+    #[test]
+    fn counts_show_their_share_when_there_is_one() {
+        assert_eq!(count_and_share(3, Some(0.75)), "3 (75%)");
+        assert_eq!(count_and_share(0, None), "0");
+    }
+
+    #[test]
+    fn bars_are_scaled_to_the_largest() {
+        let svg = bars_svg(
+            "per week",
+            &[
+                ("Nov 2".into(), 0),
+                ("Nov 9".into(), 4),
+                ("Nov 16".into(), 2),
+            ],
+        )
+        .into_string();
+        assert_eq!(svg.matches("<rect").count(), 3, "{svg}");
+        assert!(
+            svg.contains("height=\"154.0\""),
+            "the largest fills the plot: {svg}"
+        );
+        assert!(svg.contains("height=\"77.0\""), "half of it: {svg}");
+        assert!(svg.contains(">Nov 16<"), "{svg}");
+        // No bars: still a chart, nothing divided by zero.
+        assert_eq!(
+            bars_svg("none", &[]).into_string().matches("<rect").count(),
+            0
+        );
     }
 
     #[test]

@@ -212,6 +212,34 @@ impl Browser {
         std::fs::write(dir.join(name), png).expect("screenshot written");
     }
 
+    /// Saves a PNG of the whole page (the window grown to the page's height for the shot, up to
+    /// 4000 pixels) to `dir/name`.
+    pub async fn screenshot_page(&self, dir: &Path, name: &str) {
+        let height = self
+            .cmd(
+                "POST",
+                "/execute/sync",
+                Some(json!({ "script": "return document.documentElement.scrollHeight;", "args": [] })),
+            )
+            .await
+            .as_u64()
+            .unwrap_or(900)
+            .clamp(900, 4000);
+        self.cmd(
+            "POST",
+            "/window/rect",
+            Some(json!({ "width": 1100, "height": height + 150 })),
+        )
+        .await;
+        self.screenshot(dir, name).await;
+        self.cmd(
+            "POST",
+            "/window/rect",
+            Some(json!({ "width": 1100, "height": 900 })),
+        )
+        .await;
+    }
+
     pub async fn close(mut self) {
         let _ = self.http.delete(&self.session).send().await;
         self.closed = true;

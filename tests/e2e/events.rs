@@ -25,7 +25,7 @@ fn member(world: &World, name: &str) -> u64 {
 }
 
 /// `/event create` with `options`; returns the manager's answer.
-async fn create(world: &World, options: Value) -> String {
+pub(crate) async fn create(world: &World, options: Value) -> String {
     text_of(&world.run(world.manager, "event", "create", options).await)
 }
 
@@ -48,12 +48,18 @@ async fn card(world: &World, channel: u64) -> (u64, Vec<(String, String)>) {
     (id, buttons)
 }
 
-fn button<'a>(buttons: &'a [(String, String)], label: &str) -> &'a str {
+pub(crate) fn button<'a>(buttons: &'a [(String, String)], label: &str) -> &'a str {
     &buttons.iter().find(|(l, _)| l == label).unwrap().1
 }
 
 /// A member clicks a button on a message; returns the ephemeral answer's text.
-async fn click(world: &World, channel: u64, user: u64, message: u64, custom_id: &str) -> String {
+pub(crate) async fn click(
+    world: &World,
+    channel: u64,
+    user: u64,
+    message: u64,
+    custom_id: &str,
+) -> String {
     let answer = world
         .emu
         .button_click(world.guild, channel, user, message, custom_id)

@@ -198,7 +198,7 @@ async fn saved_replies_never_ping_everyone_and_only_managers_post_them() {
 }
 
 /// A member flags a message through the message command and its form; returns the answer.
-async fn flag(world: &World, flagger: u64, message: u64, reason: &str) -> Value {
+pub(crate) async fn flag(world: &World, flagger: u64, message: u64, reason: &str) -> Value {
     let command = world.emu.message_command(
         world.guild,
         world.general,

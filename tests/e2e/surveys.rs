@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use crate::common::*;
 
 /// A member answers wave `wave`'s post (`post`, with its Answer button) with `score`.
-async fn answer(
+pub(crate) async fn answer(
     world: &World,
     post: &discord_emulator::RecordedRequest,
     user: u64,

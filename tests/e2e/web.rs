@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use hearth::demo::harness::BotProcess;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use crate::browser::{free_port, Browser};
 use crate::common::*;
@@ -166,6 +166,23 @@ async fn a_manager_logs_in_through_discord_and_sees_the_same_figures_as_hearth_r
         .await;
     assert!(browser.text().await.contains("Download the .ics file"));
     browser.screenshot(&shots, "10-calendar.png").await;
+    world
+        .run(
+            world.manager,
+            "config",
+            "timezone",
+            json!([{"type": 3, "name": "name", "value": "Europe/Berlin"}]),
+        )
+        .await;
+    browser
+        .goto(&format!("{origin}/servers/{}/audit", world.guild))
+        .await;
+    let audit = browser.text().await;
+    assert!(
+        audit.contains("/config timezone") && audit.contains("name: Europe/Berlin"),
+        "{audit}"
+    );
+    browser.screenshot(&shots, "16-audit.png").await;
 
     // A server the bot is not in: 404, not a crash.
     browser.goto(&format!("{origin}/servers/42")).await;
@@ -259,6 +276,578 @@ async fn a_member_who_is_not_a_manager_sees_no_server_and_is_refused_by_url() {
         .unwrap()
         .status();
     assert_eq!(status, 403);
+}
+
+/// Logs `user` in over plain HTTP (the emulator approves at once); returns the session cookie
+/// (`hearth_session=...`).
+async fn http_login(world: &World, origin: &str, user: u64) -> String {
+    world.emu.oauth_auto_approve(Some(user));
+    let http = client();
+    let login = http.get(format!("{origin}/login")).send().await.unwrap();
+    let login_cookie = set_cookie(&login, "hearth_login");
+    let authorize = login.headers()["location"].to_str().unwrap().to_owned();
+    let at_discord = http.get(&authorize).send().await.unwrap();
+    let back = at_discord.headers()["location"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let done = http
+        .get(&back)
+        .header("cookie", &login_cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(done.status(), 303);
+    set_cookie(&done, "hearth_session")
+}
+
+/// A page's status and its text: cells separated by tabs, blocks by lines, tags dropped.
+async fn page(origin: &str, session: &str, path: &str) -> (u16, String) {
+    let response = client()
+        .get(format!("{origin}{path}"))
+        .header("cookie", session)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, html_text(&response.text().await.unwrap()))
+}
+
+fn html_text(html: &str) -> String {
+    let mut out = String::new();
+    let mut rest = html;
+    while let Some(start) = rest.find('<') {
+        out.push_str(&rest[..start]);
+        let end = rest[start..].find('>').map_or(rest.len(), |e| start + e);
+        let tag = &rest[start + 1..end];
+        if tag == "/td" || tag == "/th" {
+            out.push('\t');
+        } else if ["/tr", "/div", "/p", "/li", "/h1", "/h2", "/h3", "br"].contains(&tag) {
+            out.push('\n');
+        } else if let Some(href) = tag
+            .strip_prefix("a ")
+            .and_then(|a| a.split("href=\"").nth(1))
+        {
+            // Links keep their target, to compare with the commands' links.
+            out.push_str(&format!(
+                "[{}] ",
+                href.split('"').next().unwrap_or_default()
+            ));
+        }
+        rest = rest.get(end + 1..).unwrap_or_default();
+    }
+    out.push_str(rest);
+    out.replace("&quot;", "\"")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
+/// The cells of the table row whose first cell starts with `first`.
+fn row(text: &str, first: &str) -> Vec<String> {
+    text.lines()
+        .find(|l| l.trim_start().starts_with(first))
+        .unwrap_or_else(|| panic!("no row `{first}` in:\n{text}"))
+        .split('\t')
+        .map(|c| c.trim().to_owned())
+        .collect()
+}
+
+/// The text after `prefix` up to `end` in `text`.
+fn between<'a>(text: &'a str, prefix: &str, end: &str) -> &'a str {
+    let from = text
+        .find(prefix)
+        .unwrap_or_else(|| panic!("no `{prefix}` in:\n{text}"))
+        + prefix.len();
+    let to = text[from..].find(end).map_or(text.len(), |e| from + e);
+    &text[from..to]
+}
+
+/// The new pages of a server (issue 20): events, surveys, connections, flags, inbox.
+const COMMUNITY_PAGES: [&str; 5] = ["events", "surveys", "connections", "flags", "inbox"];
+
+#[tokio::test]
+async fn events_surveys_connections_flags_and_the_inbox_show_what_the_commands_show() {
+    let world = World::new().await;
+    let events = world.emu.add_channel(world.guild, "events", 0);
+    let connections = world.emu.add_channel(world.guild, "connections", 0);
+    let (_bot, origin) = with_dashboard(&world).await;
+    let guild = world.guild;
+    let manager = http_login(&world, &origin, world.manager).await;
+
+    // A new server: each page says what to do.
+    for (name, empty) in [
+        ("events", "No events coming up: /event create"),
+        ("surveys", "No surveys yet: /survey nps"),
+        ("connections", "/connect setup starts them"),
+        ("flags", "No open flags."),
+        (
+            "inbox",
+            "None: no newcomer's first message is waiting for a reply.",
+        ),
+    ] {
+        let (status, text) = page(&origin, &manager, &format!("/servers/{guild}/{name}")).await;
+        assert_eq!(status, 200, "{name}: {text}");
+        assert!(text.contains(empty), "{name}: {text}");
+        for tab in COMMUNITY_PAGES {
+            assert!(
+                text.contains(&format!("[/servers/{guild}/{tab}")),
+                "the {tab} tab on {name}: {text}"
+            );
+        }
+    }
+
+    // Events: one starting now (checked in), one in two days with a waitlist.
+    world.set_channel("events", events).await;
+    world.set_channel("reports", world.reports).await;
+    let ana = world.emu.add_user("ana", false);
+    world.emu.add_member(world.guild, ana, &[]);
+    let bo = world.emu.add_user("bo", false);
+    world.emu.add_member(world.guild, bo, &[]);
+    let created = crate::events::create(
+        &world,
+        json!([
+            {"type": 3, "name": "title", "value": "Board games"},
+            {"type": 3, "name": "start", "value": "in 3s"},
+            {"type": 3, "name": "duration", "value": "2h"},
+            {"type": 3, "name": "location", "value": "Cafe Luna"}
+        ]),
+    )
+    .await;
+    assert!(created.contains("Event #1 is created"), "{created}");
+    let created = crate::events::create(
+        &world,
+        json!([
+            {"type": 3, "name": "title", "value": "Summer picnic"},
+            {"type": 3, "name": "start", "value": "in 2d"},
+            {"type": 3, "name": "location", "value": "City park"},
+            {"type": 4, "name": "capacity", "value": 1}
+        ]),
+    )
+    .await;
+    assert!(created.contains("Event #2 is created"), "{created}");
+    let cards = wait_posts(&world.emu, events, 2).await;
+    let card = |i: usize| {
+        let post = &cards[i];
+        let id: u64 = post.response["id"].as_str().unwrap().parse().unwrap();
+        let buttons: Vec<(String, String)> = post.body["components"][0]["components"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| {
+                (
+                    b["label"].as_str().unwrap().to_owned(),
+                    b["custom_id"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect();
+        (id, buttons)
+    };
+    let (games, games_buttons) = card(0);
+    let (picnic, picnic_buttons) = card(1);
+    let rsvp = |card: u64, buttons: &[(String, String)], user: u64, label: &str| {
+        let id = crate::events::button(buttons, label).to_owned();
+        let world = &world;
+        async move { crate::events::click(world, events, user, card, &id).await }
+    };
+    rsvp(games, &games_buttons, world.member, "Going").await;
+    rsvp(games, &games_buttons, ana, "Going").await;
+    rsvp(games, &games_buttons, bo, "Maybe").await;
+    let checked = rsvp(games, &games_buttons, world.member, "Check in").await;
+    assert!(checked.contains("Checked in"), "{checked}");
+    rsvp(picnic, &picnic_buttons, world.member, "Going").await;
+    let waiting = rsvp(picnic, &picnic_buttons, ana, "Going").await;
+    assert!(waiting.contains("waitlist"), "{waiting}");
+    rsvp(picnic, &picnic_buttons, bo, "Can't go").await;
+    tokio::time::sleep(Duration::from_secs(4)).await;
+
+    let report = |id: i64| {
+        let world = &world;
+        async move {
+            text_of(
+                &world
+                    .run(
+                        world.manager,
+                        "event",
+                        "report",
+                        json!([{"type": 4, "name": "id", "value": id}]),
+                    )
+                    .await,
+            )
+        }
+    };
+    let games_report = report(1).await;
+    assert!(
+        games_report.contains("Going 2 · Maybe 1 · Can't go 0 · Waitlist 0"),
+        "{games_report}"
+    );
+    assert!(
+        games_report.contains("Attended 1 · show-up rate 50% · no-shows 1 · walk-ins 0"),
+        "{games_report}"
+    );
+    let picnic_report = report(2).await;
+    assert!(
+        picnic_report.contains("Going 1 · Maybe 0 · Can't go 1 · Waitlist 1"),
+        "{picnic_report}"
+    );
+    let (_, text) = page(&origin, &manager, &format!("/servers/{guild}/events")).await;
+    // event, starts, going, maybe, can't, waitlist, interested
+    let coming = row(&text, "#2 Summer picnic");
+    assert_eq!(coming[2..6], ["1 / 1", "0", "1", "1"], "{text}");
+    // event, started, going, maybe, can't, waitlist, attended, show-up, no-shows, walk-ins,
+    // rating, responses
+    let held = row(&text, "#1 Board games");
+    assert!(held[0].ends_with("live"), "{held:?}");
+    assert_eq!(
+        held[2..12],
+        ["2", "1", "0", "0", "1", "50%", "1", "0", "n/a", "0 (0%)"],
+        "{text}"
+    );
+    let json: Value = serde_json::from_str(&hearth_report(&world, &["--format", "json"])).unwrap();
+    let reported = json["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["id"] == 1)
+        .unwrap_or_else(|| panic!("{}", json["events"]));
+    assert_eq!(
+        [
+            &reported["going"],
+            &reported["maybe"],
+            &reported["attended"],
+            &reported["no_shows"],
+            &reported["responses"]
+        ],
+        [&json!(2), &json!(1), &json!(1), &json!(1), &json!(0)],
+        "{reported}"
+    );
+
+    // Surveys: an NPS wave with answers and a comment, and a custom survey.
+    let started = text_of(&world.run(world.manager, "survey", "nps", json!([])).await);
+    assert!(started.contains("Survey #1 is open"), "{started}");
+    let deadline = std::time::Instant::now() + WAIT;
+    let post = loop {
+        let survey = posts_in(&world.emu, world.general).into_iter().find(|p| {
+            p.body["components"][0]["components"][0]["custom_id"]
+                .as_str()
+                .is_some_and(|id| id.starts_with("hearth:survey:open:"))
+        });
+        if let Some(post) = survey {
+            break post;
+        }
+        assert!(std::time::Instant::now() < deadline, "no survey post");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    crate::surveys::answer(&world, &post, world.member, "10", "More game nights", "no").await;
+    crate::surveys::answer(&world, &post, ana, "9", "", "no").await;
+    crate::surveys::answer(&world, &post, bo, "4", "", "no").await;
+    let custom = text_of(
+        &world
+            .run(
+                world.manager,
+                "survey",
+                "create",
+                json!([
+                    {"type": 3, "name": "title", "value": "Onboarding check"},
+                    {"type": 3, "name": "q1", "value": "scale: How was onboarding?"},
+                    {"type": 3, "name": "q2", "value": "choice: Best day? | Mon | Wed"}
+                ]),
+            )
+            .await,
+    );
+    assert!(custom.contains("with 2 question(s)"), "{custom}");
+    let results = text_of(
+        &world
+            .run(
+                world.manager,
+                "survey",
+                "results",
+                json!([{"type": 4, "name": "id", "value": 1}]),
+            )
+            .await,
+    );
+    let nps = between(&results, "NPS **", "**");
+    let (_, text) = page(&origin, &manager, &format!("/servers/{guild}/surveys")).await;
+    // wave, opened, NPS, promoters, passives, detractors, responses, reached, rate
+    let wave = row(&text, "1 (open)");
+    assert_eq!(wave[2], nps, "{results}\n{text}");
+    assert!(
+        results.contains(&format!(
+            "Promoters {} · passives {} · detractors {} · {} answer(s) from {} members reached: response rate {}",
+            wave[3], wave[4], wave[5], wave[6], wave[7], wave[8]
+        )),
+        "{results}\n{text}"
+    );
+    assert!(
+        text.contains("More game nights") && results.contains("> More game nights"),
+        "{text}"
+    );
+    assert!(
+        text.contains("newcomers hidden (under 5 answers)"),
+        "{text}"
+    );
+    for user in [world.member, ana, bo] {
+        assert!(!text.contains(&user.to_string()), "no names: {text}");
+    }
+    assert!(
+        text.contains("#2 Onboarding check")
+            && text.contains("How was onboarding?")
+            && text.contains("0 respondent(s)"),
+        "{text}"
+    );
+    let trend = |session: &str| {
+        client()
+            .get(format!("{origin}/servers/{guild}/surveys/1/trend.png"))
+            .header("cookie", session)
+            .send()
+    };
+    let png = trend(&manager).await.unwrap();
+    assert_eq!(png.status(), 200);
+    assert_eq!(png.headers()["content-type"], "image/png");
+    assert_eq!(&png.bytes().await.unwrap()[1..4], b"PNG");
+    let html = client()
+        .get(format!("{origin}/servers/{guild}/surveys"))
+        .header("cookie", &manager)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains(&format!("src=\"/servers/{guild}/surveys/1/trend.png\"")),
+        "the chart is on the page: {html}"
+    );
+    let (status, _) = page(
+        &origin,
+        &manager,
+        &format!("/servers/{guild}/surveys/9/trend.png"),
+    )
+    .await;
+    assert_eq!(status, 404, "no such survey");
+    let wave = &json_surveys(&world)[0];
+    assert_eq!(wave["responses"], json!(3), "{wave}");
+
+    // Connections: a round pairs two members; one reply connects them.
+    let setup = text_of(
+        &world
+            .run(
+                world.manager,
+                "connect",
+                "setup",
+                json!([
+                    {"type": 7, "name": "channel", "value": connections.to_string()},
+                    {"type": 3, "name": "every", "value": "mon 10:00"}
+                ]),
+            )
+            .await,
+    );
+    assert!(setup.contains("Connections are set up"), "{setup}");
+    for user in [world.member, ana] {
+        let joined = text_of(&world.run(user, "connect", "join", json!([])).await);
+        assert!(joined.contains("You're in"), "{joined}");
+    }
+    let round = text_of(
+        &world
+            .run(world.manager, "connect", "run-now", json!([]))
+            .await,
+    );
+    assert!(round.contains("Round"), "{round}");
+    let hello = world
+        .emu
+        .user_message(world.general, ana, "who is up for chess?", None);
+    world
+        .emu
+        .user_message(world.general, world.member, "me!", Some(hello));
+    let deadline = std::time::Instant::now() + WAIT;
+    let stats = loop {
+        let stats = text_of(
+            &world
+                .run(world.manager, "connect", "stats", json!([]))
+                .await,
+        );
+        if !stats.contains("connected members n/a (0 of 0 active)") && !stats.contains("(0 of ") {
+            break stats;
+        }
+        assert!(std::time::Instant::now() < deadline, "{stats}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let (_, text) = page(&origin, &manager, &format!("/servers/{guild}/connections")).await;
+    let matches = between(&stats, "Last 90 days: ", " match(es)");
+    assert_eq!(card_value(&text, "Matches"), matches, "{stats}\n{text}");
+    let met_rate = between(&stats, ", met ", ")");
+    assert!(
+        met_rate.ends_with(&card_value(&text, "Met rate")),
+        "{stats}\n{text}"
+    );
+    let connected = between(&stats, "connected members ", " active),");
+    assert_eq!(
+        connected,
+        format!(
+            "{} ({}",
+            card_value(&text, "Connected members"),
+            between(&text, "Connected members\n", " active")
+                .lines()
+                .nth(1)
+                .unwrap()
+                .trim()
+        ),
+        "{stats}\n{text}"
+    );
+    for bad in ["0", "a-week", "99999"] {
+        let (status, text) = page(
+            &origin,
+            &manager,
+            &format!("/servers/{guild}/connections?days={bad}"),
+        )
+        .await;
+        assert_eq!(status, 400, "days={bad}: {text}");
+        assert!(text.contains("`days` is a number of days"), "{text}");
+    }
+    let taking_part = between(&stats, "**Connections** · ", " member(s) taking part");
+    let paused = between(&stats, "taking part, ", " paused");
+    assert_eq!(taking_part, "2", "{stats}");
+    assert!(
+        text.contains(&format!("Taking part\n{taking_part}\n{paused} paused")),
+        "{stats}\n{text}"
+    );
+
+    // Flags: a member flags a message; the queue shows the link and the reason, not who.
+    let zed = world.emu.add_user("zed_flagger", false);
+    world.emu.add_member(world.guild, zed, &[]);
+    let troll = world.emu.add_user("troll", false);
+    world.emu.add_member(world.guild, troll, &[]);
+    let message = world
+        .emu
+        .user_message(world.general, troll, "buy cheap followers", None);
+    crate::moderation::flag(&world, zed, message, "Spam link").await;
+    let listed = text_of(&world.run(world.manager, "flags", "list", json!([])).await);
+    let link = format!(
+        "https://discord.com/channels/{guild}/{}/{message}",
+        world.general
+    );
+    assert!(
+        listed.contains(&link) && listed.contains("1 flag(s)"),
+        "{listed}"
+    );
+    let (_, text) = page(&origin, &manager, &format!("/servers/{guild}/flags")).await;
+    // flag, status, message, channel, author, flagged by, reasons, since
+    let flag = row(&text, "#1");
+    assert_eq!(flag[1], "open", "{text}");
+    assert_eq!(flag[2], format!("[{link}] open in Discord"), "{text}");
+    assert_eq!(flag[5], "1 member(s)", "{text}");
+    assert_eq!(flag[6], "Spam link", "{text}");
+    assert!(
+        !text.contains("zed_flagger") && !text.contains(&zed.to_string()),
+        "{text}"
+    );
+    assert!(
+        !text.contains("buy cheap followers"),
+        "never message text: {text}"
+    );
+
+    // The inbox: a newcomer's first message nobody answered, as `/today` lists it.
+    let ten_hours_ago =
+        u64::try_from(hearth::domain::clock::now().timestamp_millis()).unwrap() - 10 * 3_600_000;
+    let ada = world.emu.add_user("ada", false);
+    world
+        .emu
+        .add_member_joined_at(world.guild, ada, &[], ten_hours_ago);
+    let unanswered = world.emu.user_message_sent_ago(
+        world.general,
+        ada,
+        "how do I get started?",
+        Duration::from_secs(6 * 3600),
+    );
+    let unanswered_link = format!(
+        "https://discord.com/channels/{guild}/{}/{unanswered}",
+        world.general
+    );
+    let deadline = std::time::Instant::now() + WAIT;
+    let today = loop {
+        let answer = world
+            .emu
+            .slash_command(
+                world.guild,
+                world.general,
+                world.manager,
+                "today",
+                json!([]),
+            )
+            .response(WAIT)
+            .await
+            .unwrap();
+        let today = text_of(&answer.body["data"]);
+        if today.contains(&unanswered_link) {
+            break today;
+        }
+        assert!(std::time::Instant::now() < deadline, "{today}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let (_, text) = page(&origin, &manager, &format!("/servers/{guild}/inbox")).await;
+    let count = between(
+        &today,
+        "Newcomers' first messages with no reply after 4 h** (",
+        ")",
+    );
+    assert_eq!(
+        card_value(&text, "Unanswered first messages"),
+        count,
+        "{today}\n{text}"
+    );
+    let listed = text
+        .lines()
+        .find(|l| l.contains(&unanswered_link))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(
+        listed.ends_with(&format!("[{unanswered_link}] open in Discord\t")),
+        "{text}"
+    );
+    assert!(today.contains("**Open flags** (1)"), "{today}");
+    assert_eq!(card_value(&text, "Open flags"), "1", "{text}");
+    assert!(
+        !text.contains("how do I get started"),
+        "never message text: {text}"
+    );
+
+    // The browser: each page as a manager sees it (screenshots for review).
+    let shots = screenshots();
+    let browser = Browser::start().await;
+    world.emu.oauth_auto_approve(Some(world.manager));
+    browser
+        .goto(&format!("{origin}/servers/{guild}/events"))
+        .await;
+    browser.wait_for_text("events and attendance").await;
+    for (i, name) in COMMUNITY_PAGES.iter().enumerate() {
+        browser
+            .goto(&format!("{origin}/servers/{guild}/{name}"))
+            .await;
+        let text = browser.text().await;
+        assert!(text.contains(&format!("· {name}")), "{text}");
+        browser
+            .screenshot_page(&shots, &format!("{}-{name}.png", 11 + i))
+            .await;
+    }
+    browser.close().await;
+
+    // A member who is not a manager: 403 on each.
+    let member = http_login(&world, &origin, world.member).await;
+    for name in COMMUNITY_PAGES {
+        let (status, text) = page(&origin, &member, &format!("/servers/{guild}/{name}")).await;
+        assert_eq!(status, 403, "{name}: {text}");
+        assert!(
+            !text.contains("Board games") && !text.contains("Spam link"),
+            "{text}"
+        );
+    }
+    assert_eq!(trend(&member).await.unwrap().status(), 403);
+    world.emu.assert_no_violations();
+}
+
+/// `hearth report`'s `surveys` array.
+fn json_surveys(world: &World) -> Vec<Value> {
+    let json: Value = serde_json::from_str(&hearth_report(world, &["--format", "json"])).unwrap();
+    json["surveys"].as_array().cloned().unwrap_or_default()
 }
 
 /// The query parameters of a `Location`.

@@ -30,7 +30,9 @@ mod series;
 pub use attendance::{attendees, check_in, mark_attended, voice_moved};
 pub use feedback::{may_answer, may_rate, rating_wave, request_feedback};
 pub use reminders::{run_reminders, set_reminders};
-pub use report::{month_field, report, report_json, reports_between, stats, EventReport};
+pub use report::{
+    month_field, report, report_json, reports_between, stats, upcoming_reports, EventReport,
+};
 pub use rsvp::{answer, confirm, run_offers, set_capacity};
 pub use series::{end_series, roll_series, toggle_series};
 

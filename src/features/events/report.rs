@@ -67,6 +67,23 @@ pub async fn reports_between(
     Ok(reports)
 }
 
+/// The guild's scheduled events that have not started at `now`, soonest first, with their
+/// answers so far (the events of `/event list`).
+pub async fn upcoming_reports(
+    pool: &Pool,
+    config: &Config,
+    guild_id: u64,
+    now: i64,
+) -> anyhow::Result<Vec<EventReport>> {
+    let mut reports = Vec::new();
+    for event in db::events::upcoming(pool, guild_id, now).await? {
+        if event.is_scheduled() && event.start_at > now {
+            reports.push(report_of(pool, config, event, now).await?);
+        }
+    }
+    Ok(reports)
+}
+
 impl EventReport {
     /// The entry of `hearth report`'s `events` array.
     pub fn json(&self) -> Value {
@@ -94,19 +111,22 @@ impl EventReport {
         })
     }
 
+    /// Feedback responses ÷ attendees; `None` when nobody attended.
+    pub fn feedback_rate(&self) -> Option<f64> {
+        #[allow(clippy::cast_precision_loss)]
+        (self.figures.attended > 0)
+            .then(|| self.feedback.len() as f64 / self.figures.attended as f64)
+    }
+
     /// Ratings and comments: an anonymous one never names its author, to anyone.
     fn feedback_text(&self) -> String {
         let responses = self.feedback.len();
         if responses == 0 {
             return "\nNo feedback yet.".to_owned();
         }
-        let rate = if self.figures.attended > 0 {
-            #[allow(clippy::cast_precision_loss)]
-            let r = responses as f64 / self.figures.attended as f64;
-            format!("{:.0}%", r * 100.0)
-        } else {
-            "n/a".to_owned()
-        };
+        let rate = self
+            .feedback_rate()
+            .map_or_else(|| "n/a".to_owned(), |r| format!("{:.0}%", r * 100.0));
         let comments: Vec<String> = self
             .feedback
             .iter()
