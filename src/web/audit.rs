@@ -1,25 +1,18 @@
 //! `GET /servers/{id}/audit`: the audit log of settings changes (product §13), read from the
 //! table the slash commands (and any future dashboard setting) write through `db::settings_changes`.
 
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, Uri};
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use maud::html;
 
-use super::pages::{allowed, bar, member_name, plain_mentions, tabs};
-use super::views::{frame, PageError};
+use super::pages::{member_name, plain_mentions, Allowed};
+use super::views::PageError;
 use super::Web;
 
 /// How many changes the page lists (the newest).
 const SHOWN: u32 = 200;
 
-pub async fn audit(
-    State(web): State<Web>,
-    headers: HeaderMap,
-    uri: Uri,
-    Path(guild): Path<String>,
-) -> Result<Response, PageError> {
-    let allowed = allowed(&web, &headers, &uri, &guild).await?;
+pub async fn audit(State(web): State<Web>, allowed: Allowed) -> Result<Response, PageError> {
     let guild_id = allowed.guild_id;
     let tz = crate::features::settings::timezone(&web.pool, &web.config, guild_id).await?;
     let changes = crate::db::settings_changes::latest(&web.pool, guild_id, SHOWN).await?;
@@ -35,12 +28,11 @@ pub async fn audit(
             member_name(&web, guild_id, user_id)
         }
     };
-    let page = frame(
-        &format!("{} · audit log", allowed.name),
-        Some(&bar(&web, &allowed.session)),
+    let page = allowed.page(
+        &web,
+        ("audit", "audit log"),
+        "",
         html! {
-            h1 { (allowed.name) " · audit log" }
-            (tabs(guild_id, "audit", ""))
             p.small { "Every settings change, newest first (at most " (SHOWN) "), in " (tz.name()) " time. Refused commands change nothing and are not listed." }
             @if changes.is_empty() {
                 p.notice { "No settings have changed since the audit log began." }

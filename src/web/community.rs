@@ -3,14 +3,14 @@
 //! `hearth report`), and renders; nothing here counts anything itself.
 
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap, Uri};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use chrono_tz::Tz;
 use maud::{html, Markup};
 use serde::Deserialize;
 
-use super::pages::{allowed, bar, card, range, range_form, tabs, RangeQuery};
-use super::views::{self, count_and_share, frame, local_time, percent, PageError};
+use super::pages::{card, range, range_form, Allowed, RangeQuery};
+use super::views::{self, count_and_share, local_time, percent, PageError};
 use super::Web;
 use crate::domain::surveys::{self as survey_rules, Nps, Question, Summary};
 use crate::features::events::EventReport;
@@ -25,12 +25,9 @@ fn rating(score: Option<f64>) -> String {
 /// that started in the range (default: the last 90 days) with the figures of `/event report`.
 pub async fn events(
     State(web): State<Web>,
-    headers: HeaderMap,
-    uri: Uri,
-    Path(guild): Path<String>,
+    allowed: Allowed,
     Query(query): Query<RangeQuery>,
 ) -> Result<Response, PageError> {
-    let allowed = allowed(&web, &headers, &uri, &guild).await?;
     let guild_id = allowed.guild_id;
     let (tz, from, to) = range(&web, guild_id, &query, 90).await?;
     let now = crate::domain::clock::unix_now();
@@ -47,12 +44,11 @@ pub async fn events(
     )
     .await?;
     let range_query = format!("?from={from}&to={to}");
-    let page = frame(
-        &format!("{} · events", allowed.name),
-        Some(&bar(&web, &allowed.session)),
+    let page = allowed.page(
+        &web,
+        ("events", "events and attendance"),
+        &range_query,
         html! {
-            h1 { (allowed.name) " · events and attendance" }
-            (tabs(guild_id, "events", &range_query))
             h2 { "Coming up" }
             p.small { "Times in server time (" (tz.name()) "). Answers so far, as /event list shows them." }
             @if upcoming.is_empty() {
@@ -125,22 +121,15 @@ fn held_table(reports: &[EventReport], tz: Tz) -> Markup {
 /// `GET /servers/{id}/surveys`: every survey with its waves, as `/survey results` shows them:
 /// NPS with its margin, the groups, response rates, segments hidden under 5 answers, the
 /// latest wave's comments without names; a custom survey's questions summarised.
-pub async fn surveys(
-    State(web): State<Web>,
-    headers: HeaderMap,
-    uri: Uri,
-    Path(guild): Path<String>,
-) -> Result<Response, PageError> {
-    let allowed = allowed(&web, &headers, &uri, &guild).await?;
+pub async fn surveys(State(web): State<Web>, allowed: Allowed) -> Result<Response, PageError> {
     let guild_id = allowed.guild_id;
     let tz = crate::features::settings::timezone(&web.pool, &web.config, guild_id).await?;
     let all = crate::features::surveys::all_results(&web.pool, guild_id).await?;
-    let page = frame(
-        &format!("{} · surveys", allowed.name),
-        Some(&bar(&web, &allowed.session)),
+    let page = allowed.page(
+        &web,
+        ("surveys", "surveys and NPS"),
+        "",
         html! {
-            h1 { (allowed.name) " · surveys and NPS" }
-            (tabs(guild_id, "surveys", ""))
             @if all.is_empty() {
                 p.notice { "No surveys yet: /survey nps starts an NPS survey, /survey create a custom one (up to 5 questions)." }
             } @else {
@@ -282,11 +271,9 @@ fn question_summary(question: &Question, summary: &Summary) -> Markup {
 /// `/survey results`.
 pub async fn survey_trend_png(
     State(web): State<Web>,
-    headers: HeaderMap,
-    uri: Uri,
-    Path((guild, survey)): Path<(String, String)>,
+    allowed: Allowed,
+    Path((_, survey)): Path<(String, String)>,
 ) -> Result<Response, PageError> {
-    let allowed = allowed(&web, &headers, &uri, &guild).await?;
     let missing = || PageError::NotFound("This survey has no NPS chart.".into());
     let survey = survey.parse::<i64>().map_err(|_| missing())?;
     let results = match crate::features::surveys::results(&web.pool, allowed.guild_id, survey).await
@@ -308,12 +295,9 @@ pub struct DaysQuery {
 /// `GET /servers/{id}/connections?days=`: the figures of `/connect stats` (default 90 days).
 pub async fn connections(
     State(web): State<Web>,
-    headers: HeaderMap,
-    uri: Uri,
-    Path(guild): Path<String>,
+    allowed: Allowed,
     Query(query): Query<DaysQuery>,
 ) -> Result<Response, PageError> {
-    let allowed = allowed(&web, &headers, &uri, &guild).await?;
     let guild_id = allowed.guild_id;
     let days = match query
         .days
@@ -359,12 +343,11 @@ pub async fn connections(
         }
     };
     let nobody = stats.active == 0 && stats.paused == 0 && stats.made == 0;
-    let page = frame(
-        &format!("{} · connections", allowed.name),
-        Some(&bar(&web, &allowed.session)),
+    let page = allowed.page(
+        &web,
+        ("connections", "connections"),
+        "",
         html! {
-            h1 { (allowed.name) " · connections" }
-            (tabs(guild_id, "connections", ""))
             form.range method="get" action=(format!("/servers/{guild_id}/connections")) {
                 label { "days" input type="number" name="days" min="1" max="3650" value=(days); }
                 button type="submit" { "Show" }

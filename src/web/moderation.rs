@@ -2,13 +2,12 @@
 //! Links to messages only: Hearth never stores what members wrote, and a flag never says who
 //! raised it here.
 
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, Uri};
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use maud::{html, Markup};
 
-use super::pages::{allowed, bar, card, member_name, plain_mentions, tabs};
-use super::views::{frame, local_time, PageError};
+use super::pages::{card, member_name, plain_mentions, Allowed};
+use super::views::{local_time, PageError};
 use super::Web;
 use crate::domain::inbox::{DayFigures, Post};
 
@@ -26,13 +25,7 @@ fn against(now: i64, before: Option<i64>) -> String {
 }
 
 /// `GET /servers/{id}/flags`: the open flags of `/flags list`, oldest first.
-pub async fn flags(
-    State(web): State<Web>,
-    headers: HeaderMap,
-    uri: Uri,
-    Path(guild): Path<String>,
-) -> Result<Response, PageError> {
-    let allowed = allowed(&web, &headers, &uri, &guild).await?;
+pub async fn flags(State(web): State<Web>, allowed: Allowed) -> Result<Response, PageError> {
     let guild_id = allowed.guild_id;
     let tz = crate::features::settings::timezone(&web.pool, &web.config, guild_id).await?;
     let queue = crate::features::moderation::queue(&web.pool, guild_id).await?;
@@ -41,12 +34,11 @@ pub async fn flags(
             .channel_name(guild_id, channel)
             .unwrap_or_else(|| channel.to_string())
     };
-    let page = frame(
-        &format!("{} · flags", allowed.name),
-        Some(&bar(&web, &allowed.session)),
+    let page = allowed.page(
+        &web,
+        ("flags", "flags"),
+        "",
         html! {
-            h1 { (allowed.name) " · flags" }
-            (tabs(guild_id, "flags", ""))
             @if queue.is_empty() {
                 p.notice { "No open flags. Members flag a message with the \"Flag for managers\" message command (Apps menu); the managers' queue is a thread per flag in the reports channel (/config channel reports)." }
             } @else {
@@ -74,13 +66,7 @@ pub async fn flags(
 }
 
 /// `GET /servers/{id}/inbox`: the 24-hour download of `/today`, now.
-pub async fn inbox(
-    State(web): State<Web>,
-    headers: HeaderMap,
-    uri: Uri,
-    Path(guild): Path<String>,
-) -> Result<Response, PageError> {
-    let allowed = allowed(&web, &headers, &uri, &guild).await?;
+pub async fn inbox(State(web): State<Web>, allowed: Allowed) -> Result<Response, PageError> {
     let guild_id = allowed.guild_id;
     let tz = crate::features::settings::timezone(&web.pool, &web.config, guild_id).await?;
     let digest = crate::features::inbox::build(
@@ -122,12 +108,11 @@ pub async fn inbox(
             }
         }
     };
-    let page = frame(
-        &format!("{} · inbox", allowed.name),
-        Some(&bar(&web, &allowed.session)),
+    let page = allowed.page(
+        &web,
+        ("inbox", "inbox"),
+        "",
         html! {
-            h1 { (allowed.name) " · inbox" }
-            (tabs(guild_id, "inbox", ""))
             p.small { "The 24-hour download, as /today shows it now. Links only, never message text. Unanswered: no reply after " (hours) " h (/digest sets the hours and the morning post)." }
             div.cards {
                 (card("New members", digest.new_members.len().to_string(), Some(format!("{} without a first message", silent.len()))))

@@ -2,7 +2,10 @@
 //! manager rule, reads through the same feature code as `/stats` and `hearth report`, and
 //! renders.
 
-use axum::extract::{Path, Query, State};
+use std::collections::HashMap;
+
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use chrono::{Duration, NaiveDate};
@@ -66,14 +69,50 @@ pub async fn home(State(web): State<Web>, headers: HeaderMap) -> Result<Response
     Ok(page.into_response())
 }
 
-/// The server of a path, once the session and the manager rule allow it.
+/// The server of a path (`/servers/{guild}/…`), once the session and the manager rule allow
+/// it: a handler taking an `Allowed` only runs for a manager of that server.
 pub(super) struct Allowed {
     pub(super) session: Session,
     pub(super) guild_id: u64,
     pub(super) name: String,
 }
 
-pub(super) async fn allowed(
+impl FromRequestParts<Web> for Allowed {
+    type Rejection = PageError;
+
+    async fn from_request_parts(parts: &mut Parts, web: &Web) -> Result<Self, PageError> {
+        let unknown = || PageError::NotFound("Hearth is not in this server.".into());
+        let Path(params) = Path::<HashMap<String, String>>::from_request_parts(parts, web)
+            .await
+            .map_err(|_| unknown())?;
+        let guild = params.get("guild").ok_or_else(unknown)?;
+        allowed(web, &parts.headers, &parts.uri, guild).await
+    }
+}
+
+impl Allowed {
+    /// A server's page: the top bar, the heading, the tab bar (`query` carried to the tabs
+    /// that read a date range) and `body`.
+    pub(super) fn page(
+        &self,
+        web: &Web,
+        (tab, heading): (&str, &str),
+        query: &str,
+        body: Markup,
+    ) -> Markup {
+        frame(
+            &format!("{} · {heading}", self.name),
+            Some(&bar(web, &self.session)),
+            html! {
+                h1 { (self.name) " · " (heading) }
+                (tabs(self.guild_id, tab, query))
+                (body)
+            },
+        )
+    }
+}
+
+async fn allowed(
     web: &Web,
     headers: &HeaderMap,
     uri: &Uri,
@@ -194,12 +233,9 @@ pub(super) fn card(label: &str, value: String, sub: Option<String>) -> Markup {
 /// `GET /servers/{id}?from=&to=`: the figures of `/stats overview` for the range.
 pub async fn health(
     State(web): State<Web>,
-    headers: HeaderMap,
-    uri: Uri,
-    Path(guild): Path<String>,
+    allowed: Allowed,
     Query(query): Query<RangeQuery>,
 ) -> Result<Response, PageError> {
-    let allowed = allowed(&web, &headers, &uri, &guild).await?;
     let guild_id = allowed.guild_id;
     let (tz, from, to) = range(&web, guild_id, &query, 30).await?;
     let (figures, computed) = web.figures.health(&web, guild_id, tz, (from, to)).await?;
@@ -226,12 +262,11 @@ pub async fn health(
         .median_first_reply_secs
         .map_or_else(|| "n/a".to_owned(), crate::outbox::posts::human_duration);
     let range_query = format!("?from={from}&to={to}");
-    let page = frame(
-        &format!("{} · health", allowed.name),
-        Some(&bar(&web, &allowed.session)),
+    let page = allowed.page(
+        &web,
+        ("health", "community health"),
+        &range_query,
         html! {
-            h1 { (allowed.name) " · community health" }
-            (tabs(guild_id, "health", &range_query))
             (range_form(&format!("/servers/{guild_id}"), from, to))
             p.small { (from) " to " (to) " · days in " (tz.name()) " · DAU, WAU and MAU of the last day · " (super::figures::age(computed)) }
             div.cards {
@@ -297,12 +332,9 @@ pub async fn health(
 /// `GET /servers/{id}/retention?by=month|week`: the cohorts of `hearth report` as a heatmap.
 pub async fn retention(
     State(web): State<Web>,
-    headers: HeaderMap,
-    uri: Uri,
-    Path(guild): Path<String>,
+    allowed: Allowed,
     Query(query): Query<RangeQuery>,
 ) -> Result<Response, PageError> {
-    let allowed = allowed(&web, &headers, &uri, &guild).await?;
     let guild_id = allowed.guild_id;
     let (tz, from, to) = range(&web, guild_id, &query, 365).await?;
     let (period, by) = match query.by.as_deref() {
@@ -319,12 +351,11 @@ pub async fn retention(
         .retention(&web, guild_id, tz, (from, to), period)
         .await?;
     let range_query = format!("?from={from}&to={to}");
-    let page = frame(
-        &format!("{} · retention", allowed.name),
-        Some(&bar(&web, &allowed.session)),
+    let page = allowed.page(
+        &web,
+        ("retention", "retention"),
+        &range_query,
         html! {
-            h1 { (allowed.name) " · retention" }
-            (tabs(guild_id, "retention", &range_query))
             form.range method="get" action=(format!("/servers/{guild_id}/retention")) {
                 label { "from" input type="date" name="from" value=(from); }
                 label { "to" input type="date" name="to" value=(to); }
@@ -347,12 +378,9 @@ pub async fn retention(
 /// members who opted out never appear).
 pub async fn members(
     State(web): State<Web>,
-    headers: HeaderMap,
-    uri: Uri,
-    Path(guild): Path<String>,
+    allowed: Allowed,
     Query(query): Query<RangeQuery>,
 ) -> Result<Response, PageError> {
-    let allowed = allowed(&web, &headers, &uri, &guild).await?;
     let guild_id = allowed.guild_id;
     let (tz, from, to) = range(&web, guild_id, &query, 30).await?;
     let report =
@@ -368,12 +396,11 @@ pub async fn members(
         crate::features::stats::quiet_experts(&web.pool, guild_id, tz, from, to, 5).await?;
     let name = |user: u64| member_name(&web, guild_id, user);
     let range_query = format!("?from={from}&to={to}");
-    let page = frame(
-        &format!("{} · members", allowed.name),
-        Some(&bar(&web, &allowed.session)),
+    let page = allowed.page(
+        &web,
+        ("members", "members"),
+        &range_query,
         html! {
-            h1 { (allowed.name) " · members" }
-            (tabs(guild_id, "members", &range_query))
             (range_form(&format!("/servers/{guild_id}/members"), from, to))
             h2 { "Top contributors" }
             @if top.is_empty() {
@@ -430,14 +457,8 @@ pub(super) fn member_name(web: &Web, guild_id: u64, user: u64) -> String {
 }
 
 /// `GET /servers/{id}/feedback`: the feedback board, one column per status.
-pub async fn feedback(
-    State(web): State<Web>,
-    headers: HeaderMap,
-    uri: Uri,
-    Path(guild): Path<String>,
-) -> Result<Response, PageError> {
+pub async fn feedback(State(web): State<Web>, allowed: Allowed) -> Result<Response, PageError> {
     use crate::domain::feedback::Status;
-    let allowed = allowed(&web, &headers, &uri, &guild).await?;
     let guild_id = allowed.guild_id;
     let tz = crate::features::settings::timezone(&web.pool, &web.config, guild_id).await?;
     let items = crate::db::feedback::list(&web.pool, guild_id, None, None, 0).await?;
@@ -448,12 +469,11 @@ pub async fn feedback(
             .map(|t| t.with_timezone(&tz).date_naive().to_string())
             .unwrap_or_default()
     };
-    let page = frame(
-        &format!("{} · feedback", allowed.name),
-        Some(&bar(&web, &allowed.session)),
+    let page = allowed.page(
+        &web,
+        ("feedback", "feedback"),
+        "",
         html! {
-            h1 { (allowed.name) " · feedback" }
-            (tabs(guild_id, "feedback", ""))
             p.small { (items.len()) " item(s), newest first. Late: new for more than " (sla_days) " days without a first answer (feedback.sla_days)." }
             div.board {
                 @for status in Status::ALL {
@@ -479,25 +499,18 @@ pub async fn feedback(
 }
 
 /// `GET /servers/{id}/calendar`: what is scheduled in the next 30 days, and the .ics link.
-pub async fn calendar(
-    State(web): State<Web>,
-    headers: HeaderMap,
-    uri: Uri,
-    Path(guild): Path<String>,
-) -> Result<Response, PageError> {
-    let allowed = allowed(&web, &headers, &uri, &guild).await?;
+pub async fn calendar(State(web): State<Web>, allowed: Allowed) -> Result<Response, PageError> {
     let guild_id = allowed.guild_id;
     let now = crate::domain::clock::now();
     let calendar =
         crate::features::calendar::scheduled(&web.pool, &web.config, guild_id, now).await?;
     let items = calendar.occurrences(now + Duration::days(30));
     let tz = calendar.timezone;
-    let page = frame(
-        &format!("{} · calendar", allowed.name),
-        Some(&bar(&web, &allowed.session)),
+    let page = allowed.page(
+        &web,
+        ("calendar", "calendar"),
+        "",
         html! {
-            h1 { (allowed.name) " · calendar" }
-            (tabs(guild_id, "calendar", ""))
             p.small {
                 "Prompts, AMAs, events and reports of the next 30 days, in server time (" (tz.name()) "). "
                 a href=(format!("/servers/{guild_id}/calendar.ics")) { "Download the .ics file" }
@@ -522,13 +535,7 @@ pub async fn calendar(
 }
 
 /// `GET /servers/{id}/calendar.ics`: the calendar as an RFC 5545 file.
-pub async fn calendar_ics(
-    State(web): State<Web>,
-    headers: HeaderMap,
-    uri: Uri,
-    Path(guild): Path<String>,
-) -> Result<Response, PageError> {
-    let allowed = allowed(&web, &headers, &uri, &guild).await?;
+pub async fn calendar_ics(State(web): State<Web>, allowed: Allowed) -> Result<Response, PageError> {
     let calendar = crate::features::calendar::scheduled(
         &web.pool,
         &web.config,
@@ -553,12 +560,9 @@ pub async fn calendar_ics(
 /// `GET /servers/{id}/activity.png?from=&to=`: the PNG chart of `/stats overview`.
 pub async fn activity_png(
     State(web): State<Web>,
-    headers: HeaderMap,
-    uri: Uri,
-    Path(guild): Path<String>,
+    allowed: Allowed,
     Query(query): Query<RangeQuery>,
 ) -> Result<Response, PageError> {
-    let allowed = allowed(&web, &headers, &uri, &guild).await?;
     let (tz, from, to) = range(&web, allowed.guild_id, &query, 30).await?;
     let report = crate::features::stats::report(
         &web.pool,
