@@ -5,31 +5,7 @@
 use serde_json::{json, Value};
 
 use crate::common::*;
-use crate::web::{client, query_of, set_cookie, with_dashboard};
-
-/// Logs `user` in to the dashboard over plain HTTP (the emulator approves on their behalf);
-/// returns the session cookie.
-async fn log_in(world: &World, origin: &str, user: u64) -> String {
-    world.emu.oauth_auto_approve(Some(user));
-    let http = client();
-    let login = http.get(format!("{origin}/login")).send().await.unwrap();
-    let login_cookie = set_cookie(&login, "hearth_login");
-    let authorize = login.headers()["location"].to_str().unwrap().to_owned();
-    let at_discord = http.get(&authorize).send().await.unwrap();
-    let back = at_discord.headers()["location"]
-        .to_str()
-        .unwrap()
-        .to_owned();
-    assert!(query_of(&back).contains_key("code"), "{back}");
-    let done = http
-        .get(&back)
-        .header("cookie", &login_cookie)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(done.status(), 303);
-    set_cookie(&done, "hearth_session")
-}
+use crate::web::{client, http_login, with_dashboard};
 
 #[tokio::test]
 async fn settings_changes_are_audited_with_who_and_when_and_refusals_are_not() {
@@ -97,7 +73,7 @@ async fn settings_changes_are_audited_with_who_and_when_and_refusals_are_not() {
     );
 
     // The dashboard shows the same log to a manager, and refuses a member.
-    let session = log_in(&world, &origin, world.manager).await;
+    let session = http_login(&world, &origin, world.manager).await;
     let page = client()
         .get(format!("{origin}/servers/{}/audit", world.guild))
         .header("cookie", &session)
@@ -114,7 +90,7 @@ async fn settings_changes_are_audited_with_who_and_when_and_refusals_are_not() {
         page.contains("slash command") && !page.contains("Mars"),
         "{page}"
     );
-    let member = log_in(&world, &origin, world.member).await;
+    let member = http_login(&world, &origin, world.member).await;
     let status = client()
         .get(format!("{origin}/servers/{}/audit", world.guild))
         .header("cookie", &member)

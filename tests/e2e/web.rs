@@ -280,7 +280,7 @@ async fn a_member_who_is_not_a_manager_sees_no_server_and_is_refused_by_url() {
 
 /// Logs `user` in over plain HTTP (the emulator approves at once); returns the session cookie
 /// (`hearth_session=...`).
-async fn http_login(world: &World, origin: &str, user: u64) -> String {
+pub(crate) async fn http_login(world: &World, origin: &str, user: u64) -> String {
     world.emu.oauth_auto_approve(Some(user));
     let http = client();
     let login = http.get(format!("{origin}/login")).send().await.unwrap();
@@ -851,7 +851,7 @@ fn json_surveys(world: &World) -> Vec<Value> {
 }
 
 /// The query parameters of a `Location`.
-pub(crate) fn query_of(location: &str) -> std::collections::HashMap<String, String> {
+fn query_of(location: &str) -> std::collections::HashMap<String, String> {
     location
         .split_once('?')
         .map(|(_, q)| q)
@@ -862,7 +862,7 @@ pub(crate) fn query_of(location: &str) -> std::collections::HashMap<String, Stri
         .collect()
 }
 
-pub(crate) fn set_cookie(response: &reqwest::Response, name: &str) -> String {
+fn set_cookie(response: &reqwest::Response, name: &str) -> String {
     response
         .headers()
         .get_all("set-cookie")
