@@ -59,23 +59,26 @@ fn cookie(response: &reqwest::Response, name: &str) -> anyhow::Result<String> {
         .with_context(|| format!("no {name} cookie"))
 }
 
-/// Every session asks for `path` `rounds` times, all sessions at once; the latency of each
-/// answer (status 200 required), and the wall time of the whole load.
+/// Every session asks for `path(session, round)` `rounds` times, all sessions at once; the
+/// latency of each answer (status 200 required), and the wall time of the whole load.
 async fn load(
     origin: &str,
     cookies: &[String],
-    path: &str,
+    path: &dyn Fn(usize, usize) -> String,
     rounds: usize,
 ) -> anyhow::Result<(Vec<Duration>, Duration)> {
     let started = Instant::now();
     let mut tasks = Vec::new();
-    for cookie in cookies {
+    for (session, cookie) in cookies.iter().enumerate() {
         // A client per session: its own connection, kept alive, as a browser would.
         let http = reqwest::Client::builder().build()?;
-        let (url, cookie) = (format!("{origin}{path}"), cookie.clone());
+        let urls: Vec<String> = (0..rounds)
+            .map(|round| format!("{origin}{}", path(session, round)))
+            .collect();
+        let cookie = cookie.clone();
         tasks.push(tokio::spawn(async move {
-            let mut times = Vec::with_capacity(rounds);
-            for _ in 0..rounds {
+            let mut times = Vec::with_capacity(urls.len());
+            for url in urls {
                 let asked = Instant::now();
                 let response = http.get(&url).header("cookie", &cookie).send().await?;
                 let status = response.status();
@@ -96,33 +99,61 @@ async fn load(
     Ok((all, started.elapsed()))
 }
 
+/// A page as the bench asks for it: its name, the path of each (session, round), the rounds.
+type Page = (&'static str, Box<dyn Fn(usize, usize) -> String>, usize);
+
 /// The load on each page, printed beside the static page's, as JSON for the report.
 pub async fn run(emu: &Emulator, origin: &str, guild: u64, manager: u64) -> anyhow::Result<Value> {
     const SESSIONS: usize = 50;
     const ROUNDS: usize = 20;
     let cookies = sessions(emu, origin, manager, SESSIONS).await?;
-    let pages = [
-        ("static page (baseline)", "/static/style.css".to_owned()),
-        ("health, last 30 days", format!("/servers/{guild}")),
+    // The pages as managers open them (one range, its figures shared for a minute), then the
+    // health page with a different range for every request: nothing to share, each request
+    // computes (the price of a first view, or of a minute's figures expiring, under load).
+    let today = hearth::domain::clock::now().date_naive();
+    let distinct_range = move |session: usize, round: usize| {
+        let to = today - chrono::Duration::days(((session * 2 + round) % 300) as i64);
+        let from = to - chrono::Duration::days(29);
+        format!("/servers/{guild}?from={from}&to={to}")
+    };
+    let pages: [Page; 4] = [
         (
-            "retention, weekly cohorts",
-            format!("/servers/{guild}/retention"),
+            "static page (baseline)",
+            Box::new(|_, _| "/static/style.css".to_owned()),
+            ROUNDS,
+        ),
+        (
+            "health, last 30 days",
+            Box::new(move |_, _| format!("/servers/{guild}")),
+            ROUNDS,
+        ),
+        (
+            "retention, a year by month",
+            Box::new(move |_, _| format!("/servers/{guild}/retention")),
+            ROUNDS,
+        ),
+        (
+            "health, a new range each request",
+            Box::new(distinct_range),
+            2,
         ),
     ];
     let ms = |d: Duration| (d.as_secs_f64() * 10_000.0).round() / 10.0;
     let pct = |v: &[Duration], p: f64| v[((v.len() as f64 - 1.0) * p).round() as usize];
     println!(
-        "\ndashboard, {SESSIONS} sessions at once, {ROUNDS} rounds each\n{:<34} {:>10} {:>10} {:>10} {:>10} {:>10}",
+        "\ndashboard, {SESSIONS} sessions at once, {ROUNDS} rounds each (new ranges: 2)\n{:<36} {:>9} {:>10} {:>10} {:>10} {:>10}",
         "", "req/s", "p50, ms", "p95, ms", "p99, ms", "max, ms"
     );
     let mut report = json!({ "sessions": SESSIONS, "rounds": ROUNDS });
-    for (name, path) in pages {
-        // One warm-up round (connections, statement cache, the first computation).
-        load(origin, &cookies, &path, 1).await?;
-        let (times, wall) = load(origin, &cookies, &path, ROUNDS).await?;
+    for (name, path, rounds) in pages {
+        // One warm-up round (connections, statement cache, the first computation); for the new
+        // ranges it asks a range the timed rounds never ask.
+        let warm_up = |session: usize, _| path(session + 1_000, 0);
+        load(origin, &cookies, &warm_up, 1).await?;
+        let (times, wall) = load(origin, &cookies, &*path, rounds).await?;
         let rate = times.len() as f64 / wall.as_secs_f64();
         println!(
-            "{name:<34} {rate:>10.0} {:>10.1} {:>10.1} {:>10.1} {:>10.1}",
+            "{name:<36} {rate:>9.0} {:>10.1} {:>10.1} {:>10.1} {:>10.1}",
             ms(pct(&times, 0.5)),
             ms(pct(&times, 0.95)),
             ms(pct(&times, 0.99)),
