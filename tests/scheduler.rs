@@ -263,3 +263,52 @@ async fn the_monthly_shout_out_runs_once_on_its_day_and_a_run_missed_by_days_is_
     assert!(!late[0].posted);
     assert_eq!(late[0].next, Some(at("2026-06-02T16:00:00Z").timestamp()));
 }
+
+#[tokio::test]
+async fn a_kind_of_job_that_fails_does_not_hold_back_the_others() {
+    let (_dir, pool, config, id) = setup(Some(3600)).await;
+    let prompt = db::prompts::prompt(&pool, 1, id).await.unwrap().unwrap();
+    schedule_prompt(&pool, &config, &prompt, at("2026-03-27T12:00:00Z"))
+        .await
+        .unwrap();
+    // A survey close falls due with its table gone: that kind fails at every pass.
+    db::jobs::upsert(
+        &pool,
+        1,
+        "survey-close",
+        99,
+        Some(at("2026-03-30T06:00:00Z").timestamp()),
+    )
+    .await
+    .unwrap();
+    sqlx::query("DROP TABLE survey_answers")
+        .execute(&pool)
+        .await
+        .unwrap();
+    sqlx::query("DROP TABLE survey_contacts")
+        .execute(&pool)
+        .await
+        .unwrap();
+    sqlx::query("DROP TABLE survey_waves")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let outbox = Outbox::new(pool.clone());
+    let failed = run_due(&pool, &config, &outbox, at("2026-03-30T07:00:01Z"))
+        .await
+        .expect_err("the survey close fails");
+    assert!(
+        format!("{failed:#}").contains("survey closes"),
+        "{failed:#}"
+    );
+    assert_eq!(queued(&pool).await, 1, "the prompt is queued all the same");
+    // ...and the outbox was told, not left asleep until its idle wake-up.
+    tokio::time::timeout(std::time::Duration::from_secs(1), outbox.woken())
+        .await
+        .expect("the outbox was woken");
+    // The next pass does not queue the prompt again, and still reports the failing kind.
+    assert!(run_due(&pool, &config, &outbox, at("2026-03-30T07:00:03Z"))
+        .await
+        .is_err());
+    assert_eq!(queued(&pool).await, 1);
+}

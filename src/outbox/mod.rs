@@ -183,6 +183,11 @@ impl Outbox {
         self.wake.notify_one();
     }
 
+    /// Returns once `wake` is called, at once when a wake-up is already pending.
+    pub async fn woken(&self) {
+        self.wake.notified().await;
+    }
+
     /// Queues a plain message.
     pub async fn message(
         &self,
@@ -268,7 +273,7 @@ pub async fn run_worker(
         };
         tokio::select! {
             () = shutdown.cancelled() => break,
-            () = outbox.wake.notified() => {}
+            () = outbox.woken() => {}
             () = tokio::time::sleep(wait.min(Duration::from_secs(60))) => {}
         }
     }
