@@ -16,6 +16,8 @@
 //! - dashboard: on the same store, 50 logged-in sessions load the health and retention pages at
 //!   once, beside a static page of the same server (`hearth_bench/web.rs`; `--only web` runs
 //!   this part alone);
+//! - import (`--only import --data community-activity.csv.gz`, not part of the default run):
+//!   `hearth import` of the real export as DiscordChatExporter JSON (`hearth_bench/import.rs`);
 //! - events (`--only events`, not part of the default run): 10k event reminders scheduled,
 //!   held and sent under Discord's rate limits and injected 429s (`hearth_bench/events.rs`).
 //!
@@ -34,6 +36,8 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 
 #[path = "hearth_bench/events.rs"]
 mod events;
+#[path = "hearth_bench/import.rs"]
+mod import;
 #[path = "hearth_bench/matching.rs"]
 mod matching;
 #[path = "hearth_bench/web.rs"]
@@ -41,7 +45,7 @@ mod web;
 
 const USAGE: &str = "hearth-bench [--data community-activity.csv.gz] [--events N] [--members M] \
 [--guild-members G] [--rounds R] [--records R] [--store-members S] [--store FILE] \
-[--only ingest|reports|web|writer|events|matching] [--event-members N] [--event-count E] \
+[--only ingest|reports|web|writer|events|matching|import] [--event-members N] [--event-count E] \
 [--match-members N] [--out FILE]";
 
 struct Args {
@@ -99,8 +103,10 @@ fn args() -> anyhow::Result<Args> {
             "--event-count" => args.event_count = value.parse()?,
             "--match-members" => args.match_members = value.parse()?,
             "--only"
-                if ["ingest", "reports", "web", "writer", "events", "matching"]
-                    .contains(&value.as_str()) =>
+                if [
+                    "ingest", "reports", "web", "writer", "events", "matching", "import",
+                ]
+                .contains(&value.as_str()) =>
             {
                 args.only = Some(value)
             }
@@ -519,6 +525,8 @@ async fn main() -> anyhow::Result<()> {
         report["events"] = events::run(args.event_members, args.event_count).await?;
     } else if args.only.as_deref() == Some("matching") {
         report["matching"] = matching::run(args.match_members)?;
+    } else if args.only.as_deref() == Some("import") {
+        report["import"] = import::run(args.data.as_deref(), args.rounds, &exe_dir).await?;
     } else {
         if !matches!(args.only.as_deref(), Some("reports" | "web")) {
             report = ingest(&args, &exe_dir).await?;

@@ -61,6 +61,16 @@ async fn insert_rows(conn: &mut SqliteConnection, records: &[Record]) -> sqlx::R
     Ok(builder.build().execute(conn).await?.rows_affected())
 }
 
+/// Sets the page cache of one connection to `kib` KiB (a long import keeps the pages of the
+/// indexes it writes at scattered places in memory instead of reading them back).
+pub async fn set_cache_kib(conn: &mut SqliteConnection, kib: u32) -> sqlx::Result<()> {
+    // A pragma takes no bound value; the number is formatted from an integer.
+    sqlx::query(&format!("PRAGMA cache_size = -{kib}"))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// How far apart a join notice's time and the join event's may be and still be one join.
 const SAME_JOIN_SECS: i64 = 60;
 

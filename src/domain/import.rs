@@ -13,6 +13,7 @@
 //! top-level ones only moves replies per post, the other mistake would turn a whole channel
 //! into replies).
 
+use std::borrow::Cow;
 use std::io::{self, BufRead, Read};
 
 use chrono::{DateTime, NaiveDateTime, Utc};
@@ -72,31 +73,66 @@ pub struct Parsed {
     pub damage: Option<Damage>,
 }
 
+// Messages borrow their strings from the bytes read (no allocation per field); a string with
+// escapes is the rare one copied.
 #[derive(Deserialize)]
-struct DceAuthor {
-    id: String,
+struct DceAuthor<'a> {
+    #[serde(borrow)]
+    id: Cow<'a, str>,
     #[serde(default, rename = "isBot")]
     is_bot: bool,
 }
 
 #[derive(Deserialize)]
-struct DceReference {
-    #[serde(rename = "messageId")]
-    message_id: Option<String>,
-    #[serde(rename = "channelId")]
-    channel_id: Option<String>,
+struct DceReference<'a> {
+    #[serde(borrow, rename = "messageId")]
+    message_id: Option<Cow<'a, str>>,
+    #[serde(borrow, rename = "channelId")]
+    channel_id: Option<Cow<'a, str>>,
 }
 
 /// A type as DiscordChatExporter writes it: the name of a known type, the number of another
 /// (`"8"`), or a number in raw exports.
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum DceType {
-    Name(String),
+enum DceType<'a> {
+    Name(Cow<'a, str>),
     Number(i64),
 }
 
-impl DceType {
+/// Read by hand rather than as an untagged enum, which buffers every value before trying each
+/// variant.
+impl<'de: 'a, 'a> Deserialize<'de> for DceType<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = DceType<'de>;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a message or channel type (a name or a number)")
+            }
+
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(DceType::Name(Cow::Borrowed(v)))
+            }
+
+            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(DceType::Name(Cow::Owned(v.to_owned())))
+            }
+
+            fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
+                Ok(DceType::Number(v))
+            }
+
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Self::Value, E> {
+                i64::try_from(v)
+                    .map(DceType::Number)
+                    .map_err(|_| E::invalid_value(serde::de::Unexpected::Unsigned(v), &self))
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
+}
+
+impl DceType<'_> {
     fn is(&self, name: &str, number: i64) -> bool {
         match self {
             Self::Name(n) => n == name || n.parse::<i64>() == Ok(number),
@@ -106,21 +142,26 @@ impl DceType {
 }
 
 #[derive(Deserialize)]
-struct DceMessage {
-    id: String,
-    #[serde(rename = "type")]
-    kind: Option<DceType>,
-    timestamp: String,
-    author: DceAuthor,
-    reference: Option<DceReference>,
+struct DceMessage<'a> {
+    #[serde(borrow)]
+    id: Cow<'a, str>,
+    #[serde(borrow, rename = "type")]
+    kind: Option<DceType<'a>>,
+    #[serde(borrow)]
+    timestamp: Cow<'a, str>,
+    #[serde(borrow)]
+    author: DceAuthor<'a>,
+    #[serde(borrow)]
+    reference: Option<DceReference<'a>>,
 }
 
 /// The `guild` and `channel` objects of a JSON export.
 #[derive(Deserialize)]
-struct DceHeader {
-    id: String,
-    #[serde(rename = "type")]
-    kind: Option<DceType>,
+struct DceHeader<'a> {
+    #[serde(borrow)]
+    id: Cow<'a, str>,
+    #[serde(borrow, rename = "type")]
+    kind: Option<DceType<'a>>,
 }
 
 fn id(text: &str) -> Option<u64> {
@@ -204,21 +245,46 @@ impl<R: BufRead> Cursor<R> {
             // Where the value ends in this block: after its last byte, or (a scalar) at the
             // delimiter after it, which is not taken.
             let mut end = None;
-            for (i, &byte) in buf.iter().enumerate() {
+            let mut i = 0;
+            while i < buf.len() {
+                let byte = buf[i];
                 if in_string {
                     if escaped {
                         escaped = false;
-                    } else if byte == b'\\' {
+                        i += 1;
+                        continue;
+                    }
+                    // Straight to the string's end or its next escape.
+                    let Some(at) = quote_or_backslash(&buf[i..]) else {
+                        i = buf.len();
+                        continue;
+                    };
+                    i += at;
+                    if buf[i] == b'\\' {
                         escaped = true;
-                    } else if byte == b'"' {
-                        in_string = false;
-                        if depth == 0 {
-                            end = Some(i + 1);
-                            break;
-                        }
+                        i += 1;
+                        continue;
+                    }
+                    in_string = false;
+                    i += 1;
+                    if depth == 0 {
+                        end = Some(i);
+                        break;
                     }
                     continue;
                 }
+                let byte = if depth > 0 {
+                    // Inside an object or array only quotes and brackets matter: straight to
+                    // the next one.
+                    let Some(at) = buf[i..].iter().position(|b| STRUCTURAL[usize::from(*b)]) else {
+                        i = buf.len();
+                        continue;
+                    };
+                    i += at;
+                    buf[i]
+                } else {
+                    byte
+                };
                 match byte {
                     b'"' => in_string = true,
                     b'{' | b'[' => depth += 1,
@@ -239,6 +305,7 @@ impl<R: BufRead> Cursor<R> {
                     }
                     _ => {}
                 }
+                i += 1;
             }
             let n = end.unwrap_or(buf.len());
             if let Some(out) = out.as_mut() {
@@ -261,6 +328,38 @@ impl<R: BufRead> Cursor<R> {
             problem: problem.into(),
         }
     }
+}
+
+/// The bytes that open or close a string, an object or an array.
+const STRUCTURAL: [bool; 256] = {
+    let mut table = [false; 256];
+    table[b'"' as usize] = true;
+    table[b'{' as usize] = true;
+    table[b'}' as usize] = true;
+    table[b'[' as usize] = true;
+    table[b']' as usize] = true;
+    table
+};
+
+/// The position of the first `"` or `\\` in `bytes`, eight bytes at a time.
+fn quote_or_backslash(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let has_zero_byte = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS != 0;
+    let mut start = 0;
+    for chunk in bytes.chunks_exact(8) {
+        let x = u64::from_le_bytes(chunk.try_into().unwrap_or_default());
+        if has_zero_byte(x ^ (ONES * u64::from(b'"')))
+            || has_zero_byte(x ^ (ONES * u64::from(b'\\')))
+        {
+            break;
+        }
+        start += 8;
+    }
+    bytes[start..]
+        .iter()
+        .position(|b| *b == b'"' || *b == b'\\')
+        .map(|at| start + at)
 }
 
 fn describe(stop: Stop, what: &str, limit: usize) -> String {
@@ -370,14 +469,15 @@ impl<R: BufRead> JsonExport<R> {
                     let mut value = Vec::new();
                     c.value(Some(&mut value), MAX_HEADER_BYTES)
                         .map_err(|s| fail(c, s, "the header"))?;
-                    let header: DceHeader = serde_json::from_slice(&value).map_err(|e| Damage {
-                        line,
-                        column,
-                        problem: format!(
-                            "unreadable header: {}",
-                            e.to_string().split(" at line ").next().unwrap_or_default()
-                        ),
-                    })?;
+                    let header: DceHeader<'_> =
+                        serde_json::from_slice(&value).map_err(|e| Damage {
+                            line,
+                            column,
+                            problem: format!(
+                                "unreadable header: {}",
+                                e.to_string().split(" at line ").next().unwrap_or_default()
+                            ),
+                        })?;
                     if key == b"\"guild\"" {
                         self.guild_id = id(&header.id);
                     } else {
@@ -454,24 +554,43 @@ impl<R: BufRead> JsonExport<R> {
                 ..at
             });
         }
-        let text = String::from_utf8_lossy(&self.buf);
-        let m: DceMessage = serde_json::from_str(&text).map_err(|err| {
+        message_from(&self.buf, self.channel_id, self.in_thread, at).map(Some)
+    }
+}
+
+/// The message in `bytes` (one JSON value), or the damage at `at`.
+fn message_from(
+    bytes: &[u8],
+    channel_id: u64,
+    in_thread: bool,
+    at: Damage,
+) -> Result<ImportedMessage, Damage> {
+    let convert = |m: &DceMessage<'_>, at: Damage| {
+        dce_message(m, channel_id, in_thread).ok_or_else(|| Damage {
+            problem: format!("message {} has an unreadable id or timestamp", m.id),
+            ..at
+        })
+    };
+    // Read in place; only a message that does not read so (bytes that are not UTF-8 in a field
+    // Hearth reads, or damage) is read again as text with those bytes replaced, as it was read
+    // before, for the same outcome and the same words.
+    if let Ok(m) = serde_json::from_slice::<DceMessage<'_>>(bytes) {
+        return convert(&m, at);
+    }
+    let text = String::from_utf8_lossy(bytes);
+    match serde_json::from_str::<DceMessage<'_>>(&text) {
+        Ok(m) => convert(&m, at),
+        Err(err) => {
             // serde's own position is relative to the message; ours is the file's.
             let detail = err.to_string();
-            Damage {
+            Err(Damage {
                 problem: format!(
                     "unreadable message: {}",
                     detail.split(" at line ").next().unwrap_or(&detail)
                 ),
-                ..at.clone()
-            }
-        })?;
-        dce_message(&m, self.channel_id, self.in_thread)
-            .map(Some)
-            .ok_or_else(|| Damage {
-                problem: format!("message {} has an unreadable id or timestamp", m.id),
                 ..at
             })
+        }
     }
 }
 
@@ -489,7 +608,7 @@ pub fn parse_json(text: &str) -> Parsed {
     }
 }
 
-fn dce_message(m: &DceMessage, channel_id: u64, in_thread: bool) -> Option<ImportedMessage> {
+fn dce_message(m: &DceMessage<'_>, channel_id: u64, in_thread: bool) -> Option<ImportedMessage> {
     let is = |name, number| m.kind.as_ref().is_some_and(|k| k.is(name, number));
     // Exports without types (none are known) are taken as members' messages.
     let kind = if m.kind.is_none() || is("Default", 0) || is("Reply", 19) {
@@ -790,6 +909,35 @@ mod tests {
         );
         assert_eq!(reply.at.to_rfc3339(), "2020-01-02T09:05:00+00:00");
         assert!(parsed.messages[2].is_bot);
+    }
+
+    #[test]
+    fn strings_with_escapes_read_the_same_across_buffer_boundaries() {
+        // Quotes, backslashes and brackets inside strings, read through buffers of every small
+        // size, so that escapes and quotes fall on the boundaries.
+        let text = JSON.replace(
+            r#""content": "hi""#,
+            r#""content": "a \"quoted\" {[}] \\ \\\" end\\", "x": "\u00e9\\""#,
+        );
+        let whole = parse_json(&text);
+        assert_eq!((whole.damage.clone(), whole.messages.len()), (None, 3));
+        for capacity in 1..40 {
+            let mut export =
+                JsonExport::new(io::BufReader::with_capacity(capacity, text.as_bytes()));
+            let messages: Vec<ImportedMessage> =
+                std::iter::from_fn(|| export.next_message()).collect();
+            assert_eq!(export.damage(), None, "capacity {capacity}");
+            assert_eq!(messages, whole.messages, "capacity {capacity}");
+        }
+        for (bytes, found) in [
+            (&b"abcdefghijklmnop\\"[..], Some(16)),
+            (b"abcdefgh\"ijk", Some(8)),
+            (b"abc\"", Some(3)),
+            (b"abcdefghijklmnopq", None),
+            (b"", None),
+        ] {
+            assert_eq!(quote_or_backslash(bytes), found);
+        }
     }
 
     #[test]

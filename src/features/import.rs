@@ -5,6 +5,8 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
+use sqlx::Connection as _;
+
 use crate::db::{
     self,
     activity::{Kind, Record},
@@ -15,8 +17,13 @@ use crate::domain::import::{
     channel_id_from_file_name, CsvExport, Damage, ImportedMessage, JsonExport, MessageKind,
 };
 
-/// Messages read and written per transaction: a file of any size is imported in bounded memory.
+/// Messages read at a time, and written per transaction: a file of any size is imported in
+/// bounded memory.
 const CHUNK: usize = 50_000;
+
+/// The page cache of the import's connection (SQLite's default is 2 MiB): bounded, whatever
+/// the exports hold.
+const CACHE_KIB: u32 = 64 << 10;
 
 /// What an import did.
 #[derive(Debug, Default)]
@@ -77,7 +84,20 @@ pub fn collect_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
     Ok(files)
 }
 
-/// Imports the files into `guild_id`, calling `progress` after each file.
+/// What the reading thread hands the writer.
+enum Read {
+    /// Messages of the file being read, in order.
+    Chunk(Vec<ImportedMessage>),
+    /// The file was read, completely or up to the problem named.
+    FileDone(Option<String>),
+}
+
+/// Chunks read ahead of the writer: reading the next chunk overlaps writing this one, and memory
+/// stays bounded (at most this many chunks, plus the one being read and the one being written).
+const READ_AHEAD: usize = 2;
+
+/// Imports the files into `guild_id`, calling `progress` after each file. The files are read on
+/// a thread of their own while the writer stores what was read before.
 pub async fn import(
     pool: &Pool,
     guild_id: u64,
@@ -85,58 +105,100 @@ pub async fn import(
     mut progress: impl FnMut(usize, &Summary),
 ) -> anyhow::Result<Summary> {
     let optouts = db::activity::optouts_in(pool, guild_id).await?;
+    let (sender, mut receiver) = tokio::sync::mpsc::channel(READ_AHEAD);
+    let reader = {
+        let files = files.to_vec();
+        tokio::task::spawn_blocking(move || read_files(&files, guild_id, &sender))
+    };
     let mut summary = Summary::default();
     let mut earliest: Option<i64> = None;
-    for (n, file) in files.iter().enumerate() {
-        summary.files += 1;
-        match open(file) {
-            Err(problem) => summary
-                .failures
-                .push(format!("{}: {problem}", file.display())),
-            Ok(mut export) => {
-                if let Some(export_guild) = export.guild_id().filter(|g| *g != guild_id) {
-                    summary.failures.push(format!(
-                        "{}: exported from server {export_guild}, not {guild_id}; skipped",
-                        file.display()
-                    ));
-                    continue;
-                }
-                let mut chunk = Vec::with_capacity(CHUNK);
-                loop {
-                    chunk.clear();
-                    chunk.extend(std::iter::from_fn(|| export.next_message()).take(CHUNK));
-                    if chunk.is_empty() {
-                        break;
+    let written = async {
+        // One connection for the whole import, with a larger page cache, closed afterwards
+        // rather than handed back to the pool with it.
+        let mut conn = pool.acquire().await?;
+        conn.close_on_drop();
+        db::activity::set_cache_kib(&mut conn, CACHE_KIB).await?;
+        // Transactions span files (most exports are far smaller than a chunk): an index page
+        // that several files write is written out once per transaction.
+        let mut tx = conn.begin().await?;
+        let mut in_tx = 0;
+        while let Some(read) = receiver.recv().await {
+            match read {
+                Read::Chunk(chunk) => {
+                    if in_tx >= CHUNK {
+                        tx.commit().await?;
+                        tx = conn.begin().await?;
+                        in_tx = 0;
                     }
-                    let first = store(pool, guild_id, &chunk, &optouts, &mut summary).await?;
+                    in_tx += chunk.len();
+                    let first = store(&mut tx, guild_id, &chunk, &optouts, &mut summary).await?;
                     if let Some(first) = first {
                         earliest = Some(earliest.map_or(first, |e| e.min(first)));
                     }
                 }
-                if let Some(d) = export.damage() {
-                    summary.failures.push(format!(
-                        "{}:{}:{}: {}",
-                        file.display(),
-                        d.line,
-                        d.column,
-                        d.problem
-                    ));
+                Read::FileDone(failure) => {
+                    summary.files += 1;
+                    summary.failures.extend(failure);
+                    progress(summary.files, &summary);
                 }
             }
         }
-        progress(n + 1, &summary);
+        tx.commit().await?;
+        anyhow::Ok(())
     }
+    .await;
+    // On a failed write the receiver is dropped here, which stops the reader at its next chunk.
+    drop(receiver);
+    reader.await?;
+    written?;
     if let Some(earliest) = earliest {
         crate::features::rollup::rewind(pool, guild_id, earliest).await?;
     }
     Ok(summary)
 }
 
-/// Writes a chunk of messages in one transaction: members' messages and threads as activity,
+/// Reads the files in order, handing their messages to the writer a chunk at a time. Stops when
+/// the writer is gone.
+fn read_files(files: &[PathBuf], guild_id: u64, sender: &tokio::sync::mpsc::Sender<Read>) {
+    for file in files {
+        let failure = match open(file) {
+            Err(problem) => Some(format!("{}: {problem}", file.display())),
+            Ok(mut export) => {
+                if let Some(export_guild) = export.guild_id().filter(|g| *g != guild_id) {
+                    Some(format!(
+                        "{}: exported from server {export_guild}, not {guild_id}; skipped",
+                        file.display()
+                    ))
+                } else {
+                    loop {
+                        let chunk: Vec<ImportedMessage> =
+                            std::iter::from_fn(|| export.next_message())
+                                .take(CHUNK)
+                                .collect();
+                        if chunk.is_empty() {
+                            break;
+                        }
+                        if sender.blocking_send(Read::Chunk(chunk)).is_err() {
+                            return;
+                        }
+                    }
+                    export.damage().map(|d| {
+                        format!("{}:{}:{}: {}", file.display(), d.line, d.column, d.problem)
+                    })
+                }
+            }
+        };
+        if sender.blocking_send(Read::FileDone(failure)).is_err() {
+            return;
+        }
+    }
+}
+
+/// Writes a chunk of messages in the import's transaction: members' messages and threads as activity,
 /// join notices as joins (already welcomed: history is never welcomed), other notices not at
 /// all. Returns the earliest instant written.
 async fn store(
-    pool: &Pool,
+    tx: &mut sqlx::SqliteConnection,
     guild_id: u64,
     messages: &[ImportedMessage],
     optouts: &HashSet<u64>,
@@ -190,10 +252,8 @@ async fn store(
         .map(|r| r.at)
         .chain(joins.iter().map(|j| j.joined_at))
         .min();
-    let mut tx = pool.begin().await?;
-    summary.added += db::activity::insert(&mut tx, &records).await?;
-    db::activity::record_imported_joins(&mut tx, &joins).await?;
-    tx.commit().await?;
+    summary.added += db::activity::insert(&mut *tx, &records).await?;
+    db::activity::record_imported_joins(tx, &joins).await?;
     Ok(earliest)
 }
 
