@@ -521,22 +521,15 @@ fn finish(
                 )
             })
             .map(|(k, _)| k);
-        let best = match best {
-            Some(k)
-                if groups[k]
-                    .iter()
-                    .any(|&m| !constraints.allowed(id(x), id(m))) =>
-            {
-                trade_for(x, &mut groups, members, constraints).or(Some(k))
-            }
-            other => other,
-        };
         match best {
             Some(k) => {
                 if groups[k]
                     .iter()
                     .any(|&m| !constraints.allowed(id(x), id(m)))
                 {
+                    if trade_for(x, &mut groups, members, constraints) {
+                        continue;
+                    }
                     repeats += 1;
                 }
                 groups[k].push(x);
@@ -547,14 +540,15 @@ fn finish(
     round_of(scorer, members, groups, repeats, left_out)
 }
 
-/// A pair for `x` to join without a repeat, made by trading: (c, d) and (e, f) become (c, e) and
-/// (d, f) when x may meet c and e and the new pairs are allowed. Returns the group x joins.
+/// Places `x` without a repeat by trading, if it can: (c, d) and (e, f) become (c, e, x) and
+/// (d, f) when x may meet c and e and the new groups are allowed; or x takes c's place beside d
+/// and c joins (e, f). False when neither trade exists.
 fn trade_for(
     x: usize,
     groups: &mut [Vec<usize>],
     members: &[Member],
     constraints: &Constraints,
-) -> Option<usize> {
+) -> bool {
     let ok = |a: usize, b: usize| constraints.allowed(members[a].id, members[b].id);
     let pairs: Vec<usize> = (0..groups.len())
         .filter(|&k| groups[k].len() == 2)
@@ -572,15 +566,30 @@ fn trade_for(
                 for (ei, fi) in [(0, 1), (1, 0)] {
                     let (e, f) = (groups[h][ei], groups[h][fi]);
                     if ok(x, e) && ok(c, e) && ok(d, f) {
-                        groups[g] = vec![c, e];
+                        groups[g] = vec![c, e, x];
                         groups[h] = vec![d, f];
-                        return Some(g);
+                        return true;
                     }
                 }
             }
         }
     }
-    None
+    for &g in &pairs {
+        for (ci, di) in [(0, 1), (1, 0)] {
+            let (c, d) = (groups[g][ci], groups[g][di]);
+            if !ok(x, d) {
+                continue;
+            }
+            for &h in &pairs {
+                if h != g && groups[h].iter().all(|&e| ok(c, e)) {
+                    groups[g] = vec![x, d];
+                    groups[h].push(c);
+                    return true;
+                }
+            }
+        }
+    }
+    false
 }
 
 /// Leftovers who may not meet each other: each two of them trade places with a pair, (a, b)
