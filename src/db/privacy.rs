@@ -160,7 +160,7 @@ pub async fn export(pool: &Pool, guild_id: Option<u64>, user_id: u64) -> sqlx::R
         "connections": connect.iter().map(|(g, interests, tz, frequency, group_size, status)| json!({"guild_id": g.to_string(), "interests": interests, "timezone": tz, "frequency": frequency, "group_size": group_size, "status": status})).collect::<Vec<_>>(),
         "flags_raised": flags.iter().map(|(g, id, reason, at)| json!({"guild_id": g.to_string(), "flag": id, "reason": reason, "at": at})).collect::<Vec<_>>(),
         "connection_matches": matches.iter().map(|m| json!({"guild_id": m.guild_id.to_string(), "round": m.round_number, "at": m.ran_at, "with": m.members.iter().filter(|(u, _)| *u != user_id).map(|(u, _)| u.to_string()).collect::<Vec<_>>(), "met": m.members.iter().find(|(u, _)| *u == user_id).and_then(|(_, met)| *met)})).collect::<Vec<_>>(),
-        "settings_changes": settings_changes.iter().map(|(g, c)| json!({"guild_id": g.to_string(), "at": c.changed_at, "source": c.source, "setting": c.setting, "detail": c.detail})).collect::<Vec<_>>(),
+        "settings_changes": settings_changes.iter().map(|(g, c)| json!({"guild_id": g.to_string(), "at": c.changed_at, "source": c.source.as_str(), "setting": c.setting, "detail": c.detail})).collect::<Vec<_>>(),
         "tracking_opt_outs": optouts.iter().map(|(g, t)| json!({"guild_id": g.to_string(), "since": t})).collect::<Vec<_>>(),
     }))
 }

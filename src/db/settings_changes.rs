@@ -20,6 +20,15 @@ impl Source {
             Self::Web => "web",
         }
     }
+
+    /// The stored text back (the table's CHECK allows only these two).
+    fn from_stored(text: &str) -> Self {
+        if text == "web" {
+            Self::Web
+        } else {
+            Self::Slash
+        }
+    }
 }
 
 /// One recorded change.
@@ -28,8 +37,7 @@ pub struct SettingChange {
     pub id: i64,
     pub user_id: u64,
     pub changed_at: i64,
-    /// `slash` or `web`.
-    pub source: String,
+    pub source: Source,
     /// What was changed, named as its command (`config timezone`).
     pub setting: String,
     /// The options given (`name: Europe/Berlin`).
@@ -84,7 +92,7 @@ pub async fn latest(
                 id,
                 user_id: from_sql_id(user_id),
                 changed_at,
-                source,
+                source: Source::from_stored(&source),
                 setting,
                 detail,
             },
@@ -115,7 +123,7 @@ pub async fn made_by(
                     id,
                     user_id,
                     changed_at,
-                    source,
+                    source: Source::from_stored(&source),
                     setting,
                     detail,
                 },

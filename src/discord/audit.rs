@@ -95,10 +95,9 @@ pub fn render(changes: &[SettingChange]) -> String {
         } else {
             format!("<@{}>", change.user_id)
         };
-        let place = if change.source == Source::Web.as_str() {
-            " (dashboard)"
-        } else {
-            ""
+        let place = match change.source {
+            Source::Web => " (dashboard)",
+            Source::Slash => "",
         };
         let line = format!(
             "\n<t:{}:f> {who}{place}: `/{}` {}",
@@ -180,18 +179,18 @@ mod tests {
 
     #[test]
     fn the_log_names_who_and_where_and_fits_a_message() {
-        let change = |user_id, source: &str| SettingChange {
+        let change = |user_id, source| SettingChange {
             id: 1,
             user_id,
             changed_at: 1_700_000_000,
-            source: source.to_owned(),
+            source,
             setting: "config timezone".to_owned(),
             detail: "name: Europe/Berlin".to_owned(),
         };
-        let text = render(&[change(42, "slash"), change(1 << 63 | 7, "web")]);
+        let text = render(&[change(42, Source::Slash), change(1 << 63 | 7, Source::Web)]);
         assert!(text.contains("<t:1700000000:f> <@42>: `/config timezone` name: Europe/Berlin"));
         assert!(text.contains("a forgotten member (dashboard)"));
-        let many = vec![change(42, "slash"); 100];
+        let many = vec![change(42, Source::Slash); 100];
         let text = render(&many);
         assert!(text.chars().count() <= 2_000 && text.ends_with('…'));
         assert!(render(&[]).contains("No settings"));

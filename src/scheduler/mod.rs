@@ -37,7 +37,7 @@ impl SchedulerHandle {
     }
 }
 
-/// Runs every due job at `now`.
+/// Runs every due job at `now`, logging the posts queued and the kinds that failed.
 ///
 /// Each kind of job runs even when another failed (a busy database, a bad row), and the outbox is
 /// woken whenever something may have been queued: a failure after one kind committed its posts
@@ -109,6 +109,13 @@ pub async fn run_due(
             }
         }
     }
+    for r in reports.iter().filter(|r| r.posted) {
+        info!(
+            job.kind = r.job_kind,
+            job.target = r.target_id,
+            "scheduled post queued"
+        );
+    }
     if failed.is_some() || reports.iter().any(|r| r.posted) {
         outbox.wake();
     }
@@ -131,19 +138,8 @@ pub async fn run(
 ) {
     loop {
         let now = crate::domain::clock::Clock::now(&crate::domain::clock::SystemClock);
-        let passed = match run_due(&pool, &config, &outbox, now).await {
-            Ok(reports) => {
-                for r in reports.iter().filter(|r| r.posted) {
-                    info!(
-                        job.kind = r.job_kind,
-                        job.target = r.target_id,
-                        "scheduled post queued"
-                    );
-                }
-                true
-            }
-            Err(_) => false, // each failed kind was logged by `run_due`
-        };
+        // Queued posts and each failed kind are logged by `run_due`.
+        let passed = run_due(&pool, &config, &outbox, now).await.is_ok();
         let wait = match db::jobs::next_run(&pool).await {
             Ok(Some(at)) => {
                 Duration::from_secs(u64::try_from(at - now.timestamp()).unwrap_or(0).max(1))

@@ -6,8 +6,9 @@ use axum::response::{IntoResponse, Response};
 use maud::html;
 
 use super::pages::{member_name, plain_mentions, Allowed};
-use super::views::PageError;
+use super::views::{local_time, PageError};
 use super::Web;
+use crate::db::settings_changes::Source;
 
 /// How many changes the page lists (the newest).
 const SHOWN: u32 = 200;
@@ -16,11 +17,6 @@ pub async fn audit(State(web): State<Web>, allowed: Allowed) -> Result<Response,
     let guild_id = allowed.guild_id;
     let tz = crate::features::settings::timezone(&web.pool, &web.config, guild_id).await?;
     let changes = crate::db::settings_changes::latest(&web.pool, guild_id, SHOWN).await?;
-    let when = |secs: i64| {
-        chrono::DateTime::from_timestamp(secs, 0)
-            .map(|t| t.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string())
-            .unwrap_or_default()
-    };
     let who = |user_id: u64| {
         if crate::db::privacy::is_anonymous(user_id) {
             "a forgotten member".to_owned()
@@ -42,9 +38,9 @@ pub async fn audit(State(web): State<Web>, allowed: Allowed) -> Result<Response,
                     tbody {
                         @for change in &changes {
                             tr {
-                                td { (when(change.changed_at)) }
+                                td.when { (local_time(change.changed_at, tz)) }
                                 td { (who(change.user_id)) }
-                                td { @if change.source == "web" { "dashboard" } @else { "slash command" } }
+                                td { @match change.source { Source::Web => "dashboard", Source::Slash => "slash command" } }
                                 td { code { "/" (change.setting) } }
                                 td { (plain_mentions(&web, guild_id, tz, &change.detail)) }
                             }
