@@ -179,15 +179,38 @@ async fn shutdown_signal() {
 }
 
 /// `hearth migrate`.
-pub async fn migrate(config: &Config) -> anyhow::Result<()> {
-    let pool = crate::db::connect(&config.database.url).await?;
+pub async fn migrate(url: &str, copy_from: Option<&str>) -> anyhow::Result<()> {
+    let pool = crate::db::connect(url).await?;
     let applied = crate::db::migrate(&pool)
         .await
         .context("migrating the database")?;
-    println!(
-        "database {}: {applied} migration(s) applied, schema up to date",
-        config.database.url
-    );
+    let shown = crate::db::redacted(url);
+    println!("database {shown}: {applied} migration(s) applied, schema up to date");
+    if let Some(source_url) = copy_from {
+        let source = crate::db::open_with(source_url, crate::db::Access::Existing)
+            .await
+            .with_context(|| {
+                format!(
+                    "opening the store to copy from, {}",
+                    crate::db::redacted(source_url)
+                )
+            })?;
+        let copied = crate::db::copy::copy_store(&source, &pool).await?;
+        println!("{:<24} {:>12} {:>12}", "table", "rows read", "rows written");
+        for table in &copied {
+            println!(
+                "{:<24} {:>12} {:>12}",
+                table.table, table.source_rows, table.target_rows
+            );
+        }
+        let rows: i64 = copied.iter().map(|t| t.target_rows).sum();
+        println!(
+            "copied {rows} rows in {} tables from {} into {shown}; every count matches",
+            copied.len(),
+            crate::db::redacted(source_url)
+        );
+        source.close().await;
+    }
     pool.close().await;
     Ok(())
 }

@@ -40,8 +40,17 @@ pub enum Command {
         #[arg(long)]
         connect: bool,
     },
-    /// Apply database migrations
-    Migrate,
+    /// Apply database migrations; with --copy-from, also move a whole store into this one
+    Migrate {
+        /// Copy every row of this store (e.g. sqlite://hearth.db) into the configured database
+        /// (or --to), which must be empty; counts are checked table by table
+        #[arg(long, value_name = "URL")]
+        copy_from: Option<String>,
+        /// The store to migrate (and copy into) instead of the config's database.url, e.g.
+        /// postgres://postgres@127.0.0.1:5432/hearth
+        #[arg(long, value_name = "URL")]
+        to: Option<String>,
+    },
     /// Community analytics from the database (no Discord needed)
     Report {
         /// The server (guild) id
@@ -151,7 +160,12 @@ async fn dispatch(cli: Cli) -> i32 {
     match cli.command {
         Command::Run => crate::app::run(config).await,
         Command::Check { connect } => check(&config, connect).await,
-        Command::Migrate => match crate::app::migrate(&config).await {
+        Command::Migrate { copy_from, to } => match crate::app::migrate(
+            to.as_deref().unwrap_or(&config.database.url),
+            copy_from.as_deref(),
+        )
+        .await
+        {
             Ok(()) => exit::OK,
             Err(err) => {
                 eprintln!("error: {err:#}");

@@ -522,11 +522,15 @@ impl Config {
                 ));
             }
         }
-        if !self.database.url.starts_with("sqlite:") {
+        if crate::domain::database::Backend::of_url(&self.database.url).is_none() {
             return Err(invalid(
                 "database.url",
-                format!("unsupported database URL scheme in `{}`", self.database.url),
-                "use sqlite://PATH (for example sqlite://hearth.db); PostgreSQL is planned",
+                format!(
+                    "unsupported database URL scheme in `{}`",
+                    crate::domain::database::redacted(&self.database.url)
+                ),
+                "use sqlite://PATH (for example sqlite://hearth.db) or \
+                 postgres://USER@HOST:PORT/DATABASE",
             ));
         }
         tracing_subscriber::EnvFilter::try_new(&self.log.filter).map_err(|err| {

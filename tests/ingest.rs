@@ -13,7 +13,7 @@ use sqlx::{Connection, Executor};
 #[tokio::test]
 async fn a_batch_that_meets_a_locked_database_is_written_once_the_lock_is_gone() {
     let (dir, pool) = support::temp_store().await;
-    let url = support::sqlite_url(&dir.path().join("hearth.db"));
+    let url = support::store_url(&dir.path().join("hearth.db"));
     let (tracker, writer) = hearth::features::activity::Tracker::start(pool.clone())
         .await
         .unwrap();

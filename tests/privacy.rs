@@ -79,7 +79,7 @@ async fn the_admin_cli_exports_and_forgets() {
         &config,
         format!(
             "[database]\nurl = \"{}\"\n",
-            support::sqlite_url(&dir.path().join("hearth.db"))
+            support::store_url(&dir.path().join("hearth.db"))
         ),
     )
     .unwrap();

@@ -186,10 +186,11 @@ async fn ratings_from_before_the_survey_engine_move_over_with_their_figures() {
         .connect()
         .await
         .unwrap();
-    let mut files: Vec<_> = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
+    let mut files: Vec<_> =
+        std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
     files.sort();
     let (before, after): (Vec<_>, Vec<_>) = files
         .into_iter()

@@ -2,7 +2,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use sqlx::{QueryBuilder, Sqlite, SqliteConnection, SqliteExecutor};
+use sqlx::{AnyConnection, AnyExecutor};
 
 use super::{from_sql_id, to_sql_id, Pool};
 
@@ -32,7 +32,7 @@ pub struct Record {
 
 /// Inserts records, any number; duplicates (replays, re-imports) are ignored. Returns how many
 /// were new.
-pub async fn insert(conn: &mut SqliteConnection, records: &[Record]) -> sqlx::Result<u64> {
+pub async fn insert(conn: &mut AnyConnection, records: &[Record]) -> sqlx::Result<u64> {
     let mut added = 0;
     for rows in super::statements::statements(records) {
         added += insert_rows(&mut *conn, rows).await?;
@@ -40,30 +40,46 @@ pub async fn insert(conn: &mut SqliteConnection, records: &[Record]) -> sqlx::Re
     Ok(added)
 }
 
-async fn insert_rows(conn: &mut SqliteConnection, records: &[Record]) -> sqlx::Result<u64> {
+async fn insert_rows(conn: &mut AnyConnection, records: &[Record]) -> sqlx::Result<u64> {
     // `OR IGNORE` (PostgreSQL: `ON CONFLICT DO NOTHING`) rather than `ON CONFLICT (...) DO
     // NOTHING`: a multi-row statement that may abort halfway makes SQLite copy every page it
     // touches to a statement journal on disk first: a quarter of the ingest's writes (issue 7).
     // One that ignores every conflict cannot abort, so it needs none. Records have no nullable
     // columns left unset and no checks, so nothing else is ignored.
-    let mut builder: QueryBuilder<'_, Sqlite> =
-        QueryBuilder::new("INSERT OR IGNORE INTO activity (guild_id, user_id, at, kind, channel_id, target_id, reply_to, in_thread) ");
-    builder.push_values(records, |mut row, r| {
-        row.push_bind(to_sql_id(r.guild_id))
-            .push_bind(to_sql_id(r.user_id))
-            .push_bind(r.at)
-            .push_bind(r.kind as i64)
-            .push_bind(to_sql_id(r.channel_id))
-            .push_bind(to_sql_id(r.target_id))
-            .push_bind(r.reply_to.map(to_sql_id))
-            .push_bind(r.in_thread);
-    });
-    Ok(builder.build().execute(conn).await?.rows_affected())
+    const COLUMNS: &str =
+        "activity (guild_id, user_id, at, kind, channel_id, target_id, reply_to, in_thread)";
+    let sql = if conn.backend_name() == "SQLite" {
+        super::statements::values(
+            &format!("INSERT OR IGNORE INTO {COLUMNS}"),
+            records.len(),
+            8,
+        )
+    } else {
+        super::statements::values(&format!("INSERT INTO {COLUMNS}"), records.len(), 8)
+            + " ON CONFLICT DO NOTHING"
+    };
+    let mut query = sqlx::query(&sql);
+    for r in records {
+        query = query
+            .bind(to_sql_id(r.guild_id))
+            .bind(to_sql_id(r.user_id))
+            .bind(r.at)
+            .bind(r.kind as i64)
+            .bind(to_sql_id(r.channel_id))
+            .bind(to_sql_id(r.target_id))
+            .bind(r.reply_to.map(to_sql_id))
+            .bind(super::sql_flag(r.in_thread));
+    }
+    Ok(query.execute(conn).await?.rows_affected())
 }
 
 /// Sets the page cache of one connection to `kib` KiB (a long import keeps the pages of the
 /// indexes it writes at scattered places in memory instead of reading them back).
-pub async fn set_cache_kib(conn: &mut SqliteConnection, kib: u32) -> sqlx::Result<()> {
+/// SQLite only: PostgreSQL's cache is the server's.
+pub async fn set_cache_kib(conn: &mut AnyConnection, kib: u32) -> sqlx::Result<()> {
+    if conn.backend_name() != "SQLite" {
+        return Ok(());
+    }
     // A pragma takes no bound value; the number is formatted from an integer.
     sqlx::query(&format!("PRAGMA cache_size = -{kib}"))
         .execute(conn)
@@ -77,7 +93,7 @@ const SAME_JOIN_SECS: i64 = 60;
 /// Records the joins of imported member-join notices, except those the store already holds as
 /// join events (the gateway's join and its notice carry times a few milliseconds apart).
 pub async fn record_imported_joins(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     joins: &[super::welcome::Join],
 ) -> sqlx::Result<()> {
     let mut new = Vec::with_capacity(joins.len());
@@ -149,7 +165,7 @@ fn observed_joins() -> String {
 
 /// Join instants in `[since, until)` (new members, product §6; see `observed_joins`).
 pub async fn join_instants(
-    db: impl SqliteExecutor<'_>,
+    db: impl AnyExecutor<'_>,
     guild_id: u64,
     since: i64,
     until: i64,
@@ -165,14 +181,14 @@ pub async fn join_instants(
 /// Activation (product §6) of the joins in `[since, until)` (as [`join_instants`]): how many,
 /// and how many were followed by the member's first message within 7 days.
 pub async fn activation(
-    db: impl SqliteExecutor<'_>,
+    db: impl AnyExecutor<'_>,
     guild_id: u64,
     since: i64,
     until: i64,
 ) -> sqlx::Result<(i64, i64)> {
     let (joined, activated): (i64, Option<i64>) = sqlx::query_as(&format!(
-        "SELECT COUNT(*), SUM(CASE WHEN m.first_message_at >= j.at AND m.first_message_at <= j.at + 604800
-                                   THEN 1 ELSE 0 END)
+        "SELECT COUNT(*), CAST(SUM(CASE WHEN m.first_message_at >= j.at AND m.first_message_at <= j.at + 604800
+                                   THEN 1 ELSE 0 END) AS BIGINT)
          FROM ({}) AS j
          LEFT JOIN members m ON m.guild_id = $1 AND m.user_id = j.user_id",
         observed_joins()
@@ -282,10 +298,10 @@ pub async fn response_counts(
         // Two lookups per message, each on its own index (an OR in one join scans the guild's
         // replies for every message). A member's messages are distinct targets by the unique key.
         "SELECT m.user_id, COUNT(*),
-                SUM((SELECT COUNT(*) FROM activity r WHERE r.guild_id = $1 AND r.reply_to = m.target_id
+                CAST(SUM((SELECT COUNT(*) FROM activity r WHERE r.guild_id = $1 AND r.reply_to = m.target_id
                         AND r.kind = 1 AND r.user_id <> m.user_id)
                   + (SELECT COUNT(*) FROM activity r WHERE r.guild_id = $1 AND r.kind = 3
-                        AND r.target_id = m.target_id AND r.user_id <> m.user_id))
+                        AND r.target_id = m.target_id AND r.user_id <> m.user_id)) AS BIGINT)
          FROM activity m
          WHERE m.guild_id = $1 AND m.kind = 1 AND m.at >= $2 AND m.at < $3
          GROUP BY m.user_id",

@@ -1,6 +1,6 @@
 //! AMAs, their questions and votes.
 
-use sqlx::SqliteExecutor;
+use sqlx::AnyExecutor;
 
 use super::{from_sql_id, to_sql_id, Pool};
 
@@ -60,7 +60,7 @@ impl Question {
 
 #[allow(clippy::too_many_arguments)]
 pub async fn create(
-    db: impl SqliteExecutor<'_>,
+    db: impl AnyExecutor<'_>,
     guild_id: u64,
     title: &str,
     host: u64,
@@ -83,7 +83,7 @@ pub async fn create(
     .await
 }
 
-pub async fn set_event(db: impl SqliteExecutor<'_>, id: i64, event_id: u64) -> sqlx::Result<()> {
+pub async fn set_event(db: impl AnyExecutor<'_>, id: i64, event_id: u64) -> sqlx::Result<()> {
     sqlx::query("UPDATE amas SET event_id = $2 WHERE id = $1")
         .bind(id)
         .bind(to_sql_id(event_id))
@@ -92,7 +92,7 @@ pub async fn set_event(db: impl SqliteExecutor<'_>, id: i64, event_id: u64) -> s
     Ok(())
 }
 
-pub async fn get(db: impl SqliteExecutor<'_>, guild_id: u64, id: i64) -> sqlx::Result<Option<Ama>> {
+pub async fn get(db: impl AnyExecutor<'_>, guild_id: u64, id: i64) -> sqlx::Result<Option<Ama>> {
     sqlx::query_as("SELECT id, guild_id, title, host_id, channel_id, start_at, end_at, event_id, status FROM amas WHERE guild_id = $1 AND id = $2")
         .bind(to_sql_id(guild_id))
         .bind(id)
@@ -100,14 +100,14 @@ pub async fn get(db: impl SqliteExecutor<'_>, guild_id: u64, id: i64) -> sqlx::R
         .await
 }
 
-pub async fn list(db: impl SqliteExecutor<'_>, guild_id: u64) -> sqlx::Result<Vec<Ama>> {
+pub async fn list(db: impl AnyExecutor<'_>, guild_id: u64) -> sqlx::Result<Vec<Ama>> {
     sqlx::query_as("SELECT id, guild_id, title, host_id, channel_id, start_at, end_at, event_id, status FROM amas WHERE guild_id = $1 ORDER BY start_at DESC")
         .bind(to_sql_id(guild_id))
         .fetch_all(db)
         .await
 }
 
-pub async fn close(db: impl SqliteExecutor<'_>, id: i64) -> sqlx::Result<bool> {
+pub async fn close(db: impl AnyExecutor<'_>, id: i64) -> sqlx::Result<bool> {
     let done = sqlx::query("UPDATE amas SET status = 'closed' WHERE id = $1 AND status = 'open'")
         .bind(id)
         .execute(db)
@@ -116,7 +116,7 @@ pub async fn close(db: impl SqliteExecutor<'_>, id: i64) -> sqlx::Result<bool> {
 }
 
 pub async fn ask(
-    db: impl SqliteExecutor<'_>,
+    db: impl AnyExecutor<'_>,
     ama_id: i64,
     author: u64,
     anonymous: bool,
@@ -126,7 +126,7 @@ pub async fn ask(
     sqlx::query_scalar("INSERT INTO ama_questions (ama_id, author_id, anonymous, text, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id")
         .bind(ama_id)
         .bind(to_sql_id(author))
-        .bind(anonymous)
+        .bind(super::sql_flag(anonymous))
         .bind(text)
         .bind(now)
         .fetch_one(db)
@@ -137,7 +137,7 @@ const QUESTION: &str =
     "SELECT q.id, q.ama_id, q.author_id, q.anonymous, q.text, q.answer, q.answered_at,
     (SELECT COUNT(*) FROM ama_votes v WHERE v.question_id = q.id) AS votes FROM ama_questions q";
 
-pub async fn questions(db: impl SqliteExecutor<'_>, ama_id: i64) -> sqlx::Result<Vec<Question>> {
+pub async fn questions(db: impl AnyExecutor<'_>, ama_id: i64) -> sqlx::Result<Vec<Question>> {
     sqlx::query_as(&format!(
         "{QUESTION} WHERE q.ama_id = $1 ORDER BY votes DESC, q.id"
     ))
@@ -186,7 +186,7 @@ pub async fn toggle_vote(pool: &Pool, question_id: i64, user: u64) -> sqlx::Resu
 }
 
 pub async fn answer(
-    db: impl SqliteExecutor<'_>,
+    db: impl AnyExecutor<'_>,
     question_id: i64,
     answer: Option<&str>,
     now: i64,

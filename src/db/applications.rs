@@ -1,6 +1,6 @@
 //! Membership applications: who applied and what was decided.
 
-use sqlx::SqliteExecutor;
+use sqlx::AnyExecutor;
 
 use super::{from_sql_id, to_sql_id, Pool};
 
@@ -31,7 +31,7 @@ impl Application {
 }
 
 pub async fn create(
-    db: impl SqliteExecutor<'_>,
+    db: impl AnyExecutor<'_>,
     guild_id: u64,
     user_id: u64,
     now: i64,
@@ -47,7 +47,7 @@ pub async fn create(
 }
 
 pub async fn get(
-    db: impl SqliteExecutor<'_>,
+    db: impl AnyExecutor<'_>,
     guild_id: u64,
     id: i64,
 ) -> sqlx::Result<Option<Application>> {
@@ -60,7 +60,7 @@ pub async fn get(
 
 /// Whether the member has an application waiting for a decision.
 pub async fn has_pending(
-    db: impl SqliteExecutor<'_>,
+    db: impl AnyExecutor<'_>,
     guild_id: u64,
     user_id: u64,
 ) -> sqlx::Result<bool> {
@@ -74,7 +74,7 @@ pub async fn has_pending(
 
 /// Records a decision; false when the application was already decided (a second click).
 pub async fn decide(
-    db: impl SqliteExecutor<'_>,
+    db: impl AnyExecutor<'_>,
     guild_id: u64,
     id: i64,
     status: &str,

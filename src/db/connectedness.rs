@@ -14,7 +14,7 @@
 use std::collections::BTreeMap;
 
 use chrono_tz::Tz;
-use sqlx::{Sqlite, Transaction};
+use sqlx::{Any, Transaction};
 
 use crate::db::{from_sql_id, to_sql_id, Pool};
 use crate::domain::analytics::day_number;
@@ -24,7 +24,7 @@ use crate::domain::connectedness::{
 use crate::domain::schedule::local_date;
 
 /// The guild's rollup time zone (days are its local days).
-async fn timezone(tx: &mut Transaction<'_, Sqlite>, guild_id: u64) -> sqlx::Result<Tz> {
+async fn timezone(tx: &mut Transaction<'_, Any>, guild_id: u64) -> sqlx::Result<Tz> {
     let name: Option<String> =
         sqlx::query_scalar("SELECT timezone FROM rollups WHERE guild_id = $1")
             .bind(to_sql_id(guild_id))
@@ -61,7 +61,7 @@ fn thread_posts(rows: Vec<(i64, i64, i64, i64)>) -> impl Iterator<Item = ThreadP
 
 /// Thread messages with `since <= at <= until` and an id up to `until_id`.
 async fn thread_posts_between(
-    tx: &mut Transaction<'_, Sqlite>,
+    tx: &mut Transaction<'_, Any>,
     guild_id: u64,
     (since, until): (i64, i64),
     until_id: i64,
@@ -82,7 +82,7 @@ async fn thread_posts_between(
 /// Folds the connections of the records `after_id < id <= until_id` (the catch-up), against
 /// every record up to `until_id`.
 pub async fn fold_new(
-    tx: &mut Transaction<'_, Sqlite>,
+    tx: &mut Transaction<'_, Any>,
     guild_id: u64,
     after_id: i64,
     until_id: i64,
@@ -146,7 +146,7 @@ pub async fn fold_new(
 /// `until_id` (a rebuild, days in order): its replies and the messages they answer, and its
 /// thread messages with their neighbours.
 pub async fn fold_day(
-    tx: &mut Transaction<'_, Sqlite>,
+    tx: &mut Transaction<'_, Any>,
     guild_id: u64,
     (start, end): (i64, i64),
     until_id: i64,
@@ -180,7 +180,7 @@ pub async fn fold_day(
 
 /// Marks the contacts' member-days connected and records their pairs.
 async fn store(
-    tx: &mut Transaction<'_, Sqlite>,
+    tx: &mut Transaction<'_, Any>,
     guild_id: u64,
     contacts: &[Contact],
 ) -> sqlx::Result<()> {
@@ -212,7 +212,7 @@ fn placeholders(first: usize, n: usize) -> String {
 /// mark). A newly connected day gets the member's previous connected day, the member's next
 /// connected day gets it as its previous, and the member's last connected day moves up to it.
 async fn mark_connected(
-    tx: &mut Transaction<'_, Sqlite>,
+    tx: &mut Transaction<'_, Any>,
     guild_id: u64,
     day: i64,
     users: &[u64],
@@ -275,7 +275,7 @@ async fn mark_connected(
 
 /// Records pairs with the day they connected, keeping each pair's earliest day.
 async fn add_pairs(
-    tx: &mut Transaction<'_, Sqlite>,
+    tx: &mut Transaction<'_, Any>,
     guild_id: u64,
     pairs: &BTreeMap<(u64, u64), i64>,
 ) -> sqlx::Result<()> {
@@ -301,7 +301,7 @@ async fn add_pairs(
 
 /// A finished day: how many pairs first connected on it (final, like the day's figures).
 pub async fn finish_day(
-    tx: &mut Transaction<'_, Sqlite>,
+    tx: &mut Transaction<'_, Any>,
     guild_id: u64,
     day: i64,
 ) -> sqlx::Result<()> {
@@ -318,7 +318,7 @@ pub async fn finish_day(
 }
 
 /// Forgets a guild's connections (the rollup starts over).
-pub async fn reset(tx: &mut Transaction<'_, Sqlite>, guild_id: u64) -> sqlx::Result<()> {
+pub async fn reset(tx: &mut Transaction<'_, Any>, guild_id: u64) -> sqlx::Result<()> {
     for statement in [
         "DELETE FROM member_pairs WHERE guild_id = $1",
         "DELETE FROM connection_days WHERE guild_id = $1",
@@ -335,7 +335,7 @@ pub async fn reset(tx: &mut Transaction<'_, Sqlite>, guild_id: u64) -> sqlx::Res
 /// A rebuild from `day` (its member days already dropped): pairs first connected from it on
 /// are found again, and members' last connected day goes back to the days kept.
 pub async fn start_rebuild(
-    tx: &mut Transaction<'_, Sqlite>,
+    tx: &mut Transaction<'_, Any>,
     guild_id: u64,
     day: i64,
 ) -> sqlx::Result<()> {

@@ -1,7 +1,7 @@
 //! Peer connections (product §11): the programme, opted-in members, rounds, matches and the
 //! answers to "did you meet?".
 
-use sqlx::SqliteExecutor;
+use sqlx::AnyExecutor;
 
 use super::{from_sql_id, to_sql_id};
 
@@ -35,7 +35,7 @@ const PROGRAM: &str =
 /// Creates or updates a server's programme; returns its id.
 #[allow(clippy::too_many_arguments)]
 pub async fn set_program(
-    db: impl SqliteExecutor<'_>,
+    db: impl AnyExecutor<'_>,
     guild_id: u64,
     every: &str,
     repeat_rounds: i64,
@@ -60,14 +60,14 @@ pub async fn set_program(
     .await
 }
 
-pub async fn program(db: impl SqliteExecutor<'_>, guild_id: u64) -> sqlx::Result<Option<Program>> {
+pub async fn program(db: impl AnyExecutor<'_>, guild_id: u64) -> sqlx::Result<Option<Program>> {
     sqlx::query_as(&format!("{PROGRAM} WHERE guild_id = $1"))
         .bind(to_sql_id(guild_id))
         .fetch_optional(db)
         .await
 }
 
-pub async fn program_by_id(db: impl SqliteExecutor<'_>, id: i64) -> sqlx::Result<Option<Program>> {
+pub async fn program_by_id(db: impl AnyExecutor<'_>, id: i64) -> sqlx::Result<Option<Program>> {
     sqlx::query_as(&format!("{PROGRAM} WHERE id = $1"))
         .bind(id)
         .fetch_optional(db)
@@ -117,7 +117,7 @@ const PARTICIPANT: &str = "SELECT c.user_id, COALESCE(c.interests, i.interests) 
 
 /// A member opts in (or changes their settings, or comes back from a pause).
 pub async fn join(
-    db: impl SqliteExecutor<'_>,
+    db: impl AnyExecutor<'_>,
     guild_id: u64,
     user_id: u64,
     (interests, timezone, frequency, group_size): (Option<&str>, Option<&str>, &str, Option<i64>),
@@ -145,7 +145,7 @@ pub async fn join(
 }
 
 pub async fn participant(
-    db: impl SqliteExecutor<'_>,
+    db: impl AnyExecutor<'_>,
     guild_id: u64,
     user_id: u64,
 ) -> sqlx::Result<Option<Participant>> {
@@ -160,7 +160,7 @@ pub async fn participant(
 
 /// Active members who may be matched: opted in, not paused, and not opted out of tracking.
 pub async fn active_participants(
-    db: impl SqliteExecutor<'_>,
+    db: impl AnyExecutor<'_>,
     guild_id: u64,
 ) -> sqlx::Result<Vec<Participant>> {
     sqlx::query_as(&format!(
@@ -176,7 +176,7 @@ pub async fn active_participants(
 
 /// Sets a member's status (`paused`, `left`, `active`); false when they never opted in.
 pub async fn set_status(
-    db: impl SqliteExecutor<'_>,
+    db: impl AnyExecutor<'_>,
     guild_id: u64,
     user_id: u64,
     status: &str,
@@ -193,7 +193,7 @@ pub async fn set_status(
 }
 
 pub async fn set_ignored(
-    db: impl SqliteExecutor<'_>,
+    db: impl AnyExecutor<'_>,
     guild_id: u64,
     user_id: u64,
     ignored: i64,
@@ -208,10 +208,10 @@ pub async fn set_ignored(
 }
 
 /// Members by status: `(active, paused)`.
-pub async fn counts(db: impl SqliteExecutor<'_>, guild_id: u64) -> sqlx::Result<(i64, i64)> {
+pub async fn counts(db: impl AnyExecutor<'_>, guild_id: u64) -> sqlx::Result<(i64, i64)> {
     sqlx::query_as(
-        "SELECT COALESCE(SUM(CASE WHEN status = 'active' THEN 1 ELSE 0 END), 0),
-                COALESCE(SUM(CASE WHEN status = 'paused' THEN 1 ELSE 0 END), 0)
+        "SELECT COALESCE(CAST(SUM(CASE WHEN status = 'active' THEN 1 ELSE 0 END) AS BIGINT), 0),
+                COALESCE(CAST(SUM(CASE WHEN status = 'paused' THEN 1 ELSE 0 END) AS BIGINT), 0)
          FROM connect_members WHERE guild_id = $1",
     )
     .bind(to_sql_id(guild_id))
@@ -221,7 +221,7 @@ pub async fn counts(db: impl SqliteExecutor<'_>, guild_id: u64) -> sqlx::Result<
 
 /// The latest round: `(id, number)`.
 pub async fn last_round(
-    db: impl SqliteExecutor<'_>,
+    db: impl AnyExecutor<'_>,
     guild_id: u64,
 ) -> sqlx::Result<Option<(i64, i64)>> {
     sqlx::query_as(
@@ -234,7 +234,7 @@ pub async fn last_round(
 
 /// Records a round; returns its id and number.
 pub async fn add_round(
-    db: impl SqliteExecutor<'_>,
+    db: impl AnyExecutor<'_>,
     guild_id: u64,
     members: usize,
     repeats: usize,
@@ -255,7 +255,7 @@ pub async fn add_round(
 
 /// Records a group of a round; returns its id.
 pub async fn add_match(
-    db: &mut sqlx::SqliteConnection,
+    db: &mut sqlx::AnyConnection,
     round_id: i64,
     guild_id: u64,
     members: &[u64],
@@ -318,7 +318,7 @@ fn group(rows: Vec<MatchRow>) -> Vec<Match> {
     matches
 }
 
-pub async fn match_by_id(db: impl SqliteExecutor<'_>, id: i64) -> sqlx::Result<Option<Match>> {
+pub async fn match_by_id(db: impl AnyExecutor<'_>, id: i64) -> sqlx::Result<Option<Match>> {
     let rows: Vec<MatchRow> =
         sqlx::query_as(&format!("{MATCH_ROWS} WHERE m.id = $1 ORDER BY mm.user_id"))
             .bind(id)
@@ -328,7 +328,7 @@ pub async fn match_by_id(db: impl SqliteExecutor<'_>, id: i64) -> sqlx::Result<O
 }
 
 /// The groups of a round.
-pub async fn round_matches(db: impl SqliteExecutor<'_>, round_id: i64) -> sqlx::Result<Vec<Match>> {
+pub async fn round_matches(db: impl AnyExecutor<'_>, round_id: i64) -> sqlx::Result<Vec<Match>> {
     let rows: Vec<MatchRow> = sqlx::query_as(&format!(
         "{MATCH_ROWS} WHERE m.round_id = $1 ORDER BY m.id, mm.user_id"
     ))
@@ -340,7 +340,7 @@ pub async fn round_matches(db: impl SqliteExecutor<'_>, round_id: i64) -> sqlx::
 
 /// The groups of a guild's rounds numbered `from_number` or later (recent pairs).
 pub async fn matches_since_round(
-    db: impl SqliteExecutor<'_>,
+    db: impl AnyExecutor<'_>,
     guild_id: u64,
     from_number: i64,
 ) -> sqlx::Result<Vec<Match>> {
@@ -356,7 +356,7 @@ pub async fn matches_since_round(
 
 /// The groups of a guild's rounds that ran in `[from, to)` (unix seconds).
 pub async fn matches_between(
-    db: impl SqliteExecutor<'_>,
+    db: impl AnyExecutor<'_>,
     guild_id: u64,
     from: i64,
     to: i64,
@@ -375,7 +375,7 @@ pub async fn matches_between(
 
 /// A member's groups, latest first.
 pub async fn history(
-    db: impl SqliteExecutor<'_>,
+    db: impl AnyExecutor<'_>,
     guild_id: Option<u64>,
     user_id: u64,
 ) -> sqlx::Result<Vec<Match>> {
@@ -391,11 +391,7 @@ pub async fn history(
     Ok(group(rows))
 }
 
-pub async fn set_thread(
-    db: impl SqliteExecutor<'_>,
-    match_id: i64,
-    thread: u64,
-) -> sqlx::Result<()> {
+pub async fn set_thread(db: impl AnyExecutor<'_>, match_id: i64, thread: u64) -> sqlx::Result<()> {
     sqlx::query("UPDATE connect_matches SET thread_id = $2 WHERE id = $1")
         .bind(match_id)
         .bind(to_sql_id(thread))
@@ -406,7 +402,7 @@ pub async fn set_thread(
 
 /// A member's answer to "did you meet?"; false when they are not in the group.
 pub async fn answer(
-    db: impl SqliteExecutor<'_>,
+    db: impl AnyExecutor<'_>,
     match_id: i64,
     user_id: u64,
     met: bool,
@@ -427,7 +423,7 @@ pub async fn answer(
 
 /// "Please don't pair us again".
 pub async fn decline(
-    db: impl SqliteExecutor<'_>,
+    db: impl AnyExecutor<'_>,
     guild_id: u64,
     user_id: u64,
     other_id: u64,
@@ -444,7 +440,7 @@ pub async fn decline(
     Ok(())
 }
 
-pub async fn declines(db: impl SqliteExecutor<'_>, guild_id: u64) -> sqlx::Result<Vec<(u64, u64)>> {
+pub async fn declines(db: impl AnyExecutor<'_>, guild_id: u64) -> sqlx::Result<Vec<(u64, u64)>> {
     let rows: Vec<(i64, i64)> =
         sqlx::query_as("SELECT user_id, other_id FROM connect_declines WHERE guild_id = $1")
             .bind(to_sql_id(guild_id))
@@ -457,10 +453,7 @@ pub async fn declines(db: impl SqliteExecutor<'_>, guild_id: u64) -> sqlx::Resul
 }
 
 /// Each member's first day (unix seconds) of a round in which they said they met someone.
-pub async fn first_met(
-    db: impl SqliteExecutor<'_>,
-    guild_id: u64,
-) -> sqlx::Result<Vec<(u64, i64)>> {
+pub async fn first_met(db: impl AnyExecutor<'_>, guild_id: u64) -> sqlx::Result<Vec<(u64, i64)>> {
     let rows: Vec<(i64, i64)> = sqlx::query_as(
         "SELECT mm.user_id, MIN(r.ran_at) FROM connect_match_members mm
          JOIN connect_matches m ON m.id = mm.match_id JOIN connect_rounds r ON r.id = m.round_id

@@ -1,8 +1,8 @@
 //! Events, their RSVPs and the voice presence that makes attendance (product §9).
 
-use sqlx::SqliteExecutor;
+use sqlx::AnyExecutor;
 
-use super::{from_sql_id, to_sql_id};
+use super::{flag, from_sql_id, to_sql_id};
 use crate::domain::events::{Rsvp, Status};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -104,11 +104,7 @@ pub struct NewEvent<'a> {
     pub created_by: u64,
 }
 
-pub async fn create(
-    db: impl SqliteExecutor<'_>,
-    new: &NewEvent<'_>,
-    now: i64,
-) -> sqlx::Result<i64> {
+pub async fn create(db: impl AnyExecutor<'_>, new: &NewEvent<'_>, now: i64) -> sqlx::Result<i64> {
     sqlx::query_scalar(
         "INSERT INTO events (guild_id, title, description, start_at, end_at, voice_channel_id,
          location, capacity, cutoff_at, required_role_id, attendee_role_id, card_channel_id,
@@ -134,11 +130,7 @@ pub async fn create(
     .await
 }
 
-pub async fn get(
-    db: impl SqliteExecutor<'_>,
-    guild_id: u64,
-    id: i64,
-) -> sqlx::Result<Option<Event>> {
+pub async fn get(db: impl AnyExecutor<'_>, guild_id: u64, id: i64) -> sqlx::Result<Option<Event>> {
     sqlx::query_as(&format!("{EVENT} WHERE guild_id = $1 AND id = $2"))
         .bind(to_sql_id(guild_id))
         .bind(id)
@@ -146,7 +138,7 @@ pub async fn get(
         .await
 }
 
-pub async fn by_id(db: impl SqliteExecutor<'_>, id: i64) -> sqlx::Result<Option<Event>> {
+pub async fn by_id(db: impl AnyExecutor<'_>, id: i64) -> sqlx::Result<Option<Event>> {
     sqlx::query_as(&format!("{EVENT} WHERE id = $1"))
         .bind(id)
         .fetch_optional(db)
@@ -154,7 +146,7 @@ pub async fn by_id(db: impl SqliteExecutor<'_>, id: i64) -> sqlx::Result<Option<
 }
 
 pub async fn by_discord_event(
-    db: impl SqliteExecutor<'_>,
+    db: impl AnyExecutor<'_>,
     discord_event_id: u64,
 ) -> sqlx::Result<Option<Event>> {
     sqlx::query_as(&format!("{EVENT} WHERE discord_event_id = $1"))
@@ -165,7 +157,7 @@ pub async fn by_discord_event(
 
 /// A guild's events that end at or after `from`, soonest first.
 pub async fn upcoming(
-    db: impl SqliteExecutor<'_>,
+    db: impl AnyExecutor<'_>,
     guild_id: u64,
     from: i64,
 ) -> sqlx::Result<Vec<Event>> {
@@ -180,7 +172,7 @@ pub async fn upcoming(
 
 /// A guild's events that started in `[from, to)`, for reports.
 pub async fn started_between(
-    db: impl SqliteExecutor<'_>,
+    db: impl AnyExecutor<'_>,
     guild_id: u64,
     from: i64,
     to: i64,
@@ -198,7 +190,7 @@ pub async fn started_between(
 /// Scheduled events held in a voice channel whose window (widened by `lead_secs` before the
 /// start) contains `now`: the only times voice presence is recorded.
 pub async fn live_in_channel(
-    db: impl SqliteExecutor<'_>,
+    db: impl AnyExecutor<'_>,
     channel_id: u64,
     now: i64,
     lead_secs: i64,
@@ -214,7 +206,7 @@ pub async fn live_in_channel(
     .await
 }
 
-pub async fn set_card(db: impl SqliteExecutor<'_>, id: i64, message_id: u64) -> sqlx::Result<()> {
+pub async fn set_card(db: impl AnyExecutor<'_>, id: i64, message_id: u64) -> sqlx::Result<()> {
     sqlx::query("UPDATE events SET card_message_id = $2 WHERE id = $1")
         .bind(id)
         .bind(to_sql_id(message_id))
@@ -224,7 +216,7 @@ pub async fn set_card(db: impl SqliteExecutor<'_>, id: i64, message_id: u64) -> 
 }
 
 pub async fn set_discord_event(
-    db: impl SqliteExecutor<'_>,
+    db: impl AnyExecutor<'_>,
     id: i64,
     discord_event_id: u64,
 ) -> sqlx::Result<()> {
@@ -238,7 +230,7 @@ pub async fn set_discord_event(
 
 /// Moves an event; false when it is not scheduled.
 pub async fn set_times(
-    db: impl SqliteExecutor<'_>,
+    db: impl AnyExecutor<'_>,
     id: i64,
     start_at: i64,
     end_at: i64,
@@ -255,7 +247,7 @@ pub async fn set_times(
 }
 
 pub async fn set_capacity(
-    db: impl SqliteExecutor<'_>,
+    db: impl AnyExecutor<'_>,
     id: i64,
     capacity: Option<u32>,
 ) -> sqlx::Result<()> {
@@ -267,8 +259,9 @@ pub async fn set_capacity(
     Ok(())
 }
 
-pub async fn set_interested(db: impl SqliteExecutor<'_>, id: i64, delta: i64) -> sqlx::Result<()> {
-    sqlx::query("UPDATE events SET interested = MAX(0, interested + $2) WHERE id = $1")
+pub async fn set_interested(db: impl AnyExecutor<'_>, id: i64, delta: i64) -> sqlx::Result<()> {
+    sqlx::query("UPDATE events SET interested = CASE WHEN interested + $2 > 0 THEN interested + $2 ELSE 0 END
+         WHERE id = $1")
         .bind(id)
         .bind(delta)
         .execute(db)
@@ -277,7 +270,7 @@ pub async fn set_interested(db: impl SqliteExecutor<'_>, id: i64, delta: i64) ->
 }
 
 /// Cancels a scheduled event; false when it was not scheduled (so members are told once).
-pub async fn cancel(db: impl SqliteExecutor<'_>, id: i64) -> sqlx::Result<bool> {
+pub async fn cancel(db: impl AnyExecutor<'_>, id: i64) -> sqlx::Result<bool> {
     let done = sqlx::query(
         "UPDATE events SET status = 'cancelled' WHERE id = $1 AND status = 'scheduled'",
     )
@@ -340,7 +333,7 @@ pub fn offsets_column(offsets: &[i64]) -> String {
         .join(",")
 }
 
-pub async fn rsvps(db: impl SqliteExecutor<'_>, event_id: i64) -> sqlx::Result<Vec<RsvpRow>> {
+pub async fn rsvps(db: impl AnyExecutor<'_>, event_id: i64) -> sqlx::Result<Vec<RsvpRow>> {
     sqlx::query_as(
         "SELECT user_id, status, queued_ms, offer_expires_at, offsets, dm FROM event_rsvps
          WHERE event_id = $1 ORDER BY queued_ms, user_id",
@@ -352,7 +345,7 @@ pub async fn rsvps(db: impl SqliteExecutor<'_>, event_id: i64) -> sqlx::Result<V
 
 /// Stores a changed RSVP; a member's first answer takes `default_offsets` ("86400,3600").
 pub async fn save_rsvp(
-    db: impl SqliteExecutor<'_>,
+    db: impl AnyExecutor<'_>,
     event_id: i64,
     rsvp: &Rsvp,
     default_offsets: &str,
@@ -376,7 +369,7 @@ pub async fn save_rsvp(
 
 /// A member's reminder offsets and DM wish; false when they have not answered the event.
 pub async fn set_reminders(
-    db: impl SqliteExecutor<'_>,
+    db: impl AnyExecutor<'_>,
     event_id: i64,
     user_id: u64,
     offsets: &str,
@@ -388,7 +381,7 @@ pub async fn set_reminders(
     .bind(event_id)
     .bind(to_sql_id(user_id))
     .bind(offsets)
-    .bind(dm)
+    .bind(super::sql_flag(dm))
     .execute(db)
     .await?;
     Ok(done.rows_affected() == 1)
@@ -397,7 +390,7 @@ pub async fn set_reminders(
 /// A member arrives in the event's channel (or checks in: `source` 'checkin', or is marked by
 /// the host: 'host'). A member already there keeps their open stay.
 pub async fn arrive(
-    db: impl SqliteExecutor<'_>,
+    db: impl AnyExecutor<'_>,
     event_id: i64,
     user_id: u64,
     at: i64,
@@ -419,7 +412,7 @@ pub async fn arrive(
 
 /// A member left a voice channel: closes their open voice stays in every event of the guild.
 pub async fn leave(
-    db: impl SqliteExecutor<'_>,
+    db: impl AnyExecutor<'_>,
     guild_id: u64,
     user_id: u64,
     at: i64,
@@ -452,7 +445,7 @@ super::from_row!(Stay {
     source
 });
 
-pub async fn stays(db: impl SqliteExecutor<'_>, event_id: i64) -> sqlx::Result<Vec<Stay>> {
+pub async fn stays(db: impl AnyExecutor<'_>, event_id: i64) -> sqlx::Result<Vec<Stay>> {
     sqlx::query_as(
         "SELECT user_id, joined_at, left_at, source FROM event_presence WHERE event_id = $1
          ORDER BY user_id, joined_at",
@@ -465,18 +458,22 @@ pub async fn stays(db: impl SqliteExecutor<'_>, event_id: i64) -> sqlx::Result<V
 /// Members of a guild whose cohort day is `from_day` or later: user, cohort day and the two
 /// retention flags (for the event retention comparison).
 pub async fn newcomers(
-    db: impl SqliteExecutor<'_>,
+    db: impl AnyExecutor<'_>,
     guild_id: u64,
     from_day: i64,
 ) -> sqlx::Result<Vec<(i64, i64, bool, bool)>> {
-    sqlx::query_as(
+    let rows: Vec<(i64, i64, i64, i64)> = sqlx::query_as(
         "SELECT user_id, join_day, retained_30, retained_90 FROM members
          WHERE guild_id = $1 AND join_day >= $2",
     )
     .bind(to_sql_id(guild_id))
     .bind(from_day)
     .fetch_all(db)
-    .await
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(user, day, r30, r90)| (user, day, flag(r30), flag(r90)))
+        .collect())
 }
 
 /// A recurring event's template and schedule.
@@ -526,7 +523,7 @@ impl Series {
 }
 
 pub async fn create_series(
-    db: impl SqliteExecutor<'_>,
+    db: impl AnyExecutor<'_>,
     series: &Series,
     now: i64,
 ) -> sqlx::Result<i64> {
@@ -541,7 +538,7 @@ pub async fn create_series(
     .bind(&series.description)
     .bind(series.length_secs)
     .bind(series.voice_channel_id)
-    .bind(series.stage)
+    .bind(super::sql_flag(series.stage))
     .bind(&series.location)
     .bind(series.capacity)
     .bind(series.cutoff_secs)
@@ -555,7 +552,7 @@ pub async fn create_series(
     .await
 }
 
-pub async fn series(db: impl SqliteExecutor<'_>, id: i64) -> sqlx::Result<Option<Series>> {
+pub async fn series(db: impl AnyExecutor<'_>, id: i64) -> sqlx::Result<Option<Series>> {
     sqlx::query_as(
         "SELECT id, guild_id, title, description, length_secs, voice_channel_id, stage, location,
          capacity, cutoff_secs, required_role_id, attendee_role_id, card_channel_id, schedule,
@@ -567,7 +564,7 @@ pub async fn series(db: impl SqliteExecutor<'_>, id: i64) -> sqlx::Result<Option
 }
 
 /// Ends a series; false when it had already ended.
-pub async fn end_series(db: impl SqliteExecutor<'_>, id: i64) -> sqlx::Result<bool> {
+pub async fn end_series(db: impl AnyExecutor<'_>, id: i64) -> sqlx::Result<bool> {
     let done =
         sqlx::query("UPDATE event_series SET status = 'ended' WHERE id = $1 AND status = 'active'")
             .bind(id)
@@ -577,7 +574,7 @@ pub async fn end_series(db: impl SqliteExecutor<'_>, id: i64) -> sqlx::Result<bo
 }
 
 /// The occurrences of a series, earliest first.
-pub async fn occurrences(db: impl SqliteExecutor<'_>, series_id: i64) -> sqlx::Result<Vec<Event>> {
+pub async fn occurrences(db: impl AnyExecutor<'_>, series_id: i64) -> sqlx::Result<Vec<Event>> {
     sqlx::query_as(&format!(
         "{EVENT} WHERE series_id = $1 ORDER BY start_at, id"
     ))
@@ -586,7 +583,7 @@ pub async fn occurrences(db: impl SqliteExecutor<'_>, series_id: i64) -> sqlx::R
     .await
 }
 
-pub async fn series_members(db: impl SqliteExecutor<'_>, series_id: i64) -> sqlx::Result<Vec<u64>> {
+pub async fn series_members(db: impl AnyExecutor<'_>, series_id: i64) -> sqlx::Result<Vec<u64>> {
     let ids: Vec<i64> = sqlx::query_scalar(
         "SELECT user_id FROM event_series_members WHERE series_id = $1 ORDER BY user_id",
     )
@@ -623,7 +620,7 @@ pub async fn toggle_series_member(
 /// Members with a stay (voice, check-in or host mark) in an event of the guild that started
 /// before `before`: who is not a first-time attendee.
 pub async fn earlier_attendees(
-    db: impl SqliteExecutor<'_>,
+    db: impl AnyExecutor<'_>,
     guild_id: u64,
     before: i64,
 ) -> sqlx::Result<Vec<u64>> {
@@ -640,7 +637,7 @@ pub async fn earlier_attendees(
 
 /// Members who first joined the guild at or after `since` (newcomers at an event).
 pub async fn joined_since(
-    db: impl SqliteExecutor<'_>,
+    db: impl AnyExecutor<'_>,
     guild_id: u64,
     since: i64,
 ) -> sqlx::Result<Vec<u64>> {

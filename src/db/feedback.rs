@@ -1,6 +1,6 @@
 //! Feedback items.
 
-use sqlx::SqliteExecutor;
+use sqlx::AnyExecutor;
 
 use super::{from_sql_id, to_sql_id};
 
@@ -42,7 +42,7 @@ const COLUMNS: &str =
 
 #[allow(clippy::too_many_arguments)]
 pub async fn create(
-    db: impl SqliteExecutor<'_>,
+    db: impl AnyExecutor<'_>,
     guild_id: u64,
     submitter: u64,
     title: &str,
@@ -66,7 +66,7 @@ pub async fn create(
 }
 
 /// The submitter wants status changes by DM too.
-pub async fn set_notify_dm(db: impl SqliteExecutor<'_>, id: i64, on: bool) -> sqlx::Result<()> {
+pub async fn set_notify_dm(db: impl AnyExecutor<'_>, id: i64, on: bool) -> sqlx::Result<()> {
     sqlx::query("UPDATE feedback_items SET notify_dm = $2 WHERE id = $1")
         .bind(id)
         .bind(on)
@@ -75,7 +75,7 @@ pub async fn set_notify_dm(db: impl SqliteExecutor<'_>, id: i64, on: bool) -> sq
     Ok(())
 }
 
-pub async fn set_outbox(db: impl SqliteExecutor<'_>, id: i64, outbox_id: i64) -> sqlx::Result<()> {
+pub async fn set_outbox(db: impl AnyExecutor<'_>, id: i64, outbox_id: i64) -> sqlx::Result<()> {
     sqlx::query("UPDATE feedback_items SET outbox_id = $2 WHERE id = $1")
         .bind(id)
         .bind(outbox_id)
@@ -84,11 +84,7 @@ pub async fn set_outbox(db: impl SqliteExecutor<'_>, id: i64, outbox_id: i64) ->
     Ok(())
 }
 
-pub async fn get(
-    db: impl SqliteExecutor<'_>,
-    guild_id: u64,
-    id: i64,
-) -> sqlx::Result<Option<Item>> {
+pub async fn get(db: impl AnyExecutor<'_>, guild_id: u64, id: i64) -> sqlx::Result<Option<Item>> {
     sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM feedback_items WHERE guild_id = $1 AND id = $2"
     ))
@@ -100,7 +96,7 @@ pub async fn get(
 
 /// Items, newest first, optionally filtered.
 pub async fn list(
-    db: impl SqliteExecutor<'_>,
+    db: impl AnyExecutor<'_>,
     guild_id: u64,
     status: Option<&str>,
     category: Option<&str>,
@@ -119,7 +115,7 @@ pub async fn list(
 }
 
 pub async fn set_status(
-    db: impl SqliteExecutor<'_>,
+    db: impl AnyExecutor<'_>,
     guild_id: u64,
     id: i64,
     status: &str,
@@ -140,7 +136,7 @@ pub async fn set_status(
 }
 
 /// The thread of an item once its post was delivered (the outbox row's message id).
-pub async fn thread_of(db: impl SqliteExecutor<'_>, outbox_id: i64) -> sqlx::Result<Option<u64>> {
+pub async fn thread_of(db: impl AnyExecutor<'_>, outbox_id: i64) -> sqlx::Result<Option<u64>> {
     let id: Option<Option<i64>> =
         sqlx::query_scalar("SELECT message_id FROM outbox WHERE id = $1 AND status = 'delivered'")
             .bind(outbox_id)

@@ -2,7 +2,7 @@
 
 use std::str::FromStr;
 
-use sqlx::SqliteExecutor;
+use sqlx::AnyExecutor;
 
 use super::{from_sql_id, to_sql_id};
 use crate::domain::settings::{ChannelPurpose, StoredSettings};
@@ -31,10 +31,7 @@ pub async fn upsert_seen(pool: &super::Pool, guild_id: u64, now_ms: i64) -> sqlx
 
 /// When Hearth first saw the guild (unix ms), if it has. Guilds first seen before the
 /// millisecond was kept count from the end of that second.
-pub async fn first_seen_ms(
-    db: impl SqliteExecutor<'_>,
-    guild_id: u64,
-) -> sqlx::Result<Option<i64>> {
+pub async fn first_seen_ms(db: impl AnyExecutor<'_>, guild_id: u64) -> sqlx::Result<Option<i64>> {
     sqlx::query_scalar(
         "SELECT COALESCE(first_seen_ms, first_seen_at * 1000 + 999) FROM guilds WHERE guild_id = $1",
     )
@@ -45,11 +42,7 @@ pub async fn first_seen_ms(
 
 /// Ensures the guild row exists (settings rows reference it). A command can reach the bot
 /// before the guild's GUILD_CREATE does, so this is first sight too, to the millisecond.
-pub(crate) async fn ensure(
-    db: impl SqliteExecutor<'_>,
-    guild_id: u64,
-    now: i64,
-) -> sqlx::Result<()> {
+pub(crate) async fn ensure(db: impl AnyExecutor<'_>, guild_id: u64, now: i64) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO guilds (guild_id, first_seen_at, first_seen_ms) VALUES ($1, $2, $3)
          ON CONFLICT (guild_id) DO NOTHING",
@@ -63,7 +56,7 @@ pub(crate) async fn ensure(
 }
 
 /// Records that the bot was removed from a guild (its data is purged after a grace period).
-pub async fn mark_left(db: impl SqliteExecutor<'_>, guild_id: u64, now: i64) -> sqlx::Result<()> {
+pub async fn mark_left(db: impl AnyExecutor<'_>, guild_id: u64, now: i64) -> sqlx::Result<()> {
     sqlx::query("UPDATE guilds SET left_at = $2 WHERE guild_id = $1")
         .bind(to_sql_id(guild_id))
         .bind(now)
@@ -159,7 +152,7 @@ pub async fn set_channel(
 }
 
 /// Remembers the server's name (shown in reports).
-pub async fn set_name(db: impl SqliteExecutor<'_>, guild_id: u64, name: &str) -> sqlx::Result<()> {
+pub async fn set_name(db: impl AnyExecutor<'_>, guild_id: u64, name: &str) -> sqlx::Result<()> {
     sqlx::query("UPDATE guilds SET name = $2 WHERE guild_id = $1")
         .bind(to_sql_id(guild_id))
         .bind(name)
@@ -169,7 +162,7 @@ pub async fn set_name(db: impl SqliteExecutor<'_>, guild_id: u64, name: &str) ->
 }
 
 /// The server's name, if known.
-pub async fn name(db: impl SqliteExecutor<'_>, guild_id: u64) -> sqlx::Result<Option<String>> {
+pub async fn name(db: impl AnyExecutor<'_>, guild_id: u64) -> sqlx::Result<Option<String>> {
     let name: Option<Option<String>> =
         sqlx::query_scalar("SELECT name FROM guilds WHERE guild_id = $1")
             .bind(to_sql_id(guild_id))
@@ -181,7 +174,7 @@ pub async fn name(db: impl SqliteExecutor<'_>, guild_id: u64) -> sqlx::Result<Op
 /// Sets the channel for a purpose in the caller's transaction (the guild row must exist: see
 /// `ensure`).
 pub async fn put_channel(
-    db: impl SqliteExecutor<'_>,
+    db: impl AnyExecutor<'_>,
     guild_id: u64,
     purpose: ChannelPurpose,
     channel_id: u64,

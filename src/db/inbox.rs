@@ -1,14 +1,14 @@
 //! The manager's inbox (product §12): what the digest and `/today` read. Every query is bounded
 //! by time on an index, so the digest stays fast on a year of records.
 
-use sqlx::SqliteExecutor;
+use sqlx::AnyExecutor;
 
 use super::{from_sql_id, to_sql_id};
 use crate::domain::inbox::Post;
 
 /// The digest's schedule: `(HH:MM, unanswered hours)`.
 pub async fn digest(
-    db: impl SqliteExecutor<'_>,
+    db: impl AnyExecutor<'_>,
     guild_id: u64,
 ) -> sqlx::Result<Option<(String, i64)>> {
     sqlx::query_as("SELECT at, unanswered_hours FROM digests WHERE guild_id = $1")
@@ -18,7 +18,7 @@ pub async fn digest(
 }
 
 pub async fn set_digest(
-    db: impl SqliteExecutor<'_>,
+    db: impl AnyExecutor<'_>,
     guild_id: u64,
     at: &str,
     unanswered_hours: i64,
@@ -36,7 +36,7 @@ pub async fn set_digest(
     Ok(())
 }
 
-pub async fn clear_digest(db: impl SqliteExecutor<'_>, guild_id: u64) -> sqlx::Result<bool> {
+pub async fn clear_digest(db: impl AnyExecutor<'_>, guild_id: u64) -> sqlx::Result<bool> {
     let done = sqlx::query("DELETE FROM digests WHERE guild_id = $1")
         .bind(to_sql_id(guild_id))
         .execute(db)
@@ -48,7 +48,7 @@ pub async fn clear_digest(db: impl SqliteExecutor<'_>, guild_id: u64) -> sqlx::R
 /// still here: `(member, joined at, first message
 /// at)`, first joined first.
 pub async fn new_members(
-    db: impl SqliteExecutor<'_>,
+    db: impl AnyExecutor<'_>,
     guild_id: u64,
     since: i64,
 ) -> sqlx::Result<Vec<(u64, i64, Option<i64>)>> {
@@ -73,7 +73,7 @@ pub async fn new_members(
 /// range over to `f.at`, which would scan every record of the window per newcomer instead of
 /// looking up one.)
 pub async fn unanswered_first_messages(
-    db: impl SqliteExecutor<'_>,
+    db: impl AnyExecutor<'_>,
     guild_id: u64,
     joined_since: i64,
     (from, until): (i64, i64),
@@ -108,7 +108,7 @@ pub async fn unanswered_first_messages(
 /// Threads and forum posts started by newcomers (first joined since `joined_since`) in
 /// `[from, until)` in which nobody else has posted.
 pub async fn unanswered_newcomer_threads(
-    db: impl SqliteExecutor<'_>,
+    db: impl AnyExecutor<'_>,
     guild_id: u64,
     joined_since: i64,
     (from, until): (i64, i64),
@@ -140,7 +140,7 @@ pub async fn unanswered_newcomer_threads(
         .collect())
 }
 
-pub async fn pending_applications(db: impl SqliteExecutor<'_>, guild_id: u64) -> sqlx::Result<i64> {
+pub async fn pending_applications(db: impl AnyExecutor<'_>, guild_id: u64) -> sqlx::Result<i64> {
     sqlx::query_scalar(
         "SELECT COUNT(*) FROM applications WHERE guild_id = $1 AND status = 'pending'",
     )
@@ -150,10 +150,7 @@ pub async fn pending_applications(db: impl SqliteExecutor<'_>, guild_id: u64) ->
 }
 
 /// The weekly recap's channel and schedule.
-pub async fn recap(
-    db: impl SqliteExecutor<'_>,
-    guild_id: u64,
-) -> sqlx::Result<Option<(u64, String)>> {
+pub async fn recap(db: impl AnyExecutor<'_>, guild_id: u64) -> sqlx::Result<Option<(u64, String)>> {
     let row: Option<(i64, String)> =
         sqlx::query_as("SELECT channel_id, at FROM recaps WHERE guild_id = $1")
             .bind(to_sql_id(guild_id))
@@ -163,7 +160,7 @@ pub async fn recap(
 }
 
 pub async fn set_recap(
-    db: impl SqliteExecutor<'_>,
+    db: impl AnyExecutor<'_>,
     guild_id: u64,
     channel: u64,
     at: &str,
@@ -180,7 +177,7 @@ pub async fn set_recap(
     Ok(())
 }
 
-pub async fn clear_recap(db: impl SqliteExecutor<'_>, guild_id: u64) -> sqlx::Result<bool> {
+pub async fn clear_recap(db: impl AnyExecutor<'_>, guild_id: u64) -> sqlx::Result<bool> {
     let done = sqlx::query("DELETE FROM recaps WHERE guild_id = $1")
         .bind(to_sql_id(guild_id))
         .execute(db)
@@ -190,7 +187,7 @@ pub async fn clear_recap(db: impl SqliteExecutor<'_>, guild_id: u64) -> sqlx::Re
 
 /// Messages posted in each thread in `[from, until)`: `(thread, messages)`.
 pub async fn thread_messages(
-    db: impl SqliteExecutor<'_>,
+    db: impl AnyExecutor<'_>,
     guild_id: u64,
     (from, until): (i64, i64),
 ) -> sqlx::Result<Vec<(u64, i64)>> {
@@ -210,7 +207,7 @@ pub async fn thread_messages(
 /// Who started a thread (a member whose thread Hearth recorded; none for the bot's own threads
 /// or an opted-out member's).
 pub async fn thread_starter(
-    db: impl SqliteExecutor<'_>,
+    db: impl AnyExecutor<'_>,
     guild_id: u64,
     thread: u64,
 ) -> sqlx::Result<Option<u64>> {

@@ -1,7 +1,7 @@
 //! The scheduler's jobs: one row per scheduled thing (a prompt, a guild's monthly report, ...),
 //! whose `next_run_at` is the truth about when it runs next.
 
-use sqlx::SqliteExecutor;
+use sqlx::AnyExecutor;
 
 use super::to_sql_id;
 
@@ -23,7 +23,7 @@ super::from_row!(Job {
 
 /// Creates or moves the job of a target.
 pub async fn upsert(
-    db: impl SqliteExecutor<'_>,
+    db: impl AnyExecutor<'_>,
     guild_id: u64,
     kind: &str,
     target_id: i64,
@@ -43,7 +43,7 @@ pub async fn upsert(
 }
 
 pub async fn get(
-    db: impl SqliteExecutor<'_>,
+    db: impl AnyExecutor<'_>,
     kind: &str,
     target_id: i64,
 ) -> sqlx::Result<Option<Job>> {
@@ -57,7 +57,7 @@ pub async fn get(
 }
 
 /// Jobs of a kind due at `now`.
-pub async fn due(db: impl SqliteExecutor<'_>, kind: &str, now: i64) -> sqlx::Result<Vec<Job>> {
+pub async fn due(db: impl AnyExecutor<'_>, kind: &str, now: i64) -> sqlx::Result<Vec<Job>> {
     sqlx::query_as("SELECT id, guild_id, target_id, next_run_at FROM jobs WHERE kind = $1 AND next_run_at <= $2 ORDER BY next_run_at")
         .bind(kind)
         .bind(now)
@@ -66,7 +66,7 @@ pub async fn due(db: impl SqliteExecutor<'_>, kind: &str, now: i64) -> sqlx::Res
 }
 
 /// The earliest run of any job.
-pub async fn next_run(db: impl SqliteExecutor<'_>) -> sqlx::Result<Option<i64>> {
+pub async fn next_run(db: impl AnyExecutor<'_>) -> sqlx::Result<Option<i64>> {
     sqlx::query_scalar("SELECT MIN(next_run_at) FROM jobs")
         .fetch_one(db)
         .await
@@ -74,7 +74,7 @@ pub async fn next_run(db: impl SqliteExecutor<'_>) -> sqlx::Result<Option<i64>> 
 
 /// Moves a job from the run at `due` to `next`; false when someone else already did (the claim).
 pub async fn advance(
-    db: impl SqliteExecutor<'_>,
+    db: impl AnyExecutor<'_>,
     id: i64,
     due: i64,
     next: Option<i64>,
@@ -92,7 +92,7 @@ pub async fn advance(
 
 /// Upcoming runs of a guild's jobs, for `/calendar`.
 pub async fn of_guild(
-    db: impl SqliteExecutor<'_>,
+    db: impl AnyExecutor<'_>,
     guild_id: u64,
 ) -> sqlx::Result<Vec<(String, i64, Option<i64>)>> {
     sqlx::query_as(
@@ -105,7 +105,7 @@ pub async fn of_guild(
 
 /// Creates a job unless the target already has one.
 pub async fn insert_if_missing(
-    db: impl SqliteExecutor<'_>,
+    db: impl AnyExecutor<'_>,
     guild_id: u64,
     kind: &str,
     target_id: i64,
@@ -122,7 +122,7 @@ pub async fn insert_if_missing(
 }
 
 /// Removes the job of a target.
-pub async fn delete(db: impl SqliteExecutor<'_>, kind: &str, target_id: i64) -> sqlx::Result<()> {
+pub async fn delete(db: impl AnyExecutor<'_>, kind: &str, target_id: i64) -> sqlx::Result<()> {
     sqlx::query("DELETE FROM jobs WHERE kind = $1 AND target_id = $2")
         .bind(kind)
         .bind(target_id)

@@ -12,13 +12,15 @@ use std::pin::Pin;
 use sqlx::error::BoxDynError;
 use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
 
+use super::Backend;
+
 macro_rules! embed {
-    ($($file:literal),* $(,)?) => {
-        [$(($file, include_str!(concat!("../../migrations/", $file)))),*]
+    ($dialect:literal: $($file:literal),* $(,)?) => {
+        [$(($file, include_str!(concat!("../../migrations/", $dialect, "/", $file)))),*]
     };
 }
-/// Every file of `migrations/`, oldest first.
-const FILES: &[(&str, &str)] = &embed![
+/// Every file of `migrations/sqlite/`, oldest first.
+const SQLITE: &[(&str, &str)] = &embed!["sqlite":
     "0001_init.sql",
     "0002_welcome.sql",
     "0003_calendar.sql",
@@ -49,20 +51,28 @@ const FILES: &[(&str, &str)] = &embed![
     "0028_settings_changes.sql",
 ];
 
-/// The migrator `sqlx::migrate!("./migrations")` would build.
-pub async fn migrator() -> anyhow::Result<Migrator> {
-    Ok(Migrator::new(Embedded).await?)
+/// Every file of `migrations/postgres/`, oldest first. PostgreSQL starts from the schema SQLite
+/// reached at version 28; every later migration is a pair, one file in each folder.
+const POSTGRES: &[(&str, &str)] = &embed!["postgres": "0028_schema.sql"];
+
+/// The migrator `sqlx::migrate!("./migrations/<dialect>")` would build.
+pub async fn migrator(backend: Backend) -> anyhow::Result<Migrator> {
+    let files = match backend {
+        Backend::Sqlite => SQLITE,
+        Backend::Postgres => POSTGRES,
+    };
+    Ok(Migrator::new(Embedded(files)).await?)
 }
 
 #[derive(Debug)]
-struct Embedded;
+struct Embedded(&'static [(&'static str, &'static str)]);
 
 impl MigrationSource<'static> for Embedded {
     fn resolve(
         self,
     ) -> Pin<Box<dyn Future<Output = Result<Vec<Migration>, BoxDynError>> + Send + 'static>> {
-        Box::pin(async {
-            FILES
+        Box::pin(async move {
+            self.0
                 .iter()
                 .map(|(name, sql)| migration(name, sql))
                 .collect()
@@ -93,15 +103,23 @@ mod tests {
     use super::*;
 
     /// What sqlx reads from the directory at run time: the same parsing as `sqlx::migrate!`.
-    async fn from_directory() -> Migrator {
-        let dir = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"));
+    async fn from_directory(dialect: &str) -> Migrator {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("migrations")
+            .join(dialect);
         Migrator::new(dir).await.unwrap()
     }
 
     #[tokio::test]
-    async fn the_embedded_list_is_the_migrations_directory() {
-        let embedded = migrator().await.unwrap();
-        let directory = from_directory().await;
+    async fn the_embedded_lists_are_the_migrations_directories() {
+        for (backend, dialect) in [(Backend::Sqlite, "sqlite"), (Backend::Postgres, "postgres")] {
+            the_embedded_list_is_the_directory(backend, dialect).await;
+        }
+    }
+
+    async fn the_embedded_list_is_the_directory(backend: Backend, dialect: &str) {
+        let embedded = migrator(backend).await.unwrap();
+        let directory = from_directory(dialect).await;
         let key = |m: &Migration| {
             (
                 m.version,
@@ -115,7 +133,7 @@ mod tests {
         let directory: Vec<_> = directory.iter().map(key).collect();
         assert_eq!(
             embedded, directory,
-            "src/db/migrations.rs must list every file of migrations/"
+            "src/db/migrations.rs must list every file of migrations/{dialect}"
         );
     }
 }

@@ -1,13 +1,18 @@
 //! The store: every SQL statement of Hearth lives under this module.
 //!
-//! SQL is written to stay portable to PostgreSQL: `$n` placeholders, `ON CONFLICT`, `RETURNING`,
-//! INTEGER unix times and snowflakes.
+//! One set of queries serves SQLite (the default) and PostgreSQL, through sqlx's `Any` driver: the
+//! URL's scheme picks the database at run time. The SQL is the subset both speak: `$n`
+//! placeholders, `ON CONFLICT`, `RETURNING`, BIGINT unix times and snowflakes, 0/1 integers for
+//! flags (read with [`flag`], bound with [`sql_flag`]), `CAST(SUM(..) AS BIGINT)` where PostgreSQL
+//! would answer NUMERIC, `CASE` instead of two-argument `MIN`/`MAX`. Migrations are per dialect
+//! (`migrations/sqlite`, `migrations/postgres`); README "Databases" says why this shape.
 
 pub mod activity;
 pub mod ama;
 pub mod applications;
 pub mod connectedness;
 pub mod connections;
+pub mod copy;
 pub mod events;
 pub mod feedback;
 pub mod guilds;
@@ -31,20 +36,21 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::sqlite::SqliteConnectOptions;
+use sqlx::Executor as _;
 
-pub use sqlx::SqlitePool as Pool;
+pub use sqlx::AnyPool as Pool;
 
 /// `sqlx::FromRow` for a row struct, each field read from the column of the same name: what
 /// `#[derive(sqlx::FromRow)]` does, without sqlx's macros crate (see `migrations.rs` for why).
 /// `from_row!(Item { id, title })`; a field left out does not compile.
 macro_rules! from_row {
     ($ty:ident { $($field:ident),* $(,)? }) => {
-        impl<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow> for $ty {
-            fn from_row(row: &'r sqlx::sqlite::SqliteRow) -> sqlx::Result<Self> {
-                use sqlx::Row as _;
+        impl<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> for $ty {
+            fn from_row(row: &'r sqlx::any::AnyRow) -> sqlx::Result<Self> {
                 Ok(Self {
-                    $($field: row.try_get(stringify!($field))?),*
+                    $($field: $crate::db::Column::read(row, stringify!($field))?),*
                 })
             }
         }
@@ -60,6 +66,67 @@ pub fn to_sql_id(id: u64) -> i64 {
 /// The inverse of [`to_sql_id`].
 pub fn from_sql_id(id: i64) -> u64 {
     id as u64
+}
+
+/// A field of a row struct read by [`from_row!`]: what `Row::try_get` does, except that a `bool`
+/// is read from a 0/1 integer (the stores keep flags as integers; sqlx's `Any` driver decodes a
+/// bool only from a boolean).
+pub trait Column: Sized {
+    fn read(row: &sqlx::any::AnyRow, name: &str) -> sqlx::Result<Self>;
+}
+
+macro_rules! column_as_is {
+    ($($ty:ty),*) => {$(
+        impl Column for $ty {
+            fn read(row: &sqlx::any::AnyRow, name: &str) -> sqlx::Result<Self> {
+                sqlx::Row::try_get(row, name)
+            }
+        }
+    )*};
+}
+column_as_is!(
+    i64,
+    Option<i64>,
+    i32,
+    Option<i32>,
+    f64,
+    Option<f64>,
+    String,
+    Option<String>
+);
+
+impl Column for bool {
+    fn read(row: &sqlx::any::AnyRow, name: &str) -> sqlx::Result<Self> {
+        Ok(sqlx::Row::try_get::<i64, _>(row, name)? != 0)
+    }
+}
+
+impl Column for Option<bool> {
+    fn read(row: &sqlx::any::AnyRow, name: &str) -> sqlx::Result<Self> {
+        Ok(sqlx::Row::try_get::<Option<i64>, _>(row, name)?.map(|v| v != 0))
+    }
+}
+
+/// A 0/1 flag column as a bool (see [`Column`]).
+pub fn flag(value: i64) -> bool {
+    value != 0
+}
+
+/// A bool bound for a 0/1 flag column: PostgreSQL refuses a boolean for a BIGINT.
+pub fn sql_flag(value: bool) -> i64 {
+    i64::from(value)
+}
+
+pub use crate::domain::database::{redacted, Backend};
+
+impl Backend {
+    /// The database behind an open pool.
+    pub fn of_pool(pool: &Pool) -> Backend {
+        match pool.connect_options().database_url.scheme() {
+            "sqlite" => Backend::Sqlite,
+            _ => Backend::Postgres,
+        }
+    }
 }
 
 /// Whether a command may create the database or needs one that exists.
@@ -82,8 +149,11 @@ pub struct LocationError {
     pub missing: bool,
 }
 
-/// The file behind a `sqlite:` URL; `None` for in-memory databases.
+/// The file behind a `sqlite:` URL; `None` for in-memory databases and PostgreSQL.
 pub fn database_path(url: &str) -> anyhow::Result<Option<PathBuf>> {
+    if Backend::of_url(url) == Some(Backend::Postgres) {
+        return Ok(None);
+    }
     let options = SqliteConnectOptions::from_str(url)
         .with_context(|| format!("invalid database url `{url}`"))?;
     if url.contains(":memory:") || url.contains("mode=memory") {
@@ -263,8 +333,13 @@ pub async fn connect(url: &str) -> anyhow::Result<Pool> {
     connect_with(url, Access::Create).await
 }
 
-/// Opens the database for `access`, with WAL, foreign keys, a busy timeout and secure delete.
+/// Opens the database for `access`. SQLite: the file owner-only, with WAL, foreign keys, a busy
+/// timeout and secure delete. PostgreSQL: a pool of ten connections; the database must exist.
 pub async fn connect_with(url: &str, access: Access) -> anyhow::Result<Pool> {
+    sqlx::any::install_default_drivers();
+    let backend = Backend::of_url(url).with_context(|| {
+        format!("unsupported database url `{url}`: expected sqlite://… or postgres://…")
+    })?;
     check_location(url, access)?;
     if let Some(path) = database_path(url)? {
         restrict_permissions(&path).map_err(|err| LocationError {
@@ -274,48 +349,131 @@ pub async fn connect_with(url: &str, access: Access) -> anyhow::Result<Pool> {
             missing: false,
         })?;
     }
-    let options = SqliteConnectOptions::from_str(url)
-        .with_context(|| format!("invalid database url `{url}`"))?
-        .create_if_missing(access == Access::Create)
-        .journal_mode(SqliteJournalMode::Wal)
-        .synchronous(SqliteSynchronous::Normal)
-        .foreign_keys(true)
-        // Deleted rows are zeroed, so text erased from the outbox (an unshared `/intro` answer)
-        // does not linger in free pages of the file.
-        .pragma("secure_delete", "ON")
-        .busy_timeout(Duration::from_secs(5));
-    SqlitePoolOptions::new()
-        // One is held by the activity writer (src/ingest.rs); four for everything else.
-        .max_connections(5)
-        // An SQLite connection is in-process and cannot go stale: the default ping on every
-        // acquire was a round trip to the connection's thread before each query.
-        .test_before_acquire(false)
-        .connect_with(options)
-        .await
-        .with_context(|| format!("cannot open the database `{url}`"))
+    let options = AnyConnectOptions::from_str(url)
+        .with_context(|| format!("invalid database url `{url}`"))?;
+    let pool = match backend {
+        Backend::Sqlite => AnyPoolOptions::new()
+            // One is held by the activity writer (features::activity); four for everything else.
+            .max_connections(5)
+            // An SQLite connection is in-process and cannot go stale: the default ping on every
+            // acquire was a round trip to the connection's thread before each query.
+            .test_before_acquire(false)
+            // sqlx's SQLite URL takes no pragmas (its defaults give foreign keys and a 5 s busy
+            // timeout); the rest is set on each new connection.
+            .after_connect(|conn, _| {
+                Box::pin(async move {
+                    conn.execute(
+                        // Deleted rows are zeroed, so text erased from the outbox (an unshared
+                        // `/intro` answer) does not linger in free pages of the file.
+                        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;
+                         PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON;
+                         PRAGMA busy_timeout = 5000;",
+                    )
+                    .await?;
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await
+            .with_context(|| format!("cannot open the database `{url}`"))?,
+        Backend::Postgres => {
+            if access == Access::Create {
+                create_postgres_database(&options).await?;
+            }
+            AnyPoolOptions::new()
+                .max_connections(10)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_with(options)
+                .await
+                .with_context(|| format!("cannot connect to the database `{}`", redacted(url)))
+                .context("fix: start PostgreSQL, check database.url (user, host, port, database name) and that the user may log in")?
+        }
+    };
+    Ok(pool)
+}
+
+/// Creates the database a PostgreSQL URL names when the server does not have it, as SQLite
+/// creates a missing file: `hearth run` and `hearth migrate` on a new server just work. The
+/// user needs the CREATEDB right for that; without it the error says so.
+async fn create_postgres_database(options: &AnyConnectOptions) -> anyhow::Result<()> {
+    use sqlx::ConnectOptions as _;
+    let name = options
+        .database_url
+        .path()
+        .trim_start_matches('/')
+        .to_owned();
+    if name.is_empty() {
+        return Ok(());
+    }
+    let mut server = options.clone();
+    server.database_url.set_path("/postgres");
+    let mut conn = match server.connect().await {
+        Ok(conn) => conn,
+        // The connection to the named database reports the problem, if there is one.
+        Err(_) => return Ok(()),
+    };
+    let exists: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM pg_database WHERE datname = $1")
+        .bind(&name)
+        .fetch_one(&mut conn)
+        .await?;
+    if exists == 0 {
+        // An identifier cannot be bound; quoted, with quotes doubled.
+        let quoted = name.replace('"', "\"\"");
+        match conn
+            .execute(format!("CREATE DATABASE \"{quoted}\"").as_str())
+            .await
+        {
+            Ok(_) => tracing::info!(database = %name, "created the PostgreSQL database"),
+            // Another process created it first.
+            Err(sqlx::Error::Database(err)) if err.code().as_deref() == Some("42P04") => {}
+            Err(err) => {
+                return Err(anyhow::Error::new(err).context(format!(
+                    "the PostgreSQL database `{name}` does not exist and cannot be created; \
+                     fix: create it (createdb {name}) or grant CREATEDB to the user"
+                )))
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Opens an existing database read-only: no migration, nothing created or written
 /// (`hearth check --connect` reads the stored `/config` settings with it).
 pub async fn connect_read_only(url: &str) -> anyhow::Result<Pool> {
+    sqlx::any::install_default_drivers();
+    if Backend::of_url(url) == Some(Backend::Postgres) {
+        // PostgreSQL's read-only guarantee is the session default below.
+        return AnyPoolOptions::new()
+            .max_connections(1)
+            .after_connect(|conn, _| {
+                Box::pin(async move {
+                    conn.execute("SET default_transaction_read_only = on")
+                        .await?;
+                    Ok(())
+                })
+            })
+            .connect_with(AnyConnectOptions::from_str(url)?)
+            .await
+            .with_context(|| format!("cannot open the database `{}` read-only", redacted(url)));
+    }
     if let Some(path) = database_path(url)? {
         anyhow::ensure!(path.exists(), "no database at {} yet", path.display());
     }
-    let options = SqliteConnectOptions::from_str(url)
-        .with_context(|| format!("invalid database url `{url}`"))?
-        .read_only(true)
-        .create_if_missing(false)
-        .busy_timeout(Duration::from_secs(5));
-    SqlitePoolOptions::new()
+    let read_only = if url.contains('?') {
+        format!("{url}&mode=ro")
+    } else {
+        format!("{url}?mode=ro")
+    };
+    AnyPoolOptions::new()
         .max_connections(1)
-        .connect_with(options)
+        .connect_with(AnyConnectOptions::from_str(&read_only)?)
         .await
         .with_context(|| format!("cannot open the database `{url}` read-only"))
 }
 
 /// Applies the embedded migrations; returns how many were newly applied.
 pub async fn migrate(pool: &Pool) -> anyhow::Result<usize> {
-    let migrator = migrations::migrator().await?;
+    let migrator = migrations::migrator(Backend::of_pool(pool)).await?;
     let before: i64 = applied_count(pool).await;
     migrator
         .run(pool)
@@ -347,6 +505,9 @@ pub async fn open_with(url: &str, access: Access) -> anyhow::Result<Pool> {
 /// Copies the write-ahead log into the database file and empties it. Until then the log keeps
 /// the old versions of changed pages, erased text included (`secure_delete` covers the file).
 pub async fn checkpoint(pool: &Pool) -> sqlx::Result<()> {
+    if Backend::of_pool(pool) != Backend::Sqlite {
+        return Ok(());
+    }
     sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
         .execute(pool)
         .await?;
@@ -356,12 +517,14 @@ pub async fn checkpoint(pool: &Pool) -> sqlx::Result<()> {
 /// Whether the store holds anything about a guild: the bot saw it, or activity was imported.
 pub async fn knows_guild(pool: &Pool, guild_id: u64) -> sqlx::Result<bool> {
     sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM guilds WHERE guild_id = $1)
-             OR EXISTS (SELECT 1 FROM activity WHERE guild_id = $1)
-             OR EXISTS (SELECT 1 FROM members WHERE guild_id = $1)
-             OR EXISTS (SELECT 1 FROM member_joins WHERE guild_id = $1)",
+        "SELECT CASE WHEN EXISTS (SELECT 1 FROM guilds WHERE guild_id = $1)
+                       OR EXISTS (SELECT 1 FROM activity WHERE guild_id = $1)
+                       OR EXISTS (SELECT 1 FROM members WHERE guild_id = $1)
+                       OR EXISTS (SELECT 1 FROM member_joins WHERE guild_id = $1)
+                 THEN 1 ELSE 0 END",
     )
     .bind(to_sql_id(guild_id))
     .fetch_one(pool)
     .await
+    .map(flag)
 }

@@ -1,6 +1,6 @@
 //! Saved replies and flags (product §12).
 
-use sqlx::SqliteExecutor;
+use sqlx::AnyExecutor;
 
 use super::{from_sql_id, to_sql_id};
 
@@ -16,7 +16,7 @@ super::from_row!(SavedReply { id, name, body });
 
 /// Saves a new reply and its first version; `None` when the name is taken.
 pub async fn add_reply(
-    db: &mut sqlx::SqliteConnection,
+    db: &mut sqlx::AnyConnection,
     guild_id: u64,
     name: &str,
     body: &str,
@@ -41,7 +41,7 @@ pub async fn add_reply(
 }
 
 async fn add_edit(
-    db: impl SqliteExecutor<'_>,
+    db: impl AnyExecutor<'_>,
     reply_id: i64,
     body: &str,
     by: u64,
@@ -63,7 +63,7 @@ async fn add_edit(
 /// Replaces a reply's text, keeping the version in its history; false when there is no such
 /// reply.
 pub async fn edit_reply(
-    db: &mut sqlx::SqliteConnection,
+    db: &mut sqlx::AnyConnection,
     guild_id: u64,
     name: &str,
     body: &str,
@@ -85,7 +85,7 @@ pub async fn edit_reply(
 }
 
 pub async fn remove_reply(
-    db: impl SqliteExecutor<'_>,
+    db: impl AnyExecutor<'_>,
     guild_id: u64,
     name: &str,
 ) -> sqlx::Result<bool> {
@@ -98,7 +98,7 @@ pub async fn remove_reply(
 }
 
 pub async fn reply(
-    db: impl SqliteExecutor<'_>,
+    db: impl AnyExecutor<'_>,
     guild_id: u64,
     name: &str,
 ) -> sqlx::Result<Option<SavedReply>> {
@@ -110,7 +110,7 @@ pub async fn reply(
 }
 
 /// A guild's replies by name.
-pub async fn replies(db: impl SqliteExecutor<'_>, guild_id: u64) -> sqlx::Result<Vec<SavedReply>> {
+pub async fn replies(db: impl AnyExecutor<'_>, guild_id: u64) -> sqlx::Result<Vec<SavedReply>> {
     sqlx::query_as("SELECT id, name, body FROM saved_replies WHERE guild_id = $1 ORDER BY name")
         .bind(to_sql_id(guild_id))
         .fetch_all(db)
@@ -119,7 +119,7 @@ pub async fn replies(db: impl SqliteExecutor<'_>, guild_id: u64) -> sqlx::Result
 
 /// Versions of a reply, newest first: `(body, by, at)`.
 pub async fn reply_history(
-    db: impl SqliteExecutor<'_>,
+    db: impl AnyExecutor<'_>,
     reply_id: i64,
 ) -> sqlx::Result<Vec<(String, u64, i64)>> {
     let rows: Vec<(String, i64, i64)> = sqlx::query_as(
@@ -136,7 +136,7 @@ pub async fn reply_history(
 }
 
 pub async fn record_use(
-    db: impl SqliteExecutor<'_>,
+    db: impl AnyExecutor<'_>,
     reply_id: i64,
     guild_id: u64,
     by: u64,
@@ -159,7 +159,7 @@ pub async fn record_use(
 
 /// Uses since `since` per reply and moderator: `(reply name, moderator, uses)`, most used first.
 pub async fn reply_uses(
-    db: impl SqliteExecutor<'_>,
+    db: impl AnyExecutor<'_>,
     guild_id: u64,
     since: i64,
 ) -> sqlx::Result<Vec<(String, u64, i64)>> {
@@ -212,7 +212,7 @@ const FLAG: &str = "SELECT f.id, f.guild_id, f.channel_id, f.message_id, f.autho
 /// the flag and whether this member flagged it before (their reason is then replaced).
 #[allow(clippy::too_many_arguments)]
 pub async fn add_flag(
-    db: &mut sqlx::SqliteConnection,
+    db: &mut sqlx::AnyConnection,
     guild_id: u64,
     channel_id: u64,
     message_id: u64,
@@ -260,11 +260,7 @@ pub async fn add_flag(
     Ok((Flag { reports, ..flag }, repeated))
 }
 
-pub async fn flag(
-    db: impl SqliteExecutor<'_>,
-    guild_id: u64,
-    id: i64,
-) -> sqlx::Result<Option<Flag>> {
+pub async fn flag(db: impl AnyExecutor<'_>, guild_id: u64, id: i64) -> sqlx::Result<Option<Flag>> {
     sqlx::query_as(&format!("{FLAG} WHERE f.guild_id = $1 AND f.id = $2"))
         .bind(to_sql_id(guild_id))
         .bind(id)
@@ -272,7 +268,7 @@ pub async fn flag(
         .await
 }
 
-pub async fn flag_by_id(db: impl SqliteExecutor<'_>, id: i64) -> sqlx::Result<Option<Flag>> {
+pub async fn flag_by_id(db: impl AnyExecutor<'_>, id: i64) -> sqlx::Result<Option<Flag>> {
     sqlx::query_as(&format!("{FLAG} WHERE f.id = $1"))
         .bind(id)
         .fetch_optional(db)
@@ -280,7 +276,7 @@ pub async fn flag_by_id(db: impl SqliteExecutor<'_>, id: i64) -> sqlx::Result<Op
 }
 
 /// Open flags, oldest first.
-pub async fn open_flags(db: impl SqliteExecutor<'_>, guild_id: u64) -> sqlx::Result<Vec<Flag>> {
+pub async fn open_flags(db: impl AnyExecutor<'_>, guild_id: u64) -> sqlx::Result<Vec<Flag>> {
     sqlx::query_as(&format!(
         "{FLAG} WHERE f.guild_id = $1 AND f.status = 'open' ORDER BY f.created_at, f.id"
     ))
@@ -291,7 +287,7 @@ pub async fn open_flags(db: impl SqliteExecutor<'_>, guild_id: u64) -> sqlx::Res
 
 /// Resolves an open flag; false when it was not open.
 pub async fn resolve_flag(
-    db: impl SqliteExecutor<'_>,
+    db: impl AnyExecutor<'_>,
     guild_id: u64,
     id: i64,
     by: u64,
@@ -311,10 +307,7 @@ pub async fn resolve_flag(
 }
 
 /// The reasons given for a flag: `(flagger, reason)`, first first.
-pub async fn flag_reasons(
-    db: impl SqliteExecutor<'_>,
-    id: i64,
-) -> sqlx::Result<Vec<(u64, String)>> {
+pub async fn flag_reasons(db: impl AnyExecutor<'_>, id: i64) -> sqlx::Result<Vec<(u64, String)>> {
     let rows: Vec<(i64, String)> = sqlx::query_as(
         "SELECT flagger_id, reason FROM flag_reports WHERE flag_id = $1 ORDER BY created_at, flagger_id",
     )
@@ -326,7 +319,7 @@ pub async fn flag_reasons(
 
 /// Records a `/guidelines automod` request and the rules it made (none when Discord refused).
 pub async fn set_automod(
-    db: impl SqliteExecutor<'_>,
+    db: impl AnyExecutor<'_>,
     guild_id: u64,
     by: u64,
     rule_ids: &[u64],
@@ -351,7 +344,7 @@ pub async fn set_automod(
 }
 
 /// Whether AutoMod set-up was asked for in a guild.
-pub async fn automod_wanted(db: impl SqliteExecutor<'_>, guild_id: u64) -> sqlx::Result<bool> {
+pub async fn automod_wanted(db: impl AnyExecutor<'_>, guild_id: u64) -> sqlx::Result<bool> {
     let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM automod_setups WHERE guild_id = $1")
         .bind(to_sql_id(guild_id))
         .fetch_one(db)

@@ -1,6 +1,6 @@
 //! The outbox table: posts written before they are sent.
 
-use sqlx::SqliteExecutor;
+use sqlx::AnyExecutor;
 
 use super::{from_sql_id, to_sql_id, Pool};
 
@@ -58,7 +58,7 @@ impl QueuedPost {
 
 /// Queues a post; returns its id, or `None` when a post with the same dedup key already exists.
 pub async fn enqueue(
-    db: impl SqliteExecutor<'_>,
+    db: impl AnyExecutor<'_>,
     post: &NewPost,
     nonce: &str,
     now_ms: i64,
@@ -258,7 +258,7 @@ pub async fn recent_failures(
 
 /// The message a delivered post created (for a thread started on it, also the thread's id).
 pub async fn delivered_message_id(
-    db: impl SqliteExecutor<'_>,
+    db: impl AnyExecutor<'_>,
     dedup_key: &str,
 ) -> sqlx::Result<Option<u64>> {
     let id: Option<Option<i64>> = sqlx::query_scalar(

@@ -37,7 +37,7 @@ pub async fn export(pool: &Pool, guild_id: Option<u64>, user_id: u64) -> sqlx::R
             "channel_id": r.get::<i64, _>(3).to_string(),
             "target_id": r.get::<i64, _>(4).to_string(),
             "reply_to": r.get::<Option<i64>, _>(5).map(|x| x.to_string()),
-            "in_thread": r.get::<bool, _>(6),
+            "in_thread": r.get::<i64, _>(6) != 0,
         })
     })
     .collect::<Vec<_>>();

@@ -1,6 +1,6 @@
 //! Prompts and their text banks (their runs are `jobs` rows).
 
-use sqlx::SqliteExecutor;
+use sqlx::AnyExecutor;
 
 use super::{from_sql_id, to_sql_id, Pool};
 
@@ -72,11 +72,7 @@ pub struct NewPrompt {
 
 const PROMPT_COLUMNS: &str = "id, guild_id, theme, channel_id, schedule_kind, days, time_of_day, cron, late_within_secs, text, thread, poll, author_id, paused";
 
-pub async fn insert_prompt(
-    db: impl SqliteExecutor<'_>,
-    p: &NewPrompt,
-    now: i64,
-) -> sqlx::Result<i64> {
+pub async fn insert_prompt(db: impl AnyExecutor<'_>, p: &NewPrompt, now: i64) -> sqlx::Result<i64> {
     sqlx::query_scalar(
         "INSERT INTO prompts (guild_id, theme, channel_id, schedule_kind, days, time_of_day, cron, late_within_secs, text, thread, poll, author_id, paused, created_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id",
@@ -90,17 +86,17 @@ pub async fn insert_prompt(
     .bind(&p.cron)
     .bind(p.late_within_secs)
     .bind(&p.text)
-    .bind(p.thread)
+    .bind(super::sql_flag(p.thread))
     .bind(&p.poll)
     .bind(to_sql_id(p.author_id))
-    .bind(p.paused)
+    .bind(super::sql_flag(p.paused))
     .bind(now)
     .fetch_one(db)
     .await
 }
 
 pub async fn prompt(
-    db: impl SqliteExecutor<'_>,
+    db: impl AnyExecutor<'_>,
     guild_id: u64,
     id: i64,
 ) -> sqlx::Result<Option<PromptRow>> {
@@ -113,7 +109,7 @@ pub async fn prompt(
     .await
 }
 
-pub async fn prompts(db: impl SqliteExecutor<'_>, guild_id: u64) -> sqlx::Result<Vec<PromptRow>> {
+pub async fn prompts(db: impl AnyExecutor<'_>, guild_id: u64) -> sqlx::Result<Vec<PromptRow>> {
     sqlx::query_as(&format!(
         "SELECT {PROMPT_COLUMNS} FROM prompts WHERE guild_id = $1 ORDER BY id"
     ))
@@ -141,7 +137,7 @@ pub async fn remove_prompt(pool: &Pool, guild_id: u64, id: i64) -> sqlx::Result<
 }
 
 pub async fn set_paused(
-    db: impl SqliteExecutor<'_>,
+    db: impl AnyExecutor<'_>,
     guild_id: u64,
     id: i64,
     paused: bool,
@@ -149,7 +145,7 @@ pub async fn set_paused(
     let done = sqlx::query("UPDATE prompts SET paused = $3 WHERE guild_id = $1 AND id = $2")
         .bind(to_sql_id(guild_id))
         .bind(id)
-        .bind(paused)
+        .bind(super::sql_flag(paused))
         .execute(db)
         .await?;
     Ok(done.rows_affected() == 1)
@@ -165,7 +161,7 @@ pub struct BankText {
 
 super::from_row!(BankText { id, text, used });
 
-pub async fn bank(db: impl SqliteExecutor<'_>, prompt_id: i64) -> sqlx::Result<Vec<BankText>> {
+pub async fn bank(db: impl AnyExecutor<'_>, prompt_id: i64) -> sqlx::Result<Vec<BankText>> {
     sqlx::query_as("SELECT id, text, used FROM prompt_bank WHERE prompt_id = $1 ORDER BY id")
         .bind(prompt_id)
         .fetch_all(db)
@@ -173,7 +169,7 @@ pub async fn bank(db: impl SqliteExecutor<'_>, prompt_id: i64) -> sqlx::Result<V
 }
 
 pub async fn add_bank_text(
-    db: impl SqliteExecutor<'_>,
+    db: impl AnyExecutor<'_>,
     prompt_id: i64,
     text: &str,
 ) -> sqlx::Result<i64> {
@@ -185,7 +181,7 @@ pub async fn add_bank_text(
 }
 
 pub async fn remove_bank_text(
-    db: impl SqliteExecutor<'_>,
+    db: impl AnyExecutor<'_>,
     prompt_id: i64,
     id: i64,
 ) -> sqlx::Result<bool> {
@@ -199,7 +195,7 @@ pub async fn remove_bank_text(
 
 /// Marks the bank texts used in the current cycle (a new cycle starts when all were used).
 pub async fn set_bank_used(
-    db: impl SqliteExecutor<'_>,
+    db: impl AnyExecutor<'_>,
     prompt_id: i64,
     used_ids: &[i64],
 ) -> sqlx::Result<()> {

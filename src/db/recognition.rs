@@ -1,11 +1,11 @@
 //! Nominations and spotlights.
 
-use sqlx::SqliteExecutor;
+use sqlx::AnyExecutor;
 
 use super::{from_sql_id, to_sql_id};
 
 pub async fn nominate(
-    db: impl SqliteExecutor<'_>,
+    db: impl AnyExecutor<'_>,
     guild_id: u64,
     nominee: u64,
     nominator: u64,
@@ -26,7 +26,7 @@ pub async fn nominate(
 
 /// Nominations since `since`: (nominee, count, latest reason).
 pub async fn nominations_since(
-    db: impl SqliteExecutor<'_>,
+    db: impl AnyExecutor<'_>,
     guild_id: u64,
     since: i64,
 ) -> sqlx::Result<Vec<(u64, u64, String)>> {
@@ -45,7 +45,7 @@ pub async fn nominations_since(
 }
 
 pub async fn record_spotlight(
-    db: impl SqliteExecutor<'_>,
+    db: impl AnyExecutor<'_>,
     guild_id: u64,
     member: u64,
     by: u64,
@@ -63,7 +63,7 @@ pub async fn record_spotlight(
 
 /// Spotlights, newest first: (member, posted by, when).
 pub async fn spotlights(
-    db: impl SqliteExecutor<'_>,
+    db: impl AnyExecutor<'_>,
     guild_id: u64,
     since: i64,
 ) -> sqlx::Result<Vec<(u64, u64, i64)>> {
@@ -90,7 +90,7 @@ pub struct Shoutout {
 super::from_row!(Shoutout { day, time_of_day });
 
 pub async fn set_shoutout(
-    db: impl SqliteExecutor<'_>,
+    db: impl AnyExecutor<'_>,
     guild_id: u64,
     shoutout: &Shoutout,
     author: u64,
@@ -111,10 +111,7 @@ pub async fn set_shoutout(
     Ok(())
 }
 
-pub async fn shoutout(
-    db: impl SqliteExecutor<'_>,
-    guild_id: u64,
-) -> sqlx::Result<Option<Shoutout>> {
+pub async fn shoutout(db: impl AnyExecutor<'_>, guild_id: u64) -> sqlx::Result<Option<Shoutout>> {
     sqlx::query_as("SELECT day, time_of_day FROM shoutouts WHERE guild_id = $1")
         .bind(to_sql_id(guild_id))
         .fetch_optional(db)
@@ -122,7 +119,7 @@ pub async fn shoutout(
 }
 
 /// Stops the shout-out; returns whether there was one.
-pub async fn remove_shoutout(db: impl SqliteExecutor<'_>, guild_id: u64) -> sqlx::Result<bool> {
+pub async fn remove_shoutout(db: impl AnyExecutor<'_>, guild_id: u64) -> sqlx::Result<bool> {
     Ok(sqlx::query("DELETE FROM shoutouts WHERE guild_id = $1")
         .bind(to_sql_id(guild_id))
         .execute(db)

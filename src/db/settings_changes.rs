@@ -1,6 +1,6 @@
 //! The audit log of settings changes (`settings_changes`): who, when, from where, what.
 
-use sqlx::SqliteExecutor;
+use sqlx::AnyExecutor;
 
 use super::{from_sql_id, to_sql_id};
 
@@ -55,7 +55,7 @@ pub struct NewChange<'a> {
     pub detail: &'a str,
 }
 
-pub async fn record(db: impl SqliteExecutor<'_>, change: &NewChange<'_>) -> sqlx::Result<()> {
+pub async fn record(db: impl AnyExecutor<'_>, change: &NewChange<'_>) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO settings_changes (guild_id, user_id, changed_at, source, setting, detail)
          VALUES ($1, $2, $3, $4, $5, $6)",
@@ -73,7 +73,7 @@ pub async fn record(db: impl SqliteExecutor<'_>, change: &NewChange<'_>) -> sqlx
 
 /// A guild's latest changes, newest first.
 pub async fn latest(
-    db: impl SqliteExecutor<'_>,
+    db: impl AnyExecutor<'_>,
     guild_id: u64,
     limit: u32,
 ) -> sqlx::Result<Vec<SettingChange>> {
@@ -102,7 +102,7 @@ pub async fn latest(
 
 /// The changes a member made (for `/privacy export`), oldest first, with their guild.
 pub async fn made_by(
-    db: impl SqliteExecutor<'_>,
+    db: impl AnyExecutor<'_>,
     guild_id: Option<u64>,
     user_id: u64,
 ) -> sqlx::Result<Vec<(u64, SettingChange)>> {

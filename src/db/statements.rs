@@ -29,11 +29,42 @@ fn statement_rows(n: usize) -> usize {
     }
 }
 
+/// `head` followed by `VALUES ($1, $2), ($3, $4)` for `rows` rows of `columns` values: numbered
+/// placeholders, which both databases take (sqlx's QueryBuilder writes `?` for the Any driver,
+/// which PostgreSQL refuses).
+pub fn values(head: &str, rows: usize, columns: usize) -> String {
+    use std::fmt::Write as _;
+    let mut sql = String::with_capacity(head.len() + rows * columns * 6 + 8);
+    sql.push_str(head);
+    sql.push_str(" VALUES ");
+    for row in 0..rows {
+        sql.push_str(if row == 0 { "(" } else { ", (" });
+        for column in 0..columns {
+            let n = row * columns + column + 1;
+            let _ = write!(sql, "{}${n}", if column == 0 { "" } else { ", " });
+        }
+        sql.push(')');
+    }
+    sql
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::HashSet;
 
     use super::*;
+
+    #[test]
+    fn values_are_numbered_row_by_row() {
+        assert_eq!(
+            values("INSERT INTO t (a, b)", 2, 2),
+            "INSERT INTO t (a, b) VALUES ($1, $2), ($3, $4)"
+        );
+        assert_eq!(
+            values("INSERT INTO t (a)", 1, 1),
+            "INSERT INTO t (a) VALUES ($1)"
+        );
+    }
 
     #[test]
     fn statements_come_in_few_shapes() {

@@ -1,6 +1,6 @@
 //! Surveys, their waves and anonymous answers (product §10).
 
-use sqlx::SqliteExecutor;
+use sqlx::AnyExecutor;
 
 use super::{from_sql_id, to_sql_id};
 
@@ -118,11 +118,7 @@ pub struct NewSurvey<'a> {
     pub event_id: Option<i64>,
 }
 
-pub async fn create(
-    db: impl SqliteExecutor<'_>,
-    new: &NewSurvey<'_>,
-    now: i64,
-) -> sqlx::Result<i64> {
+pub async fn create(db: impl AnyExecutor<'_>, new: &NewSurvey<'_>, now: i64) -> sqlx::Result<i64> {
     sqlx::query_scalar(
         "INSERT INTO surveys (guild_id, kind, title, channel_id, every, sample, questions,
          created_by, created_at, event_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
@@ -143,18 +139,14 @@ pub async fn create(
 }
 
 /// A survey by id, whatever its server (for its scheduled waves).
-pub async fn by_id(db: impl SqliteExecutor<'_>, id: i64) -> sqlx::Result<Option<Survey>> {
+pub async fn by_id(db: impl AnyExecutor<'_>, id: i64) -> sqlx::Result<Option<Survey>> {
     sqlx::query_as(&format!("{SURVEY} WHERE id = $1"))
         .bind(id)
         .fetch_optional(db)
         .await
 }
 
-pub async fn get(
-    db: impl SqliteExecutor<'_>,
-    guild_id: u64,
-    id: i64,
-) -> sqlx::Result<Option<Survey>> {
+pub async fn get(db: impl AnyExecutor<'_>, guild_id: u64, id: i64) -> sqlx::Result<Option<Survey>> {
     sqlx::query_as(&format!("{SURVEY} WHERE guild_id = $1 AND id = $2"))
         .bind(to_sql_id(guild_id))
         .bind(id)
@@ -162,7 +154,7 @@ pub async fn get(
         .await
 }
 
-pub async fn list(db: impl SqliteExecutor<'_>, guild_id: u64) -> sqlx::Result<Vec<Survey>> {
+pub async fn list(db: impl AnyExecutor<'_>, guild_id: u64) -> sqlx::Result<Vec<Survey>> {
     sqlx::query_as(&format!("{SURVEY} WHERE guild_id = $1 ORDER BY id DESC"))
         .bind(to_sql_id(guild_id))
         .fetch_all(db)
@@ -171,7 +163,7 @@ pub async fn list(db: impl SqliteExecutor<'_>, guild_id: u64) -> sqlx::Result<Ve
 
 /// Opens the next wave of a survey; returns its id.
 pub async fn open_wave(
-    db: impl SqliteExecutor<'_>,
+    db: impl AnyExecutor<'_>,
     survey_id: i64,
     salt: &str,
     (reached, sampled): (i64, i64),
@@ -191,7 +183,7 @@ pub async fn open_wave(
     .await
 }
 
-pub async fn wave(db: impl SqliteExecutor<'_>, id: i64) -> sqlx::Result<Option<Wave>> {
+pub async fn wave(db: impl AnyExecutor<'_>, id: i64) -> sqlx::Result<Option<Wave>> {
     sqlx::query_as(&format!("{WAVE} WHERE id = $1"))
         .bind(id)
         .fetch_optional(db)
@@ -199,7 +191,7 @@ pub async fn wave(db: impl SqliteExecutor<'_>, id: i64) -> sqlx::Result<Option<W
 }
 
 /// A survey's waves, first first.
-pub async fn waves(db: impl SqliteExecutor<'_>, survey_id: i64) -> sqlx::Result<Vec<Wave>> {
+pub async fn waves(db: impl AnyExecutor<'_>, survey_id: i64) -> sqlx::Result<Vec<Wave>> {
     sqlx::query_as(&format!("{WAVE} WHERE survey_id = $1 ORDER BY number"))
         .bind(survey_id)
         .fetch_all(db)
@@ -208,7 +200,7 @@ pub async fn waves(db: impl SqliteExecutor<'_>, survey_id: i64) -> sqlx::Result<
 
 /// The waves of a guild's surveys opened in `[from, to)`, with their survey ids.
 pub async fn waves_between(
-    db: impl SqliteExecutor<'_>,
+    db: impl AnyExecutor<'_>,
     guild_id: u64,
     from: i64,
     to: i64,
@@ -227,7 +219,7 @@ pub async fn waves_between(
 }
 
 /// Closes a wave and deletes its salt; false when it was closed already.
-pub async fn close_wave(db: impl SqliteExecutor<'_>, id: i64, now: i64) -> sqlx::Result<bool> {
+pub async fn close_wave(db: impl AnyExecutor<'_>, id: i64, now: i64) -> sqlx::Result<bool> {
     let done = sqlx::query(
         "UPDATE survey_waves SET closed_at = $2, salt = NULL WHERE id = $1 AND closed_at IS NULL",
     )
@@ -240,7 +232,7 @@ pub async fn close_wave(db: impl SqliteExecutor<'_>, id: i64, now: i64) -> sqlx:
 
 /// Stores an answer; the same respondent's second answer replaces the first.
 pub async fn save_answer(
-    db: impl SqliteExecutor<'_>,
+    db: impl AnyExecutor<'_>,
     wave_id: i64,
     respondent_key: &str,
     answer: &Answer,
@@ -257,7 +249,7 @@ pub async fn save_answer(
     .bind(respondent_key)
     .bind(answer.score)
     .bind(&answer.comment)
-    .bind(answer.newcomer)
+    .bind(super::sql_flag(answer.newcomer))
     .bind(&answer.answers)
     .bind(day)
     .execute(db)
@@ -266,7 +258,7 @@ pub async fn save_answer(
 }
 
 /// A wave's answers, in key order (which says nothing about who answered or when).
-pub async fn answers(db: impl SqliteExecutor<'_>, wave_id: i64) -> sqlx::Result<Vec<Answer>> {
+pub async fn answers(db: impl AnyExecutor<'_>, wave_id: i64) -> sqlx::Result<Vec<Answer>> {
     sqlx::query_as(
         "SELECT score, comment, newcomer, answers FROM survey_answers WHERE wave_id = $1
          ORDER BY respondent_key",
@@ -278,7 +270,7 @@ pub async fn answers(db: impl SqliteExecutor<'_>, wave_id: i64) -> sqlx::Result<
 
 /// The answer stored under a respondent key (a member's own, while the wave is open).
 pub async fn answer_of(
-    db: impl SqliteExecutor<'_>,
+    db: impl AnyExecutor<'_>,
     wave_id: i64,
     respondent_key: &str,
 ) -> sqlx::Result<Option<Answer>> {
@@ -294,7 +286,7 @@ pub async fn answer_of(
 
 /// Moves an answer to a key that leads nowhere (a forgotten member's answer keeps counting).
 pub async fn rekey(
-    db: impl SqliteExecutor<'_>,
+    db: impl AnyExecutor<'_>,
     wave_id: i64,
     from_key: &str,
     to_key: &str,
@@ -312,7 +304,7 @@ pub async fn rekey(
 
 /// A respondent asked to be contacted (with the feedback item made of a detractor's comment).
 pub async fn add_contact(
-    db: impl SqliteExecutor<'_>,
+    db: impl AnyExecutor<'_>,
     wave_id: i64,
     user_id: u64,
     feedback_item: Option<i64>,
@@ -331,7 +323,7 @@ pub async fn add_contact(
 
 /// Open waves of a guild with their salts (to find or forget a member's own answers).
 pub async fn open_waves(
-    db: impl SqliteExecutor<'_>,
+    db: impl AnyExecutor<'_>,
     guild_id: Option<u64>,
 ) -> sqlx::Result<Vec<Wave>> {
     sqlx::query_as(
@@ -347,7 +339,7 @@ pub async fn open_waves(
 /// Members with any activity since `since` (unix seconds): those a survey posted in the server
 /// is put before. Forgotten members' anonymous ids (negative here) are not members.
 pub async fn active_members(
-    db: impl SqliteExecutor<'_>,
+    db: impl AnyExecutor<'_>,
     guild_id: u64,
     since: i64,
 ) -> sqlx::Result<i64> {
@@ -362,7 +354,7 @@ pub async fn active_members(
 
 /// When a member first joined the guild, if known.
 pub async fn first_joined_at(
-    db: impl SqliteExecutor<'_>,
+    db: impl AnyExecutor<'_>,
     guild_id: u64,
     user_id: u64,
 ) -> sqlx::Result<Option<i64>> {
@@ -379,7 +371,7 @@ pub async fn first_joined_at(
 /// Members with any activity since `since` who have not opted out: those a DM sample is drawn
 /// from.
 pub async fn active_member_ids(
-    db: impl SqliteExecutor<'_>,
+    db: impl AnyExecutor<'_>,
     guild_id: u64,
     since: i64,
 ) -> sqlx::Result<Vec<u64>> {
@@ -396,7 +388,7 @@ pub async fn active_member_ids(
 }
 
 /// A sampled wave's DMs that Discord accepted: the members it reached.
-pub async fn delivered_dms(db: impl SqliteExecutor<'_>, wave_id: i64) -> sqlx::Result<i64> {
+pub async fn delivered_dms(db: impl AnyExecutor<'_>, wave_id: i64) -> sqlx::Result<i64> {
     sqlx::query_scalar(
         "SELECT COUNT(*) FROM outbox WHERE kind = 'survey-dm' AND dedup_key LIKE $1 AND status = 'delivered'",
     )
@@ -406,7 +398,7 @@ pub async fn delivered_dms(db: impl SqliteExecutor<'_>, wave_id: i64) -> sqlx::R
 }
 
 /// The guild of a survey.
-pub async fn guild_of(db: impl SqliteExecutor<'_>, survey_id: i64) -> sqlx::Result<Option<i64>> {
+pub async fn guild_of(db: impl AnyExecutor<'_>, survey_id: i64) -> sqlx::Result<Option<i64>> {
     sqlx::query_scalar("SELECT guild_id FROM surveys WHERE id = $1")
         .bind(survey_id)
         .fetch_optional(db)
@@ -414,7 +406,7 @@ pub async fn guild_of(db: impl SqliteExecutor<'_>, survey_id: i64) -> sqlx::Resu
 }
 
 /// An event's feedback survey.
-pub async fn by_event(db: impl SqliteExecutor<'_>, event_id: i64) -> sqlx::Result<Option<Survey>> {
+pub async fn by_event(db: impl AnyExecutor<'_>, event_id: i64) -> sqlx::Result<Option<Survey>> {
     sqlx::query_as(&format!("{SURVEY} WHERE event_id = $1"))
         .bind(event_id)
         .fetch_optional(db)
@@ -423,7 +415,7 @@ pub async fn by_event(db: impl SqliteExecutor<'_>, event_id: i64) -> sqlx::Resul
 
 /// Sets when a wave closes by itself.
 pub async fn set_closes_at(
-    db: impl SqliteExecutor<'_>,
+    db: impl AnyExecutor<'_>,
     wave_id: i64,
     closes_at: i64,
 ) -> sqlx::Result<()> {
@@ -437,7 +429,7 @@ pub async fn set_closes_at(
 
 /// A respondent puts their name to their answer (`Some(key)`) or takes it back (`None`).
 pub async fn sign(
-    db: impl SqliteExecutor<'_>,
+    db: impl AnyExecutor<'_>,
     wave_id: i64,
     user_id: u64,
     respondent_key: Option<&str>,
@@ -484,7 +476,7 @@ const SIGNED_ANSWER: &str = "SELECT w.survey_id, w.number, w.id AS wave_id, a.re
 
 /// A wave's answers with their authors where they signed them, in key order.
 pub async fn signed_answers(
-    db: impl SqliteExecutor<'_>,
+    db: impl AnyExecutor<'_>,
     wave_id: i64,
 ) -> sqlx::Result<Vec<SignedAnswer>> {
     sqlx::query_as(&format!(
@@ -499,7 +491,7 @@ pub async fn signed_answers(
 
 /// A member's signed answers (found through their signature, open or closed waves).
 pub async fn signed_by(
-    db: impl SqliteExecutor<'_>,
+    db: impl AnyExecutor<'_>,
     guild_id: Option<u64>,
     user_id: u64,
 ) -> sqlx::Result<Vec<SignedAnswer>> {

@@ -1,12 +1,12 @@
 //! Dashboard logins (`web_sessions`): who holds a session and until when.
 
-use sqlx::SqliteExecutor;
+use sqlx::AnyExecutor;
 
 use super::{from_sql_id, to_sql_id};
 
 /// Records a session under the hash of its id.
 pub async fn insert(
-    db: impl SqliteExecutor<'_>,
+    db: impl AnyExecutor<'_>,
     id_hash: &str,
     user_id: u64,
     created_at: i64,
@@ -26,7 +26,7 @@ pub async fn insert(
 
 /// The user of a session that has not expired at `now`.
 pub async fn user_of(
-    db: impl SqliteExecutor<'_>,
+    db: impl AnyExecutor<'_>,
     id_hash: &str,
     now: i64,
 ) -> sqlx::Result<Option<u64>> {
@@ -41,7 +41,7 @@ pub async fn user_of(
 }
 
 /// Ends a session (logout).
-pub async fn delete(db: impl SqliteExecutor<'_>, id_hash: &str) -> sqlx::Result<()> {
+pub async fn delete(db: impl AnyExecutor<'_>, id_hash: &str) -> sqlx::Result<()> {
     sqlx::query("DELETE FROM web_sessions WHERE id_hash = $1")
         .bind(id_hash)
         .execute(db)
@@ -50,7 +50,7 @@ pub async fn delete(db: impl SqliteExecutor<'_>, id_hash: &str) -> sqlx::Result<
 }
 
 /// Deletes sessions that expired before `now`; returns how many.
-pub async fn delete_expired(db: impl SqliteExecutor<'_>, now: i64) -> sqlx::Result<u64> {
+pub async fn delete_expired(db: impl AnyExecutor<'_>, now: i64) -> sqlx::Result<u64> {
     let done = sqlx::query("DELETE FROM web_sessions WHERE expires_at <= $1")
         .bind(now)
         .execute(db)

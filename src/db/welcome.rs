@@ -2,9 +2,10 @@
 
 use std::collections::BTreeMap;
 
-use sqlx::{QueryBuilder, Sqlite, SqliteConnection, SqliteExecutor};
+use sqlx::{AnyConnection, AnyExecutor};
 
-use super::{from_sql_id, to_sql_id, Pool};
+use super::statements::values;
+use super::{from_sql_id, sql_flag, to_sql_id, Pool};
 
 /// The welcome switches of a guild.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -37,7 +38,7 @@ impl Default for WelcomeSettings {
 }
 
 /// Reads the welcome switches (defaults when the guild was never configured).
-pub async fn settings(db: impl SqliteExecutor<'_>, guild_id: u64) -> sqlx::Result<WelcomeSettings> {
+pub async fn settings(db: impl AnyExecutor<'_>, guild_id: u64) -> sqlx::Result<WelcomeSettings> {
     let row: Option<WelcomeSettings> = sqlx::query_as(
         "SELECT welcome_enabled AS enabled, welcome_dm AS dm, welcome_intro_thread AS intro_thread,
                 burst_started_at, burst_until
@@ -66,7 +67,7 @@ pub async fn set_switches(
 
 /// Records the raid guard's current burst.
 pub async fn set_burst(
-    db: impl SqliteExecutor<'_>,
+    db: impl AnyExecutor<'_>,
     guild_id: u64,
     started_at: i64,
     until: i64,
@@ -95,7 +96,7 @@ super::from_row!(StoredTemplate {
 });
 
 pub async fn templates(
-    db: impl SqliteExecutor<'_>,
+    db: impl AnyExecutor<'_>,
     guild_id: u64,
 ) -> sqlx::Result<Vec<StoredTemplate>> {
     sqlx::query_as(
@@ -122,7 +123,7 @@ pub async fn add_template(
 
 /// Removes a template; false when the guild has no template with that id.
 pub async fn remove_template(
-    db: impl SqliteExecutor<'_>,
+    db: impl AnyExecutor<'_>,
     guild_id: u64,
     id: i64,
 ) -> sqlx::Result<bool> {
@@ -170,7 +171,7 @@ pub enum Membership {
 
 /// Applies membership changes in few statements: each run of joins together, a leave on its
 /// own (leaves are rare).
-pub async fn apply(conn: &mut SqliteConnection, changes: &[Membership]) -> sqlx::Result<()> {
+pub async fn apply(conn: &mut AnyConnection, changes: &[Membership]) -> sqlx::Result<()> {
     let mut rest = changes;
     while let Some(change) = rest.first() {
         match *change {
@@ -214,20 +215,23 @@ pub async fn apply(conn: &mut SqliteConnection, changes: &[Membership]) -> sqlx:
 }
 
 /// Records join events; a replayed one is ignored and keeps its welcome state.
-pub async fn record_joins(conn: &mut SqliteConnection, joins: &[Join]) -> sqlx::Result<()> {
+pub async fn record_joins(conn: &mut AnyConnection, joins: &[Join]) -> sqlx::Result<()> {
     for rows in super::statements::statements(joins) {
-        let mut builder: QueryBuilder<'_, Sqlite> = QueryBuilder::new(
-            "INSERT INTO member_joins (guild_id, user_id, joined_at, pending, welcomed) ",
-        );
-        builder.push_values(rows, |mut row, join| {
-            row.push_bind(to_sql_id(join.guild_id))
-                .push_bind(to_sql_id(join.user_id))
-                .push_bind(join.joined_at)
-                .push_bind(join.pending)
-                .push_bind(join.welcomed);
-        });
-        builder.push(" ON CONFLICT (guild_id, user_id, joined_at) DO NOTHING");
-        builder.build().execute(&mut *conn).await?;
+        let sql = values(
+            "INSERT INTO member_joins (guild_id, user_id, joined_at, pending, welcomed)",
+            rows.len(),
+            5,
+        ) + " ON CONFLICT (guild_id, user_id, joined_at) DO NOTHING";
+        let mut query = sqlx::query(&sql);
+        for join in rows {
+            query = query
+                .bind(to_sql_id(join.guild_id))
+                .bind(to_sql_id(join.user_id))
+                .bind(join.joined_at)
+                .bind(sql_flag(join.pending))
+                .bind(sql_flag(join.welcomed));
+        }
+        query.execute(&mut *conn).await?;
     }
     // One row per member: PostgreSQL refuses to update a row twice in one statement.
     let mut spans: BTreeMap<(u64, u64), (i64, i64)> = BTreeMap::new();
@@ -239,22 +243,30 @@ pub async fn record_joins(conn: &mut SqliteConnection, joins: &[Join]) -> sqlx::
     }
     let spans: Vec<_> = spans.into_iter().collect();
     for rows in super::statements::statements(&spans) {
-        let mut builder: QueryBuilder<'_, Sqlite> = QueryBuilder::new(
-            "INSERT INTO members (guild_id, user_id, first_joined_at, last_joined_at) ",
+        let mut sql = values(
+            "INSERT INTO members (guild_id, user_id, first_joined_at, last_joined_at)",
+            rows.len(),
+            4,
         );
-        builder.push_values(rows, |mut row, ((guild_id, user_id), (first, last))| {
-            row.push_bind(to_sql_id(*guild_id))
-                .push_bind(to_sql_id(*user_id))
-                .push_bind(*first)
-                .push_bind(*last);
-        });
-        builder.push(
+        sql.push_str(
             " ON CONFLICT (guild_id, user_id) DO UPDATE SET
-               first_joined_at = MIN(COALESCE(members.first_joined_at, excluded.first_joined_at), excluded.first_joined_at),
-               last_joined_at = MAX(COALESCE(members.last_joined_at, 0), excluded.last_joined_at),
+               first_joined_at = CASE WHEN members.first_joined_at IS NULL
+                                        OR excluded.first_joined_at < members.first_joined_at
+                                      THEN excluded.first_joined_at ELSE members.first_joined_at END,
+               last_joined_at = CASE WHEN members.last_joined_at IS NULL
+                                       OR excluded.last_joined_at > members.last_joined_at
+                                     THEN excluded.last_joined_at ELSE members.last_joined_at END,
                left_at = CASE WHEN members.left_at >= excluded.last_joined_at THEN members.left_at END",
         );
-        builder.build().execute(&mut *conn).await?;
+        let mut query = sqlx::query(&sql);
+        for ((guild_id, user_id), (first, last)) in rows {
+            query = query
+                .bind(to_sql_id(*guild_id))
+                .bind(to_sql_id(*user_id))
+                .bind(*first)
+                .bind(*last);
+        }
+        query.execute(&mut *conn).await?;
     }
     Ok(())
 }
@@ -273,51 +285,64 @@ fn earliest_per_member(rows: &[(u64, u64, i64)]) -> Vec<((u64, u64), i64)> {
 /// Records members' join times known from Discord (not join events): the store keeps the
 /// earliest, and a time that moves a member's first join marks their join day for settling.
 pub async fn record_known_joins(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     known: &[(u64, u64, i64)],
 ) -> sqlx::Result<()> {
     let earliest = earliest_per_member(known);
     for rows in super::statements::statements(&earliest) {
-        let mut builder: QueryBuilder<'_, Sqlite> = QueryBuilder::new(
-            "INSERT INTO members (guild_id, user_id, first_joined_at, join_day_stale) ",
+        let mut sql = values(
+            "INSERT INTO members (guild_id, user_id, first_joined_at, join_day_stale)",
+            rows.len(),
+            4,
         );
-        builder.push_values(rows, |mut row, ((guild_id, user_id), at)| {
-            row.push_bind(to_sql_id(*guild_id))
-                .push_bind(to_sql_id(*user_id))
-                .push_bind(*at)
-                .push_bind(1_i64);
-        });
-        builder.push(
+        sql.push_str(
             " ON CONFLICT (guild_id, user_id) DO UPDATE SET
                join_day_stale = CASE WHEN members.first_joined_at IS NULL
                                        OR excluded.first_joined_at < members.first_joined_at
                                      THEN 1 ELSE members.join_day_stale END,
-               first_joined_at = MIN(COALESCE(members.first_joined_at, excluded.first_joined_at), excluded.first_joined_at)",
+               first_joined_at = CASE WHEN members.first_joined_at IS NULL
+                                        OR excluded.first_joined_at < members.first_joined_at
+                                      THEN excluded.first_joined_at ELSE members.first_joined_at END",
         );
-        builder.build().execute(&mut *conn).await?;
+        let mut query = sqlx::query(&sql);
+        for ((guild_id, user_id), at) in rows {
+            query = query
+                .bind(to_sql_id(*guild_id))
+                .bind(to_sql_id(*user_id))
+                .bind(*at)
+                .bind(1_i64);
+        }
+        query.execute(&mut *conn).await?;
     }
     Ok(())
 }
 
 /// Records members' first message times (activation, §6): the store keeps the earliest.
 pub async fn record_first_messages(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     firsts: &[(u64, u64, i64)],
 ) -> sqlx::Result<()> {
     let earliest = earliest_per_member(firsts);
     for rows in super::statements::statements(&earliest) {
-        let mut builder: QueryBuilder<'_, Sqlite> =
-            QueryBuilder::new("INSERT INTO members (guild_id, user_id, first_message_at) ");
-        builder.push_values(rows, |mut row, ((guild_id, user_id), at)| {
-            row.push_bind(to_sql_id(*guild_id))
-                .push_bind(to_sql_id(*user_id))
-                .push_bind(*at);
-        });
-        builder.push(
-            " ON CONFLICT (guild_id, user_id) DO UPDATE SET
-               first_message_at = MIN(COALESCE(members.first_message_at, excluded.first_message_at), excluded.first_message_at)",
+        let mut sql = values(
+            "INSERT INTO members (guild_id, user_id, first_message_at)",
+            rows.len(),
+            3,
         );
-        builder.build().execute(&mut *conn).await?;
+        sql.push_str(
+            " ON CONFLICT (guild_id, user_id) DO UPDATE SET
+               first_message_at = CASE WHEN members.first_message_at IS NULL
+                                         OR excluded.first_message_at < members.first_message_at
+                                       THEN excluded.first_message_at ELSE members.first_message_at END",
+        );
+        let mut query = sqlx::query(&sql);
+        for ((guild_id, user_id), at) in rows {
+            query = query
+                .bind(to_sql_id(*guild_id))
+                .bind(to_sql_id(*user_id))
+                .bind(*at);
+        }
+        query.execute(&mut *conn).await?;
     }
     Ok(())
 }
@@ -337,7 +362,7 @@ super::from_row!(JoinRow {
 });
 
 pub async fn latest_join(
-    db: impl SqliteExecutor<'_>,
+    db: impl AnyExecutor<'_>,
     guild_id: u64,
     user_id: u64,
 ) -> sqlx::Result<Option<JoinRow>> {
@@ -353,7 +378,7 @@ pub async fn latest_join(
 
 /// One join of a member, if recorded.
 pub async fn join_row(
-    db: impl SqliteExecutor<'_>,
+    db: impl AnyExecutor<'_>,
     guild_id: u64,
     user_id: u64,
     joined_at: i64,
@@ -405,7 +430,7 @@ pub async fn commit_welcome(pool: &Pool, step: &WelcomeStep<'_>, now_ms: i64) ->
 
 /// Marks a join as past screening / welcomed.
 pub async fn mark_join(
-    db: impl SqliteExecutor<'_>,
+    db: impl AnyExecutor<'_>,
     guild_id: u64,
     user_id: u64,
     joined_at: i64,
@@ -416,8 +441,8 @@ pub async fn mark_join(
         .bind(to_sql_id(guild_id))
         .bind(to_sql_id(user_id))
         .bind(joined_at)
-        .bind(pending)
-        .bind(welcomed)
+        .bind(super::sql_flag(pending))
+        .bind(super::sql_flag(welcomed))
         .execute(db)
         .await?;
     Ok(())
@@ -425,7 +450,7 @@ pub async fn mark_join(
 
 /// Joins in `(since, until]`, for the raid guard.
 pub async fn joins_between(
-    db: impl SqliteExecutor<'_>,
+    db: impl AnyExecutor<'_>,
     guild_id: u64,
     since: i64,
     until: i64,
@@ -441,7 +466,7 @@ pub async fn joins_between(
 
 /// Records that a member left, unless they joined again after `now` (see `Membership`).
 async fn record_leave(
-    db: impl SqliteExecutor<'_>,
+    db: impl AnyExecutor<'_>,
     guild_id: u64,
     user_id: u64,
     now: i64,
@@ -462,7 +487,7 @@ async fn record_leave(
 
 /// Activation data of one member: (first join, first message).
 pub async fn activation(
-    db: impl SqliteExecutor<'_>,
+    db: impl AnyExecutor<'_>,
     guild_id: u64,
     user_id: u64,
 ) -> sqlx::Result<Option<(Option<i64>, Option<i64>)>> {
@@ -475,7 +500,7 @@ pub async fn activation(
 
 /// The member's intro thread, kept for life.
 pub async fn intro_thread(
-    db: impl SqliteExecutor<'_>,
+    db: impl AnyExecutor<'_>,
     guild_id: u64,
     user_id: u64,
 ) -> sqlx::Result<Option<u64>> {
@@ -490,7 +515,7 @@ pub async fn intro_thread(
 }
 
 pub async fn set_intro_thread(
-    db: impl SqliteExecutor<'_>,
+    db: impl AnyExecutor<'_>,
     guild_id: u64,
     user_id: u64,
     thread_id: u64,
@@ -509,7 +534,7 @@ pub async fn set_intro_thread(
 
 /// Stores a member's interests (only called with their opt-in) or, with `None`, forgets them.
 pub async fn set_interests(
-    db: impl SqliteExecutor<'_>,
+    db: impl AnyExecutor<'_>,
     guild_id: u64,
     user_id: u64,
     interests: Option<&str>,
@@ -541,7 +566,7 @@ pub async fn set_interests(
 
 /// A member's stored interests, if they opted in.
 pub async fn interests(
-    db: impl SqliteExecutor<'_>,
+    db: impl AnyExecutor<'_>,
     guild_id: u64,
     user_id: u64,
 ) -> sqlx::Result<Option<String>> {
@@ -556,7 +581,7 @@ pub async fn interests(
 
 /// [`set_switches`] in the caller's transaction (the guild row must exist: see `guilds::ensure`).
 pub async fn put_switches(
-    db: impl SqliteExecutor<'_>,
+    db: impl AnyExecutor<'_>,
     guild_id: u64,
     enabled: bool,
     dm: bool,
@@ -564,9 +589,9 @@ pub async fn put_switches(
 ) -> sqlx::Result<()> {
     sqlx::query("UPDATE guilds SET welcome_enabled = $2, welcome_dm = $3, welcome_intro_thread = $4 WHERE guild_id = $1")
         .bind(to_sql_id(guild_id))
-        .bind(enabled)
-        .bind(dm)
-        .bind(intro_thread)
+        .bind(super::sql_flag(enabled))
+        .bind(super::sql_flag(dm))
+        .bind(super::sql_flag(intro_thread))
         .execute(db)
         .await?;
     Ok(())
@@ -574,7 +599,7 @@ pub async fn put_switches(
 
 /// [`add_template`] in the caller's transaction (the guild row must exist: see `guilds::ensure`).
 pub async fn insert_template(
-    db: impl SqliteExecutor<'_>,
+    db: impl AnyExecutor<'_>,
     guild_id: u64,
     body: &str,
     author: u64,

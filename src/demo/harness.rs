@@ -31,10 +31,15 @@ pub fn write_config(dir: &Path, api_base_url: &str, extra_toml: &str) -> anyhow:
     } else {
         "[outbox]\ninitial_backoff_ms = 200\nmax_backoff_ms = 2000\n\n"
     };
+    // The store is a file beside the config, unless `extra_toml` names one (tests on PostgreSQL).
+    let database = if extra_toml.contains("[database]") {
+        String::new()
+    } else {
+        format!("[database]\nurl = \"sqlite://{}\"\n\n", db.display())
+    };
     let text = format!(
         "[discord]\ntoken = \"emulator-token\"\napi_base_url = \"{api_base_url}\"\n\n\
-         [database]\nurl = \"sqlite://{}\"\n\n{outbox}{extra_toml}",
-        db.display()
+         {database}{outbox}{extra_toml}"
     );
     let path = dir.join("hearth.toml");
     std::fs::write(&path, text)?;

@@ -5,6 +5,7 @@ pub mod analytics;
 pub mod clock;
 pub mod connectedness;
 pub mod connections;
+pub mod database;
 pub mod delivery;
 pub mod doctor;
 pub mod events;

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use parking_lot::RwLock;
 use sqlx::pool::PoolConnection;
-use sqlx::{Connection as _, Sqlite};
+use sqlx::{Any, Connection as _};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, warn};
 
@@ -174,7 +174,7 @@ async fn write_batches(pool: Pool, mut rx: mpsc::UnboundedReceiver<Entry>) {
     let mut batch = Vec::with_capacity(BATCH_SIZE);
     // The writer keeps a connection of its own: a burst of joins or commands holding every pooled
     // connection (each waiting for SQLite's write lock) must not queue the activity writer.
-    let mut own: Option<PoolConnection<Sqlite>> = None;
+    let mut own: Option<PoolConnection<Any>> = None;
     // Wake on the first record, then collect in steps of `QUIET` until the window ends or a step
     // brings nothing: waking per record would cost a task switch per gateway event, and a burst's
     // end is written at once rather than a whole window later.
@@ -205,7 +205,7 @@ const RETRY_AFTER: Duration = Duration::from_millis(500);
 /// Writes the batch in one transaction, retrying on a fresh connection after a failure (the
 /// database busy past its timeout, a broken connection); after the last attempt the batch is
 /// dropped with a warning.
-async fn flush(own: &mut Option<PoolConnection<Sqlite>>, pool: &Pool, batch: &mut Vec<Entry>) {
+async fn flush(own: &mut Option<PoolConnection<Any>>, pool: &Pool, batch: &mut Vec<Entry>) {
     if batch.is_empty() {
         return;
     }
@@ -261,7 +261,7 @@ async fn flush(own: &mut Option<PoolConnection<Sqlite>>, pool: &Pool, batch: &mu
 
 /// One transaction for the batch: joins and first messages do not take a write each.
 async fn write(
-    conn: Option<&mut PoolConnection<Sqlite>>,
+    conn: Option<&mut PoolConnection<Any>>,
     pool: &Pool,
     records: &[Record],
     firsts: &[(u64, u64, i64)],

@@ -198,7 +198,7 @@ fn read_files(files: &[PathBuf], guild_id: u64, sender: &tokio::sync::mpsc::Send
 /// join notices as joins (already welcomed: history is never welcomed), other notices not at
 /// all. Returns the earliest instant written.
 async fn store(
-    tx: &mut sqlx::SqliteConnection,
+    tx: &mut sqlx::AnyConnection,
     guild_id: u64,
     messages: &[ImportedMessage],
     optouts: &HashSet<u64>,

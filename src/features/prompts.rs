@@ -72,7 +72,7 @@ pub async fn post_now(
 
 /// Queues the post of one run of a prompt inside the caller's transaction.
 pub async fn queue_post(
-    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     row: &PromptRow,
     run_at: DateTime<Utc>,
     key: &str,

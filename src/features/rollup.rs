@@ -198,7 +198,7 @@ async fn rebuild(
 
 /// Finishes day `d` (see [`db::rollup::finish_day`]).
 async fn finish(
-    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     guild_id: u64,
     tz: Tz,
     d: NaiveDate,

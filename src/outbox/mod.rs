@@ -223,7 +223,7 @@ pub fn message_post(
 /// Queues a post with a fresh nonce, in `db` (a pool or the caller's transaction), without
 /// waking the worker: for jobs that wake it once after their run (the scheduler).
 pub async fn enqueue_in(
-    db: impl sqlx::SqliteExecutor<'_>,
+    db: impl sqlx::AnyExecutor<'_>,
     post: &NewPost,
 ) -> sqlx::Result<Option<i64>> {
     db::outbox::enqueue(db, post, &new_nonce(), unix_now_ms()).await

@@ -79,7 +79,15 @@ impl World {
 
     /// Writes the bot's config (with `extra` TOML appended) and starts it, without waiting.
     pub fn spawn_bot(&self, extra: &str) -> BotProcess {
-        let config = harness::write_config(self.dir.path(), &self.emu.base_url(), extra)
+        // On PostgreSQL the store is the database that `store()` opens too.
+        let extra = match crate::support::postgres_server() {
+            Some(_) => format!(
+                "[database]\nurl = \"{}\"\n\n{extra}",
+                crate::support::store_url(&self.dir.path().join("hearth.db"))
+            ),
+            None => extra.to_owned(),
+        };
+        let config = harness::write_config(self.dir.path(), &self.emu.base_url(), &extra)
             .expect("config written");
         BotProcess::spawn(&Self::exe(), self.dir.path(), &config).expect("hearth starts")
     }

@@ -16,6 +16,7 @@ mod foundation;
 mod inbox;
 mod installed;
 mod moderation;
+mod postgres;
 mod recognition;
 #[path = "../support/mod.rs"]
 mod support;

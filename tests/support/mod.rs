@@ -12,9 +12,36 @@ pub fn sqlite_url(path: &Path) -> String {
     format!("sqlite://{}", path.display())
 }
 
+/// The PostgreSQL server the tests keep their stores on instead of SQLite files, when
+/// `HEARTH_TEST_POSTGRES` names one (`postgres://postgres@127.0.0.1:5432`, as `.ci/run` does).
+pub fn postgres_server() -> Option<String> {
+    std::env::var("HEARTH_TEST_POSTGRES")
+        .ok()
+        .filter(|url| !url.is_empty())
+}
+
+/// The URL of the store that `path` stands for: the SQLite file, or on PostgreSQL a database of
+/// its own named after the path (the same path is the same database, so a restart finds it;
+/// Hearth creates it on first open).
+pub fn store_url(path: &Path) -> String {
+    match postgres_server() {
+        Some(server) => {
+            use std::hash::{Hash as _, Hasher as _};
+            let mut hasher = std::collections::hash_map::DefaultHasher::new();
+            path.hash(&mut hasher);
+            format!(
+                "{}/hearth_test_{:016x}",
+                server.trim_end_matches('/'),
+                hasher.finish()
+            )
+        }
+        None => sqlite_url(path),
+    }
+}
+
 /// Opens (creating and migrating it if needed) the store at `path`.
 pub async fn open_at(path: &Path) -> db::Pool {
-    db::open(&sqlite_url(path))
+    db::open(&store_url(path))
         .await
         .unwrap_or_else(|e| panic!("the store at {} opens: {e:#}", path.display()))
 }

@@ -1,26 +1,28 @@
 //! Folding activity records into the materialised days: member days as records arrive, guild
 //! days when a day is finished, and the recounts when a late join time moves a member's join.
 
-use sqlx::{Sqlite, Transaction};
+use sqlx::{Any, Transaction};
 
 use super::{set_state, GuildDay};
-use crate::db::{from_sql_id, to_sql_id, Pool};
+use crate::db::{flag, from_sql_id, to_sql_id, Pool};
 
 /// How new activity updates a member's row: the earlier first activity and first message
-/// (MIN(COALESCE(a, b), COALESCE(b, a)) is the smaller of two times, either of which may be
-/// NULL), and the activity added to the total.
+/// (either of the two times may be NULL; a CASE, as PostgreSQL has no two-argument MIN), and the
+/// activity added to the total.
 const ADD_TO_MEMBER: &str = "ON CONFLICT (guild_id, user_id) DO UPDATE SET
-           first_active_at = MIN(COALESCE(members.first_active_at, excluded.first_active_at),
-                                 COALESCE(excluded.first_active_at, members.first_active_at)),
-           first_message_at = MIN(COALESCE(members.first_message_at, excluded.first_message_at),
-                                  COALESCE(excluded.first_message_at, members.first_message_at)),
+           first_active_at = CASE WHEN members.first_active_at IS NULL
+                                    OR excluded.first_active_at < members.first_active_at
+                                  THEN excluded.first_active_at ELSE members.first_active_at END,
+           first_message_at = CASE WHEN members.first_message_at IS NULL
+                                     OR excluded.first_message_at < members.first_message_at
+                                   THEN excluded.first_message_at ELSE members.first_message_at END,
            activity_total = members.activity_total + excluded.activity_total";
 
 /// Builds one day (`[start, end)` in unix seconds) of `member_days` from the raw records up to
 /// `until_id`, each active member's first activity and first message, and the day's
 /// connections (days are built in order).
 pub async fn rebuild_day(
-    tx: &mut Transaction<'_, Sqlite>,
+    tx: &mut Transaction<'_, Any>,
     guild_id: u64,
     day: i64,
     start: i64,
@@ -46,9 +48,9 @@ pub async fn rebuild_day(
     sqlx::query(
         "INSERT INTO member_days (guild_id, day, user_id, activity, messages, replies, threads, prev_day)
          SELECT a.guild_id, $2, a.user_id, COUNT(*),
-                SUM(CASE WHEN a.kind = 1 THEN 1 ELSE 0 END),
-                SUM(CASE WHEN a.kind = 1 AND (a.reply_to IS NOT NULL OR a.in_thread = 1) THEN 1 ELSE 0 END),
-                SUM(CASE WHEN a.kind = 2 THEN 1 ELSE 0 END),
+                CAST(SUM(CASE WHEN a.kind = 1 THEN 1 ELSE 0 END) AS BIGINT),
+                CAST(SUM(CASE WHEN a.kind = 1 AND (a.reply_to IS NOT NULL OR a.in_thread = 1) THEN 1 ELSE 0 END) AS BIGINT),
+                CAST(SUM(CASE WHEN a.kind = 2 THEN 1 ELSE 0 END) AS BIGINT),
                 (SELECT MAX(p.day) FROM member_days p
                  WHERE p.guild_id = a.guild_id AND p.user_id = a.user_id AND p.day < $2)
          FROM activity a WHERE a.guild_id = $1 AND a.at >= $3 AND a.at < $4 AND a.id <= $5
@@ -91,14 +93,15 @@ pub struct NewRecord {
 
 /// Up to `limit` of a guild's records with an id above `after_id`, in id order.
 pub async fn records_after(
-    tx: &mut Transaction<'_, Sqlite>,
+    tx: &mut Transaction<'_, Any>,
     guild_id: u64,
     after_id: i64,
     limit: i64,
 ) -> sqlx::Result<Vec<NewRecord>> {
     // `+guild_id` keeps SQLite on the id range: the guild's time index would read every record.
-    let rows: Vec<(i64, i64, i64, i64, bool)> = sqlx::query_as(
-        "SELECT id, user_id, at, kind, (reply_to IS NOT NULL OR in_thread = 1) FROM activity
+    let rows: Vec<(i64, i64, i64, i64, i64)> = sqlx::query_as(
+        "SELECT id, user_id, at, kind, CASE WHEN reply_to IS NOT NULL OR in_thread = 1 THEN 1 ELSE 0 END
+         FROM activity
          WHERE id > $2 AND +guild_id = $1 ORDER BY id LIMIT $3",
     )
     .bind(to_sql_id(guild_id))
@@ -113,7 +116,7 @@ pub async fn records_after(
             user_id: from_sql_id(user),
             at,
             kind,
-            is_reply,
+            is_reply: flag(is_reply),
         })
         .collect())
 }
@@ -130,7 +133,7 @@ pub struct DayCounts {
 /// Adds counts to a member's (live) day; a new day gets the member's previous active day, and
 /// the member's next day gets this one as its previous if it is closer.
 pub async fn add_to_member_day(
-    tx: &mut Transaction<'_, Sqlite>,
+    tx: &mut Transaction<'_, Any>,
     guild_id: u64,
     user_id: u64,
     day: i64,
@@ -172,7 +175,7 @@ pub async fn add_to_member_day(
 
 /// Folds new records into a member's row: first activity, first message, activity total.
 pub async fn add_to_member(
-    tx: &mut Transaction<'_, Sqlite>,
+    tx: &mut Transaction<'_, Any>,
     guild_id: u64,
     user_id: u64,
     first_active_at: i64,
@@ -198,7 +201,7 @@ pub async fn add_to_member(
 /// member's first reply is the earliest of them and the one known. One statement: each reply
 /// finds the message it answers on the unique (guild, kind, target) key.
 pub async fn note_first_replies(
-    tx: &mut Transaction<'_, Sqlite>,
+    tx: &mut Transaction<'_, Any>,
     guild_id: u64,
     after_id: i64,
     until_id: i64,
@@ -227,7 +230,7 @@ pub async fn note_first_replies(
 /// Finds again the first reply to the first message of members whose first message is at or
 /// after `since` (a rebuild: older history may have brought earlier messages or replies).
 pub async fn find_first_replies(
-    tx: &mut Transaction<'_, Sqlite>,
+    tx: &mut Transaction<'_, Any>,
     guild_id: u64,
     since: i64,
 ) -> sqlx::Result<()> {
@@ -283,7 +286,7 @@ pub async fn stale_join_days(pool: &Pool, guild_id: u64) -> sqlx::Result<Vec<Sta
 /// Counts a finished day's joins (and their activation, once final) again: a join time known
 /// from Discord moved a member's first join into or out of it.
 pub async fn recount_joins(
-    tx: &mut Transaction<'_, Sqlite>,
+    tx: &mut Transaction<'_, Any>,
     guild_id: u64,
     (day, start, end): (i64, i64, i64),
 ) -> sqlx::Result<()> {
@@ -312,7 +315,7 @@ pub async fn recount_joins(
 /// retention windows from the member days kept; `None` (the day is not finished yet) leaves it
 /// to `finish_day`, and meanwhile the member's cohort instant is live.
 pub async fn settle_join_days(
-    tx: &mut Transaction<'_, Sqlite>,
+    tx: &mut Transaction<'_, Any>,
     guild_id: u64,
     settled: &[(i64, Option<i64>)],
 ) -> sqlx::Result<()> {
@@ -361,7 +364,7 @@ pub async fn settle_join_days(
 /// instant falls in the day, the day's figures, the activation of the joins of `activation_day`
 /// (8 days before), and `done_until` past it.
 pub async fn finish_day(
-    tx: &mut Transaction<'_, Sqlite>,
+    tx: &mut Transaction<'_, Any>,
     guild_id: u64,
     timezone: &str,
     (day, start, end): (i64, i64, i64),
@@ -398,7 +401,7 @@ pub async fn finish_day(
     // so after the update WAU and MAU are counts of last finished days.
     let (dau, messages, replies, threads): (i64, Option<i64>, Option<i64>, Option<i64>) =
         sqlx::query_as(
-            "SELECT COUNT(*), SUM(messages), SUM(replies), SUM(threads) FROM member_days
+            "SELECT COUNT(*), CAST(SUM(messages) AS BIGINT), CAST(SUM(replies) AS BIGINT), CAST(SUM(threads) AS BIGINT) FROM member_days
              WHERE guild_id = $1 AND day = $2",
         )
         .bind(guild)

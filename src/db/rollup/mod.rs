@@ -2,7 +2,7 @@
 //! what reports read instead of activity records. Days are day numbers (days since
 //! 1970-01-01, local).
 
-use sqlx::{Sqlite, SqliteExecutor, Transaction};
+use sqlx::{Any, AnyExecutor, Transaction};
 
 use super::{to_sql_id, Pool};
 
@@ -23,7 +23,7 @@ pub struct State {
     pub live_until_id: Option<i64>,
 }
 
-pub async fn state(db: impl SqliteExecutor<'_>, guild_id: u64) -> sqlx::Result<Option<State>> {
+pub async fn state(db: impl AnyExecutor<'_>, guild_id: u64) -> sqlx::Result<Option<State>> {
     let row: Option<(String, i64, Option<i64>)> = sqlx::query_as(
         "SELECT timezone, done_until, live_until_id FROM rollups WHERE guild_id = $1",
     )
@@ -64,7 +64,7 @@ pub async fn reset(
 }
 
 async fn set_state(
-    tx: &mut Transaction<'_, Sqlite>,
+    tx: &mut Transaction<'_, Any>,
     guild_id: u64,
     timezone: &str,
     done_until: i64,
@@ -103,7 +103,7 @@ pub async fn start_rebuild(pool: &Pool, guild_id: u64, day: i64) -> sqlx::Result
     let mut tx = pool.begin().await?;
     sqlx::query(
         "UPDATE members SET activity_total = members.activity_total - dropped.activity
-         FROM (SELECT user_id, SUM(activity) AS activity FROM member_days
+         FROM (SELECT user_id, CAST(SUM(activity) AS BIGINT) AS activity FROM member_days
                WHERE guild_id = $1 AND day >= $2 GROUP BY user_id) AS dropped
          WHERE members.guild_id = $1 AND members.user_id = dropped.user_id",
     )
@@ -153,7 +153,7 @@ pub async fn start_rebuild(pool: &Pool, guild_id: u64, day: i64) -> sqlx::Result
 
 /// The highest record id (read under the write lock, it is where a rebuild of the live days
 /// stops and the catch-up starts).
-pub async fn highest_id(tx: &mut Transaction<'_, Sqlite>) -> sqlx::Result<i64> {
+pub async fn highest_id(tx: &mut Transaction<'_, Any>) -> sqlx::Result<i64> {
     sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM activity")
         .fetch_one(&mut **tx)
         .await
@@ -163,7 +163,7 @@ pub async fn highest_id(tx: &mut Transaction<'_, Sqlite>) -> sqlx::Result<i64> {
 /// from an earlier mark (the catch-up, after the records' member days are added) folds the
 /// records' connections too; a rebuild folded them day by day.
 pub async fn folded_until(
-    tx: &mut Transaction<'_, Sqlite>,
+    tx: &mut Transaction<'_, Any>,
     guild_id: u64,
     id: i64,
 ) -> sqlx::Result<()> {
@@ -183,7 +183,7 @@ pub async fn folded_until(
 }
 
 /// Takes the write lock first, so that two processes never fold the same records.
-pub async fn begin_write(pool: &Pool, guild_id: u64) -> sqlx::Result<Transaction<'static, Sqlite>> {
+pub async fn begin_write(pool: &Pool, guild_id: u64) -> sqlx::Result<Transaction<'static, Any>> {
     let mut tx = pool.begin().await?;
     sqlx::query("UPDATE rollups SET guild_id = guild_id WHERE guild_id = $1")
         .bind(to_sql_id(guild_id))

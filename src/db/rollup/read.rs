@@ -1,6 +1,6 @@
 //! What reports read: materialised guild days, the live day, cohorts and top lists.
 
-use sqlx::SqliteExecutor;
+use sqlx::AnyExecutor;
 
 use crate::db::{from_sql_id, to_sql_id, Pool};
 
@@ -52,10 +52,7 @@ pub async fn earliest_activity(pool: &Pool, guild_id: u64) -> sqlx::Result<Optio
 }
 
 /// The latest activity record of a guild, if any (how far live days reach).
-pub async fn latest_activity(
-    db: impl SqliteExecutor<'_>,
-    guild_id: u64,
-) -> sqlx::Result<Option<i64>> {
+pub async fn latest_activity(db: impl AnyExecutor<'_>, guild_id: u64) -> sqlx::Result<Option<i64>> {
     sqlx::query_scalar("SELECT MAX(at) FROM activity WHERE guild_id = $1")
         .bind(to_sql_id(guild_id))
         .fetch_one(db)
@@ -81,9 +78,9 @@ pub async fn live_day(
         Option<i64>,
     );
     let (dau, messages, replies, threads, new_in_week, new_in_month): Row = sqlx::query_as(
-        "SELECT COUNT(*), SUM(messages), SUM(replies), SUM(threads),
-                SUM(CASE WHEN prev_day IS NULL OR prev_day < $2 - 6 THEN 1 ELSE 0 END),
-                SUM(CASE WHEN prev_day IS NULL OR prev_day < $2 - 29 THEN 1 ELSE 0 END)
+        "SELECT COUNT(*), CAST(SUM(messages) AS BIGINT), CAST(SUM(replies) AS BIGINT), CAST(SUM(threads) AS BIGINT),
+                CAST(SUM(CASE WHEN prev_day IS NULL OR prev_day < $2 - 6 THEN 1 ELSE 0 END) AS BIGINT),
+                CAST(SUM(CASE WHEN prev_day IS NULL OR prev_day < $2 - 29 THEN 1 ELSE 0 END) AS BIGINT)
          FROM member_days WHERE guild_id = $1 AND day = $2",
     )
     .bind(guild)
@@ -210,7 +207,7 @@ pub async fn cohorts(
 ) -> sqlx::Result<(Vec<JoinDay>, Vec<i64>)> {
     let guild = to_sql_id(guild_id);
     let finished: Vec<(i64, i64, i64, i64)> = sqlx::query_as(
-        "SELECT join_day, COUNT(*), SUM(retained_30), SUM(retained_90) FROM members
+        "SELECT join_day, COUNT(*), CAST(SUM(retained_30) AS BIGINT), CAST(SUM(retained_90) AS BIGINT) FROM members
          WHERE guild_id = $1 AND join_day >= $2 AND join_day <= $3 GROUP BY join_day",
     )
     .bind(guild)
@@ -325,7 +322,7 @@ pub async fn top_activity(
     limit: i64,
 ) -> sqlx::Result<Vec<(u64, u64)>> {
     let rows: Vec<(i64, i64)> = sqlx::query_as(
-        "SELECT user_id, SUM(activity) AS total FROM member_days
+        "SELECT user_id, CAST(SUM(activity) AS BIGINT) AS total FROM member_days
          WHERE guild_id = $1 AND day >= $2 AND day <= $3
          GROUP BY user_id ORDER BY total DESC, user_id LIMIT $4",
     )
@@ -355,7 +352,7 @@ pub async fn threads_by(
     let mut total = 0;
     for member in members {
         let n: Option<i64> = sqlx::query_scalar(
-            "SELECT SUM(threads) FROM member_days
+            "SELECT CAST(SUM(threads) AS BIGINT) FROM member_days
              WHERE guild_id = $1 AND user_id = $2 AND day >= $3 AND day <= $4",
         )
         .bind(to_sql_id(guild_id))
