@@ -42,6 +42,11 @@ async fn run_inner(config: Config) -> anyhow::Result<i32> {
     crate::db::check_location(&config.database.url, crate::db::Access::Create)?;
     let _instance = crate::instance_lock::acquire(&config.database.url)?;
     let pool = crate::db::open(&config.database.url).await?;
+    // PostgreSQL has no file to lock: a session-held advisory lock refuses a second process.
+    let _instance_session = match crate::db::Backend::of_pool(&pool) {
+        crate::db::Backend::Postgres => Some(crate::db::advisory::lock_instance(&pool).await?),
+        crate::db::Backend::Sqlite => None,
+    };
 
     let http = client::http(&config, &token);
     client::check_reachable(&http, &config).await?;

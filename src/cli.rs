@@ -218,10 +218,14 @@ async fn check(config: &config::Config, connect: bool) -> i32 {
         .ok()
         .flatten()
         .is_some_and(|p| p.exists());
+    let postgres =
+        crate::db::Backend::of_url(&config.database.url) == Some(crate::db::Backend::Postgres);
     println!(
         "  database: {} ({})",
-        config.database.url,
-        if exists {
+        crate::db::redacted(&config.database.url),
+        if postgres {
+            "PostgreSQL; a missing database is created on the first `hearth run` or `hearth migrate`"
+        } else if exists {
             "readable and writable"
         } else {
             "will be created on the first `hearth run` or `hearth migrate`"

@@ -1,6 +1,8 @@
 //! The AMA feature against a real SQLite store, without Discord: what is stored, queued and
 //! answered around the scheduled event the command creates.
 
+mod support;
+
 use hearth::config::Config;
 use hearth::db::{self, outbox::QueuedPost};
 use hearth::domain::settings::ChannelPurpose;
@@ -18,7 +20,7 @@ const NOW: i64 = 1_767_225_600;
 
 async fn store(with_channel: bool) -> (tempfile::TempDir, db::Pool, Outbox) {
     let dir = tempfile::tempdir().unwrap();
-    let pool = db::open(&format!("sqlite://{}/a.db", dir.path().display()))
+    let pool = db::open(&support::store_url(&dir.path().join("a.db")))
         .await
         .unwrap();
     if with_channel {

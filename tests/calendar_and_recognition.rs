@@ -2,6 +2,8 @@
 //! SQLite store, without Discord: what the `/calendar`, `/prompts add`, `/spotlight` and
 //! `/report monthly` commands call.
 
+mod support;
+
 use chrono::{DateTime, Utc};
 use hearth::config::Config;
 use hearth::db;
@@ -20,7 +22,7 @@ fn at(s: &str) -> DateTime<Utc> {
 
 async fn store() -> (tempfile::TempDir, db::Pool, Config) {
     let dir = tempfile::tempdir().unwrap();
-    let pool = db::open(&format!("sqlite://{}/s.db", dir.path().display()))
+    let pool = db::open(&support::store_url(&dir.path().join("s.db")))
         .await
         .unwrap();
     db::guilds::set_timezone(&pool, GUILD, "Europe/Berlin", 0)

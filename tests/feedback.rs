@@ -1,6 +1,8 @@
 //! The feedback loop against a real SQLite store, without Discord: items, their posts, SLA
 //! checks and follow-ups.
 
+mod support;
+
 use hearth::config::Config;
 use hearth::db::{self, outbox::QueuedPost};
 use hearth::domain::feedback::Status;
@@ -19,7 +21,7 @@ const NOW: i64 = 1_767_225_600;
 
 async fn store() -> (tempfile::TempDir, db::Pool, Outbox) {
     let dir = tempfile::tempdir().unwrap();
-    let pool = db::open(&format!("sqlite://{}/f.db", dir.path().display()))
+    let pool = db::open(&support::store_url(&dir.path().join("f.db")))
         .await
         .unwrap();
     let outbox = Outbox::new(pool.clone());

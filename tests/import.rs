@@ -35,8 +35,8 @@ fn json_export(channel: u64, kind: &str, messages: &[String]) -> String {
     )
 }
 
-#[test]
-fn imports_every_format_reports_damage_and_never_counts_twice() {
+#[tokio::test]
+async fn imports_every_format_reports_damage_and_never_counts_twice() {
     let dir = tempfile::tempdir().unwrap();
     let exports = dir.path().join("exports");
     std::fs::create_dir_all(exports.join("threads")).unwrap();
@@ -95,8 +95,8 @@ fn imports_every_format_reports_damage_and_never_counts_twice() {
     std::fs::write(
         &config,
         format!(
-            "[database]\nurl = \"sqlite://{}/h.db\"\n",
-            dir.path().display()
+            "[database]\nurl = \"{}\"\n",
+            support::store_url(&dir.path().join("h.db"))
         ),
     )
     .unwrap();
@@ -162,8 +162,7 @@ fn imports_every_format_reports_damage_and_never_counts_twice() {
         joins, 5,
         "first activity of members 7, 8, 10, 11 and 12 counts as their join: {report}"
     );
-    let db = std::fs::read(dir.path().join("h.db")).unwrap();
-    assert!(!db.windows(13).any(|w| w == b"private words"));
+    assert!(!support::store_holds(&dir.path().join("h.db"), "private words").await);
 
     // A file that does not exist is a usage error.
     let (code, _, stderr) = hearth(&config, &["import", "--guild", "100", "/nope.json"]);
@@ -175,8 +174,8 @@ fn config_in(dir: &std::path::Path, name: &str) -> std::path::PathBuf {
     std::fs::write(
         &config,
         format!(
-            "[database]\nurl = \"sqlite://{}/{name}.db\"\n",
-            dir.display()
+            "[database]\nurl = \"{}\"\n",
+            support::store_url(&dir.join(format!("{name}.db")))
         ),
     )
     .unwrap();

@@ -17,9 +17,20 @@ async fn a_batch_that_meets_a_locked_database_is_written_once_the_lock_is_gone()
     let (tracker, writer) = hearth::features::activity::Tracker::start(pool.clone())
         .await
         .unwrap();
-    // Another process holds the write lock past the busy timeout (5 s): the first attempt fails.
-    let mut other = sqlx::SqliteConnection::connect(&url).await.unwrap();
-    other.execute("BEGIN IMMEDIATE").await.unwrap();
+    // Another process holds the write lock past SQLite's busy timeout (5 s): the first attempt
+    // fails and is retried. PostgreSQL makes the write wait for the table lock instead.
+    sqlx::any::install_default_drivers();
+    let mut other = sqlx::AnyConnection::connect(&url).await.unwrap();
+    match db::Backend::of_pool(&pool) {
+        db::Backend::Sqlite => other.execute("BEGIN IMMEDIATE").await.unwrap(),
+        db::Backend::Postgres => {
+            other.execute("BEGIN").await.unwrap();
+            other
+                .execute("LOCK TABLE activity IN ACCESS EXCLUSIVE MODE")
+                .await
+                .unwrap()
+        }
+    };
     tracker.record(Record {
         guild_id: 1,
         user_id: 2,

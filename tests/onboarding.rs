@@ -1,6 +1,8 @@
 //! Onboarding's features against a real SQLite store, without Discord: `/welcome setup`,
 //! `/intro` and applications (the commands only parse, check and render around these).
 
+mod support;
+
 use hearth::db::{self, welcome::WelcomeSettings};
 use hearth::domain::settings::{ChannelPurpose, GuildSettings};
 use hearth::error::UserError;
@@ -14,7 +16,7 @@ const MANAGER: u64 = 9;
 
 async fn store() -> (tempfile::TempDir, db::Pool) {
     let dir = tempfile::tempdir().unwrap();
-    let pool = db::open(&format!("sqlite://{}/s.db", dir.path().display()))
+    let pool = db::open(&support::store_url(&dir.path().join("s.db")))
         .await
         .unwrap();
     (dir, pool)
@@ -83,15 +85,9 @@ async fn a_welcome_setup_failing_at_its_last_write_changes_nothing() {
         .unwrap();
     let before = welcome_state(&pool).await;
     // The template is the last of the three writes; make it fail as a full disk would.
-    sqlx::query(
-        "CREATE TRIGGER refuse_templates BEFORE INSERT ON welcome_templates
-         BEGIN SELECT RAISE(ABORT, 'no room'); END",
-    )
-    .execute(&pool)
-    .await
-    .unwrap();
+    support::refuse_inserts(&pool, "welcome_templates", "TRUE").await;
     let failed = welcome::setup(&pool, &setup(20, Some("Hi {user}!"), Some(false)), 200).await;
-    assert!(format!("{:#}", failed.unwrap_err()).contains("no room"));
+    assert!(format!("{:#}", failed.unwrap_err()).contains("disk full"));
     assert_eq!(
         welcome_state(&pool).await,
         before,

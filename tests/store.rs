@@ -371,13 +371,7 @@ async fn a_welcome_that_fails_halfway_leaves_nothing() {
         .await
         .unwrap();
     // The second post cannot be written: the transaction must take the join back with it.
-    sqlx::query(
-        "CREATE TRIGGER refuse_second BEFORE INSERT ON outbox WHEN NEW.dedup_key = 'second'
-         BEGIN SELECT RAISE(ABORT, 'disk full'); END",
-    )
-    .execute(&pool)
-    .await
-    .unwrap();
+    support::refuse_inserts(&pool, "outbox", "NEW.dedup_key = 'second'").await;
     let posts = [
         (post("first"), "n1".to_owned()),
         (post("second"), "n2".to_owned()),

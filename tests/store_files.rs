@@ -8,6 +8,11 @@ use std::path::Path;
 
 use hearth::db::{self, outbox::NewPost, Access};
 
+/// These tests are about SQLite's files, whichever store the other tests use.
+async fn sqlite_file(path: &Path) -> db::Pool {
+    db::open(&support::sqlite_url(path)).await.unwrap()
+}
+
 fn mode(path: &Path) -> u32 {
     std::fs::metadata(path).unwrap().permissions().mode() & 0o777
 }
@@ -16,7 +21,7 @@ fn mode(path: &Path) -> u32 {
 async fn a_new_database_and_its_wal_files_are_readable_by_the_owner_only() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("h.db");
-    let pool = support::open_at(&path).await;
+    let pool = sqlite_file(&path).await;
     db::guilds::upsert_seen(&pool, 1, 0).await.unwrap();
     for name in ["h.db", "h.db-wal", "h.db-shm"] {
         let file = dir.path().join(name);
@@ -30,9 +35,9 @@ async fn a_new_database_and_its_wal_files_are_readable_by_the_owner_only() {
 async fn an_existing_world_readable_database_loses_the_world_bits() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("h.db");
-    support::open_at(&path).await.close().await;
+    sqlite_file(&path).await.close().await;
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
-    support::open_at(&path).await.close().await;
+    sqlite_file(&path).await.close().await;
     assert_eq!(mode(&path), 0o640);
 }
 
@@ -42,7 +47,7 @@ async fn an_existing_world_readable_database_loses_the_world_bits() {
 async fn text_erased_from_the_outbox_is_not_left_in_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("h.db");
-    let pool = support::open_at(&path).await;
+    let pool = sqlite_file(&path).await;
     let marker = "my-private-intro-answer-";
     // Short (in the row) and long (overflow pages, freed whole when erased).
     for (n, repeat) in [(1, 1), (2, 400)] {

@@ -101,7 +101,7 @@ pub async fn get(db: impl AnyExecutor<'_>, guild_id: u64, id: i64) -> sqlx::Resu
 }
 
 pub async fn list(db: impl AnyExecutor<'_>, guild_id: u64) -> sqlx::Result<Vec<Ama>> {
-    sqlx::query_as("SELECT id, guild_id, title, host_id, channel_id, start_at, end_at, event_id, status FROM amas WHERE guild_id = $1 ORDER BY start_at DESC")
+    sqlx::query_as("SELECT id, guild_id, title, host_id, channel_id, start_at, end_at, event_id, status FROM amas WHERE guild_id = $1 ORDER BY start_at DESC, id DESC")
         .bind(to_sql_id(guild_id))
         .fetch_all(db)
         .await

@@ -128,9 +128,10 @@ pub async fn join(
          group_size, status, ignored, joined_at)
          VALUES ($1, $2, $3, $4, $5, COALESCE($7, 2), 'active', 0, $6)
          ON CONFLICT (guild_id, user_id) DO UPDATE SET
-         interests = COALESCE(excluded.interests, interests),
-         timezone = COALESCE(excluded.timezone, timezone), frequency = excluded.frequency,
-         group_size = COALESCE($7, group_size), status = 'active', ignored = 0",
+         interests = COALESCE(excluded.interests, connect_members.interests),
+         timezone = COALESCE(excluded.timezone, connect_members.timezone),
+         frequency = excluded.frequency,
+         group_size = COALESCE($7, connect_members.group_size), status = 'active', ignored = 0",
     )
     .bind(to_sql_id(guild_id))
     .bind(to_sql_id(user_id))

@@ -69,7 +69,7 @@ pub async fn create(
 pub async fn set_notify_dm(db: impl AnyExecutor<'_>, id: i64, on: bool) -> sqlx::Result<()> {
     sqlx::query("UPDATE feedback_items SET notify_dm = $2 WHERE id = $1")
         .bind(id)
-        .bind(on)
+        .bind(super::sql_flag(on))
         .execute(db)
         .await?;
     Ok(())

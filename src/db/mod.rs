@@ -8,6 +8,7 @@
 //! (`migrations/sqlite`, `migrations/postgres`); README "Databases" says why this shape.
 
 pub mod activity;
+pub mod advisory;
 pub mod ama;
 pub mod applications;
 pub mod connectedness;
@@ -484,6 +485,19 @@ pub async fn migrate(pool: &Pool) -> anyhow::Result<usize> {
 }
 
 async fn applied_count(pool: &Pool) -> i64 {
+    // Asked first, so that a new store does not log an error for the missing table.
+    let table = match Backend::of_pool(pool) {
+        Backend::Sqlite => "SELECT COUNT(*) FROM sqlite_master WHERE name = '_sqlx_migrations'",
+        Backend::Postgres => "SELECT COUNT(*) FROM pg_tables WHERE tablename = '_sqlx_migrations'",
+    };
+    if sqlx::query_scalar::<_, i64>(table)
+        .fetch_one(pool)
+        .await
+        .unwrap_or(0)
+        == 0
+    {
+        return 0;
+    }
     sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE success")
         .fetch_one(pool)
         .await

@@ -2,7 +2,7 @@
 
 use sqlx::AnyExecutor;
 
-use super::{from_sql_id, to_sql_id, Pool};
+use super::{from_sql_id, to_sql_id, Backend, Pool};
 
 /// A post to make, as queued by a feature.
 #[derive(Clone, Debug)]
@@ -82,26 +82,39 @@ pub async fn enqueue(
 }
 
 /// Claims up to `limit` pending posts due at `now_ms` that nobody holds, until `claimed_until_ms`,
-/// and returns them oldest first. One statement, so two workers never get the same post.
+/// and returns them oldest first. One statement, so two workers (or processes) never get the
+/// same post: SQLite runs one writer at a time; on PostgreSQL the rows chosen are locked and
+/// those another worker has locked are skipped (without it, a concurrent claim would choose the
+/// same rows from its snapshot and take them again once the first committed).
 pub async fn claim_due(
     pool: &Pool,
     now_ms: i64,
     claimed_until_ms: i64,
     limit: i64,
 ) -> sqlx::Result<Vec<QueuedPost>> {
-    let mut posts: Vec<QueuedPost> = sqlx::query_as(
-        "UPDATE outbox SET claimed_until_ms = $2
+    const SQLITE: &str = "UPDATE outbox SET claimed_until_ms = $2
          WHERE id IN (SELECT id FROM outbox
                       WHERE status = 'pending' AND next_attempt_ms <= $1
                         AND (claimed_until_ms IS NULL OR claimed_until_ms <= $1)
                       ORDER BY next_attempt_ms, id LIMIT $3)
-         RETURNING id, guild_id, channel_id, kind, nonce, body, attempts, next_attempt_ms, created_at",
-    )
-    .bind(now_ms)
-    .bind(claimed_until_ms)
-    .bind(limit)
-    .fetch_all(pool)
-    .await?;
+         RETURNING id, guild_id, channel_id, kind, nonce, body, attempts, next_attempt_ms, created_at";
+    const POSTGRES: &str = "UPDATE outbox SET claimed_until_ms = $2
+         WHERE id IN (SELECT id FROM outbox
+                      WHERE status = 'pending' AND next_attempt_ms <= $1
+                        AND (claimed_until_ms IS NULL OR claimed_until_ms <= $1)
+                      ORDER BY next_attempt_ms, id LIMIT $3
+                      FOR UPDATE SKIP LOCKED)
+         RETURNING id, guild_id, channel_id, kind, nonce, body, attempts, next_attempt_ms, created_at";
+    let sql = match Backend::of_pool(pool) {
+        Backend::Sqlite => SQLITE,
+        Backend::Postgres => POSTGRES,
+    };
+    let mut posts: Vec<QueuedPost> = sqlx::query_as(sql)
+        .bind(now_ms)
+        .bind(claimed_until_ms)
+        .bind(limit)
+        .fetch_all(pool)
+        .await?;
     posts.sort_by_key(|p| (p.next_attempt_ms, p.id));
     Ok(posts)
 }

@@ -204,10 +204,18 @@ pub async fn set_bank_used(
         .map(i64::to_string)
         .collect::<Vec<_>>()
         .join(",");
-    // Ids are integers from the database, so building the list is safe.
-    sqlx::query(&format!("UPDATE prompt_bank SET used = CASE WHEN id IN ({list}) THEN 1 ELSE 0 END WHERE prompt_id = $1"))
-        .bind(prompt_id)
-        .execute(db)
-        .await?;
+    // Ids are integers from the database, so building the list is safe; PostgreSQL refuses an
+    // empty `IN ()`.
+    let used = if list.is_empty() {
+        "1 = 0".to_owned()
+    } else {
+        format!("id IN ({list})")
+    };
+    sqlx::query(&format!(
+        "UPDATE prompt_bank SET used = CASE WHEN {used} THEN 1 ELSE 0 END WHERE prompt_id = $1"
+    ))
+    .bind(prompt_id)
+    .execute(db)
+    .await?;
     Ok(())
 }

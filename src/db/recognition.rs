@@ -32,7 +32,7 @@ pub async fn nominations_since(
 ) -> sqlx::Result<Vec<(u64, u64, String)>> {
     let rows: Vec<(i64, i64, String)> = sqlx::query_as(
         "SELECT nominee_id, COUNT(*), (SELECT reason FROM nominations n2 WHERE n2.guild_id = n.guild_id AND n2.nominee_id = n.nominee_id ORDER BY created_at DESC, id DESC LIMIT 1)
-         FROM nominations n WHERE guild_id = $1 AND created_at >= $2 GROUP BY nominee_id",
+         FROM nominations n WHERE guild_id = $1 AND created_at >= $2 GROUP BY guild_id, nominee_id",
     )
     .bind(to_sql_id(guild_id))
     .bind(since)

@@ -311,7 +311,8 @@ pub async fn add_contact(
 ) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO survey_contacts (wave_id, user_id, feedback_item) VALUES ($1, $2, $3)
-         ON CONFLICT (wave_id, user_id) DO UPDATE SET feedback_item = COALESCE(excluded.feedback_item, feedback_item)",
+         ON CONFLICT (wave_id, user_id) DO UPDATE SET
+           feedback_item = COALESCE(excluded.feedback_item, survey_contacts.feedback_item)",
     )
     .bind(wave_id)
     .bind(to_sql_id(user_id))

@@ -78,8 +78,8 @@ impl World {
     }
 
     /// Writes the bot's config (with `extra` TOML appended) and starts it, without waiting.
-    pub fn spawn_bot(&self, extra: &str) -> BotProcess {
-        // On PostgreSQL the store is the database that `store()` opens too.
+    /// The bot's config in `dir`, with `extra` TOML; its store is the one `store()` opens.
+    pub fn write_config(&self, extra: &str) -> PathBuf {
         let extra = match crate::support::postgres_server() {
             Some(_) => format!(
                 "[database]\nurl = \"{}\"\n\n{extra}",
@@ -87,8 +87,12 @@ impl World {
             ),
             None => extra.to_owned(),
         };
-        let config = harness::write_config(self.dir.path(), &self.emu.base_url(), &extra)
-            .expect("config written");
+        harness::write_config(self.dir.path(), &self.emu.base_url(), &extra)
+            .expect("config written")
+    }
+
+    pub fn spawn_bot(&self, extra: &str) -> BotProcess {
+        let config = self.write_config(extra);
         BotProcess::spawn(&Self::exe(), self.dir.path(), &config).expect("hearth starts")
     }
 

@@ -398,6 +398,18 @@ fn stdout_of(out: &std::process::Output) -> String {
 }
 
 /// A config with the database at `db`.
+/// A config whose store is the one `db` stands for: the file, or its database on PostgreSQL.
+fn config_with_store(dir: &std::path::Path, db: &std::path::Path) -> std::path::PathBuf {
+    let path = dir.join("h.toml");
+    let url = crate::support::store_url(db);
+    std::fs::write(
+        &path,
+        format!("[discord]\ntoken = \"t\"\n[database]\nurl = \"{url}\"\n"),
+    )
+    .unwrap();
+    path
+}
+
 fn config_with_db(dir: &std::path::Path, db: &std::path::Path) -> std::path::PathBuf {
     let path = dir.join("h.toml");
     std::fs::write(
@@ -515,7 +527,7 @@ fn read_only_commands_on_a_mistyped_path_create_nothing() {
 async fn report_refuses_bad_ranges_and_unknown_guilds_without_writing() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("h.db");
-    let config = config_with_db(dir.path(), &db);
+    let config = config_with_store(dir.path(), &db);
     let pool = crate::support::open_at(&db).await;
     hearth::db::guilds::upsert_seen(&pool, 1, 0).await.unwrap();
     pool.close().await;
@@ -706,9 +718,7 @@ async fn check_connect_reports_missing_permissions_per_configured_channel() {
         "[defaults.channels]\nreports = {}\nwelcome = {}\n",
         world.reports, world.welcome
     );
-    let config =
-        hearth::demo::harness::write_config(world.dir.path(), &world.emu.base_url(), &extra)
-            .unwrap();
+    let config = world.write_config(&extra);
     let (code, stdout, stderr) = check_connect(&config).await;
     assert_eq!(code, 1, "{stdout}{stderr}");
     assert!(
@@ -737,7 +747,7 @@ async fn check_connect_reports_missing_permissions_per_configured_channel() {
     assert_eq!(code, 0, "{stdout}");
     assert!(stdout.contains("all good"), "{stdout}");
     assert!(
-        !world.dir.path().join("hearth.db").exists(),
+        !crate::support::store_exists(&world.dir.path().join("hearth.db")).await,
         "check creates no database"
     );
 

@@ -132,11 +132,15 @@ async fn an_nps_wave_is_answered_anonymously_once_per_member_and_reported() {
             assert!(!key.contains(&user.to_string()), "{key}");
         }
     }
-    let columns: Vec<String> =
-        sqlx::query_scalar("SELECT name FROM pragma_table_info('survey_answers')")
-            .fetch_all(&store)
+    let columns: Vec<String> = sqlx::Row::columns(
+        &sqlx::query("SELECT * FROM survey_answers")
+            .fetch_one(&store)
             .await
-            .unwrap();
+            .unwrap(),
+    )
+    .iter()
+    .map(|c| sqlx::Column::name(c).to_owned())
+    .collect();
     assert!(
         !columns.iter().any(|c| c.contains("user")),
         "no member column: {columns:?}"

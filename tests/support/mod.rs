@@ -60,3 +60,81 @@ pub async fn restart(dir: &TempDir, pool: db::Pool) -> db::Pool {
     pool.close().await;
     open_at(&dir.path().join("hearth.db")).await
 }
+
+/// Whether the store that `path` stands for holds `needle` anywhere: the SQLite file and its
+/// write-ahead log byte for byte, or every row of every table as text on PostgreSQL.
+pub async fn store_holds(path: &Path, needle: &str) -> bool {
+    if postgres_server().is_none() {
+        let mut wal = path.as_os_str().to_owned();
+        wal.push("-wal");
+        return [path.to_owned(), std::path::PathBuf::from(wal)]
+            .iter()
+            .filter_map(|file| std::fs::read(file).ok())
+            .any(|bytes| bytes.windows(needle.len()).any(|w| w == needle.as_bytes()));
+    }
+    let pool = open_at(path).await;
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT table_name::TEXT FROM information_schema.tables
+         WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let mut found = false;
+    for table in tables {
+        let rows: i64 = sqlx::query_scalar(&format!(
+            "SELECT COUNT(*) FROM {table} t WHERE strpos(t::TEXT, $1) > 0"
+        ))
+        .bind(needle)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        found |= rows > 0;
+    }
+    pool.close().await;
+    found
+}
+
+/// Whether the store that `path` stands for exists (without creating it).
+pub async fn store_exists(path: &Path) -> bool {
+    let Some(server) = postgres_server() else {
+        return path.exists();
+    };
+    let url = store_url(path);
+    let name = url.rsplit('/').next().unwrap_or_default().to_owned();
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&format!("{}/postgres", server.trim_end_matches('/')))
+        .await
+        .unwrap();
+    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM pg_database WHERE datname = $1")
+        .bind(name)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    count > 0
+}
+
+/// Makes every insert into `table` for which `when` holds (SQL over `NEW`) fail, as a full disk
+/// would: a trigger, written in the store's own dialect.
+pub async fn refuse_inserts(pool: &db::Pool, table: &str, when: &str) {
+    let statements = match db::Backend::of_pool(pool) {
+        db::Backend::Sqlite => vec![format!(
+            "CREATE TRIGGER refuse_{table} BEFORE INSERT ON {table} WHEN {when}
+             BEGIN SELECT RAISE(ABORT, 'disk full'); END"
+        )],
+        db::Backend::Postgres => vec![
+            format!(
+                "CREATE FUNCTION refuse_{table}() RETURNS trigger AS $$
+                 BEGIN RAISE EXCEPTION 'disk full'; END $$ LANGUAGE plpgsql"
+            ),
+            format!(
+                "CREATE TRIGGER refuse_{table} BEFORE INSERT ON {table}
+                 FOR EACH ROW WHEN ({when}) EXECUTE FUNCTION refuse_{table}()"
+            ),
+        ],
+    };
+    for statement in statements {
+        sqlx::query(&statement).execute(pool).await.unwrap();
+    }
+}
