@@ -29,8 +29,11 @@ pub fn store_url(path: &Path) -> String {
             use std::hash::{Hash as _, Hasher as _};
             let mut hasher = std::collections::hash_map::DefaultHasher::new();
             path.hash(&mut hasher);
+            // A run's own prefix (`.ci/run` sets one), so that it can drop what it created.
+            let prefix = std::env::var("HEARTH_TEST_POSTGRES_PREFIX")
+                .unwrap_or_else(|_| "hearth_test".to_owned());
             format!(
-                "{}/hearth_test_{:016x}",
+                "{}/{prefix}_{:016x}",
                 server.trim_end_matches('/'),
                 hasher.finish()
             )
