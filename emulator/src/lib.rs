@@ -20,7 +20,7 @@ use parking_lot::Mutex;
 use serde_json::{json, Value};
 use tokio::sync::Notify;
 
-pub use gateway::GatewayStats;
+pub use gateway::{shard_of, GatewayStats, IdentifyOutcome, IdentifyRecord, IDENTIFY_WINDOW};
 pub use limits::RateLimits;
 use world::{Channel, Guild, Member, Overwrite, Role, Snowflakes, User, World};
 
@@ -60,6 +60,20 @@ pub struct EmulatorConfig {
     /// when a thread is started without a message. Discord always sends them, so on by default;
     /// off only for tests of something else that count a channel's messages exactly.
     pub system_messages: bool,
+    /// The most guilds one shard may hold: an IDENTIFY whose shard would hold more is closed
+    /// with 4011 Sharding required (Discord: 2,500).
+    pub max_guilds_per_shard: usize,
+    /// `session_start_limit.max_concurrency` of `GET /gateway/bot`: how many shards may
+    /// IDENTIFY per 5 s (rate-limit key `shard_id % max_concurrency`). Discord: 1 for most bots.
+    pub max_concurrency: u64,
+    /// `session_start_limit.total` (Discord: 1000 a day); `remaining` drops with every session
+    /// started.
+    pub session_start_total: u64,
+    /// Enforce `max_concurrency`: an IDENTIFY within 5 s of the last accepted one of the same
+    /// rate-limit key gets op 9 Invalid Session, as Discord answers it. Off by default: most
+    /// scenarios restart the bot (or let it re-IDENTIFY) within seconds and are about something
+    /// else; every IDENTIFY is recorded either way ([`Emulator::identifies`]).
+    pub identify_rate_limit: bool,
 }
 
 impl Default for EmulatorConfig {
@@ -78,6 +92,10 @@ impl Default for EmulatorConfig {
             interaction_token_ms: 15 * 60 * 1000,
             member_request_window_ms: 30_000,
             system_messages: true,
+            max_guilds_per_shard: 2500,
+            max_concurrency: 1,
+            session_start_total: 1000,
+            identify_rate_limit: false,
         }
     }
 }
@@ -1333,6 +1351,31 @@ impl Emulator {
 
     pub fn gateway_stats(&self) -> GatewayStats {
         self.inner.gateway.stats()
+    }
+
+    /// Every IDENTIFY received so far, in order: when, which shard, and what became of it.
+    pub fn identifies(&self) -> Vec<IdentifyRecord> {
+        self.inner.gateway.identifies()
+    }
+
+    /// Waits until the IDENTIFYs received satisfy `pred`; returns them.
+    pub async fn wait_for_identifies(
+        &self,
+        pred: impl Fn(&[IdentifyRecord]) -> bool,
+        timeout: Duration,
+    ) -> anyhow::Result<Vec<IdentifyRecord>> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let seen = self.identifies();
+            if pred(&seen) {
+                return Ok(seen);
+            }
+            anyhow::ensure!(
+                Instant::now() < deadline,
+                "the IDENTIFYs within {timeout:?} did not match: {seen:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     /// Waits until `count` IDENTIFYs were received.
