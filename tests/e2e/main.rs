@@ -17,6 +17,7 @@ mod inbox;
 mod installed;
 mod moderation;
 mod recognition;
+mod shards;
 #[path = "../support/mod.rs"]
 mod support;
 mod surveys;
