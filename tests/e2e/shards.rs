@@ -152,6 +152,51 @@ async fn one_process_runs_two_shards_and_welcomes_once_per_guild() {
     emu.assert_no_violations();
 }
 
+#[tokio::test]
+async fn per_guild_registration_covers_the_guilds_of_every_shard() {
+    let emu = Emulator::start().await.unwrap();
+    let guilds = spread_ids(4);
+    for (i, guild) in guilds.iter().enumerate() {
+        emu.add_guild_with_id(*guild, &format!("Community {i}"), BOT_PERMISSIONS);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let config = harness::write_config(dir.path(), &emu.base_url(), "").unwrap();
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("[discord]\n", "[discord]\nregister_commands = \"guilds\"\n");
+    std::fs::write(&config, text).unwrap();
+    let mut bot = BotProcess::spawn_with_args(
+        &World::exe(),
+        dir.path(),
+        &config,
+        &["--shards", "0-1", "--shard-total", "2"],
+    )
+    .unwrap();
+    bot.wait_ready(1).await.expect("hearth becomes ready");
+    // Setup registers the first shard's guilds; the second shard's READY registers its own.
+    let app = emu.application_id();
+    for guild in &guilds {
+        let path = format!("/applications/{app}/guilds/{guild}/commands");
+        emu.wait_for_request(
+            |r| r.method == "PUT" && r.path == path && r.status == 200,
+            Duration::from_secs(60),
+        )
+        .await
+        .unwrap_or_else(|err| panic!("guild {guild}: {err}\nlog:\n{}", bot.log()));
+    }
+    bot.wait_for_log("commands registered in the shard's guilds", 1, WAIT)
+        .await
+        .unwrap();
+    let puts = emu
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "PUT" && r.path.contains("/guilds/"))
+        .count();
+    assert_eq!(puts, guilds.len(), "each guild registered once");
+    assert_eq!(bot.terminate().await.unwrap(), 0, "log:\n{}", bot.log());
+    emu.assert_no_violations();
+}
+
 fn run_with(args: &[&str]) -> std::process::Output {
     let dir = tempfile::tempdir().unwrap();
     // A config that could not start a bot: the flags must be refused before it matters.
