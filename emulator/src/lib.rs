@@ -1413,7 +1413,9 @@ impl Emulator {
     }
 
     /// Closes every gateway connection with a close frame carrying `code` (4000 and the like
-    /// are resumable; 4004, 4010, 4011, 4013 and 4014 are fatal for the client).
+    /// are resumable; 4004, 4010, 4011, 4013 and 4014 are fatal by Discord's docs, though
+    /// serenity 0.12.5 stops only on 4004, 4013 and 4014: after 4010 or 4011 its shard logs the
+    /// error and identifies again every 5 s).
     pub fn close_connections(&self, code: u16) {
         self.inner.gateway.close_all(code);
     }
