@@ -108,7 +108,7 @@ pub struct Gateway {
     identify_log: Mutex<Vec<IdentifyRecord>>,
     /// The last accepted IDENTIFY per rate-limit key (`shard_id % max_concurrency`).
     identify_buckets: Mutex<HashMap<u64, Instant>>,
-    /// Sessions started (accepted IDENTIFYs) and when the first one was.
+    /// IDENTIFYs counted against the session start limit, and when the first one was.
     session_starts: AtomicU64,
     first_start: Mutex<Option<Instant>>,
     next_conn: AtomicU64,
@@ -170,8 +170,9 @@ impl Gateway {
         self.identify_log.lock().clone()
     }
 
-    /// `session_start_limit` of `GET /gateway/bot`: `remaining` drops with every session
-    /// started (accepted IDENTIFY); `reset_after` counts down from the first one.
+    /// `session_start_limit` of `GET /gateway/bot`: `remaining` drops with every IDENTIFY
+    /// (not RESUME); `reset_after` counts down from the first one. Running out is not modelled
+    /// (Discord would end every session and reset the token).
     pub fn session_start_limit(&self, total: u64, max_concurrency: u64) -> Value {
         let started = self.session_starts.load(Ordering::SeqCst);
         let reset_after = self.first_start.lock().map_or(0, |first| {
@@ -238,10 +239,10 @@ fn admit(inner: &Inner, d: &Value) -> Admission {
         }
         _ => IdentifyOutcome::InvalidShard,
     };
-    if outcome == IdentifyOutcome::Ready {
-        inner.gateway.session_starts.fetch_add(1, Ordering::SeqCst);
-        inner.gateway.first_start.lock().get_or_insert(now);
-    }
+    // Discord counts IDENTIFY calls, refused ones included ("1000 IDENTIFY calls ... in a
+    // 24-hour period"; RESUMEs do not count).
+    inner.gateway.session_starts.fetch_add(1, Ordering::SeqCst);
+    inner.gateway.first_start.lock().get_or_insert(now);
     inner.gateway.identify_log.lock().push(IdentifyRecord {
         at: now,
         shard,

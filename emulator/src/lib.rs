@@ -66,8 +66,8 @@ pub struct EmulatorConfig {
     /// `session_start_limit.max_concurrency` of `GET /gateway/bot`: how many shards may
     /// IDENTIFY per 5 s (rate-limit key `shard_id % max_concurrency`). Discord: 1 for most bots.
     pub max_concurrency: u64,
-    /// `session_start_limit.total` (Discord: 1000 a day); `remaining` drops with every session
-    /// started.
+    /// `session_start_limit.total` (Discord: 1000 a day); `remaining` drops with every
+    /// IDENTIFY.
     pub session_start_total: u64,
     /// Enforce `max_concurrency`: an IDENTIFY within 5 s of the last accepted one of the same
     /// rate-limit key gets op 9 Invalid Session, as Discord answers it. Off by default: most

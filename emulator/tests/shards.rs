@@ -339,9 +339,10 @@ async fn identifying_faster_than_max_concurrency_gets_an_invalid_session() {
     if records[2].at.duration_since(records[0].at) < discord_emulator::IDENTIFY_WINDOW {
         assert_eq!(answer, json!({"op": 9, "d": false}));
         assert_eq!(records[2].outcome, IdentifyOutcome::RateLimited);
-        // The refused IDENTIFY started no session.
+        // It started no session, but Discord counts every IDENTIFY call.
+        assert_eq!(emu.gateway_stats().live_sessions, 2);
         let limit = get(&emu, "/gateway/bot").await["session_start_limit"].clone();
-        assert_eq!(limit["remaining"], 998);
+        assert_eq!(limit["remaining"], 997);
     } else {
         assert_eq!(answer["t"], "READY");
     }
@@ -391,9 +392,13 @@ async fn gateway_bot_recommends_shards_and_counts_session_starts() {
         identify(&mut ws, Some(json!([shard, 2]))).await;
         assert_eq!(next(&mut ws).await["t"], "READY");
     }
+    // A refused IDENTIFY counts too.
+    let mut ws = connect(&emu).await;
+    identify(&mut ws, Some(json!([2, 2]))).await;
+    assert_eq!(close_code(&mut ws).await, 4010);
     let limit = get(&emu, "/gateway/bot").await["session_start_limit"].clone();
     assert_eq!(limit["total"], 1000);
-    assert_eq!(limit["remaining"], 998, "one session start per IDENTIFY");
+    assert_eq!(limit["remaining"], 997, "every IDENTIFY counts");
     assert_eq!(limit["max_concurrency"], 16);
     let reset_after = limit["reset_after"].as_u64().unwrap();
     assert!(
