@@ -407,3 +407,78 @@ async fn gateway_bot_recommends_shards_and_counts_session_starts() {
     );
     emu.assert_no_violations();
 }
+
+#[tokio::test]
+async fn a_shard_resumes_with_its_own_guilds_events_while_another_shard_reidentifies() {
+    let emu = Emulator::start_with(EmulatorConfig {
+        member_request_window_ms: 0,
+        ..EmulatorConfig::default()
+    })
+    .await
+    .unwrap();
+    let guilds = spread_ids(2);
+    let mut channels = Vec::new();
+    for id in &guilds {
+        emu.add_guild_with_id(*id, "G", 1 << 10 | 1 << 11);
+        channels.push(emu.add_channel(*id, "general", 0));
+    }
+    let user = emu.add_user("u", false);
+    let mut sessions = Vec::new();
+    let mut sockets = Vec::new();
+    for id in [0, 1] {
+        let mut ws = connect(&emu).await;
+        identify(&mut ws, Some(json!([id, 2]))).await;
+        let ready = next(&mut ws).await;
+        sessions.push(ready["d"]["session_id"].as_str().unwrap().to_owned());
+        assert_eq!(next(&mut ws).await["t"], "GUILD_CREATE");
+        sockets.push(ws);
+    }
+    // op 8 for the other shard's guild goes unanswered; for its own, a chunk.
+    let mut shard0 = sockets.remove(0);
+    let mut shard1 = sockets.remove(0);
+    for guild in [guilds[1], guilds[0]] {
+        shard0
+            .send(Message::Text(
+                json!({"op": 8, "d": {"guild_id": guild.to_string(), "user_ids": ["1"], "limit": 0}})
+                    .to_string(),
+            ))
+            .await
+            .unwrap();
+    }
+    let chunk = next(&mut shard0).await;
+    assert_eq!(chunk["t"], "GUILD_MEMBERS_CHUNK");
+    assert_eq!(chunk["d"]["guild_id"], guilds[0].to_string());
+
+    // Shard 1 drops; while it is away each guild gets a message, and shard 0 starts afresh.
+    drop(shard1);
+    drop(shard0);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    for channel in &channels {
+        emu.user_message(*channel, user, "while away", None);
+    }
+    let mut fresh = connect(&emu).await;
+    identify(&mut fresh, Some(json!([0, 2]))).await;
+    assert_eq!(next(&mut fresh).await["t"], "READY");
+    // Shard 1's session survived shard 0's new IDENTIFY and replays only its guild's message.
+    shard1 = connect(&emu).await;
+    shard1
+        .send(Message::Text(
+            json!({"op": 6, "d": {"token": "t", "session_id": sessions[1], "seq": 2}}).to_string(),
+        ))
+        .await
+        .unwrap();
+    let replayed = next(&mut shard1).await;
+    assert_eq!(replayed["t"], "MESSAGE_CREATE");
+    assert_eq!(replayed["d"]["guild_id"], guilds[1].to_string());
+    assert_eq!(next(&mut shard1).await["t"], "RESUMED");
+    // Shard 0's old session was forgotten by its new IDENTIFY.
+    let mut stale = connect(&emu).await;
+    stale
+        .send(Message::Text(
+            json!({"op": 6, "d": {"token": "t", "session_id": sessions[0], "seq": 2}}).to_string(),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(next(&mut stale).await, json!({"op": 9, "d": false}));
+    emu.assert_no_violations();
+}
