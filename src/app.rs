@@ -8,6 +8,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
+use crate::cli::ShardRange;
 use crate::config::Config;
 use crate::discord::{client, Data};
 use crate::domain::delivery::RetryPolicy;
@@ -15,9 +16,10 @@ use crate::error::exit;
 use crate::outbox::rest::DiscordSink;
 use crate::outbox::{self, Outbox};
 
-/// Runs the bot until SIGTERM/Ctrl-C (exit 0) or a fatal error (exit 1).
-pub async fn run(config: Config) -> i32 {
-    match run_inner(config).await {
+/// Runs the bot until SIGTERM/Ctrl-C (exit 0) or a fatal error (exit 1); `shards`: only those
+/// shards (`hearth run --shards A-B --shard-total N`), else the one shard of an unsharded bot.
+pub async fn run(config: Config, shards: Option<ShardRange>) -> i32 {
+    match run_inner(config, shards).await {
         Ok(code) => code,
         Err(err) => {
             // Printed once, as a sentence with its fix; the log gets a short line so that a
@@ -29,7 +31,7 @@ pub async fn run(config: Config) -> i32 {
     }
 }
 
-async fn run_inner(config: Config) -> anyhow::Result<i32> {
+async fn run_inner(config: Config, shards: Option<ShardRange>) -> anyhow::Result<i32> {
     let Some(token) = config.token().map(str::to_owned) else {
         eprintln!(
             "error: no bot token.\n  fix: set HEARTH_DISCORD_TOKEN, or `token` under [discord] in {}",
@@ -63,6 +65,7 @@ async fn run_inner(config: Config) -> anyhow::Result<i32> {
         tracker,
         posts_on_join: crate::features::welcome::PostsOnJoin::default(),
         welcome_turn: tokio::sync::Mutex::new(()),
+        setup_shard: None,
     };
     let (fatal_tx, mut fatal_rx) = mpsc::unbounded_channel();
     let mut client = client::build(http, &config, data, fatal_tx).await?;
@@ -108,7 +111,26 @@ async fn run_inner(config: Config) -> anyhow::Result<i32> {
         ),
         None => None,
     };
-    let mut gateway = tokio::spawn(async move { client.start().await });
+    if let Some(range) = shards {
+        info!(
+            shard.first = range.first,
+            shard.last = range.last,
+            shard.total = range.total,
+            "starting shards {range}"
+        );
+    }
+    let mut gateway = tokio::spawn(async move {
+        match shards {
+            // serenity 0.12 takes the range's end as the last shard itself (inclusive):
+            // `start_shard_range(4..7, 10)` runs shards 4, 5, 6 and 7.
+            Some(range) => {
+                client
+                    .start_shard_range(range.first..range.last, range.total)
+                    .await
+            }
+            None => client.start().await,
+        }
+    });
 
     let code = tokio::select! {
         () = shutdown_signal() => {

@@ -1,9 +1,18 @@
 //! The gateway: HELLO, IDENTIFY → READY + GUILD_CREATE, heartbeats, RESUME with replay,
-//! RECONNECT, invalid sessions, and dispatch to every session.
+//! RECONNECT, invalid sessions, and dispatch to every session of the shard that owns the event.
+//!
+//! Sharding is played as strictly as Discord: IDENTIFY's `shard: [shard_id, num_shards]` (absent:
+//! `[0, 1]`) must satisfy `num_shards >= 1` and `shard_id < num_shards`, else the socket closes
+//! with 4010 Invalid shard; a session that would hold more guilds than
+//! [`EmulatorConfig::max_guilds_per_shard`](crate::EmulatorConfig) closes with 4011 Sharding
+//! required. A guild belongs to shard `(guild_id >> 22) % num_shards`; a session sees only its
+//! shard's guilds (READY, GUILD_CREATE) and dispatches, and events with no guild (DMs) go to
+//! shard 0 only.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -25,6 +34,43 @@ use crate::Inner;
 /// Dispatches taken under the sessions lock at a time by the bulk path.
 const BULK_CHUNK: usize = 4096;
 
+/// Discord lets `max_concurrency` shards IDENTIFY per this window: one per rate-limit key
+/// (`shard_id % max_concurrency`).
+pub const IDENTIFY_WINDOW: Duration = Duration::from_secs(5);
+
+/// How long the daily session start limit lasts from the first IDENTIFY (Discord: 24 hours).
+const SESSION_START_PERIOD_MS: u64 = 24 * 60 * 60 * 1000;
+
+/// The shard that owns a guild among `num_shards` (Discord's formula).
+pub fn shard_of(guild_id: u64, num_shards: u64) -> u64 {
+    (guild_id >> 22) % num_shards.max(1)
+}
+
+/// What became of an IDENTIFY.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IdentifyOutcome {
+    /// A session started: READY and the shard's GUILD_CREATEs were sent.
+    Ready,
+    /// Closed with 4010: `shard` was malformed, `num_shards < 1` or `shard_id >= num_shards`.
+    InvalidShard,
+    /// Closed with 4011: the shard would have held more guilds than `max_guilds_per_shard`.
+    ShardingRequired,
+    /// Another shard of the same rate-limit key identified within [`IDENTIFY_WINDOW`]: answered
+    /// with op 9 Invalid Session (`d: false`), the connection left open.
+    RateLimited,
+}
+
+/// One IDENTIFY as the emulator received it, for tests.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IdentifyRecord {
+    /// When it arrived.
+    pub at: Instant,
+    /// `[shard_id, num_shards]` as sent (`[0, 1]` when absent); `None` when not a pair of
+    /// unsigned integers.
+    pub shard: Option<[u64; 2]>,
+    pub outcome: IdentifyOutcome,
+}
+
 /// Counters for tests.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct GatewayStats {
@@ -44,6 +90,8 @@ enum Out {
 
 struct Session {
     seq: u64,
+    /// `[shard_id, num_shards]` from IDENTIFY.
+    shard: [u64; 2],
     /// From IDENTIFY: what op 8 may ask for.
     intents: u64,
     buffer: VecDeque<(u64, String)>,
@@ -56,6 +104,13 @@ pub struct Gateway {
     sessions: Mutex<HashMap<String, Session>>,
     last_identify: Mutex<Option<Value>>,
     connections: Mutex<HashMap<u64, mpsc::UnboundedSender<Out>>>,
+    /// Every IDENTIFY, in order.
+    identify_log: Mutex<Vec<IdentifyRecord>>,
+    /// The last accepted IDENTIFY per rate-limit key (`shard_id % max_concurrency`).
+    identify_buckets: Mutex<HashMap<u64, Instant>>,
+    /// IDENTIFYs counted against the session start limit, and when the first one was.
+    session_starts: AtomicU64,
+    first_start: Mutex<Option<Instant>>,
     next_conn: AtomicU64,
     identifies: AtomicU64,
     resumes: AtomicU64,
@@ -108,6 +163,96 @@ impl Gateway {
     /// Whether any session exists (live, or waiting to be resumed).
     pub fn has_sessions(&self) -> bool {
         !self.sessions.lock().is_empty()
+    }
+
+    /// Every IDENTIFY received, in order.
+    pub fn identifies(&self) -> Vec<IdentifyRecord> {
+        self.identify_log.lock().clone()
+    }
+
+    /// `session_start_limit` of `GET /gateway/bot`: `remaining` drops with every IDENTIFY
+    /// (not RESUME); `reset_after` counts down from the first one. Running out is not modelled
+    /// (Discord would end every session and reset the token).
+    pub fn session_start_limit(&self, total: u64, max_concurrency: u64) -> Value {
+        let started = self.session_starts.load(Ordering::SeqCst);
+        let reset_after = self.first_start.lock().map_or(0, |first| {
+            let elapsed = u64::try_from(first.elapsed().as_millis()).unwrap_or(u64::MAX);
+            SESSION_START_PERIOD_MS.saturating_sub(elapsed)
+        });
+        json!({
+            "total": total,
+            "remaining": total.saturating_sub(started),
+            "reset_after": reset_after,
+            "max_concurrency": max_concurrency,
+        })
+    }
+}
+
+/// What an IDENTIFY leads to.
+enum Admission {
+    Ready([u64; 2]),
+    Close(u16),
+    InvalidSession,
+}
+
+/// Judges an IDENTIFY's shard as Discord does, and records it.
+fn admit(inner: &Inner, d: &Value) -> Admission {
+    let now = Instant::now();
+    let shard = match &d["shard"] {
+        Value::Null => Some([0, 1]),
+        Value::Array(pair) if pair.len() == 2 => pair[0]
+            .as_u64()
+            .zip(pair[1].as_u64())
+            .map(|(id, n)| [id, n]),
+        _ => None,
+    };
+    let outcome = match shard {
+        Some([id, n]) if n >= 1 && id < n => {
+            // Discord: identifying faster than `max_concurrency` per 5 s is answered with op 9
+            // Invalid Session (docs, Gateway → Identifying: "If your app exceeds this limit,
+            // Discord will respond with a Invalid Session (opcode 9) event"). Not a close code:
+            // 4008 Rate limited is for sending too many payloads on one connection, 4009 Session
+            // timed out for a session that went quiet; neither is what Discord documents here.
+            let key = id % inner.cfg.max_concurrency.max(1);
+            let mut buckets = inner.gateway.identify_buckets.lock();
+            let limited = inner.cfg.identify_rate_limit
+                && buckets
+                    .get(&key)
+                    .is_some_and(|last| now.duration_since(*last) < IDENTIFY_WINDOW);
+            if limited {
+                IdentifyOutcome::RateLimited
+            } else {
+                let guilds = inner
+                    .world
+                    .lock()
+                    .guilds
+                    .keys()
+                    .filter(|g| shard_of(**g, n) == id)
+                    .count();
+                if guilds > inner.cfg.max_guilds_per_shard {
+                    IdentifyOutcome::ShardingRequired
+                } else {
+                    buckets.insert(key, now);
+                    IdentifyOutcome::Ready
+                }
+            }
+        }
+        _ => IdentifyOutcome::InvalidShard,
+    };
+    // Discord counts IDENTIFY calls, refused ones included ("1000 IDENTIFY calls ... in a
+    // 24-hour period"; RESUMEs do not count).
+    inner.gateway.session_starts.fetch_add(1, Ordering::SeqCst);
+    inner.gateway.first_start.lock().get_or_insert(now);
+    inner.gateway.identify_log.lock().push(IdentifyRecord {
+        at: now,
+        shard,
+        outcome,
+    });
+    match (outcome, shard) {
+        (IdentifyOutcome::Ready, Some(shard)) => Admission::Ready(shard),
+        (IdentifyOutcome::RateLimited, _) => Admission::InvalidSession,
+        (IdentifyOutcome::ShardingRequired, _) => Admission::Close(4011),
+        _ => Admission::Close(4010),
     }
 }
 
@@ -252,7 +397,20 @@ async fn connection(inner: Arc<Inner>, socket: WebSocketStream<TokioIo<hyper::up
                 check(&inner, "IDENTIFY", &lenient);
                 *inner.gateway.last_identify.lock() = Some(frame["d"].clone());
                 inner.gateway.identifies.fetch_add(1, Ordering::SeqCst);
-                session_id = Some(identify(&inner, conn_id, &tx, &frame["d"]));
+                match admit(&inner, &frame["d"]) {
+                    Admission::Ready(shard) => {
+                        session_id = Some(identify(&inner, conn_id, &tx, &frame["d"], shard));
+                    }
+                    Admission::InvalidSession => {
+                        let _ = tx.send(Out::Text(r#"{"op":9,"d":false}"#.to_owned()));
+                    }
+                    Admission::Close(code) => {
+                        let _ = control_tx.send(Out::Close(code));
+                        // Let the writer send the close frame before the socket goes.
+                        let _ = tokio::time::timeout(Duration::from_secs(2), &mut writer).await;
+                        break;
+                    }
+                }
             }
             Some(6) => {
                 let d = &frame["d"];
@@ -279,13 +437,15 @@ async fn connection(inner: Arc<Inner>, socket: WebSocketStream<TokioIo<hyper::up
     writer.abort();
 }
 
-/// A fresh session: READY, then GUILD_CREATE for every guild. Sessions left behind by earlier
-/// connections that were not resumed are forgotten (a new process never resumes them).
+/// A fresh session: READY, then GUILD_CREATE for every guild of its shard. Sessions of the
+/// same shard left behind by earlier connections that were not resumed are forgotten (a new
+/// process never resumes them).
 fn identify(
     inner: &Arc<Inner>,
     conn_id: u64,
     tx: &mpsc::UnboundedSender<Out>,
     d: &Value,
+    shard: [u64; 2],
 ) -> String {
     let session_id = format!("session-{}", inner.ids.next());
     let intents = d["intents"].as_u64().unwrap_or(0);
@@ -298,14 +458,19 @@ fn identify(
         let mut user = world.user_json(inner.cfg.bot_user_id);
         user["verified"] = json!(true);
         user["mfa_enabled"] = json!(false);
-        let guild_ids: Vec<u64> = world.guilds.keys().copied().collect();
+        let guild_ids: Vec<u64> = world
+            .guilds
+            .keys()
+            .copied()
+            .filter(|g| shard_of(*g, shard[1]) == shard[0])
+            .collect();
         let ready = json!({
             "v": 10,
             "user": user,
             "guilds": guild_ids.iter().map(|g| json!({ "id": g.to_string(), "unavailable": true })).collect::<Vec<_>>(),
             "session_id": session_id,
             "resume_gateway_url": format!("ws://{}/gateway", inner.addr),
-            "shard": [0, 1],
+            "shard": shard,
             "application": { "id": inner.cfg.application_id.to_string(), "flags": 0, "flags_new": "0" },
             "private_channels": [],
             "relationships": [],
@@ -322,11 +487,14 @@ fn identify(
     };
     {
         let mut sessions = inner.gateway.sessions.lock();
-        sessions.retain(|_, s| s.conn.is_some());
+        // Another shard's session waiting to be resumed stays (same shard count, other id).
+        sessions
+            .retain(|_, s| s.conn.is_some() || (s.shard[1] == shard[1] && s.shard[0] != shard[0]));
         sessions.insert(
             session_id.clone(),
             Session {
                 seq: 0,
+                shard,
                 intents,
                 buffer: VecDeque::new(),
                 conn: Some((conn_id, tx.clone())),
@@ -375,12 +543,19 @@ fn request_members(inner: &Arc<Inner>, session_id: &str, d: &Value) {
         return;
     };
     let nonce = d["nonce"].as_str().map(str::to_owned);
-    let intents = inner
+    let Some((intents, shard)) = inner
         .gateway
         .sessions
         .lock()
         .get(session_id)
-        .map_or(0, |s| s.intents);
+        .map(|s| (s.intents, s.shard))
+    else {
+        return;
+    };
+    // A guild of another shard is not this session's to ask about: Discord sends nothing.
+    if shard_of(guild_id, shard[1]) != shard[0] {
+        return;
+    }
     let query = d["query"].as_str();
     let limit = d["limit"].as_u64().unwrap_or(0) as usize;
     let user_ids: Option<Vec<u64>> = match &d["user_ids"] {
@@ -504,6 +679,32 @@ fn send_to(inner: &Arc<Inner>, session_id: &str, name: &str, d: &Value) {
     inner.gateway.dispatched.fetch_add(1, Ordering::Relaxed);
 }
 
+/// The guild a dispatch belongs to: `id` for the guild's own events, `guild_id` for the rest;
+/// `None` for events outside any guild (DMs), which Discord sends to shard 0 only.
+fn guild_of(name: &str, d: &Value) -> Option<u64> {
+    let field = if matches!(name, "GUILD_CREATE" | "GUILD_UPDATE" | "GUILD_DELETE") {
+        &d["id"]
+    } else {
+        &d["guild_id"]
+    };
+    match field {
+        Value::String(id) => id.parse().ok(),
+        Value::Number(id) => id.as_u64(),
+        _ => None,
+    }
+}
+
+impl Session {
+    /// Whether a dispatch for `guild` (`None`: no guild) goes to this session's shard.
+    fn receives(&self, guild: Option<u64>) -> bool {
+        let [id, n] = self.shard;
+        match guild {
+            Some(guild) => shard_of(guild, n) == id,
+            None => id == 0,
+        }
+    }
+}
+
 fn push(session: &mut Session, name: &str, d: &str, limit: usize) {
     session.seq += 1;
     let text = frame(session.seq, name, d);
@@ -518,15 +719,17 @@ fn push(session: &mut Session, name: &str, d: &str, limit: usize) {
     }
 }
 
-/// Sends a dispatch to every session (live ones now, disconnected ones on RESUME).
+/// Sends a dispatch to every session of the shard that owns it (live ones now, disconnected
+/// ones on RESUME).
 pub fn dispatch(inner: &Arc<Inner>, name: &str, d: &Value) {
     if inner.cfg.validate_gateway {
         check(inner, name, &json!({ "op": 0, "t": name, "s": 1, "d": d }));
     }
+    let guild = guild_of(name, d);
     let d = d.to_string();
     let limit = inner.cfg.replay_buffer;
     let mut sessions = inner.gateway.sessions.lock();
-    for session in sessions.values_mut() {
+    for session in sessions.values_mut().filter(|s| s.receives(guild)) {
         push(session, name, &d, limit);
     }
     inner.gateway.dispatched.fetch_add(1, Ordering::Relaxed);
@@ -536,20 +739,23 @@ pub fn dispatch(inner: &Arc<Inner>, name: &str, d: &Value) {
 pub fn dispatch_many(inner: &Arc<Inner>, frames: impl IntoIterator<Item = (String, Value)>) {
     let limit = inner.cfg.replay_buffer;
     let mut frames = frames.into_iter().peekable();
-    let mut chunk: Vec<(String, String)> = Vec::with_capacity(BULK_CHUNK);
+    let mut chunk: Vec<(String, String, Option<u64>)> = Vec::with_capacity(BULK_CHUNK);
     while frames.peek().is_some() {
         chunk.clear();
         for (name, d) in frames.by_ref().take(BULK_CHUNK) {
             if inner.cfg.validate_gateway {
                 check(inner, &name, &json!({ "op": 0, "t": name, "s": 1, "d": d }));
             }
+            let guild = guild_of(&name, &d);
             let d = d.to_string();
-            chunk.push((name, d));
+            chunk.push((name, d, guild));
         }
         let mut sessions = inner.gateway.sessions.lock();
         for session in sessions.values_mut() {
-            for (name, d) in &chunk {
-                push(session, name, d, limit);
+            for (name, d, guild) in &chunk {
+                if session.receives(*guild) {
+                    push(session, name, d, limit);
+                }
             }
         }
         drop(sessions);

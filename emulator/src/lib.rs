@@ -20,7 +20,7 @@ use parking_lot::Mutex;
 use serde_json::{json, Value};
 use tokio::sync::Notify;
 
-pub use gateway::GatewayStats;
+pub use gateway::{shard_of, GatewayStats, IdentifyOutcome, IdentifyRecord, IDENTIFY_WINDOW};
 pub use limits::RateLimits;
 use world::{Channel, Guild, Member, Overwrite, Role, Snowflakes, User, World};
 
@@ -60,6 +60,20 @@ pub struct EmulatorConfig {
     /// when a thread is started without a message. Discord always sends them, so on by default;
     /// off only for tests of something else that count a channel's messages exactly.
     pub system_messages: bool,
+    /// The most guilds one shard may hold: an IDENTIFY whose shard would hold more is closed
+    /// with 4011 Sharding required (Discord: 2,500).
+    pub max_guilds_per_shard: usize,
+    /// `session_start_limit.max_concurrency` of `GET /gateway/bot`: how many shards may
+    /// IDENTIFY per 5 s (rate-limit key `shard_id % max_concurrency`). Discord: 1 for most bots.
+    pub max_concurrency: u64,
+    /// `session_start_limit.total` (Discord: 1000 a day); `remaining` drops with every
+    /// IDENTIFY.
+    pub session_start_total: u64,
+    /// Enforce `max_concurrency`: an IDENTIFY within 5 s of the last accepted one of the same
+    /// rate-limit key gets op 9 Invalid Session, as Discord answers it. Off by default: most
+    /// scenarios restart the bot (or let it re-IDENTIFY) within seconds and are about something
+    /// else; every IDENTIFY is recorded either way ([`Emulator::identifies`]).
+    pub identify_rate_limit: bool,
 }
 
 impl Default for EmulatorConfig {
@@ -78,6 +92,10 @@ impl Default for EmulatorConfig {
             interaction_token_ms: 15 * 60 * 1000,
             member_request_window_ms: 30_000,
             system_messages: true,
+            max_guilds_per_shard: 2500,
+            max_concurrency: 1,
+            session_start_total: 1000,
+            identify_rate_limit: false,
         }
     }
 }
@@ -1335,6 +1353,31 @@ impl Emulator {
         self.inner.gateway.stats()
     }
 
+    /// Every IDENTIFY received so far, in order: when, which shard, and what became of it.
+    pub fn identifies(&self) -> Vec<IdentifyRecord> {
+        self.inner.gateway.identifies()
+    }
+
+    /// Waits until the IDENTIFYs received satisfy `pred`; returns them.
+    pub async fn wait_for_identifies(
+        &self,
+        pred: impl Fn(&[IdentifyRecord]) -> bool,
+        timeout: Duration,
+    ) -> anyhow::Result<Vec<IdentifyRecord>> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let seen = self.identifies();
+            if pred(&seen) {
+                return Ok(seen);
+            }
+            anyhow::ensure!(
+                Instant::now() < deadline,
+                "the IDENTIFYs within {timeout:?} did not match: {seen:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// Waits until `count` IDENTIFYs were received.
     pub async fn wait_for_identified(&self, count: u64, timeout: Duration) -> anyhow::Result<()> {
         let deadline = Instant::now() + timeout;
@@ -1370,7 +1413,9 @@ impl Emulator {
     }
 
     /// Closes every gateway connection with a close frame carrying `code` (4000 and the like
-    /// are resumable; 4004, 4010, 4011, 4013 and 4014 are fatal for the client).
+    /// are resumable; 4004, 4010, 4011, 4013 and 4014 are fatal by Discord's docs, though
+    /// serenity 0.12.5 stops only on 4004, 4013 and 4014: after 4010 or 4011 its shard logs the
+    /// error and identifies again every 5 s).
     pub fn close_connections(&self, code: u16) {
         self.inner.gateway.close_all(code);
     }

@@ -395,11 +395,19 @@ fn operate(
             200,
             json!({ "url": format!("ws://{}/gateway", inner.addr) }),
         ),
-        "get_bot_gateway" => (
-            200,
-            json!({ "url": format!("ws://{}/gateway", inner.addr), "shards": 1,
-                    "session_start_limit": { "total": 1000, "remaining": 999, "reset_after": 0, "max_concurrency": 1 } }),
-        ),
+        "get_bot_gateway" => {
+            // Discord recommends a shard per 1,000 guilds.
+            let guilds = inner.world.lock().guilds.len() as u64;
+            let limit = inner
+                .gateway
+                .session_start_limit(inner.cfg.session_start_total, inner.cfg.max_concurrency);
+            (
+                200,
+                json!({ "url": format!("ws://{}/gateway", inner.addr),
+                        "shards": guilds.div_ceil(1000).max(1),
+                        "session_start_limit": limit }),
+            )
+        }
         "get_my_user" => {
             let mut user = inner.world.lock().user_json(bot);
             user["verified"] = json!(true);

@@ -49,6 +49,16 @@ pub fn write_config(dir: &Path, api_base_url: &str, extra_toml: &str) -> anyhow:
 impl BotProcess {
     /// Starts `exe run --config <config_path>`, appending stdout and stderr to `dir/hearth.log`.
     pub fn spawn(exe: &Path, dir: &Path, config_path: &Path) -> anyhow::Result<Self> {
+        Self::spawn_with_args(exe, dir, config_path, &[])
+    }
+
+    /// [`Self::spawn`] with more arguments after `run` (e.g. `--shards 0-1 --shard-total 2`).
+    pub fn spawn_with_args(
+        exe: &Path,
+        dir: &Path,
+        config_path: &Path,
+        args: &[&str],
+    ) -> anyhow::Result<Self> {
         let log_path = dir.join("hearth.log");
         let log = std::fs::OpenOptions::new()
             .create(true)
@@ -56,6 +66,7 @@ impl BotProcess {
             .open(&log_path)?;
         let child = Command::new(exe)
             .arg("run")
+            .args(args)
             .arg("--config")
             .arg(config_path)
             .env_remove("HEARTH_DISCORD_TOKEN")

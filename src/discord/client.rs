@@ -73,6 +73,8 @@ pub async fn build(
                             guilds = ready.guilds.len(),
                             "hearth ready: commands registered"
                         );
+                        let mut data = data;
+                        data.setup_shard = ready.shard.map(|s| s.id.0);
                         Ok(data)
                     }
                     Err(err) => {
@@ -88,6 +90,35 @@ pub async fn build(
         .framework(framework)
         .await
         .context("building the Discord client")
+}
+
+/// With per-guild registration, each shard's READY lists only that shard's guilds: setup
+/// registered the first shard's, this registers the other shards' as their READY arrives.
+pub async fn register_in_shard(
+    framework: poise::FrameworkContext<'_, Data, Error>,
+    ready: &serenity::Ready,
+) -> anyhow::Result<()> {
+    let data = framework.user_data;
+    let shard = ready.shard.map(|s| s.id.0);
+    if data.config.discord.register_commands != CommandRegistration::Guilds
+        || shard == data.setup_shard
+    {
+        return Ok(());
+    }
+    let count = register(
+        framework.serenity_context,
+        ready,
+        &framework.options().commands,
+        CommandRegistration::Guilds,
+    )
+    .await?;
+    info!(
+        shard,
+        commands = count,
+        guilds = ready.guilds.len(),
+        "commands registered in the shard's guilds"
+    );
+    Ok(())
 }
 
 async fn register(

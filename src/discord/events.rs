@@ -134,6 +134,9 @@ async fn feature_event(
         FullEvent::GuildScheduledEventUserRemove { unsubscribed } => {
             events::interested(&data.pool, unsubscribed.scheduled_event_id.get(), -1).await?;
         }
+        FullEvent::Ready { data_about_bot } => {
+            super::client::register_in_shard(framework, data_about_bot).await?;
+        }
         FullEvent::GuildDelete { incomplete, .. } if !incomplete.unavailable => {
             db::guilds::mark_left(&data.pool, incomplete.id.get(), unix_now()).await?;
             info!(guild.id = incomplete.id.get(), "removed from guild");

@@ -34,6 +34,9 @@ pub struct Data {
     pub posts_on_join: crate::features::welcome::PostsOnJoin,
     /// Welcomes are decided one at a time (see `Welcomer::turn`).
     pub welcome_turn: tokio::sync::Mutex<()>,
+    /// The shard whose READY ran the framework's setup (set by setup; None before, or when
+    /// READY names no shard).
+    pub setup_shard: Option<u32>,
 }
 
 impl Data {

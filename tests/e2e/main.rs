@@ -18,6 +18,7 @@ mod installed;
 mod moderation;
 mod postgres;
 mod recognition;
+mod shards;
 #[path = "../support/mod.rs"]
 mod support;
 mod surveys;
