@@ -44,16 +44,27 @@ async fn run_inner(config: Config, shards: Option<ShardRange>) -> anyhow::Result
     crate::db::check_location(&config.database.url, crate::db::Access::Create)?;
     let _instance = crate::instance_lock::acquire(&config.database.url)?;
     let pool = crate::db::open(&config.database.url).await?;
-    // PostgreSQL has no file to lock: a session-held advisory lock refuses a second process.
-    let _instance_session = match crate::db::Backend::of_pool(&pool) {
-        crate::db::Backend::Postgres => Some(crate::db::advisory::lock_instance(&pool).await?),
+    // PostgreSQL has no file to lock: session-held advisory locks refuse a second unsharded
+    // process, or a second process for a shard, and tell the others this one is alive.
+    let owner: i32 = rand::random::<i32>().saturating_abs().max(1);
+    let shared_store =
+        shards.is_some() && crate::db::Backend::of_pool(&pool) == crate::db::Backend::Postgres;
+    let instance_session = match crate::db::Backend::of_pool(&pool) {
+        crate::db::Backend::Postgres => Some(
+            crate::db::advisory::lock_instance(&pool, shards.map(|r| r.first..=r.last), owner)
+                .await?,
+        ),
         crate::db::Backend::Sqlite => None,
     };
 
     let http = client::http(&config, &token);
     client::check_reachable(&http, &config).await?;
 
-    let outbox = Outbox::new(pool.clone());
+    let outbox = if shared_store {
+        Outbox::new(pool.clone()).owned_by(owner)
+    } else {
+        Outbox::new(pool.clone())
+    };
     let scheduler = crate::scheduler::SchedulerHandle::default();
     let (tracker, activity_writer) =
         crate::features::activity::Tracker::start(pool.clone()).await?;
@@ -78,18 +89,18 @@ async fn run_inner(config: Config, shards: Option<ShardRange>) -> anyhow::Result
         max_backoff_ms: config.outbox.max_backoff_ms,
         retry_for_ms: config.outbox.retry_for_secs.saturating_mul(1000),
     };
-    let scheduler_task = tokio::spawn(crate::scheduler::run(
-        pool.clone(),
-        config.clone(),
-        outbox.clone(),
+    // What must run once per store: here, or on the leader among the processes sharing it.
+    let once_per_store = OncePerStore {
+        pool: pool.clone(),
+        config: config.clone(),
+        outbox: outbox.clone(),
         scheduler,
-        shutdown.clone(),
-    ));
-    tokio::spawn(crate::scheduler::housekeeping::run(
-        pool.clone(),
-        config.clone(),
-        shutdown.clone(),
-    ));
+    };
+    let scheduler_task = if shared_store {
+        tokio::spawn(once_per_store.lead_when_possible(shutdown.clone()))
+    } else {
+        tokio::spawn(once_per_store.run(shutdown.clone(), Duration::from_secs(3600)))
+    };
     let worker = tokio::spawn(outbox::run_worker(
         outbox,
         Arc::new(DiscordSink::new(&config.discord.api_base_url, &token)?),
@@ -177,6 +188,9 @@ async fn run_inner(config: Config, shards: Option<ShardRange>) -> anyhow::Result
     {
         warn!("activity writer did not finish flushing in time");
     }
+    if let Some(session) = instance_session {
+        session.release().await;
+    }
     pool.close().await;
     info!(exit.code = code, "hearth stopped");
     Ok(code)
@@ -206,6 +220,85 @@ async fn shutdown_signal() {
 }
 
 /// `hearth migrate`.
+/// The tasks that must run once per store whatever the number of processes: the scheduler (jobs
+/// are also claimed, so a job is not run twice in the moment a lead changes hands) and the
+/// housekeeping (rollups, purges).
+struct OncePerStore {
+    pool: crate::db::Pool,
+    config: Arc<Config>,
+    outbox: Outbox,
+    scheduler: crate::scheduler::SchedulerHandle,
+}
+
+/// How often a process that does not lead tries to, and a leader checks it still does.
+const LEAD_CHECK: Duration = Duration::from_secs(2);
+
+/// A leader's scheduler looks for jobs at least this often: the others' commands do not wake it.
+const LEADER_MAX_SLEEP: Duration = Duration::from_secs(2);
+
+impl OncePerStore {
+    /// Runs the scheduler and the housekeeping until `stop`; returns once both stopped.
+    async fn run(self, stop: CancellationToken, max_sleep: Duration) {
+        let housekeeping = tokio::spawn(crate::scheduler::housekeeping::run(
+            self.pool.clone(),
+            self.config.clone(),
+            stop.clone(),
+        ));
+        crate::scheduler::run(
+            self.pool,
+            self.config,
+            self.outbox,
+            self.scheduler,
+            stop,
+            max_sleep,
+        )
+        .await;
+        let _ = housekeeping.await;
+    }
+
+    /// Among processes sharing a PostgreSQL store: runs [`Self::run`] while this process holds
+    /// the leader's lock, takes the lead when the leader is gone, and stops leading if its lock
+    /// session breaks (another process may lead by then).
+    async fn lead_when_possible(self, shutdown: CancellationToken) {
+        loop {
+            match crate::db::advisory::try_lead(&self.pool).await {
+                Ok(Some(mut lead)) => {
+                    info!("leading: this process runs the scheduler and the housekeeping");
+                    let stop = shutdown.child_token();
+                    let tasks = tokio::spawn(
+                        OncePerStore {
+                            pool: self.pool.clone(),
+                            config: self.config.clone(),
+                            outbox: self.outbox.clone(),
+                            scheduler: self.scheduler.clone(),
+                        }
+                        .run(stop.clone(), LEADER_MAX_SLEEP),
+                    );
+                    loop {
+                        tokio::select! {
+                            () = shutdown.cancelled() => break,
+                            () = tokio::time::sleep(LEAD_CHECK) => {}
+                        }
+                        if !lead.still_held().await {
+                            warn!("lost the lead (its database session ended); stopping the scheduler");
+                            break;
+                        }
+                    }
+                    stop.cancel();
+                    let _ = tasks.await;
+                    lead.release().await;
+                }
+                Ok(None) => {}
+                Err(err) => warn!(error = %format!("{err:#}"), "could not ask for the lead"),
+            }
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = tokio::time::sleep(LEAD_CHECK) => {}
+            }
+        }
+    }
+}
+
 pub async fn migrate(url: &str, copy_from: Option<&str>) -> anyhow::Result<()> {
     let pool = crate::db::connect(url).await?;
     let applied = crate::db::migrate(&pool)

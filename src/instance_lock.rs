@@ -63,7 +63,7 @@ fn lock(path: &Path, database: &Path) -> anyhow::Result<InstanceLock> {
                 format!("another hearth process (pid {holder})")
             };
             bail!(
-                "{who} is already running on the database {}; only one may run on a database.\n  fix: stop the other process first, or give this one its own [database] url",
+                "{who} is already running on the database {}; only one may run on a database.\n  fix: stop the other process first, or give this one its own [database] url (processes that share a store, with --shards, need PostgreSQL)",
                 database.display()
             );
         }

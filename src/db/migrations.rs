@@ -49,11 +49,16 @@ const SQLITE: &[(&str, &str)] = &embed!["sqlite":
     "0026_connected_days_partial_index.sql",
     "0027_web_sessions.sql",
     "0028_settings_changes.sql",
+    "0029_outbox_claimed_by.sql",
 ];
 
 /// Every file of `migrations/postgres/`, oldest first. PostgreSQL starts from the schema SQLite
 /// reached at version 28; every later migration is a pair, one file in each folder.
-const POSTGRES: &[(&str, &str)] = &embed!["postgres": "0028_schema.sql"];
+const POSTGRES: &[(&str, &str)] = &embed![
+    "postgres":
+    "0028_schema.sql",
+    "0029_outbox_claimed_by.sql",
+];
 
 /// The migrator `sqlx::migrate!("./migrations/<dialect>")` would build.
 pub async fn migrator(backend: Backend) -> anyhow::Result<Migrator> {

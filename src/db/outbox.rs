@@ -92,13 +92,24 @@ pub async fn claim_due(
     claimed_until_ms: i64,
     limit: i64,
 ) -> sqlx::Result<Vec<QueuedPost>> {
-    const SQLITE: &str = "UPDATE outbox SET claimed_until_ms = $2
+    claim_due_for(pool, 0, now_ms, claimed_until_ms, limit).await
+}
+
+/// [`claim_due`] for the process `owner` (see [`release_claims_of_the_gone`]).
+pub async fn claim_due_for(
+    pool: &Pool,
+    owner: i64,
+    now_ms: i64,
+    claimed_until_ms: i64,
+    limit: i64,
+) -> sqlx::Result<Vec<QueuedPost>> {
+    const SQLITE: &str = "UPDATE outbox SET claimed_until_ms = $2, claimed_by = $4
          WHERE id IN (SELECT id FROM outbox
                       WHERE status = 'pending' AND next_attempt_ms <= $1
                         AND (claimed_until_ms IS NULL OR claimed_until_ms <= $1)
                       ORDER BY next_attempt_ms, id LIMIT $3)
          RETURNING id, guild_id, channel_id, kind, nonce, body, attempts, next_attempt_ms, created_at";
-    const POSTGRES: &str = "UPDATE outbox SET claimed_until_ms = $2
+    const POSTGRES: &str = "UPDATE outbox SET claimed_until_ms = $2, claimed_by = $4
          WHERE id IN (SELECT id FROM outbox
                       WHERE status = 'pending' AND next_attempt_ms <= $1
                         AND (claimed_until_ms IS NULL OR claimed_until_ms <= $1)
@@ -113,20 +124,34 @@ pub async fn claim_due(
         .bind(now_ms)
         .bind(claimed_until_ms)
         .bind(limit)
+        .bind(owner)
         .fetch_all(pool)
         .await?;
     posts.sort_by_key(|p| (p.next_attempt_ms, p.id));
     Ok(posts)
 }
 
-/// Releases every claim: at start, claims left by a process that died are nobody's.
-pub async fn release_claims(pool: &Pool) -> sqlx::Result<u64> {
-    let done = sqlx::query(
-        "UPDATE outbox SET claimed_until_ms = NULL WHERE status = 'pending' AND claimed_until_ms IS NOT NULL",
-    )
-    .execute(pool)
-    .await?;
-    Ok(done.rows_affected())
+/// Releases the claims of processes that are gone, so that their posts are sent without waiting
+/// for the claims to expire. SQLite: one process runs on a store, so at its start every claim
+/// is an earlier run's. PostgreSQL: several may; a live one holds the advisory lock keyed by its
+/// owner number (db::advisory), which PostgreSQL drops when the process's session ends.
+pub async fn release_claims_of_the_gone(pool: &Pool) -> sqlx::Result<u64> {
+    let query = match Backend::of_pool(pool) {
+        Backend::Sqlite => sqlx::query(
+            "UPDATE outbox SET claimed_until_ms = NULL, claimed_by = NULL
+             WHERE status = 'pending' AND claimed_until_ms IS NOT NULL",
+        ),
+        Backend::Postgres => sqlx::query(
+            "UPDATE outbox SET claimed_until_ms = NULL, claimed_by = NULL
+             WHERE status = 'pending' AND claimed_until_ms IS NOT NULL
+               AND (claimed_by IS NULL OR claimed_by NOT IN (
+                   SELECT CAST(objid AS BIGINT) FROM pg_locks
+                   WHERE locktype = 'advisory' AND granted AND objsubid = 2
+                     AND CAST(classid AS BIGINT) = $1))",
+        )
+        .bind(i64::from(super::advisory::OWNER_SPACE)),
+    };
+    Ok(query.execute(pool).await?.rows_affected())
 }
 
 /// When the earliest pending post is due (unix ms), if any.

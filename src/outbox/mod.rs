@@ -155,6 +155,9 @@ pub trait Sink: Send + Sync {
 pub struct Outbox {
     pool: Pool,
     wake: Arc<Notify>,
+    /// This process's number on its claims (db::advisory::OWNER_SPACE) when it shares its
+    /// store with other processes; 0 when it runs alone.
+    owner: i64,
 }
 
 impl Outbox {
@@ -162,7 +165,15 @@ impl Outbox {
         Self {
             pool,
             wake: Arc::new(Notify::new()),
+            owner: 0,
         }
+    }
+
+    /// The outbox of a process that shares its store with others: its claims carry `owner`, the
+    /// number of the advisory lock that tells the others it is alive.
+    pub fn owned_by(mut self, owner: i32) -> Self {
+        self.owner = i64::from(owner);
+        self
     }
 
     /// Queues a post and wakes the worker. Queuing the same `dedup_key` twice queues it once.
@@ -248,11 +259,13 @@ pub async fn run_worker(
     shutdown: CancellationToken,
     flush_timeout: Duration,
 ) {
-    // Only one process runs on a database (`instance_lock`), so claims left at start belong to
-    // a process that died mid-send.
-    if let Err(err) = db::outbox::release_claims(&outbox.pool).await {
+    // Claims left by a process that died mid-send (an earlier run, or on PostgreSQL another
+    // process of the store) are released now, and on PostgreSQL again every pass below, so
+    // that a surviving process takes over the posts of one that was killed.
+    if let Err(err) = db::outbox::release_claims_of_the_gone(&outbox.pool).await {
         warn!(error = %err, "could not release the outbox claims of an earlier run");
     }
+    let shared_store = outbox.owner != 0;
     let resumed = db::outbox::pending_count(&outbox.pool).await.unwrap_or(0);
     if resumed > 0 {
         info!(posts = resumed, "resuming pending posts from the outbox");
@@ -261,8 +274,21 @@ pub async fn run_worker(
         pool: outbox.pool.clone(),
         sink,
         policy,
+        owner: outbox.owner,
     };
     loop {
+        if shared_store {
+            match db::outbox::release_claims_of_the_gone(&outbox.pool).await {
+                Ok(0) => {}
+                Ok(released) => {
+                    info!(
+                        posts = released,
+                        "took over the posts of a process that is gone"
+                    )
+                }
+                Err(err) => warn!(error = %err, "could not look for claims of processes gone"),
+            }
+        }
         if let Err(err) = worker.deliver_due().await {
             warn!(error = %format!("{err:#}"), "outbox pass failed; retrying shortly");
         }
@@ -270,6 +296,13 @@ pub async fn run_worker(
             Ok(Some(at)) => Duration::from_millis(u64::try_from(at - unix_now_ms()).unwrap_or(0)),
             Ok(None) => Duration::from_secs(60),
             Err(_) => Duration::from_secs(1),
+        };
+        // Another process's posts are claimed (due, yet not this one's to send) or queued
+        // without waking this worker: look again soon, never at once.
+        let wait = if shared_store {
+            wait.clamp(SHARED_STORE_MIN_WAIT, SHARED_STORE_MAX_WAIT)
+        } else {
+            wait
         };
         tokio::select! {
             () = shutdown.cancelled() => break,
@@ -290,10 +323,15 @@ pub async fn run_worker(
 /// matters for a worker that dies holding them).
 const CLAIM_MS: i64 = 10 * 60 * 1000;
 
+/// How often the worker of a process sharing its store looks for posts at least and at most.
+const SHARED_STORE_MIN_WAIT: Duration = Duration::from_millis(500);
+const SHARED_STORE_MAX_WAIT: Duration = Duration::from_secs(3);
+
 struct Worker {
     pool: Pool,
     sink: Arc<dyn Sink>,
     policy: RetryPolicy,
+    owner: i64,
 }
 
 impl Worker {
@@ -301,7 +339,8 @@ impl Worker {
     async fn deliver_due(&self) -> anyhow::Result<()> {
         loop {
             let now = unix_now_ms();
-            let batch = db::outbox::claim_due(&self.pool, now, now + CLAIM_MS, 50).await?;
+            let batch =
+                db::outbox::claim_due_for(&self.pool, self.owner, now, now + CLAIM_MS, 50).await?;
             if batch.is_empty() {
                 return Ok(());
             }

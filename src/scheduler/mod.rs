@@ -129,12 +129,16 @@ pub async fn run_due(
 const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(2);
 
 /// Runs due jobs until cancelled, sleeping until the earliest job or a wake-up.
+/// `max_sleep`: the longest wait between passes. Alone on its store, the scheduler is woken by
+/// the commands that add jobs (`handle`); a leader among several processes is not woken by the
+/// others' commands, so it looks every few seconds.
 pub async fn run(
     pool: Pool,
     config: Arc<Config>,
     outbox: Outbox,
     handle: SchedulerHandle,
     shutdown: CancellationToken,
+    max_sleep: Duration,
 ) {
     loop {
         let now = crate::domain::clock::Clock::now(&crate::domain::clock::SystemClock);
@@ -154,7 +158,7 @@ pub async fn run(
         tokio::select! {
             () = shutdown.cancelled() => break,
             () = handle.wake.notified() => {}
-            () = tokio::time::sleep(wait.min(Duration::from_secs(3600))) => {}
+            () = tokio::time::sleep(wait.min(max_sleep)) => {}
         }
     }
     info!("scheduler stopped");
