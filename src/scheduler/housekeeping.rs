@@ -84,6 +84,11 @@ pub async fn run(pool: Pool, config: Arc<Config>, shutdown: CancellationToken) {
                 }
             }
         }
+        if minute == 0 {
+            // Which process does the housekeeping shows in its log (the leader's, when several
+            // processes share the store).
+            info!("housekeeping: first pass done (days materialised, left servers purged)");
+        }
         tokio::select! {
             () = shutdown.cancelled() => return,
             () = tokio::time::sleep(Duration::from_secs(60)) => {}
