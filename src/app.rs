@@ -8,10 +8,10 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
-use crate::cli::ShardRange;
 use crate::config::Config;
 use crate::discord::{client, Data};
 use crate::domain::delivery::RetryPolicy;
+use crate::domain::shards::ShardRange;
 use crate::error::exit;
 use crate::outbox::rest::DiscordSink;
 use crate::outbox::{self, Outbox};

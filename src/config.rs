@@ -95,10 +95,19 @@ pub enum CommandRegistration {
     Guilds,
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DatabaseConfig {
     pub url: String,
+}
+
+/// The URL without its password (a PostgreSQL URL may carry one).
+impl std::fmt::Debug for DatabaseConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DatabaseConfig")
+            .field("url", &crate::domain::database::redacted(&self.url))
+            .finish()
+    }
 }
 
 impl Default for DatabaseConfig {

@@ -156,7 +156,7 @@ pub fn database_path(url: &str) -> anyhow::Result<Option<PathBuf>> {
         return Ok(None);
     }
     let options = SqliteConnectOptions::from_str(url)
-        .with_context(|| format!("invalid database url `{url}`"))?;
+        .with_context(|| format!("invalid database url `{}`", redacted(url)))?;
     if url.contains(":memory:") || url.contains("mode=memory") {
         return Ok(None);
     }
@@ -351,7 +351,7 @@ pub async fn connect_with(url: &str, access: Access) -> anyhow::Result<Pool> {
         })?;
     }
     let options = AnyConnectOptions::from_str(url)
-        .with_context(|| format!("invalid database url `{url}`"))?;
+        .with_context(|| format!("invalid database url `{}`", redacted(url)))?;
     let pool = match backend {
         Backend::Sqlite => AnyPoolOptions::new()
             // One is held by the activity writer (features::activity); four for everything else.
@@ -384,6 +384,14 @@ pub async fn connect_with(url: &str, access: Access) -> anyhow::Result<Pool> {
             AnyPoolOptions::new()
                 .max_connections(10)
                 .acquire_timeout(Duration::from_secs(10))
+                // PostgreSQL's NOTICEs ("relation … already exists, skipping") are not the
+                // operator's business; warnings and errors still reach the log.
+                .after_connect(|conn, _| {
+                    Box::pin(async move {
+                        conn.execute("SET client_min_messages = warning").await?;
+                        Ok(())
+                    })
+                })
                 .connect_with(options)
                 .await
                 .with_context(|| format!("cannot connect to the database `{}`", redacted(url)))

@@ -8,7 +8,7 @@ use tracing::info;
 
 use super::serenity::{self, HttpBuilder};
 use super::{commands, embeds, errors, events, Data, Error};
-use crate::config::{CommandRegistration, Config};
+use crate::config::Config;
 
 /// The HTTP client: Discord's API, or an emulator/proxy at `[discord] api_base_url`.
 pub fn http(config: &Config, token: &str) -> serenity::Http {
@@ -66,7 +66,14 @@ pub async fn build(
         })
         .setup(move |ctx, ready, framework| {
             Box::pin(async move {
-                match register(ctx, ready, &framework.options().commands, registration).await {
+                match super::registration::register(
+                    ctx,
+                    ready,
+                    &framework.options().commands,
+                    registration,
+                )
+                .await
+                {
                     Ok(count) => {
                         info!(
                             commands = count,
@@ -90,56 +97,4 @@ pub async fn build(
         .framework(framework)
         .await
         .context("building the Discord client")
-}
-
-/// With per-guild registration, each shard's READY lists only that shard's guilds: setup
-/// registered the first shard's, this registers the other shards' as their READY arrives.
-pub async fn register_in_shard(
-    framework: poise::FrameworkContext<'_, Data, Error>,
-    ready: &serenity::Ready,
-) -> anyhow::Result<()> {
-    let data = framework.user_data;
-    let shard = ready.shard.map(|s| s.id.0);
-    if data.config.discord.register_commands != CommandRegistration::Guilds
-        || shard == data.setup_shard
-    {
-        return Ok(());
-    }
-    let count = register(
-        framework.serenity_context,
-        ready,
-        &framework.options().commands,
-        CommandRegistration::Guilds,
-    )
-    .await?;
-    info!(
-        shard,
-        commands = count,
-        guilds = ready.guilds.len(),
-        "commands registered in the shard's guilds"
-    );
-    Ok(())
-}
-
-async fn register(
-    ctx: &serenity::Context,
-    ready: &serenity::Ready,
-    commands: &[poise::Command<Data, Error>],
-    registration: CommandRegistration,
-) -> anyhow::Result<usize> {
-    match registration {
-        CommandRegistration::Global => {
-            poise::builtins::register_globally(ctx, commands)
-                .await
-                .context("registering slash commands globally")?;
-        }
-        CommandRegistration::Guilds => {
-            for guild in &ready.guilds {
-                poise::builtins::register_in_guild(ctx, commands, guild.id)
-                    .await
-                    .with_context(|| format!("registering slash commands in guild {}", guild.id))?;
-            }
-        }
-    }
-    Ok(commands.len())
 }

@@ -135,7 +135,7 @@ async fn feature_event(
             events::interested(&data.pool, unsubscribed.scheduled_event_id.get(), -1).await?;
         }
         FullEvent::Ready { data_about_bot } => {
-            super::client::register_in_shard(framework, data_about_bot).await?;
+            super::registration::register_in_shard(framework, data_about_bot).await?;
         }
         FullEvent::GuildDelete { incomplete, .. } if !incomplete.unavailable => {
             db::guilds::mark_left(&data.pool, incomplete.id.get(), unix_now()).await?;

@@ -13,6 +13,7 @@ pub mod events;
 pub mod interactions;
 pub mod members;
 pub mod preflight;
+pub mod registration;
 pub mod tracking;
 
 use std::sync::Arc;

@@ -21,5 +21,6 @@ pub mod ratelimit;
 pub mod recognition;
 pub mod schedule;
 pub mod settings;
+pub mod shards;
 pub mod surveys;
 pub mod template;

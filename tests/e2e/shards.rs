@@ -10,20 +10,67 @@ use serde_json::json;
 
 use crate::common::*;
 
-/// Guild ids whose shard (of 2) alternates 0, 1, 0, 1...: a guild's shard comes from its id's
-/// timestamp bits, and ids made in one millisecond would all land on one shard.
-fn spread_ids(count: u64) -> Vec<u64> {
+/// Guild ids spread evenly over the shards of `total` (shard 0, 1, ..., 0, 1, ...): a guild's
+/// shard comes from its id's timestamp bits, and ids made in one millisecond would all land on
+/// one shard.
+fn spread_over(count: u64, total: u64) -> Vec<u64> {
     let base = u64::try_from(hearth::domain::clock::now().timestamp_millis()).unwrap_or(0)
         - 30 * 86_400_000
         - 1_420_070_400_000;
-    let base = base - base % 2;
-    (0..count).map(|k| ((base + k) << 22) | 11).collect()
+    let base = base - base % total;
+    (0..count).map(|k| ((base + k) << 22) | 13).collect()
 }
 
 struct Community {
     guild: u64,
     general: u64,
     welcome: u64,
+}
+
+/// A community per id, each with #general and #welcome, and `manager` a manager in each.
+fn communities(emu: &Emulator, ids: &[u64], manager: u64) -> Vec<Community> {
+    ids.iter()
+        .enumerate()
+        .map(|(i, &guild)| {
+            emu.add_guild_with_id(guild, &format!("Community {i}"), BOT_PERMISSIONS);
+            let general = emu.add_channel(guild, "general", 0);
+            let welcome = emu.add_channel(guild, "welcome", 0);
+            emu.set_role_permissions(guild, guild, MEMBER_PERMISSIONS);
+            let staff = emu.add_role(guild, "Staff", MANAGE_GUILD);
+            emu.add_member(guild, manager, &[staff]);
+            Community {
+                guild,
+                general,
+                welcome,
+            }
+        })
+        .collect()
+}
+
+/// Each community's manager turns welcomes on; the interaction reaches only the owning shard.
+async fn turn_welcomes_on(emu: &Emulator, communities: &[Community], manager: u64) {
+    for c in communities {
+        let reply = emu
+            .slash_command(
+                c.guild,
+                c.general,
+                manager,
+                "welcome",
+                json!([{"type": 1, "name": "setup", "options": [
+                    {"type": 7, "name": "channel", "value": c.welcome.to_string()},
+                    {"type": 5, "name": "dm", "value": false}
+                ]}]),
+            )
+            .response(WAIT)
+            .await
+            .unwrap();
+        let text = text_of(&reply.body["data"]);
+        assert!(
+            text.contains("Welcomes are on"),
+            "guild {}: {text}",
+            c.guild
+        );
+    }
 }
 
 #[tokio::test]
@@ -37,20 +84,7 @@ async fn one_process_runs_two_shards_and_welcomes_once_per_guild() {
     .await
     .unwrap();
     let manager = emu.add_user("maria", false);
-    let mut communities = Vec::new();
-    for (i, guild) in spread_ids(8).into_iter().enumerate() {
-        emu.add_guild_with_id(guild, &format!("Community {i}"), BOT_PERMISSIONS);
-        let general = emu.add_channel(guild, "general", 0);
-        let welcome = emu.add_channel(guild, "welcome", 0);
-        emu.set_role_permissions(guild, guild, MEMBER_PERMISSIONS);
-        let staff = emu.add_role(guild, "Staff", MANAGE_GUILD);
-        emu.add_member(guild, manager, &[staff]);
-        communities.push(Community {
-            guild,
-            general,
-            welcome,
-        });
-    }
+    let communities = communities(&emu, &spread_over(8, 2), manager);
     let on_shard: Vec<u64> = communities.iter().map(|c| shard_of(c.guild, 2)).collect();
     assert_eq!(on_shard.iter().filter(|s| **s == 0).count(), 4);
     assert_eq!(on_shard.iter().filter(|s| **s == 1).count(), 4);
@@ -88,29 +122,7 @@ async fn one_process_runs_two_shards_and_welcomes_once_per_guild() {
         bot.log()
     );
 
-    // Each guild's manager turns welcomes on: the interaction reaches only the owning shard.
-    for c in &communities {
-        let reply = emu
-            .slash_command(
-                c.guild,
-                c.general,
-                manager,
-                "welcome",
-                json!([{"type": 1, "name": "setup", "options": [
-                    {"type": 7, "name": "channel", "value": c.welcome.to_string()},
-                    {"type": 5, "name": "dm", "value": false}
-                ]}]),
-            )
-            .response(WAIT)
-            .await
-            .unwrap();
-        let text = text_of(&reply.body["data"]);
-        assert!(
-            text.contains("Welcomes are on"),
-            "guild {}: {text}",
-            c.guild
-        );
-    }
+    turn_welcomes_on(&emu, &communities, manager).await;
 
     let mut newcomers = Vec::new();
     for (i, c) in communities.iter().enumerate() {
@@ -163,7 +175,7 @@ async fn one_process_runs_two_shards_and_welcomes_once_per_guild() {
 #[tokio::test]
 async fn per_guild_registration_covers_the_guilds_of_every_shard() {
     let emu = Emulator::start().await.unwrap();
-    let guilds = spread_ids(4);
+    let guilds = spread_over(4, 2);
     for (i, guild) in guilds.iter().enumerate() {
         emu.add_guild_with_id(*guild, &format!("Community {i}"), BOT_PERMISSIONS);
     }
@@ -250,15 +262,6 @@ fn bad_shard_flags_exit_2_naming_the_flag_and_the_fix() {
     }
 }
 
-/// Guild ids spread evenly over the shards of `total`: ids made one millisecond apart.
-fn spread_over(count: u64, total: u64) -> Vec<u64> {
-    let base = u64::try_from(hearth::domain::clock::now().timestamp_millis()).unwrap_or(0)
-        - 30 * 86_400_000
-        - 1_420_070_400_000;
-    let base = base - base % total;
-    (0..count).map(|k| ((base + k) << 22) | 13).collect()
-}
-
 /// Starts `hearth run --shards <shards> --shard-total 4` on the shared store.
 fn start_process(emu: &Emulator, dir: &std::path::Path, url: &str, shards: &str) -> BotProcess {
     let config = harness::write_config(
@@ -296,20 +299,7 @@ async fn two_processes_share_a_postgres_store_and_each_thing_happens_once() {
     .await
     .unwrap();
     let manager = emu.add_user("maria", false);
-    let mut communities = Vec::new();
-    for (i, guild) in spread_over(8, 4).into_iter().enumerate() {
-        emu.add_guild_with_id(guild, &format!("Community {i}"), BOT_PERMISSIONS);
-        let general = emu.add_channel(guild, "general", 0);
-        let welcome = emu.add_channel(guild, "welcome", 0);
-        emu.set_role_permissions(guild, guild, MEMBER_PERMISSIONS);
-        let staff = emu.add_role(guild, "Staff", MANAGE_GUILD);
-        emu.add_member(guild, manager, &[staff]);
-        communities.push(Community {
-            guild,
-            general,
-            welcome,
-        });
-    }
+    let communities = communities(&emu, &spread_over(8, 4), manager);
     let store = tempfile::tempdir().unwrap();
     let url = crate::support::store_url(&store.path().join("shared.db"));
     let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
@@ -339,23 +329,7 @@ async fn two_processes_share_a_postgres_store_and_each_thing_happens_once() {
     );
 
     // Every guild is served by the process holding its shard, once.
-    for c in &communities {
-        let reply = emu
-            .slash_command(
-                c.guild,
-                c.general,
-                manager,
-                "welcome",
-                json!([{"type": 1, "name": "setup", "options": [
-                    {"type": 7, "name": "channel", "value": c.welcome.to_string()},
-                    {"type": 5, "name": "dm", "value": false}
-                ]}]),
-            )
-            .response(WAIT)
-            .await
-            .unwrap();
-        assert!(text_of(&reply.body["data"]).contains("Welcomes are on"));
-    }
+    turn_welcomes_on(&emu, &communities, manager).await;
     for (i, c) in communities.iter().enumerate() {
         let newcomer = emu.add_user(&format!("newcomer{i}"), false);
         emu.member_join(c.guild, newcomer, false);
