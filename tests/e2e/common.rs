@@ -203,6 +203,35 @@ pub async fn wait_posts(
     }
 }
 
+/// The first post in `channel` whose content holds `text` (other posts, such as the greeting a
+/// newly seen server may get depending on event order, are passed over).
+pub async fn wait_post_containing(
+    emu: &discord_emulator::Emulator,
+    channel: u64,
+    text: &str,
+) -> discord_emulator::RecordedRequest {
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let found = posts_in(emu, channel).into_iter().find(|p| {
+            p.body["content"]
+                .as_str()
+                .is_some_and(|content| content.contains(text))
+        });
+        if let Some(post) = found {
+            return post;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no post holding `{text}` in channel {channel}: {:#?}",
+            posts_in(emu, channel)
+                .iter()
+                .map(|p| &p.body)
+                .collect::<Vec<_>>()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// A person needs a moment between seeing a modal and submitting it; the bot starts listening for
 /// the submission only after Discord confirmed the modal, so tests wait like a person would.
 pub async fn human_pause() {

@@ -66,15 +66,7 @@ async fn an_nps_wave_is_answered_anonymously_once_per_member_and_reported() {
     world.set_channel("feedback", feedback).await;
     let started = text_of(&world.run(world.manager, "survey", "nps", json!([])).await);
     assert!(started.contains("Survey #1 is open"), "{started}");
-    let post = wait_posts(&world.emu, world.general, 1).await.remove(0);
-    assert!(
-        post.body["content"]
-            .as_str()
-            .unwrap()
-            .contains("recommend this community"),
-        "{}",
-        post.body
-    );
+    let post = wait_post_containing(&world.emu, world.general, "recommend this community").await;
 
     let members: Vec<u64> = (0..4)
         .map(|i| {
