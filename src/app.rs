@@ -219,10 +219,10 @@ async fn shutdown_signal() {
     }
 }
 
-/// `hearth migrate`.
 /// The tasks that must run once per store whatever the number of processes: the scheduler (jobs
 /// are also claimed, so a job is not run twice in the moment a lead changes hands) and the
 /// housekeeping (rollups, purges).
+#[derive(Clone)]
 struct OncePerStore {
     pool: crate::db::Pool,
     config: Arc<Config>,
@@ -265,15 +265,7 @@ impl OncePerStore {
                 Ok(Some(mut lead)) => {
                     info!("leading: this process runs the scheduler and the housekeeping");
                     let stop = shutdown.child_token();
-                    let tasks = tokio::spawn(
-                        OncePerStore {
-                            pool: self.pool.clone(),
-                            config: self.config.clone(),
-                            outbox: self.outbox.clone(),
-                            scheduler: self.scheduler.clone(),
-                        }
-                        .run(stop.clone(), LEADER_MAX_SLEEP),
-                    );
+                    let tasks = tokio::spawn(self.clone().run(stop.clone(), LEADER_MAX_SLEEP));
                     loop {
                         tokio::select! {
                             () = shutdown.cancelled() => break,
@@ -299,6 +291,7 @@ impl OncePerStore {
     }
 }
 
+/// `hearth migrate [--copy-from URL] [--to URL]`.
 pub async fn migrate(url: &str, copy_from: Option<&str>) -> anyhow::Result<()> {
     let pool = crate::db::connect(url).await?;
     let applied = crate::db::migrate(&pool)

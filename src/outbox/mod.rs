@@ -259,9 +259,9 @@ pub async fn run_worker(
     shutdown: CancellationToken,
     flush_timeout: Duration,
 ) {
-    // Claims left by a process that died mid-send (an earlier run, or on PostgreSQL another
-    // process of the store) are released now, and on PostgreSQL again every pass below, so
-    // that a surviving process takes over the posts of one that was killed.
+    // Claims left by a process that died mid-send (an earlier run, or another process of a
+    // shared PostgreSQL store) are released now and, on a shared store, again every pass below,
+    // so that a surviving process takes over the posts of one that was killed.
     if let Err(err) = db::outbox::release_claims_of_the_gone(&outbox.pool).await {
         warn!(error = %err, "could not release the outbox claims of an earlier run");
     }
