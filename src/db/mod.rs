@@ -69,7 +69,7 @@ pub fn from_sql_id(id: i64) -> u64 {
     id as u64
 }
 
-/// A field of a row struct read by [`from_row!`]: what `Row::try_get` does, except that a `bool`
+/// A field of a row struct read by `from_row!`: what `Row::try_get` does, except that a `bool`
 /// is read from a 0/1 integer (the stores keep flags as integers; sqlx's `Any` driver decodes a
 /// bool only from a boolean).
 pub trait Column: Sized {
