@@ -366,3 +366,58 @@ async fn without_create_private_threads_the_round_is_reported_not_lost_silently(
     assert_eq!(refused.len(), 1, "refused once, not retried: {refused:?}");
     assert_eq!(refused[0].status, 403);
 }
+
+/// `/connect join group_size` (product §11): members who ask for a group of three meet in a trio
+/// of their own; the others still meet in pairs.
+#[tokio::test]
+async fn members_who_ask_for_three_meet_in_a_trio_and_the_others_in_pairs() {
+    let world = World::new().await;
+    let channel = world.emu.add_channel(world.guild, "connections", 0);
+    let _bot = world.start_bot(1).await;
+    let setup = say(
+        &world,
+        world.manager,
+        "setup",
+        json!([
+            {"type": 7, "name": "channel", "value": channel.to_string()},
+            {"type": 3, "name": "every", "value": "mon 10:00"}
+        ]),
+    )
+    .await;
+    assert!(setup.contains("Connections are set up"), "{setup}");
+    let (mut trio, mut pairs) = (BTreeSet::new(), BTreeSet::new());
+    for (i, name) in ["ana", "ben", "cleo", "dev", "eli", "fay", "gus"]
+        .into_iter()
+        .enumerate()
+    {
+        let user = world.emu.add_user(name, false);
+        world.emu.add_member(world.guild, user, &[]);
+        let mut options = vec![json!({"type": 3, "name": "interests", "value": "rust, tea"})];
+        if i < 3 {
+            // The choice "3: a small group".
+            options.push(json!({"type": 4, "name": "group_size", "value": 1}));
+            trio.insert(user);
+        } else {
+            pairs.insert(user);
+        }
+        let joined = say(&world, user, "join", json!(options)).await;
+        assert!(joined.contains("You're in"), "{joined}");
+    }
+    let round = say(&world, world.manager, "run-now", json!([])).await;
+    assert!(
+        round.contains("Round 1: 7 member(s) in 3 group(s)"),
+        "{round}"
+    );
+    let threads = wait_threads(&world, channel, 3).await;
+    let made = groups(&world, &threads);
+    assert!(
+        made.contains(&trio),
+        "the three who asked meet together: {made:?}"
+    );
+    let others: Vec<&BTreeSet<u64>> = made.iter().filter(|g| **g != trio).collect();
+    assert_eq!(others.len(), 2, "{made:?}");
+    assert!(
+        others.iter().all(|g| g.len() == 2 && g.is_subset(&pairs)),
+        "{made:?}"
+    );
+}
