@@ -40,7 +40,17 @@ async fn settings_changes_are_audited_with_who_and_when_and_refusals_are_not() {
         )
         .await;
 
-    let log = text_of(&world.run(world.manager, "config", "audit", json!([])).await);
+    // A change is recorded right after its command answered (poise's post-command hook), so
+    // the latest one may take a moment to show.
+    let mut log = String::new();
+    let deadline = std::time::Instant::now() + WAIT;
+    while std::time::Instant::now() < deadline {
+        log = text_of(&world.run(world.manager, "config", "audit", json!([])).await);
+        if log.contains("/config channel") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
     let manager = format!("<@{}>", world.manager);
     assert!(
         log.contains(&format!(
