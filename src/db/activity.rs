@@ -48,15 +48,18 @@ async fn insert_rows(conn: &mut AnyConnection, records: &[Record]) -> sqlx::Resu
     // columns left unset and no checks, so nothing else is ignored.
     const COLUMNS: &str =
         "activity (guild_id, user_id, at, kind, channel_id, target_id, reply_to, in_thread)";
-    let sql = if conn.backend_name() == "SQLite" {
-        super::statements::values(
+    let backend = super::Backend::of_connection(conn);
+    let sql = match backend {
+        super::Backend::Sqlite => super::statements::values(
+            backend,
             &format!("INSERT OR IGNORE INTO {COLUMNS}"),
             records.len(),
             8,
-        )
-    } else {
-        super::statements::values(&format!("INSERT INTO {COLUMNS}"), records.len(), 8)
-            + " ON CONFLICT DO NOTHING"
+        ),
+        super::Backend::Postgres => {
+            super::statements::values(backend, &format!("INSERT INTO {COLUMNS}"), records.len(), 8)
+                + " ON CONFLICT DO NOTHING"
+        }
     };
     let mut query = sqlx::query(&sql);
     for r in records {

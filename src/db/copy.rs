@@ -197,8 +197,12 @@ async fn insert(
     width: usize,
     rows: &[Vec<Value>],
 ) -> anyhow::Result<()> {
-    let sql =
-        super::statements::values(&format!("INSERT INTO {table} ({list})"), rows.len(), width);
+    let sql = super::statements::values(
+        Backend::of_connection(target),
+        &format!("INSERT INTO {table} ({list})"),
+        rows.len(),
+        width,
+    );
     let mut query = sqlx::query(&sql);
     for value in rows.iter().flatten() {
         query = match value {

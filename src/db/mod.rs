@@ -34,7 +34,6 @@ pub mod welcome;
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
-use std::time::Duration;
 
 use anyhow::Context as _;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
@@ -121,6 +120,14 @@ pub fn sql_flag(value: bool) -> i64 {
 pub use crate::domain::database::{redacted, Backend};
 
 impl Backend {
+    /// The database behind a connection.
+    pub fn of_connection(conn: &sqlx::AnyConnection) -> Backend {
+        match conn.backend_name() {
+            "SQLite" => Backend::Sqlite,
+            _ => Backend::Postgres,
+        }
+    }
+
     /// The database behind an open pool.
     pub fn of_pool(pool: &Pool) -> Backend {
         match pool.connect_options().database_url.scheme() {
@@ -382,8 +389,9 @@ pub async fn connect_with(url: &str, access: Access) -> anyhow::Result<Pool> {
                 create_postgres_database(&options).await?;
             }
             AnyPoolOptions::new()
+                // sqlx's 30 s acquire timeout, as on SQLite: a burst of gateway events (a process
+                // taking over thousands of servers) must wait for a connection, not fail.
                 .max_connections(10)
-                .acquire_timeout(Duration::from_secs(10))
                 // PostgreSQL's NOTICEs ("relation … already exists, skipping") are not the
                 // operator's business; warnings and errors still reach the log.
                 .after_connect(|conn, _| {

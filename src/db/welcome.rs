@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use sqlx::{AnyConnection, AnyExecutor};
 
 use super::statements::values;
-use super::{from_sql_id, sql_flag, to_sql_id, Pool};
+use super::{from_sql_id, sql_flag, to_sql_id, Backend, Pool};
 
 /// The welcome switches of a guild.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -218,6 +218,7 @@ pub async fn apply(conn: &mut AnyConnection, changes: &[Membership]) -> sqlx::Re
 pub async fn record_joins(conn: &mut AnyConnection, joins: &[Join]) -> sqlx::Result<()> {
     for rows in super::statements::statements(joins) {
         let sql = values(
+            Backend::of_connection(conn),
             "INSERT INTO member_joins (guild_id, user_id, joined_at, pending, welcomed)",
             rows.len(),
             5,
@@ -244,6 +245,7 @@ pub async fn record_joins(conn: &mut AnyConnection, joins: &[Join]) -> sqlx::Res
     let spans: Vec<_> = spans.into_iter().collect();
     for rows in super::statements::statements(&spans) {
         let mut sql = values(
+            Backend::of_connection(conn),
             "INSERT INTO members (guild_id, user_id, first_joined_at, last_joined_at)",
             rows.len(),
             4,
@@ -291,6 +293,7 @@ pub async fn record_known_joins(
     let earliest = earliest_per_member(known);
     for rows in super::statements::statements(&earliest) {
         let mut sql = values(
+            Backend::of_connection(conn),
             "INSERT INTO members (guild_id, user_id, first_joined_at, join_day_stale)",
             rows.len(),
             4,
@@ -325,6 +328,7 @@ pub async fn record_first_messages(
     let earliest = earliest_per_member(firsts);
     for rows in super::statements::statements(&earliest) {
         let mut sql = values(
+            Backend::of_connection(conn),
             "INSERT INTO members (guild_id, user_id, first_message_at)",
             rows.len(),
             3,
