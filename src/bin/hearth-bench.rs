@@ -755,12 +755,7 @@ struct Side {
 impl Side {
     fn of(rounds: &[Round], events: usize) -> Self {
         let events = events as f64;
-        let rate = median(
-            &mut rounds
-                .iter()
-                .map(|r| events / r.secs)
-                .collect::<Vec<_>>(),
-        );
+        let rate = median(&mut rounds.iter().map(|r| events / r.secs).collect::<Vec<_>>());
         // CPU microseconds per event, median over rounds: the bot's own cost, whatever the
         // noise.
         let per_event = |values: Vec<f64>| {
@@ -768,8 +763,18 @@ impl Side {
             (!per_event.is_empty()).then(|| median(&mut per_event))
         };
         let cpu_us = per_event(rounds.iter().filter_map(|r| r.cpu).collect());
-        let backends = per_event(rounds.iter().filter_map(|r| r.db_cpu.map(|c| c.0)).collect());
-        let shared = per_event(rounds.iter().filter_map(|r| r.db_cpu.map(|c| c.1)).collect());
+        let backends = per_event(
+            rounds
+                .iter()
+                .filter_map(|r| r.db_cpu.map(|c| c.0))
+                .collect(),
+        );
+        let shared = per_event(
+            rounds
+                .iter()
+                .filter_map(|r| r.db_cpu.map(|c| c.1))
+                .collect(),
+        );
         let ms = |d: Duration| d.as_secs_f64() * 1000.0;
         // The first start creates the database; the warm ones follow.
         let warm = if rounds.len() > 1 {
@@ -1027,7 +1032,10 @@ async fn ingest(args: &Args, exe_dir: &std::path::Path) -> anyhow::Result<Value>
     );
     let expected_records = expected_total.total();
     let expected_joins = expected_total.joins;
-    for (name, check) in [("hearth store", Some(&check)), ("hearth PostgreSQL store", check_pg.as_ref())] {
+    for (name, check) in [
+        ("hearth store", Some(&check)),
+        ("hearth PostgreSQL store", check_pg.as_ref()),
+    ] {
         if let Some(c) = check {
             println!(
                 "{name}: {} of {expected_records} activity records, {} lost, {} extra; {} of \

@@ -37,6 +37,7 @@ impl PgDatabase {
     fn drop_database(&self) {
         // `psql` (as `.ci/run` uses it): a drop must work from `Drop`, outside any runtime.
         let status = std::process::Command::new("psql")
+            .env("PGOPTIONS", "-c client_min_messages=warning")
             .arg(format!("{}/postgres", self.server))
             .args([
                 "-qc",

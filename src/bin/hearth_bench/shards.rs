@@ -214,9 +214,10 @@ async fn check(
 }
 
 pub async fn run(args: &Args) -> anyhow::Result<Value> {
-    let server = args.postgres.as_deref().context(
-        "--only shards runs on PostgreSQL: give --postgres postgres://user@host:port",
-    )?;
+    let server = args
+        .postgres
+        .as_deref()
+        .context("--only shards runs on PostgreSQL: give --postgres postgres://user@host:port")?;
     let total = args.shard_total;
     let members = if args.members_set {
         args.members
@@ -259,10 +260,8 @@ pub async fn run(args: &Args) -> anyhow::Result<Value> {
         args.rounds
     );
 
-    let scratch = Scratch(std::env::temp_dir().join(format!(
-        "hearth-bench-shards-{}",
-        std::process::id()
-    )));
+    let scratch =
+        Scratch(std::env::temp_dir().join(format!("hearth-bench-shards-{}", std::process::id())));
     std::fs::create_dir_all(scratch.path())?;
     let shard_args = |range: String| {
         vec![
@@ -413,8 +412,18 @@ pub async fn run(args: &Args) -> anyhow::Result<Value> {
         "  each round's ratio, median", "", ""
     );
     row("CPU per event, Hearth processes, us", one.cpu, many.cpu, 2);
-    row("  + PostgreSQL's backends, us", one.backends, many.backends, 2);
-    row("  + PostgreSQL's shared writers, us", one.shared, many.shared, 2);
+    row(
+        "  + PostgreSQL's backends, us",
+        one.backends,
+        many.backends,
+        2,
+    );
+    row(
+        "  + PostgreSQL's shared writers, us",
+        one.shared,
+        many.shared,
+        2,
+    );
     row(
         "  = CPU per event, all, us",
         one.cpu + one.backends + one.shared,
