@@ -212,6 +212,37 @@ async fn settle(pid: Option<u32>) {
     }
 }
 
+/// [`settle`] for Hearth processes and, on PostgreSQL, the server's backends for the store too:
+/// all of them together under a tenth of a core for half a second (at most two minutes).
+/// Returns how long that took. On PostgreSQL a process's start-up work (the rollup folding the
+/// last round's records into days runs first thing) is mostly the server's: waiting for the
+/// process alone started the replay while the server was still at it.
+async fn settle_all(pids: &[Option<u32>], pg: Option<(&hearth::db::Pool, &str)>) -> Duration {
+    const STEP: Duration = Duration::from_millis(250);
+    let started = Instant::now();
+    let sample = || async {
+        let own: f64 = pids.iter().filter_map(|p| p.and_then(cpu_secs)).sum();
+        let db = match pg {
+            Some((pool, name)) => pg::cpu(pool, name).await.ok(),
+            None => None,
+        };
+        (own, db)
+    };
+    let (mut last, mut quiet) = (sample().await, 0);
+    while quiet < 2 && started.elapsed() < Duration::from_secs(120) {
+        tokio::time::sleep(STEP).await;
+        let now = sample().await;
+        let db = match (&last.1, &now.1) {
+            (Some(a), Some(b)) => pg::cpu_between(a, b).0,
+            _ => 0.0,
+        };
+        let busy = now.0 - last.0 + db > STEP.as_secs_f64() / 10.0;
+        quiet = if busy { 0 } else { quiet + 1 };
+        last = now;
+    }
+    started.elapsed()
+}
+
 /// One message of the replay, before it becomes gateway frames.
 struct ReplayMessage {
     at: chrono::DateTime<chrono::Utc>,
@@ -488,6 +519,8 @@ struct Round {
     startup: Duration,
     guild_rss: Option<u64>,
     secs: f64,
+    /// From ready to quiet (GUILD_CREATE, Hearth's start-up rollup), before the replay.
+    settle: Duration,
     /// CPU seconds the bot used during the replay (contention-free cost, unlike `secs`).
     cpu: Option<f64>,
     /// On PostgreSQL, CPU seconds the server spent during the replay: the store's backends and
@@ -514,7 +547,9 @@ async fn bare_round(
     let mut lines = BufReader::new(bare.stdout.take().context("no stdout")?).lines();
     while lines.next_line().await?.as_deref() != Some("ready") {}
     let startup = started.elapsed();
+    let settled = Instant::now();
     settle(bare.id()).await;
+    let settle = settled.elapsed();
     let guild_rss = bare.id().and_then(peak_rss_kib);
     let cpu_before = bare.id().and_then(cpu_secs);
     let started = Instant::now();
@@ -539,6 +574,7 @@ async fn bare_round(
     bare.kill().await?;
     Ok(Round {
         startup,
+        settle,
         guild_rss,
         secs,
         cpu,
@@ -565,7 +601,7 @@ async fn hearth_round(
     let mut bot = BotProcess::spawn(&hearth_exe, dir, config)?;
     bot.wait_ready(round + 1).await?;
     let startup = started.elapsed();
-    settle(bot.pid()).await;
+    let settle = settle_all(&[bot.pid()], pg.map(|name| (pool, name))).await;
     let guild_rss = bot.pid().and_then(peak_rss_kib);
     let cpu_before = bot.pid().and_then(cpu_secs);
     let db_before = match pg {
@@ -593,6 +629,7 @@ async fn hearth_round(
     bot.terminate().await?;
     Ok(Round {
         startup,
+        settle,
         guild_rss,
         secs,
         cpu,
@@ -868,19 +905,23 @@ async fn ingest(args: &Args, exe_dir: &std::path::Path) -> anyhow::Result<Value>
             );
         }
         eprintln!(
-            "round {}: bare {:.2} s ({:.2} s CPU), hearth {:.2} s ({:.2} s CPU){}",
+            "round {}: bare {:.2} s ({:.2} s CPU), hearth {:.2} s ({:.2} s CPU; settled {:.1} s \
+             after ready){}",
             round + 1,
             bare[round].secs,
             bare[round].cpu.unwrap_or(f64::NAN),
             hearth[round].secs,
             hearth[round].cpu.unwrap_or(f64::NAN),
+            hearth[round].settle.as_secs_f64(),
             hearth_pg.get(round).map_or(String::new(), |r| {
                 let (backends, shared) = r.db_cpu.unwrap_or((f64::NAN, f64::NAN));
                 format!(
                     ", hearth on PostgreSQL {:.2} s ({:.2} s CPU, PostgreSQL {backends:.2} s in \
-                     its backends and {shared:.2} s in the shared writers)",
+                     its backends and {shared:.2} s in the shared writers; settled {:.1} s after \
+                     ready)",
                     r.secs,
-                    r.cpu.unwrap_or(f64::NAN)
+                    r.cpu.unwrap_or(f64::NAN),
+                    r.settle.as_secs_f64()
                 )
             })
         );

@@ -25,7 +25,7 @@ use discord_emulator::{shard_of, Emulator, IdentifyOutcome};
 use hearth::demo::harness::{self, BotProcess};
 use serde_json::{json, Value};
 
-use super::{cpu_secs, median, peak_rss_kib, pg, settle, Args, Expected, Replay, Scratch};
+use super::{cpu_secs, median, peak_rss_kib, pg, settle_all, Args, Expected, Replay, Scratch};
 
 /// Guild ids whose shard (of `total`) goes 0, 1, ..., total - 1, 0, ...: a guild's shard comes
 /// from its id's timestamp bits, and ids made in one millisecond would all land on one shard.
@@ -50,6 +50,8 @@ struct Setup {
 struct ShardRound {
     /// Process start to every shard identified.
     startup: Duration,
+    /// Then until the processes and the store's backends are quiet.
+    settle: Duration,
     secs: f64,
     /// CPU seconds of each Hearth process during the replay.
     cpu: Vec<f64>,
@@ -110,9 +112,8 @@ async fn shard_round(
     .await
     .context("waiting for every shard to be identified")?;
     let startup = started.elapsed();
-    for bot in &bots {
-        settle(bot.pid()).await;
-    }
+    let pids: Vec<Option<u32>> = bots.iter().map(BotProcess::pid).collect();
+    let settle = settle_all(&pids, Some((pool, &setup.db.name))).await;
     let cpu_before: Vec<Option<f64>> = bots.iter().map(|b| b.pid().and_then(cpu_secs)).collect();
     let db_before = pg::cpu(pool, &setup.db.name).await?;
     let started = Instant::now();
@@ -162,6 +163,7 @@ async fn shard_round(
     }
     Ok(ShardRound {
         startup,
+        settle,
         secs,
         cpu,
         db_cpu,
@@ -313,13 +315,15 @@ pub async fn run(args: &Args) -> anyhow::Result<Value> {
                 shard_round(&emu, &setups[i], round, frames, expected.total(), total).await?;
             let cpu: f64 = result.cpu.iter().sum();
             eprintln!(
-                "round {}, {}: {:.2} s ({:.0} events/s), startup {:.1} s; CPU {cpu:.2} s in \
-                 Hearth ({:?}), PostgreSQL {:.2} s in backends and {:.2} s in shared writers",
+                "round {}, {}: {:.2} s ({:.0} events/s), startup {:.1} s, settled {:.1} s \
+                 later; CPU {cpu:.2} s in Hearth ({:?}), PostgreSQL {:.2} s in backends and \
+                 {:.2} s in shared writers",
                 round + 1,
                 setups[i].name,
                 result.secs,
                 events as f64 / result.secs,
                 result.startup.as_secs_f64(),
+                result.settle.as_secs_f64(),
                 result
                     .cpu
                     .iter()
@@ -471,7 +475,8 @@ pub async fn run(args: &Args) -> anyhow::Result<Value> {
                                   "postgres_shared_writers": s.shared,
                                   "total": s.cpu + s.backends + s.shared },
             "rounds": setup.rounds.iter().map(|r| json!({
-                "secs": r.secs, "startup_secs": r.startup.as_secs_f64(), "cpu_secs": r.cpu,
+                "secs": r.secs, "startup_secs": r.startup.as_secs_f64(),
+                "settle_secs": r.settle.as_secs_f64(), "cpu_secs": r.cpu,
                 "postgres_cpu_secs": [r.db_cpu.0, r.db_cpu.1], "peak_rss_kib": r.rss_kib,
             })).collect::<Vec<_>>(),
             "startup_secs": s.startup,
