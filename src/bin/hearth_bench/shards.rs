@@ -487,6 +487,27 @@ pub async fn run(args: &Args) -> anyhow::Result<Value> {
         "round_ratios": round_ratios,
         "median_round_ratio": paired,
     });
+    // A store that does not match the replay: its processes' logs are kept beside the JSON.
+    for (setup, summary) in setups.iter().zip(&summaries) {
+        let s = &summary.store;
+        let off = s["lost"] != 0
+            || s["extra"] != 0
+            || s["guilds_not_matching"] != 0
+            || s["joins"]["stored"] != s["joins"]["expected"];
+        if off {
+            let logs = PathBuf::from(format!("{}-logs", args.out.display()));
+            std::fs::create_dir_all(&logs)?;
+            for (dir, _, _) in &setup.processes {
+                let name = dir.file_name().unwrap_or_default().to_string_lossy();
+                std::fs::copy(dir.join("hearth.log"), logs.join(format!("{name}.log")))?;
+            }
+            eprintln!(
+                "{}: the store does not match the replay; logs kept in {}",
+                setup.name,
+                logs.display()
+            );
+        }
+    }
     for setup in setups {
         setup.pool.close().await;
         drop(setup.db);
