@@ -240,6 +240,12 @@ async fn settle_all(pids: &[Option<u32>], pg: Option<(&hearth::db::Pool, &str)>)
         quiet = if busy { 0 } else { quiet + 1 };
         last = now;
     }
+    if quiet < 2 {
+        eprintln!(
+            "  (still busy after {:?}: the replay starts anyway)",
+            started.elapsed()
+        );
+    }
     started.elapsed()
 }
 
@@ -368,18 +374,20 @@ impl Replay {
     /// message, then messages and their reactions. Ids are offset per round so every round is
     /// new activity. Returns the frames and the activity records Hearth should store.
     fn frames(&self, guild: u64, round: u64) -> (Vec<(String, Value)>, Expected) {
-        let (frames, expected, _) = self.frames_in(&[guild], round);
+        let (frames, expected, _) = self.frames_in(&[guild], round, self.round_shift(round));
         (frames, expected)
     }
 
     /// [`Self::frames`] spread over `guilds`: author `a` is a member of guild `a % n` and writes
     /// there; a bot's `i`-th message goes to guild `i % n` (the bridge bot posts everywhere).
     /// Reactions come from members of the message's guild. With one guild, exactly the frames of
-    /// the single-guild replay. Also returns the activity records per guild.
+    /// the single-guild replay. The replay's times move back by `shift`. Also returns the
+    /// activity records per guild.
     fn frames_in(
         &self,
         guilds: &[u64],
         round: u64,
+        shift: chrono::Duration,
     ) -> (Vec<(String, Value)>, Expected, HashMap<u64, u64>) {
         let n = guilds.len().max(1);
         let user_id = |author: usize| (round + 1) * 1_000_000_000 + author as u64;
@@ -403,7 +411,6 @@ impl Replay {
             }
             members
         };
-        let shift = self.round_shift(round);
         // A human author joins their one guild; a bot joins each guild it posts in.
         let mut joined = vec![false; self.authors];
         let mut bot_joined: std::collections::HashSet<(usize, usize)> = Default::default();
