@@ -56,7 +56,11 @@ mod web;
 const USAGE: &str = "hearth-bench [--data community-activity.csv.gz] [--events N] [--members M] \
 [--guild-members G] [--rounds R] [--records R] [--store-members S] [--store FILE] \
 [--only ingest|reports|web|writer|events|matching|import|shards] [--event-members N] [--event-count E] \
-[--match-members N] [--postgres postgres://user@host:port] [--guilds G] [--shard-total N] [--out FILE]";
+[--match-members N] [--postgres postgres://user@host:port] [--guilds G] [--shard-total N] \
+[--settle-max SECS] [--out FILE]";
+
+/// `--settle-max`: the longest [`settle_all`] waits before a replay (default 120 s).
+static SETTLE_MAX_SECS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(120);
 
 struct Args {
     data: Option<PathBuf>,
@@ -130,6 +134,10 @@ fn args() -> anyhow::Result<Args> {
             "--postgres" => args.postgres = Some(value),
             "--guilds" => args.guilds = value.parse::<u64>()?.max(1),
             "--shard-total" => args.shard_total = value.parse::<u32>()?.max(1),
+            "--settle-max" => SETTLE_MAX_SECS.store(
+                value.parse::<u64>()?.max(1),
+                std::sync::atomic::Ordering::Relaxed,
+            ),
             "--only"
                 if [
                     "ingest", "reports", "web", "writer", "events", "matching", "import", "shards",
@@ -213,7 +221,8 @@ async fn settle(pid: Option<u32>) {
 }
 
 /// [`settle`] for Hearth processes and, on PostgreSQL, the server's backends for the store too:
-/// all of them together under a tenth of a core for half a second (at most two minutes).
+/// all of them together under a tenth of a core for half a second (at most `--settle-max`, by
+/// default two minutes).
 /// Returns how long that took. On PostgreSQL a process's start-up work (the rollup folding the
 /// last round's records into days runs first thing) is mostly the server's: waiting for the
 /// process alone started the replay while the server was still at it.
@@ -229,7 +238,8 @@ async fn settle_all(pids: &[Option<u32>], pg: Option<(&hearth::db::Pool, &str)>)
         (own, db)
     };
     let (mut last, mut quiet) = (sample().await, 0);
-    while quiet < 2 && started.elapsed() < Duration::from_secs(120) {
+    let max = Duration::from_secs(SETTLE_MAX_SECS.load(std::sync::atomic::Ordering::Relaxed));
+    while quiet < 2 && started.elapsed() < max {
         tokio::time::sleep(STEP).await;
         let now = sample().await;
         let db = match (&last.1, &now.1) {
