@@ -3,7 +3,9 @@
 //!
 //! - ingest: a replay of MESSAGE_CREATE events, plus the joins before each member's first
 //!   message and reactions, through the emulator into (a) the bare poise bot that only counts
-//!   events (the ceiling) and (b) `hearth run` with tracking on. The replay is the real
+//!   events (the ceiling) and (b) `hearth run` with tracking on, on SQLite, and with
+//!   `--postgres postgres://user@host:port` (c) the same on a fresh PostgreSQL database
+//!   (`hearth_bench_<pid>_ingest`, dropped at the end). The replay is the real
 //!   community in `--data community-activity.csv.gz` when given, else synthetic with the same
 //!   shape. The bots take turns for `--rounds` rounds and the median round counts, so a noisy
 //!   neighbour on the machine hits both. Then a check that Hearth's store holds exactly the
@@ -19,7 +21,11 @@
 //! - import (`--only import --data community-activity.csv.gz`, not part of the default run):
 //!   `hearth import` of the real export as DiscordChatExporter JSON (`hearth_bench/import.rs`);
 //! - events (`--only events`, not part of the default run): 10k event reminders scheduled,
-//!   held and sent under Discord's rate limits and injected 429s (`hearth_bench/events.rs`).
+//!   held and sent under Discord's rate limits and injected 429s (`hearth_bench/events.rs`);
+//! - shards (`--only shards --postgres …`, not part of the default run): the replay spread over
+//!   `--guilds` guilds (default 2,000) on `--shard-total` shards (default 4), into one
+//!   `hearth run --shards 0-3 --shard-total 4` and into four processes with a shard each, all on
+//!   PostgreSQL (`hearth_bench/shards.rs`).
 //!
 //! Figures depend on the machine; nothing here asserts a timing.
 
@@ -40,18 +46,28 @@ mod events;
 mod import;
 #[path = "hearth_bench/matching.rs"]
 mod matching;
+#[path = "hearth_bench/pg.rs"]
+mod pg;
+#[path = "hearth_bench/shards.rs"]
+mod shards;
 #[path = "hearth_bench/web.rs"]
 mod web;
 
 const USAGE: &str = "hearth-bench [--data community-activity.csv.gz] [--events N] [--members M] \
 [--guild-members G] [--rounds R] [--records R] [--store-members S] [--store FILE] \
-[--only ingest|reports|web|writer|events|matching|import] [--event-members N] [--event-count E] \
-[--match-members N] [--out FILE]";
+[--only ingest|reports|web|writer|events|matching|import|shards] [--event-members N] [--event-count E] \
+[--match-members N] [--postgres postgres://user@host:port] [--guilds G] [--shard-total N] \
+[--settle-max SECS] [--out FILE]";
+
+/// `--settle-max`: the longest [`settle_all`] waits before a replay (default 120 s).
+static SETTLE_MAX_SECS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(120);
 
 struct Args {
     data: Option<PathBuf>,
     events: u64,
     members: u64,
+    /// Whether `--members` was given (`--only shards` has its own default).
+    members_set: bool,
     guild_members: u64,
     rounds: usize,
     store_members: u64,
@@ -64,6 +80,12 @@ struct Args {
     event_count: u64,
     /// `--only matching`: opted-in members of the connections round.
     match_members: u64,
+    /// A PostgreSQL server (`postgres://user@host:port`): the ingest runs on it too, beside
+    /// SQLite, each store a fresh database.
+    postgres: Option<String>,
+    /// `--only shards`: guilds in all, and shards.
+    guilds: u64,
+    shard_total: u32,
     out: PathBuf,
 }
 
@@ -72,6 +94,7 @@ fn args() -> anyhow::Result<Args> {
         data: None,
         events: 500_000,
         members: 2_000,
+        members_set: false,
         guild_members: 100_000,
         rounds: 3,
         store_members: 100_000,
@@ -81,6 +104,9 @@ fn args() -> anyhow::Result<Args> {
         event_members: 10_000,
         event_count: 50,
         match_members: 10_000,
+        postgres: None,
+        guilds: 2_000,
+        shard_total: 4,
         out: PathBuf::from("bench.json"),
     };
     let mut it = std::env::args().skip(1);
@@ -93,7 +119,10 @@ fn args() -> anyhow::Result<Args> {
         match flag.as_str() {
             "--data" => args.data = Some(PathBuf::from(value)),
             "--events" => args.events = value.parse()?,
-            "--members" => args.members = value.parse()?,
+            "--members" => {
+                args.members = value.parse()?;
+                args.members_set = true;
+            }
             "--guild-members" => args.guild_members = value.parse()?,
             "--rounds" => args.rounds = value.parse::<usize>()?.max(1),
             "--store-members" => args.store_members = value.parse()?,
@@ -102,9 +131,16 @@ fn args() -> anyhow::Result<Args> {
             "--event-members" => args.event_members = value.parse()?,
             "--event-count" => args.event_count = value.parse()?,
             "--match-members" => args.match_members = value.parse()?,
+            "--postgres" => args.postgres = Some(value),
+            "--guilds" => args.guilds = value.parse::<u64>()?.max(1),
+            "--shard-total" => args.shard_total = value.parse::<u32>()?.max(1),
+            "--settle-max" => SETTLE_MAX_SECS.store(
+                value.parse::<u64>()?.max(1),
+                std::sync::atomic::Ordering::Relaxed,
+            ),
             "--only"
                 if [
-                    "ingest", "reports", "web", "writer", "events", "matching", "import",
+                    "ingest", "reports", "web", "writer", "events", "matching", "import", "shards",
                 ]
                 .contains(&value.as_str()) =>
             {
@@ -115,6 +151,13 @@ fn args() -> anyhow::Result<Args> {
         }
     }
     Ok(args)
+}
+
+/// The machine's load averages over 1, 5 and 15 minutes (Linux), as `/proc/loadavg` shows them.
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
 }
 
 /// Peak resident memory of a process in KiB (Linux).
@@ -175,6 +218,45 @@ async fn settle(pid: Option<u32>) {
         quiet = if busy { 0 } else { quiet + 1 };
         last = now;
     }
+}
+
+/// [`settle`] for Hearth processes and, on PostgreSQL, the server's backends for the store too:
+/// all of them together under a tenth of a core for half a second (at most `--settle-max`, by
+/// default two minutes).
+/// Returns how long that took. On PostgreSQL a process's start-up work (the rollup folding the
+/// last round's records into days runs first thing) is mostly the server's: waiting for the
+/// process alone started the replay while the server was still at it.
+async fn settle_all(pids: &[Option<u32>], pg: Option<(&hearth::db::Pool, &str)>) -> Duration {
+    const STEP: Duration = Duration::from_millis(250);
+    let started = Instant::now();
+    let sample = || async {
+        let own: f64 = pids.iter().filter_map(|p| p.and_then(cpu_secs)).sum();
+        let db = match pg {
+            Some((pool, name)) => pg::cpu(pool, name).await.ok(),
+            None => None,
+        };
+        (own, db)
+    };
+    let (mut last, mut quiet) = (sample().await, 0);
+    let max = Duration::from_secs(SETTLE_MAX_SECS.load(std::sync::atomic::Ordering::Relaxed));
+    while quiet < 2 && started.elapsed() < max {
+        tokio::time::sleep(STEP).await;
+        let now = sample().await;
+        let db = match (&last.1, &now.1) {
+            (Some(a), Some(b)) => pg::cpu_between(a, b).0,
+            _ => 0.0,
+        };
+        let busy = now.0 - last.0 + db > STEP.as_secs_f64() / 10.0;
+        quiet = if busy { 0 } else { quiet + 1 };
+        last = now;
+    }
+    if quiet < 2 {
+        eprintln!(
+            "  (still busy after {:?}: the replay starts anyway)",
+            started.elapsed()
+        );
+    }
+    started.elapsed()
 }
 
 /// One message of the replay, before it becomes gateway frames.
@@ -302,6 +384,22 @@ impl Replay {
     /// message, then messages and their reactions. Ids are offset per round so every round is
     /// new activity. Returns the frames and the activity records Hearth should store.
     fn frames(&self, guild: u64, round: u64) -> (Vec<(String, Value)>, Expected) {
+        let (frames, expected, _) = self.frames_in(&[guild], round, self.round_shift(round));
+        (frames, expected)
+    }
+
+    /// [`Self::frames`] spread over `guilds`: author `a` is a member of guild `a % n` and writes
+    /// there; a bot's `i`-th message goes to guild `i % n` (the bridge bot posts everywhere).
+    /// Reactions come from members of the message's guild. With one guild, exactly the frames of
+    /// the single-guild replay. The replay's times move back by `shift`. Also returns the
+    /// activity records per guild.
+    fn frames_in(
+        &self,
+        guilds: &[u64],
+        round: u64,
+        shift: chrono::Duration,
+    ) -> (Vec<(String, Value)>, Expected, HashMap<u64, u64>) {
+        let n = guilds.len().max(1);
         let user_id = |author: usize| (round + 1) * 1_000_000_000 + author as u64;
         let bot_author: Vec<bool> = {
             let mut bots = vec![false; self.authors];
@@ -315,15 +413,35 @@ impl Replay {
             json!({ "id": id.to_string(), "username": format!("m{id}"), "discriminator": "0",
                     "global_name": null, "avatar": null, "bot": bot_author[author] })
         };
-        let shift = self.round_shift(round);
+        // Each guild's authors, in order.
+        let members_of: Vec<Vec<usize>> = {
+            let mut members = vec![Vec::new(); n];
+            for author in 0..self.authors {
+                members[author % n].push(author);
+            }
+            members
+        };
+        // A human author joins their one guild; a bot joins each guild it posts in.
         let mut joined = vec![false; self.authors];
+        let mut bot_joined: std::collections::HashSet<(usize, usize)> = Default::default();
         let mut frames = Vec::with_capacity(self.messages.len() * 5 / 4);
         let mut expected = Expected::default();
+        let mut per_guild: HashMap<u64, u64> = HashMap::new();
         let first_message_id = (round + 1) << 44;
         for (i, m) in self.messages.iter().enumerate() {
             let at = (m.at - shift).to_rfc3339();
-            if !joined[m.author] {
-                joined[m.author] = true;
+            let g = if bot_author[m.author] {
+                i % n
+            } else {
+                m.author % n
+            };
+            let guild = guilds.get(g).copied().unwrap_or_default();
+            let first = if bot_author[m.author] {
+                bot_joined.insert((g, m.author))
+            } else {
+                !std::mem::replace(&mut joined[m.author], true)
+            };
+            if first {
                 expected.joins += u64::from(!bot_author[m.author]);
                 frames.push((
                     "GUILD_MEMBER_ADD".to_owned(),
@@ -343,10 +461,14 @@ impl Replay {
                 }),
             ));
             expected.messages += u64::from(!m.bot);
-            // Reactors: the authors after this one who already joined, one reaction each.
-            let reactors = (1..self.authors)
-                .map(|k| (m.author + k) % self.authors)
-                .filter(|a| joined[*a] && !bot_author[*a])
+            *per_guild.entry(guild).or_default() += u64::from(!m.bot);
+            // Reactors: the guild's members after this author who already joined, one reaction
+            // each.
+            let members = &members_of[g];
+            let start = members.partition_point(|a| *a <= m.author);
+            let reactors = (0..members.len())
+                .map(|k| members[(start + k) % members.len()])
+                .filter(|a| *a != m.author && !bot_author[*a] && joined[*a])
                 .take(m.reactions);
             for reactor in reactors {
                 frames.push((
@@ -356,9 +478,10 @@ impl Replay {
                             "emoji": { "id": null, "name": "👍" }, "burst": false, "type": 0 }),
                 ));
                 expected.reactions += 1;
+                *per_guild.entry(guild).or_default() += 1;
             }
         }
-        (frames, expected)
+        (frames, expected, per_guild)
     }
 }
 
@@ -413,8 +536,13 @@ struct Round {
     startup: Duration,
     guild_rss: Option<u64>,
     secs: f64,
+    /// From ready to quiet (GUILD_CREATE, Hearth's start-up rollup), before the replay.
+    settle: Duration,
     /// CPU seconds the bot used during the replay (contention-free cost, unlike `secs`).
     cpu: Option<f64>,
+    /// On PostgreSQL, CPU seconds the server spent during the replay: the store's backends and
+    /// the shared WAL writer, checkpointer and background writer ([`pg::cpu`]).
+    db_cpu: Option<(f64, f64)>,
     rss: Option<u64>,
 }
 
@@ -436,7 +564,9 @@ async fn bare_round(
     let mut lines = BufReader::new(bare.stdout.take().context("no stdout")?).lines();
     while lines.next_line().await?.as_deref() != Some("ready") {}
     let startup = started.elapsed();
+    let settled = Instant::now();
     settle(bare.id()).await;
+    let settle = settled.elapsed();
     let guild_rss = bare.id().and_then(peak_rss_kib);
     let cpu_before = bare.id().and_then(cpu_secs);
     let started = Instant::now();
@@ -461,20 +591,24 @@ async fn bare_round(
     bare.kill().await?;
     Ok(Round {
         startup,
+        settle,
         guild_rss,
         secs,
         cpu,
+        db_cpu: None,
         rss,
     })
 }
 
 /// One Hearth round: start (warm database after the first), replay, until the store holds
-/// `records` more activity records (or a deadline passes; the loss check reports it).
+/// `records` more activity records (or a deadline passes; the loss check reports it). `pg`: the
+/// PostgreSQL database the store is, whose server CPU is measured too.
 async fn hearth_round(
     emu: &Emulator,
     dir: &std::path::Path,
     config: &std::path::Path,
     pool: &hearth::db::Pool,
+    pg: Option<&str>,
     round: usize,
     (frames, expected): (Vec<(String, Value)>, Expected),
 ) -> anyhow::Result<Round> {
@@ -484,9 +618,13 @@ async fn hearth_round(
     let mut bot = BotProcess::spawn(&hearth_exe, dir, config)?;
     bot.wait_ready(round + 1).await?;
     let startup = started.elapsed();
-    settle(bot.pid()).await;
+    let settle = settle_all(&[bot.pid()], pg.map(|name| (pool, name))).await;
     let guild_rss = bot.pid().and_then(peak_rss_kib);
     let cpu_before = bot.pid().and_then(cpu_secs);
+    let db_before = match pg {
+        Some(name) => Some(pg::cpu(pool, name).await?),
+        None => None,
+    };
     let started = Instant::now();
     emu.dispatch_many(frames);
     let target = before + i64::try_from(expected.total())?;
@@ -500,13 +638,19 @@ async fn hearth_round(
         .and_then(cpu_secs)
         .zip(cpu_before)
         .map(|(a, b)| a - b);
+    let db_cpu = match (pg, &db_before) {
+        (Some(name), Some(before)) => Some(pg::cpu_between(before, &pg::cpu(pool, name).await?)),
+        _ => None,
+    };
     let rss = bot.pid().and_then(peak_rss_kib);
     bot.terminate().await?;
     Ok(Round {
         startup,
+        settle,
         guild_rss,
         secs,
         cpu,
+        db_cpu,
         rss,
     })
 }
@@ -518,6 +662,8 @@ async fn main() -> anyhow::Result<()> {
         .parent()
         .context("no executable folder")?
         .to_owned();
+    let load_before = loadavg();
+    eprintln!("load average (1, 5, 15 min) at the start: {load_before}");
     let mut report = json!({});
     if args.only.as_deref() == Some("writer") {
         report["writer"] = writer_cost(&args).await?;
@@ -525,6 +671,8 @@ async fn main() -> anyhow::Result<()> {
         report["events"] = events::run(args.event_members, args.event_count).await?;
     } else if args.only.as_deref() == Some("matching") {
         report["matching"] = matching::run(args.match_members)?;
+    } else if args.only.as_deref() == Some("shards") {
+        report["shards"] = shards::run(&args).await?;
     } else if args.only.as_deref() == Some("import") {
         report["import"] = import::run(args.data.as_deref(), args.rounds, &exe_dir).await?;
     } else {
@@ -535,6 +683,9 @@ async fn main() -> anyhow::Result<()> {
             report["reports"] = report_latency(&args, &exe_dir).await?;
         }
     }
+    let load_after = loadavg();
+    eprintln!("load average (1, 5, 15 min) at the end: {load_after}");
+    report["load_average"] = json!({ "start": load_before, "end": load_after });
     std::fs::write(&args.out, serde_json::to_string_pretty(&report)?)?;
     eprintln!("wrote {}", args.out.display());
     Ok(())
@@ -601,6 +752,107 @@ async fn writer_cost(args: &Args) -> anyhow::Result<Value> {
     Ok(json!({ "rounds": rounds }))
 }
 
+/// What a store holds after the replay, against what was replayed.
+struct StoreCheck {
+    stored: i64,
+    lost: i64,
+    extra: i64,
+    joins: i64,
+}
+
+impl StoreCheck {
+    /// The unique key (guild, kind, target, member) makes a replayed event count once, so a
+    /// count per kind that equals the replay means nothing lost and nothing extra. Every
+    /// round's members are new, so each join is one row of `guild`'s.
+    async fn of(pool: &hearth::db::Pool, guild: u64, expected: Expected) -> anyhow::Result<Self> {
+        let by_kind: HashMap<i64, i64> = hearth::db::activity::count_by_kind(pool)
+            .await?
+            .into_iter()
+            .collect();
+        let kinds = [
+            (hearth::db::activity::Kind::Message, expected.messages),
+            (hearth::db::activity::Kind::Reaction, expected.reactions),
+        ];
+        let (mut lost, mut extra) = (0i64, 0i64);
+        for (kind, want) in kinds {
+            let have = by_kind.get(&(kind as i64)).copied().unwrap_or(0);
+            lost += (i64::try_from(want)? - have).max(0);
+            extra += (have - i64::try_from(want)?).max(0);
+        }
+        Ok(Self {
+            stored: by_kind.values().sum(),
+            lost,
+            extra,
+            joins: i64::from(
+                hearth::db::welcome::joins_between(pool, guild, i64::MIN, i64::MAX).await?,
+            ),
+        })
+    }
+
+    fn json(&self, expected: Expected) -> Value {
+        json!({ "expected": expected.total(), "stored": self.stored, "lost": self.lost,
+                "extra": self.extra, "joins": { "expected": expected.joins, "stored": self.joins } })
+    }
+}
+
+/// One bot's rounds, summed up: median rate, CPU per event, startup and memory.
+struct Side {
+    rate: f64,
+    cpu_us: Option<f64>,
+    /// PostgreSQL's CPU per event: the store's backends, and the shared writers.
+    db_cpu_us: Option<(f64, f64)>,
+    startup_ms: f64,
+    guild_rss: Option<u64>,
+    peak_rss: Option<u64>,
+}
+
+impl Side {
+    fn of(rounds: &[Round], events: usize) -> Self {
+        let events = events as f64;
+        let rate = median(&mut rounds.iter().map(|r| events / r.secs).collect::<Vec<_>>());
+        // CPU microseconds per event, median over rounds: the bot's own cost, whatever the
+        // noise.
+        let per_event = |values: Vec<f64>| {
+            let mut per_event: Vec<f64> = values.into_iter().map(|c| c * 1e6 / events).collect();
+            (!per_event.is_empty()).then(|| median(&mut per_event))
+        };
+        let cpu_us = per_event(rounds.iter().filter_map(|r| r.cpu).collect());
+        let backends = per_event(
+            rounds
+                .iter()
+                .filter_map(|r| r.db_cpu.map(|c| c.0))
+                .collect(),
+        );
+        let shared = per_event(
+            rounds
+                .iter()
+                .filter_map(|r| r.db_cpu.map(|c| c.1))
+                .collect(),
+        );
+        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+        // The first start creates the database; the warm ones follow.
+        let warm = if rounds.len() > 1 {
+            &rounds[1..]
+        } else {
+            rounds
+        };
+        Self {
+            rate,
+            cpu_us,
+            db_cpu_us: backends.zip(shared),
+            startup_ms: median(&mut warm.iter().map(|r| ms(r.startup)).collect::<Vec<_>>()),
+            guild_rss: rounds[0].guild_rss,
+            peak_rss: rounds.iter().filter_map(|r| r.rss).max(),
+        }
+    }
+
+    /// CPU per event of the bot and, on PostgreSQL, of the server's work for it.
+    fn total_cpu_us(&self) -> Option<f64> {
+        self.cpu_us
+            .map(|c| c + self.db_cpu_us.map_or(0.0, |(b, s)| b + s))
+    }
+}
+
 /// The ingest, startup and memory phases, the bots taking turns.
 async fn ingest(args: &Args, exe_dir: &std::path::Path) -> anyhow::Result<Value> {
     let replay = Replay::of(args)?;
@@ -614,19 +866,35 @@ async fn ingest(args: &Args, exe_dir: &std::path::Path) -> anyhow::Result<Value>
     let (_, expected) = replay.frames(guild, 0);
     eprintln!(
         "guild of {} members; replay ({}): {} messages from {} authors, {} records and {} joins \
-         for Hearth per round; {} rounds",
+         for Hearth per round; {} rounds{}",
         args.guild_members,
         replay.source,
         replay.messages.len(),
         replay.authors,
         expected.total(),
         expected.joins,
-        args.rounds
+        args.rounds,
+        if args.postgres.is_some() {
+            "; Hearth on SQLite, then on PostgreSQL"
+        } else {
+            ""
+        }
     );
 
     let (dir, pool) = Scratch::store().await?;
     let config = harness::write_config(dir.path(), &emu.base_url(), "")?;
-    let (mut bare, mut hearth) = (Vec::new(), Vec::new());
+    // The same Hearth on a fresh PostgreSQL database, its config and log in a folder of its own.
+    let postgres = match &args.postgres {
+        Some(server) => {
+            let db = pg::PgDatabase::new(server, "ingest");
+            let pool = hearth::db::open(&db.url()).await?;
+            let pg_dir = dir.path().join("postgres");
+            let config = harness::write_config(&pg_dir, &emu.base_url(), &db.config_toml())?;
+            Some((db, pool, pg_dir, config))
+        }
+        None => None,
+    };
+    let (mut bare, mut hearth, mut hearth_pg) = (Vec::new(), Vec::new(), Vec::new());
     let mut events = 0;
     let mut expected_total = Expected::default();
     for round in 0..args.rounds {
@@ -637,149 +905,209 @@ async fn ingest(args: &Args, exe_dir: &std::path::Path) -> anyhow::Result<Value>
         expected_total.joins += expected.joins;
         bare.push(bare_round(&emu, exe_dir, frames).await?);
         let frames = replay.frames(guild, round as u64);
-        hearth.push(hearth_round(&emu, dir.path(), &config, &pool, round, frames).await?);
+        hearth.push(hearth_round(&emu, dir.path(), &config, &pool, None, round, frames).await?);
+        if let Some((db, pg_pool, pg_dir, pg_config)) = &postgres {
+            let frames = replay.frames(guild, round as u64);
+            hearth_pg.push(
+                hearth_round(
+                    &emu,
+                    pg_dir,
+                    pg_config,
+                    pg_pool,
+                    Some(&db.name),
+                    round,
+                    frames,
+                )
+                .await?,
+            );
+        }
         eprintln!(
-            "round {}: bare {:.2} s ({:.2} s CPU), hearth {:.2} s ({:.2} s CPU)",
+            "round {}: bare {:.2} s ({:.2} s CPU), hearth {:.2} s ({:.2} s CPU; settled {:.1} s \
+             after ready){}",
             round + 1,
             bare[round].secs,
             bare[round].cpu.unwrap_or(f64::NAN),
             hearth[round].secs,
-            hearth[round].cpu.unwrap_or(f64::NAN)
+            hearth[round].cpu.unwrap_or(f64::NAN),
+            hearth[round].settle.as_secs_f64(),
+            hearth_pg.get(round).map_or(String::new(), |r| {
+                let (backends, shared) = r.db_cpu.unwrap_or((f64::NAN, f64::NAN));
+                format!(
+                    ", hearth on PostgreSQL {:.2} s ({:.2} s CPU, PostgreSQL {backends:.2} s in \
+                     its backends and {shared:.2} s in the shared writers; settled {:.1} s after \
+                     ready)",
+                    r.secs,
+                    r.cpu.unwrap_or(f64::NAN),
+                    r.settle.as_secs_f64()
+                )
+            })
         );
     }
-    // The unique key (guild, kind, target, member) makes a replayed event count once, so a
-    // count per kind that equals the replay means nothing lost and nothing extra.
-    let by_kind: HashMap<i64, i64> = hearth::db::activity::count_by_kind(&pool)
-        .await?
-        .into_iter()
-        .collect();
-    let kinds = [
-        (hearth::db::activity::Kind::Message, expected_total.messages),
-        (
-            hearth::db::activity::Kind::Reaction,
-            expected_total.reactions,
-        ),
-    ];
-    let (mut lost, mut extra) = (0i64, 0i64);
-    for (kind, want) in kinds {
-        let have = by_kind.get(&(kind as i64)).copied().unwrap_or(0);
-        lost += (i64::try_from(want)? - have).max(0);
-        extra += (have - i64::try_from(want)?).max(0);
-    }
-    let stored: i64 = by_kind.values().sum();
-    // Every round's members are new, so each join is one row.
-    let stored_joins = hearth::db::welcome::joins_between(&pool, guild, i64::MIN, i64::MAX).await?;
-    let expected_joins = expected_total.joins;
-    let expected_total = expected_total.total();
+    let check = StoreCheck::of(&pool, guild, expected_total).await?;
+    let check_pg = match &postgres {
+        Some((_, pg_pool, _, _)) => Some(StoreCheck::of(pg_pool, guild, expected_total).await?),
+        None => None,
+    };
 
-    let rate = |rounds: &[Round]| {
-        median(
-            &mut rounds
-                .iter()
-                .map(|r| events as f64 / r.secs)
-                .collect::<Vec<_>>(),
-        )
+    let (b, h) = (Side::of(&bare, events), Side::of(&hearth, events));
+    let p = (!hearth_pg.is_empty()).then(|| Side::of(&hearth_pg, events));
+    // Each round runs the bots back to back, so a round's own ratio shares its noise.
+    let round_ratios = |of: &[Round], to: &[Round]| -> Vec<f64> {
+        to.iter()
+            .zip(of)
+            .map(|(t, o)| (t.secs / o.secs * 1000.0).round() / 1000.0)
+            .collect()
     };
-    let (bare_rate, hearth_rate) = (rate(&bare), rate(&hearth));
-    // Each round runs the two bots back to back, so a round's own ratio shares its noise.
-    let round_ratios: Vec<f64> = bare
-        .iter()
-        .zip(&hearth)
-        .map(|(b, h)| (b.secs / h.secs * 1000.0).round() / 1000.0)
-        .collect();
-    let paired = median(&mut round_ratios.clone());
-    // CPU microseconds per event, median over rounds: the bots' own cost, whatever the noise.
-    let cpu_us = |rounds: &[Round]| {
-        let mut per_event: Vec<f64> = rounds
-            .iter()
-            .filter_map(|r| r.cpu)
-            .map(|c| c * 1e6 / events as f64)
-            .collect();
-        (!per_event.is_empty()).then(|| median(&mut per_event))
-    };
-    let (bare_cpu, hearth_cpu) = (cpu_us(&bare), cpu_us(&hearth));
-    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-    let bare_startup = median(&mut bare.iter().map(|r| ms(r.startup)).collect::<Vec<_>>());
-    // The first Hearth start creates the database; the warm ones follow.
-    let warm = if hearth.len() > 1 {
-        &hearth[1..]
-    } else {
-        &hearth[..]
-    };
-    let hearth_startup = median(&mut warm.iter().map(|r| ms(r.startup)).collect::<Vec<_>>());
-    let peak = |rounds: &[Round]| rounds.iter().filter_map(|r| r.rss).max();
-    let (bare_guild_rss, hearth_guild_rss) = (bare[0].guild_rss, hearth[0].guild_rss);
-    let report = json!({
+    let hearth_ratios = round_ratios(&hearth, &bare);
+    let paired = median(&mut hearth_ratios.clone());
+    let pg_ratios = round_ratios(&hearth_pg, &hearth);
+    let pg_paired = (!pg_ratios.is_empty()).then(|| median(&mut pg_ratios.clone()));
+    let round3 = |x: f64| (x * 1000.0).round() / 1000.0;
+    let mut report = json!({
         "replay": { "source": replay.source, "messages": replay.messages.len(), "authors": replay.authors,
                     "events_per_round": events, "rounds": args.rounds },
         "ingest": {
-            "bare_events_per_sec": bare_rate.round(),
-            "hearth_events_per_sec": hearth_rate.round(),
-            "ratio": (hearth_rate / bare_rate * 1000.0).round() / 1000.0,
-            "round_ratios": round_ratios,
-            "median_round_ratio": (paired * 1000.0).round() / 1000.0,
-            "cpu_us_per_event": { "bare": bare_cpu, "hearth": hearth_cpu },
-            "expected": expected_total,
-            "stored": stored,
-            "lost": lost,
-            "extra": extra,
-            "joins": { "expected": expected_joins, "stored": stored_joins },
+            "bare_events_per_sec": b.rate.round(),
+            "hearth_events_per_sec": h.rate.round(),
+            "ratio": round3(h.rate / b.rate),
+            "round_ratios": hearth_ratios,
+            "median_round_ratio": round3(paired),
+            "cpu_us_per_event": { "bare": b.cpu_us, "hearth": h.cpu_us },
+            "expected": expected_total.total(),
+            "stored": check.stored,
+            "lost": check.lost,
+            "extra": check.extra,
+            "joins": { "expected": expected_total.joins, "stored": check.joins },
         },
-        "startup_ms": { "bare": bare_startup.round(), "hearth_warm_db": hearth_startup.round() },
-        "peak_rss_kib": { "bare": peak(&bare), "hearth": peak(&hearth) },
-        "guild_create_peak_rss_kib": { "guild_members": args.guild_members, "bare": bare_guild_rss, "hearth": hearth_guild_rss },
+        "startup_ms": { "bare": b.startup_ms.round(), "hearth_warm_db": h.startup_ms.round() },
+        "peak_rss_kib": { "bare": b.peak_rss, "hearth": h.peak_rss },
+        "guild_create_peak_rss_kib": { "guild_members": args.guild_members, "bare": b.guild_rss, "hearth": h.guild_rss },
     });
+    if let (Some(p), Some(check_pg)) = (&p, &check_pg) {
+        report["ingest"]["postgres"] = json!({
+            "hearth_events_per_sec": p.rate.round(),
+            "ratio_to_sqlite": round3(p.rate / h.rate),
+            "ratio_to_bare": round3(p.rate / b.rate),
+            "round_ratios_to_sqlite": pg_ratios,
+            "median_round_ratio_to_sqlite": pg_paired.map(round3),
+            "cpu_us_per_event": {
+                "hearth": p.cpu_us,
+                "postgres_backends": p.db_cpu_us.map(|c| c.0),
+                "postgres_shared_writers": p.db_cpu_us.map(|c| c.1),
+                "total": p.total_cpu_us(),
+            },
+            "store": check_pg.json(expected_total),
+            "startup_ms_warm_db": p.startup_ms.round(),
+            "peak_rss_kib": p.peak_rss,
+            "guild_create_peak_rss_kib": p.guild_rss,
+        });
+    }
+    let with_pg = p.is_some();
+    let header = if with_pg {
+        format!("{:>14} {:>14} {:>8}", "hearth on PG", "PG/SQLite", "")
+    } else {
+        String::new()
+    };
     println!(
-        "{:<40} {:>14} {:>14} {:>8}",
+        "{:<40} {:>14} {:>14} {:>8} {header}",
         "", "bare poise bot", "hearth", "ratio"
     );
+    // A row's PostgreSQL columns: the value and its ratio to Hearth on SQLite.
+    let pg_cols = |value: Option<f64>, sqlite: f64, decimals: usize| match value {
+        Some(v) => format!("{v:>14.decimals$} {:>14.3}", v / sqlite),
+        None => String::new(),
+    };
     println!(
-        "{:<40} {:>14.0} {:>14.0} {:>8.3}",
+        "{:<40} {:>14.0} {:>14.0} {:>8.3} {}",
         format!("ingest, events/s (median of {})", args.rounds),
-        bare_rate,
-        hearth_rate,
-        hearth_rate / bare_rate
+        b.rate,
+        h.rate,
+        h.rate / b.rate,
+        pg_cols(p.as_ref().map(|p| p.rate), h.rate, 0)
     );
     println!(
-        "{:<40} {:>14} {:>14} {:>8.3}",
-        "  each round's ratio, median", "", "", paired
+        "{:<40} {:>14} {:>14} {:>8.3} {}",
+        "  each round's ratio, median",
+        "",
+        "",
+        paired,
+        pg_paired.map_or(String::new(), |r| format!("{:>14} {r:>14.3}", ""))
     );
-    if let (Some(bare_cpu), Some(hearth_cpu)) = (bare_cpu, hearth_cpu) {
+    if let (Some(bare_cpu), Some(hearth_cpu)) = (b.cpu_us, h.cpu_us) {
         println!(
-            "{:<40} {:>14.2} {:>14.2} {:>8.2}",
+            "{:<40} {:>14.2} {:>14.2} {:>8.2} {}",
             "  CPU per event during the replay, us",
             bare_cpu,
             hearth_cpu,
-            hearth_cpu / bare_cpu
+            hearth_cpu / bare_cpu,
+            pg_cols(p.as_ref().and_then(|p| p.cpu_us), hearth_cpu, 2)
         );
+        if let Some(p) = &p {
+            if let Some((backends, shared)) = p.db_cpu_us {
+                println!(
+                    "{:<40} {:>14} {:>14} {:>8} {backends:>14.2}",
+                    "    + PostgreSQL's backends, us", "", "", ""
+                );
+                println!(
+                    "{:<40} {:>14} {:>14} {:>8} {shared:>14.2}",
+                    "    + PostgreSQL's shared writers, us", "", "", ""
+                );
+                println!(
+                    "{:<40} {:>14.2} {:>14.2} {:>8.2} {}",
+                    "    = CPU per event, bot and database, us",
+                    bare_cpu,
+                    hearth_cpu,
+                    hearth_cpu / bare_cpu,
+                    pg_cols(p.total_cpu_us(), hearth_cpu, 2)
+                );
+            }
+        }
     }
     println!(
-        "{:<40} {:>14.0} {:>14.0} {:>8.2}",
+        "{:<40} {:>14.0} {:>14.0} {:>8.2} {}",
         "startup to commands registered, ms",
-        bare_startup,
-        hearth_startup,
-        hearth_startup / bare_startup
+        b.startup_ms,
+        h.startup_ms,
+        h.startup_ms / b.startup_ms,
+        pg_cols(p.as_ref().map(|p| p.startup_ms), h.startup_ms, 0)
     );
     let mib = |k: Option<u64>| k.map_or(0.0, |k| k as f64 / 1024.0);
     println!(
-        "{:<40} {:>14.1} {:>14.1} {:>8.2}",
+        "{:<40} {:>14.1} {:>14.1} {:>8.2} {}",
         format!("peak RSS after GUILD_CREATE ({}), MiB", args.guild_members),
-        mib(bare_guild_rss),
-        mib(hearth_guild_rss),
-        mib(hearth_guild_rss) / mib(bare_guild_rss)
+        mib(b.guild_rss),
+        mib(h.guild_rss),
+        mib(h.guild_rss) / mib(b.guild_rss),
+        pg_cols(p.as_ref().map(|p| mib(p.guild_rss)), mib(h.guild_rss), 1)
     );
     println!(
-        "{:<40} {:>14.1} {:>14.1} {:>8.2}",
+        "{:<40} {:>14.1} {:>14.1} {:>8.2} {}",
         "peak RSS during the replay, MiB",
-        mib(peak(&bare)),
-        mib(peak(&hearth)),
-        mib(peak(&hearth)) / mib(peak(&bare))
+        mib(b.peak_rss),
+        mib(h.peak_rss),
+        mib(h.peak_rss) / mib(b.peak_rss),
+        pg_cols(p.as_ref().map(|p| mib(p.peak_rss)), mib(h.peak_rss), 1)
     );
-    println!(
-        "hearth store: {stored} of {expected_total} activity records, {lost} lost, {extra} extra; \
-         {stored_joins} of {expected_joins} joins"
-    );
+    let expected_records = expected_total.total();
+    let expected_joins = expected_total.joins;
+    for (name, check) in [
+        ("hearth store", Some(&check)),
+        ("hearth PostgreSQL store", check_pg.as_ref()),
+    ] {
+        if let Some(c) = check {
+            println!(
+                "{name}: {} of {expected_records} activity records, {} lost, {} extra; {} of \
+                 {expected_joins} joins",
+                c.stored, c.lost, c.extra, c.joins
+            );
+        }
+    }
     pool.close().await;
+    if let Some((db, pg_pool, _, _)) = postgres {
+        pg_pool.close().await;
+        // Dropped here, before the scratch folder.
+        drop(db);
+    }
     Ok(report)
 }
 
