@@ -2,7 +2,8 @@
 //! another (SQLite to PostgreSQL, or back), every row of every table, checked by counts.
 //!
 //! Both stores are first migrated to the same schema version. The copy runs in one transaction
-//! on the target, so a failure leaves it as it was; the target must be empty.
+//! on the target, so a failure leaves it as it was; the target must be empty. The source is read
+//! table by table, not as one snapshot: the bot must not be running on it (README says so).
 
 use std::collections::BTreeMap;
 
