@@ -274,6 +274,26 @@ impl Demo {
         Ok(())
     }
 
+    /// Waits until one of the bot's posts satisfies `wanted` (other posts may come first: the
+    /// outbox sends in its own time), shows the new posts, and returns that one.
+    async fn wait_for_post(
+        &mut self,
+        wanted: impl Fn(&discord_emulator::RecordedRequest) -> bool,
+    ) -> anyhow::Result<discord_emulator::RecordedRequest> {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if let Some(post) = self.bot_posts().into_iter().find(|p| wanted(p)) {
+                self.show_new_posts();
+                return Ok(post);
+            }
+            anyhow::ensure!(
+                Instant::now() < deadline,
+                "the bot did not make the expected post within {WAIT:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// Prints the bot's own posts (through the outbox) made since the last call.
     fn show_new_posts(&mut self) {
         let posts = self.bot_posts();
@@ -871,17 +891,20 @@ async fn event(demo: &mut Demo, server: &Server) -> anyhow::Result<()> {
         );
         demo.say(&line);
     }
-    // The freed spot is offered to jules in the event thread, with a confirm button.
-    demo.wait_for_posts(1).await?;
-    if let Some(offer) = demo.bot_posts().last().cloned() {
+    // The freed spot is offered to jules in the event thread, with a confirm button (the
+    // thread's opening may be posted before or after it, as the outbox gets to it).
+    let confirm_of = |post: &discord_emulator::RecordedRequest| {
+        post.body["components"][0]["components"][0]["custom_id"]
+            .as_str()
+            .filter(|id| id.starts_with(crate::features::events::CONFIRM))
+            .map(str::to_owned)
+    };
+    let offer = demo.wait_for_post(|p| confirm_of(p).is_some()).await?;
+    if let Some(confirm) = confirm_of(&offer) {
         let offer_id: u64 = offer.response["id"]
             .as_str()
             .and_then(|s| s.parse().ok())
             .unwrap_or(0);
-        let confirm = offer.body["components"][0]["components"][0]["custom_id"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned();
         let answer = demo
             .emu
             .button_click(guild, card_id, jules, offer_id, &confirm)
