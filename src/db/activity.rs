@@ -80,7 +80,7 @@ async fn insert_rows(conn: &mut AnyConnection, records: &[Record]) -> sqlx::Resu
 /// indexes it writes at scattered places in memory instead of reading them back).
 /// SQLite only: PostgreSQL's cache is the server's.
 pub async fn set_cache_kib(conn: &mut AnyConnection, kib: u32) -> sqlx::Result<()> {
-    if conn.backend_name() != "SQLite" {
+    if super::Backend::of_connection(conn) != super::Backend::Sqlite {
         return Ok(());
     }
     // A pragma takes no bound value; the number is formatted from an integer.

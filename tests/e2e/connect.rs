@@ -72,20 +72,26 @@ async fn say(world: &World, user: u64, sub: &str, options: Value) -> String {
     text_of(&world.run(user, "connect", sub, options).await)
 }
 
+/// The manager sets connections up in `channel`, rounds on Mondays at 10:00, with `extra`
+/// options; returns the answer.
+async fn set_up(world: &World, channel: u64, extra: &[Value]) -> String {
+    let mut options = vec![
+        json!({"type": 7, "name": "channel", "value": channel.to_string()}),
+        json!({"type": 3, "name": "every", "value": "mon 10:00"}),
+    ];
+    options.extend_from_slice(extra);
+    say(world, world.manager, "setup", json!(options)).await
+}
+
 #[tokio::test]
 async fn a_round_makes_private_threads_for_everyone_asks_if_they_met_and_never_repeats_a_pair() {
     let world = World::new().await;
     let channel = world.emu.add_channel(world.guild, "connections", 0);
     let _bot = world.start_bot(1).await;
-    let setup = say(
+    let setup = set_up(
         &world,
-        world.manager,
-        "setup",
-        json!([
-            {"type": 7, "name": "channel", "value": channel.to_string()},
-            {"type": 3, "name": "every", "value": "mon 10:00"},
-            {"type": 3, "name": "follow_up", "value": "3s"}
-        ]),
+        channel,
+        &[json!({"type": 3, "name": "follow_up", "value": "3s"})],
     )
     .await;
     assert!(setup.contains("Connections are set up"), "{setup}");
@@ -317,16 +323,7 @@ async fn without_create_private_threads_the_round_is_reported_not_lost_silently(
         BOT_PERMISSIONS & !(1 << 36),
     );
     let _bot = world.start_bot(1).await;
-    say(
-        &world,
-        world.manager,
-        "setup",
-        json!([
-            {"type": 7, "name": "channel", "value": channel.to_string()},
-            {"type": 3, "name": "every", "value": "mon 10:00"}
-        ]),
-    )
-    .await;
+    set_up(&world, channel, &[]).await;
     for user in [world.member, world.manager] {
         say(
             &world,
@@ -374,16 +371,7 @@ async fn members_who_ask_for_three_meet_in_a_trio_and_the_others_in_pairs() {
     let world = World::new().await;
     let channel = world.emu.add_channel(world.guild, "connections", 0);
     let _bot = world.start_bot(1).await;
-    let setup = say(
-        &world,
-        world.manager,
-        "setup",
-        json!([
-            {"type": 7, "name": "channel", "value": channel.to_string()},
-            {"type": 3, "name": "every", "value": "mon 10:00"}
-        ]),
-    )
-    .await;
+    let setup = set_up(&world, channel, &[]).await;
     assert!(setup.contains("Connections are set up"), "{setup}");
     let (mut trio, mut pairs) = (BTreeSet::new(), BTreeSet::new());
     for (i, name) in ["ana", "ben", "cleo", "dev", "eli", "fay", "gus"]
