@@ -16,7 +16,8 @@ use std::collections::BTreeMap;
 use chrono_tz::Tz;
 use sqlx::{Any, Transaction};
 
-use crate::db::{from_sql_id, to_sql_id, Pool};
+use crate::db::statements::{positional, statements, values};
+use crate::db::{from_sql_id, to_sql_id, Backend, Pool};
 use crate::domain::analytics::day_number;
 use crate::domain::connectedness::{
     self as domain, Connected, Contact, ThreadPost, Touch, THREAD_WINDOW_SECS,
@@ -202,42 +203,43 @@ async fn store(
 /// Statement size: ids bound per statement.
 const CHUNK: usize = 400;
 
-/// `($first, $first+1, ...)` for `n` values.
-fn placeholders(first: usize, n: usize) -> String {
-    let list: Vec<String> = (first..first + n).map(|i| format!("${i}")).collect();
-    list.join(", ")
-}
-
 /// Marks members' days connected (a member with no activity that day has no row: nothing to
 /// mark). A newly connected day gets the member's previous connected day, the member's next
 /// connected day gets it as its previous, and the member's last connected day moves up to it.
-async fn mark_connected(
+pub(crate) async fn mark_connected(
     tx: &mut Transaction<'_, Any>,
     guild_id: u64,
     day: i64,
     users: &[u64],
 ) -> sqlx::Result<()> {
     let guild = to_sql_id(guild_id);
+    let backend = Backend::of_connection(tx);
     for chunk in users.chunks(CHUNK) {
-        let list = placeholders(3, chunk.len());
+        let list = vec!["?"; chunk.len()].join(", ");
+        // Each `?` bound in order: guild, day, guild, day, then the members.
         let statements = [
             format!(
                 "UPDATE member_days SET connected = 1, prev_connected = (
                      SELECT MAX(p.day) FROM member_days p
-                     WHERE p.guild_id = $1 AND p.user_id = member_days.user_id AND p.connected = 1
-                       AND p.day < $2)
-                 WHERE guild_id = $1 AND day = $2 AND connected = 0 AND user_id IN ({list})"
+                     WHERE p.guild_id = ? AND p.user_id = member_days.user_id AND p.connected = 1
+                       AND p.day < ?)
+                 WHERE guild_id = ? AND day = ? AND connected = 0 AND user_id IN ({list})"
             ),
             format!(
-                "UPDATE members SET last_connected_day = $2
-                 WHERE guild_id = $1 AND user_id IN ({list})
-                   AND (last_connected_day IS NULL OR last_connected_day < $2)
+                "UPDATE members SET last_connected_day = ?
+                 WHERE guild_id = ? AND (last_connected_day IS NULL OR last_connected_day < ?)
                    AND EXISTS (SELECT 1 FROM member_days d
-                               WHERE d.guild_id = $1 AND d.day = $2 AND d.user_id = members.user_id)"
+                               WHERE d.guild_id = ? AND d.day = ? AND d.user_id = members.user_id)
+                   AND user_id IN ({list})"
             ),
         ];
-        for statement in &statements {
-            let mut query = sqlx::query(statement).bind(guild).bind(day);
+        let fixed: [&[i64]; 2] = [&[guild, day, guild, day], &[day, guild, day, guild, day]];
+        for (statement, fixed) in statements.iter().zip(fixed) {
+            let sql = positional(backend, statement);
+            let mut query = sqlx::query(&sql);
+            for value in fixed {
+                query = query.bind(*value);
+            }
             for user in chunk {
                 query = query.bind(to_sql_id(*user));
             }
@@ -274,25 +276,31 @@ async fn mark_connected(
 }
 
 /// Records pairs with the day they connected, keeping each pair's earliest day.
-async fn add_pairs(
+pub(crate) async fn add_pairs(
     tx: &mut Transaction<'_, Any>,
     guild_id: u64,
     pairs: &BTreeMap<(u64, u64), i64>,
 ) -> sqlx::Result<()> {
+    let backend = Backend::of_connection(tx);
     let pairs: Vec<(&(u64, u64), &i64)> = pairs.iter().collect();
-    for chunk in pairs.chunks(CHUNK / 3) {
-        let values: Vec<String> = (0..chunk.len())
-            .map(|i| format!("($1, ${}, ${}, ${})", 2 + 3 * i, 3 + 3 * i, 4 + 3 * i))
-            .collect();
+    for chunk in statements(&pairs) {
         let statement = format!(
-            "INSERT INTO member_pairs (guild_id, user_a, user_b, first_day) VALUES {}
-             ON CONFLICT (guild_id, user_a, user_b) DO UPDATE SET first_day = excluded.first_day
+            "{} ON CONFLICT (guild_id, user_a, user_b) DO UPDATE SET first_day = excluded.first_day
              WHERE excluded.first_day < member_pairs.first_day",
-            values.join(", ")
+            values(
+                backend,
+                "INSERT INTO member_pairs (guild_id, user_a, user_b, first_day)",
+                chunk.len(),
+                4
+            )
         );
-        let mut query = sqlx::query(&statement).bind(to_sql_id(guild_id));
+        let mut query = sqlx::query(&statement);
         for ((a, b), day) in chunk {
-            query = query.bind(to_sql_id(*a)).bind(to_sql_id(*b)).bind(**day);
+            query = query
+                .bind(to_sql_id(guild_id))
+                .bind(to_sql_id(*a))
+                .bind(to_sql_id(*b))
+                .bind(**day);
         }
         query.execute(&mut **tx).await?;
     }

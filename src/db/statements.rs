@@ -61,11 +61,44 @@ pub fn values(backend: Backend, head: &str, rows: usize, columns: usize) -> Stri
     sql
 }
 
+/// `sql` written with `?` placeholders, bound in the order they appear, in the database's own
+/// placeholders (PostgreSQL's `$1, $2, …`): a statement with a long list of values that also
+/// uses a few values twice (see [`values`] for why not `$n` on SQLite).
+pub fn positional(backend: Backend, sql: &str) -> String {
+    match backend {
+        Backend::Sqlite => sql.to_owned(),
+        Backend::Postgres => {
+            let mut out = String::with_capacity(sql.len() + sql.len() / 4);
+            let mut n = 0;
+            for c in sql.chars() {
+                if c == '?' {
+                    n += 1;
+                    out.push('$');
+                    out.push_str(&n.to_string());
+                } else {
+                    out.push(c);
+                }
+            }
+            out
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::HashSet;
 
     use super::*;
+
+    #[test]
+    fn positional_placeholders_are_numbered_in_order_on_postgres() {
+        let sql = "UPDATE t SET a = ? WHERE b = ? AND c IN (?, ?)";
+        assert_eq!(positional(Backend::Sqlite, sql), sql);
+        assert_eq!(
+            positional(Backend::Postgres, sql),
+            "UPDATE t SET a = $1 WHERE b = $2 AND c IN ($3, $4)"
+        );
+    }
 
     #[test]
     fn values_take_each_databases_placeholders() {

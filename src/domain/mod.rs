@@ -19,6 +19,7 @@ pub mod prompt;
 pub mod raid;
 pub mod ratelimit;
 pub mod recognition;
+pub mod rollup;
 pub mod schedule;
 pub mod settings;
 pub mod shards;

@@ -5,7 +5,7 @@
 //! in one transaction with the progress mark, so an interrupted run resumes where it stopped.
 //! Older history arriving (an import) or a time zone change rebuilds from raw records.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use chrono_tz::Tz;
@@ -16,6 +16,8 @@ use crate::db::activity::Kind;
 use crate::db::rollup::{DayCounts, NewRecord};
 use crate::db::{self, Pool};
 use crate::domain::analytics::{self, date_of, day_number};
+use crate::domain::connectedness::THREAD_WINDOW_SECS;
+use crate::domain::rollup::{self, DayBounds};
 
 /// A day is final this long after it ends: the activity writer holds records for at most a
 /// fraction of a second, and a Discord event can arrive a little after its timestamp.
@@ -156,9 +158,10 @@ async fn settle_known_joins(
     Ok(())
 }
 
-/// Rebuilds `member_days` from raw records, from `first` on: the settled days one transaction
-/// each (an interrupted rebuild starts over from the first day not finished), then the live
-/// days in one transaction under the write lock, which also sets the live mark.
+/// Rebuilds `member_days` from raw records, from `first` on: the settled days a chunk at a time
+/// (see [`rebuild_finished_days`]; an interrupted rebuild starts over from the first day not
+/// finished), then the live days in one transaction under the write lock, which also sets the
+/// live mark.
 async fn rebuild(
     pool: &Pool,
     guild_id: u64,
@@ -167,14 +170,8 @@ async fn rebuild(
     last: NaiveDate,
 ) -> anyhow::Result<()> {
     db::rollup::start_rebuild(pool, guild_id, day_number(first)).await?;
+    rebuild_finished_days(pool, guild_id, tz, first, last).await?;
     let bounds = |d: NaiveDate| (start_of(d, tz), start_of(d + Duration::days(1), tz));
-    for d in analytics::days(first, last) {
-        let mut tx = pool.begin().await?;
-        let (start, end) = bounds(d);
-        db::rollup::rebuild_day(&mut tx, guild_id, day_number(d), start, end, i64::MAX).await?;
-        finish(&mut tx, guild_id, tz, d).await?;
-        tx.commit().await?;
-    }
     let mut tx = db::rollup::begin_write(pool, guild_id).await?;
     if db::rollup::state(&mut *tx, guild_id)
         .await?
@@ -193,6 +190,100 @@ async fn rebuild(
         db::rollup::folded_until(&mut tx, guild_id, until_id).await?;
     }
     tx.commit().await?;
+    Ok(())
+}
+
+/// Days one rebuild transaction folds: a week is ~400k records of a year of 20M, read at once.
+const REBUILD_CHUNK_DAYS: i64 = 7;
+
+/// Builds and finishes the settled days `first..=last` from raw records a chunk of days at a
+/// time: each chunk's records read once and folded in memory (`domain::rollup`), written in
+/// multi-row statements, and its days finished, in one transaction.
+async fn rebuild_finished_days(
+    pool: &Pool,
+    guild_id: u64,
+    tz: Tz,
+    first: NaiveDate,
+    last: NaiveDate,
+) -> anyhow::Result<()> {
+    if first > last {
+        return Ok(());
+    }
+    let reader = db::rollup::RecordReader::open(pool)?;
+    let bounds = |d: NaiveDate| DayBounds {
+        day: day_number(d),
+        start: start_of(d, tz),
+        end: start_of(d + Duration::days(1), tz),
+    };
+    let day_of = |at: i64| day_number(crate::domain::schedule::local_date(at, tz));
+    let mut carried = {
+        let mut tx = pool.begin().await?;
+        let carried = db::rollup::carried(&mut tx, guild_id).await?;
+        tx.commit().await?;
+        carried
+    };
+    // The previous chunk's messages: replies near a chunk's start mostly answer them.
+    let mut previous: HashMap<u64, (u64, i64)> = HashMap::new();
+    let mut chunk_first = first;
+    while chunk_first <= last {
+        let chunk_last = (chunk_first + Duration::days(REBUILD_CHUNK_DAYS - 1)).min(last);
+        let days: Vec<DayBounds> = analytics::days(chunk_first, chunk_last)
+            .map(bounds)
+            .collect();
+        let (start, end) = (bounds(chunk_first).start, bounds(chunk_last).end);
+        let records = reader
+            .records(
+                guild_id,
+                (start - THREAD_WINDOW_SECS, end + THREAD_WINDOW_SECS),
+                i64::MAX,
+            )
+            .await?;
+        let mut messages: HashMap<u64, (u64, i64)> = records
+            .iter()
+            .filter(|r| r.kind == Kind::Message as i64)
+            .map(|r| (r.target_id, (r.user_id, r.at)))
+            .collect();
+        let read_here = messages.clone();
+        for (target, message) in previous.drain() {
+            messages.entry(target).or_insert(message);
+        }
+        let unknown: BTreeSet<u64> = records
+            .iter()
+            .filter(|r| r.at >= start && r.at < end && r.kind == Kind::Message as i64)
+            .filter_map(|r| r.reply_to)
+            .filter(|target| !messages.contains_key(target))
+            .collect();
+        messages.extend(reader.messages(guild_id, &unknown, i64::MAX).await?);
+        let folded = rollup::fold_chunk(&days, &records, &messages, &mut carried, day_of);
+        let mut tx = pool.begin().await?;
+        let touched = db::rollup::write_chunk(&mut tx, guild_id, &folded).await?;
+        for (user, day) in db::rollup::last_connected_days(&mut tx, guild_id, &touched).await? {
+            let last = carried.last_connected.entry(user).or_insert(day);
+            *last = (*last).max(day);
+        }
+        for (day, figures) in days.iter().zip(&folded.figures) {
+            let activation = bounds(date_of(day.day) - Duration::days(8));
+            db::rollup::finish_counted_day(
+                &mut tx,
+                guild_id,
+                tz.name(),
+                (day.day, day.start, day.end),
+                (activation.day, activation.start, activation.end),
+                db::rollup::counted(figures),
+            )
+            .await?;
+        }
+        db::rollup::retention_windows(
+            &mut tx,
+            guild_id,
+            day_number(chunk_first),
+            day_number(chunk_last),
+        )
+        .await?;
+        tx.commit().await?;
+        previous = read_here;
+        chunk_first = chunk_last + Duration::days(1);
+    }
     Ok(())
 }
 

@@ -360,9 +360,8 @@ pub async fn settle_join_days(
 }
 
 /// Finishes a day (`day` from `start` to `end`) whose member days are complete: each active
-/// member's last finished day and retention windows, the join day of members whose cohort
-/// instant falls in the day, the day's figures, the activation of the joins of `activation_day`
-/// (8 days before), and `done_until` past it.
+/// member's last finished day and retention windows, the day's activity figures counted from
+/// them, then [`finish_counted_day`].
 pub async fn finish_day(
     tx: &mut Transaction<'_, Any>,
     guild_id: u64,
@@ -379,22 +378,6 @@ pub async fn finish_day(
     )
     .bind(guild)
     .bind(day)
-    .execute(&mut **tx)
-    .await?;
-    // The cohort instant's day (a member first active before their first join moves to the
-    // join's day, and their windows start over); two range conditions, each on its index.
-    sqlx::query(
-        "UPDATE members SET join_day = $2,
-           retained_30 = CASE WHEN join_day = $2 THEN retained_30 ELSE 0 END,
-           retained_90 = CASE WHEN join_day = $2 THEN retained_90 ELSE 0 END
-         WHERE guild_id = $1
-           AND ((first_joined_at >= $3 AND first_joined_at < $4)
-                OR (first_joined_at IS NULL AND first_active_at >= $3 AND first_active_at < $4))",
-    )
-    .bind(guild)
-    .bind(day)
-    .bind(start)
-    .bind(end)
     .execute(&mut **tx)
     .await?;
     // Every member active on the day has a row (the catch-up and the rebuild both write one),
@@ -418,9 +401,6 @@ pub async fn finish_day(
     .bind(day)
     .fetch_one(&mut **tx)
     .await?;
-    let joins = crate::db::activity::join_instants(&mut **tx, guild_id, start, end)
-        .await?
-        .len() as i64;
     let figures = GuildDay {
         day,
         dau,
@@ -429,11 +409,55 @@ pub async fn finish_day(
         messages: messages.unwrap_or(0),
         replies: replies.unwrap_or(0),
         threads: threads.unwrap_or(0),
-        joins,
+        joins: 0,
         activation: None,
         carry_wau,
         carry_mau,
     };
+    finish_counted_day(
+        tx,
+        guild_id,
+        timezone,
+        (day, start, end),
+        activation_day,
+        figures,
+    )
+    .await
+}
+
+/// What finishing a day does once its activity figures are counted (here, or in memory by a
+/// rebuild): the join day of members whose cohort instant falls in the day, the day's joins and
+/// figures, its new pairs, the activation of the joins of `activation_day` (8 days before), and
+/// `done_until` past it.
+pub async fn finish_counted_day(
+    tx: &mut Transaction<'_, Any>,
+    guild_id: u64,
+    timezone: &str,
+    (day, start, end): (i64, i64, i64),
+    activation_day: (i64, i64, i64),
+    counted: GuildDay,
+) -> sqlx::Result<GuildDay> {
+    let guild = to_sql_id(guild_id);
+    // The cohort instant's day (a member first active before their first join moves to the
+    // join's day, and their windows start over); two range conditions, each on its index.
+    sqlx::query(
+        "UPDATE members SET join_day = $2,
+           retained_30 = CASE WHEN join_day = $2 THEN retained_30 ELSE 0 END,
+           retained_90 = CASE WHEN join_day = $2 THEN retained_90 ELSE 0 END
+         WHERE guild_id = $1
+           AND ((first_joined_at >= $3 AND first_joined_at < $4)
+                OR (first_joined_at IS NULL AND first_active_at >= $3 AND first_active_at < $4))",
+    )
+    .bind(guild)
+    .bind(day)
+    .bind(start)
+    .bind(end)
+    .execute(&mut **tx)
+    .await?;
+    let joins = crate::db::activity::join_instants(&mut **tx, guild_id, start, end)
+        .await?
+        .len() as i64;
+    let figures = GuildDay { joins, ..counted };
     sqlx::query(
         "INSERT INTO guild_days (guild_id, day, dau, wau, mau, messages, replies, threads, joins,
                                  carry_wau, carry_mau)

@@ -6,9 +6,11 @@ use sqlx::{Any, AnyExecutor, Transaction};
 
 use super::{to_sql_id, Pool};
 
+mod bulk;
 mod fold;
 mod read;
 
+pub use bulk::*;
 pub use fold::*;
 pub use read::*;
 

@@ -1,0 +1,434 @@
+//! Rebuilding materialised days from raw records in one pass (issue 21: a year of 20M records
+//! took 190-600 s as a handful of statements per day; SQLite spent 1.5-3 µs per record on each
+//! day's grouping alone). A rebuild reads a chunk of days' records once and folds them here into
+//! what the per-day statements produced: member days with their previous active and connected
+//! days, members' firsts and totals, connected member-days, pairs, and each day's DAU/WAU/MAU.
+//! The same definitions as the incremental path (`db::rollup::rebuild_day`, `finish_day`,
+//! `db::connectedness::fold_day`), which `tests/rollup.rs` and `tests/connectedness.rs` hold
+//! against raw records.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use super::connectedness::{self, Contact, ThreadPost, Touch, THREAD_WINDOW_SECS};
+
+/// Record kinds as stored (`db::activity::Kind`).
+const MESSAGE: i64 = 1;
+const THREAD_CREATED: i64 = 2;
+
+/// One stored activity record, as a rebuild reads it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StoredRecord {
+    pub id: i64,
+    pub user_id: u64,
+    pub at: i64,
+    pub kind: i64,
+    pub channel_id: u64,
+    pub target_id: u64,
+    pub reply_to: Option<u64>,
+    pub in_thread: bool,
+}
+
+impl StoredRecord {
+    fn is_message(&self) -> bool {
+        self.kind == MESSAGE
+    }
+}
+
+/// A local day: its number and `[start, end)` in unix seconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DayBounds {
+    pub day: i64,
+    pub start: i64,
+    pub end: i64,
+}
+
+/// What a rebuild carries from one chunk to the next (loaded from the days kept before it).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Carried {
+    /// Each member's last finished active day (`members.last_done_day`).
+    pub last_active: HashMap<u64, i64>,
+    /// Each member's last connected day (`members.last_connected_day`).
+    pub last_connected: HashMap<u64, i64>,
+    /// How many members have each last finished active day: WAU and MAU are sums over it.
+    last_active_days: BTreeMap<i64, i64>,
+}
+
+impl Carried {
+    pub fn new(last_active: HashMap<u64, i64>, last_connected: HashMap<u64, i64>) -> Self {
+        let mut last_active_days = BTreeMap::new();
+        for day in last_active.values() {
+            *last_active_days.entry(*day).or_insert(0) += 1;
+        }
+        Self {
+            last_active,
+            last_connected,
+            last_active_days,
+        }
+    }
+
+    /// A member was active on `day` (days come in order).
+    fn active_on(&mut self, user_id: u64, day: i64) {
+        if let Some(previous) = self.last_active.insert(user_id, day) {
+            if let Some(n) = self.last_active_days.get_mut(&previous) {
+                *n -= 1;
+            }
+        }
+        *self.last_active_days.entry(day).or_insert(0) += 1;
+    }
+
+    /// Members whose last active day is `day - back` or later.
+    fn active_since(&self, day: i64, back: i64) -> i64 {
+        self.last_active_days
+            .range(day - back..)
+            .map(|(_, n)| n)
+            .sum()
+    }
+}
+
+/// A member's day as stored in `member_days`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MemberDay {
+    pub user_id: u64,
+    pub day: i64,
+    pub activity: i64,
+    pub messages: i64,
+    pub replies: i64,
+    pub threads: i64,
+    pub prev_day: Option<i64>,
+    pub connected: bool,
+    pub prev_connected: Option<i64>,
+}
+
+/// What a chunk adds to a member's row.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MemberChange {
+    pub user_id: u64,
+    pub first_active_at: i64,
+    pub first_message_at: Option<i64>,
+    pub activity: i64,
+    /// The member's last active day of the chunk.
+    pub last_done_day: i64,
+    /// The member's last connected day of the chunk, if any.
+    pub last_connected_day: Option<i64>,
+}
+
+/// A finished day's figures worked out in memory (joins and activation are counted by the
+/// store, from members' join times).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DayFigures {
+    pub day: i64,
+    pub dau: i64,
+    pub wau: i64,
+    pub mau: i64,
+    pub messages: i64,
+    pub replies: i64,
+    pub threads: i64,
+    pub carry_wau: i64,
+    pub carry_mau: i64,
+}
+
+/// A chunk of days folded.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FoldedChunk {
+    pub member_days: Vec<MemberDay>,
+    pub members: Vec<MemberChange>,
+    /// Member-days before the chunk that contacts connect (marked in the store, where the rows
+    /// are): day → members.
+    pub earlier_connected: BTreeMap<i64, BTreeSet<u64>>,
+    /// Pair → the earliest day a contact of this chunk connects it.
+    pub pairs: HashMap<(u64, u64), i64>,
+    pub figures: Vec<DayFigures>,
+}
+
+/// Folds the days `days` (consecutive, in order) from `records` (the chunk's records and those
+/// up to [`THREAD_WINDOW_SECS`] either side of it, sorted by time), as the per-day path would
+/// build and finish them one after the other: a contact marks a member-day connected only if
+/// that row exists by then (an earlier day, or the day itself). `messages` finds the message a
+/// reply answers (target id → author and time); `day_of` maps an instant to its local day.
+pub fn fold_chunk(
+    days: &[DayBounds],
+    records: &[StoredRecord],
+    messages: &HashMap<u64, (u64, i64)>,
+    carried: &mut Carried,
+    day_of: impl Fn(i64) -> i64,
+) -> FoldedChunk {
+    let mut folded = FoldedChunk::default();
+    let Some(first_day) = days.first().map(|d| d.day) else {
+        return folded;
+    };
+    // Row index by (member, day) for this chunk's member days.
+    let mut rows: HashMap<(u64, i64), usize> = HashMap::new();
+    let mut members: BTreeMap<u64, MemberChange> = BTreeMap::new();
+    let within = |since: i64, until: i64| {
+        let from = records.partition_point(|r| r.at < since);
+        let to = records.partition_point(|r| r.at < until);
+        &records[from..to]
+    };
+    for bounds in days {
+        let day = bounds.day;
+        let todays = within(bounds.start, bounds.end);
+        let first_row = folded.member_days.len();
+        for r in todays {
+            let index = *rows.entry((r.user_id, day)).or_insert_with(|| {
+                folded.member_days.push(MemberDay {
+                    user_id: r.user_id,
+                    day,
+                    prev_day: carried.last_active.get(&r.user_id).copied(),
+                    ..MemberDay::default()
+                });
+                folded.member_days.len() - 1
+            });
+            let row = &mut folded.member_days[index];
+            row.activity += 1;
+            if r.is_message() {
+                row.messages += 1;
+                if r.reply_to.is_some() || r.in_thread {
+                    row.replies += 1;
+                }
+            }
+            if r.kind == THREAD_CREATED {
+                row.threads += 1;
+            }
+            let member = members.entry(r.user_id).or_insert(MemberChange {
+                user_id: r.user_id,
+                first_active_at: r.at,
+                first_message_at: None,
+                activity: 0,
+                last_done_day: day,
+                last_connected_day: None,
+            });
+            member.first_active_at = member.first_active_at.min(r.at);
+            if r.is_message() {
+                member.first_message_at =
+                    Some(member.first_message_at.map_or(r.at, |t| t.min(r.at)));
+            }
+            member.activity += 1;
+            member.last_done_day = day;
+        }
+
+        // The day's contacts: its replies and the messages they answer, its thread messages
+        // and their neighbours.
+        let mut contacts: Vec<Contact> = todays
+            .iter()
+            .filter(|r| r.is_message())
+            .filter_map(|r| {
+                let (author, message_at) = *messages.get(&r.reply_to?)?;
+                Contact::new(
+                    Touch {
+                        user_id: r.user_id,
+                        at: r.at,
+                    },
+                    Touch {
+                        user_id: author,
+                        at: message_at,
+                    },
+                )
+            })
+            .collect();
+        let posts: Vec<ThreadPost> = within(
+            bounds.start - THREAD_WINDOW_SECS,
+            bounds.end + THREAD_WINDOW_SECS,
+        )
+        .iter()
+        .filter(|r| r.is_message() && r.in_thread)
+        .map(|r| ThreadPost {
+            id: r.id,
+            thread: r.channel_id,
+            user_id: r.user_id,
+            at: r.at,
+        })
+        .collect();
+        contacts.extend(connectedness::thread_contacts(&posts, |p| {
+            p.at >= bounds.start && p.at < bounds.end
+        }));
+        let contacts_folded = connectedness::fold(&contacts, &day_of);
+        for (user_id, touched) in contacts_folded.connected {
+            if touched < first_day {
+                folded
+                    .earlier_connected
+                    .entry(touched)
+                    .or_default()
+                    .insert(user_id);
+            } else if touched <= day {
+                if let Some(index) = rows.get(&(user_id, touched)) {
+                    folded.member_days[*index].connected = true;
+                }
+            }
+        }
+        for (pair, at_day) in contacts_folded.pairs {
+            folded
+                .pairs
+                .entry(pair)
+                .and_modify(|d| *d = (*d).min(at_day))
+                .or_insert(at_day);
+        }
+
+        // The day is finished: its active members' last day moves to it.
+        let mut figures = DayFigures {
+            day,
+            ..DayFigures::default()
+        };
+        for row in &folded.member_days[first_row..] {
+            carried.active_on(row.user_id, day);
+            figures.dau += 1;
+            figures.messages += row.messages;
+            figures.replies += row.replies;
+            figures.threads += row.threads;
+        }
+        figures.wau = carried.active_since(day, 6);
+        figures.mau = carried.active_since(day, 29);
+        figures.carry_wau = carried.active_since(day, 5);
+        figures.carry_mau = carried.active_since(day, 28);
+        folded.figures.push(figures);
+    }
+
+    // Each connected day's previous connected day, in day order per member.
+    let mut connected: Vec<usize> = (0..folded.member_days.len())
+        .filter(|i| folded.member_days[*i].connected)
+        .collect();
+    connected.sort_by_key(|i| (folded.member_days[*i].user_id, folded.member_days[*i].day));
+    for i in connected {
+        let row = &mut folded.member_days[i];
+        row.prev_connected = carried.last_connected.insert(row.user_id, row.day);
+        if let Some(member) = members.get_mut(&row.user_id) {
+            member.last_connected_day = Some(row.day);
+        }
+    }
+    folded.members = members.into_values().collect();
+    folded
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DAY: i64 = 86_400;
+
+    fn record(id: i64, user_id: u64, at: i64, kind: i64) -> StoredRecord {
+        StoredRecord {
+            id,
+            user_id,
+            at,
+            kind,
+            channel_id: 1,
+            target_id: id as u64,
+            reply_to: None,
+            in_thread: false,
+        }
+    }
+
+    fn days(first: i64, n: i64) -> Vec<DayBounds> {
+        (first..first + n)
+            .map(|day| DayBounds {
+                day,
+                start: day * DAY,
+                end: (day + 1) * DAY,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn member_days_count_and_chain_each_members_previous_day() {
+        let mut carried = Carried::new(HashMap::from([(1, 7)]), HashMap::new());
+        let mut reply = record(3, 2, 10 * DAY + 60, MESSAGE);
+        reply.reply_to = Some(1);
+        let records = [
+            record(1, 1, 10 * DAY + 5, MESSAGE),
+            record(2, 1, 10 * DAY + 9, THREAD_CREATED),
+            reply,
+            record(4, 1, 12 * DAY, 3),
+        ];
+        let messages = HashMap::from([(1, (1, 10 * DAY + 5))]);
+        let folded = fold_chunk(&days(10, 3), &records, &messages, &mut carried, |at| {
+            at.div_euclid(DAY)
+        });
+        let row = |user, day| {
+            *folded
+                .member_days
+                .iter()
+                .find(|r| r.user_id == user && r.day == day)
+                .unwrap()
+        };
+        assert_eq!(
+            row(1, 10),
+            MemberDay {
+                user_id: 1,
+                day: 10,
+                activity: 2,
+                messages: 1,
+                replies: 0,
+                threads: 1,
+                prev_day: Some(7),
+                connected: true,
+                prev_connected: None,
+            }
+        );
+        assert_eq!((row(2, 10).replies, row(2, 10).connected), (1, true));
+        assert_eq!(
+            (row(1, 12).prev_day, row(1, 12).connected),
+            (Some(10), false)
+        );
+        assert_eq!(folded.pairs, HashMap::from([((1, 2), 10)]));
+        // Day 7 (carried) is within the week of day 10 and 12 is not; two members on day 10.
+        let figures: Vec<(i64, i64, i64)> = folded
+            .figures
+            .iter()
+            .map(|f| (f.dau, f.wau, f.mau))
+            .collect();
+        assert_eq!(figures, vec![(2, 2, 2), (0, 2, 2), (1, 2, 2)]);
+        let member = folded.members.iter().find(|m| m.user_id == 1).unwrap();
+        assert_eq!(
+            (
+                member.activity,
+                member.last_done_day,
+                member.last_connected_day
+            ),
+            (3, 12, Some(10))
+        );
+        assert_eq!(carried.last_active.get(&1), Some(&12));
+    }
+
+    #[test]
+    fn a_reply_to_an_earlier_chunk_marks_that_day_in_the_store_and_a_later_day_waits() {
+        let mut carried = Carried::default();
+        let mut reply = record(5, 2, 20 * DAY, MESSAGE);
+        reply.reply_to = Some(1);
+        let mut early = record(6, 3, 20 * DAY + 100, MESSAGE);
+        // Answers a message of tomorrow (imported history can hold such links): tomorrow's row
+        // does not exist yet when today is folded, and tomorrow folds its own replies only.
+        early.reply_to = Some(9);
+        let records = [reply, early, record(9, 4, 21 * DAY + 5, MESSAGE)];
+        let messages = HashMap::from([(1, (1, 15 * DAY)), (9, (4, 21 * DAY + 5))]);
+        let folded = fold_chunk(&days(20, 2), &records, &messages, &mut carried, |at| {
+            at.div_euclid(DAY)
+        });
+        assert_eq!(
+            folded.earlier_connected,
+            BTreeMap::from([(15, BTreeSet::from([1]))])
+        );
+        let four = folded.member_days.iter().find(|r| r.user_id == 4).unwrap();
+        assert!(!four.connected);
+        assert_eq!(folded.pairs.get(&(3, 4)), Some(&21));
+    }
+
+    #[test]
+    fn thread_neighbours_across_midnight_connect_each_member_on_their_own_day() {
+        let mut carried = Carried::new(HashMap::new(), HashMap::from([(2, 3)]));
+        let mut a = record(1, 1, 31 * DAY - 600, MESSAGE);
+        let mut b = record(2, 2, 31 * DAY + 600, MESSAGE);
+        a.in_thread = true;
+        b.in_thread = true;
+        let folded = fold_chunk(&days(30, 2), &[a, b], &HashMap::new(), &mut carried, |at| {
+            at.div_euclid(DAY)
+        });
+        let connected: Vec<(u64, i64, Option<i64>)> = folded
+            .member_days
+            .iter()
+            .filter(|r| r.connected)
+            .map(|r| (r.user_id, r.day, r.prev_connected))
+            .collect();
+        assert_eq!(connected, vec![(1, 30, None), (2, 31, Some(3))]);
+        assert_eq!(folded.pairs.get(&(1, 2)), Some(&31));
+        assert_eq!(carried.last_connected.get(&2), Some(&31));
+    }
+}
