@@ -64,6 +64,11 @@ const ALLOWED_DUPLICATES: &[(&str, usize, &str)] = &[
         "dashmap 5 (serenity 0.12) uses 0.14, hashlink (sqlx 0.8) 0.15, indexmap 2 0.17",
     ),
     (
+        "hashlink",
+        2,
+        "rusqlite 0.32 (the release on sqlx's libsqlite3-sys 0.30) uses 0.9; sqlx 0.8 uses 0.10",
+    ),
+    (
         "miniz_oxide",
         2,
         "png 0.18 (the charts) uses 0.8; flate2 (ours, serenity's) uses 0.9",

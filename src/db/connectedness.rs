@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use chrono_tz::Tz;
 use sqlx::{Any, Transaction};
 
-use crate::db::statements::{positional, statements, values};
+use crate::db::statements::{literal_values, positional};
 use crate::db::{from_sql_id, to_sql_id, Backend, Pool};
 use crate::domain::analytics::day_number;
 use crate::domain::connectedness::{
@@ -281,31 +281,33 @@ pub(crate) async fn add_pairs(
     guild_id: u64,
     pairs: &BTreeMap<(u64, u64), i64>,
 ) -> sqlx::Result<()> {
-    let backend = Backend::of_connection(tx);
     let pairs: Vec<(&(u64, u64), &i64)> = pairs.iter().collect();
-    for chunk in statements(&pairs) {
+    for chunk in pairs.chunks(PAIRS_PER_STATEMENT) {
         let statement = format!(
             "{} ON CONFLICT (guild_id, user_a, user_b) DO UPDATE SET first_day = excluded.first_day
              WHERE excluded.first_day < member_pairs.first_day",
-            values(
-                backend,
+            literal_values(
                 "INSERT INTO member_pairs (guild_id, user_a, user_b, first_day)",
-                chunk.len(),
-                4
+                chunk.iter().map(|((a, b), day)| {
+                    [
+                        Some(to_sql_id(guild_id)),
+                        Some(to_sql_id(*a)),
+                        Some(to_sql_id(*b)),
+                        Some(**day),
+                    ]
+                }),
             )
         );
-        let mut query = sqlx::query(&statement);
-        for ((a, b), day) in chunk {
-            query = query
-                .bind(to_sql_id(guild_id))
-                .bind(to_sql_id(*a))
-                .bind(to_sql_id(*b))
-                .bind(**day);
-        }
-        query.execute(&mut **tx).await?;
+        sqlx::query(&statement)
+            .persistent(false)
+            .execute(&mut **tx)
+            .await?;
     }
     Ok(())
 }
+
+/// Pairs written per statement (integers written into it, see `literal_values`).
+const PAIRS_PER_STATEMENT: usize = 500;
 
 /// A finished day: how many pairs first connected on it (final, like the day's figures).
 pub async fn finish_day(

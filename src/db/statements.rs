@@ -84,11 +84,53 @@ pub fn positional(backend: Backend, sql: &str) -> String {
     }
 }
 
+/// `head` followed by `VALUES (…), (…)` with the rows' integers written into the statement:
+/// for a rebuild's millions of integer-only rows, where each value bound through sqlx's Any
+/// driver cost ~0.5 µs (a member day of 10 values took 8.8 µs to write, SQLite's own share
+/// 3). Only integers (and NULL) can be written so: formatted from `i64`, they cannot carry
+/// anything but a number. Run such statements with `persistent(false)`: each is new.
+pub fn literal_values<const N: usize>(
+    head: &str,
+    rows: impl ExactSizeIterator<Item = [Option<i64>; N]>,
+) -> String {
+    use std::fmt::Write as _;
+    let mut sql = String::with_capacity(head.len() + rows.len() * N * 12 + 8);
+    sql.push_str(head);
+    sql.push_str(" VALUES ");
+    for (i, row) in rows.enumerate() {
+        sql.push_str(if i == 0 { "(" } else { ", (" });
+        for (column, value) in row.iter().enumerate() {
+            if column > 0 {
+                sql.push_str(", ");
+            }
+            match value {
+                Some(v) => {
+                    let _ = write!(sql, "{v}");
+                }
+                None => sql.push_str("NULL"),
+            }
+        }
+        sql.push(')');
+    }
+    sql
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::HashSet;
 
     use super::*;
+
+    #[test]
+    fn literal_values_write_integers_and_nulls() {
+        assert_eq!(
+            literal_values(
+                "INSERT INTO t (a, b)",
+                [[Some(-1), None], [Some(7), Some(8)]].into_iter()
+            ),
+            "INSERT INTO t (a, b) VALUES (-1, NULL), (7, 8)"
+        );
+    }
 
     #[test]
     fn positional_placeholders_are_numbered_in_order_on_postgres() {

@@ -133,7 +133,8 @@ pub struct FoldedChunk {
     pub member_days: Vec<MemberDay>,
     pub members: Vec<MemberChange>,
     /// Member-days before the chunk that contacts connect (marked in the store, where the rows
-    /// are): day → members.
+    /// are; every one exists, as the touch is a record of that member on that day): day →
+    /// members.
     pub earlier_connected: BTreeMap<i64, BTreeSet<u64>>,
     /// Pair → the earliest day a contact of this chunk connects it.
     pub pairs: HashMap<(u64, u64), i64>,
@@ -282,6 +283,14 @@ pub fn fold_chunk(
         folded.figures.push(figures);
     }
 
+    // A contact's member-day before the chunk exists (the contact is one of its records, and
+    // those days are built), so it is the member's latest connected day so far if later.
+    for (day, users) in &folded.earlier_connected {
+        for user in users {
+            let last = carried.last_connected.entry(*user).or_insert(*day);
+            *last = (*last).max(*day);
+        }
+    }
     // Each connected day's previous connected day, in day order per member.
     let mut connected: Vec<usize> = (0..folded.member_days.len())
         .filter(|i| folded.member_days[*i].connected)

@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use chrono_tz::Tz;
+use sqlx::Connection as _;
 use tokio::sync::Mutex;
 use tracing::{debug, info};
 
@@ -17,7 +18,7 @@ use crate::db::rollup::{DayCounts, NewRecord};
 use crate::db::{self, Pool};
 use crate::domain::analytics::{self, date_of, day_number};
 use crate::domain::connectedness::THREAD_WINDOW_SECS;
-use crate::domain::rollup::{self, DayBounds};
+use crate::domain::rollup::{self, DayBounds, FoldedChunk};
 
 /// A day is final this long after it ends: the activity writer holds records for at most a
 /// fraction of a second, and a Discord event can arrive a little after its timestamp.
@@ -193,8 +194,16 @@ async fn rebuild(
     Ok(())
 }
 
-/// Days one rebuild transaction folds: a week is ~400k records of a year of 20M, read at once.
-const REBUILD_CHUNK_DAYS: i64 = 7;
+/// About how many records one rebuild transaction folds (read at once, ~70 bytes each): the
+/// days of a chunk are as many as hold that many on average. Fewer, larger transactions write
+/// each page of the member days' indexes fewer times.
+const REBUILD_CHUNK_RECORDS: i64 = 1_000_000;
+
+/// How far back a chunk's messages are kept for the next chunk's replies.
+const KEEP_MESSAGES_SECS: i64 = 2 * 86_400;
+
+/// The rebuild's page cache on SQLite, in KiB.
+const REBUILD_CACHE_KIB: u32 = 128 << 10;
 
 /// Builds and finishes the settled days `first..=last` from raw records a chunk of days at a
 /// time: each chunk's records read once and folded in memory (`domain::rollup`), written in
@@ -210,59 +219,47 @@ async fn rebuild_finished_days(
         return Ok(());
     }
     let reader = db::rollup::RecordReader::open(pool)?;
-    let bounds = |d: NaiveDate| DayBounds {
-        day: day_number(d),
-        start: start_of(d, tz),
-        end: start_of(d + Duration::days(1), tz),
-    };
-    let day_of = |at: i64| day_number(crate::domain::schedule::local_date(at, tz));
-    let mut carried = {
-        let mut tx = pool.begin().await?;
+    // A connection of its own with a larger page cache (dropped with it, not handed back): the
+    // member days' index by member takes rows at scattered places, and reading those pages
+    // back cost ~15 µs a row with SQLite's default 2 MiB.
+    let mut conn = pool.acquire().await?;
+    conn.close_on_drop();
+    db::activity::set_cache_kib(&mut conn, REBUILD_CACHE_KIB).await?;
+    let (carried, chunk_days) = {
+        let mut tx = conn.begin().await?;
         let carried = db::rollup::carried(&mut tx, guild_id).await?;
+        let days = (last - first).num_days() + 1;
+        let records = db::rollup::records_between(
+            &mut tx,
+            guild_id,
+            (start_of(first, tz), start_of(last + Duration::days(1), tz)),
+        )
+        .await?;
         tx.commit().await?;
-        carried
+        let chunk_days = (REBUILD_CHUNK_RECORDS * days / records.max(1)).clamp(1, days);
+        (carried, chunk_days)
     };
-    // The previous chunk's messages: replies near a chunk's start mostly answer them.
-    let mut previous: HashMap<u64, (u64, i64)> = HashMap::new();
+    let mut chunks = Vec::new();
     let mut chunk_first = first;
     while chunk_first <= last {
-        let chunk_last = (chunk_first + Duration::days(REBUILD_CHUNK_DAYS - 1)).min(last);
-        let days: Vec<DayBounds> = analytics::days(chunk_first, chunk_last)
-            .map(bounds)
-            .collect();
-        let (start, end) = (bounds(chunk_first).start, bounds(chunk_last).end);
-        let records = reader
-            .records(
-                guild_id,
-                (start - THREAD_WINDOW_SECS, end + THREAD_WINDOW_SECS),
-                i64::MAX,
-            )
-            .await?;
-        let mut messages: HashMap<u64, (u64, i64)> = records
-            .iter()
-            .filter(|r| r.kind == Kind::Message as i64)
-            .map(|r| (r.target_id, (r.user_id, r.at)))
-            .collect();
-        let read_here = messages.clone();
-        for (target, message) in previous.drain() {
-            messages.entry(target).or_insert(message);
-        }
-        let unknown: BTreeSet<u64> = records
-            .iter()
-            .filter(|r| r.at >= start && r.at < end && r.kind == Kind::Message as i64)
-            .filter_map(|r| r.reply_to)
-            .filter(|target| !messages.contains_key(target))
-            .collect();
-        messages.extend(reader.messages(guild_id, &unknown, i64::MAX).await?);
-        let folded = rollup::fold_chunk(&days, &records, &messages, &mut carried, day_of);
-        let mut tx = pool.begin().await?;
-        let touched = db::rollup::write_chunk(&mut tx, guild_id, &folded).await?;
-        for (user, day) in db::rollup::last_connected_days(&mut tx, guild_id, &touched).await? {
-            let last = carried.last_connected.entry(user).or_insert(day);
-            *last = (*last).max(day);
-        }
+        let chunk_last = (chunk_first + Duration::days(chunk_days - 1)).min(last);
+        chunks.push(
+            analytics::days(chunk_first, chunk_last)
+                .map(|d| day_bounds(d, tz))
+                .collect::<Vec<DayBounds>>(),
+        );
+        chunk_first = chunk_last + Duration::days(1);
+    }
+    // The next chunk is read and folded while this one is written (two cores: reading and
+    // folding were a third of the time).
+    let (sender, mut receiver) = tokio::sync::mpsc::channel(1);
+    let folding = tokio::spawn(fold_chunks(reader, guild_id, tz, chunks, carried, sender));
+    while let Some(folded) = receiver.recv().await {
+        let (days, folded): (Vec<DayBounds>, FoldedChunk) = folded;
+        let mut tx = conn.begin().await?;
+        db::rollup::write_chunk(&mut tx, guild_id, &folded).await?;
         for (day, figures) in days.iter().zip(&folded.figures) {
-            let activation = bounds(date_of(day.day) - Duration::days(8));
+            let activation = day_bounds(date_of(day.day) - Duration::days(8), tz);
             db::rollup::finish_counted_day(
                 &mut tx,
                 guild_id,
@@ -273,16 +270,78 @@ async fn rebuild_finished_days(
             )
             .await?;
         }
-        db::rollup::retention_windows(
-            &mut tx,
-            guild_id,
-            day_number(chunk_first),
-            day_number(chunk_last),
-        )
-        .await?;
+        if let (Some(first), Some(last)) = (days.first(), days.last()) {
+            db::rollup::retention_windows(&mut tx, guild_id, first.day, last.day).await?;
+        }
         tx.commit().await?;
-        previous = read_here;
-        chunk_first = chunk_last + Duration::days(1);
+    }
+    folding.await?
+}
+
+fn day_bounds(d: NaiveDate, tz: Tz) -> DayBounds {
+    DayBounds {
+        day: day_number(d),
+        start: start_of(d, tz),
+        end: start_of(d + Duration::days(1), tz),
+    }
+}
+
+/// Reads and folds the chunks in order, handing each to `sender` (which stops when the writer
+/// stops taking them).
+async fn fold_chunks(
+    reader: db::rollup::RecordReader,
+    guild_id: u64,
+    tz: Tz,
+    chunks: Vec<Vec<DayBounds>>,
+    mut carried: rollup::Carried,
+    sender: tokio::sync::mpsc::Sender<(Vec<DayBounds>, FoldedChunk)>,
+) -> anyhow::Result<()> {
+    // The previous chunk's latest messages: replies near a chunk's start mostly answer them
+    // (the others are looked up).
+    let mut previous: HashMap<u64, (u64, i64)> = HashMap::new();
+    for days in chunks {
+        let (Some(start), Some(end)) = (days.first().map(|d| d.start), days.last().map(|d| d.end))
+        else {
+            continue;
+        };
+        let records = reader
+            .records(
+                guild_id,
+                (start - THREAD_WINDOW_SECS, end + THREAD_WINDOW_SECS),
+                i64::MAX,
+            )
+            .await?;
+        let mut messages = std::mem::take(&mut previous);
+        messages.extend(
+            records
+                .iter()
+                .filter(|r| r.kind == Kind::Message as i64)
+                .map(|r| (r.target_id, (r.user_id, r.at))),
+        );
+        let unknown: BTreeSet<u64> = records
+            .iter()
+            .filter(|r| r.at >= start && r.at < end && r.kind == Kind::Message as i64)
+            .filter_map(|r| r.reply_to)
+            .filter(|target| !messages.contains_key(target))
+            .collect();
+        messages.extend(reader.messages(guild_id, &unknown, i64::MAX).await?);
+        // Folding takes a second or two of a core: off the async workers.
+        let (folded, days, records, back) = tokio::task::spawn_blocking(move || {
+            let day_of = |at: i64| day_number(crate::domain::schedule::local_date(at, tz));
+            let folded = rollup::fold_chunk(&days, &records, &messages, &mut carried, day_of);
+            (folded, days, records, carried)
+        })
+        .await?;
+        carried = back;
+        previous = records
+            .iter()
+            .filter(|r| r.kind == Kind::Message as i64 && r.at >= end - KEEP_MESSAGES_SECS)
+            .map(|r| (r.target_id, (r.user_id, r.at)))
+            .collect();
+        drop(records);
+        if sender.send((days, folded)).await.is_err() {
+            break;
+        }
     }
     Ok(())
 }

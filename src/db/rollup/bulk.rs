@@ -15,9 +15,12 @@ use std::sync::{Arc, Mutex};
 use anyhow::Context as _;
 use sqlx::{Any, Transaction};
 
-use crate::db::statements::{statements, values};
+use crate::db::statements::{literal_values, positional};
 use crate::db::{from_sql_id, to_sql_id, Backend, Pool};
-use crate::domain::rollup::{Carried, DayFigures, FoldedChunk, StoredRecord};
+use crate::domain::rollup::{Carried, DayFigures, FoldedChunk, MemberDay, StoredRecord};
+
+/// Rows per statement of integers written in ([`literal_values`]).
+const LITERAL_ROWS: usize = 500;
 
 /// Where a rebuild reads raw records from.
 pub enum RecordReader {
@@ -141,16 +144,24 @@ impl RecordReader {
                 .await??
             }
             Self::Pool(pool) => {
+                let backend = Backend::of_pool(pool);
                 let mut found = Vec::new();
-                for target in targets {
-                    found.extend(
-                        sqlx::query_as::<_, (i64, i64, i64)>(ONE)
-                            .bind(guild)
-                            .bind(target)
-                            .bind(until_id)
-                            .fetch_all(pool)
-                            .await?,
+                for chunk in targets.chunks(500) {
+                    let sql = positional(
+                        backend,
+                        &format!(
+                            "SELECT target_id, user_id, at FROM activity
+                             WHERE guild_id = ? AND kind = 1 AND id <= ? AND target_id IN ({})",
+                            vec!["?"; chunk.len()].join(", ")
+                        ),
                     );
+                    let mut query = sqlx::query_as::<_, (i64, i64, i64)>(&sql)
+                        .bind(guild)
+                        .bind(until_id);
+                    for target in chunk {
+                        query = query.bind(*target);
+                    }
+                    found.extend(query.fetch_all(pool).await?);
                 }
                 found
             }
@@ -160,6 +171,20 @@ impl RecordReader {
             .map(|(target, user, at)| (from_sql_id(target), (from_sql_id(user), at)))
             .collect())
     }
+}
+
+/// How many records a guild has with `since <= at < until` (on the time index alone).
+pub async fn records_between(
+    tx: &mut Transaction<'_, Any>,
+    guild_id: u64,
+    (since, until): (i64, i64),
+) -> sqlx::Result<i64> {
+    sqlx::query_scalar("SELECT COUNT(*) FROM activity WHERE guild_id = $1 AND at >= $2 AND at < $3")
+        .bind(to_sql_id(guild_id))
+        .bind(since)
+        .bind(until)
+        .fetch_one(&mut **tx)
+        .await
 }
 
 /// What a rebuild carries in from the days kept: members' last finished active day and last
@@ -187,48 +212,58 @@ pub async fn carried(tx: &mut Transaction<'_, Any>, guild_id: u64) -> sqlx::Resu
 }
 
 /// Writes a folded chunk's member days, members and pairs, and marks the member-days before the
-/// chunk its contacts connect; returns the members whose last connected day those marks may
-/// have moved (to be read again with [`last_connected_days`]).
+/// chunk its contacts connect.
 pub async fn write_chunk(
     tx: &mut Transaction<'_, Any>,
     guild_id: u64,
     chunk: &FoldedChunk,
-) -> sqlx::Result<BTreeSet<u64>> {
-    let backend = Backend::of_connection(tx);
-    let guild = to_sql_id(guild_id);
-    for rows in statements(&chunk.member_days) {
-        let sql = values(
-            backend,
+) -> sqlx::Result<()> {
+    let guild = Some(to_sql_id(guild_id));
+    let mut member_days: Vec<&MemberDay> = chunk.member_days.iter().collect();
+    // By member: the index by member takes each member's rows together, visiting its pages in
+    // order (the key by day only spans the chunk's days, new pages at the end of the table).
+    member_days.sort_unstable_by_key(|r| (r.user_id, r.day));
+    for rows in member_days.chunks(LITERAL_ROWS) {
+        let sql = literal_values(
             "INSERT INTO member_days (guild_id, day, user_id, activity, messages, replies, threads,
                                       prev_day, connected, prev_connected)",
-            rows.len(),
-            10,
+            rows.iter().map(|r| {
+                [
+                    guild,
+                    Some(r.day),
+                    Some(to_sql_id(r.user_id)),
+                    Some(r.activity),
+                    Some(r.messages),
+                    Some(r.replies),
+                    Some(r.threads),
+                    r.prev_day,
+                    Some(i64::from(r.connected)),
+                    r.prev_connected,
+                ]
+            }),
         );
-        let mut query = sqlx::query(&sql);
-        for row in rows {
-            query = query
-                .bind(guild)
-                .bind(row.day)
-                .bind(to_sql_id(row.user_id))
-                .bind(row.activity)
-                .bind(row.messages)
-                .bind(row.replies)
-                .bind(row.threads)
-                .bind(row.prev_day)
-                .bind(i64::from(row.connected))
-                .bind(row.prev_connected);
-        }
-        query.execute(&mut **tx).await?;
+        sqlx::query(&sql)
+            .persistent(false)
+            .execute(&mut **tx)
+            .await?;
     }
-    for rows in statements(&chunk.members) {
+    for rows in chunk.members.chunks(LITERAL_ROWS) {
         let sql = format!(
             "{} {}",
-            values(
-                backend,
+            literal_values(
                 "INSERT INTO members (guild_id, user_id, first_active_at, first_message_at,
                                       activity_total, last_done_day, last_connected_day)",
-                rows.len(),
-                7,
+                rows.iter().map(|m| {
+                    [
+                        guild,
+                        Some(to_sql_id(m.user_id)),
+                        Some(m.first_active_at),
+                        m.first_message_at,
+                        Some(m.activity),
+                        Some(m.last_done_day),
+                        m.last_connected_day,
+                    ]
+                }),
             ),
             "ON CONFLICT (guild_id, user_id) DO UPDATE SET
                first_active_at = CASE WHEN members.first_active_at IS NULL
@@ -244,18 +279,10 @@ pub async fn write_chunk(
                                          THEN excluded.last_connected_day
                                          ELSE members.last_connected_day END"
         );
-        let mut query = sqlx::query(&sql);
-        for m in rows {
-            query = query
-                .bind(guild)
-                .bind(to_sql_id(m.user_id))
-                .bind(m.first_active_at)
-                .bind(m.first_message_at)
-                .bind(m.activity)
-                .bind(m.last_done_day)
-                .bind(m.last_connected_day);
-        }
-        query.execute(&mut **tx).await?;
+        sqlx::query(&sql)
+            .persistent(false)
+            .execute(&mut **tx)
+            .await?;
     }
     let pairs: std::collections::BTreeMap<(u64, u64), i64> = chunk
         .pairs
@@ -263,34 +290,11 @@ pub async fn write_chunk(
         .map(|(pair, day)| (*pair, *day))
         .collect();
     crate::db::connectedness::add_pairs(tx, guild_id, &pairs).await?;
-    let mut touched = BTreeSet::new();
     for (day, users) in &chunk.earlier_connected {
         let users: Vec<u64> = users.iter().copied().collect();
         crate::db::connectedness::mark_connected(tx, guild_id, *day, &users).await?;
-        touched.extend(users);
     }
-    Ok(touched)
-}
-
-/// Members' last connected day as stored.
-pub async fn last_connected_days(
-    tx: &mut Transaction<'_, Any>,
-    guild_id: u64,
-    users: &BTreeSet<u64>,
-) -> sqlx::Result<Vec<(u64, i64)>> {
-    let mut found = Vec::new();
-    for user in users {
-        let day: Option<i64> = sqlx::query_scalar(
-            "SELECT last_connected_day FROM members WHERE guild_id = $1 AND user_id = $2",
-        )
-        .bind(to_sql_id(guild_id))
-        .bind(to_sql_id(*user))
-        .fetch_optional(&mut **tx)
-        .await?
-        .flatten();
-        found.extend(day.map(|day| (*user, day)));
-    }
-    Ok(found)
+    Ok(())
 }
 
 /// Sets the retention windows of members whose windows reach days `first..=last` (just
