@@ -90,6 +90,20 @@ pub async fn set_cache_kib(conn: &mut AnyConnection, kib: u32) -> sqlx::Result<(
     Ok(())
 }
 
+/// Stops one connection's commits from copying the write-ahead log into the database file
+/// (`wal_autocheckpoint`): a rebuild commits a chunk at a time, and each copy wrote the pages of
+/// the member days' indexes again; the next commit on another connection copies the log once.
+/// SQLite only.
+pub async fn defer_checkpoints(conn: &mut AnyConnection) -> sqlx::Result<()> {
+    if super::Backend::of_connection(conn) != super::Backend::Sqlite {
+        return Ok(());
+    }
+    sqlx::query("PRAGMA wal_autocheckpoint = 0")
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// How far apart a join notice's time and the join event's may be and still be one join.
 const SAME_JOIN_SECS: i64 = 60;
 

@@ -225,6 +225,7 @@ async fn rebuild_finished_days(
     let mut conn = pool.acquire().await?;
     conn.close_on_drop();
     db::activity::set_cache_kib(&mut conn, REBUILD_CACHE_KIB).await?;
+    db::activity::defer_checkpoints(&mut conn).await?;
     let (carried, chunk_days) = {
         let mut tx = conn.begin().await?;
         let carried = db::rollup::carried(&mut tx, guild_id).await?;
@@ -254,7 +255,12 @@ async fn rebuild_finished_days(
     // folding were a third of the time).
     let (sender, mut receiver) = tokio::sync::mpsc::channel(1);
     let folding = tokio::spawn(fold_chunks(reader, guild_id, tz, chunks, carried, sender));
+    // Where the time goes (the slower side sets the pace): waiting for folded chunks, writing.
+    let (mut waited, mut written) = (std::time::Duration::ZERO, std::time::Duration::ZERO);
+    let mut waiting = std::time::Instant::now();
     while let Some(folded) = receiver.recv().await {
+        waited += waiting.elapsed();
+        let writing = std::time::Instant::now();
         let (days, folded): (Vec<DayBounds>, FoldedChunk) = folded;
         let mut tx = conn.begin().await?;
         db::rollup::write_chunk(&mut tx, guild_id, &folded).await?;
@@ -274,7 +280,16 @@ async fn rebuild_finished_days(
             db::rollup::retention_windows(&mut tx, guild_id, first.day, last.day).await?;
         }
         tx.commit().await?;
+        written += writing.elapsed();
+        waiting = std::time::Instant::now();
     }
+    debug!(
+        guild_id,
+        chunk_days,
+        waited_ms = waited.as_millis() as u64,
+        written_ms = written.as_millis() as u64,
+        "finished days rebuilt"
+    );
     folding.await?
 }
 
