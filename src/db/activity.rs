@@ -92,8 +92,7 @@ pub async fn set_cache_kib(conn: &mut AnyConnection, kib: u32) -> sqlx::Result<(
 
 /// Stops one connection's commits from copying the write-ahead log into the database file
 /// (`wal_autocheckpoint`): a rebuild commits a chunk at a time, and each copy wrote the pages of
-/// the member days' indexes again; the next commit on another connection copies the log once.
-/// SQLite only.
+/// the member days' indexes again; the rebuild checkpoints once at the end. SQLite only.
 pub async fn defer_checkpoints(conn: &mut AnyConnection) -> sqlx::Result<()> {
     if super::Backend::of_connection(conn) != super::Backend::Sqlite {
         return Ok(());

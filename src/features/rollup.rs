@@ -290,7 +290,11 @@ async fn rebuild_finished_days(
         written_ms = written.as_millis() as u64,
         "finished days rebuilt"
     );
-    folding.await?
+    folding.await??;
+    // The log the deferred checkpoints let grow (GBs on a large store) is copied into the file
+    // once and emptied: until then every read looked its pages up in it.
+    db::checkpoint(pool).await?;
+    Ok(())
 }
 
 fn day_bounds(d: NaiveDate, tz: Tz) -> DayBounds {
