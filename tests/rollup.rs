@@ -156,6 +156,26 @@ fn known_joins(records: &[Record], joins: &[(u64, i64)], now: i64) -> [Vec<(u64,
     [early, late]
 }
 
+/// Stores activity records and join events.
+async fn store_history(pool: &db::Pool, records: &[Record], joins: &[(u64, i64)]) {
+    db::activity::insert(&mut pool.acquire().await.unwrap(), records)
+        .await
+        .unwrap();
+    let stored: Vec<db::welcome::Join> = joins
+        .iter()
+        .map(|(user, at)| db::welcome::Join {
+            guild_id: GUILD,
+            user_id: *user,
+            joined_at: *at,
+            pending: false,
+            welcomed: true,
+        })
+        .collect();
+    db::welcome::record_joins(&mut pool.acquire().await.unwrap(), &stored)
+        .await
+        .unwrap();
+}
+
 /// Records join times known from Discord, as the activity writer does.
 async fn record_known(pool: &db::Pool, known: &[(u64, i64)]) {
     let rows: Vec<(u64, u64, i64)> = known.iter().map(|(u, at)| (GUILD, *u, *at)).collect();
@@ -308,22 +328,7 @@ async fn materialised_days_match_the_definitions_on_raw_records() {
     let now = hearth::domain::clock::now().timestamp();
     let mut records = history(&mut rng, now, 150, 1_000);
     let joins = joins(&records);
-    db::activity::insert(&mut pool.acquire().await.unwrap(), &records)
-        .await
-        .unwrap();
-    let stored: Vec<db::welcome::Join> = joins
-        .iter()
-        .map(|(user, at)| db::welcome::Join {
-            guild_id: GUILD,
-            user_id: *user,
-            joined_at: *at,
-            pending: false,
-            welcomed: true,
-        })
-        .collect();
-    db::welcome::record_joins(&mut pool.acquire().await.unwrap(), &stored)
-        .await
-        .unwrap();
+    store_history(&pool, &records, &joins).await;
     let [early, late] = known_joins(&records, &joins, now);
     record_known(&pool, &early).await;
     let mut known = early;
@@ -480,22 +485,7 @@ async fn a_range_that_cuts_a_cohort_month_counts_all_of_its_members() {
             in_thread: false,
         })
         .collect();
-    db::activity::insert(&mut pool.acquire().await.unwrap(), &records)
-        .await
-        .unwrap();
-    let stored: Vec<db::welcome::Join> = joins
-        .iter()
-        .map(|(user, at)| db::welcome::Join {
-            guild_id: GUILD,
-            user_id: *user,
-            joined_at: *at,
-            pending: false,
-            welcomed: true,
-        })
-        .collect();
-    db::welcome::record_joins(&mut pool.acquire().await.unwrap(), &stored)
-        .await
-        .unwrap();
+    store_history(&pool, &records, &joins).await;
     let key = month.format("%Y-%m").to_string();
     // From the 15th (cuts the start), to the 20th (cuts both ends), and to today.
     for (from, to) in [(day(14), today), (day(14), day(19)), (day(-10), day(5))] {
@@ -668,22 +658,7 @@ async fn an_interrupted_rebuild_resumes_and_gives_the_same_figures() {
     let now = hearth::domain::clock::now().timestamp();
     let records = history(&mut rng, now, 120, 1_000);
     let joins = joins(&records);
-    db::activity::insert(&mut pool.acquire().await.unwrap(), &records)
-        .await
-        .unwrap();
-    let stored: Vec<db::welcome::Join> = joins
-        .iter()
-        .map(|(user, at)| db::welcome::Join {
-            guild_id: GUILD,
-            user_id: *user,
-            joined_at: *at,
-            pending: false,
-            welcomed: true,
-        })
-        .collect();
-    db::welcome::record_joins(&mut pool.acquire().await.unwrap(), &stored)
-        .await
-        .unwrap();
+    store_history(&pool, &records, &joins).await;
     let [known, _] = known_joins(&records, &joins, now);
     record_known(&pool, &known).await;
     let tz: Tz = "Europe/Paris".parse().unwrap();

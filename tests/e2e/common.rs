@@ -28,6 +28,8 @@ pub struct World {
     pub manager: u64,
     /// An ordinary member.
     pub member: u64,
+    /// When the manager and the member joined (unix ms, 400 days before the world was made).
+    pub joined_long_ago_ms: u64,
     pub dir: tempfile::TempDir,
 }
 
@@ -64,6 +66,7 @@ impl World {
             intros,
             manager,
             member,
+            joined_long_ago_ms: long_ago,
             dir: tempfile::tempdir().expect("temp dir"),
         }
     }

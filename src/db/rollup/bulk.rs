@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex};
 use anyhow::Context as _;
 use sqlx::{Any, Transaction};
 
+use super::ADD_TO_MEMBER;
 use crate::db::statements::{literal_values, positional};
 use crate::db::{from_sql_id, to_sql_id, Backend, Pool};
 use crate::domain::rollup::{Carried, DayFigures, FoldedChunk, MemberDay, StoredRecord};
@@ -249,7 +250,12 @@ pub async fn write_chunk(
     }
     for rows in chunk.members.chunks(LITERAL_ROWS) {
         let sql = format!(
-            "{} {}",
+            "{} {},
+               last_done_day = excluded.last_done_day,
+               last_connected_day = CASE WHEN members.last_connected_day IS NULL
+                                           OR excluded.last_connected_day > members.last_connected_day
+                                         THEN excluded.last_connected_day
+                                         ELSE members.last_connected_day END",
             literal_values(
                 "INSERT INTO members (guild_id, user_id, first_active_at, first_message_at,
                                       activity_total, last_done_day, last_connected_day)",
@@ -265,19 +271,7 @@ pub async fn write_chunk(
                     ]
                 }),
             ),
-            "ON CONFLICT (guild_id, user_id) DO UPDATE SET
-               first_active_at = CASE WHEN members.first_active_at IS NULL
-                                        OR excluded.first_active_at < members.first_active_at
-                                      THEN excluded.first_active_at ELSE members.first_active_at END,
-               first_message_at = CASE WHEN members.first_message_at IS NULL
-                                         OR excluded.first_message_at < members.first_message_at
-                                       THEN excluded.first_message_at ELSE members.first_message_at END,
-               activity_total = members.activity_total + excluded.activity_total,
-               last_done_day = excluded.last_done_day,
-               last_connected_day = CASE WHEN members.last_connected_day IS NULL
-                                           OR excluded.last_connected_day > members.last_connected_day
-                                         THEN excluded.last_connected_day
-                                         ELSE members.last_connected_day END"
+            ADD_TO_MEMBER
         );
         sqlx::query(&sql)
             .persistent(false)

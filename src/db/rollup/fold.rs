@@ -9,7 +9,7 @@ use crate::db::{flag, from_sql_id, to_sql_id, Pool};
 /// How new activity updates a member's row: the earlier first activity and first message
 /// (either of the two times may be NULL; a CASE, as PostgreSQL has no two-argument MIN), and the
 /// activity added to the total.
-const ADD_TO_MEMBER: &str = "ON CONFLICT (guild_id, user_id) DO UPDATE SET
+pub(super) const ADD_TO_MEMBER: &str = "ON CONFLICT (guild_id, user_id) DO UPDATE SET
            first_active_at = CASE WHEN members.first_active_at IS NULL
                                     OR excluded.first_active_at < members.first_active_at
                                   THEN excluded.first_active_at ELSE members.first_active_at END,
