@@ -4,7 +4,7 @@
 
 mod support;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use chrono_tz::Tz;
@@ -651,6 +651,63 @@ async fn without_a_known_join_time_the_first_activity_is_the_join() {
 /// A rebuild that fails half way (the disk fills while a day is finished) leaves that day
 /// unfinished; the next report resumes from the first day not finished, and the figures are
 /// those of the definitions, as if nothing had happened.
+/// A rebuild in several chunks that fails half way keeps the chunks it finished, with members'
+/// totals marked as behind (they are added once, at the end); the next report starts over from
+/// the rebuild's first day, and every member's total is their records, counted once.
+#[tokio::test]
+async fn a_rebuild_interrupted_between_chunks_starts_over_and_counts_members_once() {
+    let (_dir, pool) = support::temp_store().await;
+    let mut rng = StdRng::seed_from_u64(30);
+    let now = hearth::domain::clock::now().timestamp();
+    let records = history(&mut rng, now, 120, 1_000);
+    let joins = joins(&records);
+    store_history(&pool, &records, &joins).await;
+    let tz: Tz = "Europe/Paris".parse().unwrap();
+    let today = hearth::domain::clock::now().with_timezone(&tz).date_naive();
+    let failing_day = analytics::day_number(today - Duration::days(60));
+    support::refuse_inserts(&pool, "guild_days", &format!("NEW.day = {failing_day}")).await;
+    // About ten days a chunk.
+    let chunk_records = records.len() as i64 / 12;
+    let clock = hearth::domain::clock::now();
+    let failed =
+        hearth::features::rollup::refresh_in_chunks(&pool, GUILD, tz, clock, chunk_records).await;
+    assert!(failed.is_err(), "the refused day stops the rebuild");
+    let state = db::rollup::state(&pool, GUILD).await.unwrap().unwrap();
+    let first_day = state
+        .members_behind_from
+        .expect("members' totals are behind");
+    assert!(
+        first_day < state.done_until && state.done_until <= failing_day,
+        "chunks before the refused day are kept ({first_day} < {} <= {failing_day})",
+        state.done_until
+    );
+    let drop = match db::Backend::of_pool(&pool) {
+        db::Backend::Sqlite => "DROP TRIGGER refuse_guild_days",
+        db::Backend::Postgres => "DROP TRIGGER refuse_guild_days ON guild_days",
+    };
+    sqlx::query(drop).execute(&pool).await.unwrap();
+    let clock = hearth::domain::clock::now();
+    hearth::features::rollup::refresh_in_chunks(&pool, GUILD, tz, clock, chunk_records)
+        .await
+        .unwrap();
+    let state = db::rollup::state(&pool, GUILD).await.unwrap().unwrap();
+    assert_eq!(state.members_behind_from, None);
+    let totals: Vec<(i64, i64)> = sqlx::query_as(
+        "SELECT user_id, activity_total FROM members
+         WHERE guild_id = $1 AND activity_total > 0 ORDER BY user_id",
+    )
+    .bind(GUILD as i64)
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let mut want: BTreeMap<i64, i64> = BTreeMap::new();
+    for r in &records {
+        *want.entry(r.user_id as i64).or_default() += 1;
+    }
+    assert_eq!(totals, want.into_iter().collect::<Vec<_>>());
+    check(&pool, &records, (&joins, &[]), tz, &[(119, 0), (70, 50)]).await;
+}
+
 #[tokio::test]
 async fn an_interrupted_rebuild_resumes_and_gives_the_same_figures() {
     let (_dir, pool) = support::temp_store().await;

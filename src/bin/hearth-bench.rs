@@ -14,7 +14,8 @@
 //! - memory: peak RSS of each process after GUILD_CREATE of a `--guild-members` guild, and
 //!   overall;
 //! - reports: on a generated year of history, `hearth report`, `/stats overview`, connected
-//!   members and the morning digest, timed;
+//!   members and the morning digest, timed (`--only reports --postgres …`: on a copy of the
+//!   store in a fresh PostgreSQL database, `hearth_bench_<pid>_reports`);
 //! - dashboard: on the same store, 50 logged-in sessions load the health and retention pages at
 //!   once, beside a static page of the same server (`hearth_bench/web.rs`; `--only web` runs
 //!   this part alone);
@@ -1147,12 +1148,8 @@ async fn report_latency(
         emu.oauth_client_secret()
     );
     let config = harness::write_config(dir.path(), &emu.base_url(), &web_config)?;
-    let config_text = std::fs::read_to_string(&config)?.replace(
-        &format!("sqlite://{}", dir.path().join("hearth.db").display()),
-        &format!("sqlite://{}", db_path.display()),
-    );
-    std::fs::write(&config, config_text)?;
-    let pool = hearth::db::open(&format!("sqlite://{}", db_path.display())).await?;
+    let sqlite_url = format!("sqlite://{}", db_path.display());
+    let pool = hearth::db::open(&sqlite_url).await?;
     let generated = Instant::now();
     if reuse {
         eprintln!("reusing the store {}", db_path.display());
@@ -1161,11 +1158,36 @@ async fn report_latency(
     }
     let generate_secs = generated.elapsed().as_secs_f64();
     let records = hearth::db::activity::total(&pool).await?;
-    pool.close().await;
     eprintln!(
         "store: {records} records of {} members over a year, generated in {generate_secs:.0} s",
         args.store_members
     );
+    // With `--only reports --postgres …`, everything below runs on a copy of the store in a
+    // fresh PostgreSQL database (`hearth migrate --copy-from`'s code), dropped at the end.
+    let postgres = match (&args.postgres, args.only.as_deref()) {
+        (Some(server), Some("reports")) => {
+            let db = pg::PgDatabase::new(server, "reports");
+            let pg_pool = hearth::db::open(&db.url()).await?;
+            let copying = Instant::now();
+            let copied = hearth::db::copy::copy_store(&pool, &pg_pool).await?;
+            let rows: i64 = copied.iter().map(|c| c.target_rows).sum();
+            eprintln!(
+                "copied to PostgreSQL: {rows} rows in {:.0} s",
+                copying.elapsed().as_secs_f64()
+            );
+            pg_pool.close().await;
+            Some((db, copying.elapsed().as_secs_f64()))
+        }
+        _ => None,
+    };
+    pool.close().await;
+    let store_url = postgres.as_ref().map_or(sqlite_url, |(db, _)| db.url());
+    let copy_secs = postgres.as_ref().map(|(_, secs)| secs.round());
+    let config_text = std::fs::read_to_string(&config)?.replace(
+        &format!("sqlite://{}", dir.path().join("hearth.db").display()),
+        &store_url,
+    );
+    std::fs::write(&config, config_text)?;
 
     let hearth_exe = exe_dir.join("hearth");
     if args.only.as_deref() == Some("web") {
@@ -1231,9 +1253,10 @@ async fn report_latency(
     bot.terminate().await?;
     let dashboard = dashboard?;
     overview.sort();
-    let parts = overview_parts(&db_path, guild, today).await?;
-    let connections = connections_latency(&db_path, guild, today).await?;
-    let mut digest = digest_latency(&db_path, guild).await?;
+    let parts = overview_parts(&store_url, guild, today).await?;
+    let connections = connections_latency(&store_url, guild, today).await?;
+    let mut digest = digest_latency(&store_url, guild).await?;
+    drop(postgres);
     let ms = |d: Duration| (d.as_secs_f64() * 10_000.0).round() / 10.0;
     let pct = |v: &[Duration], p: f64| v[((v.len() as f64 - 1.0) * p).round() as usize];
     println!("{:<34} {:>14} {:>14}", "", "p50, ms", "p95, ms");
@@ -1285,7 +1308,8 @@ async fn report_latency(
         first.as_secs_f64()
     );
     Ok(json!({
-        "store": { "members": args.store_members, "records": records, "generate_secs": generate_secs.round() },
+        "store": { "members": args.store_members, "records": records, "generate_secs": generate_secs.round(),
+                   "postgres_copy_secs": copy_secs },
         "stats_overview_ms": { "p50": ms(pct(&overview, 0.5)), "p95": ms(pct(&overview, 0.95)), "calls": overview.len() },
         "year_report_ms": { "p50": ms(pct(&warm, 0.5)), "max": ms(pct(&warm, 1.0)), "first_run_materialising": ms(first) },
         "stats_overview_parts_ms": parts_json,
@@ -1299,11 +1323,11 @@ async fn report_latency(
 /// report and conversations, connected members, and the chart. One warm-up, then 19 timed runs
 /// each; the rest of the command's time is Discord (the member lookup, the answer's upload).
 async fn overview_parts(
-    db_path: &std::path::Path,
+    store_url: &str,
     guild: u64,
     today: chrono::NaiveDate,
 ) -> anyhow::Result<Vec<(&'static str, Vec<Duration>)>> {
-    let pool = hearth::db::open(&format!("sqlite://{}", db_path.display())).await?;
+    let pool = hearth::db::open(store_url).await?;
     let (tz, from) = (chrono_tz::UTC, today - chrono::Duration::days(29));
     let managers = std::collections::HashSet::from([1_u64]);
     let (mut report, mut connected, mut chart) = (Vec::new(), Vec::new(), Vec::new());
@@ -1349,8 +1373,8 @@ async fn overview_parts(
 /// The morning digest (issue 19) built on the store: new members, unanswered newcomers'
 /// messages and threads, flags, the schedule, yesterday against last week. One warm-up, then
 /// 19 timed runs.
-async fn digest_latency(db_path: &std::path::Path, guild: u64) -> anyhow::Result<Vec<Duration>> {
-    let pool = hearth::db::open(&format!("sqlite://{}", db_path.display())).await?;
+async fn digest_latency(store_url: &str, guild: u64) -> anyhow::Result<Vec<Duration>> {
+    let pool = hearth::db::open(store_url).await?;
     let config = hearth::config::Config::default();
     let mut runs = Vec::new();
     for i in 0..20 {
@@ -1371,12 +1395,12 @@ async fn digest_latency(db_path: &std::path::Path, guild: u64) -> anyhow::Result
 /// reports (days materialised): the year, the last 30 days, last month as a monthly report
 /// reads it, and new pairs per week over the year. One warm-up, then 9 timed runs each.
 async fn connections_latency(
-    db_path: &std::path::Path,
+    store_url: &str,
     guild: u64,
     today: chrono::NaiveDate,
 ) -> anyhow::Result<Vec<(&'static str, Vec<Duration>, Value)>> {
     use hearth::domain::analytics::day_number;
-    let pool = hearth::db::open(&format!("sqlite://{}", db_path.display())).await?;
+    let pool = hearth::db::open(store_url).await?;
     let to = day_number(today);
     let month_end = to - 31;
     let spans = [

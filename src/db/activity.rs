@@ -76,33 +76,6 @@ async fn insert_rows(conn: &mut AnyConnection, records: &[Record]) -> sqlx::Resu
     Ok(query.execute(conn).await?.rows_affected())
 }
 
-/// Sets the page cache of one connection to `kib` KiB (a long import keeps the pages of the
-/// indexes it writes at scattered places in memory instead of reading them back).
-/// SQLite only: PostgreSQL's cache is the server's.
-pub async fn set_cache_kib(conn: &mut AnyConnection, kib: u32) -> sqlx::Result<()> {
-    if super::Backend::of_connection(conn) != super::Backend::Sqlite {
-        return Ok(());
-    }
-    // A pragma takes no bound value; the number is formatted from an integer.
-    sqlx::query(&format!("PRAGMA cache_size = -{kib}"))
-        .execute(conn)
-        .await?;
-    Ok(())
-}
-
-/// Stops one connection's commits from copying the write-ahead log into the database file
-/// (`wal_autocheckpoint`): a rebuild commits a chunk at a time, and each copy wrote the pages of
-/// the member days' indexes again; the rebuild checkpoints once at the end. SQLite only.
-pub async fn defer_checkpoints(conn: &mut AnyConnection) -> sqlx::Result<()> {
-    if super::Backend::of_connection(conn) != super::Backend::Sqlite {
-        return Ok(());
-    }
-    sqlx::query("PRAGMA wal_autocheckpoint = 0")
-        .execute(conn)
-        .await?;
-    Ok(())
-}
-
 /// How far apart a join notice's time and the join event's may be and still be one join.
 const SAME_JOIN_SECS: i64 = 60;
 

@@ -50,6 +50,7 @@ const SQLITE: &[(&str, &str)] = &embed!["sqlite":
     "0027_web_sessions.sql",
     "0028_settings_changes.sql",
     "0029_outbox_claimed_by.sql",
+    "0030_rollup_members_behind.sql",
 ];
 
 /// Every file of `migrations/postgres/`, oldest first. PostgreSQL starts from the schema SQLite
@@ -58,6 +59,7 @@ const POSTGRES: &[(&str, &str)] = &embed![
     "postgres":
     "0028_schema.sql",
     "0029_outbox_claimed_by.sql",
+    "0030_rollup_members_behind.sql",
 ];
 
 /// The migrator `sqlx::migrate!("./migrations/<dialect>")` would build.

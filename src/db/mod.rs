@@ -544,6 +544,57 @@ pub async fn checkpoint(pool: &Pool) -> sqlx::Result<()> {
     Ok(())
 }
 
+/// Sets the page cache of one connection to `kib` KiB (a long import keeps the pages of the
+/// indexes it writes at scattered places in memory instead of reading them back).
+/// SQLite only: PostgreSQL's cache is the server's.
+pub async fn set_cache_kib(conn: &mut sqlx::AnyConnection, kib: u32) -> sqlx::Result<()> {
+    if Backend::of_connection(conn) != Backend::Sqlite {
+        return Ok(());
+    }
+    // A pragma takes no bound value; the number is formatted from an integer.
+    sqlx::query(&format!("PRAGMA cache_size = -{kib}"))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Stops one connection's commits from copying the write-ahead log into the database file
+/// (`wal_autocheckpoint`): a rebuild commits a chunk at a time, and each copy wrote the pages of
+/// the member days' indexes again; the rebuild checkpoints once at the end. SQLite only.
+pub async fn defer_checkpoints(conn: &mut sqlx::AnyConnection) -> sqlx::Result<()> {
+    if Backend::of_connection(conn) != Backend::Sqlite {
+        return Ok(());
+    }
+    sqlx::query("PRAGMA wal_autocheckpoint = 0")
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Stops one connection from zeroing what it deletes or moves (`secure_delete`, on for every
+/// connection so that erased text does not linger in free pages): for a connection that writes
+/// only counts derived from IDs and times (a rebuild of materialised days), where the zeroing
+/// cost time on every page split and moved index entry. SQLite only.
+pub async fn stop_zeroing_deletes(conn: &mut sqlx::AnyConnection) -> sqlx::Result<()> {
+    if Backend::of_connection(conn) != Backend::Sqlite {
+        return Ok(());
+    }
+    sqlx::query("PRAGMA secure_delete = OFF")
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// A connection of its own for rewriting counts derived from IDs and times (materialised days),
+/// which does not zero what it deletes ([`stop_zeroing_deletes`]); closed when dropped, so its
+/// settings never reach the pool's other users.
+pub async fn counts_connection(pool: &Pool) -> sqlx::Result<sqlx::pool::PoolConnection<sqlx::Any>> {
+    let mut conn = pool.acquire().await?;
+    conn.close_on_drop();
+    stop_zeroing_deletes(&mut conn).await?;
+    Ok(conn)
+}
+
 /// Whether the store holds anything about a guild: the bot saw it, or activity was imported.
 pub async fn knows_guild(pool: &Pool, guild_id: u64) -> sqlx::Result<bool> {
     sqlx::query_scalar(

@@ -117,7 +117,7 @@ pub async fn import(
         // rather than handed back to the pool with it.
         let mut conn = pool.acquire().await?;
         conn.close_on_drop();
-        db::activity::set_cache_kib(&mut conn, CACHE_KIB).await?;
+        db::set_cache_kib(&mut conn, CACHE_KIB).await?;
         // Transactions span files (most exports are far smaller than a chunk): an index page
         // that several files write is written out once per transaction.
         let mut tx = conn.begin().await?;

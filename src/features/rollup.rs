@@ -54,6 +54,18 @@ pub async fn refresh(
     tz: Tz,
     now: DateTime<Utc>,
 ) -> anyhow::Result<NaiveDate> {
+    refresh_in_chunks(pool, guild_id, tz, now, REBUILD_CHUNK_RECORDS).await
+}
+
+/// [`refresh`], rebuilding finished days in chunks of about `chunk_records` records (tests
+/// take small chunks to interrupt a rebuild between them).
+pub async fn refresh_in_chunks(
+    pool: &Pool,
+    guild_id: u64,
+    tz: Tz,
+    now: DateTime<Utc>,
+    chunk_records: i64,
+) -> anyhow::Result<NaiveDate> {
     let _only_one = REFRESH.lock().await;
     let last = last_final_day(now, tz);
     let state = match db::rollup::state(pool, guild_id).await? {
@@ -76,13 +88,20 @@ pub async fn refresh(
                 timezone: tz.name().to_owned(),
                 done_until: day_number(first),
                 live_until_id: None,
+                members_behind_from: None,
             }
         }
     };
     let started = std::time::Instant::now();
-    let mut first = date_of(state.done_until);
+    // An interrupted rebuild whose members' totals were not added yet starts over from its
+    // first day (its member days are dropped again).
+    let mut first = date_of(
+        state
+            .members_behind_from
+            .map_or(state.done_until, |day| day.min(state.done_until)),
+    );
     if state.live_until_id.is_none() {
-        rebuild(pool, guild_id, tz, first, last).await?;
+        rebuild(pool, guild_id, tz, (first, last), chunk_records).await?;
         info!(
             guild_id,
             from = %first,
@@ -160,18 +179,18 @@ async fn settle_known_joins(
 }
 
 /// Rebuilds `member_days` from raw records, from `first` on: the settled days a chunk at a time
-/// (see [`rebuild_finished_days`]; an interrupted rebuild starts over from the first day not
-/// finished), then the live days in one transaction under the write lock, which also sets the
+/// (see [`rebuild_finished_days`]; an interrupted rebuild starts over from its first day, whose
+/// members' totals were not added yet), then the live days in one transaction under the write lock, which also sets the
 /// live mark.
 async fn rebuild(
     pool: &Pool,
     guild_id: u64,
     tz: Tz,
-    first: NaiveDate,
-    last: NaiveDate,
+    (first, last): (NaiveDate, NaiveDate),
+    chunk_records: i64,
 ) -> anyhow::Result<()> {
     db::rollup::start_rebuild(pool, guild_id, day_number(first)).await?;
-    rebuild_finished_days(pool, guild_id, tz, first, last).await?;
+    rebuild_finished_days(pool, guild_id, tz, (first, last), chunk_records).await?;
     let bounds = |d: NaiveDate| (start_of(d, tz), start_of(d + Duration::days(1), tz));
     let mut tx = db::rollup::begin_write(pool, guild_id).await?;
     if db::rollup::state(&mut *tx, guild_id)
@@ -194,7 +213,7 @@ async fn rebuild(
     Ok(())
 }
 
-/// About how many records one rebuild transaction folds (read at once, ~70 bytes each): the
+/// About how many records one rebuild transaction folds by default (read at once, ~70 bytes each): the
 /// days of a chunk are as many as hold that many on average. Fewer, larger transactions write
 /// each page of the member days' indexes fewer times.
 const REBUILD_CHUNK_RECORDS: i64 = 1_000_000;
@@ -212,8 +231,8 @@ async fn rebuild_finished_days(
     pool: &Pool,
     guild_id: u64,
     tz: Tz,
-    first: NaiveDate,
-    last: NaiveDate,
+    (first, last): (NaiveDate, NaiveDate),
+    chunk_records: i64,
 ) -> anyhow::Result<()> {
     if first > last {
         return Ok(());
@@ -222,13 +241,13 @@ async fn rebuild_finished_days(
     // A connection of its own with a larger page cache (dropped with it, not handed back): the
     // member days' index by member takes rows at scattered places, and reading those pages
     // back cost ~15 µs a row with SQLite's default 2 MiB.
-    let mut conn = pool.acquire().await?;
-    conn.close_on_drop();
-    db::activity::set_cache_kib(&mut conn, REBUILD_CACHE_KIB).await?;
-    db::activity::defer_checkpoints(&mut conn).await?;
-    let (carried, chunk_days) = {
+    let mut conn = db::counts_connection(pool).await?;
+    db::set_cache_kib(&mut conn, REBUILD_CACHE_KIB).await?;
+    db::defer_checkpoints(&mut conn).await?;
+    let (carried, mut totals, chunk_days) = {
         let mut tx = conn.begin().await?;
         let carried = db::rollup::carried(&mut tx, guild_id).await?;
+        let totals = db::rollup::member_totals(&mut tx, guild_id).await?;
         let days = (last - first).num_days() + 1;
         let records = db::rollup::records_between(
             &mut tx,
@@ -237,8 +256,8 @@ async fn rebuild_finished_days(
         )
         .await?;
         tx.commit().await?;
-        let chunk_days = (REBUILD_CHUNK_RECORDS * days / records.max(1)).clamp(1, days);
-        (carried, chunk_days)
+        let chunk_days = (chunk_records * days / records.max(1)).clamp(1, days);
+        (carried, totals, chunk_days)
     };
     let mut chunks = Vec::new();
     let mut chunk_first = first;
@@ -263,7 +282,8 @@ async fn rebuild_finished_days(
         let writing = std::time::Instant::now();
         let (days, folded): (Vec<DayBounds>, FoldedChunk) = folded;
         let mut tx = conn.begin().await?;
-        db::rollup::write_chunk(&mut tx, guild_id, &folded).await?;
+        let new_firsts = totals.add(&folded.members);
+        db::rollup::write_chunk(&mut tx, guild_id, &folded, &new_firsts).await?;
         for (day, figures) in days.iter().zip(&folded.figures) {
             let activation = day_bounds(date_of(day.day) - Duration::days(8), tz);
             db::rollup::finish_counted_day(
@@ -283,6 +303,11 @@ async fn rebuild_finished_days(
         written += writing.elapsed();
         waiting = std::time::Instant::now();
     }
+    let writing = std::time::Instant::now();
+    let mut tx = conn.begin().await?;
+    db::rollup::add_member_totals(&mut tx, guild_id, totals.totals()).await?;
+    tx.commit().await?;
+    written += writing.elapsed();
     debug!(
         guild_id,
         chunk_days,

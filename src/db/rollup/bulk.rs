@@ -15,10 +15,12 @@ use std::sync::{Arc, Mutex};
 use anyhow::Context as _;
 use sqlx::{Any, Transaction};
 
-use super::ADD_TO_MEMBER;
+use super::{ADD_TO_MEMBER, EARLIER_FIRSTS};
 use crate::db::statements::{literal_values, positional};
 use crate::db::{from_sql_id, to_sql_id, Backend, Pool};
-use crate::domain::rollup::{Carried, DayFigures, FoldedChunk, MemberDay, StoredRecord};
+use crate::domain::rollup::{
+    Carried, DayFigures, FoldedChunk, MemberChange, MemberDay, MemberTotals, StoredRecord,
+};
 
 /// Rows per statement of integers written in ([`literal_values`]).
 const LITERAL_ROWS: usize = 500;
@@ -212,14 +214,46 @@ pub async fn carried(tx: &mut Transaction<'_, Any>, guild_id: u64) -> sqlx::Resu
     Ok(Carried::new(last_active, last_connected))
 }
 
-/// Writes a folded chunk's member days, members and pairs, and marks the member-days before the
-/// chunk its contacts connect.
+/// Where a rebuild's members' totals start: the firsts the store has (read at its start).
+pub async fn member_totals(
+    tx: &mut Transaction<'_, Any>,
+    guild_id: u64,
+) -> sqlx::Result<MemberTotals> {
+    let rows: Vec<(i64, Option<i64>, Option<i64>)> = sqlx::query_as(
+        "SELECT user_id, first_active_at, first_message_at FROM members
+         WHERE guild_id = $1 AND (first_active_at IS NOT NULL OR first_message_at IS NOT NULL)",
+    )
+    .bind(to_sql_id(guild_id))
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok(MemberTotals::new(
+        rows.into_iter()
+            .map(|(user, active, message)| (from_sql_id(user), (active, message)))
+            .collect(),
+    ))
+}
+
+/// Writes a folded chunk's member days, the members' firsts it moves earlier (`new_firsts`, see
+/// [`MemberTotals`]) and pairs, and marks the member-days before the chunk its contacts
+/// connect. The first chunk of a rebuild also marks members' totals as behind from its first
+/// day, until [`add_member_totals`].
 pub async fn write_chunk(
     tx: &mut Transaction<'_, Any>,
     guild_id: u64,
     chunk: &FoldedChunk,
+    new_firsts: &[MemberChange],
 ) -> sqlx::Result<()> {
     let guild = Some(to_sql_id(guild_id));
+    if let Some(first_day) = chunk.figures.first().map(|f| f.day) {
+        sqlx::query(
+            "UPDATE rollups SET members_behind_from = COALESCE(members_behind_from, $2)
+             WHERE guild_id = $1",
+        )
+        .bind(to_sql_id(guild_id))
+        .bind(first_day)
+        .execute(&mut **tx)
+        .await?;
+    }
     let mut member_days: Vec<&MemberDay> = chunk.member_days.iter().collect();
     // By member: the index by member takes each member's rows together, visiting its pages in
     // order (the key by day only spans the chunk's days, new pages at the end of the table).
@@ -248,9 +282,51 @@ pub async fn write_chunk(
             .execute(&mut **tx)
             .await?;
     }
-    for rows in chunk.members.chunks(LITERAL_ROWS) {
+    for rows in new_firsts.chunks(LITERAL_ROWS) {
         let sql = format!(
-            "{} {},
+            "{} {EARLIER_FIRSTS}",
+            literal_values(
+                "INSERT INTO members (guild_id, user_id, first_active_at, first_message_at)",
+                rows.iter().map(|m| {
+                    [
+                        guild,
+                        Some(to_sql_id(m.user_id)),
+                        Some(m.first_active_at),
+                        m.first_message_at,
+                    ]
+                }),
+            )
+        );
+        sqlx::query(&sql)
+            .persistent(false)
+            .execute(&mut **tx)
+            .await?;
+    }
+    let pairs: std::collections::BTreeMap<(u64, u64), i64> = chunk
+        .pairs
+        .iter()
+        .map(|(pair, day)| (*pair, *day))
+        .collect();
+    crate::db::connectedness::add_pairs(tx, guild_id, &pairs).await?;
+    for (day, users) in &chunk.earlier_connected {
+        let users: Vec<u64> = users.iter().copied().collect();
+        crate::db::connectedness::mark_connected(tx, guild_id, *day, &users).await?;
+    }
+    Ok(())
+}
+
+/// Adds a rebuild's activity totals and last active and connected days to members' rows, and
+/// marks them as counting every member day again (the rebuild's last step).
+pub async fn add_member_totals<'a>(
+    tx: &mut Transaction<'_, Any>,
+    guild_id: u64,
+    totals: impl Iterator<Item = &'a MemberChange>,
+) -> sqlx::Result<()> {
+    let guild = Some(to_sql_id(guild_id));
+    let totals: Vec<&MemberChange> = totals.collect();
+    for rows in totals.chunks(LITERAL_ROWS) {
+        let sql = format!(
+            "{} {ADD_TO_MEMBER},
                last_done_day = excluded.last_done_day,
                last_connected_day = CASE WHEN members.last_connected_day IS NULL
                                            OR excluded.last_connected_day > members.last_connected_day
@@ -270,24 +346,17 @@ pub async fn write_chunk(
                         m.last_connected_day,
                     ]
                 }),
-            ),
-            ADD_TO_MEMBER
+            )
         );
         sqlx::query(&sql)
             .persistent(false)
             .execute(&mut **tx)
             .await?;
     }
-    let pairs: std::collections::BTreeMap<(u64, u64), i64> = chunk
-        .pairs
-        .iter()
-        .map(|(pair, day)| (*pair, *day))
-        .collect();
-    crate::db::connectedness::add_pairs(tx, guild_id, &pairs).await?;
-    for (day, users) in &chunk.earlier_connected {
-        let users: Vec<u64> = users.iter().copied().collect();
-        crate::db::connectedness::mark_connected(tx, guild_id, *day, &users).await?;
-    }
+    sqlx::query("UPDATE rollups SET members_behind_from = NULL WHERE guild_id = $1")
+        .bind(to_sql_id(guild_id))
+        .execute(&mut **tx)
+        .await?;
     Ok(())
 }
 

@@ -6,17 +6,32 @@ use sqlx::{Any, Transaction};
 use super::{set_state, GuildDay};
 use crate::db::{flag, from_sql_id, to_sql_id, Pool};
 
-/// How new activity updates a member's row: the earlier first activity and first message
-/// (either of the two times may be NULL; a CASE, as PostgreSQL has no two-argument MIN), and the
-/// activity added to the total.
-pub(super) const ADD_TO_MEMBER: &str = "ON CONFLICT (guild_id, user_id) DO UPDATE SET
-           first_active_at = CASE WHEN members.first_active_at IS NULL
-                                    OR excluded.first_active_at < members.first_active_at
-                                  THEN excluded.first_active_at ELSE members.first_active_at END,
-           first_message_at = CASE WHEN members.first_message_at IS NULL
-                                     OR excluded.first_message_at < members.first_message_at
-                                   THEN excluded.first_message_at ELSE members.first_message_at END,
-           activity_total = members.activity_total + excluded.activity_total";
+/// The earlier first activity and first message of a member's row and the new values (either
+/// of the two times may be NULL; a CASE, as PostgreSQL has no two-argument MIN).
+macro_rules! earlier_firsts {
+    () => {
+        "first_active_at = CASE WHEN members.first_active_at IS NULL
+                                  OR excluded.first_active_at < members.first_active_at
+                                THEN excluded.first_active_at ELSE members.first_active_at END,
+         first_message_at = CASE WHEN members.first_message_at IS NULL
+                                   OR excluded.first_message_at < members.first_message_at
+                                 THEN excluded.first_message_at ELSE members.first_message_at END"
+    };
+}
+
+/// How a member's first activity and first message update their row: the earlier ones.
+pub(super) const EARLIER_FIRSTS: &str = concat!(
+    "ON CONFLICT (guild_id, user_id) DO UPDATE SET ",
+    earlier_firsts!()
+);
+
+/// How new activity updates a member's row: the earlier firsts, and the activity added to the
+/// total.
+pub(super) const ADD_TO_MEMBER: &str = concat!(
+    "ON CONFLICT (guild_id, user_id) DO UPDATE SET ",
+    earlier_firsts!(),
+    ", activity_total = members.activity_total + excluded.activity_total"
+);
 
 /// Builds one day (`[start, end)` in unix seconds) of `member_days` from the raw records up to
 /// `until_id`, each active member's first activity and first message, and the day's

@@ -2,7 +2,7 @@
 //! what reports read instead of activity records. Days are day numbers (days since
 //! 1970-01-01, local).
 
-use sqlx::{Any, AnyExecutor, Transaction};
+use sqlx::{Any, AnyExecutor, Connection as _, Transaction};
 
 use super::{to_sql_id, Pool};
 
@@ -23,20 +23,27 @@ pub struct State {
     /// The highest record id folded into `member_days`; `None` while the days from
     /// `done_until` on must be rebuilt from raw records.
     pub live_until_id: Option<i64>,
+    /// While a rebuild of finished days runs: members' activity totals and last active and
+    /// connected days leave out the member days from this day on (they are added at its end).
+    pub members_behind_from: Option<i64>,
 }
 
 pub async fn state(db: impl AnyExecutor<'_>, guild_id: u64) -> sqlx::Result<Option<State>> {
-    let row: Option<(String, i64, Option<i64>)> = sqlx::query_as(
-        "SELECT timezone, done_until, live_until_id FROM rollups WHERE guild_id = $1",
+    let row: Option<(String, i64, Option<i64>, Option<i64>)> = sqlx::query_as(
+        "SELECT timezone, done_until, live_until_id, members_behind_from
+         FROM rollups WHERE guild_id = $1",
     )
     .bind(to_sql_id(guild_id))
     .fetch_optional(db)
     .await?;
-    Ok(row.map(|(timezone, done_until, live_until_id)| State {
-        timezone,
-        done_until,
-        live_until_id,
-    }))
+    Ok(row.map(
+        |(timezone, done_until, live_until_id, members_behind_from)| State {
+            timezone,
+            done_until,
+            live_until_id,
+            members_behind_from,
+        },
+    ))
 }
 
 /// Forgets every materialised day of a guild and starts over at `done_until` in `timezone`.
@@ -46,14 +53,15 @@ pub async fn reset(
     timezone: &str,
     done_until: i64,
 ) -> sqlx::Result<()> {
-    let mut tx = pool.begin().await?;
+    let mut conn = crate::db::counts_connection(pool).await?;
+    let mut tx = conn.begin().await?;
     for statement in [
         "DELETE FROM member_days WHERE guild_id = $1",
         "DELETE FROM guild_days WHERE guild_id = $1",
         "UPDATE members SET last_done_day = NULL, join_day = NULL, activity_total = 0,
                             retained_30 = 0, retained_90 = 0
          WHERE guild_id = $1",
-        "UPDATE rollups SET live_until_id = NULL WHERE guild_id = $1",
+        "UPDATE rollups SET live_until_id = NULL, members_behind_from = NULL WHERE guild_id = $1",
     ] {
         sqlx::query(statement)
             .bind(to_sql_id(guild_id))
@@ -98,21 +106,33 @@ pub async fn rewind(pool: &Pool, guild_id: u64, day: i64) -> sqlx::Result<()> {
     Ok(())
 }
 
-/// Starts a rebuild from `day`: drops the member days from it on (and their activity from the
-/// members' totals) and takes each member's last finished day back to before it.
+/// Starts a rebuild from `day` (at or before the state's `members_behind_from`): drops the
+/// member days from it on (and their activity from the members' totals, where it was added) and
+/// takes each member's last finished day back to before it.
 pub async fn start_rebuild(pool: &Pool, guild_id: u64, day: i64) -> sqlx::Result<()> {
     let guild = to_sql_id(guild_id);
-    let mut tx = pool.begin().await?;
+    let mut conn = crate::db::counts_connection(pool).await?;
+    let mut tx = conn.begin().await?;
+    let behind_from = state(&mut *tx, guild_id)
+        .await?
+        .and_then(|s| s.members_behind_from)
+        .unwrap_or(i64::MAX);
     sqlx::query(
         "UPDATE members SET activity_total = members.activity_total - dropped.activity
          FROM (SELECT user_id, CAST(SUM(activity) AS BIGINT) AS activity FROM member_days
-               WHERE guild_id = $1 AND day >= $2 GROUP BY user_id) AS dropped
+               WHERE guild_id = $1 AND day >= $2 AND day < $3 GROUP BY user_id) AS dropped
          WHERE members.guild_id = $1 AND members.user_id = dropped.user_id",
     )
     .bind(guild)
     .bind(day)
+    .bind(behind_from)
     .execute(&mut *tx)
     .await?;
+    // Members now count every member day kept.
+    sqlx::query("UPDATE rollups SET members_behind_from = NULL WHERE guild_id = $1")
+        .bind(guild)
+        .execute(&mut *tx)
+        .await?;
     sqlx::query("DELETE FROM member_days WHERE guild_id = $1 AND day >= $2")
         .bind(guild)
         .bind(day)
