@@ -68,13 +68,22 @@ async fn feature_event(
             catch_up_welcomes(framework, chunk.guild_id, &members).await?;
         }
         FullEvent::GuildMemberAddition { new_member } => {
-            if data.posts_on_join(new_member.guild_id.get()).await? {
-                let (newcomer, settings, facts) = welcome_inputs(framework, new_member).await?;
-                welcomer(data)
-                    .member_joined(&newcomer, &settings, &facts, unix_now())
-                    .await?;
-            } else {
-                welcomer(data).member_joined_quietly(&newcomer(new_member), unix_now());
+            let joined = async {
+                if data.posts_on_join(new_member.guild_id.get()).await? {
+                    let (newcomer, settings, facts) = welcome_inputs(framework, new_member).await?;
+                    welcomer(data)
+                        .member_joined(&newcomer, &settings, &facts, unix_now())
+                        .await
+                } else {
+                    welcomer(data).member_joined_quietly(&newcomer(new_member), unix_now());
+                    Ok(())
+                }
+            }
+            .await;
+            if let Err(err) = joined {
+                // The join still counts; its welcome waits for the next start.
+                welcomer(data).member_joined_unwelcomed(&newcomer(new_member), unix_now());
+                return Err(err.context("the join is recorded, not welcomed"));
             }
         }
         // Passing screening matters only where joins get a welcome.

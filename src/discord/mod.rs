@@ -48,6 +48,10 @@ impl Data {
 
     /// Whether a join in the guild gets anything posted (remembered: see `PostsOnJoin`).
     pub async fn posts_on_join(&self, guild_id: u64) -> anyhow::Result<bool> {
+        if let Some(posts) = self.posts_on_join.get(guild_id, std::time::Instant::now()) {
+            return Ok(posts);
+        }
+        let _lookup = self.posts_on_join.lookup(guild_id).await;
         let now = std::time::Instant::now();
         if let Some(posts) = self.posts_on_join.get(guild_id, now) {
             return Ok(posts);

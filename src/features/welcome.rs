@@ -84,6 +84,16 @@ impl Welcomer<'_> {
         });
     }
 
+    /// GUILD_MEMBER_ADD whose welcome could not be decided or written (the store out of reach
+    /// past its timeout): the join is still recorded, as not welcomed, so that it counts and the
+    /// next start's late welcome posts it (`late_welcome_within_hours`).
+    pub fn member_joined_unwelcomed(&self, member: &Newcomer, now: i64) {
+        if member.is_bot {
+            return;
+        }
+        let _written = self.tracker.join(join_of(member, now));
+    }
+
     /// GUILD_MEMBER_ADD in a guild that posts on a join.
     pub async fn member_joined(
         &self,
@@ -495,25 +505,51 @@ fn join_of(member: &Newcomer, now: i64) -> Join {
 /// it took were most of a join's cost (issue 7). The commands that change welcome switches or
 /// channels forget the guild's entry; an entry also expires after `REMEMBER_FOR`, in case a
 /// change comes from elsewhere or lands while a join is reading the old settings.
-#[derive(Default)]
-pub struct PostsOnJoin(parking_lot::Mutex<HashMap<u64, (bool, Instant)>>);
+///
+/// One lookup per guild at a time ([`PostsOnJoin::lookup`]): at start, and each time an entry
+/// expires, a burst of joins in one guild all missed it at once, and thousands of handlers
+/// waiting for the pool at the same time timed out (issue 21: a process with four shards lost
+/// 8-21k joins that way).
+pub struct PostsOnJoin {
+    answers: parking_lot::Mutex<HashMap<u64, (bool, Instant)>>,
+    lookups: [tokio::sync::Mutex<()>; Self::LOOKUP_STRIPES],
+}
+
+impl Default for PostsOnJoin {
+    fn default() -> Self {
+        Self {
+            answers: parking_lot::Mutex::default(),
+            lookups: std::array::from_fn(|_| tokio::sync::Mutex::new(())),
+        }
+    }
+}
 
 impl PostsOnJoin {
     const REMEMBER_FOR: Duration = Duration::from_secs(60);
+    /// Guilds share a lookup lock when their ids fall on the same stripe.
+    const LOOKUP_STRIPES: usize = 64;
+
+    /// Held while looking a guild's answer up: a handler that waited for it finds the answer
+    /// remembered (check [`PostsOnJoin::get`] again) instead of reading it too.
+    pub async fn lookup(&self, guild_id: u64) -> tokio::sync::MutexGuard<'_, ()> {
+        self.lookups[(guild_id % Self::LOOKUP_STRIPES as u64) as usize]
+            .lock()
+            .await
+    }
 
     /// The remembered answer, unless it expired.
     pub fn get(&self, guild_id: u64, now: Instant) -> Option<bool> {
-        let entries = self.0.lock();
+        let entries = self.answers.lock();
         let (posts, since) = entries.get(&guild_id)?;
         (now.duration_since(*since) < Self::REMEMBER_FOR).then_some(*posts)
     }
 
     pub fn remember(&self, guild_id: u64, posts: bool, now: Instant) {
-        self.0.lock().insert(guild_id, (posts, now));
+        self.answers.lock().insert(guild_id, (posts, now));
     }
 
     pub fn forget(&self, guild_id: u64) {
-        self.0.lock().remove(&guild_id);
+        self.answers.lock().remove(&guild_id);
     }
 }
 

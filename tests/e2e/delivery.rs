@@ -205,6 +205,49 @@ async fn members_who_join_while_hearth_is_down_are_welcomed_once_at_start() {
     world.emu.assert_no_violations();
 }
 
+/// A welcome the store refuses to write (its transaction fails, as on a pool timeout during a
+/// burst or a full disk) still leaves the join counted, as not welcomed; the next start posts
+/// the welcome, once.
+#[tokio::test]
+async fn a_join_whose_welcome_cannot_be_written_still_counts_and_is_welcomed_at_the_next_start() {
+    let world = World::new().await;
+    let mut bot = welcoming(&world, "", false).await;
+    let pool = world.store().await;
+    crate::support::refuse_inserts(&pool, "outbox", "1 = 1").await;
+    let members = join_members(&world, "refused", 1);
+    let user = members[0].0;
+    let deadline = Instant::now() + WAIT;
+    let welcomed = loop {
+        let row: Option<i64> = sqlx::query_scalar(
+            "SELECT welcomed FROM member_joins WHERE guild_id = $1 AND user_id = $2",
+        )
+        .bind(world.guild as i64)
+        .bind(user as i64)
+        .fetch_optional(&pool)
+        .await
+        .unwrap();
+        if let Some(welcomed) = row {
+            break welcomed;
+        }
+        assert!(Instant::now() < deadline, "the join was not recorded");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(welcomed, 0, "recorded as not welcomed");
+    assert!(welcomes_per_member(&world.emu, world.welcome).is_empty());
+    let drop = match hearth::db::Backend::of_pool(&pool) {
+        hearth::db::Backend::Sqlite => "DROP TRIGGER refuse_outbox",
+        hearth::db::Backend::Postgres => "DROP TRIGGER refuse_outbox ON outbox",
+    };
+    sqlx::query(drop).execute(&pool).await.unwrap();
+    pool.close().await;
+    bot.terminate().await.unwrap();
+    let mut bot = world.start_bot(2).await;
+    wait_welcomed(&world, &bot, &members, true, "at the next start").await;
+    bot.terminate().await.unwrap();
+    assert_once_each(&world, &members, "at the next start");
+    world.emu.assert_no_violations();
+}
+
 /// Outbox rows of a kind, as (status, attempts).
 async fn outbox_rows(world: &World, kind: &str) -> Vec<(String, i64)> {
     let pool = world.store().await;
