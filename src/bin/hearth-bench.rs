@@ -20,7 +20,8 @@
 //!   once, beside a static page of the same server (`hearth_bench/web.rs`; `--only web` runs
 //!   this part alone);
 //! - import (`--only import --data community-activity.csv.gz`, not part of the default run):
-//!   `hearth import` of the real export as DiscordChatExporter JSON (`hearth_bench/import.rs`);
+//!   `hearth import` of the real export as DiscordChatExporter JSON (`hearth_bench/import.rs`;
+//!   with `--postgres …`, into a fresh PostgreSQL database each run);
 //! - events (`--only events`, not part of the default run): 10k event reminders scheduled,
 //!   held and sent under Discord's rate limits and injected 429s (`hearth_bench/events.rs`);
 //! - shards (`--only shards --postgres …`, not part of the default run): the replay spread over
@@ -675,7 +676,13 @@ async fn main() -> anyhow::Result<()> {
     } else if args.only.as_deref() == Some("shards") {
         report["shards"] = shards::run(&args).await?;
     } else if args.only.as_deref() == Some("import") {
-        report["import"] = import::run(args.data.as_deref(), args.rounds, &exe_dir).await?;
+        report["import"] = import::run(
+            args.data.as_deref(),
+            args.rounds,
+            &exe_dir,
+            args.postgres.as_deref(),
+        )
+        .await?;
     } else {
         if !matches!(args.only.as_deref(), Some("reports" | "web")) {
             report = ingest(&args, &exe_dir).await?;

@@ -92,9 +92,9 @@ pub async fn fold_new(
     // New replies, and the messages they answer (each on the unique (guild, kind, target) key).
     let mut rows: Vec<(i64, i64, i64, i64)> = sqlx::query_as(
         "SELECT r.user_id, r.at, m.user_id, m.at FROM activity r CROSS JOIN activity m
-         WHERE r.id > $2 AND r.id <= $3 AND +r.guild_id = $1 AND r.kind = 1
+         WHERE r.guild_id = $1 AND r.id > $2 AND r.id <= $3 AND r.kind = 1
            AND r.reply_to IS NOT NULL
-           AND m.guild_id = $1 AND m.kind = 1 AND m.target_id = r.reply_to AND m.id <= $3",
+           AND m.guild_id = $1 AND m.kind = 1 AND m.target_id = r.reply_to AND +m.id <= $3",
     )
     .bind(guild)
     .bind(after_id)
@@ -105,7 +105,7 @@ pub async fn fold_new(
     rows.extend(
         sqlx::query_as::<_, (i64, i64, i64, i64)>(
             "SELECT r.user_id, r.at, m.user_id, m.at FROM activity m CROSS JOIN activity r
-             WHERE m.id > $2 AND m.id <= $3 AND +m.guild_id = $1 AND m.kind = 1
+             WHERE m.guild_id = $1 AND m.id > $2 AND m.id <= $3 AND m.kind = 1
                AND r.guild_id = $1 AND r.reply_to = m.target_id AND r.kind = 1 AND r.id <= $2",
         )
         .bind(guild)
@@ -117,7 +117,7 @@ pub async fn fold_new(
     let mut contacts: Vec<Contact> = reply_contacts(rows).collect();
     let new_posts: Vec<(i64, i64, i64, i64)> = sqlx::query_as(
         "SELECT id, channel_id, user_id, at FROM activity
-         WHERE id > $2 AND id <= $3 AND +guild_id = $1 AND kind = 1 AND in_thread = 1",
+         WHERE guild_id = $1 AND id > $2 AND id <= $3 AND kind = 1 AND in_thread = 1",
     )
     .bind(guild)
     .bind(after_id)
@@ -157,7 +157,7 @@ pub async fn fold_day(
         "SELECT r.user_id, r.at, m.user_id, m.at FROM activity r CROSS JOIN activity m
          WHERE r.guild_id = $1 AND r.at >= $2 AND r.at < $3 AND r.id <= $4 AND r.kind = 1
            AND +r.reply_to IS NOT NULL
-           AND m.guild_id = $1 AND m.kind = 1 AND m.target_id = r.reply_to AND m.id <= $4",
+           AND m.guild_id = $1 AND m.kind = 1 AND m.target_id = r.reply_to AND +m.id <= $4",
     )
     .bind(to_sql_id(guild_id))
     .bind(start)

@@ -51,6 +51,7 @@ const SQLITE: &[(&str, &str)] = &embed!["sqlite":
     "0028_settings_changes.sql",
     "0029_outbox_claimed_by.sql",
     "0030_rollup_members_behind.sql",
+    "0031_activity_guild_id_index.sql",
 ];
 
 /// Every file of `migrations/postgres/`, oldest first. PostgreSQL starts from the schema SQLite
@@ -60,6 +61,7 @@ const POSTGRES: &[(&str, &str)] = &embed![
     "0028_schema.sql",
     "0029_outbox_claimed_by.sql",
     "0030_rollup_members_behind.sql",
+    "0031_activity_guild_id_index.sql",
 ];
 
 /// The migrator `sqlx::migrate!("./migrations/<dialect>")` would build.

@@ -152,6 +152,7 @@ pub async fn import(
     reader.await?;
     written?;
     if let Some(earliest) = earliest {
+        db::analyze(pool, None).await?;
         crate::features::rollup::rewind(pool, guild_id, earliest).await?;
     }
     Ok(summary)

@@ -237,6 +237,8 @@ async fn rebuild_finished_days(
     if first > last {
         return Ok(());
     }
+    // The records may have just arrived in bulk (a copy, an import).
+    db::analyze(pool, Some("activity")).await?;
     let reader = db::rollup::RecordReader::open(pool)?;
     // A connection of its own with a larger page cache (dropped with it, not handed back): the
     // member days' index by member takes rows at scattered places, and reading those pages

@@ -215,7 +215,14 @@ fn summary_figure(summary: &str, what: &str) -> Option<u64> {
     before.split_whitespace().last()?.parse().ok()
 }
 
-pub async fn run(data: Option<&Path>, rounds: usize, exe_dir: &Path) -> anyhow::Result<Value> {
+/// `postgres`: a server (`--postgres`) to import into instead of SQLite, a fresh database each
+/// run (`hearth_bench_<pid>_import`, dropped at the end).
+pub async fn run(
+    data: Option<&Path>,
+    rounds: usize,
+    exe_dir: &Path,
+    postgres: Option<&str>,
+) -> anyhow::Result<Value> {
     let data = data.context("--only import needs --data community-activity.csv.gz")?;
     let hearth = exe_dir.join("hearth");
     if !hearth.exists() {
@@ -237,15 +244,28 @@ pub async fn run(data: Option<&Path>, rounds: usize, exe_dir: &Path) -> anyhow::
         started.elapsed().as_secs_f64()
     );
     let db = work.join("import.db");
-    let url = format!("sqlite://{}", db.display());
     let config = work.join("hearth.toml");
-    std::fs::write(&config, format!("[database]\nurl = \"{url}\"\n"))?;
     let mut runs = Vec::new();
     let mut stored = (0, 0);
+    let mut pg_database = None;
     for round in 0..rounds {
-        for suffix in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
-        }
+        let url = match postgres {
+            Some(server) => {
+                // The previous run's database is dropped before a fresh one of the same name.
+                drop(pg_database.take());
+                let fresh = crate::pg::PgDatabase::new(server, "import");
+                let url = fresh.url();
+                pg_database = Some(fresh);
+                url
+            }
+            None => {
+                for suffix in ["", "-wal", "-shm"] {
+                    let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+                }
+                format!("sqlite://{}", db.display())
+            }
+        };
+        std::fs::write(&config, format!("[database]\nurl = \"{url}\"\n"))?;
         let (secs, rss, summary) = run_import(&hearth, &config, &written.dir)?;
         let pool = hearth::db::connect(&url).await?;
         let total = hearth::db::activity::total(&pool).await?;
@@ -270,6 +290,7 @@ pub async fn run(data: Option<&Path>, rounds: usize, exe_dir: &Path) -> anyhow::
     let (again_secs, _, again) = run_import(&hearth, &config, &written.dir)?;
     let re_added = summary_figure(&again, "new activity records");
     eprintln!("re-import: {again_secs:.2} s, {again}");
+    drop(pg_database);
     let _ = std::fs::remove_dir_all(&work);
 
     let mut secs: Vec<f64> = runs.iter().map(|r| r.0).collect();
@@ -279,7 +300,8 @@ pub async fn run(data: Option<&Path>, rounds: usize, exe_dir: &Path) -> anyhow::
     let expected = i64::try_from(written.expected)?;
     let lossless = stored.0 == expected && stored.1 == expected && re_added == Some(0);
     println!(
-        "import: {} messages in {} files ({:.0} MiB): median of {rounds} {median:.2} s = {:.0} messages/s, peak RSS {} MiB, stored {} of {} expected records{}, re-import added {}",
+        "import{}: {} messages in {} files ({:.0} MiB): median of {rounds} {median:.2} s = {:.0} messages/s, peak RSS {} MiB, stored {} of {} expected records{}, re-import added {}",
+        if postgres.is_some() { " into PostgreSQL" } else { "" },
         written.messages,
         written.files,
         written.bytes as f64 / (1 << 20) as f64,
@@ -297,6 +319,7 @@ pub async fn run(data: Option<&Path>, rounds: usize, exe_dir: &Path) -> anyhow::
         );
     }
     Ok(json!({
+        "database": if postgres.is_some() { "postgres" } else { "sqlite" },
         "messages": written.messages,
         "files": written.files,
         "bytes": written.bytes,

@@ -124,7 +124,7 @@ impl RecordReader {
         until_id: i64,
     ) -> anyhow::Result<HashMap<u64, (u64, i64)>> {
         const ONE: &str = "SELECT target_id, user_id, at FROM activity
-                           WHERE guild_id = $1 AND kind = 1 AND target_id = $2 AND id <= $3";
+                           WHERE guild_id = $1 AND kind = 1 AND target_id = $2 AND +id <= $3";
         let guild = to_sql_id(guild_id);
         let targets: Vec<i64> = targets.iter().map(|t| to_sql_id(*t)).collect();
         let rows: Vec<(i64, i64, i64)> = match self {
@@ -154,7 +154,7 @@ impl RecordReader {
                         backend,
                         &format!(
                             "SELECT target_id, user_id, at FROM activity
-                             WHERE guild_id = ? AND kind = 1 AND id <= ? AND target_id IN ({})",
+                             WHERE guild_id = ? AND kind = 1 AND +id <= ? AND target_id IN ({})",
                             vec!["?"; chunk.len()].join(", ")
                         ),
                     );

@@ -113,11 +113,11 @@ pub async fn records_after(
     after_id: i64,
     limit: i64,
 ) -> sqlx::Result<Vec<NewRecord>> {
-    // `+guild_id` keeps SQLite on the id range: the guild's time index would read every record.
+    // On the index by guild and id: the guild's new records only.
     let rows: Vec<(i64, i64, i64, i64, i64)> = sqlx::query_as(
         "SELECT id, user_id, at, kind, CASE WHEN reply_to IS NOT NULL OR in_thread = 1 THEN 1 ELSE 0 END
          FROM activity
-         WHERE id > $2 AND +guild_id = $1 ORDER BY id LIMIT $3",
+         WHERE guild_id = $1 AND id > $2 ORDER BY id LIMIT $3",
     )
     .bind(to_sql_id(guild_id))
     .bind(after_id)
@@ -226,7 +226,7 @@ pub async fn note_first_replies(
          SET first_reply_at = CASE WHEN first_reply_at < replies.at THEN first_reply_at ELSE replies.at END
          FROM (SELECT m.user_id AS author, m.at AS message_at, MIN(r.at) AS at
                FROM activity r CROSS JOIN activity m
-               WHERE r.id > $2 AND r.id <= $3 AND +r.guild_id = $1 AND r.kind = 1
+               WHERE r.guild_id = $1 AND r.id > $2 AND r.id <= $3 AND r.kind = 1
                  AND r.reply_to IS NOT NULL
                  AND m.guild_id = $1 AND m.kind = 1 AND m.target_id = r.reply_to
                  AND m.user_id <> r.user_id
