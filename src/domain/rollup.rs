@@ -171,17 +171,27 @@ impl MemberTotals {
     }
 }
 
-/// A finished day's figures worked out in memory (joins and activation are counted by the
-/// store, from members' join times).
+/// One day's figures: final for a finished day, so far for a live one (`guild_days`). A
+/// rebuild works out all but the joins and activation, which the store counts from members'
+/// join times.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct DayFigures {
+pub struct GuildDay {
     pub day: i64,
     pub dau: i64,
     pub wau: i64,
     pub mau: i64,
     pub messages: i64,
+    /// Message replies and messages inside threads.
     pub replies: i64,
+    /// Threads and forum posts started.
     pub threads: i64,
+    /// Joins (events, or first activity where no join is known).
+    pub joins: i64,
+    /// Of the day's joins, (how many, how many posted a first message within 7 days): set once
+    /// final, when the day 8 days later is finished.
+    pub activation: Option<(i64, i64)>,
+    /// Members active in the 6 and 29 days up to this one: the next day's WAU and MAU before
+    /// its own activity.
     pub carry_wau: i64,
     pub carry_mau: i64,
 }
@@ -197,7 +207,8 @@ pub struct FoldedChunk {
     pub earlier_connected: BTreeMap<i64, BTreeSet<u64>>,
     /// Pair → the earliest day a contact of this chunk connects it.
     pub pairs: HashMap<(u64, u64), i64>,
-    pub figures: Vec<DayFigures>,
+    /// The days' figures, joins and activation left to the store.
+    pub figures: Vec<GuildDay>,
 }
 
 /// Folds the days `days` (consecutive, in order) from `records` (the chunk's records and those
@@ -324,9 +335,9 @@ pub fn fold_chunk(
         }
 
         // The day is finished: its active members' last day moves to it.
-        let mut figures = DayFigures {
+        let mut figures = GuildDay {
             day,
-            ..DayFigures::default()
+            ..GuildDay::default()
         };
         for row in &folded.member_days[first_row..] {
             carried.active_on(row.user_id, day);

@@ -180,8 +180,8 @@ async fn settle_known_joins(
 
 /// Rebuilds `member_days` from raw records, from `first` on: the settled days a chunk at a time
 /// (see [`rebuild_finished_days`]; an interrupted rebuild starts over from its first day, whose
-/// members' totals were not added yet), then the live days in one transaction under the write lock, which also sets the
-/// live mark.
+/// members' totals were not added yet), then the live days in one transaction under the write
+/// lock, which also sets the live mark.
 async fn rebuild(
     pool: &Pool,
     guild_id: u64,
@@ -213,9 +213,9 @@ async fn rebuild(
     Ok(())
 }
 
-/// About how many records one rebuild transaction folds by default (read at once, ~70 bytes each): the
-/// days of a chunk are as many as hold that many on average. Fewer, larger transactions write
-/// each page of the member days' indexes fewer times.
+/// About how many records one rebuild transaction folds by default (read at once, ~70 bytes
+/// each): the days of a chunk are as many as hold that many on average. Fewer, larger
+/// transactions write each page of the member days' indexes fewer times.
 const REBUILD_CHUNK_RECORDS: i64 = 1_000_000;
 
 /// How far back a chunk's messages are kept for the next chunk's replies.
@@ -294,7 +294,7 @@ async fn rebuild_finished_days(
                 tz.name(),
                 (day.day, day.start, day.end),
                 (activation.day, activation.start, activation.end),
-                db::rollup::counted(figures),
+                *figures,
             )
             .await?;
         }
@@ -321,6 +321,8 @@ async fn rebuild_finished_days(
     // The log the deferred checkpoints let grow (GBs on a large store) is copied into the file
     // once and emptied: until then every read looked its pages up in it.
     db::checkpoint(pool).await?;
+    // Millions of member days, members and pairs just written: reports' plans need to know.
+    db::analyze(pool, None).await?;
     Ok(())
 }
 

@@ -19,7 +19,7 @@ use super::{ADD_TO_MEMBER, EARLIER_FIRSTS};
 use crate::db::statements::{literal_values, positional};
 use crate::db::{from_sql_id, to_sql_id, Backend, Pool};
 use crate::domain::rollup::{
-    Carried, DayFigures, FoldedChunk, MemberChange, MemberDay, MemberTotals, StoredRecord,
+    Carried, FoldedChunk, MemberChange, MemberDay, MemberTotals, StoredRecord,
 };
 
 /// Rows per statement of integers written in ([`literal_values`]).
@@ -390,21 +390,4 @@ pub async fn retention_windows(
     .execute(&mut **tx)
     .await?;
     Ok(())
-}
-
-/// The day's figures as [`DayFigures`] carries them, for `finish_counted_day`.
-pub fn counted(figures: &DayFigures) -> super::GuildDay {
-    super::GuildDay {
-        day: figures.day,
-        dau: figures.dau,
-        wau: figures.wau,
-        mau: figures.mau,
-        messages: figures.messages,
-        replies: figures.replies,
-        threads: figures.threads,
-        joins: 0,
-        activation: None,
-        carry_wau: figures.carry_wau,
-        carry_mau: figures.carry_mau,
-    }
 }

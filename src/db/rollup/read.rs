@@ -4,28 +4,7 @@ use sqlx::AnyExecutor;
 
 use crate::db::{from_sql_id, to_sql_id, Pool};
 
-/// One day's figures: final for a finished day, so far for a live one.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct GuildDay {
-    pub day: i64,
-    pub dau: i64,
-    pub wau: i64,
-    pub mau: i64,
-    pub messages: i64,
-    /// Message replies and messages inside threads.
-    pub replies: i64,
-    /// Threads and forum posts started.
-    pub threads: i64,
-    /// Joins (events, or first activity where no join is known).
-    pub joins: i64,
-    /// Of the day's joins, (how many, how many posted a first message within 7 days): set once
-    /// final, when the day 8 days later is finished.
-    pub activation: Option<(i64, i64)>,
-    /// Members active in the 6 and 29 days up to this one: the next day's WAU and MAU before
-    /// its own activity.
-    pub carry_wau: i64,
-    pub carry_mau: i64,
-}
+pub use crate::domain::rollup::GuildDay;
 
 /// When the guild's first record is from, activity or join event, if it has one (known join
 /// times of members who were there before Hearth are no record of what Hearth saw).
