@@ -15,7 +15,8 @@
 //!   overall;
 //! - reports: on a generated year of history, `hearth report`, `/stats overview`, connected
 //!   members and the morning digest, timed (`--only reports --postgres …`: on a copy of the
-//!   store in a fresh PostgreSQL database, `hearth_bench_<pid>_reports`);
+//!   store in a fresh PostgreSQL database, `hearth_bench_<pid>_reports`; `--store
+//!   postgres://…/db`: on that PostgreSQL store as it is);
 //! - dashboard: on the same store, 50 logged-in sessions load the health and retention pages at
 //!   once, beside a static page of the same server (`hearth_bench/web.rs`; `--only web` runs
 //!   this part alone);
@@ -1155,40 +1156,24 @@ async fn report_latency(
         emu.oauth_client_secret()
     );
     let config = harness::write_config(dir.path(), &emu.base_url(), &web_config)?;
-    let sqlite_url = format!("sqlite://{}", db_path.display());
-    let pool = hearth::db::open(&sqlite_url).await?;
-    let generated = Instant::now();
-    if reuse {
-        eprintln!("reusing the store {}", db_path.display());
-    } else {
-        generate_store(&pool, guild, args.store_members, args.records).await?;
-    }
-    let generate_secs = generated.elapsed().as_secs_f64();
-    let records = hearth::db::activity::total(&pool).await?;
-    eprintln!(
-        "store: {records} records of {} members over a year, generated in {generate_secs:.0} s",
-        args.store_members
-    );
-    // With `--only reports --postgres …`, everything below runs on a copy of the store in a
-    // fresh PostgreSQL database (`hearth migrate --copy-from`'s code), dropped at the end.
-    let postgres = match (&args.postgres, args.only.as_deref()) {
-        (Some(server), Some("reports")) => {
-            let db = pg::PgDatabase::new(server, "reports");
-            let pg_pool = hearth::db::open(&db.url()).await?;
-            let copying = Instant::now();
-            let copied = hearth::db::copy::copy_store(&pool, &pg_pool).await?;
-            let rows: i64 = copied.iter().map(|c| c.target_rows).sum();
-            eprintln!(
-                "copied to PostgreSQL: {rows} rows in {:.0} s",
-                copying.elapsed().as_secs_f64()
-            );
-            pg_pool.close().await;
-            Some((db, copying.elapsed().as_secs_f64()))
+    // `--store postgres://…/db`: a PostgreSQL store filled before (say, by an earlier run's
+    // copy), used as it is and kept.
+    let kept_postgres = args
+        .store
+        .as_ref()
+        .and_then(|p| p.to_str())
+        .filter(|s| s.starts_with("postgres://"))
+        .map(str::to_owned);
+    let (store_url, postgres, records, generate_secs) = match kept_postgres {
+        Some(url) => {
+            let pool = hearth::db::open(&url).await?;
+            let records = hearth::db::activity::total(&pool).await?;
+            pool.close().await;
+            eprintln!("reusing the PostgreSQL store {url}: {records} records");
+            (url, None, records, 0.0)
         }
-        _ => None,
+        None => sqlite_store(args, guild, &db_path, reuse).await?,
     };
-    pool.close().await;
-    let store_url = postgres.as_ref().map_or(sqlite_url, |(db, _)| db.url());
     let copy_secs = postgres.as_ref().map(|(_, secs)| secs.round());
     let config_text = std::fs::read_to_string(&config)?.replace(
         &format!("sqlite://{}", dir.path().join("hearth.db").display()),
@@ -1324,6 +1309,52 @@ async fn report_latency(
         "digest_ms": { "p50": ms(pct(&digest, 0.5)), "p95": ms(pct(&digest, 0.95)), "runs": digest.len() },
         "dashboard": dashboard,
     }))
+}
+
+/// The generated (or reused) SQLite store at `db_path`, and with `--only reports --postgres …`
+/// its copy in a fresh PostgreSQL database: the store's URL, the database (dropped with it) and
+/// the copy's seconds, the records, the generation's seconds.
+async fn sqlite_store(
+    args: &Args,
+    guild: u64,
+    db_path: &std::path::Path,
+    reuse: bool,
+) -> anyhow::Result<(String, Option<(pg::PgDatabase, f64)>, i64, f64)> {
+    let sqlite_url = format!("sqlite://{}", db_path.display());
+    let pool = hearth::db::open(&sqlite_url).await?;
+    let generated = Instant::now();
+    if reuse {
+        eprintln!("reusing the store {}", db_path.display());
+    } else {
+        generate_store(&pool, guild, args.store_members, args.records).await?;
+    }
+    let generate_secs = generated.elapsed().as_secs_f64();
+    let records = hearth::db::activity::total(&pool).await?;
+    eprintln!(
+        "store: {records} records of {} members over a year, generated in {generate_secs:.0} s",
+        args.store_members
+    );
+    // With `--only reports --postgres …`, everything below runs on a copy of the store in a
+    // fresh PostgreSQL database (`hearth migrate --copy-from`'s code), dropped at the end.
+    let postgres = match (&args.postgres, args.only.as_deref()) {
+        (Some(server), Some("reports")) => {
+            let db = pg::PgDatabase::new(server, "reports");
+            let pg_pool = hearth::db::open(&db.url()).await?;
+            let copying = Instant::now();
+            let copied = hearth::db::copy::copy_store(&pool, &pg_pool).await?;
+            let rows: i64 = copied.iter().map(|c| c.target_rows).sum();
+            eprintln!(
+                "copied to PostgreSQL: {rows} rows in {:.0} s",
+                copying.elapsed().as_secs_f64()
+            );
+            pg_pool.close().await;
+            Some((db, copying.elapsed().as_secs_f64()))
+        }
+        _ => None,
+    };
+    pool.close().await;
+    let store_url = postgres.as_ref().map_or(sqlite_url, |(db, _)| db.url());
+    Ok((store_url, postgres, records, generate_secs))
 }
 
 /// Where `/stats overview`'s time goes, in this process on the same store (no Discord): the

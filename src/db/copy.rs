@@ -70,7 +70,7 @@ pub async fn copy_store(source: &Pool, target: &Pool) -> anyhow::Result<Vec<Copi
         move_identities_past_copied_rows(&mut tx, &tables).await?;
     }
     tx.commit().await?;
-    super::analyze(target, None).await?;
+    super::after_bulk_write(target, &[], true).await?;
     Ok(copied)
 }
 

@@ -152,7 +152,7 @@ pub async fn import(
     reader.await?;
     written?;
     if let Some(earliest) = earliest {
-        db::analyze(pool, None).await?;
+        db::after_bulk_write(pool, &["activity", "members", "member_joins"], false).await?;
         crate::features::rollup::rewind(pool, guild_id, earliest).await?;
     }
     Ok(summary)

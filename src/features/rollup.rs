@@ -218,6 +218,15 @@ async fn rebuild(
 /// transactions write each page of the member days' indexes fewer times.
 const REBUILD_CHUNK_RECORDS: i64 = 1_000_000;
 
+/// What a rebuild writes.
+const ROLLUP_TABLES: [&str; 5] = [
+    "member_days",
+    "members",
+    "member_pairs",
+    "guild_days",
+    "connection_days",
+];
+
 /// How far back a chunk's messages are kept for the next chunk's replies.
 const KEEP_MESSAGES_SECS: i64 = 2 * 86_400;
 
@@ -238,7 +247,7 @@ async fn rebuild_finished_days(
         return Ok(());
     }
     // The records may have just arrived in bulk (a copy, an import).
-    db::analyze(pool, Some("activity")).await?;
+    db::after_bulk_write(pool, &["activity"], false).await?;
     let reader = db::rollup::RecordReader::open(pool)?;
     // A connection of its own with a larger page cache (dropped with it, not handed back): the
     // member days' index by member takes rows at scattered places, and reading those pages
@@ -322,7 +331,7 @@ async fn rebuild_finished_days(
     // once and emptied: until then every read looked its pages up in it.
     db::checkpoint(pool).await?;
     // Millions of member days, members and pairs just written: reports' plans need to know.
-    db::analyze(pool, None).await?;
+    db::after_bulk_write(pool, &ROLLUP_TABLES, true).await?;
     Ok(())
 }
 
