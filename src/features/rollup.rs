@@ -210,6 +210,9 @@ async fn rebuild(
         db::rollup::folded_until(&mut tx, guild_id, until_id).await?;
     }
     tx.commit().await?;
+    // Millions of member days, members and pairs just written (members' rows last, by the
+    // first replies): reports' plans need to know, and counts to read indexes alone.
+    db::after_bulk_write(pool, &ROLLUP_TABLES, true).await?;
     Ok(())
 }
 
@@ -330,8 +333,6 @@ async fn rebuild_finished_days(
     // The log the deferred checkpoints let grow (GBs on a large store) is copied into the file
     // once and emptied: until then every read looked its pages up in it.
     db::checkpoint(pool).await?;
-    // Millions of member days, members and pairs just written: reports' plans need to know.
-    db::after_bulk_write(pool, &ROLLUP_TABLES, true).await?;
     Ok(())
 }
 
