@@ -548,27 +548,15 @@ pub async fn checkpoint(pool: &Pool) -> sqlx::Result<()> {
 /// indexes it writes at scattered places in memory instead of reading them back).
 /// SQLite only: PostgreSQL's cache is the server's.
 pub async fn set_cache_kib(conn: &mut sqlx::AnyConnection, kib: u32) -> sqlx::Result<()> {
-    if Backend::of_connection(conn) != Backend::Sqlite {
-        return Ok(());
-    }
     // A pragma takes no bound value; the number is formatted from an integer.
-    sqlx::query(&format!("PRAGMA cache_size = -{kib}"))
-        .execute(conn)
-        .await?;
-    Ok(())
+    sqlite_pragma(conn, &format!("PRAGMA cache_size = -{kib}")).await
 }
 
 /// Stops one connection's commits from copying the write-ahead log into the database file
 /// (`wal_autocheckpoint`): a rebuild commits a chunk at a time, and each copy wrote the pages of
 /// the member days' indexes again; the rebuild checkpoints once at the end. SQLite only.
 pub async fn defer_checkpoints(conn: &mut sqlx::AnyConnection) -> sqlx::Result<()> {
-    if Backend::of_connection(conn) != Backend::Sqlite {
-        return Ok(());
-    }
-    sqlx::query("PRAGMA wal_autocheckpoint = 0")
-        .execute(conn)
-        .await?;
-    Ok(())
+    sqlite_pragma(conn, "PRAGMA wal_autocheckpoint = 0").await
 }
 
 /// Stops one connection from zeroing what it deletes or moves (`secure_delete`, on for every
@@ -576,12 +564,14 @@ pub async fn defer_checkpoints(conn: &mut sqlx::AnyConnection) -> sqlx::Result<(
 /// only counts derived from IDs and times (a rebuild of materialised days), where the zeroing
 /// cost time on every page split and moved index entry. SQLite only.
 pub async fn stop_zeroing_deletes(conn: &mut sqlx::AnyConnection) -> sqlx::Result<()> {
-    if Backend::of_connection(conn) != Backend::Sqlite {
-        return Ok(());
+    sqlite_pragma(conn, "PRAGMA secure_delete = OFF").await
+}
+
+/// Runs a pragma on an SQLite connection; nothing on PostgreSQL.
+async fn sqlite_pragma(conn: &mut sqlx::AnyConnection, pragma: &str) -> sqlx::Result<()> {
+    if Backend::of_connection(conn) == Backend::Sqlite {
+        sqlx::query(pragma).execute(conn).await?;
     }
-    sqlx::query("PRAGMA secure_delete = OFF")
-        .execute(conn)
-        .await?;
     Ok(())
 }
 

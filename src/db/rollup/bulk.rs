@@ -25,6 +25,15 @@ use crate::domain::rollup::{
 /// Rows per statement of integers written in ([`literal_values`]).
 const LITERAL_ROWS: usize = 500;
 
+/// Runs a statement built for one use (its integers written in): not kept prepared.
+async fn execute_once(tx: &mut Transaction<'_, Any>, sql: &str) -> sqlx::Result<()> {
+    sqlx::query(sql)
+        .persistent(false)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
 /// Where a rebuild reads raw records from.
 pub enum RecordReader {
     Sqlite(Arc<Mutex<rusqlite::Connection>>),
@@ -277,10 +286,7 @@ pub async fn write_chunk(
                 ]
             }),
         );
-        sqlx::query(&sql)
-            .persistent(false)
-            .execute(&mut **tx)
-            .await?;
+        execute_once(tx, &sql).await?;
     }
     for rows in new_firsts.chunks(LITERAL_ROWS) {
         let sql = format!(
@@ -297,10 +303,7 @@ pub async fn write_chunk(
                 }),
             )
         );
-        sqlx::query(&sql)
-            .persistent(false)
-            .execute(&mut **tx)
-            .await?;
+        execute_once(tx, &sql).await?;
     }
     let pairs: std::collections::BTreeMap<(u64, u64), i64> = chunk
         .pairs
@@ -348,10 +351,7 @@ pub async fn add_member_totals<'a>(
                 }),
             )
         );
-        sqlx::query(&sql)
-            .persistent(false)
-            .execute(&mut **tx)
-            .await?;
+        execute_once(tx, &sql).await?;
     }
     sqlx::query("UPDATE rollups SET members_behind_from = NULL WHERE guild_id = $1")
         .bind(to_sql_id(guild_id))
