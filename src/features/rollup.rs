@@ -260,8 +260,7 @@ async fn rebuild_finished_days(
     db::defer_checkpoints(&mut conn).await?;
     let (carried, mut totals, chunk_days) = {
         let mut tx = conn.begin().await?;
-        let carried = db::rollup::carried(&mut tx, guild_id).await?;
-        let totals = db::rollup::member_totals(&mut tx, guild_id).await?;
+        let (carried, totals) = db::rollup::members_at_start(&mut tx, guild_id).await?;
         let days = (last - first).num_days() + 1;
         let records = db::rollup::records_between(
             &mut tx,

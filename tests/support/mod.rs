@@ -141,3 +141,12 @@ pub async fn refuse_inserts(pool: &db::Pool, table: &str, when: &str) {
         sqlx::query(&statement).execute(pool).await.unwrap();
     }
 }
+
+/// Takes back [`refuse_inserts`] on `table`.
+pub async fn allow_inserts(pool: &db::Pool, table: &str) {
+    let drop = match db::Backend::of_pool(pool) {
+        db::Backend::Sqlite => format!("DROP TRIGGER refuse_{table}"),
+        db::Backend::Postgres => format!("DROP TRIGGER refuse_{table} ON {table}"),
+    };
+    sqlx::query(&drop).execute(pool).await.unwrap();
+}

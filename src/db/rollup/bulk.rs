@@ -199,19 +199,27 @@ pub async fn records_between(
         .await
 }
 
-/// What a rebuild carries in from the days kept: members' last finished active day and last
-/// connected day (read after `start_rebuild` took them back to the kept days).
-pub async fn carried(tx: &mut Transaction<'_, Any>, guild_id: u64) -> sqlx::Result<Carried> {
-    let rows: Vec<(i64, Option<i64>, Option<i64>)> = sqlx::query_as(
-        "SELECT user_id, last_done_day, last_connected_day FROM members
-         WHERE guild_id = $1 AND (last_done_day IS NOT NULL OR last_connected_day IS NOT NULL)",
+/// What a rebuild starts from, read from members' rows (after `start_rebuild` took them back to
+/// the kept days): their last finished active day and last connected day, carried from chunk to
+/// chunk, and the firsts the store has, which the rebuild's totals start from.
+pub async fn members_at_start(
+    tx: &mut Transaction<'_, Any>,
+    guild_id: u64,
+) -> sqlx::Result<(Carried, MemberTotals)> {
+    type Row = (i64, Option<i64>, Option<i64>, Option<i64>, Option<i64>);
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT user_id, last_done_day, last_connected_day, first_active_at, first_message_at
+         FROM members
+         WHERE guild_id = $1 AND (last_done_day IS NOT NULL OR last_connected_day IS NOT NULL
+                                  OR first_active_at IS NOT NULL OR first_message_at IS NOT NULL)",
     )
     .bind(to_sql_id(guild_id))
     .fetch_all(&mut **tx)
     .await?;
     let mut last_active = HashMap::new();
     let mut last_connected = HashMap::new();
-    for (user, done, connected) in rows {
+    let mut firsts = HashMap::new();
+    for (user, done, connected, first_active, first_message) in rows {
         let user = from_sql_id(user);
         if let Some(day) = done {
             last_active.insert(user, day);
@@ -219,26 +227,13 @@ pub async fn carried(tx: &mut Transaction<'_, Any>, guild_id: u64) -> sqlx::Resu
         if let Some(day) = connected {
             last_connected.insert(user, day);
         }
+        if first_active.is_some() || first_message.is_some() {
+            firsts.insert(user, (first_active, first_message));
+        }
     }
-    Ok(Carried::new(last_active, last_connected))
-}
-
-/// Where a rebuild's members' totals start: the firsts the store has (read at its start).
-pub async fn member_totals(
-    tx: &mut Transaction<'_, Any>,
-    guild_id: u64,
-) -> sqlx::Result<MemberTotals> {
-    let rows: Vec<(i64, Option<i64>, Option<i64>)> = sqlx::query_as(
-        "SELECT user_id, first_active_at, first_message_at FROM members
-         WHERE guild_id = $1 AND (first_active_at IS NOT NULL OR first_message_at IS NOT NULL)",
-    )
-    .bind(to_sql_id(guild_id))
-    .fetch_all(&mut **tx)
-    .await?;
-    Ok(MemberTotals::new(
-        rows.into_iter()
-            .map(|(user, active, message)| (from_sql_id(user), (active, message)))
-            .collect(),
+    Ok((
+        Carried::new(last_active, last_connected),
+        MemberTotals::new(firsts),
     ))
 }
 
