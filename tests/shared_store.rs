@@ -136,7 +136,12 @@ async fn claims_of_a_live_process_are_kept_and_those_of_one_gone_are_released() 
         .await
         .unwrap()
         .is_empty());
-    // Process 12 ends (as a SIGKILL ends its session): its claim is released, 11's kept.
+    // Process 12 ends: its claim is released, 11's kept. A process numbered 12 on another
+    // database of the same server (advisory locks are per database) is not this store's.
+    let (_other_dir, other_store) = support::temp_store().await;
+    let elsewhere = advisory::lock_instance(&other_store, Some(1..=1), 12)
+        .await
+        .unwrap();
     gone.release().await;
     assert_eq!(
         db::outbox::release_claims_of_the_gone(&pool).await.unwrap(),
@@ -148,4 +153,5 @@ async fn claims_of_a_live_process_are_kept_and_those_of_one_gone_are_released() 
     assert_eq!(taken.len(), 1);
     assert!(taken[0].body.contains("gone"), "{}", taken[0].body);
     live.release().await;
+    elsewhere.release().await;
 }

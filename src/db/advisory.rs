@@ -30,8 +30,11 @@ pub struct SessionLock {
 }
 
 impl SessionLock {
-    /// Ends the session, releasing the locks, at shutdown.
-    pub async fn release(self) {
+    /// Releases the locks and ends the session, at shutdown. The locks are released by name
+    /// first: a closed connection's backend ends a moment later, and until then PostgreSQL still
+    /// shows its locks as held (another process would see this one alive, its shards taken).
+    pub async fn release(mut self) {
+        unlock_all(&mut self.conn).await;
         let _ = self.conn.close().await;
     }
 }
@@ -125,8 +128,15 @@ impl Leadership {
         .is_ok_and(|n| n > 0)
     }
 
-    /// Gives the lead up (shutdown).
-    pub async fn release(self) {
+    /// Gives the lead up (shutdown), at once (see `SessionLock::release`).
+    pub async fn release(mut self) {
+        unlock_all(&mut self.conn).await;
         let _ = self.conn.close().await;
     }
+}
+
+async fn unlock_all(conn: &mut AnyConnection) {
+    let _ = sqlx::query("SELECT pg_advisory_unlock_all()")
+        .execute(conn)
+        .await;
 }

@@ -135,6 +135,8 @@ pub async fn claim_due_for(
 /// for the claims to expire. SQLite: one process runs on a store, so at its start every claim
 /// is an earlier run's. PostgreSQL: several may; a live one holds the advisory lock keyed by its
 /// owner number (db::advisory), which PostgreSQL drops when the process's session ends.
+/// Advisory locks are per database: another database's Hearth on the same server is not one
+/// of this store's processes.
 pub async fn release_claims_of_the_gone(pool: &Pool) -> sqlx::Result<u64> {
     let query = match Backend::of_pool(pool) {
         Backend::Sqlite => sqlx::query(
@@ -147,7 +149,9 @@ pub async fn release_claims_of_the_gone(pool: &Pool) -> sqlx::Result<u64> {
                AND (claimed_by IS NULL OR claimed_by NOT IN (
                    SELECT CAST(objid AS BIGINT) FROM pg_locks
                    WHERE locktype = 'advisory' AND granted AND objsubid = 2
-                     AND CAST(classid AS BIGINT) = $1))",
+                     AND CAST(classid AS BIGINT) = $1
+                     AND database = (SELECT oid FROM pg_database
+                                     WHERE datname = current_database())))",
         )
         .bind(i64::from(super::advisory::OWNER_SPACE)),
     };
