@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use chrono_tz::Tz;
 use sqlx::{Any, Transaction};
 
-use crate::db::statements::{literal_values, positional};
+use crate::db::statements::{insert_integers, positional};
 use crate::db::{from_sql_id, to_sql_id, Backend, Pool};
 use crate::domain::analytics::day_number;
 use crate::domain::connectedness::{
@@ -281,33 +281,27 @@ pub(crate) async fn add_pairs(
     guild_id: u64,
     pairs: &BTreeMap<(u64, u64), i64>,
 ) -> sqlx::Result<()> {
-    let pairs: Vec<(&(u64, u64), &i64)> = pairs.iter().collect();
-    for chunk in pairs.chunks(PAIRS_PER_STATEMENT) {
-        let statement = format!(
-            "{} ON CONFLICT (guild_id, user_a, user_b) DO UPDATE SET first_day = excluded.first_day
-             WHERE excluded.first_day < member_pairs.first_day",
-            literal_values(
-                "INSERT INTO member_pairs (guild_id, user_a, user_b, first_day)",
-                chunk.iter().map(|((a, b), day)| {
-                    [
-                        Some(to_sql_id(guild_id)),
-                        Some(to_sql_id(*a)),
-                        Some(to_sql_id(*b)),
-                        Some(**day),
-                    ]
-                }),
-            )
-        );
-        sqlx::query(&statement)
-            .persistent(false)
-            .execute(&mut **tx)
-            .await?;
-    }
+    let rows: Vec<[Option<i64>; 4]> = pairs
+        .iter()
+        .map(|((a, b), day)| {
+            [
+                Some(to_sql_id(guild_id)),
+                Some(to_sql_id(*a)),
+                Some(to_sql_id(*b)),
+                Some(*day),
+            ]
+        })
+        .collect();
+    insert_integers(
+        &mut **tx,
+        "INSERT INTO member_pairs (guild_id, user_a, user_b, first_day)",
+        "ON CONFLICT (guild_id, user_a, user_b) DO UPDATE SET first_day = excluded.first_day
+         WHERE excluded.first_day < member_pairs.first_day",
+        &rows,
+    )
+    .await?;
     Ok(())
 }
-
-/// Pairs written per statement (integers written into it, see `literal_values`).
-const PAIRS_PER_STATEMENT: usize = 500;
 
 /// A finished day: how many pairs first connected on it (final, like the day's figures).
 pub async fn finish_day(
@@ -332,7 +326,8 @@ pub async fn reset(tx: &mut Transaction<'_, Any>, guild_id: u64) -> sqlx::Result
     for statement in [
         "DELETE FROM member_pairs WHERE guild_id = $1",
         "DELETE FROM connection_days WHERE guild_id = $1",
-        "UPDATE members SET last_connected_day = NULL WHERE guild_id = $1",
+        "UPDATE members SET last_connected_day = NULL
+         WHERE guild_id = $1 AND last_connected_day IS NOT NULL",
     ] {
         sqlx::query(statement)
             .bind(to_sql_id(guild_id))

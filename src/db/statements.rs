@@ -1,5 +1,7 @@
 //! Multi-row statements in few shapes, for the batched writes of activity, joins and members.
 
+use sqlx::AnyConnection;
+
 use super::Backend;
 
 /// Rows split into statements of the few shapes `statement_rows` allows. Each statement is a
@@ -84,12 +86,78 @@ pub fn positional(backend: Backend, sql: &str) -> String {
     }
 }
 
+/// Rows per statement of integers written in, on SQLite ([`literal_values`]).
+const LITERAL_ROWS: usize = 500;
+
+/// Rows per statement on PostgreSQL, one array of each column (10k and 50k measured alike).
+const ARRAY_ROWS: usize = 10_000;
+
+/// Inserts rows of integers (and NULLs) in few statements and returns how many were written.
+/// `head` is `INSERT INTO t (a, b, …)`, `tail` what follows the rows (`ON CONFLICT …`, or
+/// nothing). SQLite gets the integers written into each statement ([`literal_values`]);
+/// PostgreSQL one array per column, bound as text and spread by `unnest`: it parses a VALUES
+/// list at ~20 µs a row of 10 integers, indexes or not, and the arrays at ~4 (psql, 100k member
+/// days with their three indexes: 2.1 s as VALUES, 0.8 s as arrays, 0.6 s by COPY). Under
+/// `DO UPDATE` no two rows may share a key: every statement takes up to 10,000 of them.
+pub async fn insert_integers<const N: usize>(
+    conn: &mut AnyConnection,
+    head: &str,
+    tail: &str,
+    rows: &[[Option<i64>; N]],
+) -> sqlx::Result<u64> {
+    let mut written = 0;
+    match Backend::of_connection(conn) {
+        Backend::Sqlite => {
+            for rows in rows.chunks(LITERAL_ROWS) {
+                let sql = format!("{} {tail}", literal_values(head, rows.iter().copied()));
+                written += sqlx::query(&sql)
+                    .persistent(false)
+                    .execute(&mut *conn)
+                    .await?
+                    .rows_affected();
+            }
+        }
+        Backend::Postgres => {
+            let arrays: Vec<String> = (1..=N).map(|n| format!("${n}::bigint[]")).collect();
+            let sql = format!("{head} SELECT * FROM unnest({}) {tail}", arrays.join(", "));
+            for rows in rows.chunks(ARRAY_ROWS) {
+                let mut query = sqlx::query(&sql);
+                for column in 0..N {
+                    query = query.bind(array_literal(rows.iter().map(|row| row[column])));
+                }
+                written += query.execute(&mut *conn).await?.rows_affected();
+            }
+        }
+    }
+    Ok(written)
+}
+
+/// A PostgreSQL array literal of integers: `{1,-2,NULL}`.
+fn array_literal(values: impl ExactSizeIterator<Item = Option<i64>>) -> String {
+    use std::fmt::Write as _;
+    let mut text = String::with_capacity(values.len() * 12 + 2);
+    text.push('{');
+    for (i, value) in values.enumerate() {
+        if i > 0 {
+            text.push(',');
+        }
+        match value {
+            Some(v) => {
+                let _ = write!(text, "{v}");
+            }
+            None => text.push_str("NULL"),
+        }
+    }
+    text.push('}');
+    text
+}
+
 /// `head` followed by `VALUES (…), (…)` with the rows' integers written into the statement:
 /// for a rebuild's millions of integer-only rows, where each value bound through sqlx's Any
 /// driver cost ~0.5 µs (a member day of 10 values took 8.8 µs to write, SQLite's own share
 /// 3). Only integers (and NULL) can be written so: formatted from `i64`, they cannot carry
 /// anything but a number. Run such statements with `persistent(false)`: each is new.
-pub fn literal_values<const N: usize>(
+fn literal_values<const N: usize>(
     head: &str,
     rows: impl ExactSizeIterator<Item = [Option<i64>; N]>,
 ) -> String {
@@ -120,6 +188,15 @@ mod tests {
     use std::collections::HashSet;
 
     use super::*;
+
+    #[test]
+    fn array_literals_write_integers_and_nulls() {
+        assert_eq!(
+            array_literal([Some(-1), None, Some(7)].into_iter()),
+            "{-1,NULL,7}"
+        );
+        assert_eq!(array_literal(std::iter::empty()), "{}");
+    }
 
     #[test]
     fn literal_values_write_integers_and_nulls() {

@@ -1,5 +1,5 @@
 //! A rebuild's reads and writes (see `domain::rollup`): the raw records of a chunk of days read
-//! once, the folded chunk written as multi-row statements.
+//! once, the folded chunk written as multi-row statements ([`insert_integers`]).
 //!
 //! On SQLite the records are read through rusqlite on a read-only connection of its own:
 //! sqlx's SQLite driver hands each row from its connection thread to the caller and decodes it
@@ -16,23 +16,11 @@ use anyhow::Context as _;
 use sqlx::{Any, Transaction};
 
 use super::{ADD_TO_MEMBER, EARLIER_FIRSTS};
-use crate::db::statements::{literal_values, positional};
+use crate::db::statements::{insert_integers, positional};
 use crate::db::{from_sql_id, to_sql_id, Backend, Pool};
 use crate::domain::rollup::{
     Carried, FoldedChunk, MemberChange, MemberDay, MemberTotals, StoredRecord,
 };
-
-/// Rows per statement of integers written in ([`literal_values`]).
-const LITERAL_ROWS: usize = 500;
-
-/// Runs a statement built for one use (its integers written in): not kept prepared.
-async fn execute_once(tx: &mut Transaction<'_, Any>, sql: &str) -> sqlx::Result<()> {
-    sqlx::query(sql)
-        .persistent(false)
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
-}
 
 /// Where a rebuild reads raw records from.
 pub enum RecordReader {
@@ -262,44 +250,49 @@ pub async fn write_chunk(
     // By member: the index by member takes each member's rows together, visiting its pages in
     // order (the key by day only spans the chunk's days, new pages at the end of the table).
     member_days.sort_unstable_by_key(|r| (r.user_id, r.day));
-    for rows in member_days.chunks(LITERAL_ROWS) {
-        let sql = literal_values(
-            "INSERT INTO member_days (guild_id, day, user_id, activity, messages, replies, threads,
-                                      prev_day, connected, prev_connected)",
-            rows.iter().map(|r| {
-                [
-                    guild,
-                    Some(r.day),
-                    Some(to_sql_id(r.user_id)),
-                    Some(r.activity),
-                    Some(r.messages),
-                    Some(r.replies),
-                    Some(r.threads),
-                    r.prev_day,
-                    Some(i64::from(r.connected)),
-                    r.prev_connected,
-                ]
-            }),
-        );
-        execute_once(tx, &sql).await?;
-    }
-    for rows in new_firsts.chunks(LITERAL_ROWS) {
-        let sql = format!(
-            "{} {EARLIER_FIRSTS}",
-            literal_values(
-                "INSERT INTO members (guild_id, user_id, first_active_at, first_message_at)",
-                rows.iter().map(|m| {
-                    [
-                        guild,
-                        Some(to_sql_id(m.user_id)),
-                        Some(m.first_active_at),
-                        m.first_message_at,
-                    ]
-                }),
-            )
-        );
-        execute_once(tx, &sql).await?;
-    }
+    let member_days: Vec<[Option<i64>; 10]> = member_days
+        .iter()
+        .map(|r| {
+            [
+                guild,
+                Some(r.day),
+                Some(to_sql_id(r.user_id)),
+                Some(r.activity),
+                Some(r.messages),
+                Some(r.replies),
+                Some(r.threads),
+                r.prev_day,
+                Some(i64::from(r.connected)),
+                r.prev_connected,
+            ]
+        })
+        .collect();
+    insert_integers(
+        &mut **tx,
+        "INSERT INTO member_days (guild_id, day, user_id, activity, messages, replies, threads,
+                                  prev_day, connected, prev_connected)",
+        "",
+        &member_days,
+    )
+    .await?;
+    let new_firsts: Vec<[Option<i64>; 4]> = new_firsts
+        .iter()
+        .map(|m| {
+            [
+                guild,
+                Some(to_sql_id(m.user_id)),
+                Some(m.first_active_at),
+                m.first_message_at,
+            ]
+        })
+        .collect();
+    insert_integers(
+        &mut **tx,
+        "INSERT INTO members (guild_id, user_id, first_active_at, first_message_at)",
+        EARLIER_FIRSTS,
+        &new_firsts,
+    )
+    .await?;
     let pairs: std::collections::BTreeMap<(u64, u64), i64> = chunk
         .pairs
         .iter()
@@ -321,33 +314,34 @@ pub async fn add_member_totals<'a>(
     totals: impl Iterator<Item = &'a MemberChange>,
 ) -> sqlx::Result<()> {
     let guild = Some(to_sql_id(guild_id));
-    let totals: Vec<&MemberChange> = totals.collect();
-    for rows in totals.chunks(LITERAL_ROWS) {
-        let sql = format!(
-            "{} {ADD_TO_MEMBER},
+    let totals: Vec<[Option<i64>; 7]> = totals
+        .map(|m| {
+            [
+                guild,
+                Some(to_sql_id(m.user_id)),
+                Some(m.first_active_at),
+                m.first_message_at,
+                Some(m.activity),
+                Some(m.last_done_day),
+                m.last_connected_day,
+            ]
+        })
+        .collect();
+    insert_integers(
+        &mut **tx,
+        "INSERT INTO members (guild_id, user_id, first_active_at, first_message_at,
+                              activity_total, last_done_day, last_connected_day)",
+        &format!(
+            "{ADD_TO_MEMBER},
                last_done_day = excluded.last_done_day,
                last_connected_day = CASE WHEN members.last_connected_day IS NULL
                                            OR excluded.last_connected_day > members.last_connected_day
                                          THEN excluded.last_connected_day
-                                         ELSE members.last_connected_day END",
-            literal_values(
-                "INSERT INTO members (guild_id, user_id, first_active_at, first_message_at,
-                                      activity_total, last_done_day, last_connected_day)",
-                rows.iter().map(|m| {
-                    [
-                        guild,
-                        Some(to_sql_id(m.user_id)),
-                        Some(m.first_active_at),
-                        m.first_message_at,
-                        Some(m.activity),
-                        Some(m.last_done_day),
-                        m.last_connected_day,
-                    ]
-                }),
-            )
-        );
-        execute_once(tx, &sql).await?;
-    }
+                                         ELSE members.last_connected_day END"
+        ),
+        &totals,
+    )
+    .await?;
     sqlx::query("UPDATE rollups SET members_behind_from = NULL WHERE guild_id = $1")
         .bind(to_sql_id(guild_id))
         .execute(&mut **tx)
@@ -357,32 +351,37 @@ pub async fn add_member_totals<'a>(
 
 /// Sets the retention windows of members whose windows reach days `first..=last` (just
 /// finished): a member is retained at 30 (90) days if they were active on a finished day 30-59
-/// (90-119) days after their join day. What finishing each day one at a time sets.
+/// (90-119) days after their join day. What finishing each day one at a time sets. Only flags
+/// that change are written: on PostgreSQL each write of a member's row writes its nine index
+/// entries again, and most flags stay as they are.
 pub async fn retention_windows(
     tx: &mut Transaction<'_, Any>,
     guild_id: u64,
     first: i64,
     last: i64,
 ) -> sqlx::Result<()> {
-    let window = |start: i64, end: i64| {
-        format!(
-            "CASE WHEN EXISTS (SELECT 1 FROM member_days d
-                               WHERE d.guild_id = members.guild_id AND d.user_id = members.user_id
-                                 AND d.day >= members.join_day + {start}
-                                 AND d.day <= members.join_day + {end} AND d.day <= $3)
-                  THEN 1 ELSE 0 END"
-        )
-    };
-    sqlx::query(&format!(
-        "UPDATE members SET retained_30 = {}, retained_90 = {}
-         WHERE guild_id = $1 AND join_day >= $2 - 119 AND join_day <= $3 - 30",
-        window(30, 59),
-        window(90, 119)
-    ))
-    .bind(to_sql_id(guild_id))
-    .bind(first)
-    .bind(last)
-    .execute(&mut **tx)
-    .await?;
+    for (flag, start, end) in [("retained_30", 30, 59), ("retained_90", 90, 119)] {
+        let active_in_window = format!(
+            "EXISTS (SELECT 1 FROM member_days d
+                     WHERE d.guild_id = members.guild_id AND d.user_id = members.user_id
+                       AND d.day >= members.join_day + {start}
+                       AND d.day <= members.join_day + {end} AND d.day <= $3)"
+        );
+        for (to, from, condition) in [
+            (1, 0, active_in_window.clone()),
+            (0, 1, format!("NOT {active_in_window}")),
+        ] {
+            sqlx::query(&format!(
+                "UPDATE members SET {flag} = {to}
+                 WHERE guild_id = $1 AND join_day >= $2 - {end} AND join_day <= $3 - {start}
+                   AND {flag} = {from} AND {condition}"
+            ))
+            .bind(to_sql_id(guild_id))
+            .bind(first)
+            .bind(last)
+            .execute(&mut **tx)
+            .await?;
+        }
+    }
     Ok(())
 }

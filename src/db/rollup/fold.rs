@@ -454,12 +454,13 @@ pub async fn finish_counted_day(
 ) -> sqlx::Result<GuildDay> {
     let guild = to_sql_id(guild_id);
     // The cohort instant's day (a member first active before their first join moves to the
-    // join's day, and their windows start over); two range conditions, each on its index.
+    // join's day, and their windows start over); two range conditions, each on its index. Rows
+    // on the day already are left as they are (written again, their indexes would be too).
     sqlx::query(
         "UPDATE members SET join_day = $2,
            retained_30 = CASE WHEN join_day = $2 THEN retained_30 ELSE 0 END,
            retained_90 = CASE WHEN join_day = $2 THEN retained_90 ELSE 0 END
-         WHERE guild_id = $1
+         WHERE guild_id = $1 AND (join_day IS NULL OR join_day <> $2)
            AND ((first_joined_at >= $3 AND first_joined_at < $4)
                 OR (first_joined_at IS NULL AND first_active_at >= $3 AND first_active_at < $4))",
     )

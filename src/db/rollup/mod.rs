@@ -58,9 +58,12 @@ pub async fn reset(
     for statement in [
         "DELETE FROM member_days WHERE guild_id = $1",
         "DELETE FROM guild_days WHERE guild_id = $1",
+        // Only rows that change: a row written again writes each of its indexes again.
         "UPDATE members SET last_done_day = NULL, join_day = NULL, activity_total = 0,
                             retained_30 = 0, retained_90 = 0
-         WHERE guild_id = $1",
+         WHERE guild_id = $1
+           AND (last_done_day IS NOT NULL OR join_day IS NOT NULL OR activity_total <> 0
+                OR retained_30 <> 0 OR retained_90 <> 0)",
         "UPDATE rollups SET live_until_id = NULL, members_behind_from = NULL WHERE guild_id = $1",
     ] {
         sqlx::query(statement)
@@ -106,6 +109,9 @@ pub async fn rewind(pool: &Pool, guild_id: u64, day: i64) -> sqlx::Result<()> {
     Ok(())
 }
 
+/// A last day beyond any: retention windows over every member day kept.
+const EVERY_DAY_KEPT: i64 = i64::MAX / 4;
+
 /// Starts a rebuild from `day` (at or before the state's `members_behind_from`): drops the
 /// member days from it on (and their activity from the members' totals, where it was added) and
 /// takes each member's last finished day back to before it.
@@ -150,26 +156,7 @@ pub async fn start_rebuild(pool: &Pool, guild_id: u64, day: i64) -> sqlx::Result
     crate::db::connectedness::start_rebuild(&mut tx, guild_id, day).await?;
     // Retention windows reaching the rebuilt days: what the days kept say, and the rebuilt days
     // add theirs as they are finished.
-    let window = |flag: &str, start: i64, end: i64| {
-        format!(
-            "UPDATE members SET {flag} = CASE WHEN EXISTS (
-                 SELECT 1 FROM member_days d
-                 WHERE d.guild_id = members.guild_id AND d.user_id = members.user_id
-                   AND d.day >= members.join_day + {start} AND d.day <= members.join_day + {end})
-               THEN 1 ELSE 0 END
-             WHERE guild_id = $1 AND join_day >= $2 - {end}"
-        )
-    };
-    for statement in [
-        window("retained_30", 30, 59),
-        window("retained_90", 90, 119),
-    ] {
-        sqlx::query(&statement)
-            .bind(guild)
-            .bind(day)
-            .execute(&mut *tx)
-            .await?;
-    }
+    retention_windows(&mut tx, guild_id, day, EVERY_DAY_KEPT).await?;
     tx.commit().await
 }
 
