@@ -293,7 +293,7 @@ pub(crate) async fn add_pairs(
         })
         .collect();
     insert_integers(
-        &mut **tx,
+        tx,
         "INSERT INTO member_pairs (guild_id, user_a, user_b, first_day)",
         "ON CONFLICT (guild_id, user_a, user_b) DO UPDATE SET first_day = excluded.first_day
          WHERE excluded.first_day < member_pairs.first_day",

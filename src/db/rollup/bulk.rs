@@ -268,7 +268,7 @@ pub async fn write_chunk(
         })
         .collect();
     insert_integers(
-        &mut **tx,
+        tx,
         "INSERT INTO member_days (guild_id, day, user_id, activity, messages, replies, threads,
                                   prev_day, connected, prev_connected)",
         "",
@@ -287,7 +287,7 @@ pub async fn write_chunk(
         })
         .collect();
     insert_integers(
-        &mut **tx,
+        tx,
         "INSERT INTO members (guild_id, user_id, first_active_at, first_message_at)",
         EARLIER_FIRSTS,
         &new_firsts,
@@ -328,7 +328,7 @@ pub async fn add_member_totals<'a>(
         })
         .collect();
     insert_integers(
-        &mut **tx,
+        tx,
         "INSERT INTO members (guild_id, user_id, first_active_at, first_message_at,
                               activity_total, last_done_day, last_connected_day)",
         &format!(
