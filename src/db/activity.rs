@@ -30,39 +30,9 @@ pub struct Record {
     pub in_thread: bool,
 }
 
-const COLUMNS: &str =
-    "activity (guild_id, user_id, at, kind, channel_id, target_id, reply_to, in_thread)";
-
 /// Inserts records, any number; duplicates (replays, re-imports) are ignored. Returns how many
 /// were new.
 pub async fn insert(conn: &mut AnyConnection, records: &[Record]) -> sqlx::Result<u64> {
-    if super::Backend::of_connection(conn) == super::Backend::Postgres {
-        // One array per column (see `insert_integers`): PostgreSQL parses a long VALUES list
-        // slowly, bound values or not.
-        let rows: Vec<[Option<i64>; 8]> = records
-            .iter()
-            .map(|r| {
-                [
-                    Some(to_sql_id(r.guild_id)),
-                    Some(to_sql_id(r.user_id)),
-                    Some(r.at),
-                    Some(r.kind as i64),
-                    Some(to_sql_id(r.channel_id)),
-                    Some(to_sql_id(r.target_id)),
-                    r.reply_to.map(to_sql_id),
-                    Some(super::sql_flag(r.in_thread)),
-                ]
-            })
-            .collect();
-        return super::statements::insert_integers(
-            conn,
-            &format!("INSERT INTO {COLUMNS}"),
-            // Every conflict (see `insert_rows`).
-            "ON CONFLICT DO NOTHING",
-            &rows,
-        )
-        .await;
-    }
     let mut added = 0;
     for rows in super::statements::statements(records) {
         added += insert_rows(&mut *conn, rows).await?;
@@ -76,6 +46,8 @@ async fn insert_rows(conn: &mut AnyConnection, records: &[Record]) -> sqlx::Resu
     // touches to a statement journal on disk first: a quarter of the ingest's writes (issue 7).
     // One that ignores every conflict cannot abort, so it needs none. Records have no nullable
     // columns left unset and no checks, so nothing else is ignored.
+    const COLUMNS: &str =
+        "activity (guild_id, user_id, at, kind, channel_id, target_id, reply_to, in_thread)";
     let backend = super::Backend::of_connection(conn);
     let sql = match backend {
         super::Backend::Sqlite => super::statements::values(
