@@ -94,7 +94,7 @@ const ARRAY_ROWS: usize = 10_000;
 
 /// Inserts rows of integers (and NULLs) in few statements and returns how many were written.
 /// `head` is `INSERT INTO t (a, b, …)`, `tail` what follows the rows (`ON CONFLICT …`, or
-/// nothing). SQLite gets the integers written into each statement ([`literal_values`]);
+/// nothing). SQLite gets the integers written into each statement (`literal_values`);
 /// PostgreSQL one array per column, bound as text and spread by `unnest`: it parses a VALUES
 /// list at ~20 µs a row of 10 integers, indexes or not, and the arrays at ~4 (psql, 100k member
 /// days with their three indexes: 2.1 s as VALUES, 0.8 s as arrays, 0.6 s by COPY). Under
@@ -134,22 +134,27 @@ pub async fn insert_integers<const N: usize>(
 
 /// A PostgreSQL array literal of integers: `{1,-2,NULL}`.
 fn array_literal(values: impl ExactSizeIterator<Item = Option<i64>>) -> String {
-    use std::fmt::Write as _;
     let mut text = String::with_capacity(values.len() * 12 + 2);
     text.push('{');
     for (i, value) in values.enumerate() {
         if i > 0 {
             text.push(',');
         }
-        match value {
-            Some(v) => {
-                let _ = write!(text, "{v}");
-            }
-            None => text.push_str("NULL"),
-        }
+        push_integer(&mut text, value);
     }
     text.push('}');
     text
+}
+
+/// An integer as SQL writes it, or NULL.
+fn push_integer(text: &mut String, value: Option<i64>) {
+    use std::fmt::Write as _;
+    match value {
+        Some(v) => {
+            let _ = write!(text, "{v}");
+        }
+        None => text.push_str("NULL"),
+    }
 }
 
 /// `head` followed by `VALUES (…), (…)` with the rows' integers written into the statement:
@@ -161,7 +166,6 @@ fn literal_values<const N: usize>(
     head: &str,
     rows: impl ExactSizeIterator<Item = [Option<i64>; N]>,
 ) -> String {
-    use std::fmt::Write as _;
     let mut sql = String::with_capacity(head.len() + rows.len() * N * 12 + 8);
     sql.push_str(head);
     sql.push_str(" VALUES ");
@@ -171,12 +175,7 @@ fn literal_values<const N: usize>(
             if column > 0 {
                 sql.push_str(", ");
             }
-            match value {
-                Some(v) => {
-                    let _ = write!(sql, "{v}");
-                }
-                None => sql.push_str("NULL"),
-            }
+            push_integer(&mut sql, *value);
         }
         sql.push(')');
     }
