@@ -1,4 +1,5 @@
-//! Multi-row statements in few shapes, for the batched writes of activity, joins and members.
+//! Multi-row statements in few shapes, for the batched writes of activity, joins and members,
+//! and the integer rows a rollup rebuild writes by the million ([`insert_integers`]).
 
 use sqlx::AnyConnection;
 
@@ -92,29 +93,27 @@ const LITERAL_ROWS: usize = 500;
 /// Rows per statement on PostgreSQL, one array of each column (10k and 50k measured alike).
 const ARRAY_ROWS: usize = 10_000;
 
-/// Inserts rows of integers (and NULLs) in few statements and returns how many were written.
+/// Inserts rows of integers (and NULLs) in few statements.
 /// `head` is `INSERT INTO t (a, b, …)`, `tail` what follows the rows (`ON CONFLICT …`, or
 /// nothing). SQLite gets the integers written into each statement (`literal_values`);
 /// PostgreSQL one array per column, bound as text and spread by `unnest`: it parses a VALUES
 /// list at ~20 µs a row of 10 integers, indexes or not, and the arrays at ~4 (psql, 100k member
 /// days with their three indexes: 2.1 s as VALUES, 0.8 s as arrays, 0.6 s by COPY). Under
-/// `DO UPDATE` no two rows may share a key: every statement takes up to 10,000 of them.
+/// `DO UPDATE` no two rows may share a key: a PostgreSQL statement takes up to 10,000 of them.
 pub async fn insert_integers<const N: usize>(
     conn: &mut AnyConnection,
     head: &str,
     tail: &str,
     rows: &[[Option<i64>; N]],
-) -> sqlx::Result<u64> {
-    let mut written = 0;
+) -> sqlx::Result<()> {
     match Backend::of_connection(conn) {
         Backend::Sqlite => {
             for rows in rows.chunks(LITERAL_ROWS) {
                 let sql = format!("{} {tail}", literal_values(head, rows.iter().copied()));
-                written += sqlx::query(&sql)
+                sqlx::query(&sql)
                     .persistent(false)
                     .execute(&mut *conn)
-                    .await?
-                    .rows_affected();
+                    .await?;
             }
         }
         Backend::Postgres => {
@@ -125,11 +124,11 @@ pub async fn insert_integers<const N: usize>(
                 for column in 0..N {
                     query = query.bind(array_literal(rows.iter().map(|row| row[column])));
                 }
-                written += query.execute(&mut *conn).await?.rows_affected();
+                query.execute(&mut *conn).await?;
             }
         }
     }
-    Ok(written)
+    Ok(())
 }
 
 /// A PostgreSQL array literal of integers: `{1,-2,NULL}`.
