@@ -75,12 +75,12 @@ async fn run_inner(config: Config, shards: Option<ShardRange>) -> anyhow::Result
         scheduler: scheduler.clone(),
         tracker,
         posts_on_join: crate::features::welcome::PostsOnJoin::default(),
-        welcome_turn: tokio::sync::Mutex::new(()),
+        welcome_turns: crate::features::welcome::GuildLocks::default(),
         setup_shard: None,
     };
     let (fatal_tx, mut fatal_rx) = mpsc::unbounded_channel();
-    let mut client = client::build(http, &config, data, fatal_tx).await?;
-    let shard_manager = client.shard_manager.clone();
+    let mut gateway = client::spawn_gateway(http, config.clone(), data, fatal_tx, shards).await?;
+    let shard_manager = gateway.shard_manager.clone();
 
     let shutdown = CancellationToken::new();
     let policy = RetryPolicy {
@@ -112,7 +112,7 @@ async fn run_inner(config: Config, shards: Option<ShardRange>) -> anyhow::Result
     let web = match config.web.bind_addr() {
         Some(addr) => Some(
             crate::discord::directory::serve_web(
-                &client,
+                &gateway,
                 pool.clone(),
                 config.clone(),
                 addr,
@@ -130,38 +130,27 @@ async fn run_inner(config: Config, shards: Option<ShardRange>) -> anyhow::Result
             "starting shards {range}"
         );
     }
-    let mut gateway = tokio::spawn(async move {
-        match shards {
-            // serenity 0.12 takes the range's end as the last shard itself (inclusive):
-            // `start_shard_range(4..7, 10)` runs shards 4, 5, 6 and 7.
-            Some(range) => {
-                client
-                    .start_shard_range(range.first..range.last, range.total)
-                    .await
-            }
-            None => client.start().await,
-        }
-    });
+    gateway.start();
 
-    let code = tokio::select! {
+    let (code, gateway_ended) = tokio::select! {
         () = shutdown_signal() => {
             info!("shutting down: finishing pending posts");
-            exit::OK
+            (exit::OK, false)
         }
         Some(reason) = fatal_rx.recv() => {
             error!(%reason, "cannot start: framework setup failed");
             eprintln!("error: framework setup failed: {reason}");
-            exit::RUNTIME
+            (exit::RUNTIME, false)
         }
-        result = &mut gateway => {
+        result = &mut gateway.ended => {
             let reason = match result {
                 Ok(Ok(())) => "the gateway connection ended".to_owned(),
                 Ok(Err(err)) => format!("gateway error: {err}"),
-                Err(err) => format!("gateway task failed: {err}"),
+                Err(_) => "the gateway's thread failed (see the log)".to_owned(),
             };
             error!(%reason, "stopping");
             eprintln!("error: {reason}");
-            exit::RUNTIME
+            (exit::RUNTIME, true)
         }
     };
 
@@ -178,10 +167,15 @@ async fn run_inner(config: Config, shards: Option<ShardRange>) -> anyhow::Result
         warn!("outbox did not stop in time");
     }
     shard_manager.shutdown_all().await;
-    gateway.abort();
-    // The framework (and with it the last activity `Tracker`) is gone once the gateway task
+    // The framework (and with it the last activity `Tracker`) is gone once the gateway's thread
     // ends; the writer then flushes what it holds and stops.
-    let _ = gateway.await;
+    if !gateway_ended
+        && tokio::time::timeout(Duration::from_secs(10), &mut gateway.ended)
+            .await
+            .is_err()
+    {
+        warn!("the gateway did not stop in time");
+    }
     if tokio::time::timeout(Duration::from_secs(10), activity_writer)
         .await
         .is_err()

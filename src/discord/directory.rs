@@ -117,7 +117,7 @@ impl Directory for BotDirectory {
 
 /// Starts the dashboard on `addr` beside the bot, sharing its store, cache and HTTP client.
 pub async fn serve_web(
-    client: &serenity::Client,
+    gateway: &super::client::Gateway,
     pool: crate::db::Pool,
     config: Arc<crate::config::Config>,
     addr: std::net::SocketAddr,
@@ -126,7 +126,7 @@ pub async fn serve_web(
     use anyhow::Context as _;
     let client_id = match config.web.client_id.or(config.discord.application_id) {
         Some(id) => id,
-        None => client
+        None => gateway
             .http
             .get_current_application_info()
             .await
@@ -137,8 +137,8 @@ pub async fn serve_web(
             .get(),
     };
     let directory = Arc::new(BotDirectory {
-        cache: client.cache.clone(),
-        http: client.http.clone(),
+        cache: gateway.cache.clone(),
+        http: gateway.http.clone(),
     });
     let web = crate::web::Web::new(pool, config, directory, client_id)?;
     crate::web::start(web, addr, shutdown).await

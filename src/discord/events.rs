@@ -43,6 +43,8 @@ async fn feature_event(
                 SystemClock.now(),
             )
             .await?;
+            // The question every join asks, answered before the joins come.
+            data.posts_on_join(guild.id.get()).await?;
             known_joins(data, guild.members.values());
             // Who is in a voice channel right now: attendance of an event under way.
             for state in guild.voice_states.values() {

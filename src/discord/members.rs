@@ -15,7 +15,7 @@ pub(super) fn welcomer(data: &Data) -> Welcomer<'_> {
         tracker: &data.tracker,
         outbox: &data.outbox,
         config: &data.config.welcome,
-        turn: &data.welcome_turn,
+        turns: &data.welcome_turns,
     }
 }
 

@@ -33,8 +33,8 @@ pub struct Data {
     pub scheduler: crate::scheduler::SchedulerHandle,
     pub tracker: crate::features::activity::Tracker,
     pub posts_on_join: crate::features::welcome::PostsOnJoin,
-    /// Welcomes are decided one at a time (see `Welcomer::turn`).
-    pub welcome_turn: tokio::sync::Mutex<()>,
+    /// Each guild's welcomes are decided one at a time.
+    pub welcome_turns: crate::features::welcome::GuildLocks,
     /// The shard whose READY ran the framework's setup (set by setup; None before, or when
     /// READY names no shard).
     pub setup_shard: Option<u32>,
@@ -48,14 +48,24 @@ impl Data {
 
     /// Whether a join in the guild gets anything posted (remembered: see `PostsOnJoin`).
     pub async fn posts_on_join(&self, guild_id: u64) -> anyhow::Result<bool> {
-        if let Some(posts) = self.posts_on_join.get(guild_id, std::time::Instant::now()) {
-            return Ok(posts);
-        }
-        let _lookup = self.posts_on_join.lookup(guild_id).await;
+        use crate::features::welcome::Remembered;
+        let _lookup = match self.posts_on_join.get(guild_id, std::time::Instant::now()) {
+            Remembered::Fresh(posts) => return Ok(posts),
+            Remembered::Expired(posts) => match self.posts_on_join.try_lookup(guild_id) {
+                Some(lookup) => lookup,
+                None => return Ok(posts),
+            },
+            Remembered::Unknown => {
+                let lookup = self.posts_on_join.lookup(guild_id).await;
+                if let Remembered::Fresh(posts) =
+                    self.posts_on_join.get(guild_id, std::time::Instant::now())
+                {
+                    return Ok(posts);
+                }
+                lookup
+            }
+        };
         let now = std::time::Instant::now();
-        if let Some(posts) = self.posts_on_join.get(guild_id, now) {
-            return Ok(posts);
-        }
         let settings = self.settings(guild_id).await?;
         let switches = crate::db::welcome::settings(&self.pool, guild_id).await?;
         let posts = crate::features::welcome::posts_on_join(&settings, &switches);
