@@ -112,7 +112,8 @@ async fn run_inner(config: Config, shards: Option<ShardRange>) -> anyhow::Result
     let web = match config.web.bind_addr() {
         Some(addr) => Some(
             crate::discord::directory::serve_web(
-                &gateway,
+                gateway.cache.clone(),
+                gateway.http.clone(),
                 pool.clone(),
                 config.clone(),
                 addr,

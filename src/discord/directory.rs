@@ -117,7 +117,8 @@ impl Directory for BotDirectory {
 
 /// Starts the dashboard on `addr` beside the bot, sharing its store, cache and HTTP client.
 pub async fn serve_web(
-    gateway: &super::client::Gateway,
+    cache: Arc<serenity::Cache>,
+    http: Arc<serenity::Http>,
     pool: crate::db::Pool,
     config: Arc<crate::config::Config>,
     addr: std::net::SocketAddr,
@@ -126,8 +127,7 @@ pub async fn serve_web(
     use anyhow::Context as _;
     let client_id = match config.web.client_id.or(config.discord.application_id) {
         Some(id) => id,
-        None => gateway
-            .http
+        None => http
             .get_current_application_info()
             .await
             .context(
@@ -136,10 +136,7 @@ pub async fn serve_web(
             .id
             .get(),
     };
-    let directory = Arc::new(BotDirectory {
-        cache: gateway.cache.clone(),
-        http: gateway.http.clone(),
-    });
+    let directory = Arc::new(BotDirectory { cache, http });
     let web = crate::web::Web::new(pool, config, directory, client_id)?;
     crate::web::start(web, addr, shutdown).await
 }
