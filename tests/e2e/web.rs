@@ -174,10 +174,19 @@ async fn a_manager_logs_in_through_discord_and_sees_the_same_figures_as_hearth_r
             json!([{"type": 3, "name": "name", "value": "Europe/Berlin"}]),
         )
         .await;
-    browser
-        .goto(&format!("{origin}/servers/{}/audit", world.guild))
-        .await;
-    let audit = browser.text().await;
+    // The change is recorded after the command's reply (poise's post_command), so the page can
+    // be read a moment before it lands.
+    let mut audit = String::new();
+    for _ in 0..50 {
+        browser
+            .goto(&format!("{origin}/servers/{}/audit", world.guild))
+            .await;
+        audit = browser.text().await;
+        if audit.contains("/config timezone") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     assert!(
         audit.contains("/config timezone") && audit.contains("name: Europe/Berlin"),
         "{audit}"
