@@ -1,6 +1,6 @@
 //! Gateway events → features. Handlers stay thin: extract ids, call the feature, log.
 
-use tracing::info;
+use tracing::{info, warn};
 
 use super::members::{
     catch_up_welcomes, known_joins, newcomer, recent_members, welcome_inputs, welcomer,
@@ -43,8 +43,11 @@ async fn feature_event(
                 SystemClock.now(),
             )
             .await?;
-            // The question every join asks, answered before the joins come.
-            data.posts_on_join(guild.id.get()).await?;
+            // The question every join asks, answered before the joins come (if the store
+            // cannot answer now, the first join asks again).
+            if let Err(err) = data.posts_on_join(guild.id.get()).await {
+                warn!(guild.id = guild.id.get(), error = %format!("{err:#}"), "could not look up whether joins post anything");
+            }
             known_joins(data, guild.members.values());
             // Who is in a voice channel right now: attendance of an event under way.
             for state in guild.voice_states.values() {
