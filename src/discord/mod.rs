@@ -48,29 +48,15 @@ impl Data {
 
     /// Whether a join in the guild gets anything posted (remembered: see `PostsOnJoin`).
     pub async fn posts_on_join(&self, guild_id: u64) -> anyhow::Result<bool> {
-        use crate::features::welcome::Remembered;
-        let _lookup = match self.posts_on_join.get(guild_id, std::time::Instant::now()) {
-            Remembered::Fresh(posts) => return Ok(posts),
-            Remembered::Expired(posts) => match self.posts_on_join.try_lookup(guild_id) {
-                Some(lookup) => lookup,
-                None => return Ok(posts),
-            },
-            Remembered::Unknown => {
-                let lookup = self.posts_on_join.lookup(guild_id).await;
-                if let Remembered::Fresh(posts) =
-                    self.posts_on_join.get(guild_id, std::time::Instant::now())
-                {
-                    return Ok(posts);
-                }
-                lookup
-            }
-        };
-        let now = std::time::Instant::now();
-        let settings = self.settings(guild_id).await?;
-        let switches = crate::db::welcome::settings(&self.pool, guild_id).await?;
-        let posts = crate::features::welcome::posts_on_join(&settings, &switches);
-        self.posts_on_join.remember(guild_id, posts, now);
-        Ok(posts)
+        self.posts_on_join
+            .answer(guild_id, async {
+                let settings = self.settings(guild_id).await?;
+                let switches = crate::db::welcome::settings(&self.pool, guild_id).await?;
+                Ok(crate::features::welcome::posts_on_join(
+                    &settings, &switches,
+                ))
+            })
+            .await
     }
 
     /// Call after changing a guild's channels or welcome switches.

@@ -531,7 +531,7 @@ fn join_of(member: &Newcomer, now: i64) -> Join {
 /// channels forget the guild's entry; an entry is also looked up again after `REMEMBER_FOR`,
 /// in case a change comes from elsewhere or lands while a join is reading the old settings.
 ///
-/// One lookup per guild at a time ([`PostsOnJoin::lookup`]), and only the first join after an
+/// One lookup per guild at a time ([`PostsOnJoin::answer`]), and only the first join after an
 /// entry expired waits for it: the others take the expired answer meanwhile. A burst of joins
 /// that all waited for a read (at start, and each time an entry expired) queued thousands of
 /// handlers on the pool, which timed out (issue 21: a process with four shards lost 8-21k joins
@@ -555,15 +555,31 @@ pub enum Remembered {
 impl PostsOnJoin {
     const REMEMBER_FOR: Duration = Duration::from_secs(60);
 
-    /// Held while looking a guild's answer up: a handler that waited for it finds the answer
-    /// remembered (check [`PostsOnJoin::get`] again) instead of reading it too.
-    pub async fn lookup(&self, guild_id: u64) -> tokio::sync::OwnedMutexGuard<()> {
-        self.lookups.lock(guild_id).await
-    }
-
-    /// The lookup, unless one is under way for the guild.
-    pub fn try_lookup(&self, guild_id: u64) -> Option<tokio::sync::OwnedMutexGuard<()>> {
-        self.lookups.try_lock(guild_id)
+    /// The guild's answer: remembered, else read by `read` and remembered. One read per guild
+    /// at a time: a caller that waited for another's read takes its answer, and while an
+    /// expired answer is read again the other callers take the expired one.
+    pub async fn answer<Read>(&self, guild_id: u64, read: Read) -> anyhow::Result<bool>
+    where
+        Read: std::future::Future<Output = anyhow::Result<bool>>,
+    {
+        let _reading = match self.get(guild_id, Instant::now()) {
+            Remembered::Fresh(posts) => return Ok(posts),
+            Remembered::Expired(posts) => match self.lookups.try_lock(guild_id) {
+                Some(reading) => reading,
+                None => return Ok(posts),
+            },
+            Remembered::Unknown => {
+                let reading = self.lookups.lock(guild_id).await;
+                if let Remembered::Fresh(posts) = self.get(guild_id, Instant::now()) {
+                    return Ok(posts);
+                }
+                reading
+            }
+        };
+        let now = Instant::now();
+        let posts = read.await?;
+        self.remember(guild_id, posts, now);
+        Ok(posts)
     }
 
     /// The remembered answer.
@@ -721,6 +737,32 @@ mod tests {
         for text in [DEFAULT_TEMPLATE, INTRO_PROMPT, WELCOME_BACK] {
             Template::parse(text).unwrap();
         }
+    }
+
+    #[tokio::test]
+    async fn an_answer_is_read_once_and_an_expired_one_is_given_while_it_is_read_again() {
+        let answers = PostsOnJoin::default();
+        let read = |posts: bool| async move { Ok::<_, anyhow::Error>(posts) };
+        assert!(answers.answer(1, read(true)).await.unwrap());
+        // Remembered: not read again.
+        assert!(answers.answer(1, read(false)).await.unwrap());
+
+        // Expired, and another caller is reading it again: the expired answer.
+        let Some(long_ago) = Instant::now().checked_sub(PostsOnJoin::REMEMBER_FOR * 2) else {
+            return; // a machine up for less than two minutes
+        };
+        answers.remember(1, true, long_ago);
+        let reading = answers.lookups.lock(1).await;
+        assert!(answers.answer(1, read(false)).await.unwrap());
+        drop(reading);
+        // Expired and nobody reading: read again.
+        assert!(!answers.answer(1, read(false)).await.unwrap());
+
+        // A failed read remembers nothing.
+        answers.forget(1);
+        let failed = answers.answer(1, async { Err(anyhow::anyhow!("store down")) });
+        assert!(failed.await.is_err());
+        assert_eq!(answers.get(1, Instant::now()), Remembered::Unknown);
     }
 
     #[tokio::test]
