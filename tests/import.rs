@@ -539,3 +539,94 @@ async fn an_imported_join_notice_of_a_known_join_counts_once() {
         .unwrap();
     assert!(imported.welcomed, "history is never welcomed");
 }
+
+/// The import's bulk load (PostgreSQL, a store with few records): records the store holds and
+/// records the load brings twice are kept once, as first written; every constraint and index
+/// is back afterwards; a load that does not finish leaves nothing. SQLite, and a store holding
+/// as many records as the limit, write with their indexes instead.
+#[tokio::test]
+async fn a_bulk_load_keeps_each_record_once_and_every_index() {
+    use hearth::db::activity::{self, BulkLoad, Kind, Record};
+    let (_dir, pool) = support::temp_store().await;
+    let record = |target: u64, channel: u64| Record {
+        guild_id: 100,
+        user_id: 7,
+        at: 1_700_000_000 + target as i64,
+        kind: Kind::Message,
+        channel_id: channel,
+        target_id: target,
+        reply_to: (target == 3).then_some(2),
+        in_thread: target == 4,
+    };
+    let mut conn = pool.acquire().await.unwrap();
+    assert_eq!(
+        activity::insert(&mut conn, &[record(1, 10), record(2, 10)])
+            .await
+            .unwrap(),
+        2
+    );
+    drop(conn);
+    if support::postgres_server().is_none() {
+        assert!(BulkLoad::begin(&pool, 1_000_000).await.unwrap().is_none());
+        return;
+    }
+    let schema = || async {
+        let rows: Vec<(String,)> = sqlx::query_as(
+            "SELECT pg_get_indexdef(indexrelid) FROM pg_index
+             WHERE indrelid = 'activity'::regclass ORDER BY 1",
+        )
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        let constraints: Vec<(String,)> = sqlx::query_as(
+            "SELECT conname::text || ' ' || pg_get_constraintdef(oid) FROM pg_constraint
+             WHERE conrelid = 'activity'::regclass ORDER BY 1",
+        )
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        (rows, constraints)
+    };
+    let before = schema().await;
+    assert_eq!(before.0.len(), 7, "{before:?}");
+
+    // A store holding as many records as the limit keeps its indexes.
+    assert!(BulkLoad::begin(&pool, 2).await.unwrap().is_none());
+
+    let mut load = BulkLoad::begin(&pool, 3)
+        .await
+        .unwrap()
+        .expect("a bulk load");
+    // 1 and 2 are stored already (here from another channel), 4 comes twice.
+    load.insert(&[record(1, 11), record(2, 11), record(3, 11), record(4, 11)])
+        .await
+        .unwrap();
+    load.insert(&[record(4, 12), record(5, 12)]).await.unwrap();
+    assert_eq!(load.finish().await.unwrap(), 3, "doubles removed");
+    assert_eq!(schema().await, before, "every constraint and index is back");
+    let stored: Vec<(i64, i64)> =
+        sqlx::query_as("SELECT target_id, channel_id FROM activity ORDER BY target_id")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        stored,
+        [(1, 10), (2, 10), (3, 11), (4, 11), (5, 12)],
+        "each record once, as first written"
+    );
+
+    // A load dropped before its end (a failed import) keeps nothing.
+    let mut load = BulkLoad::begin(&pool, 1_000_000).await.unwrap().unwrap();
+    load.insert(&[record(6, 13)]).await.unwrap();
+    drop(load);
+    assert_eq!(activity::total(&pool).await.unwrap(), 5);
+    assert_eq!(schema().await, before);
+    // Live records still count once after the load.
+    let mut conn = pool.acquire().await.unwrap();
+    assert_eq!(
+        activity::insert(&mut conn, &[record(5, 14), record(6, 14)])
+            .await
+            .unwrap(),
+        1
+    );
+}
