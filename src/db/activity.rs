@@ -93,7 +93,8 @@ pub const BULK_LOAD_MAX_RECORDS: i64 = 1_000_000;
 /// it is kept, and the indexes are as they were.
 pub struct BulkLoad {
     conn: sqlx::PgConnection,
-    /// `ALTER TABLE … ADD CONSTRAINT …` (primary key first), then `CREATE INDEX …`.
+    /// `ALTER TABLE … ADD CONSTRAINT …` (unique first: doubles fail it before any other
+    /// build), then `CREATE INDEX …`.
     rebuild: Vec<String>,
 }
 
@@ -109,10 +110,7 @@ impl BulkLoad {
         let mut conn = sqlx::postgres::PgConnectOptions::from_url(&url)?
             .connect()
             .await?;
-        sqlx::query("BEGIN").execute(&mut conn).await?;
-        sqlx::query("LOCK TABLE activity IN ACCESS EXCLUSIVE MODE")
-            .execute(&mut conn)
-            .await?;
+        // Counted before the lock: a store too large for a bulk load is never held up.
         let held: i64 =
             sqlx::query_scalar("SELECT COUNT(*) FROM (SELECT 1 FROM activity LIMIT $1) AS held")
                 .bind(max_records)
@@ -122,12 +120,16 @@ impl BulkLoad {
             conn.close().await?;
             return Ok(None);
         }
+        sqlx::query("BEGIN").execute(&mut conn).await?;
+        sqlx::query("LOCK TABLE activity IN ACCESS EXCLUSIVE MODE")
+            .execute(&mut conn)
+            .await?;
         // Definitions as PostgreSQL writes them back, so that whatever a later migration adds
         // to the table is dropped and built again too.
         let constraints: Vec<(String, String)> = sqlx::query_as(
             "SELECT conname::text, pg_get_constraintdef(oid) FROM pg_constraint
              WHERE conrelid = 'activity'::regclass AND contype IN ('p', 'u')
-             ORDER BY contype, conname",
+             ORDER BY contype DESC, conname",
         )
         .fetch_all(&mut conn)
         .await?;
