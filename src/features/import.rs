@@ -102,7 +102,7 @@ const READ_AHEAD: usize = 8;
 const PARSERS: usize = 2;
 
 /// Imports the files into `guild_id`, calling `progress` after each file. The files are parsed
-/// on [`PARSERS`] threads of their own, file `i` by parser `i % PARSERS`, while the writer stores
+/// on `PARSERS` threads of their own, file `i` by parser `i % PARSERS`, while the writer stores
 /// what was read before, taking the files in their order: what is written, and which of two
 /// copies of a record counts, never depends on which parser was faster.
 pub async fn import(
