@@ -77,8 +77,8 @@ async fn insert_rows(conn: &mut AnyConnection, records: &[Record]) -> sqlx::Resu
 }
 
 /// A store holding fewer records than this takes a large load with its record indexes built
-/// once at the end ([`BulkLoad`]); building them costs ~2 µs a record (PostgreSQL, 542k records:
-/// 1.6 s), so a larger store keeps them and takes the load one row at a time.
+/// once at the end ([`BulkLoad`]); building them costs ~2 µs a record held (PostgreSQL, 542k
+/// records: 1.1-1.3 s), so a larger store keeps them and takes the load a chunk at a time.
 pub const BULK_LOAD_MAX_RECORDS: i64 = 1_000_000;
 
 /// A load of many records into a nearly empty PostgreSQL store (`hearth import` of a

@@ -101,10 +101,62 @@ const READ_AHEAD: usize = 8;
 /// export's 719k messages, while PostgreSQL's share of the writing took 0.8 s).
 const PARSERS: usize = 2;
 
+/// The files parsed on `PARSERS` threads of their own, file `i` by parser `i % PARSERS`, and
+/// handed over in the files' order: what is written, and which of two copies of a record
+/// counts, never depends on which parser was faster.
+struct Parsers {
+    receivers: Vec<tokio::sync::mpsc::Receiver<Read>>,
+    threads: Vec<tokio::task::JoinHandle<()>>,
+    /// The file whose reads come next.
+    file: usize,
+}
+
+impl Parsers {
+    fn start(files: &[PathBuf], guild_id: u64) -> Self {
+        let mut receivers = Vec::new();
+        let mut threads = Vec::new();
+        for parser in 0..PARSERS {
+            let (sender, receiver) = tokio::sync::mpsc::channel(READ_AHEAD);
+            let files: Vec<PathBuf> = files
+                .iter()
+                .skip(parser)
+                .step_by(PARSERS)
+                .cloned()
+                .collect();
+            receivers.push(receiver);
+            threads.push(tokio::task::spawn_blocking(move || {
+                read_files(&files, guild_id, &sender)
+            }));
+        }
+        Self {
+            receivers,
+            threads,
+            file: 0,
+        }
+    }
+
+    /// The next read in the files' order; `None` after the last file (or when a parser
+    /// stopped early, which [`Parsers::stop`] reports).
+    async fn next(&mut self) -> Option<Read> {
+        let read = self.receivers[self.file % PARSERS].recv().await?;
+        if matches!(read, Read::FileDone(_)) {
+            self.file += 1;
+        }
+        Some(read)
+    }
+
+    /// Stops the parsers at their next chunk (when the writer failed) and waits for them.
+    async fn stop(self) -> Result<(), tokio::task::JoinError> {
+        drop(self.receivers);
+        for thread in self.threads {
+            thread.await?;
+        }
+        Ok(())
+    }
+}
+
 /// Imports the files into `guild_id`, calling `progress` after each file. The files are parsed
-/// on `PARSERS` threads of their own, file `i` by parser `i % PARSERS`, while the writer stores
-/// what was read before, taking the files in their order: what is written, and which of two
-/// copies of a record counts, never depends on which parser was faster.
+/// on threads of their own (`Parsers`) while the writer stores what was read before.
 pub async fn import(
     pool: &Pool,
     guild_id: u64,
@@ -112,21 +164,7 @@ pub async fn import(
     mut progress: impl FnMut(usize, &Summary),
 ) -> anyhow::Result<Summary> {
     let optouts = db::activity::optouts_in(pool, guild_id).await?;
-    let mut receivers = Vec::new();
-    let mut parsers = Vec::new();
-    for parser in 0..PARSERS {
-        let (sender, receiver) = tokio::sync::mpsc::channel(READ_AHEAD);
-        let files: Vec<PathBuf> = files
-            .iter()
-            .skip(parser)
-            .step_by(PARSERS)
-            .cloned()
-            .collect();
-        receivers.push(receiver);
-        parsers.push(tokio::task::spawn_blocking(move || {
-            read_files(&files, guild_id, &sender)
-        }));
-    }
+    let mut parsers = Parsers::start(files, guild_id);
     let mut summary = Summary::default();
     let mut earliest: Option<i64> = None;
     let written = async {
@@ -148,41 +186,37 @@ pub async fn import(
         // that several files write is written out once per transaction.
         let mut tx = conn.begin().await?;
         let mut in_tx = 0;
-        'files: for file in 0..files.len() {
-            let receiver = &mut receivers[file % PARSERS];
-            while let Some(read) = receiver.recv().await {
-                match read {
-                    Read::Chunk(chunk) => {
-                        if in_tx >= CHUNK {
-                            tx.commit().await?;
-                            tx = conn.begin().await?;
-                            in_tx = 0;
-                        }
-                        in_tx += chunk.len();
-                        let first = store(
-                            &mut tx,
-                            guild_id,
-                            bulk.as_mut(),
-                            &chunk,
-                            &optouts,
-                            &mut summary,
-                        )
-                        .await?;
-                        if let Some(first) = first {
-                            earliest = Some(earliest.map_or(first, |e| e.min(first)));
-                        }
+        while let Some(read) = parsers.next().await {
+            match read {
+                Read::Chunk(chunk) => {
+                    if in_tx >= CHUNK {
+                        tx.commit().await?;
+                        tx = conn.begin().await?;
+                        in_tx = 0;
                     }
-                    Read::FileDone(failure) => {
-                        summary.files += 1;
-                        summary.failures.extend(failure);
-                        progress(summary.files, &summary);
-                        continue 'files;
+                    in_tx += chunk.len();
+                    let first = store(
+                        &mut tx,
+                        guild_id,
+                        bulk.as_mut(),
+                        &chunk,
+                        &optouts,
+                        &mut summary,
+                    )
+                    .await?;
+                    if let Some(first) = first {
+                        earliest = Some(earliest.map_or(first, |e| e.min(first)));
                     }
                 }
+                Read::FileDone(failure) => {
+                    summary.files += 1;
+                    summary.failures.extend(failure);
+                    progress(summary.files, &summary);
+                }
             }
-            // The parser stopped before the file's end: it panicked (joining it reports that).
-            anyhow::bail!("reading {} stopped", files[file].display());
         }
+        // A parser that panicked ended its reads early: the bulk load is not finished then.
+        anyhow::ensure!(summary.files == files.len(), "reading the files stopped");
         if let Some(bulk) = bulk {
             summary.added -= bulk.finish().await?;
         }
@@ -190,12 +224,7 @@ pub async fn import(
         anyhow::Ok(())
     }
     .await;
-    // On a failed write the receivers are dropped here, which stops the parsers at their next
-    // chunk.
-    drop(receivers);
-    for parser in parsers {
-        parser.await?;
-    }
+    parsers.stop().await?;
     written?;
     db::checkpoint(pool).await?;
     if let Some(earliest) = earliest {
