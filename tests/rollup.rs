@@ -653,7 +653,8 @@ async fn without_a_known_join_time_the_first_activity_is_the_join() {
 /// those of the definitions, as if nothing had happened.
 /// A rebuild in several chunks that fails half way keeps the chunks it finished, with members'
 /// totals marked as behind (they are added once, at the end); the next report starts over from
-/// the rebuild's first day, and every member's total is their records, counted once.
+/// the rebuild's first day, and every member's total is their records, counted once. (On
+/// PostgreSQL a rebuild of every day is one transaction, `BulkRebuild`: nothing is kept.)
 #[tokio::test]
 async fn a_rebuild_interrupted_between_chunks_starts_over_and_counts_members_once() {
     let (_dir, pool) = support::temp_store().await;
@@ -673,14 +674,26 @@ async fn a_rebuild_interrupted_between_chunks_starts_over_and_counts_members_onc
         hearth::features::rollup::refresh_in_chunks(&pool, GUILD, tz, clock, chunk_records).await;
     assert!(failed.is_err(), "the refused day stops the rebuild");
     let state = db::rollup::state(&pool, GUILD).await.unwrap().unwrap();
-    let first_day = state
-        .members_behind_from
-        .expect("members' totals are behind");
-    assert!(
-        first_day < state.done_until && state.done_until <= failing_day,
-        "chunks before the refused day are kept ({first_day} < {} <= {failing_day})",
-        state.done_until
-    );
+    match db::Backend::of_pool(&pool) {
+        db::Backend::Sqlite => {
+            let first_day = state
+                .members_behind_from
+                .expect("members' totals are behind");
+            assert!(
+                first_day < state.done_until && state.done_until <= failing_day,
+                "chunks before the refused day are kept ({first_day} < {} <= {failing_day})",
+                state.done_until
+            );
+        }
+        db::Backend::Postgres => {
+            assert_eq!(state.members_behind_from, None, "nothing of it is kept");
+            let kept: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM member_days")
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+            assert_eq!(kept, 0, "nothing of it is kept");
+        }
+    }
     support::allow_inserts(&pool, "guild_days").await;
     let clock = hearth::domain::clock::now();
     hearth::features::rollup::refresh_in_chunks(&pool, GUILD, tz, clock, chunk_records)
@@ -729,6 +742,117 @@ async fn an_interrupted_rebuild_resumes_and_gives_the_same_figures() {
         state.done_until
     );
     support::allow_inserts(&pool, "guild_days").await;
+    check(
+        &pool,
+        &records,
+        (&joins, &known),
+        tz,
+        &[(119, 0), (70, 50), (30, 0)],
+    )
+    .await;
+}
+
+/// (day, user, activity, connected, previous day, previous connected day)
+type MemberDayRow = (i64, i64, i64, i64, Option<i64>, Option<i64>);
+/// (user, activity, last day, last connected day, retained at 30 and 90 days)
+type MemberRow = (i64, Option<i64>, Option<i64>, Option<i64>, i64, i64);
+
+/// A rebuild of every day in chunks gives the definitions' figures, contacts across chunks
+/// included; on PostgreSQL it writes member days and pairs without their indexes
+/// (`BulkRebuild`), and every index is there again afterwards, as it was.
+#[tokio::test]
+async fn a_rebuild_in_chunks_matches_the_definitions_and_keeps_every_index() {
+    let (_dir, pool) = support::temp_store().await;
+    let indexes = || async {
+        match db::Backend::of_pool(&pool) {
+            db::Backend::Sqlite => Vec::new(),
+            db::Backend::Postgres => sqlx::query_as::<_, (String, String)>(
+                "SELECT indexname::text, indexdef::text FROM pg_indexes
+                 WHERE tablename IN ('member_days', 'member_pairs') ORDER BY indexname",
+            )
+            .fetch_all(&pool)
+            .await
+            .unwrap(),
+        }
+    };
+    let before = indexes().await;
+    let mut rng = StdRng::seed_from_u64(44);
+    let now = hearth::domain::clock::now().timestamp();
+    let mut records = history(&mut rng, now, 120, 1_000);
+    // Replies to other members' messages up to ten days older: contacts that connect member
+    // days of earlier chunks.
+    let messages: Vec<(i64, u64, u64)> = records
+        .iter()
+        .filter(|r| r.kind == Kind::Message)
+        .map(|r| (r.at, r.user_id, r.target_id))
+        .collect();
+    for r in records.iter_mut() {
+        if r.kind != Kind::Message || r.reply_to.is_none() {
+            continue;
+        }
+        let older: Vec<u64> = messages
+            .iter()
+            .filter(|(at, user, _)| *user != r.user_id && *at < r.at && *at >= r.at - 10 * 86_400)
+            .map(|(_, _, target)| *target)
+            .collect();
+        if !older.is_empty() {
+            r.reply_to = Some(older[rng.gen_range(0..older.len())]);
+        }
+    }
+    let joins = joins(&records);
+    store_history(&pool, &records, &joins).await;
+    let [known, _] = known_joins(&records, &joins, now);
+    record_known(&pool, &known).await;
+    let tz: Tz = "Europe/Paris".parse().unwrap();
+    // About a week a chunk: replies and threads reach across chunk boundaries.
+    let chunk_records = records.len() as i64 / 17;
+    let clock = hearth::domain::clock::now();
+    hearth::features::rollup::refresh_in_chunks(&pool, GUILD, tz, clock, chunk_records)
+        .await
+        .unwrap();
+    assert_eq!(indexes().await, before);
+    // What the store holds is what one chunk (no contact reaching an earlier chunk) builds.
+    let materialised = || async {
+        let days: Vec<MemberDayRow> = sqlx::query_as(
+            "SELECT day, user_id, activity, connected, prev_day, prev_connected FROM member_days
+             ORDER BY day, user_id",
+        )
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        let members: Vec<MemberRow> = sqlx::query_as(
+            "SELECT user_id, activity_total, last_done_day, last_connected_day, retained_30,
+                        retained_90
+                 FROM members ORDER BY user_id",
+        )
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        let pairs: Vec<(i64, i64, i64)> =
+            sqlx::query_as("SELECT user_a, user_b, first_day FROM member_pairs ORDER BY 1, 2")
+                .fetch_all(&pool)
+                .await
+                .unwrap();
+        let figures: Vec<(i64, i64)> =
+            sqlx::query_as("SELECT day, new_pairs FROM connection_days ORDER BY day")
+                .fetch_all(&pool)
+                .await
+                .unwrap();
+        (days, members, pairs, figures)
+    };
+    let chunked = materialised().await;
+    assert!(
+        chunked.0.iter().filter(|d| d.3 == 1).count() > 100,
+        "contacts connect member days"
+    );
+    sqlx::query("DELETE FROM rollups")
+        .execute(&pool)
+        .await
+        .unwrap();
+    hearth::features::rollup::refresh_in_chunks(&pool, GUILD, tz, clock, 1_000_000_000)
+        .await
+        .unwrap();
+    assert_eq!(chunked, materialised().await);
     check(
         &pool,
         &records,

@@ -4,6 +4,7 @@ use std::collections::{HashMap, HashSet};
 
 use sqlx::{AnyConnection, AnyExecutor, Connection as _};
 
+use super::deferred_indexes::DeferredIndexes;
 use super::{from_sql_id, to_sql_id, Pool};
 
 /// What kind of activity a record is (product §6).
@@ -93,9 +94,7 @@ pub const BULK_LOAD_MAX_RECORDS: i64 = 1_000_000;
 /// it is kept, and the indexes are as they were.
 pub struct BulkLoad {
     conn: sqlx::PgConnection,
-    /// `ALTER TABLE … ADD CONSTRAINT …` (unique first: doubles fail it before any other
-    /// build), then `CREATE INDEX …`.
-    rebuild: Vec<String>,
+    indexes: DeferredIndexes,
 }
 
 impl BulkLoad {
@@ -124,39 +123,11 @@ impl BulkLoad {
         sqlx::query("LOCK TABLE activity IN ACCESS EXCLUSIVE MODE")
             .execute(&mut conn)
             .await?;
-        // Definitions as PostgreSQL writes them back, so that whatever a later migration adds
-        // to the table is dropped and built again too.
-        let constraints: Vec<(String, String)> = sqlx::query_as(
-            "SELECT conname::text, pg_get_constraintdef(oid) FROM pg_constraint
-             WHERE conrelid = 'activity'::regclass AND contype IN ('p', 'u')
-             ORDER BY contype DESC, conname",
-        )
-        .fetch_all(&mut conn)
-        .await?;
-        let indexes: Vec<(String, String)> = sqlx::query_as(
-            "SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) FROM pg_index i
-             WHERE i.indrelid = 'activity'::regclass
-               AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)
-             ORDER BY 1",
-        )
-        .fetch_all(&mut conn)
-        .await?;
-        let mut rebuild = Vec::new();
-        for (name, definition) in &constraints {
-            sqlx::query(&format!("ALTER TABLE activity DROP CONSTRAINT \"{name}\""))
-                .execute(&mut conn)
-                .await?;
-            rebuild.push(format!(
-                "ALTER TABLE activity ADD CONSTRAINT \"{name}\" {definition}"
-            ));
-        }
-        for (name, definition) in indexes {
-            sqlx::query(&format!("DROP INDEX {name}"))
-                .execute(&mut conn)
-                .await?;
-            rebuild.push(definition);
-        }
-        Ok(Some(BulkLoad { conn, rebuild }))
+        let mut indexes = DeferredIndexes::default();
+        indexes
+            .drop::<sqlx::Postgres>(&mut conn, "activity")
+            .await?;
+        Ok(Some(BulkLoad { conn, indexes }))
     }
 
     /// Adds records, any number, with no check: [`finish`](Self::finish) removes the doubles.
@@ -235,10 +206,7 @@ impl BulkLoad {
     }
 
     async fn build(&mut self) -> sqlx::Result<()> {
-        for statement in &self.rebuild {
-            sqlx::query(statement).execute(&mut self.conn).await?;
-        }
-        Ok(())
+        self.indexes.build::<sqlx::Postgres>(&mut self.conn).await
     }
 }
 

@@ -281,6 +281,32 @@ pub(crate) async fn add_pairs(
     guild_id: u64,
     pairs: &BTreeMap<(u64, u64), i64>,
 ) -> sqlx::Result<()> {
+    write_pairs(
+        tx,
+        guild_id,
+        pairs,
+        "ON CONFLICT (guild_id, user_a, user_b) DO UPDATE SET first_day = excluded.first_day
+         WHERE excluded.first_day < member_pairs.first_day",
+    )
+    .await
+}
+
+/// Records pairs met for the first time (a bulk rebuild's, into a table without its unique
+/// key: no conflict to look for).
+pub(crate) async fn insert_new_pairs(
+    tx: &mut Transaction<'_, Any>,
+    guild_id: u64,
+    pairs: &BTreeMap<(u64, u64), i64>,
+) -> sqlx::Result<()> {
+    write_pairs(tx, guild_id, pairs, "").await
+}
+
+async fn write_pairs(
+    tx: &mut Transaction<'_, Any>,
+    guild_id: u64,
+    pairs: &BTreeMap<(u64, u64), i64>,
+    on_conflict: &str,
+) -> sqlx::Result<()> {
     let rows: Vec<[Option<i64>; 4]> = pairs
         .iter()
         .map(|((a, b), day)| {
@@ -295,29 +321,37 @@ pub(crate) async fn add_pairs(
     insert_integers(
         tx,
         "INSERT INTO member_pairs (guild_id, user_a, user_b, first_day)",
-        "ON CONFLICT (guild_id, user_a, user_b) DO UPDATE SET first_day = excluded.first_day
-         WHERE excluded.first_day < member_pairs.first_day",
+        on_conflict,
         &rows,
     )
-    .await?;
-    Ok(())
+    .await
 }
 
 /// A finished day: how many pairs first connected on it (final, like the day's figures).
+/// `counted`: the count a bulk rebuild kept in memory (its pairs have no index to count by).
 pub async fn finish_day(
     tx: &mut Transaction<'_, Any>,
     guild_id: u64,
     day: i64,
+    counted: Option<i64>,
 ) -> sqlx::Result<()> {
-    sqlx::query(
-        "INSERT INTO connection_days (guild_id, day, new_pairs)
-         SELECT $1, $2, COUNT(*) FROM member_pairs WHERE guild_id = $1 AND first_day = $2
-         ON CONFLICT (guild_id, day) DO UPDATE SET new_pairs = excluded.new_pairs",
-    )
-    .bind(to_sql_id(guild_id))
-    .bind(day)
-    .execute(&mut **tx)
-    .await?;
+    let query = match counted {
+        Some(n) => sqlx::query(
+            "INSERT INTO connection_days (guild_id, day, new_pairs) VALUES ($1, $2, $3)
+             ON CONFLICT (guild_id, day) DO UPDATE SET new_pairs = excluded.new_pairs",
+        )
+        .bind(to_sql_id(guild_id))
+        .bind(day)
+        .bind(n),
+        None => sqlx::query(
+            "INSERT INTO connection_days (guild_id, day, new_pairs)
+             SELECT $1, $2, COUNT(*) FROM member_pairs WHERE guild_id = $1 AND first_day = $2
+             ON CONFLICT (guild_id, day) DO UPDATE SET new_pairs = excluded.new_pairs",
+        )
+        .bind(to_sql_id(guild_id))
+        .bind(day),
+    };
+    query.execute(&mut **tx).await?;
     Ok(())
 }
 

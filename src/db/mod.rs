@@ -14,6 +14,7 @@ pub mod applications;
 pub mod connectedness;
 pub mod connections;
 pub mod copy;
+mod deferred_indexes;
 pub mod events;
 pub mod feedback;
 pub mod guilds;

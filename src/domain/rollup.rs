@@ -7,7 +7,7 @@
 //! `db::connectedness::fold_day`), which `tests/rollup.rs` and `tests/connectedness.rs` hold
 //! against raw records.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use super::connectedness::{self, Contact, ThreadPost, Touch, THREAD_WINDOW_SECS};
 
@@ -209,6 +209,45 @@ pub struct FoldedChunk {
     pub pairs: HashMap<(u64, u64), i64>,
     /// The days' figures, joins and activation left to the store.
     pub figures: Vec<GuildDay>,
+}
+
+/// What a rebuild into tables without their indexes (PostgreSQL's bulk rebuild,
+/// `db::rollup::BulkRebuild`) keeps in memory instead of looking it up in the store: the pairs
+/// connected so far, and the contacts' marks on member-days of earlier chunks, made once the
+/// indexes are built again. Only for a rebuild of a guild's every day (no pair kept from before).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Deferred {
+    pairs: HashSet<(u64, u64)>,
+    /// Day → members whose member-day a later chunk's contacts connect.
+    pub earlier_connected: BTreeMap<i64, BTreeSet<u64>>,
+}
+
+/// A chunk's pairs connected for the first time, each with its day, and how many each day.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NewPairs {
+    pub pairs: BTreeMap<(u64, u64), i64>,
+    pub per_day: BTreeMap<i64, i64>,
+}
+
+impl Deferred {
+    /// Takes a chunk (chunks in day order): its pairs not met in an earlier chunk (so each
+    /// with its first day), and its marks on earlier member-days, kept for later.
+    pub fn add(&mut self, chunk: &FoldedChunk) -> NewPairs {
+        let mut new = NewPairs::default();
+        for (pair, day) in &chunk.pairs {
+            if self.pairs.insert(*pair) {
+                new.pairs.insert(*pair, *day);
+                *new.per_day.entry(*day).or_insert(0) += 1;
+            }
+        }
+        for (day, users) in &chunk.earlier_connected {
+            self.earlier_connected
+                .entry(*day)
+                .or_default()
+                .extend(users.iter().copied());
+        }
+        new
+    }
 }
 
 /// Folds the days `days` (consecutive, in order) from `records` (the chunk's records and those
@@ -553,6 +592,33 @@ mod tests {
         assert_eq!(
             summed,
             vec![(1, 5, 9, Some(5)), (2, 2, 8, Some(8)), (3, 3, 12, None)]
+        );
+    }
+    #[test]
+    fn deferred_pairs_are_new_once_with_their_first_day_and_marks_add_up() {
+        let mut deferred = Deferred::default();
+        let first = FoldedChunk {
+            pairs: HashMap::from([((1, 2), 10), ((1, 3), 11), ((2, 3), 11)]),
+            earlier_connected: BTreeMap::from([(5, BTreeSet::from([1]))]),
+            ..FoldedChunk::default()
+        };
+        let new = deferred.add(&first);
+        assert_eq!(
+            new.pairs,
+            BTreeMap::from([((1, 2), 10), ((1, 3), 11), ((2, 3), 11)])
+        );
+        assert_eq!(new.per_day, BTreeMap::from([(10, 1), (11, 2)]));
+        let second = FoldedChunk {
+            pairs: HashMap::from([((1, 2), 20), ((4, 5), 21)]),
+            earlier_connected: BTreeMap::from([(5, BTreeSet::from([2])), (9, BTreeSet::from([4]))]),
+            ..FoldedChunk::default()
+        };
+        let new = deferred.add(&second);
+        assert_eq!(new.pairs, BTreeMap::from([((4, 5), 21)]));
+        assert_eq!(new.per_day, BTreeMap::from([(21, 1)]));
+        assert_eq!(
+            deferred.earlier_connected,
+            BTreeMap::from([(5, BTreeSet::from([1, 2])), (9, BTreeSet::from([4]))])
         );
     }
 }

@@ -283,6 +283,9 @@ async fn rebuild_finished_days(
         );
         chunk_first = chunk_last + Duration::days(1);
     }
+    // On PostgreSQL, a rebuild of every day writes into tables without their indexes.
+    let mut bulk =
+        db::rollup::BulkRebuild::begin(pool, guild_id, db::rollup::BULK_REBUILD_MAX_ROWS).await?;
     // The next chunk is read and folded while this one is written (two cores: reading and
     // folding were a third of the time).
     let (sender, mut receiver) = tokio::sync::mpsc::channel(1);
@@ -294,9 +297,16 @@ async fn rebuild_finished_days(
         waited += waiting.elapsed();
         let writing = std::time::Instant::now();
         let (days, folded): (Vec<DayBounds>, FoldedChunk) = folded;
-        let mut tx = conn.begin().await?;
+        let (mut tx, new_pairs) = match bulk.as_mut() {
+            Some(bulk) => {
+                let (tx, new_pairs) = bulk.begin_chunk(&folded).await?;
+                (tx, Some(new_pairs))
+            }
+            None => (conn.begin().await?, None),
+        };
         let new_firsts = totals.add(&folded.members);
-        db::rollup::write_chunk(&mut tx, guild_id, &folded, &new_firsts).await?;
+        db::rollup::write_chunk(&mut tx, guild_id, &folded, &new_firsts, new_pairs.as_ref())
+            .await?;
         for (day, figures) in days.iter().zip(&folded.figures) {
             let activation = day_bounds(date_of(day.day) - Duration::days(8), tz);
             db::rollup::finish_counted_day(
@@ -306,10 +316,14 @@ async fn rebuild_finished_days(
                 (day.day, day.start, day.end),
                 (activation.day, activation.start, activation.end),
                 *figures,
+                new_pairs
+                    .as_ref()
+                    .map(|n| n.per_day.get(&day.day).copied().unwrap_or(0)),
             )
             .await?;
         }
-        if let (Some(first), Some(last)) = (days.first(), days.last()) {
+        // (A bulk rebuild sets them at its end: they read member days.)
+        if let (Some(first), Some(last), None) = (days.first(), days.last(), &new_pairs) {
             db::rollup::retention_windows(&mut tx, guild_id, first.day, last.day).await?;
         }
         tx.commit().await?;
@@ -317,9 +331,17 @@ async fn rebuild_finished_days(
         waiting = std::time::Instant::now();
     }
     let writing = std::time::Instant::now();
-    let mut tx = conn.begin().await?;
-    db::rollup::add_member_totals(&mut tx, guild_id, totals.totals()).await?;
-    tx.commit().await?;
+    match bulk {
+        Some(bulk) => {
+            let days = (day_number(first), day_number(last));
+            bulk.finish(guild_id, days, totals.totals()).await?;
+        }
+        None => {
+            let mut tx = conn.begin().await?;
+            db::rollup::add_member_totals(&mut tx, guild_id, totals.totals()).await?;
+            tx.commit().await?;
+        }
+    }
     written += writing.elapsed();
     debug!(
         guild_id,

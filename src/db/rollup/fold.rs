@@ -436,13 +436,14 @@ pub async fn finish_day(
         (day, start, end),
         activation_day,
         figures,
+        None,
     )
     .await
 }
 
 /// What finishing a day does once its activity figures are counted (here, or in memory by a
 /// rebuild): the join day of members whose cohort instant falls in the day, the day's joins and
-/// figures, its new pairs, the activation of the joins of `activation_day` (8 days before), and
+/// figures, its new pairs (`new_pairs` when counted in memory), the activation of the joins of `activation_day` (8 days before), and
 /// `done_until` past it.
 pub async fn finish_counted_day(
     tx: &mut Transaction<'_, Any>,
@@ -451,6 +452,7 @@ pub async fn finish_counted_day(
     (day, start, end): (i64, i64, i64),
     activation_day: (i64, i64, i64),
     counted: GuildDay,
+    new_pairs: Option<i64>,
 ) -> sqlx::Result<GuildDay> {
     let guild = to_sql_id(guild_id);
     // The cohort instant's day (a member first active before their first join moves to the
@@ -496,7 +498,7 @@ pub async fn finish_counted_day(
     .bind(figures.carry_mau)
     .execute(&mut **tx)
     .await?;
-    crate::db::connectedness::finish_day(tx, guild_id, day).await?;
+    crate::db::connectedness::finish_day(tx, guild_id, day, new_pairs).await?;
     // The joins of 8 days before have had their 7 days (a day longer, for a DST change).
     let (joined_day, joined_start, joined_end) = activation_day;
     let (joined, activated) =
