@@ -132,41 +132,27 @@ impl BulkLoad {
 
     /// Adds records, any number, with no check: [`finish`](Self::finish) removes the doubles.
     pub async fn insert(&mut self, records: &[Record]) -> sqlx::Result<()> {
-        use std::fmt::Write as _;
-        if records.is_empty() {
-            return Ok(());
-        }
-        // COPY's text format: tab-separated, `\N` for NULL. Integers only, so nothing to escape.
-        let mut rows = String::with_capacity(records.len() * 96);
-        for r in records {
-            let _ = write!(
-                rows,
-                "{}\t{}\t{}\t{}\t{}\t{}\t",
-                to_sql_id(r.guild_id),
-                to_sql_id(r.user_id),
-                r.at,
-                r.kind as i64,
-                to_sql_id(r.channel_id),
-                to_sql_id(r.target_id),
-            );
-            match r.reply_to {
-                Some(reply_to) => {
-                    let _ = write!(rows, "{}", to_sql_id(reply_to));
-                }
-                None => rows.push_str("\\N"),
-            }
-            let _ = writeln!(rows, "\t{}", super::sql_flag(r.in_thread));
-        }
-        let mut copy = self
-            .conn
-            .copy_in_raw(
-                "COPY activity (guild_id, user_id, at, kind, channel_id, target_id, reply_to,
-                                in_thread) FROM STDIN",
-            )
-            .await?;
-        copy.send(rows.into_bytes()).await?;
-        copy.finish().await?;
-        Ok(())
+        let rows: Vec<[Option<i64>; 8]> = records
+            .iter()
+            .map(|r| {
+                [
+                    Some(to_sql_id(r.guild_id)),
+                    Some(to_sql_id(r.user_id)),
+                    Some(r.at),
+                    Some(r.kind as i64),
+                    Some(to_sql_id(r.channel_id)),
+                    Some(to_sql_id(r.target_id)),
+                    r.reply_to.map(to_sql_id),
+                    Some(super::sql_flag(r.in_thread)),
+                ]
+            })
+            .collect();
+        super::statements::copy_integers(
+            &mut self.conn,
+            "activity (guild_id, user_id, at, kind, channel_id, target_id, reply_to, in_thread)",
+            &rows,
+        )
+        .await
     }
 
     /// Builds the constraints and indexes again and commits. A record the store held already,

@@ -281,32 +281,6 @@ pub(crate) async fn add_pairs(
     guild_id: u64,
     pairs: &BTreeMap<(u64, u64), i64>,
 ) -> sqlx::Result<()> {
-    write_pairs(
-        tx,
-        guild_id,
-        pairs,
-        "ON CONFLICT (guild_id, user_a, user_b) DO UPDATE SET first_day = excluded.first_day
-         WHERE excluded.first_day < member_pairs.first_day",
-    )
-    .await
-}
-
-/// Records pairs met for the first time (a bulk rebuild's, into a table without its unique
-/// key: no conflict to look for).
-pub(crate) async fn insert_new_pairs(
-    tx: &mut Transaction<'_, Any>,
-    guild_id: u64,
-    pairs: &BTreeMap<(u64, u64), i64>,
-) -> sqlx::Result<()> {
-    write_pairs(tx, guild_id, pairs, "").await
-}
-
-async fn write_pairs(
-    tx: &mut Transaction<'_, Any>,
-    guild_id: u64,
-    pairs: &BTreeMap<(u64, u64), i64>,
-    on_conflict: &str,
-) -> sqlx::Result<()> {
     let rows: Vec<[Option<i64>; 4]> = pairs
         .iter()
         .map(|((a, b), day)| {
@@ -321,10 +295,12 @@ async fn write_pairs(
     insert_integers(
         tx,
         "INSERT INTO member_pairs (guild_id, user_a, user_b, first_day)",
-        on_conflict,
+        "ON CONFLICT (guild_id, user_a, user_b) DO UPDATE SET first_day = excluded.first_day
+         WHERE excluded.first_day < member_pairs.first_day",
         &rows,
     )
-    .await
+    .await?;
+    Ok(())
 }
 
 /// A finished day: how many pairs first connected on it (final, like the day's figures).

@@ -131,6 +131,42 @@ pub async fn insert_integers<const N: usize>(
     Ok(())
 }
 
+/// Copies integer rows into `target` (`table (columns)`) with PostgreSQL's `COPY`, which reads
+/// rows at a fraction of an `INSERT`'s cost (a year's 4.5M member days: 26 s as arrays spread by
+/// `unnest`, into the same table without indexes). For loads on a connection of their own.
+pub async fn copy_integers<const N: usize>(
+    conn: &mut sqlx::PgConnection,
+    target: &str,
+    rows: &[[Option<i64>; N]],
+) -> sqlx::Result<()> {
+    use std::fmt::Write as _;
+    if rows.is_empty() {
+        return Ok(());
+    }
+    // COPY's text format: tab-separated, `\N` for NULL; integers, so nothing to escape.
+    let mut text = String::with_capacity(rows.len() * N * 12);
+    for row in rows {
+        for (i, value) in row.iter().enumerate() {
+            if i > 0 {
+                text.push('\t');
+            }
+            match value {
+                Some(v) => {
+                    let _ = write!(text, "{v}");
+                }
+                None => text.push_str("\\N"),
+            }
+        }
+        text.push('\n');
+    }
+    let mut copy = conn
+        .copy_in_raw(&format!("COPY {target} FROM STDIN"))
+        .await?;
+    copy.send(text.into_bytes()).await?;
+    copy.finish().await?;
+    Ok(())
+}
+
 /// A PostgreSQL array literal of integers: `{1,-2,NULL}`.
 fn array_literal(values: impl ExactSizeIterator<Item = Option<i64>>) -> String {
     let mut text = String::with_capacity(values.len() * 12 + 2);

@@ -251,7 +251,7 @@ async fn rebuild_finished_days(
     }
     // The records may have just arrived in bulk (a copy, an import).
     db::after_bulk_write(pool, &["activity"], false).await?;
-    let reader = db::rollup::RecordReader::open(pool)?;
+    let reader = db::rollup::RecordReader::open(pool).await?;
     // A connection of its own with a larger page cache (dropped with it, not handed back): the
     // member days' index by member takes rows at scattered places, and reading those pages
     // back cost ~15 µs a row with SQLite's default 2 MiB.
@@ -297,16 +297,22 @@ async fn rebuild_finished_days(
         waited += waiting.elapsed();
         let writing = std::time::Instant::now();
         let (days, folded): (Vec<DayBounds>, FoldedChunk) = folded;
-        let (mut tx, new_pairs) = match bulk.as_mut() {
-            Some(bulk) => {
-                let (tx, new_pairs) = bulk.begin_chunk(&folded).await?;
-                (tx, Some(new_pairs))
-            }
-            None => (conn.begin().await?, None),
-        };
+        let mut tx = conn.begin().await?;
         let new_firsts = totals.add(&folded.members);
-        db::rollup::write_chunk(&mut tx, guild_id, &folded, &new_firsts, new_pairs.as_ref())
-            .await?;
+        db::rollup::write_chunk_members(&mut tx, guild_id, &folded, &new_firsts).await?;
+        let new_pairs = match bulk.as_mut() {
+            Some(bulk) => {
+                let new_pairs = bulk.new_pairs(&folded);
+                // Not beside the statements below: the two cores are busy reading and
+                // folding the next chunk (side by side, the reads fell behind by 11 s).
+                bulk.copy_chunk(guild_id, &folded, &new_pairs).await?;
+                Some(new_pairs)
+            }
+            None => {
+                db::rollup::write_chunk_days(&mut tx, guild_id, &folded).await?;
+                None
+            }
+        };
         for (day, figures) in days.iter().zip(&folded.figures) {
             let activation = day_bounds(date_of(day.day) - Duration::days(8), tz);
             db::rollup::finish_counted_day(
@@ -331,17 +337,17 @@ async fn rebuild_finished_days(
         waiting = std::time::Instant::now();
     }
     let writing = std::time::Instant::now();
-    match bulk {
-        Some(bulk) => {
-            let days = (day_number(first), day_number(last));
-            bulk.finish(guild_id, days, totals.totals()).await?;
-        }
-        None => {
-            let mut tx = conn.begin().await?;
-            db::rollup::add_member_totals(&mut tx, guild_id, totals.totals()).await?;
-            tx.commit().await?;
-        }
+    if let Some(bulk) = bulk {
+        let earlier_connected = bulk.finish().await?;
+        let mut tx = conn.begin().await?;
+        db::rollup::mark_earlier_connected(&mut tx, guild_id, &earlier_connected).await?;
+        let days = (day_number(first), day_number(last));
+        db::rollup::retention_windows(&mut tx, guild_id, days.0, days.1).await?;
+        tx.commit().await?;
     }
+    let mut tx = conn.begin().await?;
+    db::rollup::add_member_totals(&mut tx, guild_id, totals.totals()).await?;
+    tx.commit().await?;
     written += writing.elapsed();
     debug!(
         guild_id,

@@ -13,11 +13,11 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use anyhow::Context as _;
-use sqlx::{Any, Transaction};
+use sqlx::{Any, Connection as _, Transaction};
 
 use super::{ADD_TO_MEMBER, EARLIER_FIRSTS};
 use crate::db::deferred_indexes::DeferredIndexes;
-use crate::db::statements::{insert_integers, positional};
+use crate::db::statements::{copy_integers, insert_integers, positional};
 use crate::db::{from_sql_id, to_sql_id, Backend, Pool};
 use crate::domain::rollup::{
     Carried, Deferred, FoldedChunk, MemberChange, MemberDay, MemberTotals, NewPairs, StoredRecord,
@@ -26,8 +26,18 @@ use crate::domain::rollup::{
 /// Where a rebuild reads raw records from.
 pub enum RecordReader {
     Sqlite(Arc<Mutex<rusqlite::Connection>>),
+    /// A connection of its own, rows decoded as PostgreSQL's: through `Any` each row is
+    /// converted once more (a year's 20M records: 24.7 s in the reads).
+    Postgres(tokio::sync::Mutex<sqlx::PgConnection>),
+    /// An in-memory SQLite store, which a second connection cannot see.
     Pool(Pool),
 }
+
+/// [`RECORDS`] for PostgreSQL: ties in time come in any order and are put in id order here (an
+/// incremental sort there cost ~0.25 s of each million records).
+const RECORDS_BY_TIME: &str =
+    "SELECT id, user_id, at, kind, channel_id, target_id, reply_to, in_thread
+     FROM activity WHERE guild_id = $1 AND at >= $2 AND at < $3 AND id <= $4 ORDER BY at";
 
 const RECORDS: &str = "SELECT id, user_id, at, kind, channel_id, target_id, reply_to, in_thread
                        FROM activity WHERE guild_id = $1 AND at >= $2 AND at < $3 AND id <= $4
@@ -50,11 +60,19 @@ fn record((id, user, at, kind, channel, target, reply_to, in_thread): RecordRow)
 
 impl RecordReader {
     /// A reader for the store behind `pool`.
-    pub fn open(pool: &Pool) -> anyhow::Result<Self> {
-        let url = pool.connect_options().database_url.to_string();
+    pub async fn open(pool: &Pool) -> anyhow::Result<Self> {
+        use sqlx::ConnectOptions as _;
+        let url = pool.connect_options().database_url.clone();
         let path: Option<PathBuf> = match Backend::of_pool(pool) {
-            Backend::Sqlite => crate::db::database_path(&url)?,
-            Backend::Postgres => None,
+            Backend::Sqlite => crate::db::database_path(url.as_str())?,
+            Backend::Postgres => {
+                let mut conn = sqlx::postgres::PgConnectOptions::from_url(&url)?
+                    .connect()
+                    .await?;
+                // Compiling a plan for each chunk's read took ~80 ms and saved nothing.
+                sqlx::query("SET jit = off").execute(&mut conn).await?;
+                return Ok(Self::Postgres(tokio::sync::Mutex::new(conn)));
+            }
         };
         let Some(path) = path else {
             return Ok(Self::Pool(pool.clone()));
@@ -100,6 +118,18 @@ impl RecordReader {
                 })
                 .await?
             }
+            Self::Postgres(conn) => {
+                let mut rows: Vec<RecordRow> = sqlx::query_as(RECORDS_BY_TIME)
+                    .bind(to_sql_id(guild_id))
+                    .bind(since)
+                    .bind(until)
+                    .bind(until_id)
+                    .fetch_all(&mut *conn.lock().await)
+                    .await?;
+                // Nearly sorted already: one pass over runs.
+                rows.sort_by_key(|(id, _, at, ..)| (*at, *id));
+                Ok(rows.into_iter().map(record).collect())
+            }
             Self::Pool(pool) => {
                 let rows: Vec<RecordRow> = sqlx::query_as(RECORDS)
                     .bind(to_sql_id(guild_id))
@@ -143,6 +173,17 @@ impl RecordReader {
                     Ok(found)
                 })
                 .await??
+            }
+            Self::Postgres(conn) => {
+                sqlx::query_as(
+                    "SELECT target_id, user_id, at FROM activity
+                     WHERE guild_id = $1 AND kind = 1 AND id + 0 <= $2 AND target_id = ANY($3)",
+                )
+                .bind(guild)
+                .bind(until_id)
+                .bind(&targets)
+                .fetch_all(&mut *conn.lock().await)
+                .await?
             }
             Self::Pool(pool) => {
                 let backend = Backend::of_pool(pool);
@@ -226,17 +267,14 @@ pub async fn members_at_start(
     ))
 }
 
-/// Writes a folded chunk's member days, the members' firsts it moves earlier (`new_firsts`, see
-/// [`MemberTotals`]) and pairs, and marks the member-days before the chunk its contacts
-/// connect. A bulk rebuild ([`BulkRebuild`]) passes the pairs met for the first time
-/// (`new_pairs`) and makes the marks at its end. The first chunk of a rebuild also marks
-/// members' totals as behind from its first day, until [`add_member_totals`].
-pub async fn write_chunk(
+/// Writes what a folded chunk changes in members' rows: the firsts it moves earlier
+/// (`new_firsts`, see [`MemberTotals`]); the first chunk of a rebuild also marks members'
+/// totals as behind from its first day, until [`add_member_totals`].
+pub async fn write_chunk_members(
     tx: &mut Transaction<'_, Any>,
     guild_id: u64,
     chunk: &FoldedChunk,
     new_firsts: &[MemberChange],
-    new_pairs: Option<&NewPairs>,
 ) -> sqlx::Result<()> {
     let guild = Some(to_sql_id(guild_id));
     if let Some(first_day) = chunk.figures.first().map(|f| f.day) {
@@ -249,35 +287,6 @@ pub async fn write_chunk(
         .execute(&mut **tx)
         .await?;
     }
-    let mut member_days: Vec<&MemberDay> = chunk.member_days.iter().collect();
-    // By member: the index by member takes each member's rows together, visiting its pages in
-    // order (the key by day only spans the chunk's days, new pages at the end of the table).
-    member_days.sort_unstable_by_key(|r| (r.user_id, r.day));
-    let member_days: Vec<[Option<i64>; 10]> = member_days
-        .iter()
-        .map(|r| {
-            [
-                guild,
-                Some(r.day),
-                Some(to_sql_id(r.user_id)),
-                Some(r.activity),
-                Some(r.messages),
-                Some(r.replies),
-                Some(r.threads),
-                r.prev_day,
-                Some(i64::from(r.connected)),
-                r.prev_connected,
-            ]
-        })
-        .collect();
-    insert_integers(
-        tx,
-        "INSERT INTO member_days (guild_id, day, user_id, activity, messages, replies, threads,
-                                  prev_day, connected, prev_connected)",
-        "",
-        &member_days,
-    )
-    .await?;
     let new_firsts: Vec<[Option<i64>; 4]> = new_firsts
         .iter()
         .map(|m| {
@@ -295,10 +304,23 @@ pub async fn write_chunk(
         EARLIER_FIRSTS,
         &new_firsts,
     )
+    .await
+}
+
+/// Writes a folded chunk's member days and pairs, and marks the member-days before the chunk
+/// its contacts connect (a bulk rebuild copies them instead: [`BulkRebuild::copy_chunk`]).
+pub async fn write_chunk_days(
+    tx: &mut Transaction<'_, Any>,
+    guild_id: u64,
+    chunk: &FoldedChunk,
+) -> sqlx::Result<()> {
+    insert_integers(
+        tx,
+        &format!("INSERT INTO {MEMBER_DAYS}"),
+        "",
+        &member_day_rows(guild_id, chunk),
+    )
     .await?;
-    if let Some(new_pairs) = new_pairs {
-        return crate::db::connectedness::insert_new_pairs(tx, guild_id, &new_pairs.pairs).await;
-    }
     let pairs: BTreeMap<(u64, u64), i64> = chunk
         .pairs
         .iter()
@@ -308,7 +330,38 @@ pub async fn write_chunk(
     mark_earlier_connected(tx, guild_id, &chunk.earlier_connected).await
 }
 
-async fn mark_earlier_connected(
+/// A chunk's member days as rows for [`MEMBER_DAYS`], by member: the index by member takes
+/// each member's rows together, visiting its pages in order (the key by day only spans the
+/// chunk's days, new pages at the end of the table).
+fn member_day_rows(guild_id: u64, chunk: &FoldedChunk) -> Vec<[Option<i64>; 10]> {
+    let guild = Some(to_sql_id(guild_id));
+    let mut member_days: Vec<&MemberDay> = chunk.member_days.iter().collect();
+    member_days.sort_unstable_by_key(|r| (r.user_id, r.day));
+    member_days
+        .iter()
+        .map(|r| {
+            [
+                guild,
+                Some(r.day),
+                Some(to_sql_id(r.user_id)),
+                Some(r.activity),
+                Some(r.messages),
+                Some(r.replies),
+                Some(r.threads),
+                r.prev_day,
+                Some(i64::from(r.connected)),
+                r.prev_connected,
+            ]
+        })
+        .collect()
+}
+
+const MEMBER_DAYS: &str =
+    "member_days (guild_id, day, user_id, activity, messages, replies, threads,
+                                        prev_day, connected, prev_connected)";
+
+/// Marks member-days connected by contacts of a later chunk.
+pub async fn mark_earlier_connected(
     tx: &mut Transaction<'_, Any>,
     guild_id: u64,
     earlier_connected: &BTreeMap<i64, BTreeSet<u64>>,
@@ -328,16 +381,20 @@ pub const BULK_REBUILD_MAX_ROWS: i64 = 1_000_000;
 /// A rebuild of a guild's every day on PostgreSQL (the first report after an import, an
 /// upgrade or a time zone change) into member days and pairs tables without their indexes,
 /// which are built once at the end: PostgreSQL keeping them up cost ~80 s of a year's 170 s
-/// (4.5M member days, 2.8M pairs). In one transaction that holds both tables locked: nothing
-/// reads them meanwhile, so what the rebuild looked up in them as it went is kept in memory
-/// instead ([`Deferred`]: the pairs met so far, the marks on earlier chunks' member-days), and
-/// the retention windows, which read member days, are set once at the end. Other processes'
-/// reads of these tables wait until it ends; a rebuild that does not finish keeps nothing (the
-/// next report starts it over).
+/// (4.5M member days, 2.8M pairs). On a connection of its own, in one transaction that holds
+/// both tables locked, rows are copied in (`COPY`); the rest of each chunk is written and
+/// committed as in any rebuild. Nothing reads these tables meanwhile, so what a rebuild looked
+/// up in them as it went is kept in memory instead ([`Deferred`]: the pairs met so far, the
+/// marks on earlier chunks' member-days), and made after [`finish`](Self::finish) with the
+/// retention windows, which read member days. Other processes' reads of these tables wait
+/// until it ends. A rebuild that does not finish rolls its rows back with its connection: its
+/// committed chunks say members' totals are behind, so the next report starts it over.
 pub struct BulkRebuild {
-    tx: Transaction<'static, Any>,
+    conn: sqlx::PgConnection,
     indexes: DeferredIndexes,
     deferred: Deferred,
+    /// Time spent copying rows in (the debug log).
+    copying: std::time::Duration,
 }
 
 /// The tables a bulk rebuild writes without their indexes.
@@ -351,67 +408,93 @@ impl BulkRebuild {
         guild_id: u64,
         max_rows: i64,
     ) -> sqlx::Result<Option<BulkRebuild>> {
+        use sqlx::ConnectOptions as _;
         if Backend::of_pool(pool) != Backend::Postgres {
             return Ok(None);
         }
-        let mut tx = pool.begin().await?;
+        let url = pool.connect_options().database_url.clone();
+        let mut conn = sqlx::postgres::PgConnectOptions::from_url(&url)?
+            .connect()
+            .await?;
+        sqlx::query("BEGIN").execute(&mut conn).await?;
         sqlx::query("LOCK TABLE member_days, member_pairs IN ACCESS EXCLUSIVE MODE")
-            .execute(&mut *tx)
+            .execute(&mut conn)
             .await?;
         for table in DEFERRED_TABLES {
-            let (held, guilds): (i64, i64) = sqlx::query_as(&format!(
+            let (held, guilds): (i64, Option<i64>) = sqlx::query_as(&format!(
                 "SELECT COUNT(*), CAST(SUM(CASE WHEN guild_id = $2 THEN 1 ELSE 0 END) AS BIGINT)
                  FROM (SELECT guild_id FROM {table} LIMIT $1) AS held"
             ))
             .bind(max_rows)
             .bind(to_sql_id(guild_id))
-            .fetch_one(&mut *tx)
-            .await
-            .map(|(held, guilds): (i64, Option<i64>)| (held, guilds.unwrap_or(0)))?;
-            if held >= max_rows || guilds > 0 {
+            .fetch_one(&mut conn)
+            .await?;
+            if held >= max_rows || guilds.unwrap_or(0) > 0 {
+                conn.close().await?;
                 return Ok(None);
             }
         }
         let mut indexes = DeferredIndexes::default();
         for table in DEFERRED_TABLES {
-            indexes.drop::<Any>(&mut tx, table).await?;
+            indexes.drop::<sqlx::Postgres>(&mut conn, table).await?;
         }
         Ok(Some(BulkRebuild {
-            tx,
+            conn,
             indexes,
             deferred: Deferred::default(),
+            copying: std::time::Duration::ZERO,
         }))
     }
 
-    /// Starts writing a chunk (in a savepoint of the rebuild's transaction): returns it with the
-    /// chunk's pairs met for the first time, for [`write_chunk`].
-    pub async fn begin_chunk(
-        &mut self,
-        chunk: &FoldedChunk,
-    ) -> sqlx::Result<(Transaction<'_, Any>, NewPairs)> {
-        let new_pairs = self.deferred.add(chunk);
-        Ok((sqlx::Connection::begin(&mut *self.tx).await?, new_pairs))
+    /// A chunk's pairs met for the first time (chunks in day order), and how many each day;
+    /// keeps its marks on earlier member-days for the end.
+    pub fn new_pairs(&mut self, chunk: &FoldedChunk) -> NewPairs {
+        self.deferred.add(chunk)
     }
 
-    /// Builds the indexes again, then makes what waited for them: the marks on earlier
-    /// member-days, the retention windows reaching days `first..=last`, and members' totals
-    /// ([`add_member_totals`]); commits.
-    pub async fn finish<'a>(
-        mut self,
+    /// Copies a chunk's member days and its pairs met for the first time ([`Self::new_pairs`]).
+    pub async fn copy_chunk(
+        &mut self,
         guild_id: u64,
-        (first, last): (i64, i64),
-        totals: impl Iterator<Item = &'a MemberChange>,
+        chunk: &FoldedChunk,
+        new_pairs: &NewPairs,
     ) -> sqlx::Result<()> {
-        self.indexes.build::<Any>(&mut self.tx).await?;
+        let started = std::time::Instant::now();
+        let member_days = member_day_rows(guild_id, chunk);
+        copy_integers(&mut self.conn, MEMBER_DAYS, &member_days).await?;
+        let guild = Some(to_sql_id(guild_id));
+        let pairs: Vec<[Option<i64>; 4]> = new_pairs
+            .pairs
+            .iter()
+            .map(|((a, b), day)| [guild, Some(to_sql_id(*a)), Some(to_sql_id(*b)), Some(*day)])
+            .collect();
+        copy_integers(
+            &mut self.conn,
+            "member_pairs (guild_id, user_a, user_b, first_day)",
+            &pairs,
+        )
+        .await?;
+        self.copying += started.elapsed();
+        Ok(())
+    }
+
+    /// Builds the indexes again and commits; returns the marks on earlier chunks' member-days,
+    /// for [`mark_earlier_connected`] (then the retention windows and members' totals).
+    pub async fn finish(mut self) -> sqlx::Result<BTreeMap<i64, BTreeSet<u64>>> {
+        let building = std::time::Instant::now();
+        self.indexes.build::<sqlx::Postgres>(&mut self.conn).await?;
         // What follows reads both tables, which the planner last saw empty.
         sqlx::query(&format!("ANALYZE {}", DEFERRED_TABLES.join(", ")))
-            .execute(&mut *self.tx)
+            .execute(&mut self.conn)
             .await?;
-        let marks = &self.deferred.earlier_connected;
-        mark_earlier_connected(&mut self.tx, guild_id, marks).await?;
-        retention_windows(&mut self.tx, guild_id, first, last).await?;
-        add_member_totals(&mut self.tx, guild_id, totals).await?;
-        self.tx.commit().await
+        sqlx::query("COMMIT").execute(&mut self.conn).await?;
+        self.conn.close().await?;
+        tracing::debug!(
+            copied_ms = self.copying.as_millis() as u64,
+            built_ms = building.elapsed().as_millis() as u64,
+            "member days and pairs copied, their indexes built"
+        );
+        Ok(self.deferred.earlier_connected)
     }
 }
 
