@@ -796,11 +796,29 @@ async fn a_rebuild_in_chunks_matches_the_definitions_and_keeps_every_index() {
             r.reply_to = Some(older[rng.gen_range(0..older.len())]);
         }
     }
+    // Two new members in a thread ten minutes either side of every local midnight: a pair
+    // connected on the next day, at each chunk's end too.
+    let tz: Tz = "Europe/Paris".parse().unwrap();
+    let today = hearth::domain::clock::now().with_timezone(&tz).date_naive();
+    for back in 1..119 {
+        let midnight = hearth::features::rollup::start_of(today - Duration::days(back), tz);
+        for (i, at) in [midnight - 600, midnight + 600].into_iter().enumerate() {
+            records.push(Record {
+                guild_id: GUILD,
+                user_id: 1_000 + 2 * back as u64 + i as u64,
+                at,
+                kind: Kind::Message,
+                channel_id: 7,
+                target_id: 800_000 + 2 * back as u64 + i as u64,
+                reply_to: None,
+                in_thread: true,
+            });
+        }
+    }
     let joins = joins(&records);
     store_history(&pool, &records, &joins).await;
     let [known, _] = known_joins(&records, &joins, now);
     record_known(&pool, &known).await;
-    let tz: Tz = "Europe/Paris".parse().unwrap();
     // About a week a chunk: replies and threads reach across chunk boundaries.
     let chunk_records = records.len() as i64 / 17;
     let clock = hearth::domain::clock::now();

@@ -213,31 +213,28 @@ pub struct FoldedChunk {
 
 /// What a rebuild into tables without their indexes (PostgreSQL's bulk rebuild,
 /// `db::rollup::BulkRebuild`) keeps in memory instead of looking it up in the store: the pairs
-/// connected so far, and the contacts' marks on member-days of earlier chunks, made once the
-/// indexes are built again. Only for a rebuild of a guild's every day (no pair kept from before).
+/// connected so far and how many first connected each day, and the contacts' marks on
+/// member-days of earlier chunks, made once the indexes are built again. Only for a rebuild of
+/// a guild's every day (no pair kept from before).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Deferred {
     pairs: HashSet<(u64, u64)>,
+    /// Day → pairs first connected on it. A contact near a chunk's end can connect a pair on
+    /// the next chunk's first day (a thread neighbour up to an hour later).
+    new_per_day: BTreeMap<i64, i64>,
     /// Day → members whose member-day a later chunk's contacts connect.
     pub earlier_connected: BTreeMap<i64, BTreeSet<u64>>,
 }
 
-/// A chunk's pairs connected for the first time, each with its day, and how many each day.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct NewPairs {
-    pub pairs: BTreeMap<(u64, u64), i64>,
-    pub per_day: BTreeMap<i64, i64>,
-}
-
 impl Deferred {
-    /// Takes a chunk (chunks in day order): its pairs not met in an earlier chunk (so each
-    /// with its first day), and its marks on earlier member-days, kept for later.
-    pub fn add(&mut self, chunk: &FoldedChunk) -> NewPairs {
-        let mut new = NewPairs::default();
+    /// Takes a chunk (chunks in day order): returns its pairs not met in an earlier chunk (so
+    /// each with its first day), and keeps its marks on earlier member-days for later.
+    pub fn add(&mut self, chunk: &FoldedChunk) -> BTreeMap<(u64, u64), i64> {
+        let mut new = BTreeMap::new();
         for (pair, day) in &chunk.pairs {
             if self.pairs.insert(*pair) {
-                new.pairs.insert(*pair, *day);
-                *new.per_day.entry(*day).or_insert(0) += 1;
+                new.insert(*pair, *day);
+                *self.new_per_day.entry(*day).or_insert(0) += 1;
             }
         }
         for (day, users) in &chunk.earlier_connected {
@@ -247,6 +244,11 @@ impl Deferred {
                 .extend(users.iter().copied());
         }
         new
+    }
+
+    /// How many pairs first connected on `day`, of the chunks added so far.
+    pub fn new_pairs_on(&self, day: i64) -> i64 {
+        self.new_per_day.get(&day).copied().unwrap_or(0)
     }
 }
 
@@ -597,25 +599,26 @@ mod tests {
     #[test]
     fn deferred_pairs_are_new_once_with_their_first_day_and_marks_add_up() {
         let mut deferred = Deferred::default();
+        // (1, 3) first connects on day 12, the next chunk's first day (a thread neighbour).
         let first = FoldedChunk {
-            pairs: HashMap::from([((1, 2), 10), ((1, 3), 11), ((2, 3), 11)]),
+            pairs: HashMap::from([((1, 2), 10), ((1, 3), 12), ((2, 3), 11)]),
             earlier_connected: BTreeMap::from([(5, BTreeSet::from([1]))]),
             ..FoldedChunk::default()
         };
         let new = deferred.add(&first);
         assert_eq!(
-            new.pairs,
-            BTreeMap::from([((1, 2), 10), ((1, 3), 11), ((2, 3), 11)])
+            new,
+            BTreeMap::from([((1, 2), 10), ((1, 3), 12), ((2, 3), 11)])
         );
-        assert_eq!(new.per_day, BTreeMap::from([(10, 1), (11, 2)]));
         let second = FoldedChunk {
-            pairs: HashMap::from([((1, 2), 20), ((4, 5), 21)]),
+            pairs: HashMap::from([((1, 2), 20), ((1, 3), 12), ((4, 5), 12)]),
             earlier_connected: BTreeMap::from([(5, BTreeSet::from([2])), (9, BTreeSet::from([4]))]),
             ..FoldedChunk::default()
         };
         let new = deferred.add(&second);
-        assert_eq!(new.pairs, BTreeMap::from([((4, 5), 21)]));
-        assert_eq!(new.per_day, BTreeMap::from([(21, 1)]));
+        assert_eq!(new, BTreeMap::from([((4, 5), 12)]));
+        let per_day: Vec<i64> = (10..=13).map(|d| deferred.new_pairs_on(d)).collect();
+        assert_eq!(per_day, [1, 1, 2, 0]);
         assert_eq!(
             deferred.earlier_connected,
             BTreeMap::from([(5, BTreeSet::from([1, 2])), (9, BTreeSet::from([4]))])

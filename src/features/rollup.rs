@@ -300,19 +300,12 @@ async fn rebuild_finished_days(
         let mut tx = conn.begin().await?;
         let new_firsts = totals.add(&folded.members);
         db::rollup::write_chunk_members(&mut tx, guild_id, &folded, &new_firsts).await?;
-        let new_pairs = match bulk.as_mut() {
-            Some(bulk) => {
-                let new_pairs = bulk.new_pairs(&folded);
-                // Not beside the statements below: the two cores are busy reading and
-                // folding the next chunk (side by side, the reads fell behind by 11 s).
-                bulk.copy_chunk(guild_id, &folded, &new_pairs).await?;
-                Some(new_pairs)
-            }
-            None => {
-                db::rollup::write_chunk_days(&mut tx, guild_id, &folded).await?;
-                None
-            }
-        };
+        match bulk.as_mut() {
+            // Not beside the statements below: the two cores are busy reading and folding
+            // the next chunk (side by side, the reads fell behind by 11 s).
+            Some(bulk) => bulk.copy_chunk(guild_id, &folded).await?,
+            None => db::rollup::write_chunk_days(&mut tx, guild_id, &folded).await?,
+        }
         for (day, figures) in days.iter().zip(&folded.figures) {
             let activation = day_bounds(date_of(day.day) - Duration::days(8), tz);
             db::rollup::finish_counted_day(
@@ -322,14 +315,12 @@ async fn rebuild_finished_days(
                 (day.day, day.start, day.end),
                 (activation.day, activation.start, activation.end),
                 *figures,
-                new_pairs
-                    .as_ref()
-                    .map(|n| n.per_day.get(&day.day).copied().unwrap_or(0)),
+                bulk.as_ref().map(|bulk| bulk.new_pairs_on(day.day)),
             )
             .await?;
         }
         // (A bulk rebuild sets them at its end: they read member days.)
-        if let (Some(first), Some(last), None) = (days.first(), days.last(), &new_pairs) {
+        if let (Some(first), Some(last), None) = (days.first(), days.last(), &bulk) {
             db::rollup::retention_windows(&mut tx, guild_id, first.day, last.day).await?;
         }
         tx.commit().await?;

@@ -20,7 +20,7 @@ use crate::db::deferred_indexes::DeferredIndexes;
 use crate::db::statements::{copy_integers, insert_integers, positional};
 use crate::db::{from_sql_id, to_sql_id, Backend, Pool};
 use crate::domain::rollup::{
-    Carried, Deferred, FoldedChunk, MemberChange, MemberDay, MemberTotals, NewPairs, StoredRecord,
+    Carried, Deferred, FoldedChunk, MemberChange, MemberDay, MemberTotals, StoredRecord,
 };
 
 /// Where a rebuild reads raw records from.
@@ -446,25 +446,21 @@ impl BulkRebuild {
         }))
     }
 
-    /// A chunk's pairs met for the first time (chunks in day order), and how many each day;
-    /// keeps its marks on earlier member-days for the end.
-    pub fn new_pairs(&mut self, chunk: &FoldedChunk) -> NewPairs {
-        self.deferred.add(chunk)
+    /// How many pairs first connected on `day`, of the chunks copied so far (for
+    /// `db::connectedness::finish_day`: the pairs have no index to count them by).
+    pub fn new_pairs_on(&self, day: i64) -> i64 {
+        self.deferred.new_pairs_on(day)
     }
 
-    /// Copies a chunk's member days and its pairs met for the first time ([`Self::new_pairs`]).
-    pub async fn copy_chunk(
-        &mut self,
-        guild_id: u64,
-        chunk: &FoldedChunk,
-        new_pairs: &NewPairs,
-    ) -> sqlx::Result<()> {
+    /// Copies a chunk's member days and its pairs met for the first time (chunks in day
+    /// order); keeps its marks on earlier member-days for the end.
+    pub async fn copy_chunk(&mut self, guild_id: u64, chunk: &FoldedChunk) -> sqlx::Result<()> {
+        let new_pairs = self.deferred.add(chunk);
         let started = std::time::Instant::now();
         let member_days = member_day_rows(guild_id, chunk);
         copy_integers(&mut self.conn, MEMBER_DAYS, &member_days).await?;
         let guild = Some(to_sql_id(guild_id));
         let pairs: Vec<[Option<i64>; 4]> = new_pairs
-            .pairs
             .iter()
             .map(|((a, b), day)| [guild, Some(to_sql_id(*a)), Some(to_sql_id(*b)), Some(*day)])
             .collect();
