@@ -1,12 +1,15 @@
 //! A rebuild's reads and writes (see `domain::rollup`): the raw records of a chunk of days read
-//! once, the folded chunk written as multi-row statements ([`insert_integers`]).
+//! once, the folded chunk written as multi-row statements ([`insert_integers`]), or on
+//! PostgreSQL, when every day of a guild is rebuilt, copied into tables without their indexes
+//! ([`BulkRebuild`]).
 //!
 //! On SQLite the records are read through rusqlite on a read-only connection of its own:
 //! sqlx's SQLite driver hands each row from its connection thread to the caller and decodes it
 //! into owned values, ~5 µs a row (measured on 2M records: 9.3 s through `SqliteConnection`,
 //! 13.3 s through `Any`), which alone would put a year of 20M records past a minute; rusqlite
-//! steps the statement in place (0.4 µs a row, SQLite's own scan speed). PostgreSQL, and an
-//! in-memory SQLite store (which a second connection cannot see), read through the pool.
+//! steps the statement in place (0.4 µs a row, SQLite's own scan speed). PostgreSQL's are read
+//! on a connection of its own too, as PostgreSQL rows; an in-memory SQLite store (which a
+//! second connection cannot see) through the pool.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
@@ -356,9 +359,9 @@ fn member_day_rows(guild_id: u64, chunk: &FoldedChunk) -> Vec<[Option<i64>; 10]>
         .collect()
 }
 
-const MEMBER_DAYS: &str =
-    "member_days (guild_id, day, user_id, activity, messages, replies, threads,
-                                        prev_day, connected, prev_connected)";
+/// Member days' columns, as [`member_day_rows`] gives them.
+const MEMBER_DAYS: &str = "member_days (guild_id, day, user_id, activity, messages, replies,
+                                        threads, prev_day, connected, prev_connected)";
 
 /// Marks member-days connected by contacts of a later chunk.
 pub async fn mark_earlier_connected(

@@ -443,8 +443,8 @@ pub async fn finish_day(
 
 /// What finishing a day does once its activity figures are counted (here, or in memory by a
 /// rebuild): the join day of members whose cohort instant falls in the day, the day's joins and
-/// figures, its new pairs (`new_pairs` when counted in memory), the activation of the joins of `activation_day` (8 days before), and
-/// `done_until` past it.
+/// figures, its new pairs (`new_pairs` when a bulk rebuild counted them), the activation of the
+/// joins of `activation_day` (8 days before), and `done_until` past it.
 pub async fn finish_counted_day(
     tx: &mut Transaction<'_, Any>,
     guild_id: u64,
