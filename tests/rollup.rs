@@ -751,8 +751,16 @@ async fn an_interrupted_rebuild_resumes_and_gives_the_same_figures() {
 
 /// (day, user, activity, connected, previous day, previous connected day)
 type MemberDayRow = (i64, i64, i64, i64, Option<i64>, Option<i64>);
-/// (user, activity, last day, last connected day, retained at 30 and 90 days)
-type MemberRow = (i64, Option<i64>, Option<i64>, Option<i64>, i64, i64);
+/// (user, activity, last day, last connected day, join day, retained at 30 and 90 days)
+type MemberRow = (
+    i64,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+    i64,
+    i64,
+);
 
 /// A rebuild of every day in chunks gives the definitions' figures, contacts across chunks
 /// included; on PostgreSQL it writes member days and pairs without their indexes
@@ -836,9 +844,9 @@ async fn a_rebuild_in_chunks_matches_the_definitions_and_keeps_every_index() {
         .await
         .unwrap();
         let members: Vec<MemberRow> = sqlx::query_as(
-            "SELECT user_id, activity_total, last_done_day, last_connected_day, retained_30,
-                        retained_90
-                 FROM members ORDER BY user_id",
+            "SELECT user_id, activity_total, last_done_day, last_connected_day, join_day,
+                    retained_30, retained_90
+             FROM members ORDER BY user_id",
         )
         .fetch_all(&pool)
         .await

@@ -213,9 +213,11 @@ pub struct FoldedChunk {
 
 /// What a rebuild into tables without their indexes (PostgreSQL's bulk rebuild,
 /// `db::rollup::BulkRebuild`) keeps in memory instead of looking it up in the store: the pairs
-/// connected so far and how many first connected each day, and the contacts' marks on
-/// member-days of earlier chunks, made once the indexes are built again. Only for a rebuild of
-/// a guild's every day (no pair kept from before).
+/// connected so far and how many first connected each day, the contacts' marks on member-days
+/// of earlier chunks, made once the indexes are built again, and each member's active days,
+/// from which members' join days and retention windows are settled once at the end
+/// ([`Deferred::settle_cohorts`]). Only for a rebuild of a guild's every day (no member day or
+/// pair kept from before).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Deferred {
     pairs: HashSet<(u64, u64)>,
@@ -224,7 +226,32 @@ pub struct Deferred {
     new_per_day: BTreeMap<i64, i64>,
     /// Day → members whose member-day a later chunk's contacts connect.
     pub earlier_connected: BTreeMap<i64, BTreeSet<u64>>,
+    /// Each member's active days, in order (a year's 4.5M member days: ~20 MB).
+    active_days: HashMap<u64, Vec<i32>>,
 }
+
+/// A member's cohort: the day of their cohort instant (first join, or first activity where no
+/// join is known) once that day is finished, and whether they were active 30-59 and 90-119
+/// days after it (`members.join_day`, `retained_30`, `retained_90`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Cohort {
+    pub join_day: Option<i64>,
+    pub retained_30: bool,
+    pub retained_90: bool,
+}
+
+/// A member's row as a bulk rebuild's end reads it: their first join and first activity, and
+/// their cohort as the store has it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StoredCohort {
+    pub user_id: u64,
+    pub first_joined_at: Option<i64>,
+    pub first_active_at: Option<i64>,
+    pub cohort: Cohort,
+}
+
+/// The retention windows: days after the join day, first and last.
+const RETENTION_WINDOWS: [(i64, i64); 2] = [(30, 59), (90, 119)];
 
 impl Deferred {
     /// Takes a chunk (chunks in day order): returns its pairs not met in an earlier chunk (so
@@ -243,7 +270,62 @@ impl Deferred {
                 .or_default()
                 .extend(users.iter().copied());
         }
+        for row in &chunk.member_days {
+            self.active_days
+                .entry(row.user_id)
+                .or_default()
+                .push(row.day as i32);
+        }
         new
+    }
+
+    /// Members' cohorts once the days `days` (every day rebuilt, in order) are finished, as
+    /// finishing them one at a time sets them (`db::rollup::set_join_day`, then
+    /// `db::rollup::retention_windows` over the days): a member whose cohort instant falls in
+    /// one of the days gets it as join day (their windows start over if it moved), and a
+    /// member whose windows reach the days is retained if active on a day in them. Returns
+    /// every member's cohort whose row is read (changed or not), by member.
+    pub fn settle_cohorts(
+        &self,
+        stored: &[StoredCohort],
+        days: &[DayBounds],
+    ) -> HashMap<u64, Cohort> {
+        let (Some(first), Some(last)) = (days.first(), days.last()) else {
+            return stored.iter().map(|m| (m.user_id, m.cohort)).collect();
+        };
+        let day_holding = |at: i64| {
+            let i = days.partition_point(|d| d.end <= at);
+            days.get(i).filter(|d| d.start <= at).map(|d| d.day)
+        };
+        let no_days = Vec::new();
+        stored
+            .iter()
+            .map(|member| {
+                let mut cohort = member.cohort;
+                let instant = member.first_joined_at.or(member.first_active_at);
+                if let Some(day) = instant.and_then(day_holding) {
+                    if cohort.join_day != Some(day) {
+                        cohort = Cohort {
+                            join_day: Some(day),
+                            ..Cohort::default()
+                        };
+                    }
+                }
+                if let Some(join_day) = cohort.join_day {
+                    let active = self.active_days.get(&member.user_id).unwrap_or(&no_days);
+                    let flags = [&mut cohort.retained_30, &mut cohort.retained_90];
+                    for ((start, end), flag) in RETENTION_WINDOWS.into_iter().zip(flags) {
+                        if join_day >= first.day - end && join_day <= last.day - start {
+                            let (from, to) = (join_day + start, (join_day + end).min(last.day));
+                            *flag = active
+                                .iter()
+                                .any(|d| i64::from(*d) >= from && i64::from(*d) <= to);
+                        }
+                    }
+                }
+                (member.user_id, cohort)
+            })
+            .collect()
     }
 
     /// How many pairs first connected on `day`, of the chunks added so far.
@@ -623,5 +705,81 @@ mod tests {
             deferred.earlier_connected,
             BTreeMap::from([(5, BTreeSet::from([1, 2])), (9, BTreeSet::from([4]))])
         );
+    }
+
+    #[test]
+    fn cohorts_settle_as_finishing_each_day_would() {
+        let mut deferred = Deferred::default();
+        let active = |user_id, day| MemberDay {
+            user_id,
+            day,
+            ..MemberDay::default()
+        };
+        // Days 100-250 rebuilt.
+        deferred.add(&FoldedChunk {
+            member_days: vec![active(1, 100), active(2, 140), active(3, 205)],
+            ..FoldedChunk::default()
+        });
+        deferred.add(&FoldedChunk {
+            member_days: vec![
+                active(1, 135),
+                active(2, 215),
+                active(4, 230),
+                active(3, 240),
+            ],
+            ..FoldedChunk::default()
+        });
+        let stored =
+            |user_id, first_joined_at: Option<i64>, first_active_at: Option<i64>, cohort| {
+                StoredCohort {
+                    user_id,
+                    first_joined_at,
+                    first_active_at,
+                    cohort,
+                }
+            };
+        let cohort = |join_day, retained_30, retained_90| Cohort {
+            join_day,
+            retained_30,
+            retained_90,
+        };
+        let members = [
+            // First active on day 100, back on day 135: retained at 30, not at 90.
+            stored(1, None, Some(100 * DAY + 7), Cohort::default()),
+            // Joined on day 110 (first active earlier does not count): active 30 and 105 days
+            // after it.
+            stored(
+                2,
+                Some(110 * DAY + 5),
+                Some(100 * DAY),
+                cohort(Some(90), true, true),
+            ),
+            // Joined on day 30, before the days rebuilt: the join day stays, its 30-day window
+            // (60-89) is not reached and its flag stays, its 90-day window (120-149) finds
+            // nothing.
+            stored(
+                3,
+                Some(30 * DAY),
+                Some(205 * DAY),
+                cohort(Some(30), true, true),
+            ),
+            // Joined on day 200, active 30 days later: window open, retained.
+            stored(4, Some(200 * DAY + 1), Some(230 * DAY), Cohort::default()),
+            // Joins after the last day: not settled (the day is not finished).
+            stored(5, Some(251 * DAY), None, Cohort::default()),
+            // A join long before, with no activity: its 90-day window (93-122) is looked at.
+            stored(6, Some(3 * DAY), None, cohort(Some(3), true, true)),
+            // Its join moved to day 240: the old windows' flags go, the new ones are not open.
+            stored(7, Some(240 * DAY), None, cohort(Some(95), true, true)),
+        ];
+        let settled = deferred.settle_cohorts(&members, &days(100, 151));
+        let of = |user| settled.get(&user).copied();
+        assert_eq!(of(1), Some(cohort(Some(100), true, false)));
+        assert_eq!(of(2), Some(cohort(Some(110), true, true)));
+        assert_eq!(of(3), Some(cohort(Some(30), true, false)));
+        assert_eq!(of(4), Some(cohort(Some(200), true, false)));
+        assert_eq!(of(5), Some(Cohort::default()));
+        assert_eq!(of(6), Some(cohort(Some(3), true, false)));
+        assert_eq!(of(7), Some(cohort(Some(240), false, false)));
     }
 }

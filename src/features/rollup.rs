@@ -283,6 +283,7 @@ async fn rebuild_finished_days(
         );
         chunk_first = chunk_last + Duration::days(1);
     }
+    let every_day: Vec<DayBounds> = chunks.concat();
     // On PostgreSQL, a rebuild of every day writes into tables without their indexes.
     let mut bulk =
         db::rollup::BulkRebuild::begin(pool, guild_id, db::rollup::BULK_REBUILD_MAX_ROWS).await?;
@@ -308,6 +309,10 @@ async fn rebuild_finished_days(
         }
         for (day, figures) in days.iter().zip(&folded.figures) {
             let activation = day_bounds(date_of(day.day) - Duration::days(8), tz);
+            // (A bulk rebuild settles join days at its end, with the retention windows.)
+            if bulk.is_none() {
+                db::rollup::set_join_day(&mut tx, guild_id, (day.day, day.start, day.end)).await?;
+            }
             db::rollup::finish_counted_day(
                 &mut tx,
                 guild_id,
@@ -328,16 +333,28 @@ async fn rebuild_finished_days(
         waiting = std::time::Instant::now();
     }
     let writing = std::time::Instant::now();
-    if let Some(bulk) = bulk {
-        let earlier_connected = bulk.finish().await?;
-        let mut tx = conn.begin().await?;
-        db::rollup::mark_earlier_connected(&mut tx, guild_id, &earlier_connected).await?;
-        let days = (day_number(first), day_number(last));
-        db::rollup::retention_windows(&mut tx, guild_id, days.0, days.1).await?;
-        tx.commit().await?;
-    }
+    let deferred = match bulk {
+        Some(bulk) => Some(bulk.finish().await?),
+        None => None,
+    };
     let mut tx = conn.begin().await?;
-    db::rollup::add_member_totals(&mut tx, guild_id, totals.totals()).await?;
+    match deferred {
+        Some(deferred) => {
+            db::rollup::mark_earlier_connected(&mut tx, guild_id, &deferred.earlier_connected)
+                .await?;
+            let stored = db::rollup::stored_cohorts(&mut tx, guild_id).await?;
+            let cohorts = deferred.settle_cohorts(&stored, &every_day);
+            db::rollup::add_member_totals_and_cohorts(
+                &mut tx,
+                guild_id,
+                totals.totals(),
+                &stored,
+                &cohorts,
+            )
+            .await?;
+        }
+        None => db::rollup::add_member_totals(&mut tx, guild_id, totals.totals()).await?,
+    }
     tx.commit().await?;
     written += writing.elapsed();
     debug!(

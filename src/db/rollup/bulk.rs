@@ -11,7 +11,7 @@
 //! on a connection of its own too, as PostgreSQL rows; an in-memory SQLite store (which a
 //! second connection cannot see) through the pool.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
@@ -23,7 +23,8 @@ use crate::db::deferred_indexes::DeferredIndexes;
 use crate::db::statements::{copy_integers, insert_integers, positional};
 use crate::db::{from_sql_id, to_sql_id, Backend, Pool};
 use crate::domain::rollup::{
-    Carried, Deferred, FoldedChunk, MemberChange, MemberDay, MemberTotals, StoredRecord,
+    Carried, Cohort, Deferred, FoldedChunk, MemberChange, MemberDay, MemberTotals, StoredCohort,
+    StoredRecord,
 };
 
 /// Where a rebuild reads raw records from.
@@ -477,9 +478,10 @@ impl BulkRebuild {
         Ok(())
     }
 
-    /// Builds the indexes again and commits; returns the marks on earlier chunks' member-days,
-    /// for [`mark_earlier_connected`] (then the retention windows and members' totals).
-    pub async fn finish(mut self) -> sqlx::Result<BTreeMap<i64, BTreeSet<u64>>> {
+    /// Builds the indexes again and commits; returns what was kept in memory: the marks on
+    /// earlier chunks' member-days, for [`mark_earlier_connected`], and members' active days,
+    /// for their cohorts ([`add_member_totals_and_cohorts`]).
+    pub async fn finish(mut self) -> sqlx::Result<Deferred> {
         let building = std::time::Instant::now();
         self.indexes.build::<sqlx::Postgres>(&mut self.conn).await?;
         // What follows reads both tables, which the planner last saw empty.
@@ -493,9 +495,38 @@ impl BulkRebuild {
             built_ms = building.elapsed().as_millis() as u64,
             "member days and pairs copied, their indexes built"
         );
-        Ok(self.deferred.earlier_connected)
+        Ok(self.deferred)
     }
 }
+
+/// How a rebuild's totals update a member's row: the earlier firsts, the activity added, the
+/// last active day (a bulk rebuild's cohort-only rows have none) and the later connected day.
+fn add_totals() -> String {
+    format!(
+        "{ADD_TO_MEMBER},
+           last_done_day = COALESCE(excluded.last_done_day, members.last_done_day),
+           last_connected_day = CASE WHEN members.last_connected_day IS NULL
+                                       OR excluded.last_connected_day > members.last_connected_day
+                                     THEN excluded.last_connected_day
+                                     ELSE members.last_connected_day END"
+    )
+}
+
+/// A rebuild's totals of a member as the first columns of a members row.
+fn totals_row(guild_id: u64, m: &MemberChange) -> [Option<i64>; 7] {
+    [
+        Some(to_sql_id(guild_id)),
+        Some(to_sql_id(m.user_id)),
+        Some(m.first_active_at),
+        m.first_message_at,
+        Some(m.activity),
+        Some(m.last_done_day),
+        m.last_connected_day,
+    ]
+}
+
+const TOTALS_COLUMNS: &str = "guild_id, user_id, first_active_at, first_message_at,
+                              activity_total, last_done_day, last_connected_day";
 
 /// Adds a rebuild's activity totals and last active and connected days to members' rows, and
 /// marks them as counting every member day again (the rebuild's last step).
@@ -504,40 +535,134 @@ pub async fn add_member_totals<'a>(
     guild_id: u64,
     totals: impl Iterator<Item = &'a MemberChange>,
 ) -> sqlx::Result<()> {
-    let guild = Some(to_sql_id(guild_id));
-    let totals: Vec<[Option<i64>; 7]> = totals
-        .map(|m| {
-            [
-                guild,
-                Some(to_sql_id(m.user_id)),
-                Some(m.first_active_at),
-                m.first_message_at,
-                Some(m.activity),
-                Some(m.last_done_day),
-                m.last_connected_day,
-            ]
-        })
-        .collect();
+    let totals: Vec<[Option<i64>; 7]> = totals.map(|m| totals_row(guild_id, m)).collect();
     insert_integers(
         tx,
-        "INSERT INTO members (guild_id, user_id, first_active_at, first_message_at,
-                              activity_total, last_done_day, last_connected_day)",
-        &format!(
-            "{ADD_TO_MEMBER},
-               last_done_day = excluded.last_done_day,
-               last_connected_day = CASE WHEN members.last_connected_day IS NULL
-                                           OR excluded.last_connected_day > members.last_connected_day
-                                         THEN excluded.last_connected_day
-                                         ELSE members.last_connected_day END"
-        ),
+        &format!("INSERT INTO members ({TOTALS_COLUMNS})"),
+        &add_totals(),
         &totals,
     )
     .await?;
+    members_caught_up(tx, guild_id).await
+}
+
+/// A bulk rebuild's last step: [`add_member_totals`] with members' cohorts settled in memory
+/// (`domain::rollup::Deferred::settle_cohorts`), each member's row written once (on PostgreSQL
+/// each write of a row writes its nine index entries; the per-day path wrote each joiner's
+/// row up to four times). `cohorts` holds every member read by [`stored_cohorts`]; a member
+/// without totals is written only if their cohort changed.
+pub async fn add_member_totals_and_cohorts<'a>(
+    tx: &mut Transaction<'_, Any>,
+    guild_id: u64,
+    totals: impl Iterator<Item = &'a MemberChange>,
+    stored: &[StoredCohort],
+    cohorts: &HashMap<u64, Cohort>,
+) -> sqlx::Result<()> {
+    let cohort_columns = |c: &Cohort| {
+        [
+            c.join_day,
+            Some(i64::from(c.retained_30)),
+            Some(i64::from(c.retained_90)),
+        ]
+    };
+    let mut rows: Vec<[Option<i64>; 10]> = Vec::with_capacity(cohorts.len());
+    let mut written = HashSet::new();
+    for m in totals {
+        let Some(cohort) = cohorts.get(&m.user_id) else {
+            continue;
+        };
+        written.insert(m.user_id);
+        let [guild, user, first_active, first_message, activity, done, connected] =
+            totals_row(guild_id, m);
+        let [join_day, retained_30, retained_90] = cohort_columns(cohort);
+        rows.push([
+            guild,
+            user,
+            first_active,
+            first_message,
+            activity,
+            done,
+            connected,
+            join_day,
+            retained_30,
+            retained_90,
+        ]);
+    }
+    for member in stored.iter().filter(|m| !written.contains(&m.user_id)) {
+        let Some(cohort) = cohorts
+            .get(&member.user_id)
+            .filter(|c| **c != member.cohort)
+        else {
+            continue;
+        };
+        let [join_day, retained_30, retained_90] = cohort_columns(cohort);
+        rows.push([
+            Some(to_sql_id(guild_id)),
+            Some(to_sql_id(member.user_id)),
+            None,
+            None,
+            Some(0),
+            None,
+            None,
+            join_day,
+            retained_30,
+            retained_90,
+        ]);
+    }
+    insert_integers(
+        tx,
+        &format!("INSERT INTO members ({TOTALS_COLUMNS}, join_day, retained_30, retained_90)"),
+        &format!(
+            "{}, join_day = excluded.join_day, retained_30 = excluded.retained_30,
+                 retained_90 = excluded.retained_90",
+            add_totals()
+        ),
+        &rows,
+    )
+    .await?;
+    members_caught_up(tx, guild_id).await
+}
+
+/// Members now count every member day again.
+async fn members_caught_up(tx: &mut Transaction<'_, Any>, guild_id: u64) -> sqlx::Result<()> {
     sqlx::query("UPDATE rollups SET members_behind_from = NULL WHERE guild_id = $1")
         .bind(to_sql_id(guild_id))
         .execute(&mut **tx)
         .await?;
     Ok(())
+}
+
+/// Members' first joins and activity and their cohorts as the store has them (every member
+/// with one of them), for `domain::rollup::Deferred::settle_cohorts`.
+pub async fn stored_cohorts(
+    tx: &mut Transaction<'_, Any>,
+    guild_id: u64,
+) -> sqlx::Result<Vec<StoredCohort>> {
+    type Row = (i64, Option<i64>, Option<i64>, Option<i64>, i64, i64);
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT user_id, first_joined_at, first_active_at, join_day, retained_30, retained_90
+         FROM members
+         WHERE guild_id = $1 AND (first_joined_at IS NOT NULL OR first_active_at IS NOT NULL
+                                  OR join_day IS NOT NULL)",
+    )
+    .bind(to_sql_id(guild_id))
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(user, first_joined_at, first_active_at, join_day, r30, r90)| StoredCohort {
+                user_id: from_sql_id(user),
+                first_joined_at,
+                first_active_at,
+                cohort: Cohort {
+                    join_day,
+                    retained_30: r30 != 0,
+                    retained_90: r90 != 0,
+                },
+            },
+        )
+        .collect())
 }
 
 /// Sets the retention windows of members whose windows reach days `first..=last` (just

@@ -250,14 +250,19 @@ pub async fn find_first_replies(
     since: i64,
 ) -> sqlx::Result<()> {
     // CROSS JOIN: the first message by its exact time on the time index, then its replies on
-    // the reply index.
+    // the reply index. Only rows that change are written (most first messages have no reply,
+    // and on PostgreSQL each row written writes its nine index entries again).
     sqlx::query(
-        "UPDATE members SET first_reply_at = (
-             SELECT MIN(r.at) FROM activity f CROSS JOIN activity r
-             WHERE f.guild_id = $1 AND f.at = members.first_message_at AND f.user_id = members.user_id
-               AND f.kind = 1 AND r.guild_id = $1 AND r.reply_to = f.target_id AND r.kind = 1
-               AND r.user_id <> members.user_id)
-         WHERE guild_id = $1 AND first_message_at >= $2",
+        "UPDATE members SET first_reply_at = found.at
+         FROM (SELECT m.user_id, (
+                   SELECT MIN(r.at) FROM activity f CROSS JOIN activity r
+                   WHERE f.guild_id = $1 AND f.at = m.first_message_at AND f.user_id = m.user_id
+                     AND f.kind = 1 AND r.guild_id = $1 AND r.reply_to = f.target_id
+                     AND r.kind = 1 AND r.user_id <> m.user_id) AS at
+               FROM members m WHERE m.guild_id = $1 AND m.first_message_at >= $2) AS found
+         WHERE members.guild_id = $1 AND members.user_id = found.user_id
+           AND (members.first_reply_at <> found.at
+                OR (members.first_reply_at IS NULL) <> (found.at IS NULL))",
     )
     .bind(to_sql_id(guild_id))
     .bind(since)
@@ -416,6 +421,7 @@ pub async fn finish_day(
     .bind(day)
     .fetch_one(&mut **tx)
     .await?;
+    set_join_day(tx, guild_id, (day, start, end)).await?;
     let figures = GuildDay {
         day,
         dau,
@@ -441,8 +447,36 @@ pub async fn finish_day(
     .await
 }
 
+/// Sets the join day of members whose cohort instant falls in the day being finished (a
+/// member first active before their first join moves to the join's day, and their windows
+/// start over). A bulk rebuild settles them in memory instead (`domain::rollup::Deferred::
+/// settle_cohorts`).
+pub async fn set_join_day(
+    tx: &mut Transaction<'_, Any>,
+    guild_id: u64,
+    (day, start, end): (i64, i64, i64),
+) -> sqlx::Result<()> {
+    // Two range conditions, each on its index. Rows on the day already are left as they are
+    // (written again, their indexes would be too).
+    sqlx::query(
+        "UPDATE members SET join_day = $2,
+           retained_30 = CASE WHEN join_day = $2 THEN retained_30 ELSE 0 END,
+           retained_90 = CASE WHEN join_day = $2 THEN retained_90 ELSE 0 END
+         WHERE guild_id = $1 AND (join_day IS NULL OR join_day <> $2)
+           AND ((first_joined_at >= $3 AND first_joined_at < $4)
+                OR (first_joined_at IS NULL AND first_active_at >= $3 AND first_active_at < $4))",
+    )
+    .bind(to_sql_id(guild_id))
+    .bind(day)
+    .bind(start)
+    .bind(end)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 /// What finishing a day does once its activity figures are counted (here, or in memory by a
-/// rebuild): the join day of members whose cohort instant falls in the day, the day's joins and
+/// rebuild) and its members' join days are set ([`set_join_day`]): the day's joins and
 /// figures, its new pairs (`new_pairs` when a bulk rebuild counted them), the activation of the
 /// joins of `activation_day` (8 days before), and `done_until` past it.
 pub async fn finish_counted_day(
@@ -455,23 +489,6 @@ pub async fn finish_counted_day(
     new_pairs: Option<i64>,
 ) -> sqlx::Result<GuildDay> {
     let guild = to_sql_id(guild_id);
-    // The cohort instant's day (a member first active before their first join moves to the
-    // join's day, and their windows start over); two range conditions, each on its index. Rows
-    // on the day already are left as they are (written again, their indexes would be too).
-    sqlx::query(
-        "UPDATE members SET join_day = $2,
-           retained_30 = CASE WHEN join_day = $2 THEN retained_30 ELSE 0 END,
-           retained_90 = CASE WHEN join_day = $2 THEN retained_90 ELSE 0 END
-         WHERE guild_id = $1 AND (join_day IS NULL OR join_day <> $2)
-           AND ((first_joined_at >= $3 AND first_joined_at < $4)
-                OR (first_joined_at IS NULL AND first_active_at >= $3 AND first_active_at < $4))",
-    )
-    .bind(guild)
-    .bind(day)
-    .bind(start)
-    .bind(end)
-    .execute(&mut **tx)
-    .await?;
     let joins = crate::db::activity::join_instants(&mut **tx, guild_id, start, end)
         .await?
         .len() as i64;
