@@ -6,9 +6,6 @@
 //! builds them, so nobody reads it meanwhile, and a load that does not finish rolls back with
 //! the indexes as they were.
 
-/// Memory each index build may sort in.
-const BUILD_MEMORY_MB: u32 = 256;
-
 /// Statements that build a table's unique constraints and indexes again, in order (unique
 /// first: doubles fail them before any other build).
 #[derive(Debug, Default)]
@@ -67,13 +64,6 @@ impl DeferredIndexes {
         for<'e> &'e mut DB::Connection: sqlx::Executor<'e, Database = DB>,
         for<'q> DB::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
     {
-        // Sorting a year's 4.5M member days in PostgreSQL's default 64 MB spilled to disk;
-        // for this transaction only.
-        sqlx::query(&format!(
-            "SET LOCAL maintenance_work_mem = '{BUILD_MEMORY_MB}MB'"
-        ))
-        .execute(&mut *conn)
-        .await?;
         for statement in &self.rebuild {
             sqlx::query(statement).execute(&mut *conn).await?;
         }

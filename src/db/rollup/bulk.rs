@@ -389,8 +389,9 @@ pub const BULK_REBUILD_MAX_ROWS: i64 = 1_000_000;
 /// both tables locked, rows are copied in (`COPY`); the rest of each chunk is written and
 /// committed as in any rebuild. Nothing reads these tables meanwhile, so what a rebuild looked
 /// up in them as it went is kept in memory instead ([`Deferred`]: the pairs met so far, the
-/// marks on earlier chunks' member-days), and made after [`finish`](Self::finish) with the
-/// retention windows, which read member days. Other processes' reads of these tables wait
+/// marks on earlier chunks' member-days, each member's active days), and made after
+/// [`finish`](Self::finish): the marks, then members' join days and retention flags with their
+/// totals ([`add_member_totals_and_cohorts`]). Other processes' reads of these tables wait
 /// until it ends. A rebuild that does not finish rolls its rows back with its connection: its
 /// committed chunks say members' totals are behind, so the next report starts it over.
 pub struct BulkRebuild {
