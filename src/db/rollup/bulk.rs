@@ -559,24 +559,17 @@ pub async fn add_member_totals_and_cohorts<'a>(
     stored: &[StoredCohort],
     cohorts: &HashMap<u64, Cohort>,
 ) -> sqlx::Result<()> {
-    let cohort_columns = |c: &Cohort| {
-        [
-            c.join_day,
-            Some(i64::from(c.retained_30)),
-            Some(i64::from(c.retained_90)),
-        ]
-    };
-    let mut rows: Vec<[Option<i64>; 10]> = Vec::with_capacity(cohorts.len());
-    let mut written = HashSet::new();
-    for m in totals {
-        let Some(cohort) = cohorts.get(&m.user_id) else {
-            continue;
+    // A member's totals (none: a member only whose cohort changed) and cohort.
+    let row = |user_id: u64, totals: Option<&MemberChange>, c: Cohort| {
+        let [guild, user, first_active, first_message, activity, done, connected] = match totals {
+            Some(m) => totals_row(guild_id, m),
+            None => {
+                let (guild, user) = (to_sql_id(guild_id), to_sql_id(user_id));
+                [Some(guild), Some(user), None, None, Some(0), None, None]
+            }
         };
-        written.insert(m.user_id);
-        let [guild, user, first_active, first_message, activity, done, connected] =
-            totals_row(guild_id, m);
-        let [join_day, retained_30, retained_90] = cohort_columns(cohort);
-        rows.push([
+        let (retained_30, retained_90) = (i64::from(c.retained_30), i64::from(c.retained_90));
+        [
             guild,
             user,
             first_active,
@@ -584,32 +577,29 @@ pub async fn add_member_totals_and_cohorts<'a>(
             activity,
             done,
             connected,
-            join_day,
-            retained_30,
-            retained_90,
-        ]);
-    }
-    for member in stored.iter().filter(|m| !written.contains(&m.user_id)) {
-        let Some(cohort) = cohorts
-            .get(&member.user_id)
-            .filter(|c| **c != member.cohort)
-        else {
-            continue;
-        };
-        let [join_day, retained_30, retained_90] = cohort_columns(cohort);
-        rows.push([
-            Some(to_sql_id(guild_id)),
-            Some(to_sql_id(member.user_id)),
-            None,
-            None,
-            Some(0),
-            None,
-            None,
-            join_day,
-            retained_30,
-            retained_90,
-        ]);
-    }
+            c.join_day,
+            Some(retained_30),
+            Some(retained_90),
+        ]
+    };
+    let mut written = HashSet::new();
+    let mut rows: Vec<[Option<i64>; 10]> = totals
+        .map(|m| {
+            written.insert(m.user_id);
+            // A member not read has no join, first activity or join day: nothing to settle.
+            let cohort = cohorts.get(&m.user_id).copied().unwrap_or_default();
+            row(m.user_id, Some(m), cohort)
+        })
+        .collect();
+    rows.extend(
+        stored
+            .iter()
+            .filter(|m| !written.contains(&m.user_id))
+            .filter_map(|m| {
+                let cohort = cohorts.get(&m.user_id).filter(|c| **c != m.cohort)?;
+                Some(row(m.user_id, None, *cohort))
+            }),
+    );
     insert_integers(
         tx,
         &format!("INSERT INTO members ({TOTALS_COLUMNS}, join_day, retained_30, retained_90)"),
