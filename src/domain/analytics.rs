@@ -8,6 +8,11 @@ use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
 
+/// Retention windows (product §6): a member is retained at 30 (90) days if active on a day
+/// 30-59 (90-119) days after their join day; first and last day after it.
+pub const RETAINED_30: (i64, i64) = (30, 59);
+pub const RETAINED_90: (i64, i64) = (90, 119);
+
 /// Raw records, for [`report`]: the definitions applied to every record, as they read in
 /// product.md. The store computes the same figures from materialised counts ([`Counts`],
 /// [`assemble`]); tests hold the two equal.
@@ -311,8 +316,8 @@ fn retention_of(
         .map(|(key, (end, size, r30, r90))| Cohort {
             cohort: key,
             size,
-            d30: share(r30, size, (30, 59), end),
-            d90: share(r90, size, (90, 119), end),
+            d30: share(r30, size, RETAINED_30, end),
+            d90: share(r90, size, RETAINED_90, end),
         })
         .collect()
 }
@@ -468,8 +473,7 @@ fn retention(
         .chain(joins.iter().map(|(_, at)| day(*at, tz)))
         .min();
     let share = |members: &[(u64, NaiveDate)],
-                 start: i64,
-                 end: i64,
+                 (start, end): (i64, i64),
                  period_end: NaiveDate|
      -> Option<f64> {
         // Null while the window of the cohort's last possible member has not ended by `to`,
@@ -495,8 +499,8 @@ fn retention(
         .map(|(key, (end, members))| Cohort {
             cohort: key,
             size: members.len(),
-            d30: share(&members, 30, 59, end),
-            d90: share(&members, 90, 119, end),
+            d30: share(&members, RETAINED_30, end),
+            d90: share(&members, RETAINED_90, end),
         })
         .collect()
 }

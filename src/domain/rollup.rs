@@ -9,6 +9,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
+use super::analytics::{RETAINED_30, RETAINED_90};
 use super::connectedness::{self, Contact, ThreadPost, Touch, THREAD_WINDOW_SECS};
 
 /// Record kinds as stored (`db::activity::Kind`).
@@ -250,9 +251,6 @@ pub struct StoredCohort {
     pub cohort: Cohort,
 }
 
-/// The retention windows: days after the join day, first and last.
-const RETENTION_WINDOWS: [(i64, i64); 2] = [(30, 59), (90, 119)];
-
 impl Deferred {
     /// Takes a chunk (chunks in day order): returns its pairs not met in an earlier chunk (so
     /// each with its first day), and keeps its marks on earlier member-days for later.
@@ -314,7 +312,7 @@ impl Deferred {
                 if let Some(join_day) = cohort.join_day {
                     let active = self.active_days.get(&member.user_id).unwrap_or(&no_days);
                     let flags = [&mut cohort.retained_30, &mut cohort.retained_90];
-                    for ((start, end), flag) in RETENTION_WINDOWS.into_iter().zip(flags) {
+                    for ((start, end), flag) in [RETAINED_30, RETAINED_90].into_iter().zip(flags) {
                         if join_day >= first.day - end && join_day <= last.day - start {
                             let (from, to) = (join_day + start, (join_day + end).min(last.day));
                             *flag = active

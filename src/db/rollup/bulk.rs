@@ -22,6 +22,7 @@ use super::{ADD_TO_MEMBER, EARLIER_FIRSTS};
 use crate::db::deferred_indexes::DeferredIndexes;
 use crate::db::statements::{copy_integers, insert_integers, positional};
 use crate::db::{from_sql_id, to_sql_id, Backend, Pool};
+use crate::domain::analytics::{RETAINED_30, RETAINED_90};
 use crate::domain::rollup::{
     Carried, Cohort, Deferred, FoldedChunk, MemberChange, MemberDay, MemberTotals, StoredCohort,
     StoredRecord,
@@ -667,7 +668,7 @@ pub async fn retention_windows(
     first: i64,
     last: i64,
 ) -> sqlx::Result<()> {
-    for (flag, start, end) in [("retained_30", 30, 59), ("retained_90", 90, 119)] {
+    for (flag, (start, end)) in [("retained_30", RETAINED_30), ("retained_90", RETAINED_90)] {
         let active_in_window = format!(
             "EXISTS (SELECT 1 FROM member_days d
                      WHERE d.guild_id = members.guild_id AND d.user_id = members.user_id

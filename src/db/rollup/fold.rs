@@ -5,6 +5,7 @@ use sqlx::{Any, Transaction};
 
 use super::{set_state, GuildDay};
 use crate::db::{flag, from_sql_id, to_sql_id, Pool};
+use crate::domain::analytics::{RETAINED_30, RETAINED_90};
 
 /// The earlier first activity and first message of a member's row and the new values (either
 /// of the two times may be NULL; a CASE, as PostgreSQL has no two-argument MIN).
@@ -339,7 +340,7 @@ pub async fn settle_join_days(
     guild_id: u64,
     settled: &[(i64, Option<i64>)],
 ) -> sqlx::Result<()> {
-    let window = |start: i64, end: i64| {
+    let window = |(start, end): (i64, i64)| {
         format!(
             "CASE WHEN EXISTS (SELECT 1 FROM member_days d
                                WHERE d.guild_id = $1 AND d.user_id = $2
@@ -351,8 +352,8 @@ pub async fn settle_join_days(
         "UPDATE members SET join_day = $3, join_day_stale = 0,
            retained_30 = {}, retained_90 = {}
          WHERE guild_id = $1 AND user_id = $2",
-        window(30, 59),
-        window(90, 119)
+        window(RETAINED_30),
+        window(RETAINED_90)
     );
     for &(user_id, day) in settled {
         match day {
@@ -390,12 +391,13 @@ pub async fn finish_day(
     activation_day: (i64, i64, i64),
 ) -> sqlx::Result<GuildDay> {
     let guild = to_sql_id(guild_id);
-    sqlx::query(
+    let ((from_30, to_30), (from_90, to_90)) = (RETAINED_30, RETAINED_90);
+    sqlx::query(&format!(
         "UPDATE members SET last_done_day = $2,
-           retained_30 = CASE WHEN $2 - join_day BETWEEN 30 AND 59 THEN 1 ELSE retained_30 END,
-           retained_90 = CASE WHEN $2 - join_day BETWEEN 90 AND 119 THEN 1 ELSE retained_90 END
+           retained_30 = CASE WHEN $2 - join_day BETWEEN {from_30} AND {to_30} THEN 1 ELSE retained_30 END,
+           retained_90 = CASE WHEN $2 - join_day BETWEEN {from_90} AND {to_90} THEN 1 ELSE retained_90 END
          WHERE guild_id = $1 AND user_id IN (SELECT user_id FROM member_days WHERE guild_id = $1 AND day = $2)",
-    )
+    ))
     .bind(guild)
     .bind(day)
     .execute(&mut **tx)

@@ -3,6 +3,7 @@
 use sqlx::AnyExecutor;
 
 use crate::db::{from_sql_id, to_sql_id, Pool};
+use crate::domain::analytics::{RETAINED_30, RETAINED_90};
 
 pub use crate::domain::rollup::GuildDay;
 
@@ -208,12 +209,7 @@ pub async fn cohorts(
         .collect();
     // The flags cover finished days; windows reaching live days (up to `last`, the end of the
     // range) get a look at those.
-    for (start, end) in [(30, 59), (90, 119)] {
-        let flag = if start == 30 {
-            "retained_30"
-        } else {
-            "retained_90"
-        };
+    for (flag, (start, end)) in [("retained_30", RETAINED_30), ("retained_90", RETAINED_90)] {
         let live: Vec<(i64, i64)> = sqlx::query_as(&format!(
             "SELECT m.join_day, COUNT(*) FROM members m
              WHERE m.guild_id = $1 AND m.join_day >= $2 AND m.join_day <= $3 AND m.{flag} = 0
